@@ -1,0 +1,2 @@
+//! The opssc network-spec model.
+pub mod local;

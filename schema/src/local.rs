@@ -1,0 +1,173 @@
+//! The local configuration of one organization's agent (`opssc.yaml`).
+//!
+//! This is not part of the shared network spec: it says who *this* organization
+//! is, where its admin identity lives, which nodes it operates and how to reach
+//! the orderers, where the spec repository is and how this organization votes.
+//! Keys never leave the organization: the file holds paths to key material, never
+//! keys. Relative paths are resolved against the directory of the file itself.
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The whole local configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Always `opssc/v1alpha1`.
+    pub api_version: String,
+    /// Always `AgentConfig`.
+    pub kind: String,
+    /// The MSP ID of the organization this agent acts for, e.g. `Org1MSP`.
+    pub msp_id: String,
+    /// The organization's admin identity (signs proposals, votes, lifecycle calls).
+    pub identity: IdentityConfig,
+    /// A TLS client certificate and key, for nodes that require mutual TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client: Option<TlsClientConfig>,
+    /// The peers this organization operates.
+    pub peers: Vec<PeerConfig>,
+    /// The ordering service nodes this organization talks to (any organization's).
+    pub orderers: Vec<OrdererConfig>,
+    /// Where the shared network spec comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<SpecSource>,
+    /// How this organization votes on proposals.
+    #[serde(default)]
+    pub vote_policy: VotePolicy,
+    /// Address for the metrics and health endpoint, e.g. `127.0.0.1:9100`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// A directory for the agent's own state (fetched repositories, package cache).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// An MSP identity directory as cryptogen and Fabric CA lay it out
+/// (`signcerts/`, `keystore/`, `cacerts/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub msp_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsClientConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's name as in the spec's Organization, e.g. `peer0`.
+    pub name: String,
+    /// gRPC address, e.g. `127.0.0.1:7051`.
+    pub address: String,
+    /// PEM file of the TLS CA that issued the peer's server certificate.
+    pub tls_root_cert: PathBuf,
+    /// Host name to verify in the peer's TLS certificate, when it differs from the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrdererConfig {
+    pub name: String,
+    /// gRPC address for Broadcast and Deliver, e.g. `127.0.0.1:7050`.
+    pub address: String,
+    /// The channel participation (osnadmin) REST address, if this org may use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_address: Option<String>,
+    pub tls_root_cert: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+}
+
+/// The spec repository: a git remote and branch, or a local directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum SpecSource {
+    /// A git repository fetched with git2.
+    Git {
+        url: String,
+        #[serde(default = "default_branch")]
+        branch: String,
+        /// Sub-directory of the repository holding the spec (default: the root).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<PathBuf>,
+        /// Seconds between fetches (default 5).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        poll_seconds: Option<u64>,
+    },
+    /// A local directory watched for changes (no signature checks: for development).
+    Dir { path: PathBuf },
+}
+
+fn default_branch() -> String {
+    "main".to_string()
+}
+
+/// `auto`: approve proposals that this org recomputes identically from a signed
+/// commit on the branch. `manual`: wait for `opssc vote`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum VotePolicy {
+    #[default]
+    Auto,
+    Manual,
+}
+
+impl AgentConfig {
+    /// Reads and parses an agent configuration file, resolving relative paths
+    /// against the file's directory.
+    pub fn load(path: &Path) -> Result<AgentConfig, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read agent configuration {}: {e}", path.display()))?;
+        let mut config: AgentConfig = serde_saphyr::from_str(&text)
+            .map_err(|e| format!("invalid agent configuration {}: {e}", path.display()))?;
+        if config.kind != "AgentConfig" {
+            return Err(format!(
+                "{}: kind is {:?}, expected \"AgentConfig\"",
+                path.display(),
+                config.kind
+            ));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Serializes to YAML (what `opssc dev` writes for each organization).
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).expect("AgentConfig always serializes")
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.identity.msp_dir);
+        if let Some(tls) = &mut self.tls_client {
+            fix(&mut tls.cert);
+            fix(&mut tls.key);
+        }
+        for peer in &mut self.peers {
+            fix(&mut peer.tls_root_cert);
+        }
+        for orderer in &mut self.orderers {
+            fix(&mut orderer.tls_root_cert);
+        }
+        if let Some(dir) = &mut self.state_dir {
+            fix(dir);
+        }
+        if let Some(SpecSource::Dir { path }) = &mut self.spec {
+            fix(path);
+        }
+    }
+}
