@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Map fields as BTreeMap: prost encodes HashMaps in random order, and
         // config updates must encode to the same bytes for every signer.
-        .btree_map(["."])
+        .btree_map(".")
         .build_client(true)
         .build_server(true)
         .include_file("_includes.rs")

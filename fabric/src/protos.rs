@@ -9,3 +9,6 @@
 #![allow(clippy::all, missing_docs, rustdoc::all)]
 
 include!(concat!(env!("OUT_DIR"), "/_includes.rs"));
+
+/// The peer's package (`protos` in Fabric's protobuf files).
+pub use self::protos as peer;
