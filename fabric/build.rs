@@ -34,6 +34,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .btree_map(".")
         .build_client(true)
         .build_server(true)
+        // No `Client::connect(url)` constructors: clients are built on our own
+        // TLS channels, and `protos.Chaincode` has an RPC named `Connect`
+        // whose method would clash with that constructor.
+        .build_transport(false)
         .include_file("_includes.rs")
         .compile_fds(fds)?;
     Ok(())
