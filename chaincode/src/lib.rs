@@ -1,7 +1,18 @@
 //! The Operations Smart Contract (OpsSC).
 //!
-//! Proposals and votes for chaincode and channel operations live on the ops
-//! channel, so no single administrator decides and no organization needs another
-//! organization's keys. The contract logic is a pure function of (state reads,
-//! creator MSP, arguments, transaction time) to (writes, event, response); the
-//! chaincode-as-a-service main that serves it through the shim is a thin shell.
+//! (API documentation follows.)
+
+pub mod api;
+pub mod canon;
+pub mod contract;
+pub mod error;
+pub mod keys;
+pub mod model;
+pub mod sig;
+pub mod state;
+pub mod validate;
+
+pub use api::compute_proposal_id;
+pub use contract::{Event, INVOKE_FUNCTIONS, Outcome, QUERY_FUNCTIONS, TxContext, invoke};
+pub use error::ContractError;
+pub use state::{MemState, StateRead, Write};

@@ -1,0 +1,1726 @@
+//! The contract functions: one pure function per call, over a transaction
+//! that reads the state and collects writes.
+//!
+//! [`invoke`] parses the call, runs it, and returns an [`Outcome`] — the
+//! writes, at most one event, and the JSON response — or a
+//! [`ContractError`] with nothing written. Time is the transaction timestamp
+//! only. Votes read just the proposal and the voter's own vote key and write
+//! only that key, so organizations voting in the same block never conflict;
+//! the decision is taken by `tally` (or lazily, once the deadline passed, by
+//! any call that touches the proposal).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::api::{
+    self, ChannelCreatePayload, ChannelInput, FoundArgs, IdArgs, ListArgs, OrgChangePayload,
+    Payload, ProposeArgs, ReasonArgs, RegistryAction, ReportCommittedArgs, ReportFailedArgs,
+    ReportTaskArgs, TasksArgs, VoteArgs,
+};
+use crate::error::ContractError;
+use crate::keys;
+use crate::model::{
+    ChannelEntry, ChannelPolicies, Decision, DecisionInfo, Execution, ExecutionReport, Governance,
+    Kind, Proposal, ProposalState, QuorumLevel, RegistryMeta, Rule, TaskEntry, Transition, Vote,
+};
+use crate::sig;
+use crate::state::{StateRead, Tx, Write, prefix_end};
+use crate::validate;
+
+/// Who calls, when, in which transaction. Filled by the shell from the
+/// signed proposal; the contract trusts it as Fabric does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxContext {
+    /// The creator's MSP ID (`SerializedIdentity.mspid`).
+    pub creator_msp: String,
+    /// The creator's certificate bytes (`SerializedIdentity.id_bytes`);
+    /// recorded as a SHA-256 fingerprint.
+    pub creator_cert: Vec<u8>,
+    pub tx_id: String,
+    /// The transaction timestamp from the channel header, Unix seconds.
+    pub timestamp: i64,
+}
+
+/// The chaincode event of a transaction (Fabric keeps one per transaction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub name: String,
+    /// JSON, see the crate doc ("Events").
+    pub payload: Vec<u8>,
+}
+
+/// What a successful call produces; the shell applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Sorted by key; at most one write per key.
+    pub writes: Vec<Write>,
+    pub event: Option<Event>,
+    /// JSON.
+    pub response: Vec<u8>,
+}
+
+/// Functions that change state (submit them as transactions).
+pub const INVOKE_FUNCTIONS: [&str; 11] = [
+    "found",
+    "propose",
+    "vote",
+    "tally",
+    "expire",
+    "withdraw",
+    "report_task",
+    "claim_execution",
+    "report_committed",
+    "report_failed",
+    "retry",
+];
+
+/// Functions that only read (evaluate them).
+pub const QUERY_FUNCTIONS: [&str; 6] = ["get", "list", "votes", "tasks", "history", "registry"];
+
+/// Index entries `list` reads at most per call.
+const LIST_SCAN_LIMIT: usize = 1000;
+/// Most entries any per-proposal range read returns (votes are bounded by
+/// the electorate; tasks by this).
+const RANGE_LIMIT: usize = 10_000;
+
+/// Runs one call. `args` is the chaincode input after the function name:
+/// nothing, or one JSON object.
+pub fn invoke(
+    state: &dyn StateRead,
+    ctx: &TxContext,
+    function: &str,
+    args: &[Vec<u8>],
+) -> Result<Outcome, ContractError> {
+    validate::msp_id("creator", &ctx.creator_msp)?;
+    validate::short("tx_id", &ctx.tx_id)?;
+    if ctx.timestamp <= 0 {
+        return Err(ContractError::bad(
+            "timestamp",
+            "the transaction has no timestamp",
+        ));
+    }
+    let arg: &[u8] = match args {
+        [] => b"{}",
+        [a] => a,
+        _ => {
+            return Err(ContractError::bad(
+                "args",
+                format!("{} arguments given; pass one JSON object", args.len()),
+            ));
+        }
+    };
+    if arg.len() > validate::MAX_ARG_BYTES {
+        return Err(ContractError::bad(
+            "args",
+            format!(
+                "is {} bytes; at most {} are allowed",
+                arg.len(),
+                validate::MAX_ARG_BYTES
+            ),
+        ));
+    }
+    let mut call = Call {
+        tx: Tx::new(state),
+        ctx,
+        now: ctx.timestamp,
+        actor: sig::fingerprint(&ctx.creator_cert),
+        event: None,
+    };
+    let response = match function {
+        "found" => call.found(parse(arg)?)?,
+        "propose" => call.propose(parse(arg)?)?,
+        "vote" => call.vote(parse(arg)?)?,
+        "tally" => call.tally(parse(arg)?, false)?,
+        "expire" => call.tally(parse(arg)?, true)?,
+        "withdraw" => call.withdraw(parse(arg)?)?,
+        "report_task" => call.report_task(parse(arg)?)?,
+        "claim_execution" => call.claim_execution(parse(arg)?)?,
+        "report_committed" => call.report_committed(parse(arg)?)?,
+        "report_failed" => call.report_failed(parse(arg)?)?,
+        "retry" => call.retry(parse(arg)?)?,
+        "get" => call.query_get(parse(arg)?)?,
+        "list" => call.query_list(parse(arg)?)?,
+        "votes" => call.query_votes(parse(arg)?)?,
+        "tasks" => call.query_tasks(parse(arg)?)?,
+        "history" => call.query_history(parse(arg)?)?,
+        "registry" => call.query_registry(parse(arg)?)?,
+        other => {
+            let known: Vec<&str> = INVOKE_FUNCTIONS
+                .iter()
+                .chain(QUERY_FUNCTIONS.iter())
+                .copied()
+                .collect();
+            return Err(ContractError::UnknownFunction {
+                name: truncate(other, 64),
+                known: known.join(", "),
+            });
+        }
+    };
+    let is_query = QUERY_FUNCTIONS.contains(&function);
+    let writes = call.tx.into_writes();
+    debug_assert!(!is_query || (writes.is_empty() && call.event.is_none()));
+    let (writes, event) = if is_query {
+        (Vec::new(), None)
+    } else {
+        (writes, call.event)
+    };
+    Ok(Outcome {
+        writes,
+        event,
+        // A serde_json::Value always serializes.
+        response: serde_json::to_vec(&response).expect("JSON value serializes"),
+    })
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Unused fields are refused, as `ListArgs` etc. say `deny_unknown_fields`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
+
+fn parse<T: DeserializeOwned>(arg: &[u8]) -> Result<T, ContractError> {
+    serde_json::from_slice(arg).map_err(|e| {
+        ContractError::bad("args", format!("{e}; see the crate doc for the JSON shape"))
+    })
+}
+
+/// The approving organizations sorted by `sha256(proposal_id || msp)`.
+pub fn executor_order(proposal_id: &str, approvals: &[String]) -> Vec<String> {
+    let mut keyed: Vec<([u8; 32], String)> = approvals
+        .iter()
+        .map(|m| {
+            let mut h = Sha256::new();
+            h.update(proposal_id.as_bytes());
+            h.update(m.as_bytes());
+            (h.finalize().into(), m.clone())
+        })
+        .collect();
+    keyed.sort();
+    keyed.into_iter().map(|(_, m)| m).collect()
+}
+
+fn rotated(order: &[String], attempt: u32) -> Vec<String> {
+    let mut v = order.to_vec();
+    if !v.is_empty() {
+        let k = (attempt.saturating_sub(1) as usize) % v.len();
+        v.rotate_left(k);
+    }
+    v
+}
+
+/// Votes counted for a proposal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Count {
+    pub approvals: Vec<String>,
+    pub rejections: Vec<String>,
+}
+
+impl Count {
+    /// The decision these votes force, if any: approvals reach the quorum, or
+    /// so many rejected that the quorum can no longer be reached.
+    pub fn decides(&self, electorate: usize, quorum: u32) -> Option<ProposalState> {
+        let n = electorate as u32;
+        if self.approvals.len() as u32 >= quorum {
+            Some(ProposalState::Approved)
+        } else if self.rejections.len() as u32 > n.saturating_sub(quorum) {
+            Some(ProposalState::Rejected)
+        } else {
+            None
+        }
+    }
+}
+
+struct Call<'a> {
+    tx: Tx<'a>,
+    ctx: &'a TxContext,
+    now: i64,
+    actor: String,
+    event: Option<Event>,
+}
+
+/// A recorded change of one proposal's state (goes into the event).
+#[derive(Debug, Clone, Serialize)]
+struct Moved {
+    proposal_id: String,
+    from: Option<ProposalState>,
+    to: ProposalState,
+}
+
+impl<'a> Call<'a> {
+    // ------------------------------------------------------------ plumbing
+
+    fn me(&self) -> &str {
+        &self.ctx.creator_msp
+    }
+
+    fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ContractError> {
+        match self.tx.get(key).map_err(ContractError::State)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| ContractError::corrupt(key, e)),
+        }
+    }
+
+    fn put_json<T: Serialize>(&mut self, key: String, v: &T) {
+        // Model types are plain data and always serialize.
+        let bytes = serde_json::to_vec(v).expect("model types serialize");
+        self.tx.put(key, bytes);
+    }
+
+    fn range_json<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, ContractError> {
+        let rows = self
+            .tx
+            .range(prefix, &prefix_end(prefix), RANGE_LIMIT)
+            .map_err(ContractError::State)?;
+        rows.into_iter()
+            .map(|(k, v)| {
+                serde_json::from_slice(&v)
+                    .map(|t| (k.clone(), t))
+                    .map_err(|e| ContractError::corrupt(k, e))
+            })
+            .collect()
+    }
+
+    fn meta(&self) -> Result<RegistryMeta, ContractError> {
+        self.get_json(keys::META)?.ok_or_else(|| {
+            ContractError::conflict(
+                "the registry",
+                "empty",
+                "the contract has not been founded yet; call `found` with the ops channel's members first",
+            )
+        })
+    }
+
+    fn channel(&self, name: &str) -> Result<Option<ChannelEntry>, ContractError> {
+        self.get_json(&keys::channel(name))
+    }
+
+    fn registered(&self, name: &str) -> Result<ChannelEntry, ContractError> {
+        self.channel(name)?.ok_or_else(|| {
+            ContractError::not_found(
+                format!("channel {name} in the registry"),
+                "register it with a ChannelCreate or RegistryChange proposal",
+            )
+        })
+    }
+
+    fn governance(&self) -> Result<Governance, ContractError> {
+        Ok(self.get_json(keys::GOVERNANCE)?.unwrap_or_default())
+    }
+
+    fn load(&self, id: &str) -> Result<Proposal, ContractError> {
+        validate::proposal_id("id", id)?;
+        self.get_json(&keys::proposal(id))?.ok_or_else(|| {
+            ContractError::not_found(
+                format!("proposal {id}"),
+                "check the ID, or find proposals with the `list` query",
+            )
+        })
+    }
+
+    fn save(&mut self, p: &Proposal) {
+        self.put_json(keys::proposal(&p.id), p);
+    }
+
+    fn emit(&mut self, name: &str, p: Option<&Proposal>, moved: &[Moved], detail: Value) {
+        debug_assert!(self.event.is_none(), "one event per transaction");
+        let payload = json!({
+            "event": name,
+            "tx_id": self.ctx.tx_id,
+            "actor": self.me(),
+            "at": self.now,
+            "proposal_id": p.map(|p| p.id.clone()),
+            "kind": p.map(|p| p.kind),
+            "channel": p.map(|p| p.target.channel.clone()),
+            "chaincode": p.and_then(|p| p.target.chaincode.clone()),
+            "state": p.map(|p| p.state),
+            "transitions": moved,
+            "detail": detail,
+        });
+        self.event = Some(Event {
+            name: name.to_string(),
+            payload: serde_json::to_vec(&payload).expect("JSON value serializes"),
+        });
+    }
+
+    /// Moves `p` to `to` (checked against the transition table) and records it.
+    fn move_to(
+        &self,
+        p: &mut Proposal,
+        to: ProposalState,
+        note: impl Into<String>,
+    ) -> Result<Moved, ContractError> {
+        let from = p.state;
+        if !from.can_move_to(to) {
+            return Err(ContractError::corrupt(
+                keys::proposal(&p.id),
+                format!("illegal transition {from} -> {to}"),
+            ));
+        }
+        p.state = to;
+        p.history.push(Transition {
+            at: self.now,
+            tx_id: self.ctx.tx_id.clone(),
+            actor: self.me().to_string(),
+            from: Some(from),
+            to,
+            note: note.into(),
+        });
+        Ok(Moved {
+            proposal_id: p.id.clone(),
+            from: Some(from),
+            to,
+        })
+    }
+
+    fn count(&self, p: &Proposal) -> Result<Count, ContractError> {
+        let mut c = Count::default();
+        for (_, v) in self.range_json::<Vote>(&keys::vote_prefix(&p.id))? {
+            if !p.electorate.contains(&v.org) {
+                continue;
+            }
+            match v.decision {
+                Decision::Approve => c.approvals.push(v.org),
+                Decision::Reject => c.rejections.push(v.org),
+            }
+        }
+        Ok(c)
+    }
+
+    /// Decides an undecided proposal from its votes, or expires it when the
+    /// deadline passed undecided. Writes nothing; returns the moves made on
+    /// `p` (empty when it stays undecided).
+    fn settle(&self, p: &mut Proposal) -> Result<Vec<Moved>, ContractError> {
+        if !p.state.is_undecided() {
+            return Ok(Vec::new());
+        }
+        let count = self.count(p)?;
+        match count.decides(p.electorate.len(), p.quorum) {
+            Some(ProposalState::Approved) => {
+                let note = format!(
+                    "{} of {} approved (quorum {})",
+                    count.approvals.len(),
+                    p.electorate.len(),
+                    p.quorum
+                );
+                self.record_decision(p, &count);
+                if p.kind.is_meta() {
+                    let m = self.move_to(p, ProposalState::Committed, note)?;
+                    Ok(vec![m])
+                } else {
+                    let gov = self.governance()?;
+                    p.execution = Some(Execution {
+                        attempt: 1,
+                        started_at: self.now,
+                        timeout_secs: gov.executor_timeout_secs,
+                        order: executor_order(&p.id, &count.approvals),
+                        claimed_by: None,
+                        claimed_at: None,
+                        failures: Vec::new(),
+                        committed: None,
+                    });
+                    Ok(vec![self.move_to(p, ProposalState::Approved, note)?])
+                }
+            }
+            Some(_) => {
+                let note = format!(
+                    "{} of {} rejected; {} approvals can no longer be reached",
+                    count.rejections.len(),
+                    p.electorate.len(),
+                    p.quorum
+                );
+                self.record_decision(p, &count);
+                Ok(vec![self.move_to(p, ProposalState::Rejected, note)?])
+            }
+            None if self.now >= p.deadline => {
+                let note = format!(
+                    "deadline passed with {} of {} approvals needed",
+                    count.approvals.len(),
+                    p.quorum
+                );
+                Ok(vec![self.move_to(p, ProposalState::Expired, note)?])
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn record_decision(&self, p: &mut Proposal, c: &Count) {
+        let mut approvals = c.approvals.clone();
+        approvals.sort();
+        let mut rejections = c.rejections.clone();
+        rejections.sort();
+        p.decision = Some(DecisionInfo {
+            at: self.now,
+            tx_id: self.ctx.tx_id.clone(),
+            approvals,
+            rejections,
+        });
+    }
+
+    /// Lazy settling for calls on a proposal: once the deadline passed, any
+    /// call that touches an undecided proposal settles it first. Returns the
+    /// moves when it did (the caller then reports that instead of acting).
+    fn settle_if_due(&mut self, p: &mut Proposal) -> Result<Vec<Moved>, ContractError> {
+        if p.state.is_undecided() && self.now >= p.deadline {
+            let moved = self.settle(p)?;
+            if !moved.is_empty() {
+                self.apply_if_committed(p)?;
+                self.save(p);
+            }
+            Ok(moved)
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    /// After a meta proposal moved to Committed in `settle`, applies it.
+    fn apply_if_committed(&mut self, p: &Proposal) -> Result<(), ContractError> {
+        if p.kind.is_meta() && p.state == ProposalState::Committed {
+            self.apply_effects(p)?;
+        }
+        Ok(())
+    }
+
+    fn event_name_for(to: ProposalState) -> &'static str {
+        match to {
+            ProposalState::Proposed => "ProposalFiled",
+            ProposalState::Approved => "ProposalApproved",
+            ProposalState::Committed => "ProposalCommitted",
+            ProposalState::Failed => "ProposalFailed",
+            ProposalState::Rejected => "ProposalRejected",
+            ProposalState::Expired => "ProposalExpired",
+            ProposalState::Withdrawn => "ProposalWithdrawn",
+            ProposalState::Superseded => "ProposalSuperseded",
+        }
+    }
+
+    /// The reply to a call that found the proposal past its deadline and
+    /// settled it instead of doing what was asked.
+    fn settled_instead(&mut self, p: &Proposal, moved: Vec<Moved>, asked: &str) -> Value {
+        let to = moved.last().map(|m| m.to).unwrap_or(p.state);
+        self.emit(
+            Self::event_name_for(to),
+            Some(p),
+            &moved,
+            json!({ "trigger": asked }),
+        );
+        json!({
+            "outcome": "not_applied",
+            "id": p.id,
+            "state": p.state,
+            "message": format!(
+                "the voting deadline passed ({}); the proposal was settled as {} and the {asked} was not applied",
+                p.deadline, p.state
+            ),
+        })
+    }
+
+    fn require_member(&self, p: &Proposal, action: &str) -> Result<(), ContractError> {
+        if p.electorate.iter().any(|m| m == self.me()) {
+            Ok(())
+        } else {
+            Err(ContractError::forbidden(
+                self.me(),
+                action,
+                format!(
+                    "it is not in the electorate of proposal {} ({})",
+                    p.id,
+                    p.electorate.join(", ")
+                ),
+            ))
+        }
+    }
+
+    // ------------------------------------------------------------ found
+
+    fn found(&mut self, a: FoundArgs) -> Result<Value, ContractError> {
+        validate::channel_name("ops_channel", &a.ops_channel)?;
+        let members = validate::member_list("members", &a.members)?;
+        let mut channels: Vec<ChannelInput> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, c) in a.channels.iter().enumerate() {
+            let f = format!("channels[{i}]");
+            validate::channel_name(&format!("{f}.name"), &c.name)?;
+            if c.name == a.ops_channel || !seen.insert(c.name.clone()) {
+                return Err(ContractError::bad(
+                    format!("{f}.name"),
+                    format!(
+                        "channel {} is listed twice (the ops channel is listed by ops_channel)",
+                        c.name
+                    ),
+                ));
+            }
+            let cm = validate::member_list(&format!("{f}.members"), &c.members)?;
+            if let Some(m) = cm.iter().find(|m| !members.contains(m)) {
+                return Err(ContractError::bad(
+                    format!("{f}.members"),
+                    format!(
+                        "{m} is not a member of the ops channel; every organization votes there"
+                    ),
+                ));
+            }
+            channels.push(ChannelInput {
+                name: c.name.clone(),
+                members: cm,
+                policies: c.policies,
+            });
+        }
+        if let Some(g) = &a.governance {
+            api::check_governance("governance", g)?;
+        }
+        if self
+            .tx
+            .get(keys::META)
+            .map_err(ContractError::State)?
+            .is_some()
+        {
+            let meta = self.meta()?;
+            return Err(ContractError::conflict(
+                "the registry",
+                "founded",
+                format!(
+                    "it was founded by {} at {} (tx {}); change it with a RegistryChange proposal",
+                    meta.founded_by, meta.founded_at, meta.tx_id
+                ),
+            ));
+        }
+        if !members.iter().any(|m| m == self.me()) {
+            return Err(ContractError::forbidden(
+                self.me(),
+                "found the registry",
+                "the founder must be one of the founding members",
+            ));
+        }
+        let meta = RegistryMeta {
+            ops_channel: a.ops_channel.clone(),
+            founders: members.clone(),
+            founded_by: self.me().to_string(),
+            founded_at: self.now,
+            tx_id: self.ctx.tx_id.clone(),
+        };
+        self.put_json(keys::META.to_string(), &meta);
+        let ops = ChannelEntry {
+            name: a.ops_channel.clone(),
+            members: members.clone(),
+            policies: a.ops_policies,
+            updated_at: self.now,
+            updated_by: "found".into(),
+        };
+        self.put_json(keys::channel(&ops.name), &ops);
+        for c in &channels {
+            let e = ChannelEntry {
+                name: c.name.clone(),
+                members: c.members.clone(),
+                policies: c.policies,
+                updated_at: self.now,
+                updated_by: "found".into(),
+            };
+            self.put_json(keys::channel(&e.name), &e);
+        }
+        let gov = a.governance.unwrap_or_default();
+        self.put_json(keys::GOVERNANCE.to_string(), &gov);
+        let names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+        self.emit(
+            "RegistryFounded",
+            None,
+            &[],
+            json!({ "ops_channel": a.ops_channel, "members": members, "channels": names }),
+        );
+        Ok(json!({ "outcome": "founded", "registry": meta, "governance": gov }))
+    }
+
+    // ------------------------------------------------------------ propose
+
+    fn propose(&mut self, a: ProposeArgs) -> Result<Value, ContractError> {
+        // 1. Arguments alone.
+        let (payload, normalized) = api::normalize_payload(a.kind, &a.payload)?;
+        self.check_target(&a, &payload)?;
+        self.check_spec_ref(&a, &payload)?;
+        let id = api::id_of_normalized(a.kind, &a.target, a.round, &normalized);
+
+        // 2. Against the registry: electorate, quorum, preconditions.
+        let meta = self.meta()?;
+        let gov = self.governance()?;
+        let (electorate, quorum, quorum_rule) = self.electorate(&a, &payload, &meta, &gov)?;
+        if !electorate.iter().any(|m| m == self.me()) {
+            return Err(ContractError::forbidden(
+                self.me(),
+                format!("propose a {} on {}", a.kind, a.target.channel),
+                format!(
+                    "only the electorate may propose it ({})",
+                    electorate.join(", ")
+                ),
+            ));
+        }
+
+        // 3. Filing again is a no-op that returns the first filing.
+        if let Some(mut existing) = self.get_json::<Proposal>(&keys::proposal(&id))? {
+            let moved = self.settle_if_due(&mut existing)?;
+            if !moved.is_empty() {
+                let to = moved.last().map(|m| m.to).unwrap_or(existing.state);
+                self.emit(
+                    Self::event_name_for(to),
+                    Some(&existing),
+                    &moved,
+                    json!({"trigger": "propose"}),
+                );
+            }
+            return Ok(json!({
+                "outcome": "exists",
+                "id": id,
+                "state": existing.state,
+                "proposer": existing.proposer,
+                "deadline": existing.deadline,
+                "message": "this change was already filed; the existing proposal is returned",
+            }));
+        }
+
+        self.check_preconditions(&a, &payload, &meta)?;
+        let deadline = match a.deadline {
+            None => self.now.saturating_add(gov.voting_period_secs),
+            Some(d) => {
+                let latest = self.now.saturating_add(gov.max_voting_period_secs);
+                if d <= self.now || d > latest {
+                    return Err(ContractError::bad(
+                        "deadline",
+                        format!(
+                            "must be after the transaction time {} and at most {latest} (governance max_voting_period_secs = {})",
+                            self.now, gov.max_voting_period_secs
+                        ),
+                    ));
+                }
+                d
+            }
+        };
+
+        // 4. Supersede the undecided proposal for the same target.
+        let mut moved = vec![Moved {
+            proposal_id: id.clone(),
+            from: None,
+            to: ProposalState::Proposed,
+        }];
+        let target_key = keys::target_key(a.kind, &a.target);
+        let mut superseded = Vec::new();
+        if let Some(old_id) = self.get_json::<String>(&target_key)?
+            && let Some(mut old) = self.get_json::<Proposal>(&keys::proposal(&old_id))?
+        {
+            let mut m = self.settle_if_due(&mut old)?;
+            if old.state.is_undecided() {
+                m.push(self.move_to(
+                    &mut old,
+                    ProposalState::Superseded,
+                    format!("superseded by {id}"),
+                )?);
+                old.superseded_by = Some(id.clone());
+                self.save(&old);
+                superseded.push(old.id.clone());
+            }
+            moved.extend(m);
+        }
+
+        let p = Proposal {
+            id: id.clone(),
+            kind: a.kind,
+            target: a.target.clone(),
+            round: a.round,
+            payload: normalized,
+            spec_ref: a.spec_ref.clone(),
+            proposer: self.me().to_string(),
+            created_at: self.now,
+            created_tx: self.ctx.tx_id.clone(),
+            deadline,
+            state: ProposalState::Proposed,
+            electorate,
+            quorum,
+            quorum_rule,
+            decision: None,
+            superseded_by: None,
+            execution: None,
+            history: vec![Transition {
+                at: self.now,
+                tx_id: self.ctx.tx_id.clone(),
+                actor: self.me().to_string(),
+                from: None,
+                to: ProposalState::Proposed,
+                note: String::new(),
+            }],
+        };
+        self.save(&p);
+        self.put_json(keys::index(p.created_at, &id), &Value::Null);
+        self.put_json(target_key, &id);
+        self.emit(
+            "ProposalFiled",
+            Some(&p),
+            &moved,
+            json!({ "deadline": deadline, "quorum": p.quorum, "electorate": p.electorate, "superseded": superseded }),
+        );
+        Ok(json!({
+            "outcome": "filed",
+            "id": id,
+            "state": p.state,
+            "deadline": deadline,
+            "quorum": p.quorum,
+            "quorum_rule": p.quorum_rule,
+            "electorate": p.electorate,
+            "superseded": superseded,
+        }))
+    }
+
+    fn check_target(&self, a: &ProposeArgs, payload: &Payload) -> Result<(), ContractError> {
+        validate::channel_name("target.channel", &a.target.channel)?;
+        match (a.kind.is_chaincode(), &a.target.chaincode) {
+            (true, None) => {
+                return Err(ContractError::bad(
+                    "target.chaincode",
+                    format!("a {} names the chaincode", a.kind),
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(ContractError::bad(
+                    "target.chaincode",
+                    format!("a {} is about a channel; leave chaincode out", a.kind),
+                ));
+            }
+            (true, Some(name)) => {
+                validate::chaincode_name("target.chaincode", name)?;
+                if let Payload::Chaincode(cc) = payload
+                    && &cc.name != name
+                {
+                    return Err(ContractError::bad(
+                        "payload.name",
+                        format!("is {:?} but the target chaincode is {name:?}", cc.name),
+                    ));
+                }
+            }
+            (false, None) => {}
+        }
+        Ok(())
+    }
+
+    fn check_spec_ref(&self, a: &ProposeArgs, payload: &Payload) -> Result<(), ContractError> {
+        let s = &a.spec_ref;
+        validate::hex_digits("spec_ref.git_commit", &s.git_commit, &[40, 64])?;
+        validate::hex_digits("spec_ref.spec_hash", &s.spec_hash, &[64])?;
+        if a.kind.carries_config_update() && s.base_config_sequence.is_none() {
+            return Err(ContractError::bad(
+                "spec_ref.base_config_sequence",
+                format!(
+                    "a {} names the config sequence its ConfigUpdate was computed against",
+                    a.kind
+                ),
+            ));
+        }
+        if let Payload::Chaincode(cc) = payload {
+            let Some(committed) = s.committed_chaincode_sequence else {
+                return Err(ContractError::bad(
+                    "spec_ref.committed_chaincode_sequence",
+                    format!(
+                        "a {} names the committed definition sequence (0 if none)",
+                        a.kind
+                    ),
+                ));
+            };
+            if a.kind == Kind::ChaincodeDeploy && committed != 0 {
+                return Err(ContractError::bad(
+                    "kind",
+                    format!(
+                        "{} is already committed at sequence {committed}; propose a ChaincodeUpgrade",
+                        cc.name
+                    ),
+                ));
+            }
+            if a.kind == Kind::ChaincodeUpgrade && committed == 0 {
+                return Err(ContractError::bad(
+                    "kind",
+                    format!(
+                        "{} is not committed yet; propose a ChaincodeDeploy",
+                        cc.name
+                    ),
+                ));
+            }
+            if cc.sequence != committed + 1 {
+                return Err(ContractError::bad(
+                    "payload.sequence",
+                    format!(
+                        "is {} but the next sequence after {committed} is {}",
+                        cc.sequence,
+                        committed + 1
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The electorate (sorted), the quorum and how it was derived.
+    fn electorate(
+        &self,
+        a: &ProposeArgs,
+        payload: &Payload,
+        meta: &RegistryMeta,
+        gov: &Governance,
+    ) -> Result<(Vec<String>, u32, String), ContractError> {
+        let registered = |name: &str| self.registered(name);
+        let raise = |base_name: &str, rule: Rule, level: QuorumLevel, n: u32| -> (u32, String) {
+            let base = rule.required(n);
+            let raised = level.required(n);
+            let q = base.max(raised).max(1);
+            let rule_text = format!("{rule:?}").to_uppercase();
+            let mut text = format!("{q} of {n}: {base_name} {rule_text} requires {base}");
+            if raised > base {
+                text.push_str(&format!(
+                    "; governance level {level:?} raises it to {raised}"
+                ));
+            }
+            (q, text)
+        };
+        Ok(match a.kind {
+            Kind::ChaincodeDeploy | Kind::ChaincodeUpgrade => {
+                let ch = registered(&a.target.channel)?;
+                let n = ch.members.len() as u32;
+                let (q, t) = raise(
+                    "the channel's LifecycleEndorsement",
+                    ch.policies.lifecycle_endorsement,
+                    gov.quorum.chaincode,
+                    n,
+                );
+                (ch.members, q, t)
+            }
+            Kind::ChannelUpdate | Kind::OrgAdd | Kind::OrgRemove => {
+                let ch = registered(&a.target.channel)?;
+                let n = ch.members.len() as u32;
+                let level = match a.kind {
+                    Kind::OrgAdd => gov.quorum.org_add,
+                    Kind::OrgRemove => gov.quorum.org_remove,
+                    _ => gov.quorum.channel_update,
+                };
+                let (q, t) = raise("the channel's Admins policy", ch.policies.admins, level, n);
+                (ch.members, q, t)
+            }
+            Kind::ChannelCreate => {
+                let Payload::ChannelCreate(ChannelCreatePayload { members, .. }) = payload else {
+                    return Err(ContractError::bad(
+                        "payload",
+                        "is not a ChannelCreate payload",
+                    ));
+                };
+                let n = members.len() as u32;
+                let (q, t) = raise(
+                    "the new channel's members,",
+                    Rule::Majority,
+                    gov.quorum.channel_create,
+                    n,
+                );
+                (members.clone(), q, t)
+            }
+            Kind::GovernanceChange | Kind::RegistryChange => {
+                let ops = registered(&meta.ops_channel)?;
+                let n = ops.members.len() as u32;
+                (
+                    ops.members,
+                    n,
+                    format!("{n} of {n}: meta-governance needs every member of the ops channel"),
+                )
+            }
+        })
+    }
+
+    /// Relations between the proposal and the registry.
+    fn check_preconditions(
+        &self,
+        a: &ProposeArgs,
+        payload: &Payload,
+        meta: &RegistryMeta,
+    ) -> Result<(), ContractError> {
+        let ch = &a.target.channel;
+        let ops_members = self
+            .channel(&meta.ops_channel)?
+            .map(|e| e.members)
+            .unwrap_or_default();
+        match payload {
+            Payload::OrgChange(OrgChangePayload { org, .. }) => {
+                let entry = self.registered(ch)?;
+                let is_member = entry.members.contains(org);
+                if a.kind == Kind::OrgAdd {
+                    if is_member {
+                        return Err(ContractError::bad(
+                            "payload.org",
+                            format!("{org} is already a member of {ch}"),
+                        ));
+                    }
+                    if ch != &meta.ops_channel && !ops_members.contains(org) {
+                        return Err(ContractError::bad(
+                            "payload.org",
+                            format!(
+                                "{org} is not a member of the ops channel {}; add it there first",
+                                meta.ops_channel
+                            ),
+                        ));
+                    }
+                } else {
+                    if !is_member {
+                        return Err(ContractError::bad(
+                            "payload.org",
+                            format!("{org} is not a member of {ch}"),
+                        ));
+                    }
+                    if entry.members.len() == 1 {
+                        return Err(ContractError::bad(
+                            "payload.org",
+                            format!("{org} is the last member of {ch}"),
+                        ));
+                    }
+                }
+            }
+            Payload::ChannelUpdate(u) => {
+                let entry = self.registered(ch)?;
+                if let Some(m) = u.add_members.iter().find(|m| entry.members.contains(m)) {
+                    return Err(ContractError::bad(
+                        "payload.add_members",
+                        format!("{m} is already a member of {ch}"),
+                    ));
+                }
+                if let Some(m) = u.remove_members.iter().find(|m| !entry.members.contains(m)) {
+                    return Err(ContractError::bad(
+                        "payload.remove_members",
+                        format!("{m} is not a member of {ch}"),
+                    ));
+                }
+                let after = entry.members.len() + u.add_members.len() - u.remove_members.len();
+                if after == 0 {
+                    return Err(ContractError::bad(
+                        "payload.remove_members",
+                        format!("would leave {ch} with no member"),
+                    ));
+                }
+            }
+            Payload::ChannelCreate(c) => {
+                if self.channel(ch)?.is_some() {
+                    return Err(ContractError::bad(
+                        "target.channel",
+                        format!("channel {ch} is already registered"),
+                    ));
+                }
+                if let Some(m) = c.members.iter().find(|m| !ops_members.contains(m)) {
+                    return Err(ContractError::bad(
+                        "payload.members",
+                        format!(
+                            "{m} is not a member of the ops channel {}; add it there first",
+                            meta.ops_channel
+                        ),
+                    ));
+                }
+            }
+            Payload::Governance(_) => {
+                if ch != &meta.ops_channel {
+                    return Err(ContractError::bad(
+                        "target.channel",
+                        format!("governance lives on the ops channel {}", meta.ops_channel),
+                    ));
+                }
+            }
+            Payload::Registry(r) => match r.action {
+                RegistryAction::Remove => {
+                    if ch == &meta.ops_channel {
+                        return Err(ContractError::bad(
+                            "payload.action",
+                            "the ops channel cannot be removed",
+                        ));
+                    }
+                    if self.channel(ch)?.is_none() {
+                        return Err(ContractError::bad(
+                            "target.channel",
+                            format!("channel {ch} is not registered"),
+                        ));
+                    }
+                }
+                RegistryAction::Set => {
+                    if ch != &meta.ops_channel
+                        && let Some(m) = r.members.iter().find(|m| !ops_members.contains(m))
+                    {
+                        return Err(ContractError::bad(
+                            "payload.members",
+                            format!(
+                                "{m} is not a member of the ops channel {}",
+                                meta.ops_channel
+                            ),
+                        ));
+                    }
+                }
+            },
+            Payload::Chaincode(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Applies a committed proposal's effect on the registry or governance.
+    fn apply_effects(&mut self, p: &Proposal) -> Result<(), ContractError> {
+        let payload = api::parse_payload(p.kind, &p.payload)
+            .map_err(|e| ContractError::corrupt(keys::proposal(&p.id), e))?;
+        let ch = &p.target.channel;
+        let change_entry =
+            |this: &mut Self, f: &dyn Fn(&mut ChannelEntry)| -> Result<(), ContractError> {
+                let mut e = this.channel(ch)?.unwrap_or(ChannelEntry {
+                    name: ch.clone(),
+                    members: Vec::new(),
+                    policies: ChannelPolicies::default(),
+                    updated_at: this.now,
+                    updated_by: p.id.clone(),
+                });
+                f(&mut e);
+                e.members.sort();
+                e.members.dedup();
+                e.updated_at = this.now;
+                e.updated_by = p.id.clone();
+                this.put_json(keys::channel(ch), &e);
+                Ok(())
+            };
+        match payload {
+            Payload::Chaincode(_) => {}
+            Payload::OrgChange(o) => {
+                let add = p.kind == Kind::OrgAdd;
+                change_entry(self, &|e: &mut ChannelEntry| {
+                    if add {
+                        e.members.push(o.org.clone());
+                    } else {
+                        e.members.retain(|m| m != &o.org);
+                    }
+                })?;
+            }
+            Payload::ChannelUpdate(u) => {
+                if !u.add_members.is_empty() || !u.remove_members.is_empty() || u.policies.is_some()
+                {
+                    change_entry(self, &|e: &mut ChannelEntry| {
+                        e.members.extend(u.add_members.iter().cloned());
+                        e.members.retain(|m| !u.remove_members.contains(m));
+                        if let Some(pol) = u.policies {
+                            e.policies = pol;
+                        }
+                    })?;
+                }
+            }
+            Payload::ChannelCreate(c) => {
+                change_entry(self, &|e: &mut ChannelEntry| {
+                    e.members = c.members.clone();
+                    e.policies = c.policies;
+                })?;
+            }
+            Payload::Governance(g) => self.put_json(keys::GOVERNANCE.to_string(), &g.governance),
+            Payload::Registry(r) => match r.action {
+                RegistryAction::Set => change_entry(self, &|e: &mut ChannelEntry| {
+                    e.members = r.members.clone();
+                    e.policies = r.policies;
+                })?,
+                RegistryAction::Remove => self.tx.delete(keys::channel(ch)),
+            },
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ vote
+
+    fn vote(&mut self, a: VoteArgs) -> Result<Value, ContractError> {
+        validate::text("reason", &a.reason, validate::MAX_TEXT)?;
+        let sig_bytes = match &a.config_signature {
+            None => None,
+            Some(s) => Some((
+                validate::base64_bytes("config_signature.signature_header", &s.signature_header)?,
+                validate::base64_bytes("config_signature.signature", &s.signature)?,
+            )),
+        };
+        let mut p = self.load(&a.id)?;
+        let moved = self.settle_if_due(&mut p)?;
+        if !moved.is_empty() {
+            return Ok(self.settled_instead(&p, moved, "vote"));
+        }
+        if !p.state.is_undecided() {
+            return Err(ContractError::conflict(
+                format!("proposal {}", p.id),
+                p.state,
+                "it is decided; votes are accepted only while it is proposed",
+            ));
+        }
+        self.require_member(&p, "vote")?;
+        let key = keys::vote(&p.id, self.me());
+        if let Some(existing) = self.get_json::<Vote>(&key)? {
+            return Err(ContractError::conflict(
+                format!("{}'s vote on proposal {}", self.me(), p.id),
+                "cast",
+                format!(
+                    "it voted {:?} at {} (tx {}); votes are immutable",
+                    existing.decision, existing.cast_at, existing.tx_id
+                ),
+            ));
+        }
+        match (a.decision, &sig_bytes) {
+            (Decision::Approve, None) if p.kind.carries_config_update() => {
+                return Err(ContractError::bad(
+                    "config_signature",
+                    format!(
+                        "an approve vote on a {} carries the voter's ConfigSignature over the proposal's ConfigUpdate",
+                        p.kind
+                    ),
+                ));
+            }
+            (Decision::Approve, Some((header, signature))) if p.kind.carries_config_update() => {
+                let payload = api::parse_payload(p.kind, &p.payload)
+                    .map_err(|e| ContractError::corrupt(keys::proposal(&p.id), e))?;
+                let update_b64 = payload.config_update_b64().ok_or_else(|| {
+                    ContractError::corrupt(keys::proposal(&p.id), "no config_update")
+                })?;
+                let update = validate::base64_bytes("payload.config_update", update_b64)
+                    .map_err(|e| ContractError::corrupt(keys::proposal(&p.id), e))?;
+                sig::verify_config_signature(self.me(), header, signature, &update, self.now)
+                    .map_err(|r| ContractError::bad("config_signature", r))?;
+            }
+            (_, Some(_)) => {
+                return Err(ContractError::bad(
+                    "config_signature",
+                    "only approve votes on ChannelUpdate, OrgAdd and OrgRemove carry a ConfigSignature",
+                ));
+            }
+            (_, None) => {}
+        }
+        let v = Vote {
+            proposal_id: p.id.clone(),
+            org: self.me().to_string(),
+            decision: a.decision,
+            reason: a.reason,
+            config_signature: a.config_signature,
+            cast_at: self.now,
+            tx_id: self.ctx.tx_id.clone(),
+            actor: self.actor.clone(),
+        };
+        self.put_json(key, &v);
+        self.emit(
+            "VoteCast",
+            Some(&p),
+            &[],
+            json!({ "org": v.org, "decision": v.decision }),
+        );
+        Ok(json!({
+            "outcome": "vote_recorded",
+            "id": p.id,
+            "state": p.state,
+            "decision": v.decision,
+            "message": "recorded; call `tally` to decide once enough votes are in",
+        }))
+    }
+
+    // ------------------------------------------------------------ tally / expire
+
+    fn tally(&mut self, a: IdArgs, expire_only: bool) -> Result<Value, ContractError> {
+        let mut p = self.load(&a.id)?;
+        if !p.state.is_undecided() {
+            return Ok(json!({
+                "outcome": "already_decided",
+                "id": p.id,
+                "state": p.state,
+                "decision": p.decision,
+            }));
+        }
+        if expire_only && self.now < p.deadline {
+            return Err(ContractError::conflict(
+                format!("proposal {}", p.id),
+                p.state,
+                format!(
+                    "its deadline {} has not passed (transaction time {})",
+                    p.deadline, self.now
+                ),
+            ));
+        }
+        let count = self.count(&p)?;
+        let moved = self.settle(&mut p)?;
+        if moved.is_empty() {
+            return Ok(json!({
+                "outcome": "pending",
+                "id": p.id,
+                "state": p.state,
+                "approvals": count.approvals,
+                "rejections": count.rejections,
+                "quorum": p.quorum,
+                "electorate": p.electorate,
+                "deadline": p.deadline,
+            }));
+        }
+        self.apply_if_committed(&p)?;
+        self.save(&p);
+        let to = moved.last().map(|m| m.to).unwrap_or(p.state);
+        self.emit(
+            Self::event_name_for(to),
+            Some(&p),
+            &moved,
+            json!({ "decision": p.decision, "execution": p.execution }),
+        );
+        Ok(json!({
+            "outcome": "decided",
+            "id": p.id,
+            "state": p.state,
+            "approvals": count.approvals,
+            "rejections": count.rejections,
+            "quorum": p.quorum,
+            "execution": p.execution,
+        }))
+    }
+
+    // ------------------------------------------------------------ withdraw
+
+    fn withdraw(&mut self, a: ReasonArgs) -> Result<Value, ContractError> {
+        validate::text("reason", &a.reason, validate::MAX_TEXT)?;
+        let mut p = self.load(&a.id)?;
+        let moved = self.settle_if_due(&mut p)?;
+        if !moved.is_empty() {
+            return Ok(self.settled_instead(&p, moved, "withdrawal"));
+        }
+        if !p.state.is_undecided() {
+            return Err(ContractError::conflict(
+                format!("proposal {}", p.id),
+                p.state,
+                "only an undecided proposal can be withdrawn",
+            ));
+        }
+        if p.proposer != self.me() {
+            return Err(ContractError::forbidden(
+                self.me(),
+                format!("withdraw proposal {}", p.id),
+                format!(
+                    "only its proposer {} may withdraw it; vote reject instead",
+                    p.proposer
+                ),
+            ));
+        }
+        let m = self.move_to(&mut p, ProposalState::Withdrawn, a.reason)?;
+        self.save(&p);
+        self.emit("ProposalWithdrawn", Some(&p), &[m], Value::Null);
+        Ok(json!({ "outcome": "withdrawn", "id": p.id, "state": p.state }))
+    }
+
+    // ------------------------------------------------------------ execution
+
+    fn report_task(&mut self, a: ReportTaskArgs) -> Result<Value, ContractError> {
+        validate::task_name("task", &a.task)?;
+        validate::text("detail", &a.detail, validate::MAX_TEXT)?;
+        if let Some(org) = &a.org {
+            validate::msp_id("org", org)?;
+            if org != self.me() {
+                return Err(ContractError::forbidden(
+                    self.me(),
+                    format!("report the {} task of {org}", a.task),
+                    "an organization reports only its own tasks",
+                ));
+            }
+        }
+        let p = self.load(&a.id)?;
+        if !matches!(
+            p.state,
+            ProposalState::Approved | ProposalState::Committed | ProposalState::Failed
+        ) {
+            return Err(ContractError::conflict(
+                format!("proposal {}", p.id),
+                p.state,
+                "tasks are reported once a proposal is approved",
+            ));
+        }
+        let added = self.added_orgs(&p)?;
+        if !p
+            .electorate
+            .iter()
+            .chain(added.iter())
+            .any(|m| m == self.me())
+        {
+            return Err(ContractError::forbidden(
+                self.me(),
+                format!("report tasks on proposal {}", p.id),
+                "it is neither in the proposal's electorate nor an organization the proposal adds",
+            ));
+        }
+        let prefix = keys::task_prefix_org_task(&p.id, self.me(), &a.task);
+        let seq = self
+            .tx
+            .range(&prefix, &prefix_end(&prefix), RANGE_LIMIT)
+            .map_err(ContractError::State)?
+            .len() as u32;
+        if seq as usize >= RANGE_LIMIT {
+            return Err(ContractError::conflict(
+                format!(
+                    "the {} task history of {} on proposal {}",
+                    a.task,
+                    self.me(),
+                    p.id
+                ),
+                "full",
+                format!("it holds {RANGE_LIMIT} reports"),
+            ));
+        }
+        let entry = TaskEntry {
+            proposal_id: p.id.clone(),
+            org: self.me().to_string(),
+            task: a.task.clone(),
+            seq,
+            status: a.status,
+            detail: a.detail,
+            at: self.now,
+            tx_id: self.ctx.tx_id.clone(),
+            actor: self.actor.clone(),
+        };
+        self.put_json(keys::task(&p.id, self.me(), &a.task, seq), &entry);
+        self.emit(
+            "TaskReported",
+            Some(&p),
+            &[],
+            json!({ "org": entry.org, "task": entry.task, "seq": seq, "status": entry.status }),
+        );
+        Ok(
+            json!({ "outcome": "task_recorded", "id": p.id, "state": p.state, "task": entry.task, "seq": seq }),
+        )
+    }
+
+    /// Organizations a proposal brings into its channel (they report tasks
+    /// such as joining, though they did not vote).
+    fn added_orgs(&self, p: &Proposal) -> Result<Vec<String>, ContractError> {
+        let payload = api::parse_payload(p.kind, &p.payload)
+            .map_err(|e| ContractError::corrupt(keys::proposal(&p.id), e))?;
+        Ok(match payload {
+            Payload::OrgChange(o) if p.kind == Kind::OrgAdd => vec![o.org],
+            Payload::ChannelUpdate(u) => u.add_members,
+            _ => Vec::new(),
+        })
+    }
+
+    fn executing(&self, id: &str) -> Result<(Proposal, Execution), ContractError> {
+        let p = self.load(id)?;
+        if p.state != ProposalState::Approved {
+            return Err(ContractError::conflict(
+                format!("proposal {}", p.id),
+                p.state,
+                "the shared step runs only while a proposal is approved (retry a failed one first)",
+            ));
+        }
+        let exec = p.execution.clone().ok_or_else(|| {
+            ContractError::corrupt(keys::proposal(&p.id), "approved without execution data")
+        })?;
+        Ok((p, exec))
+    }
+
+    fn require_eligible(
+        &self,
+        p: &Proposal,
+        exec: &Execution,
+        action: &str,
+    ) -> Result<(), ContractError> {
+        let eligible = exec.eligible(self.now);
+        if eligible.iter().any(|m| m == self.me()) {
+            return Ok(());
+        }
+        let when = match exec.order.iter().position(|m| m == self.me()) {
+            Some(i) => format!(
+                "it becomes eligible at {} (position {} in the executor order)",
+                exec.started_at
+                    .saturating_add(exec.timeout_secs.saturating_mul(i as i64)),
+                i + 1
+            ),
+            None => "it did not approve the proposal, so it is not in the executor order".into(),
+        };
+        Err(ContractError::forbidden(
+            self.me(),
+            format!("{action} proposal {}", p.id),
+            format!("the current executor is {}; {when}", eligible.join(" or ")),
+        ))
+    }
+
+    fn claim_execution(&mut self, a: IdArgs) -> Result<Value, ContractError> {
+        let (mut p, mut exec) = self.executing(&a.id)?;
+        self.require_eligible(&p, &exec, "claim the execution of")?;
+        exec.claimed_by = Some(self.me().to_string());
+        exec.claimed_at = Some(self.now);
+        p.execution = Some(exec.clone());
+        self.save(&p);
+        self.emit(
+            "ExecutionClaimed",
+            Some(&p),
+            &[],
+            json!({ "executor": self.me(), "attempt": exec.attempt, "until": self.now.saturating_add(exec.timeout_secs) }),
+        );
+        Ok(json!({
+            "outcome": "claimed",
+            "id": p.id,
+            "state": p.state,
+            "attempt": exec.attempt,
+            "until": self.now.saturating_add(exec.timeout_secs),
+        }))
+    }
+
+    fn report_committed(&mut self, a: ReportCommittedArgs) -> Result<Value, ContractError> {
+        validate::text("detail", &a.detail, validate::MAX_TEXT)?;
+        let (mut p, mut exec) = self.executing(&a.id)?;
+        self.require_eligible(&p, &exec, "report the commit of")?;
+        exec.committed = Some(ExecutionReport {
+            by: self.me().to_string(),
+            at: self.now,
+            tx_id: self.ctx.tx_id.clone(),
+            attempt: exec.attempt,
+            detail: a.detail,
+        });
+        p.execution = Some(exec);
+        let m = self.move_to(&mut p, ProposalState::Committed, "")?;
+        self.apply_effects(&p)?;
+        self.save(&p);
+        self.emit(
+            "ProposalCommitted",
+            Some(&p),
+            &[m],
+            json!({ "executor": self.me() }),
+        );
+        Ok(json!({ "outcome": "committed", "id": p.id, "state": p.state }))
+    }
+
+    fn report_failed(&mut self, a: ReportFailedArgs) -> Result<Value, ContractError> {
+        validate::text("error", &a.error, validate::MAX_TEXT)?;
+        if a.error.trim().is_empty() {
+            return Err(ContractError::bad("error", "is empty; say what failed"));
+        }
+        let (mut p, mut exec) = self.executing(&a.id)?;
+        self.require_eligible(&p, &exec, "report the failure of")?;
+        exec.failures.push(ExecutionReport {
+            by: self.me().to_string(),
+            at: self.now,
+            tx_id: self.ctx.tx_id.clone(),
+            attempt: exec.attempt,
+            detail: a.error.clone(),
+        });
+        exec.claimed_by = None;
+        exec.claimed_at = None;
+        p.execution = Some(exec);
+        let m = self.move_to(&mut p, ProposalState::Failed, truncate(&a.error, 256))?;
+        self.save(&p);
+        self.emit(
+            "ProposalFailed",
+            Some(&p),
+            &[m],
+            json!({ "executor": self.me(), "error": a.error }),
+        );
+        Ok(json!({ "outcome": "failed", "id": p.id, "state": p.state }))
+    }
+
+    fn retry(&mut self, a: ReasonArgs) -> Result<Value, ContractError> {
+        validate::text("reason", &a.reason, validate::MAX_TEXT)?;
+        let mut p = self.load(&a.id)?;
+        if p.state != ProposalState::Failed {
+            return Err(ContractError::conflict(
+                format!("proposal {}", p.id),
+                p.state,
+                "only a failed proposal can be retried",
+            ));
+        }
+        self.require_member(&p, "retry")?;
+        let gov = self.governance()?;
+        let mut exec = p.execution.clone().ok_or_else(|| {
+            ContractError::corrupt(keys::proposal(&p.id), "failed without execution data")
+        })?;
+        let approvals = p
+            .decision
+            .as_ref()
+            .map(|d| d.approvals.clone())
+            .unwrap_or_default();
+        exec.attempt += 1;
+        exec.started_at = self.now;
+        exec.timeout_secs = gov.executor_timeout_secs;
+        exec.order = rotated(&executor_order(&p.id, &approvals), exec.attempt);
+        exec.claimed_by = None;
+        exec.claimed_at = None;
+        p.execution = Some(exec.clone());
+        let m = self.move_to(&mut p, ProposalState::Approved, a.reason)?;
+        self.save(&p);
+        self.emit(
+            "ExecutionRetried",
+            Some(&p),
+            &[m],
+            json!({ "attempt": exec.attempt, "order": exec.order }),
+        );
+        Ok(
+            json!({ "outcome": "retrying", "id": p.id, "state": p.state, "attempt": exec.attempt, "order": exec.order }),
+        )
+    }
+
+    // ------------------------------------------------------------ queries
+
+    /// The proposal as it stands at the transaction time (settled in memory
+    /// when its deadline passed; nothing is written).
+    fn effective(&self, mut p: Proposal) -> Result<Proposal, ContractError> {
+        if p.state.is_undecided() && self.now >= p.deadline {
+            self.settle(&mut p)?;
+        }
+        Ok(p)
+    }
+
+    fn query_get(&mut self, a: IdArgs) -> Result<Value, ContractError> {
+        let stored = self.load(&a.id)?;
+        let stored_state = stored.state;
+        let p = self.effective(stored)?;
+        let count = self.count(&p)?;
+        let voted: BTreeSet<&String> = count
+            .approvals
+            .iter()
+            .chain(count.rejections.iter())
+            .collect();
+        let missing: Vec<&String> = p.electorate.iter().filter(|m| !voted.contains(m)).collect();
+        let eligible = match (&p.execution, p.state) {
+            (Some(e), ProposalState::Approved) => e.eligible(self.now),
+            _ => Vec::new(),
+        };
+        Ok(json!({
+            "proposal": p,
+            "stored_state": stored_state,
+            "tally": {
+                "approvals": count.approvals,
+                "rejections": count.rejections,
+                "not_voted": missing,
+                "quorum": p.quorum,
+                "electorate": p.electorate.len(),
+            },
+            "eligible_executors": eligible,
+        }))
+    }
+
+    fn query_list(&mut self, a: ListArgs) -> Result<Value, ContractError> {
+        if let Some(c) = &a.channel {
+            validate::channel_name("channel", c)?;
+        }
+        let page_size = a.page_size.unwrap_or(50);
+        if page_size == 0 || page_size > validate::MAX_PAGE {
+            return Err(ContractError::bad(
+                "page_size",
+                format!("must be 1..={}", validate::MAX_PAGE),
+            ));
+        }
+        let start = match &a.bookmark {
+            None => keys::INDEX_PREFIX.to_string(),
+            Some(b) => {
+                let sample = keys::index(0, &"0".repeat(64));
+                if b.len() != sample.len()
+                    || !b.starts_with(keys::INDEX_PREFIX)
+                    || !b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'~')
+                {
+                    return Err(ContractError::bad(
+                        "bookmark",
+                        "is not a bookmark returned by `list`",
+                    ));
+                }
+                format!("{b}~")
+            }
+        };
+        let rows = self
+            .tx
+            .range(&start, &prefix_end(keys::INDEX_PREFIX), LIST_SCAN_LIMIT)
+            .map_err(ContractError::State)?;
+        let scanned_all = rows.len() < LIST_SCAN_LIMIT;
+        let mut items = Vec::new();
+        let mut bookmark: Option<String> = None;
+        for (i, (key, _)) in rows.iter().enumerate() {
+            let Some(id) = keys::id_from_index(key) else {
+                continue;
+            };
+            let Some(p) = self.get_json::<Proposal>(&keys::proposal(id))? else {
+                return Err(ContractError::corrupt(
+                    key.clone(),
+                    "index entry without proposal",
+                ));
+            };
+            let p = self.effective(p)?;
+            let keep = a.state.is_none_or(|s| s == p.state)
+                && a.kind.is_none_or(|k| k == p.kind)
+                && a.channel.as_ref().is_none_or(|c| c == &p.target.channel);
+            if keep {
+                items.push(json!({
+                    "id": p.id,
+                    "kind": p.kind,
+                    "target": p.target,
+                    "state": p.state,
+                    "proposer": p.proposer,
+                    "created_at": p.created_at,
+                    "deadline": p.deadline,
+                    "quorum": p.quorum,
+                    "electorate": p.electorate.len(),
+                }));
+                if items.len() == page_size {
+                    if i + 1 < rows.len() || !scanned_all {
+                        bookmark = Some(key.clone());
+                    }
+                    break;
+                }
+            }
+            if i + 1 == rows.len() && !scanned_all {
+                bookmark = Some(key.clone());
+            }
+        }
+        Ok(json!({ "items": items, "bookmark": bookmark }))
+    }
+
+    fn query_votes(&mut self, a: IdArgs) -> Result<Value, ContractError> {
+        let p = self.load(&a.id)?;
+        let votes: Vec<Vote> = self
+            .range_json::<Vote>(&keys::vote_prefix(&p.id))?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        Ok(json!({ "id": p.id, "votes": votes }))
+    }
+
+    fn query_tasks(&mut self, a: TasksArgs) -> Result<Value, ContractError> {
+        let p = self.load(&a.id)?;
+        let prefix = match &a.org {
+            Some(org) => {
+                validate::msp_id("org", org)?;
+                keys::task_prefix_org(&p.id, org)
+            }
+            None => keys::task_prefix(&p.id),
+        };
+        let mut tasks: Vec<TaskEntry> = self
+            .range_json::<TaskEntry>(&prefix)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        tasks.sort_by(|x, y| (x.at, &x.org, &x.task, x.seq).cmp(&(y.at, &y.org, &y.task, y.seq)));
+        Ok(json!({ "id": p.id, "tasks": tasks }))
+    }
+
+    fn query_history(&mut self, a: IdArgs) -> Result<Value, ContractError> {
+        let p = self.load(&a.id)?;
+        let mut entries: Vec<(i64, u8, Value)> = Vec::new();
+        for t in &p.history {
+            entries.push((t.at, 0, json!({ "type": "transition", "at": t.at, "tx_id": t.tx_id, "actor": t.actor, "from": t.from, "to": t.to, "note": t.note })));
+        }
+        for (_, v) in self.range_json::<Vote>(&keys::vote_prefix(&p.id))? {
+            entries.push((v.cast_at, 1, json!({ "type": "vote", "at": v.cast_at, "tx_id": v.tx_id, "actor": v.org, "decision": v.decision, "reason": v.reason })));
+        }
+        for (_, t) in self.range_json::<TaskEntry>(&keys::task_prefix(&p.id))? {
+            entries.push((t.at, 2, json!({ "type": "task", "at": t.at, "tx_id": t.tx_id, "actor": t.org, "task": t.task, "seq": t.seq, "status": t.status, "detail": t.detail })));
+        }
+        // Stable sort: entries of one time keep transition, vote, task order.
+        entries.sort_by_key(|(at, rank, _)| (*at, *rank));
+        let history: Vec<Value> = entries.into_iter().map(|(_, _, v)| v).collect();
+        Ok(json!({ "id": p.id, "state": p.state, "history": history }))
+    }
+
+    fn query_registry(&mut self, _a: NoArgs) -> Result<Value, ContractError> {
+        let meta: Option<RegistryMeta> = self.get_json(keys::META)?;
+        let channels: Vec<ChannelEntry> = self
+            .range_json::<ChannelEntry>(keys::CHANNEL_PREFIX)?
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect();
+        let gov = self.governance()?;
+        Ok(json!({ "meta": meta, "channels": channels, "governance": gov }))
+    }
+}

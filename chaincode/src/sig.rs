@@ -1,0 +1,119 @@
+//! Checking a voter's `ConfigSignature` inside the contract.
+//!
+//! An approve vote on a channel config change carries the voter's
+//! `ConfigSignature`, which the executor later puts into the config update
+//! envelope. The contract checks it when the vote is cast, so a bad signature
+//! is refused at once instead of making the orderer reject the whole update
+//! later: the signature header's creator must be an identity of the voter's
+//! own MSP (`SerializedIdentity.mspid`), its certificate must hold a P-256
+//! key and be valid at the transaction time, and the low-S ECDSA signature
+//! must verify over `signature_header || config_update` (what Fabric's
+//! configtx checks). Verification is pure and deterministic, so every
+//! endorser reaches the same answer. Chain validation against the MSP's CA
+//! is left to the orderer, which is the authority on it.
+
+use p256::ecdsa::signature::Verifier;
+use p256::ecdsa::{Signature, VerifyingKey};
+use prost::Message;
+use sha2::{Digest, Sha256};
+use x509_parser::prelude::*;
+
+/// `common.SignatureHeader` (field numbers from Fabric's common.proto).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SignatureHeader {
+    #[prost(bytes = "vec", tag = "1")]
+    pub creator: Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub nonce: Vec<u8>,
+}
+
+/// `msp.SerializedIdentity` (field numbers from Fabric's identities.proto).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SerializedIdentity {
+    #[prost(string, tag = "1")]
+    pub mspid: String,
+    #[prost(bytes = "vec", tag = "2")]
+    pub id_bytes: Vec<u8>,
+}
+
+/// Decodes a `SerializedIdentity` (the transaction creator, or a signature
+/// header's creator) into its MSP ID and certificate bytes (PEM).
+pub fn parse_serialized_identity(bytes: &[u8]) -> Result<SerializedIdentity, String> {
+    SerializedIdentity::decode(bytes)
+        .map_err(|e| format!("not a protobuf SerializedIdentity ({e})"))
+}
+
+/// Lowercase hex SHA-256 of a certificate's bytes: how actors are recorded.
+pub fn fingerprint(cert: &[u8]) -> String {
+    hex::encode(Sha256::digest(cert))
+}
+
+/// Who signed a verified `ConfigSignature`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signer {
+    pub mspid: String,
+    /// SHA-256 of the signer's certificate (PEM bytes as carried).
+    pub fingerprint: String,
+}
+
+/// Verifies a `ConfigSignature` by `voter_msp` over `config_update` at Unix
+/// time `now`. The error says what is wrong, for the voter to fix.
+pub fn verify_config_signature(
+    voter_msp: &str,
+    signature_header: &[u8],
+    signature: &[u8],
+    config_update: &[u8],
+    now: i64,
+) -> Result<Signer, String> {
+    let header = SignatureHeader::decode(signature_header)
+        .map_err(|e| format!("signature_header is not a protobuf SignatureHeader ({e})"))?;
+    if header.creator.is_empty() {
+        return Err("signature_header has no creator".into());
+    }
+    if header.nonce.is_empty() {
+        return Err("signature_header has no nonce".into());
+    }
+    let creator = parse_serialized_identity(&header.creator)
+        .map_err(|e| format!("signature_header.creator is {e}"))?;
+    if creator.mspid != voter_msp {
+        return Err(format!(
+            "the signature is by an identity of {:?}, not of the voting organization {voter_msp}; \
+             sign with one of {voter_msp}'s admin identities",
+            creator.mspid
+        ));
+    }
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&creator.id_bytes)
+        .map_err(|e| format!("the signer's certificate is not PEM ({e})"))?;
+    let cert = pem
+        .parse_x509()
+        .map_err(|e| format!("the signer's certificate is not valid X.509 ({e})"))?;
+    let at = ASN1Time::from_timestamp(now).map_err(|e| format!("bad transaction time ({e})"))?;
+    if !cert.validity().is_valid_at(at) {
+        return Err(format!(
+            "the signer's certificate is not valid at the transaction time (valid {} to {})",
+            cert.validity().not_before,
+            cert.validity().not_after
+        ));
+    }
+    let key = VerifyingKey::from_sec1_bytes(&cert.public_key().subject_public_key.data)
+        .map_err(|_| "the signer's certificate does not hold an ECDSA P-256 key".to_string())?;
+    let sig = Signature::from_der(signature)
+        .map_err(|e| format!("signature is not a DER ECDSA signature ({e})"))?;
+    if sig.normalize_s().is_some() {
+        return Err(
+            "signature has a high S value, which Fabric rejects; normalize it to low-S".into(),
+        );
+    }
+    let mut msg = Vec::with_capacity(signature_header.len() + config_update.len());
+    msg.extend_from_slice(signature_header);
+    msg.extend_from_slice(config_update);
+    key.verify(&msg, &sig).map_err(|_| {
+        "signature does not verify over signature_header || config_update; \
+         sign the ConfigUpdate bytes stored in the proposal"
+            .to_string()
+    })?;
+    Ok(Signer {
+        mspid: creator.mspid,
+        fingerprint: fingerprint(&creator.id_bytes),
+    })
+}
