@@ -36,6 +36,26 @@ pub struct Loaded {
 pub fn load_dir(dir: &Path) -> Loaded {
     let mut report = Report::default();
     let raw = load::read_dir(dir, &mut report);
+    finish(dir, raw, report)
+}
+
+/// Loads and validates spec files given as (path, text) pairs, without touching
+/// the file system except for `file:` certificate references.
+pub fn load_texts(root: &Path, files: Vec<(std::path::PathBuf, String)>) -> Loaded {
+    let mut report = Report::default();
+    let sources = files
+        .into_iter()
+        .map(|(path, text)| load::SourceFile {
+            display: path.clone(),
+            path,
+            text,
+        })
+        .collect();
+    let raw = load::parse_sources(sources, &mut report);
+    finish(root, raw, report)
+}
+
+fn finish(dir: &Path, raw: load::Loaded, mut report: Report) -> Loaded {
     let spec = validate::validate(dir, &raw, &mut report);
     let spec = if report.has_errors() { None } else { spec };
     raw.attach_source_lines(&mut report);

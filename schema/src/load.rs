@@ -61,6 +61,9 @@ pub enum RawDoc {
 pub struct Loaded {
     pub files: Vec<SourceFile>,
     pub docs: Vec<RawDoc>,
+    /// Kinds of which some document did not parse: references to names of such
+    /// a kind are not reported as unknown (the parse error already explains).
+    pub incomplete_kinds: std::collections::BTreeSet<String>,
 }
 
 impl Loaded {
@@ -103,7 +106,6 @@ impl Loaded {
 
 /// Reads every spec file under `root`, parsing what it can and reporting the rest.
 pub fn read_dir(root: &Path, report: &mut Report) -> Loaded {
-    let mut loaded = Loaded::default();
     let mut paths = Vec::new();
     if root.is_file() {
         paths.push(root.to_path_buf());
@@ -111,18 +113,20 @@ pub fn read_dir(root: &Path, report: &mut Report) -> Loaded {
         collect_yaml(root, &mut paths, report);
     }
     paths.sort();
+    let mut sources = Vec::new();
     for path in paths {
         let display = display_path(&path);
-        let text = match std::fs::metadata(&path) {
+        let at = Position {
+            file: display.clone(),
+            line: 1,
+            column: 1,
+        };
+        match std::fs::metadata(&path) {
             Ok(meta) if meta.len() > MAX_FILE_BYTES => {
                 report.push(
                     Diagnostic::error(
                         "file-too-large",
-                        Position {
-                            file: display.clone(),
-                            line: 1,
-                            column: 1,
-                        },
+                        at,
                         format!(
                             "file is {} bytes, more than the {} bytes a spec file may have",
                             meta.len(),
@@ -133,42 +137,39 @@ pub fn read_dir(root: &Path, report: &mut Report) -> Loaded {
                 );
                 continue;
             }
-            _ => match std::fs::read(&path) {
-                Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => text,
-                    Err(e) => {
-                        report.push(Diagnostic::error(
-                            "not-utf8",
-                            Position {
-                                file: display.clone(),
-                                line: 1,
-                                column: 1,
-                            },
-                            format!("file is not UTF-8 text: {e}"),
-                        ));
-                        continue;
-                    }
-                },
-                Err(e) => {
-                    report.push(Diagnostic::error(
-                        "io",
-                        Position {
-                            file: display.clone(),
-                            line: 1,
-                            column: 1,
-                        },
-                        format!("cannot read file: {e}"),
-                    ));
-                    continue;
-                }
+            _ => {}
+        }
+        match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => sources.push(SourceFile {
+                    display,
+                    path,
+                    text,
+                }),
+                Err(e) => report.push(Diagnostic::error(
+                    "not-utf8",
+                    at,
+                    format!("file is not UTF-8 text: {e}"),
+                )),
             },
-        };
-        let index = loaded.files.len();
-        loaded.files.push(SourceFile {
-            display,
-            path,
-            text,
-        });
+            Err(e) => report.push(Diagnostic::error(
+                "io",
+                at,
+                format!("cannot read file: {e}"),
+            )),
+        }
+    }
+    parse_sources(sources, report)
+}
+
+/// Parses spec files already in memory (used by `read_dir`, the fuzz target and tests).
+pub fn parse_sources(files: Vec<SourceFile>, report: &mut Report) -> Loaded {
+    let mut loaded = Loaded {
+        files,
+        docs: Vec::new(),
+        incomplete_kinds: Default::default(),
+    };
+    for index in 0..loaded.files.len() {
         parse_file(&mut loaded, index, report);
     }
     loaded
@@ -265,6 +266,10 @@ fn parse_file(loaded: &mut Loaded, index: usize, report: &mut Report) {
             Ok(h) => h,
             Err(e) => {
                 report.push(yaml_error(loaded, ctx, &e, None));
+                // Guess the kind from the text so references to it stay quiet.
+                if let Some(kind) = doc_text.lines().find_map(|l| l.strip_prefix("kind:")) {
+                    loaded.incomplete_kinds.insert(kind.trim().to_string());
+                }
                 continue;
             }
         };
@@ -300,15 +305,22 @@ fn parse_file(loaded: &mut Loaded, index: usize, report: &mut Report) {
                     format!("unknown kind {other:?}"),
                 );
                 d = d.with_hint(match did_you_mean(other, KINDS.iter().copied()) {
-                    Some(s) => format!("did you mean `{s}`?"),
+                    Some(s) => {
+                        // The misspelled document is most likely of that kind.
+                        loaded.incomplete_kinds.insert(s.to_string());
+                        format!("did you mean `{s}`?")
+                    }
                     None => format!("the kinds are {}", KINDS.join(", ")),
                 });
                 report.push(d);
                 None
             }
         };
-        if let Some(doc) = doc {
-            loaded.docs.push(doc);
+        match doc {
+            Some(doc) => loaded.docs.push(doc),
+            None => {
+                loaded.incomplete_kinds.insert(kind.value.clone());
+            }
         }
     }
 }
@@ -403,7 +415,10 @@ fn classify_yaml_message(message: &str) -> (&'static str, Option<String>) {
     {
         return ("type", None);
     }
-    ("yaml", None)
+    (
+        "yaml",
+        Some("check the indentation, and for a bracket or quote left open on this line or the ones before".to_string()),
+    )
 }
 
 #[cfg(test)]

@@ -56,6 +56,10 @@ impl Ctx<'_> {
         d.hint = hint;
         self.report.push(d);
     }
+    /// Whether a name of `kind` may exist in a document that failed to parse.
+    fn incomplete(&self, kind: &str) -> bool {
+        self.loaded.incomplete_kinds.contains(kind)
+    }
     fn doc_error(
         &mut self,
         code: &'static str,
@@ -495,7 +499,7 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
         }
         if let Err((m, h)) = names::check_channel_name(&s.ops_channel.value) {
             cx.error("channel-name", ctx, &s.ops_channel, m, Some(h));
-        } else if !channel_names.contains(&s.ops_channel.value) {
+        } else if !channel_names.contains(&s.ops_channel.value) && !cx.incomplete("Channel") {
             cx.error(
                 "unknown-reference",
                 ctx,
@@ -520,6 +524,7 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
         let mut seen = BTreeSet::new();
         for c in &s.orderer.consenters {
             match built_orgs.get(&c.org.value) {
+                None if cx.incomplete("Organization") => {}
                 None => cx.error(
                     "unknown-reference",
                     ctx,
@@ -630,7 +635,9 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
         }
         let mut members = BTreeSet::new();
         for m in &s.members {
-            if !all_msps.contains(&m.value) {
+            if !all_msps.contains(&m.value) && cx.incomplete("Organization") {
+                continue;
+            } else if !all_msps.contains(&m.value) {
                 cx.error(
                     "unknown-reference",
                     ctx,
@@ -781,7 +788,7 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
             cx.error("chaincode-version", ctx, &s.version, m, Some(h));
         }
         let channel = built_channels.get(&s.channel.value);
-        if channel.is_none() {
+        if channel.is_none() && !cx.incomplete("Channel") {
             cx.error(
                 "unknown-reference",
                 ctx,
@@ -1115,7 +1122,9 @@ fn check_principals(
         return;
     };
     for p in sig.principals() {
-        let err = if !all.contains(&p.msp_id) {
+        let err = if !all.contains(&p.msp_id) && cx.incomplete("Organization") {
+            None
+        } else if !all.contains(&p.msp_id) {
             Some((
                 format!("unknown organization {:?} in policy", p.msp_id),
                 suggestion(&p.msp_id, all, "organization"),
