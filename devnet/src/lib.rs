@@ -1,6 +1,53 @@
 //! A real Hyperledger Fabric network on this machine, with no Docker.
 //!
 //! Builds `peer`, `orderer` and the Fabric tools from Fabric's Go module pinned
-//! to one commit into a cache outside the repository, generates crypto material,
-//! writes node configuration with free loopback ports, starts the processes and
-//! stops exactly the ones it started, by PID. Used by the tests and `opssc dev`.
+//! to one commit into a cache outside the repository ([`binaries`]), generates
+//! crypto material with cryptogen, writes the project's own node configuration
+//! with free loopback ports ([`config`]), starts the processes and stops
+//! exactly the ones it started, by PID ([`process`]). Used by the tests
+//! ([`Devnet::start`]) and by `opssc dev up | down | status` ([`cli`]).
+//!
+//! The main type is [`Devnet`]. One key decision: everything a running
+//! network is — addresses, paths, PIDs with their start times — is decided
+//! up front as plain data ([`handles::NetworkPlan`]) and saved to
+//! `<state>/devnet.json`, so a later `opssc dev status` or `down` in another
+//! process sees exactly what the starter saw, and never signals a PID that
+//! the kernel has since given to someone else.
+//!
+//! ```no_run
+//! use opssc_devnet::{Devnet, DevnetOptions, Topology};
+//! let devnet = Devnet::start(DevnetOptions::new(Topology::reference(3)))?;
+//! let org1 = devnet.org("Org1MSP").unwrap();
+//! println!("{} at {}", org1.peers[0].host, org1.peers[0].address);
+//! devnet.stop()?;
+//! # Ok::<(), opssc_devnet::DevnetError>(())
+//! ```
+
+// serde_json's json! macro recurses per token; the node templates are large.
+#![recursion_limit = "256"]
+
+pub mod agent_config;
+pub mod binaries;
+pub mod builders;
+pub mod channels;
+pub mod cli;
+pub mod config;
+mod error;
+pub mod handles;
+pub mod health;
+pub mod layout;
+mod network;
+pub mod ports;
+pub mod process;
+pub mod state;
+pub mod status;
+pub mod tools;
+pub mod topology;
+
+pub use binaries::{FabricBinaries, PinnedFabric, fabric_binaries, pinned_fabric};
+pub use channels::peer_cli_env;
+pub use error::{CommandFailure, DevnetError};
+pub use handles::{ChannelHandle, OrdererHandle, OrdererOrgHandle, OrgHandle, PeerHandle};
+pub use network::{Devnet, DevnetOptions};
+pub use status::{ChannelStatus, NetworkStatus, ProcessStatus, status};
+pub use topology::{ChannelDef, OrdererOrgDef, PeerOrgDef, Topology};

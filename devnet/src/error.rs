@@ -1,0 +1,156 @@
+//! The one error type of `opssc-devnet`.
+//!
+//! Every variant names the object that failed (a file, a node, a channel, a
+//! command) and, where the fix is not obvious, what the user should do next.
+//! A child process's output is kept in the variant and shown in a marked block
+//! by `Display`, so a failed `go build` or `osnadmin` call explains itself.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A command that ran and failed: what was run and what it said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandFailure {
+    /// The command line, as the user could type it again.
+    pub command: String,
+    /// Exit status description, e.g. `exit status: 1`.
+    pub status: String,
+    /// The end of the command's output (stderr, then stdout when stderr is empty).
+    pub output: String,
+}
+
+impl fmt::Display for CommandFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` failed ({})", self.command, self.status)?;
+        let output = self.output.trim_end();
+        if !output.is_empty() {
+            write!(f, "\n----- output -----\n{output}\n----- end of output -----")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "`go` was not found on PATH; the devnet builds Fabric {version} from its Go module. \
+         Install Go 1.22 or newer (https://go.dev/dl/) and run again"
+    )]
+    GoMissing {
+        version: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "building Fabric {version} failed: {failure}\n\
+         hint: the build downloads modules through GOPROXY; check that the proxy is reachable \
+         (`go env GOPROXY`) and that the Go version is 1.22 or newer"
+    )]
+    FabricBuild { version: String, failure: CommandFailure },
+
+    #[error("the pinned Fabric build module devnet/fabric-build/go.mod is malformed: {0}")]
+    BuildModule(String),
+
+    #[error("invalid topology: {0}")]
+    Topology(String),
+
+    #[error("cannot run {program}")]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{what}: {failure}")]
+    Command { what: String, failure: CommandFailure },
+
+    #[error("no free loopback port")]
+    Ports(#[source] std::io::Error),
+
+    #[error(
+        "a devnet is already running from {}: {running}. Stop it with `opssc dev down --state-dir {}` \
+         or choose another --state-dir",
+        state_dir.display(), state_dir.display()
+    )]
+    AlreadyRunning { state_dir: PathBuf, running: String },
+
+    #[error(
+        "{} exists and is not a devnet state directory (no devnet.json); refusing to use it. \
+         Choose another --state-dir",
+        .0.display()
+    )]
+    ForeignStateDir(PathBuf),
+
+    #[error("no devnet state in {}: start one with `opssc dev up`", .0.display())]
+    NoState(PathBuf),
+
+    #[error("the devnet state file {} is unreadable", path.display())]
+    StateFile {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    #[error(
+        "{node} exited during start-up ({status}); its log is {}{}",
+        log.display(), format_tail(tail)
+    )]
+    NodeExited {
+        node: String,
+        status: String,
+        log: PathBuf,
+        tail: String,
+    },
+
+    #[error(
+        "{what} was not ready after {seconds} s: {last}; see {}{}",
+        log.display(), format_tail(tail)
+    )]
+    NotReady {
+        what: String,
+        seconds: u64,
+        last: String,
+        log: PathBuf,
+        tail: String,
+    },
+
+    #[error("unexpected output from {what}: {detail}")]
+    Output { what: String, detail: String },
+
+    #[error("no {kind} named {name} in this devnet")]
+    UnknownNode { kind: &'static str, name: String },
+
+    #[error("could not stop {node} (pid {pid}): {reason}")]
+    Stop {
+        node: String,
+        pid: u32,
+        reason: String,
+    },
+}
+
+fn format_tail(tail: &str) -> String {
+    let tail = tail.trim_end();
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\n----- end of the log -----\n{tail}\n----- end of log -----")
+    }
+}
+
+impl DevnetError {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DevnetError {
+        let path = path.into();
+        move |source| DevnetError::Io { action, path, source }
+    }
+}
+
+pub type Result<T, E = DevnetError> = std::result::Result<T, E>;
