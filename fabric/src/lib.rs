@@ -5,5 +5,22 @@
 //! and ECDSA signatures, the gateway, endorser, deliver and broadcast clients,
 //! channel configuration (read, edit, compute the update, sign) and the server
 //! side of the chaincode shim. Everything above it speaks in its types.
+//!
+//! How the pieces fit: [`identity`] loads an MSP directory into a
+//! [`identity::SigningIdentity`] (a [`identity::Signer`]); [`node`] opens TLS
+//! connections ([`node::Node`]); [`tx`] builds and signs proposals and
+//! envelopes; the clients ([`gateway`], [`endorser`], [`deliver`],
+//! [`orderer`], [`participation`]) send them; [`lifecycle`] and [`cscc`] are
+//! the admin calls built on the clients; [`package`] makes byte-reproducible
+//! chaincode packages; [`shim`] serves chaincode-as-a-service.
 
+pub mod configtx;
+pub mod error;
+pub mod identity;
+pub mod node;
 pub mod protos;
+pub mod tx;
+
+pub use error::{Error, Fault, Result};
+pub use identity::{Signer, SigningIdentity};
+pub use node::{Node, NodeConfig};
