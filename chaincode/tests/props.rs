@@ -1,0 +1,547 @@
+//! Property test: random sequences of calls from random organizations at
+//! random times, checked against the contract's invariants after every call.
+//!
+//! Invariants: a refused call changes nothing and emits nothing; one vote per
+//! organization and proposal, never changed once cast, only from the
+//! electorate; decisions are final (every stored history follows the
+//! transition table, nothing returns to `proposed`, terminal states stay);
+//! quorum math (an approved proposal had at least `quorum` approvals when
+//! decided, a rejected one more than `n - quorum` rejections, quorum is the
+//! majority of the channel or every ops member for meta-governance); filing
+//! the same change again returns the same ID and writes nothing; the outcome
+//! of each vote is the one an independent prediction gives.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::*;
+use opssc_chaincode::model::{Kind, Proposal, ProposalState, Vote};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const ACTORS: [&str; 4] = ["Org1MSP", "Org2MSP", "Org3MSP", "Org9MSP"];
+
+fn update_bytes(k: u8) -> Vec<u8> {
+    let mut u = UPDATE.to_vec();
+    u.push(k);
+    u
+}
+
+/// Identities and ConfigSignatures, generated once for all cases.
+type Fixtures = (BTreeMap<String, Identity>, BTreeMap<(String, u8), Value>);
+
+fn fixtures() -> &'static Fixtures {
+    static F: OnceLock<Fixtures> = OnceLock::new();
+    F.get_or_init(|| {
+        let mut n = Net::new();
+        let mut sigs = BTreeMap::new();
+        for org in ACTORS {
+            for k in 0..3u8 {
+                sigs.insert(
+                    (org.to_string(), k),
+                    n.config_signature(org, &update_bytes(k)),
+                );
+            }
+        }
+        (n.ids, sigs)
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    ProposeDeploy {
+        org: usize,
+        channel: usize,
+        cc: u8,
+        version: u8,
+        deadline: Option<u16>,
+    },
+    ProposeUpdate {
+        org: usize,
+        k: u8,
+    },
+    ProposeGovernance {
+        org: usize,
+        timeout: u8,
+    },
+    Refile {
+        org: usize,
+        which: usize,
+    },
+    Vote {
+        org: usize,
+        which: usize,
+        approve: bool,
+        sign: bool,
+    },
+    Tally {
+        org: usize,
+        which: usize,
+    },
+    Expire {
+        org: usize,
+        which: usize,
+    },
+    Withdraw {
+        org: usize,
+        which: usize,
+    },
+    Task {
+        org: usize,
+        which: usize,
+        failed: bool,
+    },
+    Claim {
+        org: usize,
+        which: usize,
+    },
+    Committed {
+        org: usize,
+        which: usize,
+    },
+    Failed {
+        org: usize,
+        which: usize,
+    },
+    Retry {
+        org: usize,
+        which: usize,
+    },
+    Wait {
+        secs: u16,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    // The outsider (index 3) is picked less often than the members.
+    let org = prop_oneof![6 => 0..3usize, 1 => Just(3usize)];
+    // Mostly the latest proposals, where things are still moving.
+    let which = prop_oneof![4 => 0usize..2, 1 => 0usize..8];
+    prop_oneof![
+        1 => (org.clone(), 0usize..2, 0u8..2, 0u8..3, proptest::option::of(60u16..4000))
+            .prop_map(|(org, channel, cc, version, deadline)| Op::ProposeDeploy { org, channel, cc, version, deadline }),
+        1 => (org.clone(), 0u8..3).prop_map(|(org, k)| Op::ProposeUpdate { org, k }),
+        1 => (org.clone(), 0u8..3).prop_map(|(org, timeout)| Op::ProposeGovernance { org, timeout }),
+        1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Refile { org, which }),
+        10 => (org.clone(), which.clone(), prop::bool::weighted(0.75), prop::bool::weighted(0.9))
+            .prop_map(|(org, which, approve, sign)| Op::Vote { org, which, approve, sign }),
+        4 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Tally { org, which }),
+        1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Expire { org, which }),
+        1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Withdraw { org, which }),
+        2 => (org.clone(), which.clone(), any::<bool>()).prop_map(|(org, which, failed)| Op::Task { org, which, failed }),
+        3 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Claim { org, which }),
+        3 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Committed { org, which }),
+        1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Failed { org, which }),
+        1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Retry { org, which }),
+        2 => (1u16..700).prop_map(|secs| Op::Wait { secs }),
+    ]
+}
+
+struct World {
+    net: Net,
+    /// Filed proposals: ID and the `propose` arguments.
+    filed: Vec<(String, Value)>,
+    /// Every vote ever seen, by key.
+    votes_seen: BTreeMap<String, Vec<u8>>,
+    /// Every proposal's last seen state.
+    states_seen: BTreeMap<String, ProposalState>,
+}
+
+impl World {
+    fn new() -> Self {
+        let mut net = Net::founded();
+        let (ids, _) = fixtures();
+        for (org, id) in ids {
+            net.ids.insert(
+                org.clone(),
+                Identity {
+                    cert_pem: id.cert_pem.clone(),
+                    key: id.key.clone(),
+                },
+            );
+        }
+        World {
+            net,
+            filed: Vec::new(),
+            votes_seen: BTreeMap::new(),
+            states_seen: BTreeMap::new(),
+        }
+    }
+
+    fn pick(&self, which: usize) -> Option<String> {
+        let n = self.filed.len();
+        if n == 0 {
+            None
+        } else {
+            Some(self.filed[n - 1 - which % n].0.clone())
+        }
+    }
+
+    fn stored(&self, id: &str) -> Proposal {
+        serde_json::from_slice(&self.net.state.map[&format!("proposal~{id}")]).unwrap()
+    }
+
+    /// Runs a call; a refused call must leave state and events unchanged.
+    fn call(
+        &mut self,
+        org: &str,
+        f: &str,
+        args: Value,
+    ) -> Result<Value, opssc_chaincode::ContractError> {
+        let before = self.net.state.clone();
+        let events = self.net.events.len();
+        let r = self.net.call(org, f, args);
+        match &r {
+            Err(_) => {
+                assert_eq!(
+                    self.net.state, before,
+                    "refused {f} by {org} changed the state"
+                );
+                assert_eq!(
+                    self.net.events.len(),
+                    events,
+                    "refused {f} by {org} emitted an event"
+                );
+            }
+            Ok(_) => {
+                let out = self.net.last.as_ref().unwrap();
+                if !out.writes.is_empty() {
+                    assert!(out.event.is_some(), "{f} by {org} wrote without an event");
+                }
+            }
+        }
+        r
+    }
+
+    fn propose(&mut self, org: &str, args: Value) {
+        if let Ok(r) = self.call(org, "propose", args.clone()) {
+            let id = r["id"].as_str().unwrap().to_string();
+            if r["outcome"] == "filed" {
+                self.filed.push((id, args));
+            } else {
+                assert_eq!(r["outcome"], "exists");
+                assert!(self.filed.iter().any(|(f, _)| f == &id));
+            }
+        }
+    }
+
+    fn step(&mut self, op: &Op) {
+        let (_, sigs) = fixtures();
+        match *op {
+            Op::ProposeDeploy {
+                org,
+                channel,
+                cc,
+                version,
+                deadline,
+            } => {
+                let mut a = deploy(
+                    ["ch1", "ch2"][channel],
+                    &format!("cc{cc}"),
+                    &format!("1.{version}"),
+                );
+                if let Some(d) = deadline {
+                    a["deadline"] = json!(self.net.now + d as i64);
+                }
+                self.propose(ACTORS[org], a);
+            }
+            Op::ProposeUpdate { org, k } => {
+                let mut a = channel_update("ch1");
+                a["payload"]["config_update"] = json!(STANDARD.encode(update_bytes(k)));
+                a["deadline"] = json!(self.net.now + 3000);
+                self.propose(ACTORS[org], a);
+            }
+            Op::ProposeGovernance { org, timeout } => {
+                let a = json!({
+                    "kind": "GovernanceChange", "target": {"channel": OPS},
+                    "payload": {"governance": {"voting_period_secs": 3600, "max_voting_period_secs": 86400,
+                        "executor_timeout_secs": 100 + 100 * timeout as i64}},
+                    "spec_ref": spec_ref(),
+                });
+                self.propose(ACTORS[org], a);
+            }
+            Op::Refile { org, which } => {
+                if self.filed.is_empty() {
+                    return;
+                }
+                let (id, args) = self.filed[which % self.filed.len()].clone();
+                let p = self.stored(&id);
+                let before = self.net.state.clone();
+                match self.call(ACTORS[org], "propose", args) {
+                    Ok(r) => {
+                        assert_eq!(r["outcome"], "exists");
+                        assert_eq!(r["id"], id.as_str());
+                        // Idempotent: nothing written unless the deadline settled it.
+                        if !(p.state.is_undecided() && self.net.now >= p.deadline) {
+                            assert_eq!(self.net.state, before, "refiling wrote something");
+                        }
+                    }
+                    Err(e) => {
+                        // Only an org outside the (current) electorate is refused.
+                        assert_eq!(e.class(), "forbidden", "{e}");
+                    }
+                }
+            }
+            Op::Vote {
+                org,
+                which,
+                approve,
+                sign,
+            } => {
+                let Some(id) = self.pick(which) else { return };
+                let org = ACTORS[org];
+                let p = self.stored(&id);
+                let mut a =
+                    json!({"id": id, "decision": if approve { "approve" } else { "reject" }});
+                let k = p.payload.get("config_update").and_then(|u| {
+                    let bytes = STANDARD.decode(u.as_str().unwrap()).unwrap();
+                    (0..3u8).find(|k| update_bytes(*k) == bytes)
+                });
+                let needs_sig = p.kind.carries_config_update() && approve;
+                if needs_sig && sign {
+                    a["config_signature"] = sigs[&(org.to_string(), k.unwrap())].clone();
+                }
+                let already = self.net.state.map.contains_key(&format!("vote~{id}~{org}"));
+                let predicted: Result<&str, &str> =
+                    if p.state.is_undecided() && self.net.now >= p.deadline {
+                        Ok("not_applied")
+                    } else if !p.state.is_undecided() {
+                        Err("conflict")
+                    } else if !p.electorate.iter().any(|m| m == org) {
+                        Err("forbidden")
+                    } else if already {
+                        Err("conflict")
+                    } else if needs_sig && !sign {
+                        Err("bad_argument")
+                    } else {
+                        Ok("vote_recorded")
+                    };
+                let got = self.call(org, "vote", a);
+                match (predicted, &got) {
+                    (Ok(o), Ok(r)) => assert_eq!(r["outcome"], o),
+                    (Err(c), Err(e)) => assert_eq!(e.class(), c, "{e}"),
+                    _ => panic!(
+                        "vote by {org} on {:?}: predicted {predicted:?}, got {got:?}",
+                        p.state
+                    ),
+                }
+            }
+            Op::Tally { org, which } => {
+                if let Some(id) = self.pick(which) {
+                    self.call(ACTORS[org], "tally", json!({"id": id}))
+                        .expect("tally never fails on a filed proposal");
+                }
+            }
+            Op::Expire { org, which } => {
+                if let Some(id) = self.pick(which) {
+                    let p = self.stored(&id);
+                    let r = self.call(ACTORS[org], "expire", json!({"id": id}));
+                    assert_eq!(
+                        r.is_err(),
+                        p.state.is_undecided() && self.net.now < p.deadline
+                    );
+                }
+            }
+            Op::Withdraw { org, which } => {
+                if let Some(id) = self.pick(which) {
+                    let p = self.stored(&id);
+                    let r = self.call(ACTORS[org], "withdraw", json!({"id": id}));
+                    if r.is_ok() && self.net.now < p.deadline {
+                        assert_eq!(p.proposer, ACTORS[org]);
+                        assert_eq!(self.stored(&id).state, ProposalState::Withdrawn);
+                    }
+                }
+            }
+            Op::Task { org, which, failed } => {
+                if let Some(id) = self.pick(which) {
+                    let status = if failed { "failed" } else { "done" };
+                    let _ = self.call(
+                        ACTORS[org],
+                        "report_task",
+                        json!({"id": id, "task": "install", "status": status}),
+                    );
+                }
+            }
+            Op::Claim { org, which } => {
+                if let Some(id) = self.pick(which) {
+                    let _ = self.call(ACTORS[org], "claim_execution", json!({"id": id}));
+                }
+            }
+            Op::Committed { org, which } => {
+                if let Some(id) = self.pick(which) {
+                    let p = self.stored(&id);
+                    let r = self.call(ACTORS[org], "report_committed", json!({"id": id}));
+                    if r.is_ok() {
+                        let e = p.execution.as_ref().unwrap();
+                        assert!(e.eligible(self.net.now).iter().any(|m| m == ACTORS[org]));
+                        let d = p.decision.as_ref().unwrap();
+                        assert!(
+                            d.approvals.iter().any(|m| m == ACTORS[org]),
+                            "executor did not approve"
+                        );
+                    }
+                }
+            }
+            Op::Failed { org, which } => {
+                if let Some(id) = self.pick(which) {
+                    let _ = self.call(
+                        ACTORS[org],
+                        "report_failed",
+                        json!({"id": id, "error": "boom"}),
+                    );
+                }
+            }
+            Op::Retry { org, which } => {
+                if let Some(id) = self.pick(which) {
+                    let _ = self.call(ACTORS[org], "retry", json!({"id": id}));
+                }
+            }
+            Op::Wait { secs } => self.net.now += secs as i64,
+        }
+    }
+
+    fn check_invariants(&mut self) {
+        let map = self.net.state.map.clone();
+        for k in map.keys() {
+            assert!(
+                [
+                    "registry~",
+                    "governance",
+                    "proposal~",
+                    "index~",
+                    "target~",
+                    "vote~",
+                    "task~"
+                ]
+                .iter()
+                .any(|p| k.starts_with(p)),
+                "unexpected key {k}"
+            );
+        }
+        // Votes: immutable, one per org, only from the electorate.
+        for (k, v) in self.votes_seen.clone() {
+            assert_eq!(map.get(&k), Some(&v), "vote {k} changed or vanished");
+        }
+        for (k, v) in map.range("vote~".to_string().."vote\u{7f}".to_string()) {
+            self.votes_seen.insert(k.clone(), v.clone());
+            let vote: Vote = serde_json::from_slice(v).unwrap();
+            assert_eq!(k, &format!("vote~{}~{}", vote.proposal_id, vote.org));
+            let p = self.stored(&vote.proposal_id);
+            assert!(
+                p.electorate.contains(&vote.org),
+                "vote from outside the electorate"
+            );
+            if let Some(d) = &p.decision {
+                assert!(vote.cast_at <= d.at, "vote cast after the decision");
+            }
+        }
+        for (id, _) in self.filed.clone() {
+            let p = self.stored(&id);
+            // History follows the table and ends in the stored state.
+            let mut prev: Option<ProposalState> = None;
+            for t in &p.history {
+                assert_eq!(t.from, prev);
+                if let Some(f) = prev {
+                    assert!(f.can_move_to(t.to), "{f} -> {}", t.to);
+                }
+                prev = Some(t.to);
+            }
+            assert_eq!(prev, Some(p.state));
+            if let Some(seen) = self.states_seen.get(&id)
+                && *seen != p.state
+            {
+                assert!(
+                    !seen.is_terminal(),
+                    "terminal {seen} changed to {}",
+                    p.state
+                );
+                assert_ne!(p.state, ProposalState::Proposed, "went back to proposed");
+            }
+            self.states_seen.insert(id.clone(), p.state);
+            // Quorum math.
+            let n = p.electorate.len() as u32;
+            let expected = if p.kind.is_meta() { n } else { n / 2 + 1 };
+            assert_eq!(p.quorum, expected, "{}", p.quorum_rule);
+            let votes: Vec<Vote> = map
+                .range(format!("vote~{id}~")..format!("vote~{id}\u{7f}"))
+                .map(|(_, v)| serde_json::from_slice(v).unwrap())
+                .collect();
+            let approvals = votes
+                .iter()
+                .filter(|v| v.decision == opssc_chaincode::model::Decision::Approve)
+                .count() as u32;
+            let rejections = votes.len() as u32 - approvals;
+            match &p.decision {
+                Some(d) => {
+                    assert_eq!(
+                        d.approvals.len() as u32,
+                        approvals,
+                        "decision counted all votes"
+                    );
+                    assert_eq!(d.rejections.len() as u32, rejections);
+                    let approved_path = p.history.iter().any(|t| {
+                        t.from == Some(ProposalState::Proposed)
+                            && matches!(t.to, ProposalState::Approved | ProposalState::Committed)
+                    });
+                    if approved_path {
+                        assert!(approvals >= p.quorum);
+                    } else {
+                        assert_eq!(p.state, ProposalState::Rejected);
+                        assert!(rejections > n - p.quorum && approvals < p.quorum);
+                    }
+                }
+                None => {
+                    assert!(
+                        matches!(
+                            p.state,
+                            ProposalState::Proposed
+                                | ProposalState::Expired
+                                | ProposalState::Withdrawn
+                                | ProposalState::Superseded
+                        ),
+                        "{} without a decision",
+                        p.state
+                    );
+                    if p.state == ProposalState::Expired {
+                        assert!(approvals < p.quorum && rejections <= n - p.quorum);
+                    }
+                }
+            }
+            if p.kind == Kind::GovernanceChange && p.state == ProposalState::Committed {
+                assert_eq!(approvals, n, "governance changed without every ops member");
+            }
+            // At most one undecided proposal per target.
+        }
+        let mut open_targets = BTreeMap::new();
+        for (id, args) in &self.filed {
+            let p = self.stored(id);
+            if p.state.is_undecided() {
+                let key = (
+                    args["kind"].as_str().unwrap().starts_with("Chaincode"),
+                    p.target.clone(),
+                );
+                assert!(
+                    open_targets.insert(key, id.clone()).is_none(),
+                    "two open proposals for one target"
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_call_sequences_keep_the_invariants(ops in prop::collection::vec(op(), 1..80)) {
+        let mut w = World::new();
+        for op in &ops {
+            w.step(op);
+            w.check_invariants();
+        }
+    }
+}
