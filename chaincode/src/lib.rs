@@ -151,6 +151,7 @@ pub mod contract;
 pub mod error;
 pub mod keys;
 pub mod model;
+pub mod shell;
 pub mod sig;
 pub mod state;
 pub mod validate;
