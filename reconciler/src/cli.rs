@@ -39,4 +39,9 @@ pub enum Command {
         #[arg(long)]
         agent_config: bool,
     },
+    /// Run a real Fabric network on this machine for trying opssc (no Docker).
+    Dev {
+        #[command(subcommand)]
+        cmd: opssc_devnet::cli::DevCommand,
+    },
 }

@@ -262,6 +262,17 @@ fn parse_file(loaded: &mut Loaded, index: usize, report: &mut Report) {
             file: index,
             line_offset,
         };
+        // Fast path: a plain top-level `kind: Channel` line names a known kind, so
+        // the document is parsed once, as that kind. Anything else (quoted or
+        // flow-style kinds, syntax errors) goes through the header parse.
+        if let Some(kind) = plain_top_level_kind(&doc_text) {
+            if let Some(doc) = parse_known_kind(loaded, ctx, kind, &doc_text, report) {
+                loaded.docs.push(doc);
+            } else {
+                loaded.incomplete_kinds.insert(kind.to_string());
+            }
+            continue;
+        }
         let header: Header = match serde_saphyr::from_str_with_options(&doc_text, options()) {
             Ok(h) => h,
             Err(e) => {
@@ -285,18 +296,8 @@ fn parse_file(loaded: &mut Loaded, index: usize, report: &mut Report) {
             continue;
         };
         let doc = match kind.value.as_str() {
-            "Consortium" => {
-                parse_doc(loaded, ctx, &doc_text, report).map(|d| RawDoc::Consortium(ctx, d))
-            }
-            "Organization" => {
-                parse_doc(loaded, ctx, &doc_text, report).map(|d| RawDoc::Organization(ctx, d))
-            }
-            "Channel" => parse_doc(loaded, ctx, &doc_text, report).map(|d| RawDoc::Channel(ctx, d)),
-            "Chaincode" => {
-                parse_doc(loaded, ctx, &doc_text, report).map(|d| RawDoc::Chaincode(ctx, d))
-            }
-            "Governance" => {
-                parse_doc(loaded, ctx, &doc_text, report).map(|d| RawDoc::Governance(ctx, d))
+            known if KINDS.contains(&known) => {
+                parse_known_kind(loaded, ctx, known, &doc_text, report)
             }
             other => {
                 let mut d = Diagnostic::error(
@@ -322,6 +323,33 @@ fn parse_file(loaded: &mut Loaded, index: usize, report: &mut Report) {
                 loaded.incomplete_kinds.insert(kind.value.clone());
             }
         }
+    }
+}
+
+/// The value of a plain `kind: Word` line at the top level of a document.
+fn plain_top_level_kind(doc: &str) -> Option<&'static str> {
+    doc.lines()
+        .filter_map(|l| l.strip_prefix("kind:"))
+        .map(|v| v.split('#').next().unwrap_or("").trim())
+        .find_map(|v| KINDS.iter().copied().find(|k| *k == v))
+}
+
+fn parse_known_kind(
+    loaded: &Loaded,
+    ctx: DocCtx,
+    kind: &str,
+    text: &str,
+    report: &mut Report,
+) -> Option<RawDoc> {
+    match kind {
+        "Consortium" => parse_doc(loaded, ctx, text, report).map(|d| RawDoc::Consortium(ctx, d)),
+        "Organization" => {
+            parse_doc(loaded, ctx, text, report).map(|d| RawDoc::Organization(ctx, d))
+        }
+        "Channel" => parse_doc(loaded, ctx, text, report).map(|d| RawDoc::Channel(ctx, d)),
+        "Chaincode" => parse_doc(loaded, ctx, text, report).map(|d| RawDoc::Chaincode(ctx, d)),
+        "Governance" => parse_doc(loaded, ctx, text, report).map(|d| RawDoc::Governance(ctx, d)),
+        _ => None,
     }
 }
 

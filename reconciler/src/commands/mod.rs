@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { dir, format } => validate::run(&dir, format),
+        Command::Dev { cmd } => opssc_devnet::cli::run(cmd),
         Command::Schema { agent_config } => {
             if agent_config {
                 print!("{}", opssc_schema::schema_json::agent_config_schema());
