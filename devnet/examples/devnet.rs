@@ -6,7 +6,10 @@
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(name = "devnet", about = "A Fabric network on this machine (the `opssc dev` commands)")]
+#[command(
+    name = "devnet",
+    about = "A Fabric network on this machine (the `opssc dev` commands)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: opssc_devnet::cli::DevCommand,

@@ -10,7 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use opssc_schema::local::{AgentConfig, IdentityConfig, OrdererConfig, PeerConfig, TlsClientConfig, VotePolicy};
+use opssc_schema::local::{
+    AgentConfig, IdentityConfig, OrdererConfig, PeerConfig, TlsClientConfig, VotePolicy,
+};
 
 use crate::error::{DevnetError, Result};
 use crate::handles::{NetworkPlan, OrdererHandle};
@@ -104,11 +106,19 @@ mod tests {
     fn written_config_loads_back_with_paths_resolved_into_the_state_dir() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
-        let plan = plan(&Topology::reference(2), &Layout::new(root), &mut PortPool::new()).unwrap();
+        let plan = plan(
+            &Topology::reference(2),
+            &Layout::new(root),
+            &mut PortPool::new(),
+        )
+        .unwrap();
         write_agent_configs(&plan, root).unwrap();
         let org2 = &plan.orgs[1];
         let text = std::fs::read_to_string(&org2.agent_config).unwrap();
-        assert!(text.contains("../../crypto/peerOrganizations/org2.example.com"), "{text}");
+        assert!(
+            text.contains("../../crypto/peerOrganizations/org2.example.com"),
+            "{text}"
+        );
         let loaded = AgentConfig::load(&org2.agent_config).unwrap();
         assert_eq!(loaded.msp_id, "Org2MSP");
         assert_eq!(loaded.peers.len(), 1);

@@ -197,7 +197,10 @@ fn build(pinned: &PinnedFabric, version_dir: &Path, progress: &mut dyn FnMut(&st
     let command_line = format!(
         "cd {} && {} go build -v -trimpath -o {} {}",
         module_dir.display(),
-        env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
+        env.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
         out_arg.to_string_lossy(),
         packages.join(" ")
     );
@@ -253,7 +256,7 @@ fn build(pinned: &PinnedFabric, version_dir: &Path, progress: &mut dyn FnMut(&st
             }
         } else if !line.contains(' ') {
             compiled += 1;
-            if compiled % 100 == 0 {
+            if compiled.is_multiple_of(100) {
                 progress(&format!(
                     "compiled {compiled} packages ({} s)",
                     started.elapsed().as_secs()
@@ -273,8 +276,16 @@ fn build(pinned: &PinnedFabric, version_dir: &Path, progress: &mut dyn FnMut(&st
     if !status.success() {
         // Keep only what explains the failure: Go's error lines, not the package list.
         let errors: Vec<&String> = tail.iter().filter(|l| l.contains(' ')).collect();
-        let shown = if errors.is_empty() { tail.iter().collect() } else { errors };
-        let mut output = shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n");
+        let shown = if errors.is_empty() {
+            tail.iter().collect()
+        } else {
+            errors
+        };
+        let mut output = shown
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         if !stdout.trim().is_empty() {
             output.push('\n');
             output.push_str(stdout.trim_end());
@@ -330,10 +341,7 @@ mod tests {
 
     #[test]
     fn go_mod_with_mismatched_commit_is_rejected() {
-        let text = GO_MOD.replace(
-            "fabric-commit: 7c3876255bf0",
-            "fabric-commit: 0000000000ff",
-        );
+        let text = GO_MOD.replace("fabric-commit: 7c3876255bf0", "fabric-commit: 0000000000ff");
         let err = parse_go_mod(&text).unwrap_err().to_string();
         assert!(err.contains("not the pseudo-version"), "{err}");
         let err = parse_go_mod("module x\n").unwrap_err().to_string();
@@ -352,7 +360,12 @@ mod tests {
         };
         let s = e.to_string();
         assert!(s.contains("`go build x` failed (exit status: 1)"), "{s}");
-        assert!(s.contains("----- output -----\ngo: github.com/x: 403 Forbidden\n----- end of output -----"), "{s}");
+        assert!(
+            s.contains(
+                "----- output -----\ngo: github.com/x: 403 Forbidden\n----- end of output -----"
+            ),
+            "{s}"
+        );
         assert!(s.contains("GOPROXY"), "{s}");
     }
 }

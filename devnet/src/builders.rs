@@ -40,7 +40,10 @@ mod tests {
 
     fn run(script: &Path, args: &[&Path]) -> (bool, String) {
         let out = Command::new(script).args(args).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     #[test]
@@ -52,9 +55,17 @@ mod tests {
         fs::create_dir_all(&src).unwrap();
         fs::create_dir_all(&meta).unwrap();
         assert!(!run(&detect, &[&src, &meta]).0, "no metadata.json");
-        fs::write(meta.join("metadata.json"), r#"{"type":"golang","label":"x"}"#).unwrap();
+        fs::write(
+            meta.join("metadata.json"),
+            r#"{"type":"golang","label":"x"}"#,
+        )
+        .unwrap();
         assert!(!run(&detect, &[&src, &meta]).0, "golang package");
-        fs::write(meta.join("metadata.json"), "{\n  \"label\": \"opssc_1\",\n  \"type\": \"ccaas\"\n}").unwrap();
+        fs::write(
+            meta.join("metadata.json"),
+            "{\n  \"label\": \"opssc_1\",\n  \"type\": \"ccaas\"\n}",
+        )
+        .unwrap();
         assert!(run(&detect, &[&src, &meta]).0, "ccaas package");
     }
 

@@ -16,16 +16,24 @@ use crate::handles::{OrdererHandle, OrgHandle, PeerHandle};
 use crate::tools::Tool;
 
 /// Writes `<block>` for `channel` from the profile of the same name in `configtx_dir`.
-pub fn genesis_block(bin: &FabricBinaries, configtx_dir: &Path, channel: &str, block: &Path) -> Result<()> {
+pub fn genesis_block(
+    bin: &FabricBinaries,
+    configtx_dir: &Path,
+    channel: &str,
+    block: &Path,
+) -> Result<()> {
     if let Some(dir) = block.parent() {
         std::fs::create_dir_all(dir).map_err(DevnetError::io("create", dir))?;
     }
-    Tool::new(&bin.configtxgen, format!("creating the genesis block of channel {channel}"))
-        .arg("-configPath")
-        .arg(configtx_dir)
-        .args(["-profile", channel, "-channelID", channel, "-outputBlock"])
-        .arg(block)
-        .run()?;
+    Tool::new(
+        &bin.configtxgen,
+        format!("creating the genesis block of channel {channel}"),
+    )
+    .arg("-configPath")
+    .arg(configtx_dir)
+    .args(["-profile", channel, "-channelID", channel, "-outputBlock"])
+    .arg(block)
+    .run()?;
     Ok(())
 }
 
@@ -42,9 +50,15 @@ fn osnadmin(bin: &FabricBinaries, o: &OrdererHandle, what: String, sub: &[&str])
 }
 
 /// `osnadmin channel join`: the orderer joins `channel` from its genesis block.
-pub fn orderer_join(bin: &FabricBinaries, o: &OrdererHandle, channel: &str, block: &Path) -> Result<()> {
+pub fn orderer_join(
+    bin: &FabricBinaries,
+    o: &OrdererHandle,
+    channel: &str,
+    block: &Path,
+) -> Result<()> {
     let what = format!("joining orderer {} to channel {channel}", o.host);
-    let out = osnadmin(bin, o, what.clone(), &["join", "--channelID", channel, "--config-block"])
+    let out = osnadmin(bin, o, what.clone(), &["join", "--channelID", channel])
+        .arg("--config-block")
         .arg(block)
         .run()?;
     // osnadmin exits 0 whatever the HTTP status; 201 Created is success.
@@ -88,11 +102,20 @@ pub fn orderer_channels(bin: &FabricBinaries, o: &OrdererHandle) -> Result<Vec<S
         channels: Option<Vec<Listed>>,
     }
     let list: List = parse_osnadmin_json(&what, &out.stdout)?;
-    Ok(list.channels.unwrap_or_default().into_iter().map(|c| c.name).collect())
+    Ok(list
+        .channels
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.name)
+        .collect())
 }
 
 /// Status and height of one channel on this orderer (`osnadmin channel list --channelID`).
-pub fn orderer_channel_info(bin: &FabricBinaries, o: &OrdererHandle, channel: &str) -> Result<OrdererChannelInfo> {
+pub fn orderer_channel_info(
+    bin: &FabricBinaries,
+    o: &OrdererHandle,
+    channel: &str,
+) -> Result<OrdererChannelInfo> {
     let what = format!("reading channel {channel} on orderer {}", o.host);
     let out = osnadmin(bin, o, what.clone(), &["list", "--channelID", channel]).run()?;
     parse_osnadmin_json(&what, &out.stdout)
@@ -137,21 +160,37 @@ pub fn peer_cli_env(org: &OrgHandle, peer: &PeerHandle) -> Vec<(String, String)>
 }
 
 /// `peer channel join -b <block>` as the org's admin.
-pub fn peer_join(bin: &FabricBinaries, org: &OrgHandle, peer: &PeerHandle, channel: &str, block: &Path) -> Result<()> {
-    Tool::new(&bin.peer, format!("joining peer {} to channel {channel}", peer.host))
-        .envs(&peer_cli_env(org, peer))
-        .args(["channel", "join", "-b"])
-        .arg(block)
-        .run()?;
+pub fn peer_join(
+    bin: &FabricBinaries,
+    org: &OrgHandle,
+    peer: &PeerHandle,
+    channel: &str,
+    block: &Path,
+) -> Result<()> {
+    Tool::new(
+        &bin.peer,
+        format!("joining peer {} to channel {channel}", peer.host),
+    )
+    .envs(&peer_cli_env(org, peer))
+    .args(["channel", "join", "-b"])
+    .arg(block)
+    .run()?;
     Ok(())
 }
 
 /// The channels `peer` has joined, by Fabric's `peer channel list`.
-pub fn peer_channels(bin: &FabricBinaries, org: &OrgHandle, peer: &PeerHandle) -> Result<Vec<String>> {
-    let out = Tool::new(&bin.peer, format!("listing the channels of peer {}", peer.host))
-        .envs(&peer_cli_env(org, peer))
-        .args(["channel", "list"])
-        .run()?;
+pub fn peer_channels(
+    bin: &FabricBinaries,
+    org: &OrgHandle,
+    peer: &PeerHandle,
+) -> Result<Vec<String>> {
+    let out = Tool::new(
+        &bin.peer,
+        format!("listing the channels of peer {}", peer.host),
+    )
+    .envs(&peer_cli_env(org, peer))
+    .args(["channel", "list"])
+    .run()?;
     Ok(parse_peer_channel_list(&out.stdout))
 }
 
@@ -167,8 +206,16 @@ fn parse_peer_channel_list(stdout: &str) -> Vec<String> {
 }
 
 /// The ledger height of `channel` on `peer`, by `peer channel getinfo`.
-pub fn peer_height(bin: &FabricBinaries, org: &OrgHandle, peer: &PeerHandle, channel: &str) -> Result<u64> {
-    let what = format!("reading the height of channel {channel} on peer {}", peer.host);
+pub fn peer_height(
+    bin: &FabricBinaries,
+    org: &OrgHandle,
+    peer: &PeerHandle,
+    channel: &str,
+) -> Result<u64> {
+    let what = format!(
+        "reading the height of channel {channel} on peer {}",
+        peer.host
+    );
     let out = Tool::new(&bin.peer, what.clone())
         .envs(&peer_cli_env(org, peer))
         .args(["channel", "getinfo", "-c", channel])
@@ -195,10 +242,16 @@ mod tests {
         let info: OrdererChannelInfo = parse_osnadmin_json("x", out).unwrap();
         assert_eq!(info.height, 3);
         assert_eq!(info.consensus_relation, "consenter");
-        let err = parse_osnadmin_json::<OrdererChannelInfo>("reading ops", "Status: 404\n{\"error\":\"channel does not exist\"}\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("HTTP status 404") && err.contains("does not exist"), "{err}");
+        let err = parse_osnadmin_json::<OrdererChannelInfo>(
+            "reading ops",
+            "Status: 404\n{\"error\":\"channel does not exist\"}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("HTTP status 404") && err.contains("does not exist"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -73,7 +73,12 @@ pub fn run(cmd: DevCommand) -> anyhow::Result<i32> {
             state_dir,
             orderers,
             peers_per_org,
-        } => up(orgs.into(), &state_dir, parse_count(&orderers)?, parse_count(&peers_per_org)?),
+        } => up(
+            orgs.into(),
+            &state_dir,
+            parse_count(&orderers)?,
+            parse_count(&peers_per_org)?,
+        ),
         DevCommand::Down { state_dir, keep } => down(&state_dir, keep),
         DevCommand::Status { state_dir, json } => show_status(&state_dir, json),
     }
@@ -108,7 +113,12 @@ fn up(orgs: usize, state_dir: &Path, orderers: usize, peers: usize) -> anyhow::R
 fn describe(d: &Devnet) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "Fabric {} devnet running; state in {}", d.bin().version, d.state_dir().display());
+    let _ = writeln!(
+        s,
+        "Fabric {} devnet running; state in {}",
+        d.bin().version,
+        d.state_dir().display()
+    );
     let _ = writeln!(s, "\norderers ({}):", d.orderer_org().msp_id);
     for o in d.orderers() {
         let _ = writeln!(
@@ -128,9 +138,19 @@ fn describe(d: &Devnet) -> String {
         }
         let _ = writeln!(s, "  agent config: {}", org.agent_config.display());
     }
-    let _ = writeln!(s, "\n{} agent config: {}", d.orderer_org().msp_id, d.orderer_org().agent_config.display());
+    let _ = writeln!(
+        s,
+        "\n{} agent config: {}",
+        d.orderer_org().msp_id,
+        d.orderer_org().agent_config.display()
+    );
     let chans: Vec<&str> = d.channels().iter().map(|c| c.name.as_str()).collect();
-    let _ = writeln!(s, "\nchannels: {} (ops channel: {})", chans.join(", "), d.topology().ops_channel);
+    let _ = writeln!(
+        s,
+        "\nchannels: {} (ops channel: {})",
+        chans.join(", "),
+        d.topology().ops_channel
+    );
     let _ = write!(
         s,
         "\nlogs in {}/logs; `opssc dev status` shows heights, `opssc dev down` stops it all.",
@@ -236,7 +256,9 @@ mod tests {
             _ => panic!("not up"),
         }
         assert!(Cli::try_parse_from(["dev", "up", "--orderers", "2"]).is_err());
-        assert!(Cli::try_parse_from(["dev", "up", "--orderers", "3", "--peers-per-org", "2"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["dev", "up", "--orderers", "3", "--peers-per-org", "2"]).is_ok()
+        );
         assert!(Cli::try_parse_from(["dev", "up", "--orgs", "0"]).is_err());
         let c = Cli::try_parse_from(["dev", "down", "--keep", "--state-dir", "/x"]).unwrap();
         assert!(matches!(c.cmd, DevCommand::Down { keep: true, .. }));
@@ -254,6 +276,13 @@ mod tests {
             .unwrap(),
             1
         );
-        assert_eq!(run(DevCommand::Down { state_dir: dir, keep: false }).unwrap(), 0);
+        assert_eq!(
+            run(DevCommand::Down {
+                state_dir: dir,
+                keep: false
+            })
+            .unwrap(),
+            0
+        );
     }
 }

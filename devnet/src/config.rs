@@ -195,13 +195,23 @@ pub fn configtx(plan: &NetworkPlan) -> Value {
 
 /// `127.0.0.1:7050` → (`127.0.0.1`, 7050). Addresses come from [`crate::ports::loopback`].
 fn split_address(addr: &str) -> (String, u16) {
-    let (host, port) = addr.rsplit_once(':').expect("devnet addresses are host:port");
-    (host.to_string(), port.parse().expect("devnet ports are numbers"))
+    let (host, port) = addr
+        .rsplit_once(':')
+        .expect("devnet addresses are host:port");
+    (
+        host.to_string(),
+        port.parse().expect("devnet ports are numbers"),
+    )
 }
 
 /// A peer's `core.yaml`. `bootstrap` are the gossip addresses of the other
 /// peers of the same organization (empty for a single peer).
-pub fn core_yaml(peer: &PeerHandle, node: &NodeCrypto, bootstrap: &[String], layout: &Layout) -> Value {
+pub fn core_yaml(
+    peer: &PeerHandle,
+    node: &NodeCrypto,
+    bootstrap: &[String],
+    layout: &Layout,
+) -> Value {
     json!({
         "peer": {
             "id": peer.host,
@@ -322,7 +332,7 @@ fn gossip(peer: &PeerHandle, bootstrap: &[String]) -> Value {
         "bootstrap": bootstrap,
         "useLeaderElection": false,
         "orgLeader": true,
-        "membershipTrackerInterval": "5s",
+        "membershipTrackerInterval": "1s",
         "endpoint": peer.address,
         "externalEndpoint": peer.address,
         "maxBlockCountToStore": 10,
@@ -345,7 +355,7 @@ fn gossip(peer: &PeerHandle, bootstrap: &[String]) -> Value {
         "responseWaitTime": "2s",
         "aliveTimeInterval": "5s",
         "aliveExpirationTimeout": "25s",
-        "reconnectInterval": "5s",
+        "reconnectInterval": "1s",
         "maxConnectionAttempts": 120,
         "msgExpirationFactor": 20,
         "election": {
@@ -471,19 +481,35 @@ mod tests {
     fn core_yaml_binds_only_loopback_and_keeps_data_in_the_state_dir() {
         let (plan, layout) = test_plan();
         let peer = &plan.orgs[0].peers[0];
-        let node = layout.peer_org(&plan.topology.peer_orgs[0]).node("peers", &peer.host);
+        let node = layout
+            .peer_org(&plan.topology.peer_orgs[0])
+            .node("peers", &peer.host);
         let v = core_yaml(peer, &node, &[], &layout);
         assert_eq!(v["peer"]["listenAddress"], json!(peer.address));
-        assert_eq!(v["peer"]["chaincodeListenAddress"], json!(peer.chaincode_address));
-        assert_eq!(v["operations"]["listenAddress"], json!(peer.operations_address));
+        assert_eq!(
+            v["peer"]["chaincodeListenAddress"],
+            json!(peer.chaincode_address)
+        );
+        assert_eq!(
+            v["operations"]["listenAddress"],
+            json!(peer.operations_address)
+        );
         assert_eq!(v["peer"]["gossip"]["externalEndpoint"], json!(peer.address));
         assert_eq!(v["vm"]["endpoint"], json!(""));
-        assert_eq!(v["peer"]["fileSystemPath"], json!("/state/nodes/peer0.org1.example.com/data"));
+        assert_eq!(
+            v["peer"]["fileSystemPath"],
+            json!("/state/nodes/peer0.org1.example.com/data")
+        );
         assert_eq!(
             v["peer"]["tls"]["cert"]["file"],
-            json!("/state/crypto/peerOrganizations/org1.example.com/peers/peer0.org1.example.com/tls/server.crt")
+            json!(
+                "/state/crypto/peerOrganizations/org1.example.com/peers/peer0.org1.example.com/tls/server.crt"
+            )
         );
-        assert_eq!(v["chaincode"]["externalBuilders"][0]["path"], json!("/state/builders/ccaas"));
+        assert_eq!(
+            v["chaincode"]["externalBuilders"][0]["path"],
+            json!("/state/builders/ccaas")
+        );
         // No address anywhere in the file may be a wildcard or a default port.
         let text = serde_saphyr::to_string(&v).unwrap();
         assert!(!text.contains("0.0.0.0"), "{text}");
@@ -512,7 +538,13 @@ mod tests {
         let (plan, _) = test_plan();
         let v = configtx(&plan);
         let ops = &v["Profiles"]["ops"];
-        assert_eq!(ops["Orderer"]["EtcdRaft"]["Consenters"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            ops["Orderer"]["EtcdRaft"]["Consenters"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
         assert_eq!(ops["Orderer"]["BatchTimeout"], json!(BATCH_TIMEOUT));
         let orgs = ops["Application"]["Organizations"].as_array().unwrap();
         assert_eq!(orgs.len(), 2);
@@ -522,7 +554,10 @@ mod tests {
             json!(split_address(&plan.orgs[1].peers[0].address).1)
         );
         assert_eq!(
-            ops["Orderer"]["Organizations"][0]["OrdererEndpoints"].as_array().unwrap().len(),
+            ops["Orderer"]["Organizations"][0]["OrdererEndpoints"]
+                .as_array()
+                .unwrap()
+                .len(),
             3
         );
         assert!(v["Profiles"]["trade"].is_object());
@@ -535,6 +570,9 @@ mod tests {
         assert_eq!(v["OrdererOrgs"][0]["Specs"].as_array().unwrap().len(), 3);
         assert_eq!(v["PeerOrgs"][1]["Domain"], json!("org2.example.com"));
         assert_eq!(v["PeerOrgs"][0]["EnableNodeOUs"], json!(true));
-        assert_eq!(v["PeerOrgs"][0]["Template"]["SANS"], json!(["127.0.0.1", "localhost"]));
+        assert_eq!(
+            v["PeerOrgs"][0]["Template"]["SANS"],
+            json!(["127.0.0.1", "localhost"])
+        );
     }
 }

@@ -24,7 +24,10 @@ impl fmt::Display for CommandFailure {
         write!(f, "`{}` failed ({})", self.command, self.status)?;
         let output = self.output.trim_end();
         if !output.is_empty() {
-            write!(f, "\n----- output -----\n{output}\n----- end of output -----")?;
+            write!(
+                f,
+                "\n----- output -----\n{output}\n----- end of output -----"
+            )?;
         }
         Ok(())
     }
@@ -55,7 +58,10 @@ pub enum DevnetError {
          hint: the build downloads modules through GOPROXY; check that the proxy is reachable \
          (`go env GOPROXY`) and that the Go version is 1.22 or newer"
     )]
-    FabricBuild { version: String, failure: CommandFailure },
+    FabricBuild {
+        version: String,
+        failure: CommandFailure,
+    },
 
     #[error("the pinned Fabric build module devnet/fabric-build/go.mod is malformed: {0}")]
     BuildModule(String),
@@ -71,7 +77,10 @@ pub enum DevnetError {
     },
 
     #[error("{what}: {failure}")]
-    Command { what: String, failure: CommandFailure },
+    Command {
+        what: String,
+        failure: CommandFailure,
+    },
 
     #[error("no free loopback port")]
     Ports(#[source] std::io::Error),
@@ -147,9 +156,16 @@ fn format_tail(tail: &str) -> String {
 }
 
 impl DevnetError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> DevnetError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> DevnetError {
         let path = path.into();
-        move |source| DevnetError::Io { action, path, source }
+        move |source| DevnetError::Io {
+            action,
+            path,
+            source,
+        }
     }
 }
 

@@ -218,15 +218,27 @@ mod tests {
 
     #[test]
     fn plan_gives_every_listener_its_own_loopback_port() {
-        let topo = Topology::reference(3).with_orderers(3).with_peers_per_org(2);
+        let topo = Topology::reference(3)
+            .with_orderers(3)
+            .with_peers_per_org(2);
         let mut pool = PortPool::new();
         let plan = plan(&topo, &Layout::new(Path::new("/s")), &mut pool).unwrap();
         let mut addrs: Vec<&str> = Vec::new();
         for o in &plan.orderers {
-            addrs.extend([&o.address, &o.cluster_address, &o.admin_address, &o.operations_address].map(String::as_str));
+            addrs.extend(
+                [
+                    &o.address,
+                    &o.cluster_address,
+                    &o.admin_address,
+                    &o.operations_address,
+                ]
+                .map(String::as_str),
+            );
         }
         for p in plan.orgs.iter().flat_map(|o| &o.peers) {
-            addrs.extend([&p.address, &p.chaincode_address, &p.operations_address].map(String::as_str));
+            addrs.extend(
+                [&p.address, &p.chaincode_address, &p.operations_address].map(String::as_str),
+            );
         }
         assert_eq!(addrs.len(), 3 * 4 + 6 * 3);
         assert!(addrs.iter().all(|a| a.starts_with("127.0.0.1:")));
@@ -234,13 +246,23 @@ mod tests {
         assert_eq!(plan.orgs[1].peers[1].host, "peer1.org2.example.com");
         assert_eq!(
             plan.orgs[1].tls_ca_cert,
-            Path::new("/s/crypto/peerOrganizations/org2.example.com/tlsca/tlsca.org2.example.com-cert.pem")
+            Path::new(
+                "/s/crypto/peerOrganizations/org2.example.com/tlsca/tlsca.org2.example.com-cert.pem"
+            )
         );
         assert_eq!(
             plan.orgs[0].admin_msp_dir,
-            Path::new("/s/crypto/peerOrganizations/org1.example.com/users/Admin@org1.example.com/msp")
+            Path::new(
+                "/s/crypto/peerOrganizations/org1.example.com/users/Admin@org1.example.com/msp"
+            )
         );
-        assert_eq!(plan.orgs[2].agent_config, Path::new("/s/orgs/Org3MSP/opssc.yaml"));
-        assert_eq!(plan.channels[0].genesis_block, Path::new("/s/channels/ops.block"));
+        assert_eq!(
+            plan.orgs[2].agent_config,
+            Path::new("/s/orgs/Org3MSP/opssc.yaml")
+        );
+        assert_eq!(
+            plan.channels[0].genesis_block,
+            Path::new("/s/channels/ops.block")
+        );
     }
 }

@@ -6,19 +6,23 @@
 //! Raft cluster has elected a leader and can order transactions. A tiny
 //! HTTP/1.0 client over `TcpStream` is enough for both.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// GET `path` from `addr` (`127.0.0.1:port`): status code and body.
 pub fn http_get(addr: &str, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
-    let sock: SocketAddr = addr
-        .parse()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
+    let sock: SocketAddr = addr.parse().map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr}: {e}"))
+    })?;
     let mut stream = TcpStream::connect_timeout(&sock, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
@@ -27,7 +31,9 @@ pub fn http_get(addr: &str, path: &str, timeout: Duration) -> std::io::Result<(u
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))?;
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response")
+        })?;
     Ok((status, body.to_string()))
 }
 
@@ -40,26 +46,55 @@ pub fn probe_health(operations_address: &str) -> Result<(), String> {
     }
 }
 
-/// The channels for which this orderer's `/metrics` says it is the Raft leader.
-pub fn raft_leader_channels(operations_address: &str) -> Result<Vec<String>, String> {
+fn metrics(operations_address: &str) -> Result<String, String> {
     let (code, body) = http_get(operations_address, "/metrics", Duration::from_secs(2))
         .map_err(|e| format!("/metrics on {operations_address}: {e}"))?;
     if code != 200 {
         return Err(format!("/metrics on {operations_address} answered {code}"));
     }
-    Ok(parse_leader_metrics(&body))
+    Ok(body)
 }
 
-fn parse_leader_metrics(body: &str) -> Vec<String> {
+/// One probe of a TCP listener: `Ok(())` when it accepts a connection.
+pub fn probe_listener(what: &str, address: &str) -> Result<(), String> {
+    let sock: SocketAddr = address.parse().map_err(|e| format!("{address}: {e}"))?;
+    TcpStream::connect_timeout(&sock, Duration::from_secs(1))
+        .map(drop)
+        .map_err(|e| format!("{what} {address}: {e}"))
+}
+
+/// The channels for which this orderer's `/metrics` says it is the Raft leader.
+pub fn raft_leader_channels(operations_address: &str) -> Result<Vec<String>, String> {
+    let body = metrics(operations_address)?;
+    Ok(per_channel(&body, "consensus_etcdraft_is_leader")
+        .into_iter()
+        .filter(|(_, v)| *v == 1.0)
+        .map(|(c, _)| c)
+        .collect())
+}
+
+/// How many other peers this peer's gossip knows per channel
+/// (`gossip_membership_total_peers_known`): cross-organization endorsement
+/// through the gateway needs the other organizations' peers in this view.
+pub fn gossip_peers_known(operations_address: &str) -> Result<BTreeMap<String, u64>, String> {
+    let body = metrics(operations_address)?;
+    Ok(per_channel(&body, "gossip_membership_total_peers_known")
+        .into_iter()
+        .map(|(c, v)| (c, v as u64))
+        .collect())
+}
+
+/// `(channel label, value)` of every sample of the metric `name`.
+fn per_channel(body: &str, name: &str) -> Vec<(String, f64)> {
     body.lines()
         .filter_map(|l| {
-            let rest = l.strip_prefix("consensus_etcdraft_is_leader{")?;
+            let rest = l.strip_prefix(name)?.strip_prefix('{')?;
             let (labels, value) = rest.split_once('}')?;
             let channel = labels
                 .split(',')
                 .find_map(|kv| kv.trim().strip_prefix("channel=\""))?
                 .strip_suffix('"')?;
-            (value.trim() == "1").then(|| channel.to_string())
+            Some((channel.to_string(), value.trim().parse().ok()?))
         })
         .collect()
 }
@@ -76,7 +111,18 @@ mod tests {
                     consensus_etcdraft_is_leader{channel=\"ops\"} 1\n\
                     consensus_etcdraft_is_leader{channel=\"trade\"} 0\n\
                     consensus_etcdraft_cluster_size{channel=\"ops\"} 1\n";
-        assert_eq!(parse_leader_metrics(body), ["ops"]);
+        let leaders: Vec<_> = per_channel(body, "consensus_etcdraft_is_leader")
+            .into_iter()
+            .filter(|(_, v)| *v == 1.0)
+            .map(|(c, _)| c)
+            .collect();
+        assert_eq!(leaders, ["ops"]);
+        let gossip = "gossip_membership_total_peers_known{channel=\"ops\"} 2\n";
+        assert_eq!(
+            per_channel(gossip, "gossip_membership_total_peers_known"),
+            [("ops".to_string(), 2.0)]
+        );
+        assert!(per_channel(gossip, "gossip_membership").is_empty());
     }
 
     #[test]
@@ -88,7 +134,8 @@ mod tests {
             let mut buf = [0u8; 1024];
             let n = s.read(&mut buf).unwrap();
             assert!(String::from_utf8_lossy(&buf[..n]).starts_with("GET /healthz HTTP/1.0"));
-            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 9\r\n\r\nnot ready").unwrap();
+            s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 9\r\n\r\nnot ready")
+                .unwrap();
         });
         let err = probe_health(&addr).unwrap_err();
         assert_eq!(err, "/healthz answered 503: not ready");

@@ -96,13 +96,19 @@ impl OrgCrypto {
         self.dir.join("msp")
     }
     pub fn ca_cert(&self) -> PathBuf {
-        self.dir.join("ca").join(format!("ca.{}-cert.pem", self.domain))
+        self.dir
+            .join("ca")
+            .join(format!("ca.{}-cert.pem", self.domain))
     }
     pub fn tls_ca_cert(&self) -> PathBuf {
-        self.dir.join("tlsca").join(format!("tlsca.{}-cert.pem", self.domain))
+        self.dir
+            .join("tlsca")
+            .join(format!("tlsca.{}-cert.pem", self.domain))
     }
     fn user(&self, user: &str) -> PathBuf {
-        self.dir.join("users").join(format!("{user}@{}", self.domain))
+        self.dir
+            .join("users")
+            .join(format!("{user}@{}", self.domain))
     }
     pub fn admin_msp(&self) -> PathBuf {
         self.user("Admin").join("msp")

@@ -16,8 +16,10 @@ use crate::builders::install_ccaas_builder;
 use crate::channels::{self, peer_cli_env};
 use crate::config::{configtx, core_yaml, crypto_config, orderer_yaml, write_yaml};
 use crate::error::{DevnetError, Result};
-use crate::handles::{ChannelHandle, NetworkPlan, OrdererHandle, OrdererOrgHandle, OrgHandle, PeerHandle, plan};
-use crate::health::{probe_health, raft_leader_channels};
+use crate::handles::{
+    ChannelHandle, NetworkPlan, OrdererHandle, OrdererOrgHandle, OrgHandle, PeerHandle, plan,
+};
+use crate::health::{gossip_peers_known, probe_health, probe_listener, raft_leader_channels};
 use crate::layout::Layout;
 use crate::ports::PortPool;
 use crate::process::{NodeCommand, NodeKind, Supervised, Watchdog, log_tail, spawn_node, stop_all};
@@ -95,7 +97,9 @@ impl Devnet {
         let watchdog = if opts.detached {
             None
         } else {
-            Some(Watchdog::start((!opts.keep_state).then_some(root.as_path()))?)
+            Some(Watchdog::start(
+                (!opts.keep_state).then_some(root.as_path()),
+            )?)
         };
         let mut devnet = Devnet {
             layout,
@@ -127,7 +131,10 @@ impl Devnet {
 
     fn say(&self, m: &str) {
         if !self.quiet {
-            eprintln!("devnet: {m} ({:.1} s)", self.started.elapsed().as_secs_f64());
+            eprintln!(
+                "devnet: {m} ({:.1} s)",
+                self.started.elapsed().as_secs_f64()
+            );
         }
     }
 
@@ -149,12 +156,23 @@ impl Devnet {
             .run()?;
         // Builder, genesis blocks, node and agent configuration.
         install_ccaas_builder(&self.layout.ccaas_builder())?;
-        write_yaml(&self.layout.configtx_dir().join("configtx.yaml"), &configtx(&self.plan))?;
+        write_yaml(
+            &self.layout.configtx_dir().join("configtx.yaml"),
+            &configtx(&self.plan),
+        )?;
         for ch in &self.plan.channels {
-            channels::genesis_block(&self.bin, &self.layout.configtx_dir(), &ch.name, &ch.genesis_block)?;
+            channels::genesis_block(
+                &self.bin,
+                &self.layout.configtx_dir(),
+                &ch.name,
+                &ch.genesis_block,
+            )?;
         }
         for o in &self.plan.orderers {
-            write_yaml(&o.config_dir.join("orderer.yaml"), &orderer_yaml(o, &self.plan, &self.layout))?;
+            write_yaml(
+                &o.config_dir.join("orderer.yaml"),
+                &orderer_yaml(o, &self.plan, &self.layout),
+            )?;
             std::fs::create_dir_all(&o.data_dir).map_err(DevnetError::io("create", &o.data_dir))?;
         }
         for (org_def, org) in self.plan.topology.peer_orgs.iter().zip(&self.plan.orgs) {
@@ -171,7 +189,8 @@ impl Devnet {
                     &peer.config_dir.join("core.yaml"),
                     &core_yaml(peer, &node, &bootstrap, &self.layout),
                 )?;
-                std::fs::create_dir_all(&peer.data_dir).map_err(DevnetError::io("create", &peer.data_dir))?;
+                std::fs::create_dir_all(&peer.data_dir)
+                    .map_err(DevnetError::io("create", &peer.data_dir))?;
             }
         }
         write_agent_configs(&self.plan, &root)?;
@@ -200,9 +219,10 @@ impl Devnet {
         }
         self.join_peers()?;
         self.wait_raft_leaders()?;
+        self.wait_gossip_membership()?;
         self.ready = true;
         self.save_state()?;
-        self.say("ready: channels joined, Raft leaders elected");
+        self.say("ready: channels joined and led, every peer sees the others");
         Ok(())
     }
 
@@ -238,7 +258,11 @@ impl Devnet {
     }
 
     /// Records a started process (replacing an earlier one of the same name).
-    fn track(&mut self, child: std::process::Child, record: crate::process::ProcessRecord) -> usize {
+    fn track(
+        &mut self,
+        child: std::process::Child,
+        record: crate::process::ProcessRecord,
+    ) -> usize {
         if let Some(w) = &mut self.watchdog {
             w.watch(record.pid);
         }
@@ -246,7 +270,11 @@ impl Devnet {
             record,
             child: Some(child),
         };
-        match self.procs.iter().position(|p| p.record.name == entry.record.name) {
+        match self
+            .procs
+            .iter()
+            .position(|p| p.record.name == entry.record.name)
+        {
             Some(i) => {
                 self.procs[i] = entry;
                 i
@@ -258,23 +286,28 @@ impl Devnet {
         }
     }
 
-    fn operations_address(&self, name: &str) -> Option<&str> {
-        self.plan
-            .orderers
+    /// What must answer before a node counts as started: its operations
+    /// endpoint (`/healthz`), then its gRPC listener, which both node types
+    /// open last (an orderer opens its admin listener before it). The TCP
+    /// probe closes without a TLS handshake, which each node logs once as
+    /// "Server TLS handshake failed ... EOF": that line is this probe.
+    fn readiness_probe(&self, name: &str) -> Result<(), String> {
+        if let Some(o) = self.plan.orderers.iter().find(|o| o.host == name) {
+            probe_health(&o.operations_address)?;
+            return probe_listener("gRPC", &o.address);
+        }
+        let p = self
+            .plan
+            .orgs
             .iter()
-            .find(|o| o.host == name)
-            .map(|o| o.operations_address.as_str())
-            .or_else(|| {
-                self.plan
-                    .orgs
-                    .iter()
-                    .flat_map(|o| &o.peers)
-                    .find(|p| p.host == name)
-                    .map(|p| p.operations_address.as_str())
-            })
+            .flat_map(|o| &o.peers)
+            .find(|p| p.host == name)
+            .ok_or_else(|| format!("{name} is not a node of this devnet"))?;
+        probe_health(&p.operations_address)?;
+        probe_listener("gRPC", &p.address)
     }
 
-    /// Polls `/healthz` of the given processes until all answer 200.
+    /// Polls the given processes until all are ready (see `readiness_probe`).
     fn wait_healthy(&mut self, which: &[usize]) -> Result<()> {
         let deadline = Instant::now() + self.ready_timeout;
         let mut pending: Vec<usize> = which.to_vec();
@@ -291,9 +324,7 @@ impl Devnet {
                         tail: log_tail(&r.log, 30),
                     });
                 }
-                let name = self.procs[i].record.name.clone();
-                let addr = self.operations_address(&name).unwrap_or_default().to_string();
-                if let Err(why) = probe_health(&addr) {
+                if let Err(why) = self.readiness_probe(&self.procs[i].record.name) {
                     last = why;
                     still.push(i);
                 }
@@ -354,17 +385,40 @@ impl Devnet {
         Ok(())
     }
 
-    /// Waits until, for every channel, some orderer reports itself Raft leader.
-    fn wait_raft_leaders(&self) -> Result<()> {
+    /// Polls `check` every 100 ms until it returns `Ok`, at most `ready_timeout`;
+    /// `Err` carries why it is not ready yet, for the timeout message.
+    fn wait_for(
+        &self,
+        what: &str,
+        log: &Path,
+        mut check: impl FnMut() -> Result<(), String>,
+    ) -> Result<()> {
         let deadline = Instant::now() + self.ready_timeout;
         loop {
+            let last = match check() {
+                Ok(()) => return Ok(()),
+                Err(why) => why,
+            };
+            if Instant::now() > deadline {
+                return Err(DevnetError::NotReady {
+                    what: what.to_string(),
+                    seconds: self.ready_timeout.as_secs(),
+                    last,
+                    log: log.to_path_buf(),
+                    tail: log_tail(log, 30),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until, for every channel, some orderer reports itself Raft leader.
+    fn wait_raft_leaders(&self) -> Result<()> {
+        let log = self.plan.orderers[0].log.clone();
+        self.wait_for("the Raft leaders of the channels", &log, || {
             let mut led = std::collections::BTreeSet::new();
-            let mut last = String::new();
             for o in &self.plan.orderers {
-                match raft_leader_channels(&o.operations_address) {
-                    Ok(chs) => led.extend(chs),
-                    Err(e) => last = e,
-                }
+                led.extend(raft_leader_channels(&o.operations_address)?);
             }
             let missing: Vec<&str> = self
                 .plan
@@ -374,24 +428,54 @@ impl Devnet {
                 .filter(|c| !led.contains(*c))
                 .collect();
             if missing.is_empty() {
-                return Ok(());
+                Ok(())
+            } else {
+                Err(format!("no orderer leads {}", missing.join(", ")))
             }
-            if Instant::now() > deadline {
-                let o = &self.plan.orderers[0];
-                return Err(DevnetError::NotReady {
-                    what: format!("a Raft leader for channel(s) {}", missing.join(", ")),
-                    seconds: self.ready_timeout.as_secs(),
-                    last: if last.is_empty() {
-                        "no orderer reports itself leader".into()
-                    } else {
-                        last
+        })
+    }
+
+    /// Waits until every peer's gossip sees every other peer of each of its
+    /// channels — what the gateway needs to collect endorsements across
+    /// organizations. Anchor peers make this converge within seconds.
+    fn wait_gossip_membership(&self) -> Result<()> {
+        for org in &self.plan.orgs {
+            for peer in &org.peers {
+                let expected: Vec<(&str, u64)> = self
+                    .plan
+                    .channels
+                    .iter()
+                    .filter(|c| c.members.contains(&org.msp_id))
+                    .map(|c| {
+                        let peers: usize = self
+                            .plan
+                            .orgs
+                            .iter()
+                            .filter(|o| c.members.contains(&o.msp_id))
+                            .map(|o| o.peers.len())
+                            .sum();
+                        (c.name.as_str(), peers as u64 - 1)
+                    })
+                    .collect();
+                self.wait_for(
+                    &format!("gossip membership of {}", peer.host),
+                    &peer.log,
+                    || {
+                        let known = gossip_peers_known(&peer.operations_address)?;
+                        for (channel, want) in &expected {
+                            let have = known.get(*channel).copied().unwrap_or(0);
+                            if have < *want {
+                                return Err(format!(
+                                    "knows {have} of {want} other peers on {channel}"
+                                ));
+                            }
+                        }
+                        Ok(())
                     },
-                    log: o.log.clone(),
-                    tail: log_tail(&o.log, 30),
-                });
+                )?;
             }
-            std::thread::sleep(Duration::from_millis(100));
         }
+        Ok(())
     }
 
     fn state_file(&self) -> StateFile {
@@ -468,7 +552,11 @@ impl Devnet {
             .enumerate()
             .find_map(|(oi, o)| {
                 (o.msp_id == msp_id)
-                    .then(|| o.peers.iter().position(|p| p.name == peer || p.host == peer))
+                    .then(|| {
+                        o.peers
+                            .iter()
+                            .position(|p| p.name == peer || p.host == peer)
+                    })
                     .flatten()
                     .map(|pi| (oi, pi))
             })
@@ -549,7 +637,10 @@ impl Devnet {
 impl Drop for Devnet {
     fn drop(&mut self) {
         if let Err(e) = self.shutdown() {
-            eprintln!("devnet: stopping the devnet in {}: {e}", self.layout.root.display());
+            eprintln!(
+                "devnet: stopping the devnet in {}: {e}",
+                self.layout.root.display()
+            );
         }
     }
 }
@@ -562,11 +653,16 @@ fn prepare_state_dir(dir: Option<&Path>, say: &dyn Fn(&str)) -> Result<PathBuf> 
         let tmp = tempfile::Builder::new()
             .prefix("opssc-devnet-")
             .tempdir()
-            .map_err(DevnetError::io("create a temporary directory in", std::env::temp_dir()))?;
+            .map_err(DevnetError::io(
+                "create a temporary directory in",
+                std::env::temp_dir(),
+            ))?;
         return Ok(tmp.keep());
     };
     if dir.exists() {
-        let abs = dir.canonicalize().map_err(DevnetError::io("resolve", dir))?;
+        let abs = dir
+            .canonicalize()
+            .map_err(DevnetError::io("resolve", dir))?;
         let is_empty = std::fs::read_dir(&abs)
             .map_err(DevnetError::io("read", &abs))?
             .next()
@@ -588,7 +684,10 @@ fn prepare_state_dir(dir: Option<&Path>, say: &dyn Fn(&str)) -> Result<PathBuf> 
                         .join(", "),
                 });
             }
-            say(&format!("removing the stopped devnet's state in {}", abs.display()));
+            say(&format!(
+                "removing the stopped devnet's state in {}",
+                abs.display()
+            ));
             std::fs::remove_dir_all(&abs).map_err(DevnetError::io("remove", &abs))?;
         }
     }

@@ -186,10 +186,10 @@ impl Supervised {
 
     /// A description of how the process ended, if it did.
     pub fn exit_status(&mut self) -> Option<String> {
-        if let Some(child) = &mut self.child {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status.to_string());
-            }
+        if let Some(child) = &mut self.child
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            return Some(status.to_string());
         }
         (!self.record.is_running()).then(|| "exited".to_string())
     }
@@ -336,7 +336,10 @@ mod tests {
             start_time: rec.start_time + 1,
             ..rec.clone()
         };
-        assert!(!reused.is_running(), "a different start time is another process");
+        assert!(
+            !reused.is_running(),
+            "a different start time is another process"
+        );
         assert!(!reused.signal(libc::SIGKILL));
         stop_all(&mut procs, Duration::from_secs(5)).unwrap();
         assert!(!rec.is_running());

@@ -130,7 +130,8 @@ pub(crate) fn collect_status(state: &StateFile) -> Result<NetworkStatus> {
                             if !up {
                                 return Err("down".to_string());
                             }
-                            channels::orderer_channel_info(bin, o, &ch.name).map_err(|e| e.to_string())
+                            channels::orderer_channel_info(bin, o, &ch.name)
+                                .map_err(|e| e.to_string())
                         });
                         (o.host.clone(), h)
                     })
@@ -186,7 +187,11 @@ pub fn render(s: &NetworkStatus) -> String {
         "devnet in {} (Fabric {}){}",
         s.state_dir.display(),
         s.fabric_version,
-        if s.ready { "" } else { " — start-up did not complete" }
+        if s.ready {
+            ""
+        } else {
+            " — start-up did not complete"
+        }
     );
     let _ = writeln!(out, "\nprocesses:");
     for p in &s.processes {
@@ -220,7 +225,10 @@ pub fn render(s: &NetworkStatus) -> String {
         let _ = writeln!(out, "  {} (members: {})", ch.name, ch.members.join(", "));
         for (n, r) in &ch.orderers {
             let v = match r {
-                Ok(i) => format!("height {} ({}, {})", i.height, i.status, i.consensus_relation),
+                Ok(i) => format!(
+                    "height {} ({}, {})",
+                    i.height, i.status, i.consensus_relation
+                ),
                 Err(e) => first_line(e),
             };
             let _ = writeln!(out, "    {n:<28} {v}");

@@ -156,7 +156,10 @@ mod tests {
             .run()
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("testing failure: `CORE_PEER_ID='x y' sh -c"), "{err}");
+        assert!(
+            err.starts_with("testing failure: `CORE_PEER_ID='x y' sh -c"),
+            "{err}"
+        );
         assert!(err.contains("exit status: 3"), "{err}");
         assert!(err.contains("----- output -----\nbroken\n"), "{err}");
     }
@@ -164,13 +167,25 @@ mod tests {
     #[test]
     fn inherited_fabric_variables_are_removed() {
         let mut cmd = Command::new("true");
-        let inherited = ["CORE_PEER_ADDRESS", "PATH", "ORDERER_GENERAL_LISTENPORT", "FABRIC_CFG_PATH"];
+        let inherited = [
+            "CORE_PEER_ADDRESS",
+            "PATH",
+            "ORDERER_GENERAL_LISTENPORT",
+            "FABRIC_CFG_PATH",
+        ];
         scrub(&mut cmd, inherited.iter().map(OsString::from));
         let removed: Vec<_> = cmd
             .get_envs()
             .filter(|(_, v)| v.is_none())
             .map(|(k, _)| k.to_string_lossy().into_owned())
             .collect();
-        assert_eq!(removed, ["CORE_PEER_ADDRESS", "FABRIC_CFG_PATH", "ORDERER_GENERAL_LISTENPORT"]);
+        assert_eq!(
+            removed,
+            [
+                "CORE_PEER_ADDRESS",
+                "FABRIC_CFG_PATH",
+                "ORDERER_GENERAL_LISTENPORT"
+            ]
+        );
     }
 }

@@ -121,15 +121,25 @@ impl Topology {
             &self.orderer_org.msp_id,
             &self.orderer_org.domain,
         ))
-        .chain(self.peer_orgs.iter().map(|o| (&o.name, &o.msp_id, &o.domain)));
+        .chain(
+            self.peer_orgs
+                .iter()
+                .map(|o| (&o.name, &o.msp_id, &o.domain)),
+        );
         for (name, msp_id, domain) in orgs {
             if !is_simple_name(name) {
                 return bad(format!(
                     "organization name {name:?} must be lowercase letters, digits and '-'"
                 ));
             }
-            if msp_id.is_empty() || !msp_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                return bad(format!("MSP ID {msp_id:?} must be letters, digits, '-', '_' or '.'"));
+            if msp_id.is_empty()
+                || !msp_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return bad(format!(
+                    "MSP ID {msp_id:?} must be letters, digits, '-', '_' or '.'"
+                ));
             }
             if domain.is_empty() || !domain.split('.').all(is_simple_name) {
                 return bad(format!("domain {domain:?} of {name} is not a DNS name"));
@@ -184,7 +194,7 @@ impl Topology {
         let msp_id = msp_id.to_string();
         self.channels
             .iter()
-            .filter(move |c| c.members.iter().any(|m| *m == msp_id))
+            .filter(move |c| c.members.contains(&msp_id))
     }
 }
 

@@ -2,3 +2,5 @@
 //! `opssc-devnet`. The tests live in `tests/tests/`; this library holds the
 //! helpers they share (one devnet per test binary, git repositories with
 //! signed commits, waiting for convergence).
+
+pub mod devnet_support;
