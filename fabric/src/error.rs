@@ -83,7 +83,10 @@ pub enum Error {
 
     /// A gRPC call failed; `details` lists what each endorser or orderer
     /// behind a gateway said.
-    #[error("{call} on {node} failed with gRPC {code:?}: {message}{}", Details(details))]
+    #[error(
+        "{call} on {node} failed with gRPC {code:?}: {message}{}",
+        Details(details)
+    )]
     Grpc {
         call: String,
         node: String,
@@ -103,9 +106,7 @@ pub enum Error {
     },
 
     /// A transaction was ordered but invalidated by the committing peers.
-    #[error(
-        "transaction {tx_id} on channel {channel} was invalidated in block {block}: {code}"
-    )]
+    #[error("transaction {tx_id} on channel {channel} was invalidated in block {block}: {code}")]
     TxInvalid {
         tx_id: String,
         channel: String,
@@ -167,9 +168,7 @@ impl Error {
     pub fn fault(&self) -> Fault {
         match self {
             Error::Io { .. } | Error::Msp { .. } | Error::Invalid { .. } => Fault::Input,
-            Error::Connect { .. } | Error::Timeout { .. } | Error::Http { .. } => {
-                Fault::Transient
-            }
+            Error::Connect { .. } | Error::Timeout { .. } | Error::Http { .. } => Fault::Transient,
             Error::Serve { .. } => Fault::Transient,
             Error::Grpc { code, .. } => match code {
                 tonic::Code::Unavailable
@@ -214,7 +213,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn decode(what: impl Into<String>, node: impl Into<String>, source: prost::DecodeError) -> Error {
+    pub(crate) fn decode(
+        what: impl Into<String>,
+        node: impl Into<String>,
+        source: prost::DecodeError,
+    ) -> Error {
         Error::Decode {
             what: what.into(),
             node: node.into(),
@@ -222,7 +225,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn protocol(call: impl Into<String>, node: impl Into<String>, problem: impl Into<String>) -> Error {
+    pub(crate) fn protocol(
+        call: impl Into<String>,
+        node: impl Into<String>,
+        problem: impl Into<String>,
+    ) -> Error {
         Error::Protocol {
             call: call.into(),
             node: node.into(),

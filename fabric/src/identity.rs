@@ -117,9 +117,8 @@ impl SigningIdentity {
                 "keystore/ has no private key (expected priv_sk or <hash>_sk)".into(),
             ));
         }
-        let cert_key = certificate_public_key(&cert_pem).map_err(|e| {
-            msp_err(format!("{}: {e}", cert_path.display()))
-        })?;
+        let cert_key = certificate_public_key(&cert_pem)
+            .map_err(|e| msp_err(format!("{}: {e}", cert_path.display())))?;
         for key_path in &keys {
             let key = parse_private_key(&read(key_path)?)
                 .map_err(|e| msp_err(format!("{}: {e}", key_path.display())))?;
@@ -209,12 +208,13 @@ pub fn compute_tx_id(nonce: &[u8], creator: &[u8]) -> String {
 
 /// Decodes a `msp.SerializedIdentity`.
 pub fn decode_serialized_identity(bytes: &[u8]) -> Result<SerializedIdentity> {
-    SerializedIdentity::decode(bytes).map_err(|e| Error::invalid("serialized identity", e.to_string()))
+    SerializedIdentity::decode(bytes)
+        .map_err(|e| Error::invalid("serialized identity", e.to_string()))
 }
 
 fn parse_private_key(pem: &[u8]) -> Result<SigningKey> {
-    let text = std::str::from_utf8(pem)
-        .map_err(|_| Error::invalid("private key", "not PEM text"))?;
+    let text =
+        std::str::from_utf8(pem).map_err(|_| Error::invalid("private key", "not PEM text"))?;
     if let Ok(key) = SigningKey::from_pkcs8_pem(text) {
         return Ok(key);
     }
@@ -294,16 +294,23 @@ mod tests {
         let id = identity();
         let vk = id.verifying_key();
         let half_order =
-            hex::decode("7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8").unwrap();
+            hex::decode("7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8")
+                .unwrap();
         // About 4 in 10 raw signatures are high-S: 64 signatures would all but
         // certainly include some if normalisation were missing.
         for i in 0..64u32 {
             let msg = format!("message {i}");
             let der = id.sign(msg.as_bytes()).unwrap();
-            assert!(verify(&vk, msg.as_bytes(), &der), "signature {i} does not verify");
+            assert!(
+                verify(&vk, msg.as_bytes(), &der),
+                "signature {i} does not verify"
+            );
             let sig = Signature::from_der(&der).unwrap();
             let s = sig.s().to_bytes();
-            assert!(s.as_slice() <= half_order.as_slice(), "signature {i} is high-S");
+            assert!(
+                s.as_slice() <= half_order.as_slice(),
+                "signature {i} is high-S"
+            );
             assert!(!verify(&vk, b"another message", &der));
         }
     }
@@ -353,7 +360,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("signcerts")).unwrap();
         std::fs::create_dir_all(dir.path().join("keystore")).unwrap();
-        std::fs::write(dir.path().join("signcerts/Admin@org1.example.com-cert.pem"), &cert).unwrap();
+        std::fs::write(
+            dir.path().join("signcerts/Admin@org1.example.com-cert.pem"),
+            &cert,
+        )
+        .unwrap();
         std::fs::write(dir.path().join("keystore/priv_sk"), &key).unwrap();
         let id = SigningIdentity::from_msp_dir("Org1MSP", dir.path()).unwrap();
         assert_eq!(id.certificate_pem(), cert.as_bytes());
@@ -386,11 +397,17 @@ mod tests {
 
         std::fs::write(dir.path().join("signcerts/cert.pem"), &cert).unwrap();
         let err = SigningIdentity::from_msp_dir("Org1MSP", dir.path()).unwrap_err();
-        assert!(err.to_string().contains("keystore/ has no private key"), "{err}");
+        assert!(
+            err.to_string().contains("keystore/ has no private key"),
+            "{err}"
+        );
 
         std::fs::write(dir.path().join("keystore/priv_sk"), &other_key).unwrap();
         let err = SigningIdentity::from_msp_dir("Org1MSP", dir.path()).unwrap_err();
-        assert!(err.to_string().contains("no key in keystore/ matches"), "{err}");
+        assert!(
+            err.to_string().contains("no key in keystore/ matches"),
+            "{err}"
+        );
 
         let err = SigningIdentity::from_pem("Org1MSP", cert.as_bytes(), other_key.as_bytes())
             .unwrap_err();

@@ -14,11 +14,21 @@
 //! the admin calls built on the clients; [`package`] makes byte-reproducible
 //! chaincode packages; [`shim`] serves chaincode-as-a-service.
 
+pub mod block;
 pub mod configtx;
+pub mod cscc;
+pub mod deliver;
+pub mod endorser;
 pub mod error;
+pub mod gateway;
 pub mod identity;
+pub mod lifecycle;
 pub mod node;
+pub mod orderer;
+pub mod package;
+pub mod participation;
 pub mod protos;
+pub mod shim;
 pub mod tx;
 
 pub use error::{Error, Fault, Result};

@@ -110,7 +110,11 @@ impl NodeConfig {
     }
 
     fn endpoint(&self) -> Result<Endpoint> {
-        let scheme = if self.tls_ca_pem.is_some() { "https" } else { "http" };
+        let scheme = if self.tls_ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let uri = format!("{scheme}://{}", self.address);
         let mut ep = Endpoint::from_shared(uri).map_err(|e| {
             Error::invalid(format!("node address {:?}", self.address), e.to_string())
@@ -263,7 +267,11 @@ mod tests {
             "failed to endorse transaction",
             status.encode_to_vec().into(),
         );
-        let err = grpc_error("Endorse", "peer0.org1.example.com (127.0.0.1:7051)", tonic_status);
+        let err = grpc_error(
+            "Endorse",
+            "peer0.org1.example.com (127.0.0.1:7051)",
+            tonic_status,
+        );
         let text = err.to_string();
         assert_eq!(
             text,

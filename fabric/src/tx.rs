@@ -14,7 +14,9 @@ use prost::Message;
 
 use crate::error::{Error, Result};
 use crate::identity::{Signer, TxContext};
-use crate::protos::common::{ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader};
+use crate::protos::common::{
+    ChannelHeader, Envelope, Header, HeaderType, Payload, SignatureHeader,
+};
 use crate::protos::peer;
 
 /// A chaincode call before signing: channel, chaincode, arguments.
@@ -142,16 +144,23 @@ impl SignedProposal {
     /// Assembles the transaction envelope from endorsements of this proposal
     /// (the way Fabric's own clients do): all responses must be successful and
     /// carry byte-identical payloads; duplicate endorsers are dropped.
-    pub fn assemble(&self, signer: &dyn Signer, responses: &[peer::ProposalResponse]) -> Result<Envelope> {
-        let first = responses
-            .first()
-            .ok_or_else(|| Error::invalid("endorsements", "at least one proposal response is needed"))?;
+    pub fn assemble(
+        &self,
+        signer: &dyn Signer,
+        responses: &[peer::ProposalResponse],
+    ) -> Result<Envelope> {
+        let first = responses.first().ok_or_else(|| {
+            Error::invalid("endorsements", "at least one proposal response is needed")
+        })?;
         for r in responses {
             let resp = r.response.clone().unwrap_or_default();
             if !(200..400).contains(&resp.status) {
                 return Err(Error::invalid(
                     format!("endorsement of transaction {}", self.tx_id()),
-                    format!("a proposal response has status {}: {}", resp.status, resp.message),
+                    format!(
+                        "a proposal response has status {}: {}",
+                        resp.status, resp.message
+                    ),
                 ));
             }
             if r.payload != first.payload {
@@ -207,7 +216,12 @@ impl SignedProposal {
 }
 
 /// A channel header stamped with the current time.
-pub fn channel_header(kind: HeaderType, channel: &str, tx_id: &str, extension: Vec<u8>) -> ChannelHeader {
+pub fn channel_header(
+    kind: HeaderType,
+    channel: &str,
+    tx_id: &str,
+    extension: Vec<u8>,
+) -> ChannelHeader {
     ChannelHeader {
         r#type: kind as i32,
         version: 0,
@@ -272,7 +286,8 @@ pub struct TransactionSummary {
 pub fn summarize_transaction(envelope: &Envelope) -> Result<TransactionSummary> {
     let what = |w: &str| format!("{w} of a transaction envelope");
     let node = "transaction envelope";
-    let payload = Payload::decode(envelope.payload.as_slice()).map_err(|e| Error::decode(what("payload"), node, e))?;
+    let payload = Payload::decode(envelope.payload.as_slice())
+        .map_err(|e| Error::decode(what("payload"), node, e))?;
     let header = payload.header.unwrap_or_default();
     let ch = ChannelHeader::decode(header.channel_header.as_slice())
         .map_err(|e| Error::decode(what("channel header"), node, e))?;
@@ -283,7 +298,8 @@ pub fn summarize_transaction(envelope: &Envelope) -> Result<TransactionSummary> 
             format!("header type {} is not an endorser transaction", ch.r#type),
         ));
     }
-    let tx = peer::Transaction::decode(payload.data.as_slice()).map_err(|e| Error::decode(what("transaction"), node, e))?;
+    let tx = peer::Transaction::decode(payload.data.as_slice())
+        .map_err(|e| Error::decode(what("transaction"), node, e))?;
     let action = tx
         .actions
         .first()
@@ -320,15 +336,25 @@ pub(crate) mod tests {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let params = rcgen::CertificateParams::new(vec!["user".to_string()]).unwrap();
         let cert = params.self_signed(&key).unwrap();
-        SigningIdentity::from_pem(msp_id, cert.pem().as_bytes(), key.serialize_pem().as_bytes()).unwrap()
+        SigningIdentity::from_pem(
+            msp_id,
+            cert.pem().as_bytes(),
+            key.serialize_pem().as_bytes(),
+        )
+        .unwrap()
     }
 
     #[test]
     fn proposal_carries_channel_chaincode_args_and_a_valid_signature() {
         let id = test_identity("Org1MSP");
-        let call = ChaincodeCall::new("trade", "kv", "put", ["k", "v"]).with_transient("secret", b"s".to_vec());
+        let call = ChaincodeCall::new("trade", "kv", "put", ["k", "v"])
+            .with_transient("secret", b"s".to_vec());
         let sp = call.sign(&id).unwrap();
-        assert!(verify(&id.verifying_key(), &sp.signed.proposal_bytes, &sp.signed.signature));
+        assert!(verify(
+            &id.verifying_key(),
+            &sp.signed.proposal_bytes,
+            &sp.signed.signature
+        ));
         let proposal = peer::Proposal::decode(sp.signed.proposal_bytes.as_slice()).unwrap();
         assert_eq!(proposal, sp.proposal);
         let header = Header::decode(proposal.header.as_slice()).unwrap();
@@ -400,7 +426,9 @@ pub(crate) mod tests {
         let tx = peer::Transaction::decode(payload.data.as_slice()).unwrap();
         let cap = peer::ChaincodeActionPayload::decode(tx.actions[0].payload.as_slice()).unwrap();
         assert_eq!(cap.action.as_ref().unwrap().endorsements.len(), 2);
-        let ccpp = peer::ChaincodeProposalPayload::decode(cap.chaincode_proposal_payload.as_slice()).unwrap();
+        let ccpp =
+            peer::ChaincodeProposalPayload::decode(cap.chaincode_proposal_payload.as_slice())
+                .unwrap();
         assert!(ccpp.transient_map.is_empty());
         let summary = summarize_transaction(&env).unwrap();
         assert_eq!(summary.tx_id, sp.tx_id());
@@ -412,8 +440,15 @@ pub(crate) mod tests {
     #[test]
     fn mismatching_or_failed_endorsements_are_refused() {
         let id = test_identity("Org1MSP");
-        let sp = ChaincodeCall::new("trade", "kv", "get", ["k"]).sign(&id).unwrap();
-        let err = sp.assemble(&id, &[response(b"h1", b"a", 200), response(b"h2", b"b", 200)]).unwrap_err();
+        let sp = ChaincodeCall::new("trade", "kv", "get", ["k"])
+            .sign(&id)
+            .unwrap();
+        let err = sp
+            .assemble(
+                &id,
+                &[response(b"h1", b"a", 200), response(b"h2", b"b", 200)],
+            )
+            .unwrap_err();
         assert!(err.to_string().contains("different results"), "{err}");
         let err = sp.assemble(&id, &[response(b"h", b"a", 500)]).unwrap_err();
         assert!(err.to_string().contains("status 500"), "{err}");

@@ -1,0 +1,68 @@
+//! Submitting envelopes to an orderer (`orderer.AtomicBroadcast/Broadcast`):
+//! endorsed transactions and channel config updates.
+//!
+//! The main type is [`Orderer`]. Key decision: one envelope per call, and the
+//! call returns only after the orderer's answer; a non-SUCCESS answer becomes
+//! [`Error::Refused`] with the orderer's status and info text (e.g. the policy
+//! that was not satisfied).
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::error::{Error, Result};
+use crate::node::{MAX_MESSAGE_SIZE, Node, grpc_error};
+use crate::protos::common::{Envelope, Status};
+use crate::protos::orderer::atomic_broadcast_client::AtomicBroadcastClient;
+
+/// An orderer's broadcast service.
+#[derive(Clone, Debug)]
+pub struct Orderer {
+    node: Node,
+}
+
+impl Orderer {
+    pub fn new(node: Node) -> Orderer {
+        Orderer { node }
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Sends one envelope and waits for the orderer's answer.
+    pub async fn broadcast(&self, envelope: Envelope) -> Result<()> {
+        let call = "Broadcast";
+        let mut client = AtomicBroadcastClient::new(self.node.channel())
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE);
+        let (tx, rx) = mpsc::channel(1);
+        tx.send(envelope)
+            .await
+            .expect("the receiver is alive: it is in this scope");
+        let mut responses = client
+            .broadcast(ReceiverStream::new(rx))
+            .await
+            .map_err(|s| grpc_error(call, self.node.name(), s))?
+            .into_inner();
+        let answer = responses
+            .message()
+            .await
+            .map_err(|s| grpc_error(call, self.node.name(), s))?;
+        drop(tx);
+        let answer = answer.ok_or_else(|| {
+            Error::protocol(call, self.node.name(), "the stream ended without an answer")
+        })?;
+        if answer.status != Status::Success as i32 {
+            let name = Status::try_from(answer.status)
+                .map(|s| s.as_str_name())
+                .unwrap_or("UNKNOWN");
+            return Err(Error::Refused {
+                call: call.to_string(),
+                node: self.node.name().to_string(),
+                status: answer.status,
+                message: format!("{name}: {}", answer.info),
+            });
+        }
+        Ok(())
+    }
+}
