@@ -710,6 +710,26 @@ impl ChannelConfig {
         }
     }
 
+    /// The same config with every value and policy encoded by this crate
+    /// (maps sorted) instead of by the bytes it was read from: compares
+    /// configs by content when they were written by different encoders.
+    pub fn canonical(&self) -> ChannelConfig {
+        fn strip(g: &mut Group) {
+            for v in g.values.values_mut() {
+                v.original = None;
+            }
+            for p in g.policies.values_mut() {
+                p.original = None;
+            }
+            for sub in g.groups.values_mut() {
+                strip(sub);
+            }
+        }
+        let mut c = self.clone();
+        strip(&mut c.root);
+        c
+    }
+
     /// The application group, if the channel has one.
     pub fn application(&self) -> Option<&Group> {
         self.root.groups.get(APPLICATION_GROUP)
