@@ -46,13 +46,12 @@ fn bin_dir() -> PathBuf {
 
 /// Runs a Fabric tool; on failure, panics with the command, directory and output.
 fn run(dir: &Path, tool: &str, args: &[&str]) -> std::process::Output {
-    let out = Command::new(bin_dir().join(tool))
+    Command::new(bin_dir().join(tool))
         .args(args)
         .current_dir(dir)
         .env("FABRIC_CFG_PATH", dir)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
-    out
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"))
 }
 
 fn run_ok(dir: &Path, tool: &str, args: &[&str]) -> std::process::Output {
