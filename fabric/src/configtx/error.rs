@@ -66,6 +66,15 @@ pub enum ConfigError {
         source: std::io::Error,
     },
 
+    /// A call to a Fabric node failed or was refused (the source carries the
+    /// node's status and reason, e.g. the orderer's policy failure).
+    #[error("{what} failed")]
+    Fabric {
+        what: String,
+        #[source]
+        source: Box<crate::Error>,
+    },
+
     /// The signer could not sign.
     #[error("signing {what} as {signer} failed")]
     Sign {

@@ -10,7 +10,9 @@
 //! turns two configs into a `ConfigUpdate` with exactly the semantics of
 //! Fabric's `configtxlator compute_update`; [`required_signatures`] evaluates
 //! the mod policies the orderer will check; [`sign`] makes `ConfigSignature`s
-//! and the `CONFIG_UPDATE` envelope; [`genesis`] makes a genesis block.
+//! and the `CONFIG_UPDATE` envelope; [`client`] reads a channel's config and
+//! submits an update, waiting for the new config block; [`genesis`] makes a
+//! genesis block.
 //!
 //! Key decision: every value and policy keeps the exact bytes it was decoded
 //! from, and those bytes are written back unless the typed content was
@@ -20,6 +22,7 @@
 //! encodes itself uses sorted maps, so every organization that computes the
 //! same update gets the same bytes to sign.
 
+pub mod client;
 mod dsl;
 pub mod edit;
 mod error;
