@@ -223,7 +223,11 @@ async fn scenario(devnet: &Devnet) {
     let signers: BTreeSet<String> = recorded
         .signatures
         .iter()
-        .map(|s| sign::signature_creator(s).unwrap().mspid)
+        .map(|s| {
+            sign::verify_signature(s, &recorded.config_update)
+                .unwrap_or_else(|e| panic!("{}", chain(&e)))
+                .mspid
+        })
         .collect();
     assert_eq!(signers, set(&["Org1MSP", "Org2MSP"]));
     // A peer has the new config too.
