@@ -3,9 +3,11 @@
 //! config block, and waiting for a transaction to commit.
 //!
 //! The main type is [`Deliverer`] (one node, one identity, peer or orderer).
-//! Key decision: a block stream keeps its request stream open until it is
-//! dropped, and ends with `None` only after the node's SUCCESS status, so a
-//! stream that stops early is always an error the caller sees.
+//! Key decisions: the call runs in a background task, so opening a stream
+//! that waits for a future block does not block the caller (Go servers send
+//! response headers only with the first message); the request stream stays
+//! open until the stream is dropped; and a stream ends with `None` only after
+//! the node's SUCCESS status, so one that stops early is always an error.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +19,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::block;
 use crate::error::{Error, Result};
 use crate::identity::Signer;
-use crate::node::{MAX_MESSAGE_SIZE, Node, grpc_error};
-use crate::protos::common::{Block, Envelope, HeaderType, Status};
+use crate::node::{Background, MAX_MESSAGE_SIZE, Node, grpc_error};
+use crate::protos::common::{Block, HeaderType, Status};
 use crate::protos::orderer::{
     self, SeekInfo, SeekPosition, seek_info::SeekBehavior, seek_position::Type as SeekType,
 };
@@ -78,8 +80,8 @@ pub fn seek_info(start: Seek, stop: Stop) -> SeekInfo {
 }
 
 enum Inner {
-    Peer(tonic::Streaming<peer::DeliverResponse>),
-    Orderer(tonic::Streaming<orderer::DeliverResponse>),
+    Peer(Background<peer::DeliverResponse>),
+    Orderer(Background<orderer::DeliverResponse>),
 }
 
 enum Item {
@@ -91,8 +93,6 @@ enum Item {
 /// A stream of blocks (or filtered blocks) from one deliver request.
 pub struct BlockStream {
     inner: Inner,
-    // Keeps the request side open: some nodes end the stream when it closes.
-    _requests: mpsc::Sender<Envelope>,
     call: String,
     node: String,
     done: bool,
@@ -246,15 +246,16 @@ impl Deliverer {
             Source::Peer => {
                 let mut client = peer::deliver_client::DeliverClient::new(self.node.channel())
                     .max_decoding_message_size(MAX_MESSAGE_SIZE);
-                let resp = if filtered {
-                    client.deliver_filtered(requests).await
-                } else {
-                    client.deliver(requests).await
-                };
-                Inner::Peer(
-                    resp.map_err(|s| grpc_error(&call, self.node.name(), s))?
-                        .into_inner(),
-                )
+                Inner::Peer(Background::spawn(
+                    async move {
+                        if filtered {
+                            client.deliver_filtered(requests).await
+                        } else {
+                            client.deliver(requests).await
+                        }
+                    },
+                    tx,
+                ))
             }
             Source::Orderer => {
                 if filtered {
@@ -267,16 +268,14 @@ impl Deliverer {
                     self.node.channel(),
                 )
                 .max_decoding_message_size(MAX_MESSAGE_SIZE);
-                let resp = client.deliver(requests).await;
-                Inner::Orderer(
-                    resp.map_err(|s| grpc_error(&call, self.node.name(), s))?
-                        .into_inner(),
-                )
+                Inner::Orderer(Background::spawn(
+                    async move { client.deliver(requests).await },
+                    tx,
+                ))
             }
         };
         Ok(BlockStream {
             inner,
-            _requests: tx,
             call,
             node: self.node.name().to_string(),
             done: false,

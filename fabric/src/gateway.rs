@@ -17,7 +17,7 @@ use crate::block::validation_code_name;
 use crate::deliver::Seek;
 use crate::error::{Error, Result};
 use crate::identity::Signer;
-use crate::node::{MAX_MESSAGE_SIZE, Node, grpc_error};
+use crate::node::{Background, MAX_MESSAGE_SIZE, Node, grpc_error};
 use crate::protos::common::Envelope;
 use crate::protos::gateway::{
     ChaincodeEventsRequest, ChaincodeEventsResponse, CommitStatusRequest, EndorseRequest,
@@ -329,12 +329,15 @@ impl Gateway {
         }
         .encode_to_vec();
         let signature = self.signer.sign(&request)?;
-        let stream = self
-            .client()
-            .chaincode_events(SignedChaincodeEventsRequest { request, signature })
-            .await
-            .map_err(|s| grpc_error(&call, self.name(), s))?
-            .into_inner();
+        let mut client = self.client();
+        let stream = Background::spawn(
+            async move {
+                client
+                    .chaincode_events(SignedChaincodeEventsRequest { request, signature })
+                    .await
+            },
+            (),
+        );
         Ok(EventStream {
             stream,
             call,
@@ -345,7 +348,7 @@ impl Gateway {
 
 /// Chaincode events, one committed block at a time.
 pub struct EventStream {
-    stream: tonic::Streaming<ChaincodeEventsResponse>,
+    stream: Background<ChaincodeEventsResponse>,
     call: String,
     node: String,
 }

@@ -222,7 +222,15 @@ pub async fn query_installed_package(
         package_id: package_id.to_string(),
     }
     .encode_to_vec();
-    not_found_is_none(query(endorser, "", "QueryInstalledChaincode", args).await)
+    match query(endorser, "", "QueryInstalledChaincode", args).await {
+        // The peer answers 500 "could not find chaincode with package id '<id>'".
+        Err(Error::Refused { message, .. })
+            if message.contains("could not find chaincode with package id") =>
+        {
+            Ok(None)
+        }
+        other => not_found_is_none(other),
+    }
 }
 
 /// Approves `definition` for the gateway identity's organization, endorsed by

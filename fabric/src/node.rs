@@ -191,6 +191,72 @@ impl Node {
     }
 }
 
+/// A server-streaming call running in a background task.
+///
+/// The call is made at once, but the caller does not wait for the server's
+/// first message: Go gRPC servers send the response headers only with it, so
+/// awaiting the call itself would hang until, say, the first chaincode event,
+/// which may depend on what the caller does next. Dropping it cancels the call.
+pub(crate) struct Background<T> {
+    rx: tokio::sync::mpsc::Receiver<std::result::Result<T, tonic::Status>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<T: Send + 'static> Background<T> {
+    /// Runs `open` and forwards its messages; `keep_alive` (e.g. the request
+    /// stream's sender) lives as long as the call.
+    pub(crate) fn spawn<F, K>(open: F, keep_alive: K) -> Background<T>
+    where
+        F: std::future::Future<
+                Output = std::result::Result<tonic::Response<tonic::Streaming<T>>, tonic::Status>,
+            > + Send
+            + 'static,
+        K: Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let task = tokio::spawn(async move {
+            let _keep_alive = keep_alive;
+            let mut stream = match open.await {
+                Ok(resp) => resp.into_inner(),
+                Err(status) => {
+                    let _ = tx.send(Err(status)).await;
+                    return;
+                }
+            };
+            loop {
+                match stream.message().await {
+                    Ok(Some(m)) => {
+                        if tx.send(Ok(m)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(status) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Background { rx, task }
+    }
+
+    /// The next message; `Ok(None)` when the server ended the stream.
+    pub(crate) async fn message(&mut self) -> std::result::Result<Option<T>, tonic::Status> {
+        match self.rx.recv().await {
+            Some(Ok(m)) => Ok(Some(m)),
+            Some(Err(s)) => Err(s),
+            None => Ok(None),
+        }
+    }
+}
+
+impl<T> Drop for Background<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// google.rpc.Status, the body of gRPC's `grpc-status-details-bin` trailer.
 #[derive(Clone, PartialEq, prost::Message)]
 struct RpcStatus {

@@ -4,3 +4,4 @@
 //! signed commits, waiting for convergence).
 
 pub mod devnet_support;
+pub mod kvcc;

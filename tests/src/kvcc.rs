@@ -1,17 +1,20 @@
 //! A key-value chaincode served as chaincode-as-a-service, built on
-//! `opssc_fabric::shim`. Used by the devnet tests and the gateway benchmark.
+//! `opssc_fabric::shim`: the devnet tests serve it in-process, the `kvcc`
+//! binary serves it standalone.
 //!
 //! Functions: `put(key, value)` (emits event `put` with the key as payload and
 //! returns the creator's MSP ID), `get(key)`, `del(key)`, `range(start, end)`,
 //! `page(start, end, page_size, bookmark)`, `cput(type, attr, value)` and
 //! `cquery(type, [attr])` for composite keys. Lists come back as JSON.
 //!
-//! Usage: `kvcc --address 127.0.0.1:PORT --chaincode-id <package id>`, or the
-//! ccaas convention's `CHAINCODE_SERVER_ADDRESS` / `CHAINCODE_ID` variables.
+//! Binary usage: `kvcc --address 127.0.0.1:PORT --chaincode-id <package id>`,
+//! or the ccaas convention's `CHAINCODE_SERVER_ADDRESS` / `CHAINCODE_ID`
+//! variables.
 
 use opssc_fabric::shim::{self, Chaincode, Stub, split_composite_key};
 
-struct Kv;
+/// The chaincode.
+pub struct Kv;
 
 fn entries_json(entries: &[(String, Vec<u8>)]) -> Vec<serde_json::Value> {
     entries
@@ -103,8 +106,8 @@ fn usage(problem: &str) -> ! {
     std::process::exit(2)
 }
 
-#[tokio::main]
-async fn main() {
+/// The `kvcc` binary: parses arguments, serves until Ctrl-C.
+pub async fn main() {
     let mut address = std::env::var("CHAINCODE_SERVER_ADDRESS").ok();
     let mut chaincode_id = std::env::var("CHAINCODE_ID").ok();
     let mut args = std::env::args().skip(1);
