@@ -213,8 +213,14 @@ async fn scenario(devnet: &Devnet) {
     let block = deliver.latest_config_block(CHANNEL).await.unwrap();
     let env = Envelope::decode(block.data.as_ref().unwrap().data[0].as_slice()).unwrap();
     let payload = Payload::decode(env.payload.as_slice()).unwrap();
-    let last_update = ConfigEnvelope::decode(payload.data.as_slice())
-        .unwrap()
+    let config_envelope = ConfigEnvelope::decode(payload.data.as_slice()).unwrap();
+    // A config block written by the orderer (Go, maps in random order)
+    // decodes and re-encodes to the same config.
+    assert!(
+        config_envelope.config.as_ref() == Some(&after_add.to_proto()),
+        "the orderer's config block does not round-trip through the model"
+    );
+    let last_update = config_envelope
         .last_update
         .expect("a config block made by an update records it");
     let (recorded, recorded_update) = sign::open_submission(&last_update).unwrap();
