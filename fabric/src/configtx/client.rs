@@ -15,9 +15,9 @@ use crate::deliver::{Deliverer, Seek, Stop};
 use crate::orderer::Orderer;
 use crate::protos::common::{Block, ChannelHeader, Envelope, HeaderType, Payload};
 
+use super::Result;
 use super::error::ConfigError;
 use super::model::ChannelConfig;
-use super::Result;
 
 fn fabric(what: impl Into<String>) -> impl FnOnce(crate::Error) -> ConfigError {
     let what = what.into();
@@ -33,7 +33,9 @@ pub async fn fetch_config(deliver: &Deliverer, channel: &str) -> Result<ChannelC
     let block = deliver
         .latest_config_block(channel)
         .await
-        .map_err(fabric(format!("reading the config block of channel {channel}")))?;
+        .map_err(fabric(format!(
+            "reading the config block of channel {channel}"
+        )))?;
     ChannelConfig::from_block(&block)
 }
 
@@ -69,17 +71,20 @@ pub async fn submit_and_wait(
     let before = deliver
         .block(channel, Seek::Newest)
         .await
-        .map_err(fabric(format!("reading the newest block of channel {channel}")))?;
+        .map_err(fabric(format!(
+            "reading the newest block of channel {channel}"
+        )))?;
     let next = crate::block::number(&before) + 1;
-    orderer
-        .broadcast(envelope)
-        .await
-        .map_err(fabric(format!("submitting a config update to channel {channel}")))?;
+    orderer.broadcast(envelope).await.map_err(fabric(format!(
+        "submitting a config update to channel {channel}"
+    )))?;
     let wait = async {
         let mut blocks = deliver
             .blocks(channel, Seek::Number(next), Stop::Never)
             .await
-            .map_err(fabric(format!("watching channel {channel} for the new config block")))?;
+            .map_err(fabric(format!(
+                "watching channel {channel} for the new config block"
+            )))?;
         while let Some(block) = blocks.next().await {
             let block = block.map_err(fabric(format!(
                 "watching channel {channel} for the new config block"
