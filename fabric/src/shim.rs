@@ -561,10 +561,21 @@ async fn run_transaction<C: Chaincode>(chaincode: Arc<C>, conn: Conn, msg: Chain
                 transient: input.transient,
                 event: None,
             };
-            let result = if is_init {
-                chaincode.init(&mut stub).await
-            } else {
-                chaincode.invoke(&mut stub).await
+            // A panicking chaincode must still answer, or the peer waits for
+            // its execute timeout.
+            let result = {
+                use futures::FutureExt as _;
+                let run = async {
+                    if is_init {
+                        chaincode.init(&mut stub).await
+                    } else {
+                        chaincode.invoke(&mut stub).await
+                    }
+                };
+                std::panic::AssertUnwindSafe(run)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| Err("the chaincode panicked".to_string()))
             };
             let response = match result {
                 Ok(payload) => PeerResponse {
@@ -933,6 +944,61 @@ mod tests {
         assert!(resp.message.contains("ledger closed"), "{}", resp.message);
         assert!(done.chaincode_event.is_none());
 
+        let _ = stop_tx.send(());
+        drop(to_cc);
+        server.await.unwrap().unwrap();
+    }
+
+    struct Panics;
+
+    impl Chaincode for Panics {
+        async fn invoke(&self, _stub: &mut Stub) -> Result<Vec<u8>, String> {
+            panic!("boom")
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_server_registers_and_a_panic_becomes_a_500() {
+        use crate::protos::peer::chaincode_client::ChaincodeClient;
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["cc.example.com".to_string()]).unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tls = ServerTls {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            client_ca_pem: None,
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(Panics, "p:1", listener, Some(tls), async {
+            let _ = stop_rx.await;
+        }));
+        let node = crate::node::Node::connect(
+            &crate::node::NodeConfig::tls(addr.to_string(), cert.pem())
+                .with_server_name("cc.example.com"),
+        )
+        .await
+        .unwrap();
+        let (to_cc, rx) = mpsc::channel(16);
+        let mut from_cc = ChaincodeClient::new(node.channel())
+            .connect(ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        let register = from_cc.message().await.unwrap().unwrap();
+        assert_eq!(register.r#type, MsgType::Register as i32);
+        to_cc
+            .send(tx(MsgType::Transaction, "t", &["anything"]))
+            .await
+            .unwrap();
+        let done = from_cc.message().await.unwrap().unwrap();
+        assert_eq!(done.r#type, MsgType::Completed as i32);
+        let resp = PeerResponse::decode(done.payload.as_slice()).unwrap();
+        assert_eq!(
+            (resp.status, resp.message.as_str()),
+            (500, "the chaincode panicked")
+        );
         let _ = stop_tx.send(());
         drop(to_cc);
         server.await.unwrap().unwrap();
