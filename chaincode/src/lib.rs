@@ -147,6 +147,7 @@
 
 pub mod api;
 pub mod canon;
+pub mod ccaas;
 pub mod contract;
 pub mod error;
 pub mod keys;
