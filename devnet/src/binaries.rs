@@ -163,12 +163,33 @@ pub fn fabric_binaries(progress: &mut dyn FnMut(&str)) -> Result<FabricBinaries>
     if bins.all_present() {
         return Ok(bins);
     }
-    build(&pinned, &version_dir, progress)?;
+    build(&pinned, &version_dir, &GoCommand::default(), progress)?;
     drop(lock);
     Ok(bins)
 }
 
-fn build(pinned: &PinnedFabric, version_dir: &Path, progress: &mut dyn FnMut(&str)) -> Result<()> {
+/// The `go` program and extra environment to build with (tests point these
+/// at a missing program or an unreachable proxy).
+struct GoCommand {
+    program: PathBuf,
+    extra_env: Vec<(String, String)>,
+}
+
+impl Default for GoCommand {
+    fn default() -> GoCommand {
+        GoCommand {
+            program: PathBuf::from("go"),
+            extra_env: Vec::new(),
+        }
+    }
+}
+
+fn build(
+    pinned: &PinnedFabric,
+    version_dir: &Path,
+    go: &GoCommand,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
     let started = Instant::now();
     let module_dir = version_dir.join("build-module");
     let out_dir = version_dir.join("bin.partial");
@@ -211,12 +232,13 @@ fn build(pinned: &PinnedFabric, version_dir: &Path, progress: &mut dyn FnMut(&st
         bin_dir.display()
     ));
     progress(&format!("running: {command_line}"));
-    let mut child = Command::new("go")
+    let mut child = Command::new(&go.program)
         .args(["build", "-v", "-trimpath", "-o"])
         .arg(&out_arg)
         .args(&packages)
         .current_dir(&module_dir)
         .envs(env)
+        .envs(go.extra_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -229,7 +251,7 @@ fn build(pinned: &PinnedFabric, version_dir: &Path, progress: &mut dyn FnMut(&st
                 }
             } else {
                 DevnetError::Spawn {
-                    program: "go".into(),
+                    program: go.program.clone(),
                     source,
                 }
             }
@@ -269,18 +291,21 @@ fn build(pinned: &PinnedFabric, version_dir: &Path, progress: &mut dyn FnMut(&st
         }
     }
     let status = child.wait().map_err(|source| DevnetError::Spawn {
-        program: "go".into(),
+        program: go.program.clone(),
         source,
     })?;
     let stdout = drain.join().unwrap_or_default();
     if !status.success() {
         // Keep only what explains the failure: Go's error lines, not the package list.
         let errors: Vec<&String> = tail.iter().filter(|l| l.contains(' ')).collect();
-        let shown = if errors.is_empty() {
+        let mut shown: Vec<&String> = if errors.is_empty() {
             tail.iter().collect()
         } else {
             errors
         };
+        // Go repeats a failed download once per package that needs the module.
+        let mut seen = std::collections::HashSet::new();
+        shown.retain(|l| seen.insert(l.as_str()));
         let mut output = shown
             .iter()
             .map(|s| s.as_str())
@@ -346,6 +371,74 @@ mod tests {
         assert!(err.contains("not the pseudo-version"), "{err}");
         let err = parse_go_mod("module x\n").unwrap_err().to_string();
         assert!(err.contains("fabric-release"), "{err}");
+    }
+
+    #[test]
+    fn missing_go_is_reported_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        let go = GoCommand {
+            program: tmp.path().join("no-such-go"),
+            extra_env: Vec::new(),
+        };
+        let err = build(&pinned_fabric().unwrap(), tmp.path(), &go, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, DevnetError::GoMissing { .. }), "{err}");
+        assert!(err.to_string().contains("Install Go"), "{err}");
+    }
+
+    /// The real `go`, an empty module cache and a proxy that refuses
+    /// connections: the error shows the command and Go's own words.
+    #[test]
+    fn unreachable_proxy_shows_the_command_and_go_stderr() {
+        let tmp = tempfile::tempdir().unwrap();
+        let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let modcache = tmp.path().join("gomod");
+        let go = GoCommand {
+            program: PathBuf::from("go"),
+            extra_env: vec![
+                ("GOPROXY".into(), format!("http://127.0.0.1:{closed_port}")),
+                ("GOMODCACHE".into(), modcache.to_string_lossy().into_owned()),
+                ("GOTOOLCHAIN".into(), "local".into()),
+            ],
+        };
+        let mut lines = Vec::new();
+        let err = build(
+            &pinned_fabric().unwrap(),
+            &tmp.path().join("v"),
+            &go,
+            &mut |l| lines.push(l.to_string()),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, DevnetError::FabricBuild { .. }), "{text}");
+        assert!(text.contains("go build -v -trimpath"), "{text}");
+        assert!(text.contains("----- output -----"), "{text}");
+        let lines_of_output: Vec<&str> = text.lines().collect();
+        let unique: std::collections::HashSet<&&str> = lines_of_output.iter().collect();
+        assert_eq!(
+            unique.len(),
+            lines_of_output.len(),
+            "repeated lines: {text}"
+        );
+        assert!(
+            text.contains(&format!("127.0.0.1:{closed_port}")),
+            "Go's stderr names the proxy: {text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("building Fabric v2.5.9")),
+            "{lines:?}"
+        );
+        // Go makes its module cache read-only; let the temp dir go away.
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("u+w")
+            .arg(&modcache)
+            .status();
     }
 
     #[test]
