@@ -76,7 +76,9 @@ impl Chaincode for OpsSc {
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        let args = stub.args().to_vec();
+        // The function name first, then its arguments (as the shell expects).
+        let mut args = vec![stub.function().into_bytes()];
+        args.extend(stub.args().iter().cloned());
         let (reads_tx, mut reads) = mpsc::channel::<Read>(1);
         let contract = tokio::task::spawn_blocking(move || {
             let bridge = Bridge { reads: reads_tx };
