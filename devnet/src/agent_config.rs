@@ -54,6 +54,8 @@ pub fn agent_configs(plan: &NetworkPlan, root: &Path) -> Vec<(PathBuf, AgentConf
         vote_policy: VotePolicy::Auto,
         listen: None,
         state_dir: Some(PathBuf::from("agent-state")),
+        chaincode_servers: Default::default(),
+        ops_chaincode: None,
     };
     let mut out = Vec::new();
     for org in &plan.orgs {

@@ -151,11 +151,31 @@ fn format_tail(tail: &str) -> String {
     if tail.is_empty() {
         String::new()
     } else {
-        format!("\n----- end of the log -----\n{tail}\n----- end of log -----")
+        format!("\n----- last lines of the log -----\n{tail}\n----- end of the log excerpt -----")
     }
 }
 
 impl DevnetError {
+    /// A node could not bind one of its ports (someone took it after the
+    /// devnet chose it).
+    pub fn is_port_taken(&self) -> bool {
+        match self {
+            DevnetError::NodeExited { tail, .. } | DevnetError::NotReady { tail, .. } => {
+                tail.contains("address already in use")
+            }
+            _ => false,
+        }
+    }
+
+    /// The first line of the message (without log excerpts).
+    pub fn summary(&self) -> String {
+        self.to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,
@@ -170,3 +190,34 @@ impl DevnetError {
 }
 
 pub type Result<T, E = DevnetError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_that_could_not_bind_is_a_port_collision() {
+        // The line a v2.5 peer logs before it exits when its port is taken.
+        let tail = "INFO [ledgermgmt] NewLedgerMgr -> Initialized LedgerMgr\n\
+                    FATA [nodeCmd] serve -> Failed to create peer server \
+                    (listen tcp 127.0.0.1:46575: bind: address already in use)";
+        let e = DevnetError::NodeExited {
+            node: "peer0.org1.example.com".into(),
+            status: "exit status: 1".into(),
+            log: "/s/logs/peer0.org1.example.com.log".into(),
+            tail: tail.into(),
+        };
+        assert!(e.is_port_taken());
+        assert_eq!(
+            e.summary(),
+            "peer0.org1.example.com exited during start-up (exit status: 1); its log is /s/logs/peer0.org1.example.com.log"
+        );
+        let other = DevnetError::NodeExited {
+            node: "x".into(),
+            status: "exit status: 2".into(),
+            log: "/l".into(),
+            tail: "FATA cannot read MSP".into(),
+        };
+        assert!(!other.is_port_taken());
+    }
+}

@@ -89,42 +89,55 @@ impl Devnet {
                 eprintln!("devnet: {m}");
             }
         };
-        let root = prepare_state_dir(opts.state_dir.as_deref(), &say)?;
-        let layout = Layout::new(&root);
+        let mut root = prepare_state_dir(opts.state_dir.as_deref(), &say)?;
         let bin = fabric_binaries(&mut |m| say(m))?;
-        let mut ports = PortPool::new();
-        let plan = plan(&opts.topology, &layout, &mut ports)?;
-        let watchdog = if opts.detached {
-            None
-        } else {
-            Some(Watchdog::start(
-                (!opts.keep_state).then_some(root.as_path()),
-            )?)
-        };
-        let mut devnet = Devnet {
-            layout,
-            keep_state: opts.keep_state,
-            detached: opts.detached,
-            quiet: opts.quiet,
-            ready_timeout: opts.ready_timeout,
-            started,
-            started_at: now_unix(),
-            ready: false,
-            bin,
-            plan,
-            procs: Vec::new(),
-            watchdog,
-            finished: false,
-        };
-        match devnet.bring_up(ports) {
-            Ok(()) => Ok(devnet),
-            Err(e) => {
-                devnet.keep_state = true;
-                if let Err(stop) = devnet.shutdown() {
-                    devnet.say(&format!("while cleaning up after the failure: {stop}"));
+        let mut attempt = 1;
+        loop {
+            let layout = Layout::new(&root);
+            let mut ports = PortPool::new();
+            let plan = plan(&opts.topology, &layout, &mut ports)?;
+            let watchdog = if opts.detached {
+                None
+            } else {
+                Some(Watchdog::start(
+                    (!opts.keep_state).then_some(root.as_path()),
+                )?)
+            };
+            let mut devnet = Devnet {
+                layout,
+                keep_state: opts.keep_state,
+                detached: opts.detached,
+                quiet: opts.quiet,
+                ready_timeout: opts.ready_timeout,
+                started,
+                started_at: now_unix(),
+                ready: false,
+                bin: bin.clone(),
+                plan,
+                procs: Vec::new(),
+                watchdog,
+                finished: false,
+            };
+            match devnet.bring_up(ports) {
+                Ok(()) => return Ok(devnet),
+                // Ports are free when chosen and released just before the
+                // nodes start; another process may grab one in between. Start
+                // over once, with new ports, in a fresh state directory.
+                Err(e) if attempt == 1 && e.is_port_taken() => {
+                    devnet.say(&format!("{}; starting again with new ports", e.summary()));
+                    devnet.keep_state = false;
+                    devnet.shutdown()?;
+                    attempt += 1;
+                    root = prepare_state_dir(opts.state_dir.as_deref(), &say)?;
                 }
-                devnet.say(&format!("state kept for inspection in {}", root.display()));
-                Err(e)
+                Err(e) => {
+                    devnet.keep_state = true;
+                    if let Err(stop) = devnet.shutdown() {
+                        devnet.say(&format!("while cleaning up after the failure: {stop}"));
+                    }
+                    devnet.say(&format!("state kept for inspection in {}", root.display()));
+                    return Err(e);
+                }
             }
         }
     }
