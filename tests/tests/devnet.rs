@@ -231,6 +231,14 @@ fn three_org_devnet_joins_channels_survives_a_peer_crash_and_stops_cleanly() {
     );
     assert!(devnet.status().unwrap().all_running());
 
+    // The library's own kill_peer: the same crash, reported the same way.
+    let org3_peer = devnet.org("Org3MSP").unwrap().peers[0].host.clone();
+    devnet.kill_peer("Org3MSP", "peer0").unwrap();
+    let status = devnet.status().unwrap();
+    assert!(!status.process(&org3_peer).unwrap().running, "{status:#?}");
+    assert_eq!(status.processes.iter().filter(|p| !p.running).count(), 1);
+    devnet.restart_peer("Org3MSP", "peer0").unwrap();
+
     // Memory of the whole network, for the benchmark notes.
     eprintln!("network RSS: {} MiB", devnet.rss_bytes() / (1024 * 1024));
 
