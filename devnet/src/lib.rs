@@ -14,6 +14,13 @@
 //! process sees exactly what the starter saw, and never signals a PID that
 //! the kernel has since given to someone else.
 //!
+//! Defaults worth knowing: every listener is on 127.0.0.1 with a port the
+//! kernel chose; TLS is on for every gRPC endpoint, mutual TLS is off for
+//! clients of peers and orderers (the orderer admin endpoint and the Raft
+//! cluster port do require client certificates); operations endpoints
+//! (`/healthz`, `/metrics`) are plain HTTP on loopback; no Docker — chaincode
+//! runs as a service through the `ccaas` external builder ([`builders`]).
+//!
 //! ```no_run
 //! use opssc_devnet::{Devnet, DevnetOptions, Topology};
 //! let devnet = Devnet::start(DevnetOptions::new(Topology::reference(3)))?;
