@@ -21,6 +21,44 @@ pub enum ReportFormat {
     Github,
 }
 
+/// Output format of `opssc plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// terraform-like: `+ ~ -`, before → after, approvals, `!` risks (for people)
+    Text,
+    /// the whole plan as one JSON document (for tools)
+    Json,
+    /// a table of changes, approvers and risks (for a pull request comment)
+    Markdown,
+}
+
+/// `opssc state` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Write the state of a network on which nothing exists yet (for the founding plan).
+    Empty {
+        /// The spec directory.
+        #[arg(long, default_value = "network-spec")]
+        spec: PathBuf,
+        /// The observing organization (default: the spec's first peer organization).
+        #[arg(long)]
+        org: Option<String>,
+        /// Where to write the JSON snapshot (`-` for stdout).
+        file: PathBuf,
+    },
+    /// Write the state a network shows once it has applied the spec completely.
+    FromSpec {
+        /// The spec directory.
+        #[arg(long, default_value = "network-spec")]
+        spec: PathBuf,
+        /// The observing organization (default: the spec's first peer organization).
+        #[arg(long)]
+        org: Option<String>,
+        /// Where to write the JSON snapshot (`-` for stdout).
+        file: PathBuf,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check a network spec: every problem at once, with file:line:column and a hint.
@@ -43,5 +81,27 @@ pub enum Command {
     Dev {
         #[command(subcommand)]
         cmd: opssc_devnet::cli::DevCommand,
+    },
+    /// Show what the chain has, what the spec wants, and who must approve each change.
+    ///
+    /// Exit codes: 0 no changes, 2 changes (or no --state given), 1 error
+    /// (invalid spec, unreadable state).
+    Plan {
+        /// The spec directory.
+        #[arg(long, default_value = "network-spec")]
+        spec: PathBuf,
+        /// A saved state snapshot (JSON); observing a live network is not available yet.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// The organization to plan local changes for (default: the state's observer).
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
+    /// Write state snapshots for `opssc plan --state`.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
     },
 }

@@ -1,5 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod plan;
+mod state;
 mod validate;
 
 use crate::cli::{Cli, Command};
@@ -7,6 +9,13 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { dir, format } => validate::run(&dir, format),
+        Command::Plan {
+            spec,
+            state,
+            org,
+            format,
+        } => plan::run(&spec, state.as_deref(), org.as_deref(), format),
+        Command::State { command } => state::run(command),
         Command::Dev { cmd } => opssc_devnet::cli::run(cmd),
         Command::Schema { agent_config } => {
             if agent_config {

@@ -1,0 +1,18 @@
+//! The `opssc` library: the parts of the reconciler that do no I/O, so that
+//! tests and benchmarks use them without the command line.
+//!
+//! - [`observe`]: the [`observe::Observed`] snapshot of what one organization
+//!   sees (chain and own nodes), its JSON form, and snapshots built from a spec.
+//! - [`plan`]: the pure planner `plan(spec, observed, me) -> Plan`, the
+//!   approvals Fabric requires, risk flags, and the text / Markdown / JSON output.
+//!
+//! - [`agent`]: the per-organization agent (live observation, the reconcile
+//!   pass, the daemon, status).
+//! - [`source`]: the spec repository (git2) and commit-signature trust.
+//!
+//! Key decision: the planner is a pure function of its inputs; reading the
+//! live network (the preparation step) lives elsewhere and only fills an
+//! `Observed`.
+
+pub mod observe;
+pub mod plan;

@@ -1,0 +1,243 @@
+//! The observed network: what one organization can see of the chain and of its
+//! own nodes, as one serializable snapshot.
+//!
+//! [`Observed`] is the planning input that the preparation step builds (later,
+//! through the Fabric client: channel config blocks, `_lifecycle` queries and
+//! the OpsSC chaincode); here it is only the model, its JSON form (the
+//! `--state FILE` of `opssc plan`), and two constructors for tests and founding:
+//! [`empty`] (a network with no channel yet) and [`converged`] (what a network
+//! that has fully applied a spec shows). Key decision: every field maps one to
+//! one to something Fabric reports, in the same text syntax the spec uses
+//! (policies as `MAJORITY Admins` or signature DSL, endpoints as `host:port`),
+//! and settings absent from the snapshot mean "Fabric's default", so snapshots
+//! stay small and comparable.
+
+mod build;
+mod load;
+
+use std::collections::BTreeMap;
+
+use opssc_chaincode::model::{Decision, Kind, ProposalState, Target};
+use serde::{Deserialize, Serialize};
+
+pub use build::{converged, empty, first_peer_org, synthetic_package_id};
+pub use load::{StateError, from_json, load_file, to_json};
+
+/// What one organization observed, at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observed {
+    /// The MSP ID of the organization whose view this is; `local` describes its nodes.
+    pub observed_by: String,
+    /// When the snapshot was taken (RFC 3339 text, informative only).
+    pub taken_at: String,
+    /// Channels that exist on the ordering service, by name.
+    #[serde(default)]
+    pub channels: BTreeMap<String, ObservedChannel>,
+    /// Committed chaincode definitions, keyed `"<channel>/<chaincode>"`.
+    #[serde(default)]
+    pub chaincodes: BTreeMap<String, CommittedDefinition>,
+    /// Package IDs the observer derived by building the spec's packages
+    /// (byte-reproducible, so every organization derives the same), by label.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub packages: BTreeMap<String, String>,
+    /// The observing organization's own nodes.
+    #[serde(default)]
+    pub local: LocalState,
+    /// Proposals on the OpsSC chaincode that are not yet terminal, plus the
+    /// terminal ones the planner needs to pick the next round.
+    #[serde(default)]
+    pub proposals: Vec<ProposalSummary>,
+}
+
+/// One channel, from its latest config block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedChannel {
+    /// The config's `sequence`.
+    pub config_sequence: u64,
+    /// Number of the latest config block.
+    pub last_config_block: u64,
+    /// The Application group's organizations, by MSP ID.
+    pub members: BTreeMap<String, ObservedOrg>,
+    /// The Application group's policies by name, as text (`MAJORITY Admins`,
+    /// `OutOf(2, 'A.peer', 'B.peer')`).
+    pub policies: BTreeMap<String, String>,
+    /// The Orderer group's organizations.
+    #[serde(default)]
+    pub orderer_orgs: Vec<String>,
+    /// The Orderer group's policies; a missing name means Fabric's default
+    /// (`Readers: ANY Readers`, `Writers: ANY Writers`, `Admins: MAJORITY Admins`,
+    /// `BlockValidation: ANY Writers`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub orderer_policies: BTreeMap<String, String>,
+    /// The Channel group's policies; a missing name means Fabric's default
+    /// (`Readers: ANY Readers`, `Writers: ANY Writers`, `Admins: MAJORITY Admins`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub channel_policies: BTreeMap<String, String>,
+    /// `mod_policy` of config elements whose mod_policy is not `Admins`, keyed
+    /// by element: `Channel`, `Orderer`, `Application`, `Application/<MSP>`.
+    /// The value is a policy name in that element's group (or, for an org, the
+    /// org's own policy) or an absolute path such as `/Channel/Application/Admins`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mod_policies: BTreeMap<String, String>,
+    pub capabilities: ObservedCapabilities,
+    pub batch: ObservedBatch,
+    /// Raft consenters as `host:port`.
+    pub consenters: Vec<String>,
+    /// ACL entries whose policy differs from Fabric's default (see
+    /// [`crate::plan::acl::FABRIC_DEFAULT_ACLS`]); an absent resource uses the default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub acls: BTreeMap<String, String>,
+    /// Where a setting was last changed, for drift reports, keyed by setting:
+    /// `members/<MSP>`, `policies/<name>`, `anchor_peers/<MSP>`, `batch`,
+    /// `consenters`, `capabilities/<channel|orderer|application>`, `acls/<resource>`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub last_modified: BTreeMap<String, Modification>,
+}
+
+/// One organization of a channel's Application group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedOrg {
+    /// The org's `AnchorPeers` value, as `host:port`.
+    pub anchor_peers: Vec<String>,
+}
+
+/// The `Capabilities` values of the Channel, Orderer and Application groups
+/// (the highest capability set in each, e.g. `V2_0`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedCapabilities {
+    pub channel: String,
+    pub orderer: String,
+    pub application: String,
+}
+
+/// The Orderer group's `BatchTimeout` and `BatchSize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedBatch {
+    pub timeout_ms: u64,
+    pub max_message_count: u32,
+    pub absolute_max_bytes: u32,
+    pub preferred_max_bytes: u32,
+}
+
+/// The config block that last changed a setting, and whether an opssc
+/// proposal produced it (the OpsSC chaincode records what it committed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Modification {
+    pub block: u64,
+    pub by_opssc: bool,
+}
+
+/// A committed chaincode definition (`_lifecycle` QueryChaincodeDefinition).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommittedDefinition {
+    pub sequence: u64,
+    pub version: String,
+    /// The validation parameter as text: a signature policy, or a channel
+    /// policy reference such as `/Channel/Application/Endorsement`.
+    pub endorsement_policy: String,
+    #[serde(default)]
+    pub collections: Vec<CollectionDef>,
+    #[serde(default)]
+    pub init_required: bool,
+    /// Which organizations approved the committed sequence.
+    #[serde(default)]
+    pub approvals: BTreeMap<String, bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<Modification>,
+}
+
+/// A private data collection, as the spec and the committed definition state it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionDef {
+    pub name: String,
+    pub policy: String,
+    pub required_peer_count: u32,
+    pub max_peer_count: u32,
+    pub block_to_live: u64,
+    pub member_only_read: bool,
+    pub member_only_write: bool,
+}
+
+/// The observing organization's own nodes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalState {
+    /// The org's peers by name (the names of the spec's `peers`).
+    #[serde(default)]
+    pub peers: BTreeMap<String, LocalPeer>,
+    /// What the org approved (`_lifecycle` QueryApprovedChaincodeDefinition),
+    /// keyed `"<channel>/<chaincode>"`: the latest approved sequence.
+    #[serde(default)]
+    pub approved: BTreeMap<String, ApprovedDefinition>,
+}
+
+/// One of the org's peers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalPeer {
+    #[serde(default)]
+    pub joined_channels: Vec<String>,
+    #[serde(default)]
+    pub installed_packages: Vec<InstalledPackage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstalledPackage {
+    pub package_id: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovedDefinition {
+    pub sequence: u64,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_id: Option<String>,
+}
+
+/// A proposal on the OpsSC chaincode, as `list` returns it, with its votes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalSummary {
+    pub id: String,
+    pub kind: Kind,
+    pub target: Target,
+    #[serde(default)]
+    pub round: u32,
+    /// For OrgAdd / OrgRemove: the payload's organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    pub state: ProposalState,
+    #[serde(default)]
+    pub votes: BTreeMap<String, Decision>,
+}
+
+impl Observed {
+    /// The key of a chaincode in [`Observed::chaincodes`].
+    pub fn chaincode_key(channel: &str, name: &str) -> String {
+        format!("{channel}/{name}")
+    }
+
+    /// The package ID for a label, if the observer derived it or a local peer has it.
+    pub fn package_id(&self, label: &str) -> Option<&str> {
+        if let Some(id) = self.packages.get(label) {
+            return Some(id);
+        }
+        self.local
+            .peers
+            .values()
+            .flat_map(|p| p.installed_packages.iter())
+            .find(|p| p.label == label)
+            .map(|p| p.package_id.as_str())
+    }
+}

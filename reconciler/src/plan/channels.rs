@@ -1,0 +1,449 @@
+//! Channel changes: creation, membership, policies, ACLs, capabilities, batch
+//! settings, consenters and anchor peers, with their approvals and risks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use opssc_schema::Spec;
+use opssc_schema::policy::Policy;
+
+use super::approval::{Approval, ChannelView, Need, Requirement};
+use super::{CapabilityGroup, Change, Precondition, Risk, RiskKind, SharedChange, desired};
+use crate::observe::{Observed, ObservedBatch, ObservedCapabilities, ObservedChannel};
+
+pub(super) fn new_change(change: Change, approval: Approval) -> SharedChange {
+    SharedChange {
+        change,
+        approval,
+        risks: Vec::new(),
+        drift: None,
+        requires: Vec::new(),
+        proposal: 0,
+    }
+}
+
+/// Every channel change, unsorted.
+pub(super) fn plan_channels(
+    spec: &Spec,
+    observed: &Observed,
+    notes: &mut Vec<String>,
+) -> Vec<SharedChange> {
+    let mut out = Vec::new();
+    for name in spec.channels.keys() {
+        match observed.channels.get(name) {
+            None => out.push(create(spec, name)),
+            Some(obs) => update(spec, name, obs, &mut out),
+        }
+    }
+    for name in observed.channels.keys() {
+        if !spec.channels.contains_key(name) {
+            notes.push(format!(
+                "channel {name} exists on the chain but not in the spec; opssc never deletes a channel"
+            ));
+        }
+    }
+    out
+}
+
+fn create(spec: &Spec, name: &str) -> SharedChange {
+    let ch = &spec.channels[name];
+    let view = ChannelView::from_spec(spec, name).expect("the channel is in the spec");
+    let orderer_orgs = desired::orderer_orgs(spec);
+    // The rule opssc applies to a new channel: nobody is made a member of a
+    // channel without consenting, so every founding member approves; Fabric
+    // itself only needs each consenter's organization to join its node
+    // (channel participation API) with the genesis block.
+    let approval = Approval {
+        requirements: vec![
+            Requirement {
+                label: format!("every founding member of channel {name}"),
+                policy: "opssc: channel creation".into(),
+                need: Need::Threshold {
+                    count: ch.members.len(),
+                    of: ch.members.clone(),
+                },
+            },
+            Requirement {
+                label: format!("each consenter's organization joins its orderer to channel {name}"),
+                policy: "orderer channel participation".into(),
+                need: Need::Threshold {
+                    count: orderer_orgs.len(),
+                    of: orderer_orgs.clone(),
+                },
+            },
+        ],
+    };
+    let mut sc = new_change(
+        Change::ChannelCreate {
+            channel: name.to_string(),
+            members: ch.members.clone(),
+            anchor_peers: ch
+                .members
+                .iter()
+                .map(|m| (m.clone(), desired::anchor_peers(spec, m)))
+                .collect(),
+            policies: ch
+                .policies
+                .iter()
+                .map(|(k, v)| (k.clone(), v.text.clone()))
+                .collect(),
+            orderer_orgs,
+            consenters: desired::consenters(spec),
+            capabilities: capabilities(ch),
+            batch: batch(ch),
+            acls: desired::acls(ch),
+        },
+        approval,
+    );
+    for org in &ch.members {
+        if spec.organizations.get(org).is_some_and(|o| o.msp.is_none()) {
+            sc.requires
+                .push(Precondition::OrgCertificates { org: org.clone() });
+        }
+    }
+    for pname in ["Admins", "LifecycleEndorsement"] {
+        let a = view.evaluate(&super::approval::Group::Application, pname);
+        if a.is_impossible() {
+            sc.risks.push(Risk {
+                kind: RiskKind::AdminLockout,
+                message: format!(
+                    "no set of the founding members can satisfy {pname} of channel {name}: {}",
+                    a
+                ),
+            });
+        }
+    }
+    sc
+}
+
+fn capabilities(ch: &opssc_schema::Channel) -> ObservedCapabilities {
+    ObservedCapabilities {
+        channel: ch.capabilities.channel.clone(),
+        orderer: ch.capabilities.orderer.clone(),
+        application: ch.capabilities.application.clone(),
+    }
+}
+
+fn batch(ch: &opssc_schema::Channel) -> ObservedBatch {
+    ObservedBatch {
+        timeout_ms: ch.batch.timeout_ms,
+        max_message_count: ch.batch.max_message_count,
+        absolute_max_bytes: ch.batch.absolute_max_bytes,
+        preferred_max_bytes: ch.batch.preferred_max_bytes,
+    }
+}
+
+fn update(spec: &Spec, name: &str, obs: &ObservedChannel, out: &mut Vec<SharedChange>) {
+    let ch = &spec.channels[name];
+    let view = ChannelView::from_observed(name, obs);
+    let final_view = ChannelView::from_spec(spec, name).expect("the channel is in the spec");
+    let start = out.len();
+    let app_admins = view.application_admins();
+
+    // Members.
+    let want: BTreeSet<&String> = ch.members.iter().collect();
+    for org in &ch.members {
+        if !obs.members.contains_key(org) {
+            let mut sc = new_change(
+                Change::OrgAddedToChannel {
+                    channel: name.to_string(),
+                    org: org.clone(),
+                    anchor_peers: desired::anchor_peers(spec, org),
+                },
+                app_admins.clone(),
+            );
+            if spec.organizations.get(org).is_some_and(|o| o.msp.is_none()) {
+                sc.requires
+                    .push(Precondition::OrgCertificates { org: org.clone() });
+            }
+            out.push(sc);
+        }
+    }
+    for org in obs.members.keys() {
+        if !want.contains(org) {
+            out.push(new_change(
+                Change::OrgRemovedFromChannel {
+                    channel: name.to_string(),
+                    org: org.clone(),
+                },
+                app_admins.clone(),
+            ));
+        }
+    }
+
+    // Application policies.
+    let names: BTreeSet<&String> = ch.policies.keys().chain(obs.policies.keys()).collect();
+    for pname in names {
+        let after = ch.policies.get(pname).map(|p| p.text.trim().to_string());
+        let before = obs.policies.get(pname).cloned();
+        let same = match (&before, &after) {
+            (Some(b), Some(a)) => desired::same_policy(b, a),
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            continue;
+        }
+        let mut sc = new_change(
+            Change::PolicyChanged {
+                channel: name.to_string(),
+                name: pname.clone(),
+                before,
+                after,
+            },
+            app_admins.clone(),
+        );
+        if is_governing(&final_view, pname) {
+            let a = final_view.evaluate(&super::approval::Group::Application, pname);
+            if a.is_impossible() {
+                sc.risks.push(Risk {
+                    kind: RiskKind::AdminLockout,
+                    message: format!(
+                        "after this change no set of the members of channel {name} can satisfy {pname} ({a}); {}",
+                        if pname == "LifecycleEndorsement" {
+                            "no chaincode definition could be committed again"
+                        } else {
+                            "the channel's configuration could never be changed again"
+                        }
+                    ),
+                });
+            }
+        }
+        out.push(sc);
+    }
+
+    // ACLs (absent = Fabric's default).
+    let want_acls = desired::acls(ch);
+    let have_acls: BTreeMap<String, String> = obs
+        .acls
+        .iter()
+        .filter(|(r, p)| !super::acl::is_default(r, p))
+        .map(|(r, p)| (r.clone(), p.clone()))
+        .collect();
+    let resources: BTreeSet<&String> = want_acls.keys().chain(have_acls.keys()).collect();
+    for r in resources {
+        let (before, after) = (have_acls.get(r), want_acls.get(r));
+        if before != after {
+            out.push(new_change(
+                Change::AclChanged {
+                    channel: name.to_string(),
+                    resource: r.clone(),
+                    before: before.cloned(),
+                    after: after.cloned(),
+                },
+                app_admins.clone(),
+            ));
+        }
+    }
+
+    // Capabilities.
+    let want_caps = capabilities(ch);
+    for (group, before, after, approval) in [
+        (
+            CapabilityGroup::Channel,
+            &obs.capabilities.channel,
+            &want_caps.channel,
+            view.channel_admins(),
+        ),
+        (
+            CapabilityGroup::Orderer,
+            &obs.capabilities.orderer,
+            &want_caps.orderer,
+            view.orderer_admins(),
+        ),
+        (
+            CapabilityGroup::Application,
+            &obs.capabilities.application,
+            &want_caps.application,
+            app_admins.clone(),
+        ),
+    ] {
+        if before == after {
+            continue;
+        }
+        let mut sc = new_change(
+            Change::CapabilityChanged {
+                channel: name.to_string(),
+                group,
+                before: before.clone(),
+                after: after.clone(),
+            },
+            approval,
+        );
+        match (capability_level(before), capability_level(after)) {
+            (Some(b), Some(a)) if a < b => sc.risks.push(Risk {
+                kind: RiskKind::CapabilityDowngrade,
+                message: format!(
+                    "lowers the {} capability {before} → {after}; Fabric does not support going back to an older capability",
+                    group.as_str()
+                ),
+            }),
+            _ => sc.risks.push(Risk {
+                kind: RiskKind::IrreversibleCapability,
+                message: format!(
+                    "the {} capability {before} → {after} cannot be undone; every {} must run a Fabric version that supports {after} before this is applied",
+                    group.as_str(),
+                    match group {
+                        CapabilityGroup::Application => "peer",
+                        CapabilityGroup::Orderer => "orderer",
+                        CapabilityGroup::Channel => "peer and orderer",
+                    }
+                ),
+            }),
+        }
+        out.push(sc);
+    }
+
+    // Batch settings.
+    let want_batch = batch(ch);
+    if obs.batch != want_batch {
+        out.push(new_change(
+            Change::BatchChanged {
+                channel: name.to_string(),
+                before: obs.batch,
+                after: want_batch,
+            },
+            view.orderer_admins(),
+        ));
+    }
+
+    // Consenters.
+    let want_consenters = desired::consenters(spec);
+    let mut have_consenters = obs.consenters.clone();
+    have_consenters.sort();
+    if have_consenters != want_consenters {
+        let before: BTreeSet<&String> = have_consenters.iter().collect();
+        let after: BTreeSet<&String> = want_consenters.iter().collect();
+        let added: Vec<&str> = after.difference(&before).map(|s| s.as_str()).collect();
+        let removed: Vec<&str> = before.difference(&after).map(|s| s.as_str()).collect();
+        let mut sc = new_change(
+            Change::ConsentersChanged {
+                channel: name.to_string(),
+                before: have_consenters.clone(),
+                after: want_consenters.clone(),
+            },
+            view.orderer_admins(),
+        );
+        if added.len() + removed.len() > 1 {
+            sc.risks.push(Risk {
+                kind: RiskKind::ConsenterQuorum,
+                message: format!(
+                    "changes {} Raft consenters in one update ({}); change one consenter at a time and let it catch up, or the cluster can lose quorum",
+                    added.len() + removed.len(),
+                    added
+                        .iter()
+                        .map(|a| format!("+{a}"))
+                        .chain(removed.iter().map(|r| format!("-{r}")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        out.push(sc);
+    }
+
+    // Anchor peers of members that stay.
+    for (org, o) in &obs.members {
+        if !want.contains(org) {
+            continue;
+        }
+        let want_anchors = desired::anchor_peers(spec, org);
+        let mut have = o.anchor_peers.clone();
+        have.sort();
+        if have != want_anchors {
+            let mut sc = new_change(
+                Change::AnchorPeersChanged {
+                    channel: name.to_string(),
+                    org: org.clone(),
+                    before: have.clone(),
+                    after: want_anchors.clone(),
+                },
+                view.org_admins(org),
+            );
+            if want_anchors.is_empty() && !have.is_empty() {
+                sc.risks.push(Risk {
+                    kind: RiskKind::LastAnchorPeer,
+                    message: format!(
+                        "removes the last anchor peer of {org} on channel {name}: other organizations' peers will no longer discover {org}'s peers (gossip, cross-org endorsement)"
+                    ),
+                });
+            }
+            out.push(sc);
+        }
+    }
+
+    // Drift: settings last written outside opssc.
+    for sc in &mut out[start..] {
+        if let Some(key) = sc.change.setting_key()
+            && let Some(m) = obs.last_modified.get(&key)
+            && !m.by_opssc
+        {
+            sc.drift = Some(format!("changed at block {} outside opssc", m.block));
+        }
+    }
+}
+
+/// Whether a policy decides who may change the channel or its chaincodes.
+fn is_governing(view: &ChannelView, name: &str) -> bool {
+    name == "Admins"
+        || name == "LifecycleEndorsement"
+        || view.mod_policies.values().any(|v| v == name)
+}
+
+/// `V2_5` → (2, 5).
+fn capability_level(c: &str) -> Option<(u32, u32)> {
+    let rest = c.strip_prefix('V')?;
+    let (major, minor) = rest.split_once('_')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// Flags removals of organizations that the committed endorsement policy of a
+/// chaincode on the channel still needs.
+pub(super) fn add_removal_risks(spec: &Spec, observed: &Observed, shared: &mut [SharedChange]) {
+    let redefined: BTreeSet<(String, String)> = shared
+        .iter()
+        .filter_map(|c| {
+            c.change
+                .chaincode()
+                .map(|n| (c.change.channel().to_string(), n.to_string()))
+        })
+        .collect();
+    for sc in shared.iter_mut() {
+        let Change::OrgRemovedFromChannel { channel, org } = &sc.change else {
+            continue;
+        };
+        let Some(obs) = observed.channels.get(channel) else {
+            continue;
+        };
+        let remaining: BTreeSet<String> = spec
+            .channels
+            .get(channel)
+            .map(|c| c.members.iter().cloned().collect())
+            .unwrap_or_default();
+        let before: BTreeSet<String> = obs.members.keys().cloned().collect();
+        let prefix = format!("{channel}/");
+        for (key, def) in observed.chaincodes.range(prefix.clone()..) {
+            let Some(cc) = key.strip_prefix(&prefix) else {
+                break;
+            };
+            let Ok(Policy::Signature(sig)) =
+                opssc_schema::policy::parse_policy(&def.endorsement_policy, true)
+            else {
+                continue;
+            };
+            if sig.satisfied_by(&before) && !sig.satisfied_by(&remaining) {
+                let next = if redefined.contains(&(channel.clone(), cc.to_string())) {
+                    "this plan changes its definition: commit that before removing"
+                } else {
+                    "commit a definition that does not need it before removing"
+                };
+                sc.risks.push(Risk {
+                    kind: RiskKind::SoleEndorser,
+                    message: format!(
+                        "{org} is still needed to endorse chaincode {channel}/{cc} under its committed policy {}; {next} {org}",
+                        sig.canonical()
+                    ),
+                });
+            }
+        }
+    }
+}
