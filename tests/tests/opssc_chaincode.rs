@@ -199,6 +199,27 @@ async fn deploy_ccaas<C: opssc_fabric::shim::Chaincode>(
         })
         .await;
     }
+    // Every peer must have seen every approval, or the endorsements differ.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for org in orgs {
+        loop {
+            let readiness = lifecycle::check_commit_readiness(&org.endorser, OPS, &def)
+                .await
+                .unwrap_or_else(|e| panic!("{}", chain(&e)));
+            if orgs
+                .iter()
+                .all(|o| readiness.approvals.get(&o.msp_id) == Some(&true))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: approvals not visible: {readiness:?}",
+                org.msp_id
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
     let endorsing: Vec<String> = orgs.iter().map(|o| o.msp_id.clone()).collect();
     retry("commit", Duration::from_secs(90), || {
         lifecycle::commit(&orgs[0].gateway, OPS, &def, &endorsing)
@@ -558,12 +579,37 @@ async fn scenario(devnet: &Devnet) {
             .submit_transaction(OPS, "kvbench", "put", ["warm", "up"])
     })
     .await;
-    const PROPOSALS: usize = 20;
+    // Sizes: small by default (CI); OPSSC_BENCH_PROPOSALS / OPSSC_BENCH_INFLIGHT for a real run.
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let proposals = env("OPSSC_BENCH_PROPOSALS", 20);
+    let width = env("OPSSC_BENCH_INFLIGHT", 6);
+    // The IDs are computed here, before filing: the contract must agree.
     let mut ids = Vec::new();
-    for i in 0..PROPOSALS {
-        let r = ok(org1, "propose", deploy(&format!("bench{i}"), "1.0")).await;
-        ids.push(r["id"].as_str().unwrap().to_string());
+    let mut filings: Vec<(Gateway, &'static str, String, Vec<u8>)> = Vec::new();
+    for i in 0..proposals {
+        let args = deploy(&format!("bench{i}"), "1.0");
+        let target = serde_json::from_value(args["target"].clone()).unwrap();
+        let id = opssc_chaincode::compute_proposal_id(
+            opssc_chaincode::model::Kind::ChaincodeDeploy,
+            &target,
+            0,
+            &args["payload"],
+        )
+        .unwrap();
+        ids.push(id);
+        filings.push((
+            org1.gateway.clone(),
+            CC,
+            "propose".into(),
+            serde_json::to_vec(&args).unwrap(),
+        ));
     }
+    let file_secs = run_concurrently(filings, width).await;
     let mut calls: Vec<(Gateway, &'static str, String, Vec<u8>)> = Vec::new();
     for id in &ids {
         for org in &orgs {
@@ -572,7 +618,7 @@ async fn scenario(devnet: &Devnet) {
         }
     }
     let n = calls.len();
-    let vote_secs = run_concurrently(calls, 6).await;
+    let vote_secs = run_concurrently(calls, width).await;
     let mut puts: Vec<(Gateway, &'static str, String, Vec<u8>)> = Vec::new();
     for i in 0..n {
         let org = &orgs[i % 3];
@@ -583,9 +629,11 @@ async fn scenario(devnet: &Devnet) {
             format!("k{i}").into_bytes(),
         ));
     }
-    let put_secs = run_concurrently(puts, 6).await;
+    let put_secs = run_concurrently(puts, width).await;
     eprintln!(
-        "BENCH opssc votes: {n} in {vote_secs:.2} s = {:.1}/s; kv puts: {n} in {put_secs:.2} s = {:.1}/s (3 orgs, 6 in flight, MAJORITY endorsement)",
+        "BENCH opssc proposals: {proposals} in {file_secs:.2} s = {:.1}/s; votes: {n} in {vote_secs:.2} s = {:.1}/s; \
+         kv puts: {n} in {put_secs:.2} s = {:.1}/s (3 orgs, {width} in flight, MAJORITY endorsement)",
+        proposals as f64 / file_secs,
         n as f64 / vote_secs,
         n as f64 / put_secs
     );
