@@ -42,6 +42,16 @@ pub struct AgentConfig {
     /// A directory for the agent's own state (fetched repositories, package cache).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<PathBuf>,
+    /// Chaincode-as-a-service servers, by package label (or chaincode name):
+    /// the `host:port` written into `connection.json`. The package bytes, and
+    /// so the package ID, depend on it: every organization must configure the
+    /// same address (a service name each organization resolves to its own
+    /// server, e.g. `kv-ccaas:9999` in each organization's own DNS).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub chaincode_servers: std::collections::BTreeMap<String, String>,
+    /// The name of the OpsSC chaincode on the ops channel (default `opssc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_chaincode: Option<String>,
 }
 
 /// An MSP identity directory as cryptogen and Fabric CA lay it out
@@ -102,6 +112,10 @@ pub enum SpecSource {
         /// Seconds between fetches (default 5).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         poll_seconds: Option<u64>,
+        /// The commit the organization trusts without a signature (40 hex
+        /// digits); default: the branch's first commit.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trusted_root: Option<String>,
     },
     /// A local directory watched for changes (no signature checks: for development).
     Dir { path: PathBuf },

@@ -1,0 +1,104 @@
+//! Everything one pass needs to talk to the network as this organization: the
+//! local configuration, the admin identity, one endorser and gateway per own
+//! peer, and the OpsSC client.
+//!
+//! [`Context::connect`] reads the MSP directory and opens the peer
+//! connections once; the daemon keeps the context across passes. Key
+//! decision: every call goes to this organization's own peers only — other
+//! organizations' peers are reached by the gateway through discovery, so the
+//! agent needs no address or key of anyone else.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use opssc_fabric::deliver::Deliverer;
+use opssc_fabric::endorser::Endorser;
+use opssc_fabric::gateway::Gateway;
+use opssc_fabric::{Node, NodeConfig, Signer, SigningIdentity};
+use opssc_schema::local::AgentConfig;
+
+use super::ops::OpsClient;
+
+/// One of the organization's peers.
+pub struct PeerConn {
+    pub name: String,
+    pub endorser: Endorser,
+    pub gateway: Gateway,
+    pub deliver: Deliverer,
+}
+
+/// The organization's connections and identity.
+pub struct Context {
+    pub config: AgentConfig,
+    pub me: String,
+    pub signer: Arc<dyn Signer>,
+    pub peers: Vec<PeerConn>,
+    /// Where the agent keeps its own state (mirror of the spec repository).
+    pub state_dir: PathBuf,
+}
+
+impl Context {
+    /// Loads the identity and connects to every own peer.
+    pub async fn connect(config: AgentConfig) -> Result<Context> {
+        let me = config.msp_id.clone();
+        let signer: Arc<dyn Signer> = Arc::new(
+            SigningIdentity::from_msp_dir(&me, &config.identity.msp_dir).with_context(|| {
+                format!(
+                    "cannot load the admin identity of {me} from {} (check identity.mspDir in the agent configuration)",
+                    config.identity.msp_dir.display()
+                )
+            })?,
+        );
+        let mut peers = Vec::new();
+        for p in &config.peers {
+            let mut nc = NodeConfig::tls_from_file(&p.address, &p.tls_root_cert)
+                .with_context(|| format!("peer {} of {me}: TLS root certificate", p.name))?;
+            if let Some(name) = &p.server_name {
+                nc = nc.with_server_name(name);
+            }
+            let node = Node::connect(&nc).await.with_context(|| {
+                format!("cannot connect to peer {} of {me} at {}", p.name, p.address)
+            })?;
+            peers.push(PeerConn {
+                name: p.name.clone(),
+                endorser: Endorser::new(node.clone(), signer.clone()),
+                gateway: Gateway::new(node.clone(), signer.clone()),
+                deliver: Deliverer::peer(node, signer.clone()),
+            });
+        }
+        anyhow::ensure!(
+            !peers.is_empty(),
+            "the agent configuration of {me} lists no peer: the agent needs at least one"
+        );
+        let state_dir = config
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".opssc-agent"));
+        Ok(Context {
+            config,
+            me,
+            signer,
+            peers,
+            state_dir,
+        })
+    }
+
+    /// The first peer: queries and the gateway go through it.
+    pub fn main_peer(&self) -> &PeerConn {
+        &self.peers[0]
+    }
+
+    /// The OpsSC chaincode on `ops_channel`.
+    pub fn ops(&self, ops_channel: &str) -> OpsClient {
+        OpsClient {
+            gateway: self.main_peer().gateway.clone(),
+            channel: ops_channel.to_string(),
+            chaincode: self
+                .config
+                .ops_chaincode
+                .clone()
+                .unwrap_or_else(|| "opssc".to_string()),
+        }
+    }
+}

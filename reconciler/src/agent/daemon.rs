@@ -1,0 +1,342 @@
+//! The agent daemon: run the pass whenever something may have changed.
+//!
+//! Wake-ups come from three sources, and none carries meaning for the pass:
+//! a new tip of the spec branch (git fetch every `pollSeconds`), an OpsSC
+//! chaincode event (the gateway's ChaincodeEvents stream on the ops
+//! channel), and a new block on any other channel of the spec (filtered
+//! Deliver, which carries `_lifecycle` approvals and commits by other
+//! orgs). Each wakes the loop through one [`Notify`] permit, so a burst
+//! costs one pass and an event during a pass causes one more. Between
+//! events the pass's own [`Next`] decides: right away after it acted, a
+//! short retry after an error, a periodic requeue (events can be missed).
+//!
+//! `/healthz` (200 once a pass finished within the last few minutes) and
+//! `/metrics` (Prometheus text) are served on `listen`. Logs are structured
+//! (tracing). Key decision: the loop never sleeps to wait for another
+//! party; the only timers are the poll interval and the requeue bound.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use opssc_fabric::deliver::{Seek, Stop};
+use opssc_schema::local::{AgentConfig, SpecSource};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use super::context::Context;
+use super::pass::{Next, run_pass};
+use super::spec_source;
+use crate::source::GitSource;
+
+/// The agent's metrics.
+#[derive(Clone, Default)]
+pub struct Metrics {
+    pub passes: Counter,
+    pub pass_errors: Counter,
+    pub actions: Counter,
+    pub wakeups: Counter,
+    pub waiting: Gauge,
+    pub refused_commits: Gauge,
+    pub last_pass_unix: Gauge,
+}
+
+impl Metrics {
+    fn registry(&self) -> Registry {
+        let mut r = Registry::with_prefix("opssc_agent");
+        r.register("passes", "Reconcile passes run", self.passes.clone());
+        r.register(
+            "pass_errors",
+            "Passes that ended with an error",
+            self.pass_errors.clone(),
+        );
+        r.register("actions", "Steps done on the network", self.actions.clone());
+        r.register("wakeups", "Events that woke the loop", self.wakeups.clone());
+        r.register(
+            "waiting",
+            "Steps waiting on others after the last pass",
+            self.waiting.clone(),
+        );
+        r.register(
+            "refused_commits",
+            "1 when the spec branch has a commit the agent refuses",
+            self.refused_commits.clone(),
+        );
+        r.register(
+            "last_pass_timestamp_seconds",
+            "When the last pass finished (Unix seconds)",
+            self.last_pass_unix.clone(),
+        );
+        r
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+async fn serve_http(listen: String, metrics: Metrics, last_pass: Arc<AtomicI64>) {
+    let listener = match tokio::net::TcpListener::bind(&listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%listen, error = %e, "cannot listen for /healthz and /metrics");
+            return;
+        }
+    };
+    tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(listen), "serving /healthz and /metrics");
+    let registry = Arc::new(metrics.registry());
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            continue;
+        };
+        let registry = registry.clone();
+        let last_pass = last_pass.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            let n = sock.read(&mut buf).await.unwrap_or(0);
+            let req = String::from_utf8_lossy(&buf[..n]);
+            let path = req.split_whitespace().nth(1).unwrap_or("/");
+            let (status, ctype, body) = match path {
+                "/metrics" => {
+                    let mut text = String::new();
+                    let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+                    (
+                        "200 OK",
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        text,
+                    )
+                }
+                "/healthz" => {
+                    let last = last_pass.load(Ordering::Relaxed);
+                    if last > 0 && unix_now() - last < 300 {
+                        ("200 OK", "text/plain", "ok\n".to_string())
+                    } else {
+                        (
+                            "503 Service Unavailable",
+                            "text/plain",
+                            "no recent pass\n".to_string(),
+                        )
+                    }
+                }
+                _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        });
+    }
+}
+
+/// Wakes the loop when the spec branch moves.
+async fn poll_git(
+    config: AgentConfig,
+    state_dir: std::path::PathBuf,
+    wake: Arc<Notify>,
+    metrics: Metrics,
+) {
+    let Some(SpecSource::Git {
+        url,
+        branch,
+        poll_seconds,
+        ..
+    }) = config.spec.clone()
+    else {
+        return;
+    };
+    let every = Duration::from_secs(poll_seconds.unwrap_or(5).max(1));
+    let mut last = None;
+    loop {
+        let (url, branch, dir) = (url.clone(), branch.clone(), state_dir.join("spec-poll"));
+        let tip = tokio::task::spawn_blocking(move || {
+            GitSource::open(&dir, &url).and_then(|s| s.fetch(&branch))
+        })
+        .await;
+        match tip {
+            Ok(Ok(tip)) => {
+                if last.is_some() && last != Some(tip) {
+                    tracing::info!(%tip, "the spec branch moved");
+                    metrics.wakeups.inc();
+                    wake.notify_one();
+                }
+                last = Some(tip);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = format!("{e:#}"), "cannot fetch the spec repository")
+            }
+            Err(e) => tracing::warn!(error = %e, "git poll task failed"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Wakes the loop on every OpsSC chaincode event; reconnects on failure.
+async fn watch_ops(ctx: Arc<Context>, ops_channel: String, wake: Arc<Notify>, metrics: Metrics) {
+    let ops = ctx.ops(&ops_channel);
+    loop {
+        match ops
+            .gateway
+            .chaincode_events(&ops.channel, &ops.chaincode, Seek::Newest, None)
+            .await
+        {
+            Ok(mut stream) => {
+                while let Some(ev) = stream.next().await {
+                    match ev {
+                        Ok(r) => {
+                            for e in &r.events {
+                                tracing::debug!(event = %e.event_name, tx = %e.tx_id, block = r.block_number, "OpsSC event");
+                            }
+                            metrics.wakeups.inc();
+                            wake.notify_one();
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "OpsSC event stream broke");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot open the OpsSC event stream"),
+        }
+        // Reconnect after a pause; the loop's periodic requeue covers the gap.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Wakes the loop on every new block of `channel`.
+async fn watch_blocks(ctx: Arc<Context>, channel: String, wake: Arc<Notify>, metrics: Metrics) {
+    loop {
+        match ctx
+            .main_peer()
+            .deliver
+            .filtered_blocks(&channel, Seek::Newest, Stop::Never)
+            .await
+        {
+            Ok(mut stream) => {
+                // The first block is the current newest one: not news.
+                let mut first = true;
+                while let Some(b) = stream.next_filtered().await {
+                    match b {
+                        Ok(_) if first => first = false,
+                        Ok(_) => {
+                            metrics.wakeups.inc();
+                            wake.notify_one();
+                        }
+                        Err(e) => {
+                            tracing::warn!(%channel, error = %e, "block stream broke");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(%channel, error = %e, "cannot open the block stream"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Runs the agent until killed.
+pub async fn run(config: AgentConfig) -> Result<i32> {
+    let metrics = Metrics::default();
+    let last_pass = Arc::new(AtomicI64::new(0));
+    if let Some(listen) = config.listen.clone() {
+        tokio::spawn(serve_http(listen, metrics.clone(), last_pass.clone()));
+    }
+    let ctx = loop {
+        match Context::connect(config.clone()).await {
+            Ok(c) => break Arc::new(c),
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "cannot connect yet; retrying in 2s"
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    };
+    let wake = Arc::new(Notify::new());
+    tokio::spawn(poll_git(
+        config.clone(),
+        ctx.state_dir.clone(),
+        wake.clone(),
+        metrics.clone(),
+    ));
+    let mut watched = false;
+    loop {
+        let at = {
+            let (config, state_dir) = (ctx.config.clone(), ctx.state_dir.clone());
+            tokio::task::spawn_blocking(move || spec_source::resolve(&config, &state_dir, None))
+                .await
+                .map_err(|e| anyhow::anyhow!("spec task failed: {e}"))?
+        };
+        let next = match at {
+            Err(e) => {
+                metrics.pass_errors.inc();
+                tracing::error!(error = format!("{e:#}"), "cannot read the spec");
+                Next::Retry(Duration::from_secs(5))
+            }
+            Ok(at) => {
+                if !watched {
+                    watched = true;
+                    let ops_channel = at.spec.consortium.ops_channel.clone();
+                    tokio::spawn(watch_ops(
+                        ctx.clone(),
+                        ops_channel.clone(),
+                        wake.clone(),
+                        metrics.clone(),
+                    ));
+                    for (name, ch) in &at.spec.channels {
+                        if *name != ops_channel && ch.members.contains(&ctx.me) {
+                            tokio::spawn(watch_blocks(
+                                ctx.clone(),
+                                name.clone(),
+                                wake.clone(),
+                                metrics.clone(),
+                            ));
+                        }
+                    }
+                }
+                if let Some((commit, why)) = &at.refused {
+                    metrics.refused_commits.set(1);
+                    tracing::warn!(%commit, reason = %why, trusted = %at.git_commit(), "refusing a spec commit; acting on the last trusted one");
+                } else {
+                    metrics.refused_commits.set(0);
+                }
+                let report = run_pass(&ctx, &at).await;
+                metrics.passes.inc();
+                metrics.actions.inc_by(report.actions.len() as u64);
+                metrics.waiting.set(report.waiting.len() as i64);
+                for a in &report.actions {
+                    tracing::info!(commit = %at.git_commit(), action = %a, "acted");
+                }
+                for w in &report.waiting {
+                    tracing::debug!(waiting = %w, "waiting");
+                }
+                for e in &report.errors {
+                    metrics.pass_errors.inc();
+                    tracing::warn!(error = %e, "step failed; it is retried");
+                }
+                report.next
+            }
+        };
+        last_pass.store(unix_now(), Ordering::Relaxed);
+        metrics.last_pass_unix.set(unix_now());
+        match next {
+            Next::Now => continue,
+            Next::AwaitChange(d) | Next::Retry(d) => {
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(d) => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The per-organization agent: one reconcile pass ([`pass::run_pass`]) and
+//! the daemon that runs it whenever something may have changed
+//! ([`daemon::run`]).
+//!
+//! - [`context`]: the org's identity and connections to its own peers.
+//! - [`spec_source`]: the spec the agent acts on (newest trusted commit).
+//! - [`packages`]: the byte-reproducible chaincode packages it builds.
+//! - [`observe_live`]: the [`crate::observe::Observed`] snapshot read live.
+//! - [`ops`]: typed calls to the OpsSC chaincode.
+//! - [`pass`]: observe → plan → act, one attempt per step, idempotent.
+//! - [`daemon`]: the level-triggered loop, event streams, health and metrics.
+//! - [`status`]: proposals, votes, tasks and conditions for `opssc status`.
+//!
+//! Key decision: the pass is never told why it runs. Events (a new trusted
+//! commit, an OpsSC chaincode event, a new block on a chaincode's channel)
+//! only wake the loop; the pass works from what it observes, so a restart or
+//! a missed event costs one re-observation.
+
+pub mod context;
+pub mod daemon;
+pub mod observe_live;
+pub mod ops;
+pub mod packages;
+pub mod pass;
+pub mod spec_source;
+pub mod status;

@@ -1,0 +1,177 @@
+//! The live observer: an [`Observed`] snapshot read from the network through
+//! this organization's own peers and the OpsSC chaincode.
+//!
+//! [`live`] reads, per channel of the spec that the main peer joined, the
+//! committed chaincode definitions (`_lifecycle`) and this organization's
+//! approvals; per own peer, the joined channels (`cscc`) and the installed
+//! packages; and the proposals on the OpsSC chaincode with their votes. Key
+//! decision: this first version observes what chaincode rollouts need;
+//! channel configurations are not decoded yet, so `channels` stays empty and
+//! the agent acts on chaincode proposals only (see [`super::pass`]).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result};
+use opssc_chaincode::model::{Kind, ProposalState, Target};
+use opssc_fabric::configtx::signature_policy_to_dsl;
+use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
+use opssc_fabric::protos::lifecycle as lc;
+use opssc_fabric::{cscc, lifecycle};
+use opssc_schema::Spec;
+use prost::Message;
+use serde_json::Value;
+
+use super::context::Context;
+use super::packages::Built;
+use crate::observe::{
+    ApprovedDefinition, CommittedDefinition, InstalledPackage, LocalPeer, Observed, ProposalSummary,
+};
+
+/// The endorsement policy of a definition, as text (signature DSL or a
+/// channel policy reference).
+pub fn policy_text(validation_parameter: &[u8]) -> String {
+    if validation_parameter.is_empty() {
+        return lifecycle::DEFAULT_ENDORSEMENT_POLICY.to_string();
+    }
+    match ApplicationPolicy::decode(validation_parameter) {
+        Ok(ApplicationPolicy {
+            r#type: Some(application_policy::Type::SignaturePolicy(env)),
+        }) => signature_policy_to_dsl(&env),
+        Ok(ApplicationPolicy {
+            r#type: Some(application_policy::Type::ChannelConfigPolicyReference(r)),
+        }) => r,
+        _ => format!("<undecodable policy {}>", hex::encode(validation_parameter)),
+    }
+}
+
+fn now_text() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("unix:{secs}")
+}
+
+/// One proposal as `list` shows it.
+fn summary(item: &Value) -> Option<ProposalSummary> {
+    Some(ProposalSummary {
+        id: item["id"].as_str()?.to_string(),
+        kind: serde_json::from_value::<Kind>(item["kind"].clone()).ok()?,
+        target: serde_json::from_value::<Target>(item["target"].clone()).ok()?,
+        round: item["round"].as_u64().unwrap_or(0) as u32,
+        org: None,
+        state: serde_json::from_value::<ProposalState>(item["state"].clone()).ok()?,
+        votes: BTreeMap::new(),
+    })
+}
+
+/// Reads the network as `ctx`'s organization sees it.
+pub async fn live(
+    ctx: &Context,
+    spec: &Spec,
+    packages: &BTreeMap<String, Built>,
+) -> Result<Observed> {
+    let me = ctx.me.clone();
+    let mut observed = Observed {
+        observed_by: me.clone(),
+        taken_at: now_text(),
+        channels: BTreeMap::new(),
+        chaincodes: BTreeMap::new(),
+        packages: packages
+            .iter()
+            .map(|(l, b)| (l.clone(), b.package_id.clone()))
+            .collect(),
+        local: Default::default(),
+        proposals: Vec::new(),
+    };
+    for peer in &ctx.peers {
+        let joined = cscc::channels(&peer.endorser)
+            .await
+            .with_context(|| format!("list the channels of {me}'s peer {}", peer.name))?;
+        let installed = lifecycle::query_installed(&peer.endorser)
+            .await
+            .with_context(|| format!("list the packages installed on {me}'s peer {}", peer.name))?;
+        let mut installed_packages: Vec<InstalledPackage> = installed
+            .into_iter()
+            .map(|i| InstalledPackage {
+                package_id: i.package_id,
+                label: i.label,
+            })
+            .collect();
+        installed_packages.sort();
+        observed.local.peers.insert(
+            peer.name.clone(),
+            LocalPeer {
+                joined_channels: joined,
+                installed_packages,
+            },
+        );
+    }
+    let main = ctx.main_peer();
+    let joined = observed.local.peers[&main.name].joined_channels.clone();
+    for channel in spec.channels.keys().filter(|c| joined.contains(c)) {
+        let defs = lifecycle::query_committed_all(&main.endorser, channel)
+            .await
+            .with_context(|| format!("read the committed chaincodes of channel {channel}"))?;
+        for d in defs {
+            let approvals = lifecycle::query_committed(&main.endorser, channel, &d.name)
+                .await
+                .with_context(|| format!("read the definition of {channel}/{}", d.name))?
+                .map(|r| r.approvals.into_iter().collect())
+                .unwrap_or_default();
+            observed.chaincodes.insert(
+                Observed::chaincode_key(channel, &d.name),
+                CommittedDefinition {
+                    sequence: d.sequence as u64,
+                    version: d.version.clone(),
+                    endorsement_policy: policy_text(&d.validation_parameter),
+                    collections: Vec::new(),
+                    init_required: d.init_required,
+                    approvals,
+                    last_modified: None,
+                },
+            );
+        }
+        for (ch, name) in spec.chaincodes.keys().filter(|(ch, _)| ch == channel) {
+            let approved = lifecycle::query_approved(&main.endorser, ch, name, None)
+                .await
+                .with_context(|| format!("read {me}'s approval of {ch}/{name}"))?;
+            if let Some(a) = approved {
+                observed
+                    .local
+                    .approved
+                    .insert(Observed::chaincode_key(ch, name), approved_definition(&a));
+            }
+        }
+    }
+    let ops = ctx.ops(&spec.consortium.ops_channel);
+    if joined.contains(&spec.consortium.ops_channel) {
+        for item in ops.list_all().await? {
+            let Some(mut s) = summary(&item) else {
+                continue;
+            };
+            if !s.kind.is_chaincode() {
+                continue;
+            }
+            if matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {
+                for v in ops.votes(&s.id).await? {
+                    s.votes.insert(v.org, v.decision);
+                }
+            }
+            observed.proposals.push(s);
+        }
+    }
+    Ok(observed)
+}
+
+fn approved_definition(a: &lc::QueryApprovedChaincodeDefinitionResult) -> ApprovedDefinition {
+    let package_id = a.source.as_ref().and_then(|s| match &s.r#type {
+        Some(lc::chaincode_source::Type::LocalPackage(l)) => Some(l.package_id.clone()),
+        _ => None,
+    });
+    ApprovedDefinition {
+        sequence: a.sequence as u64,
+        version: a.version.clone(),
+        package_id,
+    }
+}

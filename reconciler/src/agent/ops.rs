@@ -1,0 +1,149 @@
+//! The OpsSC chaincode, seen from one organization: typed calls through the
+//! organization's own gateway on the ops channel.
+//!
+//! [`OpsClient`] turns each contract function into one method; submits go
+//! through the org's gateway (endorsed by as many organizations as the
+//! chaincode's endorsement policy needs, found by discovery), queries are
+//! evaluated on the org's own peer. Key decision: the contract's refusals come
+//! back as errors whose text starts with the contract's class
+//! (`conflict: ...`), so callers can tell "already done" from a failure.
+
+use anyhow::{Context as _, Result};
+use opssc_chaincode::api::{IdArgs, ListArgs, ProposeArgs, ReportTaskArgs, TasksArgs, VoteArgs};
+use opssc_chaincode::model::{Proposal, TaskEntry, Vote};
+use opssc_fabric::gateway::Gateway;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// One org's handle on the OpsSC chaincode.
+#[derive(Clone)]
+pub struct OpsClient {
+    pub gateway: Gateway,
+    pub channel: String,
+    pub chaincode: String,
+}
+
+/// `get`'s answer.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Got {
+    pub proposal: Proposal,
+    #[serde(default)]
+    pub tally: Value,
+    #[serde(default)]
+    pub eligible_executors: Vec<String>,
+}
+
+impl OpsClient {
+    async fn submit_raw(&self, function: &str, arg: &impl Serialize) -> Result<Value> {
+        let bytes = serde_json::to_vec(arg).expect("contract arguments serialize");
+        let done = self
+            .gateway
+            .submit_transaction(&self.channel, &self.chaincode, function, [bytes])
+            .await
+            .with_context(|| {
+                format!(
+                    "OpsSC {function} on channel {} (chaincode {})",
+                    self.channel, self.chaincode
+                )
+            })?;
+        serde_json::from_slice(&done.result)
+            .with_context(|| format!("OpsSC {function} answered something that is not JSON"))
+    }
+
+    async fn query<T: DeserializeOwned>(&self, function: &str, arg: &impl Serialize) -> Result<T> {
+        let bytes = serde_json::to_vec(arg).expect("contract arguments serialize");
+        let out = self
+            .gateway
+            .evaluate_transaction(&self.channel, &self.chaincode, function, [bytes])
+            .await
+            .with_context(|| {
+                format!(
+                    "OpsSC query {function} on channel {} (chaincode {}); is the OpsSC chaincode deployed?",
+                    self.channel, self.chaincode
+                )
+            })?;
+        serde_json::from_slice(&out)
+            .with_context(|| format!("OpsSC {function} answered an unexpected shape"))
+    }
+
+    /// Every proposal (all pages), in filing order.
+    pub async fn list_all(&self) -> Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut bookmark = None;
+        loop {
+            let page: Value = self
+                .query(
+                    "list",
+                    &ListArgs {
+                        page_size: Some(200),
+                        bookmark: bookmark.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            if let Some(list) = page["items"].as_array() {
+                items.extend(list.iter().cloned());
+            }
+            match page["bookmark"].as_str() {
+                Some(b) if !b.is_empty() => bookmark = Some(b.to_string()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Got> {
+        self.query("get", &IdArgs { id: id.to_string() }).await
+    }
+
+    pub async fn votes(&self, id: &str) -> Result<Vec<Vote>> {
+        let v: Value = self.query("votes", &IdArgs { id: id.to_string() }).await?;
+        serde_json::from_value(v["votes"].clone()).context("OpsSC votes: unexpected shape")
+    }
+
+    pub async fn tasks(&self, id: &str, org: Option<&str>) -> Result<Vec<TaskEntry>> {
+        let v: Value = self
+            .query(
+                "tasks",
+                &TasksArgs {
+                    id: id.to_string(),
+                    org: org.map(str::to_string),
+                },
+            )
+            .await?;
+        serde_json::from_value(v["tasks"].clone()).context("OpsSC tasks: unexpected shape")
+    }
+
+    pub async fn propose(&self, args: &ProposeArgs) -> Result<Value> {
+        self.submit_raw("propose", args).await
+    }
+
+    pub async fn vote(&self, args: &VoteArgs) -> Result<Value> {
+        self.submit_raw("vote", args).await
+    }
+
+    pub async fn tally(&self, id: &str) -> Result<Value> {
+        self.submit_raw("tally", &IdArgs { id: id.to_string() })
+            .await
+    }
+
+    pub async fn report_task(&self, args: &ReportTaskArgs) -> Result<Value> {
+        self.submit_raw("report_task", args).await
+    }
+
+    pub async fn claim_execution(&self, id: &str) -> Result<Value> {
+        self.submit_raw("claim_execution", &IdArgs { id: id.to_string() })
+            .await
+    }
+
+    pub async fn report_committed(&self, id: &str, detail: &str) -> Result<Value> {
+        self.submit_raw(
+            "report_committed",
+            &opssc_chaincode::api::ReportCommittedArgs {
+                id: id.to_string(),
+                detail: detail.to_string(),
+            },
+        )
+        .await
+    }
+}

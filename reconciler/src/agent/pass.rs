@@ -1,0 +1,542 @@
+//! One reconcile pass: observe → plan → act, for chaincode rollouts.
+//!
+//! [`run_pass`] builds this organization's packages, observes the network
+//! ([`super::observe_live::live`]), plans ([`crate::plan::plan`]) and then
+//! makes at most one attempt at every step whose preconditions hold, in this
+//! order per chaincode:
+//!
+//! 1. **File** the proposal the plan names, if it is not on the chain (the ID
+//!    is deterministic: a second filing by another org is a no-op).
+//! 2. **Vote** while it is `proposed`, per the vote policy: `auto` recomputes
+//!    the payload from this org's own spec and package and approves only an
+//!    identical one (a different one gets a reject with the difference);
+//!    `manual` waits for `opssc vote`. Then **tally** once the approvals
+//!    reach the quorum.
+//! 3. Once `approved`: **install** the package on every own peer, **approve**
+//!    the definition for this org, **report** each task once.
+//! 4. If this org is an eligible executor and enough orgs approved:
+//!    **commit** the definition, then **report committed**.
+//! 5. Without a pending change, heal local drift: install and approve the
+//!    committed definition (an org that joined late or missed a step).
+//!
+//! Every step is guarded by what the chain says (the committed definition
+//! sequence, this org's approved sequence, the proposal's state and the tasks
+//! already reported), so running a pass twice does nothing twice. The pass
+//! returns what should happen next ([`Next`]); it is never told why it runs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use opssc_chaincode::api::{ProposeArgs, ReportTaskArgs, VoteArgs, normalize_payload};
+use opssc_chaincode::model::{Decision, Kind, ProposalState, SpecRef, TaskStatus};
+use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
+use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
+use opssc_schema::Chaincode;
+use opssc_schema::local::VotePolicy;
+use prost::Message;
+use serde_json::Value;
+
+use super::context::Context;
+use super::packages::{self, Built};
+use super::spec_source::SpecAt;
+use crate::observe::Observed;
+use crate::plan::{PlannedProposal, proposal::chaincode_payload};
+
+/// What should happen after a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Something changed: observe again right away.
+    Now,
+    /// Waiting on others (votes, approvals, the executor): run again on the
+    /// next event, or after this long at the latest.
+    AwaitChange(Duration),
+    /// A step failed: retry after this long.
+    Retry(Duration),
+}
+
+/// What a pass did, what it waits on, and what failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    pub actions: Vec<String>,
+    pub waiting: Vec<String>,
+    pub errors: Vec<String>,
+    pub next: Next,
+}
+
+impl PassReport {
+    fn new() -> PassReport {
+        PassReport {
+            actions: Vec::new(),
+            waiting: Vec::new(),
+            errors: Vec::new(),
+            next: Next::AwaitChange(Duration::from_secs(30)),
+        }
+    }
+
+    fn finish(mut self) -> PassReport {
+        self.next = if !self.errors.is_empty() {
+            Next::Retry(Duration::from_secs(3))
+        } else if !self.actions.is_empty() {
+            Next::Now
+        } else {
+            Next::AwaitChange(Duration::from_secs(30))
+        };
+        self
+    }
+}
+
+/// The `validation_parameter` for a spec's endorsement policy.
+pub fn validation_parameter(cc: &Chaincode) -> Result<Vec<u8>> {
+    let Some(p) = &cc.endorsement_policy else {
+        return Ok(Vec::new());
+    };
+    let text = p.text.trim();
+    if text.starts_with('/') {
+        return Ok(lifecycle::policy_reference(text));
+    }
+    let env = opssc_fabric::configtx::parse_signature_policy(text).with_context(|| {
+        format!(
+            "chaincode {}/{}: endorsement policy {text:?}",
+            cc.channel, cc.name
+        )
+    })?;
+    Ok(ApplicationPolicy {
+        r#type: Some(application_policy::Type::SignaturePolicy(env)),
+    }
+    .encode_to_vec())
+}
+
+/// The definition every org approves for `cc` at `sequence`.
+pub fn definition(cc: &Chaincode, sequence: u64) -> Result<ChaincodeDefinition> {
+    anyhow::ensure!(
+        cc.collections.is_empty(),
+        "chaincode {}/{}: private data collections are not applied by this agent yet",
+        cc.channel,
+        cc.name
+    );
+    let mut def = ChaincodeDefinition::new(&cc.name, &cc.version, sequence as i64)
+        .with_validation_parameter(validation_parameter(cc)?);
+    def.init_required = cc.init_required;
+    Ok(def)
+}
+
+/// The top-level fields in which two payloads differ, for a reject reason.
+pub fn payload_difference(on_chain: &Value, mine: &Value) -> String {
+    let mut keys: Vec<&String> = Vec::new();
+    if let (Some(a), Some(b)) = (on_chain.as_object(), mine.as_object()) {
+        keys.extend(a.keys().chain(b.keys()).filter(|k| *k != "summary"));
+    }
+    keys.sort();
+    keys.dedup();
+    let diffs: Vec<String> = keys
+        .into_iter()
+        .filter(|k| on_chain.get(*k) != mine.get(*k))
+        .map(|k| {
+            format!(
+                "{k}: proposed {}, this organization computes {}",
+                on_chain.get(k).unwrap_or(&Value::Null),
+                mine.get(k).unwrap_or(&Value::Null)
+            )
+        })
+        .collect();
+    if diffs.is_empty() {
+        "the payload differs".to_string()
+    } else {
+        diffs.join("; ")
+    }
+}
+
+/// One pass over `at`'s spec.
+pub async fn run_pass(ctx: &Context, at: &SpecAt) -> PassReport {
+    let mut report = PassReport::new();
+    if let Err(e) = pass(ctx, at, &mut report).await {
+        report.errors.push(format!("{e:#}"));
+    }
+    report.finish()
+}
+
+async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()> {
+    let spec = &at.spec;
+    let (built, build_errors) = packages::build_all(&ctx.config, spec);
+    report.errors.extend(build_errors);
+    let observed = super::observe_live::live(ctx, spec, &built).await?;
+    let plan = crate::plan::plan(spec, &observed, &ctx.me);
+    for ((channel, name), cc) in &spec.chaincodes {
+        if !spec.channels[channel].members.contains(&ctx.me) {
+            continue;
+        }
+        let Some(pkg) = built.get(&cc.label) else {
+            continue;
+        };
+        let proposal = plan.proposals.iter().find(|p| {
+            p.kind.is_chaincode()
+                && p.target.channel == *channel
+                && p.target.chaincode.as_deref() == Some(name.as_str())
+        });
+        let step = match proposal {
+            Some(p) => shared_change(ctx, at, &observed, cc, pkg, p, report).await,
+            None => heal(ctx, &observed, cc, pkg, report).await,
+        };
+        if let Err(e) = step {
+            report
+                .errors
+                .push(format!("chaincode {channel}/{name}: {e:#}"));
+        }
+    }
+    Ok(())
+}
+
+fn committed_sequence(observed: &Observed, cc: &Chaincode) -> u64 {
+    observed
+        .chaincodes
+        .get(&Observed::chaincode_key(&cc.channel, &cc.name))
+        .map_or(0, |c| c.sequence)
+}
+
+async fn shared_change(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+    cc: &Chaincode,
+    pkg: &Built,
+    p: &PlannedProposal,
+    report: &mut PassReport,
+) -> Result<()> {
+    let what = format!("{}/{}", cc.channel, cc.name);
+    let committed = committed_sequence(observed, cc);
+    let sequence = committed + 1;
+    let payload = chaincode_payload(cc, sequence, &pkg.package_id)
+        .with_context(|| format!("package ID {} has no SHA-256", pkg.package_id))?;
+    let payload_value = serde_json::to_value(&payload).expect("payload serializes");
+    let Some(id) = p.proposal_id.clone() else {
+        report
+            .waiting
+            .push(format!("{what}: the proposal ID is not known yet"));
+        return Ok(());
+    };
+    let ops = ctx.ops(&at.spec.consortium.ops_channel);
+    let Some(on_chain) = &p.on_chain else {
+        let args = ProposeArgs {
+            kind: p.kind,
+            target: p.target.clone(),
+            payload: payload_value,
+            spec_ref: SpecRef {
+                git_commit: at.git_commit(),
+                spec_hash: at.spec.spec_hash.clone(),
+                base_config_sequence: None,
+                committed_chaincode_sequence: Some(committed),
+            },
+            deadline: None,
+            round: p.round,
+        };
+        let out = ops.propose(&args).await?;
+        report.actions.push(format!(
+            "{what}: filed proposal {} ({} {} sequence {sequence}): {}",
+            crate::plan::short_id(&id),
+            p.kind,
+            cc.version,
+            out["outcome"].as_str().unwrap_or("filed")
+        ));
+        return Ok(());
+    };
+    match on_chain.state {
+        ProposalState::Proposed => {
+            vote_and_tally(ctx, &ops, &id, p.kind, &payload_value, &what, report).await
+        }
+        ProposalState::Approved => {
+            execute_tasks(ctx, &ops, observed, cc, pkg, &id, sequence, report).await
+        }
+        ProposalState::Failed => {
+            report.waiting.push(format!(
+                "{what}: proposal {} failed; `retry` it to try again",
+                crate::plan::short_id(&id)
+            ));
+            Ok(())
+        }
+        other => {
+            report.waiting.push(format!(
+                "{what}: proposal {} is {other}",
+                crate::plan::short_id(&id)
+            ));
+            Ok(())
+        }
+    }
+}
+
+async fn vote_and_tally(
+    ctx: &Context,
+    ops: &super::ops::OpsClient,
+    id: &str,
+    kind: Kind,
+    mine: &Value,
+    what: &str,
+    report: &mut PassReport,
+) -> Result<()> {
+    let got = ops.get(id).await?;
+    let votes = ops.votes(id).await?;
+    let voted = votes.iter().any(|v| v.org == ctx.me);
+    if !voted {
+        match ctx.config.vote_policy {
+            VotePolicy::Manual => {
+                report.waiting.push(format!(
+                    "{what}: proposal {} waits for {}'s manual vote (`opssc vote {id} approve|reject`)",
+                    crate::plan::short_id(id),
+                    ctx.me
+                ));
+            }
+            VotePolicy::Auto => {
+                let (_, canonical) = normalize_payload(kind, mine).map_err(|e| {
+                    anyhow::anyhow!("this organization's own payload is invalid: {e}")
+                })?;
+                let (decision, reason) = if canonical == got.proposal.payload {
+                    (
+                        Decision::Approve,
+                        "recomputed from the spec: identical".to_string(),
+                    )
+                } else {
+                    (
+                        Decision::Reject,
+                        payload_difference(&got.proposal.payload, &canonical),
+                    )
+                };
+                ops.vote(&VoteArgs {
+                    id: id.to_string(),
+                    decision,
+                    reason: reason.clone(),
+                    config_signature: None,
+                })
+                .await?;
+                report.actions.push(format!(
+                    "{what}: voted {decision:?} on {} ({reason})",
+                    crate::plan::short_id(id)
+                ));
+            }
+        }
+    }
+    let approvals = votes
+        .iter()
+        .filter(|v| v.decision == Decision::Approve)
+        .count()
+        + usize::from(!voted && ctx.config.vote_policy == VotePolicy::Auto);
+    let rejections = votes
+        .iter()
+        .filter(|v| v.decision == Decision::Reject)
+        .count();
+    let quorum = got.proposal.quorum as usize;
+    let electorate = got.proposal.electorate.len();
+    if approvals >= quorum || rejections > electorate.saturating_sub(quorum) {
+        let out = ops.tally(id).await?;
+        report.actions.push(format!(
+            "{what}: tallied {}: {}",
+            crate::plan::short_id(id),
+            out["outcome"]
+                .as_str()
+                .or(out["state"].as_str())
+                .unwrap_or("done")
+        ));
+    } else {
+        report.waiting.push(format!(
+            "{what}: proposal {} has {approvals} of {quorum} approvals",
+            crate::plan::short_id(id)
+        ));
+    }
+    Ok(())
+}
+
+/// Installs `pkg` on every own peer that lacks it; true if all have it.
+async fn install(
+    ctx: &Context,
+    observed: &Observed,
+    pkg: &Built,
+    report: &mut PassReport,
+) -> Result<()> {
+    for peer in &ctx.peers {
+        let has = observed.local.peers.get(&peer.name).is_some_and(|p| {
+            p.installed_packages
+                .iter()
+                .any(|i| i.package_id == pkg.package_id)
+        });
+        if has {
+            continue;
+        }
+        let done = lifecycle::install(&peer.endorser, &pkg.bytes)
+            .await
+            .with_context(|| format!("install {} on peer {}", pkg.package_id, peer.name))?;
+        anyhow::ensure!(
+            done.package_id == pkg.package_id,
+            "peer {} derived package ID {} for the package this org built as {}",
+            peer.name,
+            done.package_id,
+            pkg.package_id
+        );
+        report.actions.push(format!(
+            "installed {} on peer {}{}",
+            pkg.package_id,
+            peer.name,
+            if done.newly_installed {
+                ""
+            } else {
+                " (it was already there)"
+            }
+        ));
+    }
+    Ok(())
+}
+
+/// Approves `cc` at `sequence` for this org unless it already did.
+async fn approve(
+    ctx: &Context,
+    observed: &Observed,
+    cc: &Chaincode,
+    pkg: &Built,
+    sequence: u64,
+    report: &mut PassReport,
+) -> Result<()> {
+    let key = Observed::chaincode_key(&cc.channel, &cc.name);
+    let done = observed.local.approved.get(&key).is_some_and(|a| {
+        a.sequence == sequence
+            && a.version == cc.version
+            && a.package_id.as_deref() == Some(pkg.package_id.as_str())
+    });
+    if done {
+        return Ok(());
+    }
+    let def = definition(cc, sequence)?;
+    let committed = lifecycle::approve(
+        &ctx.main_peer().gateway,
+        &cc.channel,
+        &def,
+        Some(&pkg.package_id),
+    )
+    .await
+    .with_context(|| format!("approve {key} sequence {sequence} for {}", ctx.me))?;
+    report.actions.push(format!(
+        "approved {key} {} sequence {sequence} for {} (block {})",
+        cc.version, ctx.me, committed.block
+    ));
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute_tasks(
+    ctx: &Context,
+    ops: &super::ops::OpsClient,
+    observed: &Observed,
+    cc: &Chaincode,
+    pkg: &Built,
+    id: &str,
+    sequence: u64,
+    report: &mut PassReport,
+) -> Result<()> {
+    let what = format!("{}/{}", cc.channel, cc.name);
+    let reported: Vec<String> = ops
+        .tasks(id, Some(&ctx.me))
+        .await?
+        .into_iter()
+        .filter(|t| t.status == TaskStatus::Done)
+        .map(|t| t.task)
+        .collect();
+    install(ctx, observed, pkg, report).await?;
+    if !reported.iter().any(|t| t == "install") {
+        ops.report_task(&ReportTaskArgs {
+            id: id.to_string(),
+            task: "install".into(),
+            status: TaskStatus::Done,
+            detail: pkg.package_id.clone(),
+            org: None,
+        })
+        .await?;
+        report.actions.push(format!(
+            "{what}: reported task install on {}",
+            crate::plan::short_id(id)
+        ));
+    }
+    approve(ctx, observed, cc, pkg, sequence, report).await?;
+    if !reported.iter().any(|t| t == "approve") {
+        ops.report_task(&ReportTaskArgs {
+            id: id.to_string(),
+            task: "approve".into(),
+            status: TaskStatus::Done,
+            detail: format!("sequence {sequence}"),
+            org: None,
+        })
+        .await?;
+        report.actions.push(format!(
+            "{what}: reported task approve on {}",
+            crate::plan::short_id(id)
+        ));
+    }
+    // The shared step.
+    let got = ops.get(id).await?;
+    if !got.eligible_executors.contains(&ctx.me) {
+        report.waiting.push(format!(
+            "{what}: waiting for the executor ({}) to commit sequence {sequence}",
+            got.eligible_executors.join(", ")
+        ));
+        return Ok(());
+    }
+    let committed_now =
+        lifecycle::query_committed(&ctx.main_peer().endorser, &cc.channel, &cc.name)
+            .await?
+            .map_or(0, |d| d.sequence as u64);
+    if committed_now < sequence {
+        let def = definition(cc, sequence)?;
+        let readiness =
+            lifecycle::check_commit_readiness(&ctx.main_peer().endorser, &cc.channel, &def).await?;
+        let approved: Vec<String> = readiness
+            .approvals
+            .iter()
+            .filter(|(_, ok)| **ok)
+            .map(|(org, _)| org.clone())
+            .collect();
+        let members = at_least_majority(&readiness.approvals);
+        if approved.len() < members {
+            report.waiting.push(format!(
+                "{what}: executor {} waits for approvals of sequence {sequence}: {} of {members} ({})",
+                ctx.me,
+                approved.len(),
+                approved.join(", ")
+            ));
+            return Ok(());
+        }
+        let done = lifecycle::commit(&ctx.main_peer().gateway, &cc.channel, &def, &approved)
+            .await
+            .with_context(|| format!("commit {what} sequence {sequence}"))?;
+        report.actions.push(format!(
+            "{what}: committed sequence {sequence} ({}) at block {}",
+            cc.version, done.block
+        ));
+    }
+    ops.report_committed(id, &format!("sequence {sequence} committed"))
+        .await?;
+    report.actions.push(format!(
+        "{what}: reported {} committed",
+        crate::plan::short_id(id)
+    ));
+    Ok(())
+}
+
+/// A majority of the channel's members (the default LifecycleEndorsement).
+fn at_least_majority(approvals: &BTreeMap<String, bool>) -> usize {
+    approvals.len() / 2 + 1
+}
+
+/// No pending change: make sure this org runs the committed definition.
+async fn heal(
+    ctx: &Context,
+    observed: &Observed,
+    cc: &Chaincode,
+    pkg: &Built,
+    report: &mut PassReport,
+) -> Result<()> {
+    let key = Observed::chaincode_key(&cc.channel, &cc.name);
+    let Some(c) = observed.chaincodes.get(&key) else {
+        return Ok(());
+    };
+    if c.version != cc.version {
+        return Ok(());
+    }
+    install(ctx, observed, pkg, report).await?;
+    approve(ctx, observed, cc, pkg, c.sequence, report).await
+}

@@ -1,0 +1,39 @@
+//! `opssc agent` and the shared start-up of the agent commands: logging, the
+//! TLS provider, the runtime, the configuration.
+
+use std::path::Path;
+
+use anyhow::Result;
+use opssc_schema::local::AgentConfig;
+
+/// Structured logs: `RUST_LOG` filters (default `info`), `OPSSC_LOG_FORMAT=json` for JSON lines.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("OPSSC_LOG_FORMAT").as_deref() == Ok("json") {
+        let _ = builder.json().try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
+pub fn load_config(path: &Path) -> Result<AgentConfig> {
+    AgentConfig::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+pub fn run(config: &Path) -> Result<i32> {
+    init_logging();
+    let config = load_config(config)?;
+    tracing::info!(org = %config.msp_id, "opssc agent starting");
+    runtime()?.block_on(opssc::agent::daemon::run(config))
+}
