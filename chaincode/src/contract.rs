@@ -350,6 +350,7 @@ impl<'a> Call<'a> {
         });
         self.event = Some(Event {
             name: name.to_string(),
+            // A serde_json::Value always serializes.
             payload: serde_json::to_vec(&payload).expect("JSON value serializes"),
         });
     }

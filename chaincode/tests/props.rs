@@ -545,3 +545,39 @@ proptest! {
         }
     }
 }
+
+/// Arbitrary JSON-like or raw input to every function: never a panic, and
+/// whatever is accepted keeps the invariants.
+fn hostile_arg() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..200),
+        "\\PC{0,200}".prop_map(String::into_bytes),
+        (any::<u8>(), "[a-z_]{1,12}", "\\PC{0,40}", any::<i64>()).prop_map(|(k, field, text, num)| {
+            let v = match k % 6 {
+                0 => json!({ field: text }),
+                1 => json!({ "id": text, field: num }),
+                2 => json!({ "id": "a".repeat(64), "decision": text }),
+                3 => json!({ "kind": "ChaincodeDeploy", "target": {"channel": text}, "payload": {field: num}, "spec_ref": spec_ref() }),
+                4 => json!([text, num]),
+                _ => json!({ "page_size": num, "bookmark": text }),
+            };
+            serde_json::to_vec(&v).unwrap()
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn hostile_arguments_never_panic_or_write(
+        f in prop::sample::select(opssc_chaincode::INVOKE_FUNCTIONS.iter().chain(opssc_chaincode::QUERY_FUNCTIONS.iter()).copied().collect::<Vec<_>>()),
+        arg in hostile_arg(),
+        org in 0..ACTORS.len(),
+    ) {
+        let mut w = World::new();
+        w.propose("Org1MSP", deploy("ch1", "basic", "1.0"));
+        let _ = w.net.call_raw(ACTORS[org], f, &[arg]);
+        w.check_invariants();
+    }
+}
