@@ -104,4 +104,61 @@ pub enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// One pass of the agent: observe, plan, file proposals, vote, install,
+    /// approve, commit when this org is the executor, report.
+    ///
+    /// Exit codes: 0 the pass ran without error (it may wait on others),
+    /// 1 a step failed (printed), 2 usage or I/O error.
+    Reconcile {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// Run one pass and exit (the only mode; the loop is `opssc agent`).
+        #[arg(long)]
+        once: bool,
+        /// Use this spec directory instead of the configured source (no signature checks).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
+    /// The per-organization agent: reconcile whenever the spec, the OpsSC or a
+    /// channel changes; `/healthz` and `/metrics` on `listen`.
+    Agent {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+    },
+    /// Proposals with votes and quorum, tasks per org, refused commits, and the
+    /// condition Ready / Progressing / Stalled with reasons.
+    ///
+    /// Exit codes: 0 Ready, 3 Progressing, 4 Stalled, 2 error.
+    Status {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// Use this spec directory instead of the configured source.
+        #[arg(long)]
+        spec: Option<PathBuf>,
+    },
+    /// Vote on a proposal as this organization (for `votePolicy: manual`).
+    Vote {
+        /// The proposal ID (as `opssc status` shows it, in full).
+        id: String,
+        decision: VoteDecision,
+        /// Why (recorded on the chain).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// The ops channel (default: the spec's).
+        #[arg(long, default_value = "ops")]
+        ops_channel: String,
+    },
+}
+
+/// `opssc vote` decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VoteDecision {
+    Approve,
+    Reject,
 }

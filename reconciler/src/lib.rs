@@ -14,5 +14,7 @@
 //! live network (the preparation step) lives elsewhere and only fills an
 //! `Observed`.
 
+pub mod agent;
 pub mod observe;
 pub mod plan;
+pub mod source;

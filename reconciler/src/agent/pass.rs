@@ -184,6 +184,46 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
                 .push(format!("chaincode {channel}/{name}: {e:#}"));
         }
     }
+    if let Err(e) = finish_committed(ctx, at, &observed, report).await {
+        report.errors.push(format!("{e:#}"));
+    }
+    Ok(())
+}
+
+/// An approved proposal whose definition is already on the chain (the
+/// executor stopped between the commit and the report): report it committed.
+async fn finish_committed(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+    report: &mut PassReport,
+) -> Result<()> {
+    let ops = ctx.ops(&at.spec.consortium.ops_channel);
+    for p in observed
+        .proposals
+        .iter()
+        .filter(|p| p.kind.is_chaincode() && p.state == ProposalState::Approved)
+    {
+        let Some(name) = &p.target.chaincode else {
+            continue;
+        };
+        let key = Observed::chaincode_key(&p.target.channel, name);
+        let Some(committed) = observed.chaincodes.get(&key) else {
+            continue;
+        };
+        let got = ops.get(&p.id).await?;
+        let sequence = got.proposal.payload["sequence"]
+            .as_u64()
+            .unwrap_or(u64::MAX);
+        if committed.sequence >= sequence && got.eligible_executors.contains(&ctx.me) {
+            ops.report_committed(&p.id, &format!("sequence {sequence} is on the chain"))
+                .await?;
+            report.actions.push(format!(
+                "{key}: reported {} committed (found on the chain)",
+                crate::plan::short_id(&p.id)
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -1,8 +1,12 @@
 //! One module per subcommand; each returns the process exit code.
 
+mod agent;
 mod plan;
+mod reconcile;
 mod state;
+mod status;
 mod validate;
+mod vote;
 
 use crate::cli::{Cli, Command};
 
@@ -16,6 +20,16 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             format,
         } => plan::run(&spec, state.as_deref(), org.as_deref(), format),
         Command::State { command } => state::run(command),
+        Command::Reconcile { config, once, spec } => reconcile::run(&config, once, spec.as_deref()),
+        Command::Agent { config } => agent::run(&config),
+        Command::Status { config, spec } => status::run(&config, spec.as_deref()),
+        Command::Vote {
+            id,
+            decision,
+            reason,
+            config,
+            ops_channel,
+        } => vote::run(&config, &id, decision, &reason, &ops_channel),
         Command::Dev { cmd } => opssc_devnet::cli::run(cmd),
         Command::Schema { agent_config } => {
             if agent_config {
