@@ -86,13 +86,26 @@ fn commit(
     oid
 }
 
+/// A new upstream repository and an agent-side mirror of it.
+fn upstream_and_mirror() -> (tempfile::TempDir, Repository, tempfile::TempDir) {
+    let upstream = tempfile::tempdir().unwrap();
+    let repo = Repository::init(upstream.path()).unwrap();
+    let mirror = tempfile::tempdir().unwrap();
+    (upstream, repo, mirror)
+}
+
+fn mirror_of(upstream: &tempfile::TempDir, mirror: &tempfile::TempDir) -> GitSource {
+    GitSource::open(
+        mirror.path(),
+        &format!("file://{}", upstream.path().display()),
+    )
+    .unwrap()
+}
+
 #[test]
 fn only_commits_signed_by_listed_admins_are_trusted() {
-    let upstream_dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init(upstream_dir.path()).unwrap();
+    let (upstream_dir, repo, mirror_repo) = upstream_and_mirror();
     let alice = key();
-    let mallory = key();
-
     let root = commit(&repo, &spec_files(&[&alice]), "root: the consortium", None);
     let signed = commit(
         &repo,
@@ -101,12 +114,7 @@ fn only_commits_signed_by_listed_admins_are_trusted() {
         Some(&alice),
     );
 
-    let mirror_dir = tempfile::tempdir().unwrap();
-    let source = GitSource::open(
-        mirror_dir.path(),
-        &format!("file://{}", upstream_dir.path().display()),
-    )
-    .unwrap();
+    let source = mirror_of(&upstream_dir, &mirror_repo);
     let tip = source.fetch("main").unwrap();
     assert_eq!(tip, signed);
     let v = source.verify(tip, Some(root), None).unwrap();
@@ -139,8 +147,7 @@ fn only_commits_signed_by_listed_admins_are_trusted() {
 
 #[test]
 fn a_commit_signed_by_an_unknown_key_is_refused() {
-    let upstream_dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init(upstream_dir.path()).unwrap();
+    let (upstream_dir, repo, mirror_repo) = upstream_and_mirror();
     let alice = key();
     let mallory = key();
     let root = commit(&repo, &spec_files(&[&alice]), "root", None);
@@ -150,12 +157,7 @@ fn a_commit_signed_by_an_unknown_key_is_refused() {
         "mallory's change",
         Some(&mallory),
     );
-    let mirror = tempfile::tempdir().unwrap();
-    let source = GitSource::open(
-        mirror.path(),
-        &format!("file://{}", upstream_dir.path().display()),
-    )
-    .unwrap();
+    let source = mirror_of(&upstream_dir, &mirror_repo);
     let v = source
         .verify(source.fetch("main").unwrap(), Some(root), None)
         .unwrap();
@@ -171,8 +173,7 @@ fn a_commit_signed_by_an_unknown_key_is_refused() {
 
 #[test]
 fn a_commit_cannot_vouch_for_its_own_new_key() {
-    let upstream_dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init(upstream_dir.path()).unwrap();
+    let (upstream_dir, repo, mirror_repo) = upstream_and_mirror();
     let alice = key();
     let carol = key();
     let root = commit(&repo, &spec_files(&[&alice]), "root", None);
@@ -183,12 +184,7 @@ fn a_commit_cannot_vouch_for_its_own_new_key() {
         "carol adds herself",
         Some(&carol),
     );
-    let mirror = tempfile::tempdir().unwrap();
-    let source = GitSource::open(
-        mirror.path(),
-        &format!("file://{}", upstream_dir.path().display()),
-    )
-    .unwrap();
+    let source = mirror_of(&upstream_dir, &mirror_repo);
     let v = source
         .verify(source.fetch("main").unwrap(), Some(root), None)
         .unwrap();
@@ -201,8 +197,7 @@ fn a_commit_cannot_vouch_for_its_own_new_key() {
     );
 
     // Signed by alice instead, Carol's key is accepted from the next commit on.
-    let upstream2 = tempfile::tempdir().unwrap();
-    let repo2 = Repository::init(upstream2.path()).unwrap();
+    let (upstream2, repo2, mirror_repo2) = upstream_and_mirror();
     let root2 = commit(&repo2, &spec_files(&[&alice]), "root", None);
     let add_carol = commit(
         &repo2,
@@ -216,12 +211,7 @@ fn a_commit_cannot_vouch_for_its_own_new_key() {
         "carol's first change",
         Some(&carol),
     );
-    let mirror2 = tempfile::tempdir().unwrap();
-    let source2 = GitSource::open(
-        mirror2.path(),
-        &format!("file://{}", upstream2.path().display()),
-    )
-    .unwrap();
+    let source2 = mirror_of(&upstream2, &mirror_repo2);
     let v = source2
         .verify(source2.fetch("main").unwrap(), Some(root2), None)
         .unwrap();
@@ -235,15 +225,9 @@ fn a_commit_cannot_vouch_for_its_own_new_key() {
 
 #[test]
 fn checkout_writes_the_spec_of_a_commit() {
-    let upstream_dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init(upstream_dir.path()).unwrap();
+    let (upstream_dir, repo, mirror_repo) = upstream_and_mirror();
     let tip = commit(&repo, &spec_files(&[]), "root", None);
-    let mirror = tempfile::tempdir().unwrap();
-    let source = GitSource::open(
-        mirror.path(),
-        &format!("file://{}", upstream_dir.path().display()),
-    )
-    .unwrap();
+    let source = mirror_of(&upstream_dir, &mirror_repo);
     assert_eq!(source.fetch("main").unwrap(), tip);
     let out = tempfile::tempdir().unwrap();
     source

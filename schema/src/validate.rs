@@ -99,6 +99,30 @@ fn suggestion(word: &str, candidates: &BTreeSet<String>, what: &str) -> String {
     }
 }
 
+/// The documents that parsed, grouped by kind, each with its position context.
+#[derive(Default)]
+struct ByKind<'a> {
+    consortia: Vec<(DocCtx, &'a Document<ConsortiumSpec>)>,
+    orgs: Vec<(DocCtx, &'a Document<OrganizationSpec>)>,
+    channels: Vec<(DocCtx, &'a Document<ChannelSpec>)>,
+    chaincodes: Vec<(DocCtx, &'a Document<ChaincodeSpec>)>,
+    governances: Vec<(DocCtx, &'a Document<GovernanceSpec>)>,
+}
+
+fn group_by_kind(docs: &[RawDoc]) -> ByKind<'_> {
+    let mut by_kind = ByKind::default();
+    for doc in docs {
+        match doc {
+            RawDoc::Consortium(c, d) => by_kind.consortia.push((*c, d)),
+            RawDoc::Organization(c, d) => by_kind.orgs.push((*c, d)),
+            RawDoc::Channel(c, d) => by_kind.channels.push((*c, d)),
+            RawDoc::Chaincode(c, d) => by_kind.chaincodes.push((*c, d)),
+            RawDoc::Governance(c, d) => by_kind.governances.push((*c, d)),
+        }
+    }
+    by_kind
+}
+
 /// Validates the documents and, if there is no error, builds the [`Spec`].
 pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spec> {
     let mut cx = Ctx { loaded, report };
@@ -151,46 +175,7 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
         }
     }
 
-    let consortia: Vec<_> = loaded
-        .docs
-        .iter()
-        .filter_map(|d| match d {
-            RawDoc::Consortium(c, d) => Some((*c, d)),
-            _ => None,
-        })
-        .collect();
-    let orgs: Vec<_> = loaded
-        .docs
-        .iter()
-        .filter_map(|d| match d {
-            RawDoc::Organization(c, d) => Some((*c, d)),
-            _ => None,
-        })
-        .collect();
-    let channels: Vec<_> = loaded
-        .docs
-        .iter()
-        .filter_map(|d| match d {
-            RawDoc::Channel(c, d) => Some((*c, d)),
-            _ => None,
-        })
-        .collect();
-    let chaincodes: Vec<_> = loaded
-        .docs
-        .iter()
-        .filter_map(|d| match d {
-            RawDoc::Chaincode(c, d) => Some((*c, d)),
-            _ => None,
-        })
-        .collect();
-    let governances: Vec<_> = loaded
-        .docs
-        .iter()
-        .filter_map(|d| match d {
-            RawDoc::Governance(c, d) => Some((*c, d)),
-            _ => None,
-        })
-        .collect();
+    let ByKind { consortia, orgs, channels, chaincodes, governances } = group_by_kind(&loaded.docs);
 
     // ---- Organizations ----
     let mut msp_ids: BTreeMap<String, (DocCtx, &Document<OrganizationSpec>)> = BTreeMap::new();
