@@ -181,6 +181,14 @@ impl Approval {
     pub fn is_impossible(&self) -> bool {
         self.requirements.iter().any(|r| r.need.is_impossible())
     }
+
+    /// `<policy> — <why>` for the first requirement that cannot be met.
+    pub fn impossible_reason(&self) -> Option<String> {
+        self.requirements.iter().find_map(|r| match &r.need {
+            Need::Impossible { reason } => Some(format!("{} — {reason}", r.label)),
+            _ => None,
+        })
+    }
 }
 
 /// A config group whose policies can be evaluated.
@@ -394,7 +402,7 @@ impl ChannelView {
             Policy::ImplicitMeta { rule, sub_policy } if sub_policy == name => {
                 format!("{} {sub_policy} of {scope}", rule.as_str())
             }
-            other => format!("{name} of {scope}: {}", desired::policy_canonical(other)),
+            other => format!("{name} of {scope}: {}", desired::policy_display(other)),
         };
         match (group, policy) {
             (Group::Channel, Policy::ImplicitMeta { rule, sub_policy }) => {
@@ -484,7 +492,7 @@ impl ChannelView {
                 }),
             },
             Ok(Policy::Signature(sig)) => Approval::single(Requirement {
-                label: format!("endorsement policy {}", sig.canonical()),
+                label: format!("endorsement policy {}", desired::signature_display(&sig)),
                 policy: "endorsement".into(),
                 need: signature_need(&sig, &self.members),
             }),

@@ -81,12 +81,14 @@ pub(super) fn plan_chaincodes(
             .entry(channel.as_str())
             .or_insert_with(|| ChannelView::from_spec(spec, channel))
         {
-            let needed = view.endorsement(&after_base.endorsement_policy);
-            if needed.is_impossible() {
+            if let Some(why) = view
+                .endorsement(&after_base.endorsement_policy)
+                .impossible_reason()
+            {
                 sc.risks.push(Risk {
                     kind: RiskKind::UnsatisfiableEndorsement,
                     message: format!(
-                        "no set of the members of channel {channel} can satisfy the endorsement policy of {name} ({needed}): no transaction could ever be endorsed"
+                        "no set of the members of channel {channel} can satisfy the endorsement policy of {name} ({why}): no transaction could ever be endorsed"
                     ),
                 });
             }

@@ -31,7 +31,7 @@ pub(super) fn plan_channels(
     for name in spec.channels.keys() {
         match observed.channels.get(name) {
             None => out.push(create(spec, name)),
-            Some(obs) => update(spec, name, obs, &mut out),
+            Some(obs) => update(spec, name, obs, &mut out, notes),
         }
     }
     for name in observed.channels.keys() {
@@ -102,12 +102,11 @@ fn create(spec: &Spec, name: &str) -> SharedChange {
     }
     for pname in ["Admins", "LifecycleEndorsement"] {
         let a = view.evaluate(&super::approval::Group::Application, pname);
-        if a.is_impossible() {
+        if let Some(why) = a.impossible_reason() {
             sc.risks.push(Risk {
                 kind: RiskKind::AdminLockout,
                 message: format!(
-                    "no set of the founding members can satisfy {pname} of channel {name}: {}",
-                    a
+                    "no set of the founding members can satisfy {pname} of channel {name} ({why})"
                 ),
             });
         }
@@ -132,7 +131,13 @@ fn batch(ch: &opssc_schema::Channel) -> ObservedBatch {
     }
 }
 
-fn update(spec: &Spec, name: &str, obs: &ObservedChannel, out: &mut Vec<SharedChange>) {
+fn update(
+    spec: &Spec,
+    name: &str,
+    obs: &ObservedChannel,
+    out: &mut Vec<SharedChange>,
+    notes: &mut Vec<String>,
+) {
     let ch = &spec.channels[name];
     let view = ChannelView::from_observed(name, obs);
     let final_view = ChannelView::from_spec(spec, name).expect("the channel is in the spec");
@@ -194,11 +199,11 @@ fn update(spec: &Spec, name: &str, obs: &ObservedChannel, out: &mut Vec<SharedCh
         );
         if is_governing(&final_view, pname) {
             let a = final_view.evaluate(&super::approval::Group::Application, pname);
-            if a.is_impossible() {
+            if let Some(why) = a.impossible_reason() {
                 sc.risks.push(Risk {
                     kind: RiskKind::AdminLockout,
                     message: format!(
-                        "after this change no set of the members of channel {name} can satisfy {pname} ({a}); {}",
+                        "after this change no set of the members of channel {name} can satisfy {pname} ({why}); {}",
                         if pname == "LifecycleEndorsement" {
                             "no chaincode definition could be committed again"
                         } else {
@@ -306,6 +311,18 @@ fn update(spec: &Spec, name: &str, obs: &ObservedChannel, out: &mut Vec<SharedCh
         ));
     }
 
+    // The Orderer group's organizations are not planned (yet): say so.
+    let mut have_orderer_orgs = obs.orderer_orgs.clone();
+    have_orderer_orgs.sort();
+    let want_orderer_orgs = desired::orderer_orgs(spec);
+    if have_orderer_orgs != want_orderer_orgs {
+        notes.push(format!(
+            "the orderer organizations of channel {name} are {} on the chain and {} in the spec; opssc does not plan Orderer group membership changes yet",
+            have_orderer_orgs.join(", "),
+            want_orderer_orgs.join(", ")
+        ));
+    }
+
     // Consenters.
     let want_consenters = desired::consenters(spec);
     let mut have_consenters = obs.consenters.clone();
@@ -364,6 +381,14 @@ fn update(spec: &Spec, name: &str, obs: &ObservedChannel, out: &mut Vec<SharedCh
                     kind: RiskKind::LastAnchorPeer,
                     message: format!(
                         "removes the last anchor peer of {org} on channel {name}: other organizations' peers will no longer discover {org}'s peers (gossip, cross-org endorsement)"
+                    ),
+                });
+            } else if !have.is_empty() && have.iter().all(|a| !want_anchors.contains(a)) {
+                sc.risks.push(Risk {
+                    kind: RiskKind::LastAnchorPeer,
+                    message: format!(
+                        "removes the last of {org}'s current anchor peers on channel {name} ({}); start the new anchor peers and join them to the channel first, or other organizations lose discovery of {org}'s peers",
+                        have.join(", ")
                     ),
                 });
             }
@@ -440,7 +465,7 @@ pub(super) fn add_removal_risks(spec: &Spec, observed: &Observed, shared: &mut [
                     kind: RiskKind::SoleEndorser,
                     message: format!(
                         "{org} is still needed to endorse chaincode {channel}/{cc} under its committed policy {}; {next} {org}",
-                        sig.canonical()
+                        desired::signature_display(&sig)
                     ),
                 });
             }

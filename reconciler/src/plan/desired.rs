@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use opssc_schema::policy::{Policy, parse_policy};
+use opssc_schema::policy::{Policy, SignaturePolicy, parse_policy};
 use opssc_schema::{Chaincode, Channel, PackageSource, Spec};
 use serde_json::{Value, json};
 
@@ -126,6 +126,40 @@ pub fn policy_canonical(p: &Policy) -> String {
         Policy::ImplicitMeta { rule, sub_policy } => format!("{} {sub_policy}", rule.as_str()),
         Policy::Signature(s) => s.canonical(),
         Policy::Reference(path) => path.clone(),
+    }
+}
+
+/// A policy for display: `AND(...)` / `OR(...)` where the gate is one, else
+/// `OutOf(n, ...)`; unparseable text as written.
+pub fn display_policy(text: &str) -> String {
+    match parse_policy(text, true) {
+        Ok(p) => policy_display(&p),
+        Err(_) => text.trim().to_string(),
+    }
+}
+
+/// See [`display_policy`].
+pub fn policy_display(p: &Policy) -> String {
+    match p {
+        Policy::Signature(s) => signature_display(s),
+        other => policy_canonical(other),
+    }
+}
+
+/// See [`display_policy`].
+pub fn signature_display(s: &SignaturePolicy) -> String {
+    match s {
+        SignaturePolicy::SignedBy(p) => p.to_string(),
+        SignaturePolicy::OutOf { n, rules } => {
+            let inner: Vec<String> = rules.iter().map(signature_display).collect();
+            if *n == rules.len() && rules.len() > 1 {
+                format!("AND({})", inner.join(", "))
+            } else if *n == 1 {
+                format!("OR({})", inner.join(", "))
+            } else {
+                format!("OutOf({n}, {})", inner.join(", "))
+            }
+        }
     }
 }
 

@@ -55,7 +55,7 @@ pub(super) fn plan_local(
                 .entry(ch)
                 .or_default()
                 .push(Precondition::ProposalCommitted {
-                    proposal: p.intent_id.clone(),
+                    proposal: p.id().to_string(),
                     what,
                 });
         }
@@ -126,7 +126,7 @@ pub(super) fn plan_local(
         if let Some(sc) = change {
             let p = &proposals[sc.proposal];
             requires.push(Precondition::ProposalApproved {
-                proposal: p.intent_id.clone(),
+                proposal: p.id().to_string(),
                 what: format!(
                     "{} {channel}/{name} sequence {sequence}",
                     if p.kind == Kind::ChaincodeDeploy {

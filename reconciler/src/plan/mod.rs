@@ -338,7 +338,7 @@ impl RiskKind {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Precondition {
-    /// The OpsSC proposal (by intent ID) has been approved by vote.
+    /// The OpsSC proposal ([`PlannedProposal::id`]) has been approved by vote.
     ProposalApproved { proposal: String, what: String },
     /// The OpsSC proposal's shared step has been committed on the chain.
     ProposalCommitted { proposal: String, what: String },
@@ -403,6 +403,14 @@ pub struct PlannedProposal {
     /// The matching proposal already on the OpsSC chaincode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_chain: Option<OnChain>,
+}
+
+impl PlannedProposal {
+    /// The contract's ID when known, else the intent ID: what the plan shows
+    /// and what preconditions refer to.
+    pub fn id(&self) -> &str {
+        self.proposal_id.as_deref().unwrap_or(&self.intent_id)
+    }
 }
 
 /// The OpsSC vote quorum the governance requires.
@@ -499,5 +507,88 @@ pub fn plan(spec: &Spec, observed: &Observed, me: &str) -> Plan {
         proposals,
         local,
         notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe;
+
+    fn reference() -> Spec {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        opssc_schema::load_dir(&dir)
+            .spec
+            .expect("network-spec is valid")
+    }
+
+    #[test]
+    fn an_org_left_without_anchor_peers_is_a_risk() {
+        // The validator refuses a spec like this; a spec built in code can
+        // still produce it, and the planner must not stay silent.
+        let mut spec = reference();
+        let org = spec.organizations.get_mut("Org2MSP").unwrap();
+        org.peers.iter_mut().for_each(|p| p.anchor = false);
+        let observed = observe::converged(&reference(), "Org1MSP");
+        let p = plan(&spec, &observed, "Org1MSP");
+        let anchors: Vec<&SharedChange> = p
+            .shared
+            .iter()
+            .filter(|c| matches!(c.change, Change::AnchorPeersChanged { .. }))
+            .collect();
+        assert_eq!(anchors.len(), 2, "ops and trade");
+        for c in anchors {
+            assert_eq!(c.risks.len(), 1);
+            assert_eq!(c.risks[0].kind, RiskKind::LastAnchorPeer);
+            assert!(
+                c.risks[0]
+                    .message
+                    .contains("removes the last anchor peer of Org2MSP")
+            );
+        }
+    }
+
+    #[test]
+    fn local_changes_only_for_the_observer() {
+        let spec = reference();
+        let observed = observe::empty(&spec, "Org1MSP");
+        let p = plan(&spec, &observed, "Org2MSP");
+        assert!(p.local.is_empty());
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.contains("observed by Org1MSP, not Org2MSP"))
+        );
+        let p = plan(&spec, &observed, "Org1MSP");
+        assert_eq!(p.local.len(), 4, "{:#?}", p.local);
+    }
+
+    #[test]
+    fn semantically_equal_policies_are_not_changes() {
+        let spec = reference();
+        let mut observed = observe::converged(&spec, "Org1MSP");
+        // The same policies in other spellings, as a config block decoder may print them.
+        observed
+            .chaincodes
+            .get_mut("trade/kv")
+            .unwrap()
+            .endorsement_policy = "OutOf(2,'Org1MSP.peer','Org2MSP.peer','Org3MSP.peer')".into();
+        observed
+            .channels
+            .get_mut("trade")
+            .unwrap()
+            .acls
+            .insert("peer/Propose".into(), "/Channel/Application/Writers".into());
+        assert!(plan(&spec, &observed, "Org1MSP").is_empty());
+        observed
+            .chaincodes
+            .get_mut("trade/kv")
+            .unwrap()
+            .endorsement_policy = "AND('Org1MSP.peer', 'Org2MSP.peer')".into();
+        let p = plan(&spec, &observed, "Org1MSP");
+        assert!(matches!(
+            p.shared[0].change,
+            Change::ChaincodeDefinitionChanged { .. }
+        ));
     }
 }

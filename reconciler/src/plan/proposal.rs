@@ -173,7 +173,7 @@ pub(super) fn group(
     let creates: BTreeMap<String, String> = proposals
         .iter()
         .filter(|p| p.kind == Kind::ChannelCreate)
-        .map(|p| (p.target.channel.clone(), p.intent_id.clone()))
+        .map(|p| (p.target.channel.clone(), p.id().to_string()))
         .collect();
     for sc in shared.iter_mut() {
         if matches!(sc.change, Change::ChannelCreate { .. }) {

@@ -257,7 +257,7 @@ fn tree(sig: &SignaturePolicy, depth: usize, suffix: &str, out: &mut Vec<String>
 }
 
 fn collection_line(c: &CollectionDef) -> String {
-    let policy = super::desired::canonical_policy(&c.policy);
+    let policy = super::desired::display_policy(&c.policy);
     format!(
         "collection {}: policy {policy}, required peers {}, max peers {}, block to live {}, member-only read {}, member-only write {}",
         c.name,
@@ -362,7 +362,10 @@ pub fn details(change: &Change) -> Vec<String> {
         Change::ChaincodeDeploy { label, after, .. } => {
             let mut out = vec![
                 format!("package: {label}"),
-                format!("endorsement policy: {}", after.endorsement_policy),
+                format!(
+                    "endorsement policy: {}",
+                    super::desired::display_policy(&after.endorsement_policy)
+                ),
             ];
             out.extend(after.collections.iter().map(collection_line));
             if after.init_required {
@@ -579,7 +582,7 @@ pub fn markdown(plan: &Plan) -> String {
             );
             let _ = writeln!(s, "```diff");
             for l in details(&sc.change) {
-                let _ = writeln!(s, "{l}");
+                let _ = writeln!(s, "{}", diff_sign_first(&l));
             }
             let _ = writeln!(s, "```\n\n</details>\n");
         }
@@ -626,6 +629,18 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(s);
     }
     s
+}
+
+/// Moves a diff line's `-`/`+` to the first column, where GitHub's `diff`
+/// highlighting looks for it: `  - AND(` → `-   AND(`.
+fn diff_sign_first(line: &str) -> String {
+    let t = line.trim_start();
+    let indent = line.len() - t.len();
+    if indent > 0 && (t.starts_with("- ") || t.starts_with("+ ")) {
+        format!("{}{}{}", &t[..1], " ".repeat(indent), &t[1..])
+    } else {
+        line.to_string()
+    }
 }
 
 fn html_escape(s: &str) -> String {

@@ -1,0 +1,381 @@
+//! Golden tests of the planner and of `opssc plan` / `opssc state`.
+//!
+//! Each directory under `tests/golden/` is a case: the desired spec (a `spec/`
+//! directory, or `spec.txt` naming a spec directory relative to the repository
+//! root), the observed state `observed.json`, and the expected text and
+//! Markdown plans `expected.txt` / `expected.md` (planned for the state's
+//! observer; the spec hash is redacted so unrelated edits to a spec's comments
+//! do not churn the snapshots). `OPSSC_UPDATE_SNAPSHOTS=1 cargo test -p opssc
+//! --test plan_golden` rewrites the snapshots; review the diff before committing.
+//!
+//! The catalogue must cover every change kind, every risk kind and every
+//! local action: a test fails when one is missing.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use opssc::observe::{self, Observed};
+use opssc::plan::{self, LocalAction, Plan, RiskKind, render};
+use opssc_schema::{OrgRole, Spec};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn golden() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn cases() -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(golden())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("observed.json").exists())
+        .collect();
+    out.sort();
+    out
+}
+
+fn spec_dir(case: &Path) -> PathBuf {
+    if case.join("spec").is_dir() {
+        case.join("spec")
+    } else {
+        let rel = std::fs::read_to_string(case.join("spec.txt")).unwrap();
+        repo().join(rel.trim())
+    }
+}
+
+fn load_spec(dir: &Path) -> Spec {
+    let loaded = opssc_schema::load_dir(dir);
+    match loaded.spec {
+        Some(s) => s,
+        None => panic!(
+            "spec {} is invalid:\n{}",
+            dir.display(),
+            loaded.report.render()
+        ),
+    }
+}
+
+fn case_plan(case: &Path) -> (Spec, Observed, Plan) {
+    let spec = load_spec(&spec_dir(case));
+    let observed = observe::load_file(&case.join("observed.json")).unwrap();
+    let mut p = plan::plan(&spec, &observed, &observed.observed_by);
+    p.spec_hash = "<spec-hash>".into();
+    (spec, observed, p)
+}
+
+/// Compares `actual` with the snapshot (or rewrites it); returns a failure message.
+fn check_snapshot(path: &Path, actual: &str) -> Option<String> {
+    if std::env::var("OPSSC_UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
+        std::fs::write(path, actual).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(path).unwrap_or_default();
+    if expected == actual {
+        return None;
+    }
+    let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
+        .unified_diff()
+        .header("expected", "actual")
+        .to_string();
+    Some(format!(
+        "{} differs (OPSSC_UPDATE_SNAPSHOTS=1 rewrites it):\n{diff}",
+        path.display()
+    ))
+}
+
+#[test]
+fn golden_plans_match_their_snapshots() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let (spec, observed, p) = case_plan(&case);
+        // Deterministic: the same inputs give the same plan.
+        let mut again = plan::plan(&spec, &observed, &observed.observed_by);
+        again.spec_hash = "<spec-hash>".into();
+        assert_eq!(p, again, "{}: planning twice differs", case.display());
+        // The JSON form is the plan, losslessly.
+        let back: Plan = serde_json::from_str(&render::json(&p)).unwrap();
+        assert_eq!(back, p, "{}: JSON round trip", case.display());
+        failures.extend(check_snapshot(
+            &case.join("expected.txt"),
+            &render::text(&p),
+        ));
+        failures.extend(check_snapshot(
+            &case.join("expected.md"),
+            &render::markdown(&p),
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_catalogue_covers_every_change_risk_and_local_action() {
+    let mut changes = BTreeSet::new();
+    let mut risks = BTreeSet::new();
+    let mut local = BTreeSet::new();
+    let mut drift = false;
+    let mut on_chain = false;
+    let mut exact_ids = false;
+    let mut raised_votes = false;
+    for case in cases() {
+        let (_, _, p) = case_plan(&case);
+        for sc in &p.shared {
+            changes.insert(sc.change.kind_name());
+            risks.extend(sc.risks.iter().map(|r| r.kind));
+            drift |= sc.drift.is_some();
+        }
+        for l in &p.local {
+            local.insert(match l.action {
+                LocalAction::JoinChannel { .. } => "JoinChannel",
+                LocalAction::InstallPackage { .. } => "InstallPackage",
+                LocalAction::ApproveDefinition { .. } => "ApproveDefinition",
+            });
+        }
+        for pp in &p.proposals {
+            on_chain |= pp.on_chain.is_some();
+            exact_ids |= pp.proposal_id.is_some();
+            raised_votes |= pp.vote.is_some();
+        }
+    }
+    let all_changes: BTreeSet<&str> = [
+        "ChannelCreate",
+        "OrgAddedToChannel",
+        "OrgRemovedFromChannel",
+        "PolicyChanged",
+        "AclChanged",
+        "CapabilityChanged",
+        "BatchChanged",
+        "ConsentersChanged",
+        "AnchorPeersChanged",
+        "ChaincodeDeploy",
+        "ChaincodeUpgrade",
+        "ChaincodeDefinitionChanged",
+    ]
+    .into();
+    assert_eq!(changes, all_changes);
+    let all_risks: BTreeSet<RiskKind> = [
+        RiskKind::ConsenterQuorum,
+        RiskKind::IrreversibleCapability,
+        RiskKind::CapabilityDowngrade,
+        RiskKind::LastAnchorPeer,
+        RiskKind::AdminLockout,
+        RiskKind::SoleEndorser,
+        RiskKind::UnsatisfiableEndorsement,
+    ]
+    .into();
+    assert_eq!(risks, all_risks);
+    assert_eq!(
+        local,
+        ["JoinChannel", "InstallPackage", "ApproveDefinition"].into()
+    );
+    assert!(drift && on_chain && exact_ids && raised_votes);
+}
+
+/// Every valid spec the repository ships: the reference network, the examples
+/// and the golden cases' own specs.
+fn valid_specs() -> Vec<PathBuf> {
+    let mut dirs = vec![repo().join("network-spec")];
+    for e in std::fs::read_dir(repo().join("examples")).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() && p.file_name().unwrap() != "invalid" {
+            dirs.push(p);
+        }
+    }
+    dirs.extend(
+        cases()
+            .iter()
+            .map(|c| c.join("spec"))
+            .filter(|d| d.is_dir()),
+    );
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn replanning_a_converged_network_gives_an_empty_plan() {
+    let mut checked = 0;
+    for dir in valid_specs() {
+        let loaded = opssc_schema::load_dir(&dir);
+        let Some(spec) = loaded.spec else {
+            panic!("{} is invalid:\n{}", dir.display(), loaded.report.render());
+        };
+        for org in spec.organizations.values() {
+            if org.role != OrgRole::Peer {
+                continue;
+            }
+            let converged = observe::converged(&spec, &org.msp_id);
+            let p = plan::plan(&spec, &converged, &org.msp_id);
+            assert!(
+                p.is_empty(),
+                "{} as {}: expected no changes, got:\n{}",
+                dir.display(),
+                org.msp_id,
+                render::text(&p)
+            );
+            // The snapshot survives its JSON form.
+            let back = observe::from_json("test", &observe::to_json(&converged)).unwrap();
+            assert_eq!(back, converged);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} spec/org pairs checked");
+}
+
+#[test]
+fn applying_a_plan_and_replanning_converges() {
+    // From every golden case's state, the state a successful apply leaves is
+    // the spec's converged state, and re-planning there is empty: the plan
+    // never asks for something the spec does not describe.
+    for case in cases() {
+        let (spec, observed, p) = case_plan(&case);
+        let after = observe::converged(&spec, &observed.observed_by);
+        let again = plan::plan(&spec, &after, &observed.observed_by);
+        assert!(
+            again.shared.is_empty() && again.local.is_empty(),
+            "{}",
+            case.display()
+        );
+        // Every shared change belongs to exactly one proposal, and back.
+        for (i, sc) in p.shared.iter().enumerate() {
+            assert!(p.proposals[sc.proposal].changes.contains(&i));
+        }
+        let n: usize = p.proposals.iter().map(|pp| pp.changes.len()).sum();
+        assert_eq!(n, p.shared.len(), "{}", case.display());
+    }
+}
+
+#[test]
+fn sequences_are_computed_from_the_committed_definition() {
+    let case = golden().join("definition-changed");
+    let (_, observed, p) = case_plan(&case);
+    let committed = observed.chaincodes["trade-finance/letters-of-credit"].sequence;
+    let sc = p
+        .shared
+        .iter()
+        .find(|s| s.change.chaincode() == Some("letters-of-credit"))
+        .unwrap();
+    match &sc.change {
+        plan::Change::ChaincodeDefinitionChanged { before, after, .. } => {
+            assert_eq!(before.sequence, committed);
+            assert_eq!(after.sequence, committed + 1);
+            assert_eq!(before.version, after.version);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+// ------------------------------------------------------------------ CLI
+
+fn opssc(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_opssc"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ opssc {}\n--- status: {:?}\n--- stdout:\n{}\n--- stderr:\n{}",
+        args.join(" "),
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn plan_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.json");
+    let converged = dir.path().join("converged.json");
+    let e = empty.to_str().unwrap();
+    let c = converged.to_str().unwrap();
+    assert_eq!(
+        opssc(&["state", "empty", "--spec", "network-spec", e])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        opssc(&[
+            "state",
+            "from-spec",
+            "--spec",
+            "network-spec",
+            "--org",
+            "Org2MSP",
+            c
+        ])
+        .status
+        .code(),
+        Some(0)
+    );
+
+    // No changes: 0.
+    let out = opssc(&["plan", "--state", c]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes"));
+    // Changes: 2, in every format.
+    for format in ["text", "json", "markdown"] {
+        let out = opssc(&["plan", "--state", e, "--format", format]);
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        if format == "json" {
+            let p: Plan = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(p.observed_by, "Org1MSP");
+            assert!(!p.shared.is_empty());
+        }
+    }
+    // No state: 2 and a hint.
+    let out = opssc(&["plan"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
+    // Errors: 1.
+    let missing = dir.path().join("missing.json");
+    assert_eq!(
+        opssc(&["plan", "--state", missing.to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"observed_by\": \"Org1MSP\",").unwrap();
+    let out = opssc(&["plan", "--state", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
+    let out = opssc(&[
+        "plan",
+        "--spec",
+        "examples/invalid/policy-syntax",
+        "--state",
+        c,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid"));
+    let out = opssc(&["plan", "--state", c, "--org", "Org3MSP"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("observed by Org2MSP"));
+}
+
+#[test]
+fn state_commands_write_loadable_snapshots() {
+    let out = opssc(&[
+        "state",
+        "from-spec",
+        "--spec",
+        "examples/five-orgs",
+        "--org",
+        "PortMSP",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let o = observe::from_json("stdout", &String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(o.observed_by, "PortMSP");
+    assert_eq!(o.channels.len(), 4);
+    let out = opssc(&["state", "empty", "--org", "Nobody", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an organization"));
+}
