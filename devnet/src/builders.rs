@@ -101,4 +101,46 @@ mod tests {
         );
         assert!(rel.join("statedb/couchdb/indexes/i.json").is_file());
     }
+
+    #[test]
+    fn release_fills_placeholders_from_the_peers_builder_env() {
+        let tmp = tempfile::tempdir().unwrap();
+        install_ccaas_builder(tmp.path()).unwrap();
+        let (out, rel, cfg) = (
+            tmp.path().join("out"),
+            tmp.path().join("rel"),
+            tmp.path().join("cfg"),
+        );
+        for d in [&out, &rel, &cfg] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let conn = r#"{"address":"{{.opssc}}","dial_timeout":"10s","tls_required":false}"#;
+        fs::write(out.join("connection.json"), conn).unwrap();
+        let release = tmp.path().join("bin/release");
+        let run_release = || {
+            let o = Command::new(&release)
+                .args([&out, &rel])
+                .env("FABRIC_CFG_PATH", &cfg)
+                .output()
+                .unwrap();
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        };
+        let (ok, err) = run_release();
+        assert!(!ok, "no value for the placeholder");
+        assert!(err.contains("{{.opssc}}"), "{err}");
+        fs::write(
+            cfg.join("ccaas-builder.env"),
+            "kv=127.0.0.1:1\nopssc=127.0.0.1:40123\n",
+        )
+        .unwrap();
+        let (ok, err) = run_release();
+        assert!(ok, "{err}");
+        assert_eq!(
+            fs::read_to_string(rel.join("chaincode/server/connection.json")).unwrap(),
+            conn.replace("{{.opssc}}", "127.0.0.1:40123")
+        );
+    }
 }

@@ -16,6 +16,7 @@ use anyhow::Context;
 use clap::builder::PossibleValuesParser;
 
 use crate::error::DevnetError;
+use crate::founding::ChaincodeRuntime;
 use crate::network::{Devnet, DevnetOptions};
 use crate::process::{Supervised, stop_all};
 use crate::state::StateFile;
@@ -30,20 +31,28 @@ pub enum DevCommand {
     ///
     /// Builds Fabric from its Go module the first time (cached under
     /// ~/.cache/opssc/fabric), generates crypto material, starts the orderers
-    /// and peers on free 127.0.0.1 ports and joins them to the channels `ops`
-    /// and `trade`. Prints where everything runs and each organization's agent
-    /// configuration (opssc.yaml).
+    /// and peers the spec describes on free 127.0.0.1 ports and joins them to
+    /// its channels. Then founds the consortium: a git spec repository in
+    /// <state-dir>/spec-repo with each organization's certificates, endpoints
+    /// and admin SSH key, and the OpsSC chaincode on the ops channel, served by
+    /// one opssc-chaincode process per organization. Prints where everything
+    /// runs and each organization's agent configuration (opssc.yaml).
     Up {
-        /// Number of peer organizations (Org1MSP, Org2MSP, ...).
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=20))]
-        orgs: u16,
+        /// The network spec to run and found.
+        #[arg(long, default_value = "network-spec", conflicts_with = "orgs")]
+        spec: PathBuf,
+        /// Instead of a spec: the reference topology with this many peer
+        /// organizations (Org1MSP, ...; channels ops and trade), not founded
+        /// (no spec repository, no OpsSC).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=20))]
+        orgs: Option<u16>,
         /// Directory for all state: crypto material, ledgers, logs, devnet.json.
         #[arg(long, default_value = DEFAULT_STATE_DIR)]
         state_dir: PathBuf,
-        /// Number of Raft orderers.
+        /// Number of Raft orderers (with --orgs).
         #[arg(long, default_value = "1", value_parser = PossibleValuesParser::new(["1", "3"]))]
         orderers: String,
-        /// Number of peers in every organization.
+        /// Number of peers in every organization (with --orgs).
         #[arg(long, default_value = "1", value_parser = PossibleValuesParser::new(["1", "2"]))]
         peers_per_org: String,
     },
@@ -69,16 +78,22 @@ pub enum DevCommand {
 pub fn run(cmd: DevCommand) -> anyhow::Result<i32> {
     match cmd {
         DevCommand::Up {
+            spec,
             orgs,
             state_dir,
             orderers,
             peers_per_org,
-        } => up(
-            orgs.into(),
-            &state_dir,
-            parse_count(&orderers)?,
-            parse_count(&peers_per_org)?,
-        ),
+        } => {
+            let opts = match orgs {
+                Some(n) => DevnetOptions::new(
+                    Topology::reference(n.into())
+                        .with_orderers(parse_count(&orderers)?)
+                        .with_peers_per_org(parse_count(&peers_per_org)?),
+                ),
+                None => DevnetOptions::from_spec(&spec, ChaincodeRuntime::next_to_current_exe()?)?,
+            };
+            up(opts, &state_dir)
+        }
         DevCommand::Down { state_dir, keep } => down(&state_dir, keep),
         DevCommand::Status { state_dir, json } => show_status(&state_dir, json),
     }
@@ -88,11 +103,7 @@ fn parse_count(s: &str) -> anyhow::Result<usize> {
     s.parse().with_context(|| format!("{s:?} is not a number"))
 }
 
-fn up(orgs: usize, state_dir: &Path, orderers: usize, peers: usize) -> anyhow::Result<i32> {
-    let topology = Topology::reference(orgs)
-        .with_orderers(orderers)
-        .with_peers_per_org(peers);
-    let mut opts = DevnetOptions::new(topology);
+fn up(mut opts: DevnetOptions, state_dir: &Path) -> anyhow::Result<i32> {
     opts.state_dir = Some(state_dir.to_path_buf());
     opts.keep_state = true;
     opts.detached = true;
@@ -136,6 +147,11 @@ fn describe(d: &Devnet) -> String {
                 p.host, p.pid, p.address, p.operations_address
             );
         }
+        if let Some(f) = d.founded()
+            && let Some(addr) = f.servers.get(&org.msp_id)
+        {
+            let _ = writeln!(s, "  {:<24} OpsSC chaincode server {addr}", "");
+        }
         let _ = writeln!(s, "  agent config: {}", org.agent_config.display());
     }
     let _ = writeln!(
@@ -151,6 +167,25 @@ fn describe(d: &Devnet) -> String {
         chans.join(", "),
         d.topology().ops_channel
     );
+    if let Some(f) = d.founded() {
+        let _ = writeln!(
+            s,
+            "\nOpsSC {} committed on {}; registry founded in {:.1} s",
+            f.package_id,
+            f.ops_channel,
+            f.founding_ms as f64 / 1000.0
+        );
+        let _ = writeln!(
+            s,
+            "spec repository: {} (branch {}, founding commit {})",
+            f.spec_repo.url, f.spec_repo.branch, f.spec_repo.root_commit
+        );
+        let _ = writeln!(
+            s,
+            "admin SSH keys: {}/orgs/<MspId>/admin_ssh_key (sign spec commits with them)",
+            d.state_dir().display()
+        );
+    }
     let _ = write!(
         s,
         "\nlogs in {}/logs; `opssc dev status` shows heights, `opssc dev down` stops it all.",
@@ -243,12 +278,14 @@ mod tests {
         let c = Cli::try_parse_from(["dev", "up"]).unwrap();
         match c.cmd {
             DevCommand::Up {
+                spec,
                 orgs,
                 state_dir,
                 orderers,
                 peers_per_org,
             } => {
-                assert_eq!(orgs, 3);
+                assert_eq!(spec, Path::new("network-spec"));
+                assert_eq!(orgs, None);
                 assert_eq!(state_dir, Path::new(".opssc-dev"));
                 assert_eq!(orderers, "1");
                 assert_eq!(peers_per_org, "1");
@@ -260,6 +297,7 @@ mod tests {
             Cli::try_parse_from(["dev", "up", "--orderers", "3", "--peers-per-org", "2"]).is_ok()
         );
         assert!(Cli::try_parse_from(["dev", "up", "--orgs", "0"]).is_err());
+        assert!(Cli::try_parse_from(["dev", "up", "--orgs", "2", "--spec", "x"]).is_err());
         let c = Cli::try_parse_from(["dev", "down", "--keep", "--state-dir", "/x"]).unwrap();
         assert!(matches!(c.cmd, DevCommand::Down { keep: true, .. }));
     }

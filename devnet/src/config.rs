@@ -289,7 +289,9 @@ pub fn core_yaml(
             "externalBuilders": [{
                 "name": "opssc-ccaas",
                 "path": p(&layout.ccaas_builder()),
-                "propagateEnvironment": [],
+                // The builder reads per-peer placeholder values from
+                // $FABRIC_CFG_PATH/ccaas-builder.env (see devnet/src/founding.rs).
+                "propagateEnvironment": ["FABRIC_CFG_PATH"],
             }],
             "installTimeout": "300s",
             "startuptimeout": CHAINCODE_STARTUP_TIMEOUT,

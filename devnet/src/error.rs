@@ -135,6 +135,10 @@ pub enum DevnetError {
     #[error("unexpected output from {what}: {detail}")]
     Output { what: String, detail: String },
 
+    /// Founding the consortium (spec repository, OpsSC deployment) failed.
+    #[error("{what}: {detail}")]
+    Founding { what: String, detail: String },
+
     #[error("no {kind} named {name} in this devnet")]
     UnknownNode { kind: &'static str, name: String },
 

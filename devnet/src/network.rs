@@ -16,6 +16,7 @@ use crate::builders::install_ccaas_builder;
 use crate::channels::{self, peer_cli_env};
 use crate::config::{configtx, core_yaml, crypto_config, orderer_yaml, write_yaml};
 use crate::error::{DevnetError, Result};
+use crate::founding::{ChaincodeRuntime, Founded, FoundingOptions};
 use crate::handles::{
     ChannelHandle, NetworkPlan, OrdererHandle, OrdererOrgHandle, OrgHandle, PeerHandle, plan,
 };
@@ -45,6 +46,9 @@ pub struct DevnetOptions {
     pub quiet: bool,
     /// How long each readiness wait may take.
     pub ready_timeout: Duration,
+    /// Found the consortium once the network is up: the spec repository
+    /// and the OpsSC chaincode ([`crate::founding`]). `None`: a bare network.
+    pub founding: Option<FoundingOptions>,
 }
 
 impl DevnetOptions {
@@ -56,7 +60,28 @@ impl DevnetOptions {
             detached: false,
             quiet: false,
             ready_timeout: Duration::from_secs(60),
+            founding: None,
         }
+    }
+
+    /// The network a spec describes, founded from it (spec repository,
+    /// OpsSC chaincode served as `runtime` says).
+    pub fn from_spec(spec_dir: &Path, runtime: ChaincodeRuntime) -> Result<DevnetOptions> {
+        let loaded = opssc_schema::load_dir(spec_dir);
+        let Some(spec) = loaded.spec else {
+            return Err(DevnetError::Topology(format!(
+                "the spec in {} does not validate; run `opssc validate {}`:\n{:?}",
+                spec_dir.display(),
+                spec_dir.display(),
+                loaded.report
+            )));
+        };
+        let mut opts = DevnetOptions::new(Topology::from_spec(&spec)?);
+        opts.founding = Some(FoundingOptions {
+            spec_dir: spec_dir.to_path_buf(),
+            runtime,
+        });
+        Ok(opts)
     }
 }
 
@@ -76,6 +101,9 @@ pub struct Devnet {
     procs: Vec<Supervised>,
     watchdog: Option<Watchdog>,
     finished: bool,
+    founded: Option<Founded>,
+    /// Runs the in-process OpsSC servers, if any.
+    chaincode_runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Devnet {
@@ -117,8 +145,14 @@ impl Devnet {
                 procs: Vec::new(),
                 watchdog,
                 finished: false,
+                founded: None,
+                chaincode_runtime: None,
             };
-            match devnet.bring_up(ports) {
+            let up = devnet.bring_up(ports).and_then(|()| match &opts.founding {
+                Some(f) => devnet.found(f),
+                None => Ok(()),
+            });
+            match up {
                 Ok(()) => return Ok(devnet),
                 // Ports are free when chosen and released just before the
                 // nodes start; another process may grab one in between. Start
@@ -237,6 +271,38 @@ impl Devnet {
         self.save_state()?;
         self.say("ready: channels joined and led, every peer sees the others");
         Ok(())
+    }
+
+    /// Founds the consortium (see [`crate::founding`]) and records it.
+    fn found(&mut self, opts: &FoundingOptions) -> Result<()> {
+        let (plan, layout) = (self.plan.clone(), self.layout.clone());
+        let (quiet, t0) = (self.quiet, self.started);
+        let say = |m: &str| {
+            if !quiet {
+                eprintln!("devnet: {m} ({:.1} s)", t0.elapsed().as_secs_f64());
+            }
+        };
+        let mut started = Vec::new();
+        let result = crate::founding::found(
+            &plan,
+            &layout,
+            opts,
+            self.detached,
+            &say,
+            &mut |child, record| started.push((child, record)),
+        );
+        for (child, record) in started {
+            self.track(child, record);
+        }
+        let started = result?;
+        self.founded = Some(started.founded);
+        self.chaincode_runtime = started.runtime;
+        self.save_state()
+    }
+
+    /// The spec repository and the OpsSC chaincode, when the devnet was founded.
+    pub fn founded(&self) -> Option<&Founded> {
+        self.founded.as_ref()
     }
 
     fn spawn_orderer(&mut self, i: usize) -> Result<()> {
@@ -501,6 +567,7 @@ impl Devnet {
             fabric: self.bin.clone(),
             plan: self.plan.clone(),
             processes: self.procs.iter().map(|p| p.record.clone()).collect(),
+            founded: self.founded.clone(),
         }
     }
 
@@ -635,6 +702,9 @@ impl Devnet {
             w.disarm();
         }
         let stopped = stop_all(&mut self.procs, Duration::from_secs(10));
+        if let Some(rt) = self.chaincode_runtime.take() {
+            rt.shutdown_background();
+        }
         if !self.keep_state && stopped.is_ok() {
             let root = &self.layout.root;
             std::fs::remove_dir_all(root).map_err(DevnetError::io("remove", root))?;

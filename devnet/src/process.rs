@@ -28,6 +28,8 @@ use crate::tools::scrub_fabric_env;
 pub enum NodeKind {
     Orderer,
     Peer,
+    /// A chaincode-as-a-service server the devnet supervises (the OpsSC's).
+    Chaincode,
 }
 
 /// A process the devnet started.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::binaries::FabricBinaries;
 use crate::error::{DevnetError, Result};
+use crate::founding::Founded;
 use crate::handles::NetworkPlan;
 use crate::layout::Layout;
 use crate::process::ProcessRecord;
@@ -32,6 +33,9 @@ pub struct StateFile {
     pub fabric: FabricBinaries,
     pub plan: NetworkPlan,
     pub processes: Vec<ProcessRecord>,
+    /// The spec repository and the OpsSC chaincode, once founded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub founded: Option<Founded>,
 }
 
 impl StateFile {

@@ -98,6 +98,17 @@ pub(crate) fn collect_status(state: &StateFile) -> Result<NetworkStatus> {
             ],
         ));
     }
+    if let Some(f) = &state.founded {
+        for org in &plan.orgs {
+            if let Some(addr) = f.servers.get(&org.msp_id) {
+                processes.push((
+                    format!("{}.{}", f.chaincode, org.domain),
+                    org.msp_id.clone(),
+                    vec![("chaincode server".to_string(), addr.clone())],
+                ));
+            }
+        }
+    }
     let processes: Vec<ProcessStatus> = processes
         .into_iter()
         .filter_map(|(name, msp_id, addresses)| {
@@ -213,6 +224,7 @@ pub fn render(s: &NetworkStatus) -> String {
             match p.kind {
                 NodeKind::Orderer => "orderer",
                 NodeKind::Peer => "peer",
+                NodeKind::Chaincode => "cc",
             },
             p.pid,
             if p.running { "up" } else { "DOWN" },

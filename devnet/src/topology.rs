@@ -1,8 +1,8 @@
 //! What network to start: organizations, node counts and channels.
 //!
-//! [`Topology`] is deliberately plain (no dependency on the network spec in
-//! `opssc-schema`); an adapter from the spec is added where the spec lives.
-//! [`Topology::reference`] is the consortium the tests and `opssc dev up` use.
+//! [`Topology`] is deliberately plain data; [`Topology::from_spec`] derives it
+//! from a validated network spec (what `opssc dev up --spec` runs), and
+//! [`Topology::reference`] is the consortium the tests use.
 
 use std::collections::BTreeSet;
 
@@ -87,6 +87,122 @@ impl Topology {
             ],
             ops_channel: "ops".into(),
         }
+    }
+
+    /// The network a validated spec describes: its peer organizations (name
+    /// from `metadata.name`, the domain from the first node's endpoint host
+    /// `<node>.<domain>`, else `<name>.example.com`), its one orderer
+    /// organization with one Raft orderer per consenter, its channels with
+    /// their members and its ops channel. Shapes the devnet cannot run are
+    /// refused with the reason: several orderer organizations, nodes not named
+    /// `peer0, peer1, ...` / `orderer0, orderer1, ...`, an anchor peer other
+    /// than `peer0`, orderer nodes that are not consenters.
+    pub fn from_spec(spec: &opssc_schema::Spec) -> Result<Topology> {
+        use opssc_schema::OrgRole;
+        let bad = |msg: String| {
+            Err(DevnetError::Topology(format!(
+                "the spec in {}: {msg}",
+                spec.root.display()
+            )))
+        };
+        let domain_of = |name: &str, first: Option<(&str, &str)>| -> String {
+            first
+                .and_then(|(node, host)| host.strip_prefix(&format!("{node}.")).map(str::to_string))
+                .filter(|d| d.split('.').all(is_simple_name))
+                .unwrap_or_else(|| format!("{name}.example.com"))
+        };
+        let orderer_orgs: Vec<_> = spec
+            .organizations
+            .values()
+            .filter(|o| o.role == OrgRole::Orderer)
+            .collect();
+        let [oo] = orderer_orgs.as_slice() else {
+            return bad(format!(
+                "the devnet runs exactly one orderer organization, the spec has {}",
+                orderer_orgs.len()
+            ));
+        };
+        for (i, node) in oo.orderers.iter().enumerate() {
+            if node.name != format!("orderer{i}") {
+                return bad(format!(
+                    "{}: the devnet names orderer nodes orderer0, orderer1, ...; node {} is {:?}",
+                    oo.msp_id, i, node.name
+                ));
+            }
+            if !spec
+                .consortium
+                .consenters
+                .iter()
+                .any(|(org, n)| org == &oo.msp_id && n == &node.name)
+            {
+                return bad(format!(
+                    "{}: orderer node {} is not a consenter; the devnet runs every orderer as a Raft consenter",
+                    oo.msp_id, node.name
+                ));
+            }
+        }
+        let mut peer_orgs = Vec::new();
+        for org in spec
+            .organizations
+            .values()
+            .filter(|o| o.role == OrgRole::Peer)
+        {
+            for (i, p) in org.peers.iter().enumerate() {
+                if p.name != format!("peer{i}") {
+                    return bad(format!(
+                        "{}: the devnet names peers peer0, peer1, ...; peer {i} is {:?}",
+                        org.msp_id, p.name
+                    ));
+                }
+                if p.anchor != (i == 0) {
+                    return bad(format!(
+                        "{}: the devnet makes peer0, and only peer0, the anchor peer; {} has anchor: {}",
+                        org.msp_id, p.name, p.anchor
+                    ));
+                }
+            }
+            peer_orgs.push(PeerOrgDef {
+                name: org.name.clone(),
+                msp_id: org.msp_id.clone(),
+                domain: domain_of(
+                    &org.name,
+                    org.peers
+                        .first()
+                        .map(|p| (p.name.as_str(), p.endpoint.host.as_str())),
+                ),
+                peers: org.peers.len(),
+            });
+        }
+        let topology = Topology {
+            orderer_org: OrdererOrgDef {
+                name: oo.name.clone(),
+                msp_id: oo.msp_id.clone(),
+                domain: domain_of(
+                    &oo.name,
+                    oo.orderers
+                        .first()
+                        .map(|n| (n.name.as_str(), n.endpoint.host.as_str())),
+                ),
+                orderers: oo.orderers.len(),
+            },
+            peer_orgs,
+            channels: spec
+                .channels
+                .values()
+                .map(|c| ChannelDef {
+                    name: c.name.clone(),
+                    members: c.members.clone(),
+                })
+                .collect(),
+            ops_channel: spec.consortium.ops_channel.clone(),
+        };
+        topology.validate().map_err(|e| match e {
+            DevnetError::Topology(m) => {
+                DevnetError::Topology(format!("the spec in {}: {m}", spec.root.display()))
+            }
+            e => e,
+        })?;
+        Ok(topology)
     }
 
     /// The same topology with `n` Raft orderers.
@@ -251,6 +367,42 @@ mod tests {
         assert!(t.validate().is_err());
         let t = Topology::reference(1).with_orderers(0);
         assert!(t.validate().is_err());
+    }
+
+    fn reference_spec() -> opssc_schema::Spec {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let loaded = opssc_schema::load_dir(&dir);
+        loaded.spec.unwrap_or_else(|| panic!("{:?}", loaded.report))
+    }
+
+    #[test]
+    fn the_reference_spec_is_the_reference_topology() {
+        let t = Topology::from_spec(&reference_spec()).unwrap();
+        assert_eq!(t, Topology::reference(3));
+    }
+
+    #[test]
+    fn from_spec_refuses_what_the_devnet_cannot_run() {
+        let mut spec = reference_spec();
+        let org2 = spec.organizations.get_mut("Org2MSP").unwrap();
+        org2.peers[0].name = "alpha".into();
+        let err = Topology::from_spec(&spec).unwrap_err().to_string();
+        assert!(err.contains("Org2MSP") && err.contains("alpha"), "{err}");
+
+        let mut spec = reference_spec();
+        let mut second = spec.organizations["OrdererMSP"].clone();
+        second.msp_id = "Orderer2MSP".into();
+        spec.organizations.insert("Orderer2MSP".into(), second);
+        let err = Topology::from_spec(&spec).unwrap_err().to_string();
+        assert!(
+            err.contains("exactly one orderer organization, the spec has 2"),
+            "{err}"
+        );
+
+        let mut spec = reference_spec();
+        spec.organizations.get_mut("Org1MSP").unwrap().peers[0].anchor = false;
+        let err = Topology::from_spec(&spec).unwrap_err().to_string();
+        assert!(err.contains("anchor"), "{err}");
     }
 
     #[test]

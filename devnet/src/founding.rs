@@ -1,0 +1,469 @@
+//! Founding the consortium on a running devnet: the spec repository and the
+//! OpsSC chaincode.
+//!
+//! [`found`] runs once, after the network is up: it writes the spec
+//! repository ([`crate::spec_repo`]), builds the OpsSC chaincode-as-a-service
+//! package, starts one OpsSC chaincode server per organization, has every
+//! organization install the package on its peers and approve the definition
+//! with its own admin identity, commits it (one organization, endorsed by
+//! all), calls the contract's `found` with the members of every channel, and
+//! points each organization's agent configuration at the spec repository.
+//!
+//! Key decision: the package is the same bytes for every organization (so
+//! each derives the same package ID on its own), yet each organization's
+//! peers dial that organization's own server. The package's
+//! `connection.json` holds the placeholder [`OPSSC_ADDRESS_TEMPLATE`]; the
+//! devnet's ccaas builder replaces `{{.name}}` placeholders at install time
+//! from the peer's own `<FABRIC_CFG_PATH>/ccaas-builder.env` (`name=value`
+//! lines), which [`found`] writes before installing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opssc_fabric::endorser::Endorser;
+use opssc_fabric::gateway::Gateway;
+use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
+use opssc_fabric::package::{self, Connection};
+use opssc_fabric::{Error as FabricError, Fault, Node, NodeConfig, Signer, SigningIdentity};
+use opssc_schema::local::{AgentConfig, SpecSource};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::{DevnetError, Result};
+use crate::handles::{NetworkPlan, OrgHandle, PeerHandle};
+use crate::layout::Layout;
+use crate::process::{NodeCommand, NodeKind, ProcessRecord, spawn_node};
+use crate::spec_repo::{SpecRepo, create_spec_repo};
+
+/// The OpsSC chaincode's name on the ops channel.
+pub const OPSSC_NAME: &str = "opssc";
+/// The builder placeholder in the OpsSC package's `connection.json`: each
+/// peer resolves it to its own organization's server.
+pub const OPSSC_ADDRESS_TEMPLATE: &str = "{{.opssc}}";
+/// The file in each peer's configuration directory the ccaas builder reads
+/// placeholder values from.
+pub const BUILDER_ENV_FILE: &str = "ccaas-builder.env";
+
+/// How the OpsSC chaincode servers run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChaincodeRuntime {
+    /// Served by this process on a background runtime (tests; the servers
+    /// stop with the [`crate::Devnet`]).
+    InProcess,
+    /// One `opssc-chaincode` process per organization, started and stopped
+    /// by PID like the nodes (`opssc dev up`).
+    Binary(PathBuf),
+}
+
+impl ChaincodeRuntime {
+    /// The `opssc-chaincode` binary next to the running executable
+    /// (`target/debug/opssc` → `target/debug/opssc-chaincode`).
+    pub fn next_to_current_exe() -> Result<ChaincodeRuntime> {
+        let exe = std::env::current_exe().map_err(DevnetError::io(
+            "find the running executable",
+            "/proc/self/exe",
+        ))?;
+        let dir = exe.parent().unwrap_or(Path::new("."));
+        // Test binaries live one level down, in target/debug/deps.
+        for d in [dir, dir.parent().unwrap_or(dir)] {
+            let bin = d.join("opssc-chaincode");
+            if bin.is_file() {
+                return Ok(ChaincodeRuntime::Binary(bin));
+            }
+        }
+        Err(DevnetError::Founding {
+            what: "finding the OpsSC chaincode server".into(),
+            detail: format!(
+                "no opssc-chaincode binary next to {}; build it with `cargo build -p opssc-chaincode` \
+                 (or install it next to opssc)",
+                exe.display()
+            ),
+        })
+    }
+}
+
+/// What founding needs.
+#[derive(Debug, Clone)]
+pub struct FoundingOptions {
+    /// The spec directory the devnet was started from (copied into the spec repository).
+    pub spec_dir: PathBuf,
+    pub runtime: ChaincodeRuntime,
+}
+
+/// The outcome of founding, recorded in `devnet.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Founded {
+    pub spec_repo: SpecRepo,
+    /// The OpsSC chaincode name (`opssc`), version and package.
+    pub chaincode: String,
+    pub version: String,
+    pub label: String,
+    pub package_id: String,
+    pub ops_channel: String,
+    /// By MSP ID: where that organization's OpsSC server listens.
+    pub servers: BTreeMap<String, String>,
+    /// The block that committed the chaincode definition.
+    pub definition_block: u64,
+    /// The block of the `found` transaction.
+    pub founded_block: u64,
+    /// Milliseconds from the start of founding until the registry was founded.
+    pub founding_ms: u64,
+}
+
+/// What the devnet must track after founding.
+pub(crate) struct Started {
+    pub founded: Founded,
+    /// The in-process servers' runtime (kept alive with the devnet).
+    pub runtime: Option<tokio::runtime::Runtime>,
+}
+
+fn fabric(what: impl Into<String>) -> impl FnOnce(FabricError) -> DevnetError {
+    let what = what.into();
+    move |e| DevnetError::Founding {
+        what,
+        detail: chain(&e),
+    }
+}
+
+/// An error with its sources, `a: b: c`.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(&format!(": {c}"));
+        src = c.source();
+    }
+    s
+}
+
+/// Retries `f` while it fails transiently, at most `limit`.
+async fn retry<T, F, Fut>(limit: Duration, mut f: F) -> std::result::Result<T, FabricError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, FabricError>>,
+{
+    let start = Instant::now();
+    loop {
+        match f().await {
+            Err(e) if e.fault() == Fault::Transient && start.elapsed() < limit => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The admin identity of a peer organization.
+pub fn admin(org: &OrgHandle) -> Result<Arc<dyn Signer>> {
+    let id = SigningIdentity::from_msp_dir(&org.msp_id, &org.admin_msp_dir).map_err(fabric(
+        format!("loading the admin identity of {}", org.msp_id),
+    ))?;
+    Ok(Arc::new(id))
+}
+
+/// Connects to `peer` over TLS (its TLS CA, its host name).
+pub async fn connect(peer: &PeerHandle) -> Result<Node> {
+    let pem = std::fs::read_to_string(&peer.tls_ca_cert)
+        .map_err(DevnetError::io("read", &peer.tls_ca_cert))?;
+    Node::connect(&NodeConfig::tls(&peer.address, pem).with_server_name(&peer.host))
+        .await
+        .map_err(fabric(format!("connecting to {}", peer.host)))
+}
+
+/// The gateway of `org`'s first peer, as `org`'s admin.
+pub async fn admin_gateway(org: &OrgHandle) -> Result<Gateway> {
+    Ok(Gateway::new(connect(&org.peers[0]).await?, admin(org)?))
+}
+
+/// A free loopback port, chosen by the kernel.
+fn free_port() -> Result<std::net::TcpListener> {
+    std::net::TcpListener::bind("127.0.0.1:0").map_err(DevnetError::Ports)
+}
+
+/// Writes `name=value` into the builder placeholder file of every peer of `org`.
+fn write_builder_env(org: &OrgHandle, name: &str, value: &str) -> Result<()> {
+    for p in &org.peers {
+        let path = p.config_dir.join(BUILDER_ENV_FILE);
+        let mut lines: Vec<String> = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+            .collect();
+        lines.push(format!("{name}={value}"));
+        std::fs::write(&path, lines.join("\n") + "\n").map_err(DevnetError::io("write", &path))?;
+    }
+    Ok(())
+}
+
+/// Points every organization's agent configuration at the spec repository
+/// (trusting its founding commit) and at the OpsSC chaincode.
+fn update_agent_configs(plan: &NetworkPlan, repo: &SpecRepo, label: &str) -> Result<()> {
+    let paths = plan
+        .orgs
+        .iter()
+        .map(|o| &o.agent_config)
+        .chain(std::iter::once(&plan.orderer_org.agent_config));
+    for path in paths {
+        let text = std::fs::read_to_string(path).map_err(DevnetError::io("read", path))?;
+        // Parsed without resolving paths, so the relative paths stay relative.
+        let mut config: AgentConfig =
+            serde_saphyr::from_str(&text).map_err(|e| DevnetError::Founding {
+                what: format!("reading the agent configuration {}", path.display()),
+                detail: e.to_string(),
+            })?;
+        config.spec = Some(SpecSource::Git {
+            url: repo.url.clone(),
+            branch: repo.branch.clone(),
+            path: None,
+            poll_seconds: None,
+            trusted_root: Some(repo.root_commit.clone()),
+        });
+        config.ops_chaincode = Some(OPSSC_NAME.into());
+        config
+            .chaincode_servers
+            .insert(label.to_string(), OPSSC_ADDRESS_TEMPLATE.into());
+        std::fs::write(path, config.to_yaml()).map_err(DevnetError::io("write", path))?;
+    }
+    Ok(())
+}
+
+/// Founds the consortium on the running network of `plan` (see the module
+/// doc). `track` receives every process started, at once, so the caller
+/// stops it even when a later step fails.
+pub(crate) fn found(
+    plan: &NetworkPlan,
+    layout: &Layout,
+    opts: &FoundingOptions,
+    detached: bool,
+    say: &dyn Fn(&str),
+    track: &mut dyn FnMut(std::process::Child, ProcessRecord),
+) -> Result<Started> {
+    let started = Instant::now();
+    let spec_repo = create_spec_repo(&opts.spec_dir, plan, layout)?;
+    let loaded = opssc_schema::load_dir(&spec_repo.path);
+    if loaded.spec.is_none() {
+        return Err(DevnetError::Founding {
+            what: format!(
+                "validating the spec repository {}",
+                spec_repo.path.display()
+            ),
+            detail: format!("{:?}", loaded.report),
+        });
+    }
+    say(&format!(
+        "spec repository {} founded at {}",
+        spec_repo.path.display(),
+        &spec_repo.root_commit[..12]
+    ));
+
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    let label = format!("{OPSSC_NAME}_{version}");
+    let pkg = package::ccaas_package(&label, &Connection::plaintext(OPSSC_ADDRESS_TEMPLATE))
+        .map_err(fabric("building the OpsSC package"))?;
+    let package_id = package::package_id(&label, &pkg);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("opssc-devnet-founding")
+        .build()
+        .map_err(DevnetError::io("start a runtime for", "the OpsSC founding"))?;
+
+    // One server per organization.
+    let mut servers = BTreeMap::new();
+    for org in &plan.orgs {
+        let listener = free_port()?;
+        let address = listener
+            .local_addr()
+            .map_err(DevnetError::Ports)?
+            .to_string();
+        match &opts.runtime {
+            ChaincodeRuntime::InProcess => {
+                listener.set_nonblocking(true).map_err(DevnetError::Ports)?;
+                let id = package_id.clone();
+                let listener = {
+                    let _guard = runtime.enter();
+                    tokio::net::TcpListener::from_std(listener).map_err(DevnetError::Ports)?
+                };
+                runtime.spawn(async move {
+                    if let Err(e) = opssc_fabric::shim::serve(
+                        opssc_chaincode::ccaas::OpsSc,
+                        &id,
+                        listener,
+                        None,
+                        std::future::pending(),
+                    )
+                    .await
+                    {
+                        eprintln!("devnet: the in-process OpsSC server stopped: {e}");
+                    }
+                });
+            }
+            ChaincodeRuntime::Binary(program) => {
+                drop(listener);
+                let name = format!("{OPSSC_NAME}.{}", org.domain);
+                let dir = layout.root.join("orgs").join(&org.msp_id);
+                let args = ["--address", &address, "--chaincode-id", &package_id];
+                let (child, record) = spawn_node(&NodeCommand {
+                    name: &name,
+                    kind: NodeKind::Chaincode,
+                    program,
+                    args: &args,
+                    config_dir: &dir,
+                    log: &layout.log(&name),
+                    detached,
+                })?;
+                track(child, record);
+            }
+        }
+        write_builder_env(org, OPSSC_NAME, &address)?;
+        servers.insert(org.msp_id.clone(), address);
+    }
+
+    let result = runtime.block_on(deploy(plan, &pkg, &package_id, &version, say));
+    let (definition_block, founded_block) = result?;
+    update_agent_configs(plan, &spec_repo, &label)?;
+    let founded = Founded {
+        spec_repo,
+        chaincode: OPSSC_NAME.into(),
+        version,
+        label,
+        package_id,
+        ops_channel: plan.topology.ops_channel.clone(),
+        servers,
+        definition_block,
+        founded_block,
+        founding_ms: started.elapsed().as_millis() as u64,
+    };
+    say(&format!(
+        "OpsSC {} committed on {} (block {}), registry founded (block {})",
+        founded.package_id, founded.ops_channel, definition_block, founded_block
+    ));
+    Ok(Started {
+        founded,
+        runtime: match opts.runtime {
+            ChaincodeRuntime::InProcess => Some(runtime),
+            ChaincodeRuntime::Binary(_) => {
+                runtime.shutdown_background();
+                None
+            }
+        },
+    })
+}
+
+/// Install on every peer, approve as every organization, commit, found.
+/// Returns the blocks of the definition and of the `found` transaction.
+async fn deploy(
+    plan: &NetworkPlan,
+    pkg: &[u8],
+    package_id: &str,
+    version: &str,
+    say: &dyn Fn(&str),
+) -> Result<(u64, u64)> {
+    let ops = &plan.topology.ops_channel;
+    let members: Vec<&OrgHandle> = plan
+        .orgs
+        .iter()
+        .filter(|o| plan.topology.channels_of(&o.msp_id).any(|c| &c.name == ops))
+        .collect();
+    let mut gateways = Vec::new();
+    for org in &members {
+        let signer = admin(org)?;
+        for peer in &org.peers {
+            let endorser = Endorser::new(connect(peer).await?, signer.clone());
+            let installed = retry(Duration::from_secs(60), || {
+                lifecycle::install(&endorser, pkg)
+            })
+            .await
+            .map_err(fabric(format!(
+                "installing the OpsSC package on {}",
+                peer.host
+            )))?;
+            if installed.package_id != package_id {
+                return Err(DevnetError::Founding {
+                    what: format!("installing the OpsSC package on {}", peer.host),
+                    detail: format!(
+                        "the peer derived package ID {}, expected {package_id}",
+                        installed.package_id
+                    ),
+                });
+            }
+        }
+        gateways.push((org, Gateway::new(connect(&org.peers[0]).await?, signer)));
+    }
+    say("OpsSC package installed on every peer");
+    let def = ChaincodeDefinition::new(OPSSC_NAME, version, 1);
+    for (org, gw) in &gateways {
+        retry(Duration::from_secs(60), || {
+            lifecycle::approve(gw, ops, &def, Some(package_id))
+        })
+        .await
+        .map_err(fabric(format!(
+            "approving the OpsSC definition as {}",
+            org.msp_id
+        )))?;
+    }
+    // Every peer must see every approval, or the commit's endorsements differ.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (org, gw) in &gateways {
+        let endorser = Endorser::new(gw.node().clone(), gw.signer().clone());
+        loop {
+            let readiness = lifecycle::check_commit_readiness(&endorser, ops, &def)
+                .await
+                .map_err(fabric(format!(
+                    "checking commit readiness on {}",
+                    org.msp_id
+                )))?;
+            let missing: Vec<&str> = members
+                .iter()
+                .map(|o| o.msp_id.as_str())
+                .filter(|m| readiness.approvals.get(*m) != Some(&true))
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(DevnetError::Founding {
+                    what: format!("waiting for the OpsSC approvals on {}'s peer", org.msp_id),
+                    detail: format!("no approval from {} after 60 s", missing.join(", ")),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let endorsing: Vec<String> = members.iter().map(|o| o.msp_id.clone()).collect();
+    let (first, gw) = &gateways[0];
+    let committed = retry(Duration::from_secs(90), || {
+        lifecycle::commit(gw, ops, &def, &endorsing)
+    })
+    .await
+    .map_err(fabric(format!(
+        "committing the OpsSC definition as {}",
+        first.msp_id
+    )))?;
+
+    let channels: Vec<serde_json::Value> = plan
+        .channels
+        .iter()
+        .filter(|c| &c.name != ops)
+        .map(|c| json!({ "name": c.name, "members": c.members }))
+        .collect();
+    let arg = serde_json::to_vec(&json!({
+        "ops_channel": ops,
+        "members": endorsing,
+        "channels": channels,
+    }))
+    .expect("JSON values serialize");
+    let founded = retry(Duration::from_secs(90), || {
+        gw.submit_transaction(ops, OPSSC_NAME, "found", [arg.as_slice()])
+    })
+    .await
+    .map_err(fabric(format!(
+        "founding the OpsSC registry as {}",
+        first.msp_id
+    )))?;
+    Ok((committed.block, founded.block))
+}
