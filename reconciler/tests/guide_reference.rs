@@ -381,3 +381,29 @@ fn agent_config_reference_is_generated_from_the_schema() {
     );
     check_page("agent-config-reference.md", page);
 }
+
+#[test]
+fn the_agent_config_example_in_the_guide_loads() {
+    let page = std::fs::read_to_string(repo_root().join("docs/guide/agent-config.md")).unwrap();
+    let start = page.find("```yaml\n").expect("a yaml example") + "```yaml\n".len();
+    let end = start + page[start..].find("```").expect("the example's end");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("opssc.yaml");
+    std::fs::write(&file, &page[start..end]).unwrap();
+    let config = opssc_schema::local::AgentConfig::load(&file)
+        .unwrap_or_else(|e| panic!("the example in docs/guide/agent-config.md: {e}"));
+    assert_eq!(config.msp_id, "Org1MSP");
+    assert_eq!(config.vote_policy, opssc_schema::local::VotePolicy::Auto);
+    // Relative paths are resolved against the file's directory, as the page says.
+    assert_eq!(
+        config.identity.msp_dir,
+        dir.path().join("crypto/users/Admin@org1.example.com/msp")
+    );
+    match config.spec {
+        Some(opssc_schema::local::SpecSource::Git { url, branch, .. }) => {
+            assert_eq!(url, "https://git.example.com/consortium/network.git");
+            assert_eq!(branch, "main");
+        }
+        other => panic!("spec: {other:?}"),
+    }
+}
