@@ -29,6 +29,7 @@ if [ ! -x "$actionlint" ] || [ "$(installed_version)" != "$version" ]; then
   mkdir -p "$tools"
   GOBIN="$tools" go install "github.com/rhysd/actionlint/cmd/actionlint@$version" || {
     echo "error: could not install actionlint $version from the Go module proxy (GOPROXY=$(go env GOPROXY))" >&2
+    echo "  hint: it needs Go 1.25 or newer ($(go version)); with GOTOOLCHAIN=auto, go fetches that toolchain itself" >&2
     exit 2
   }
 fi
