@@ -132,7 +132,8 @@ fn fill_organization(doc: &Value, facts: &OrgFacts) -> Value {
     }
     spec["msp"] = msp;
     for list in ["peers", "orderers"] {
-        if let Some(nodes) = spec[list].as_array_mut() {
+        // `get_mut`: indexing a missing key mutably would insert a null.
+        if let Some(nodes) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for node in nodes {
                 let name = node["name"].as_str().unwrap_or_default().to_string();
                 if let Some(ep) = facts.endpoints.get(&name) {
@@ -512,7 +513,7 @@ mod tests {
         );
         assert_eq!(
             repo.head().unwrap().name(),
-            Some("refs/heads/main"),
+            Ok("refs/heads/main"),
             "HEAD on main"
         );
     }
