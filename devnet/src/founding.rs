@@ -354,8 +354,116 @@ pub(crate) fn found(
     })
 }
 
-/// Install on every peer, approve as every organization, commit, found.
-/// Returns the blocks of the definition and of the `found` transaction.
+/// Installs `pkg` on every peer of `orgs`, approves `definition` on
+/// `channel` as each organization (with its own admin identity, for the
+/// package ID the peers derived), waits until every organization's peer sees
+/// every approval, then commits it as the first organization, endorsed by
+/// all of them. Returns the package ID and the block of the commit. The
+/// lifecycle recipe shared by the founding and the tests that deploy their
+/// own chaincode-as-a-service.
+pub async fn deploy_chaincode(
+    orgs: &[&OrgHandle],
+    channel: &str,
+    definition: &ChaincodeDefinition,
+    pkg: &[u8],
+) -> Result<(String, u64)> {
+    let Some(first) = orgs.first() else {
+        return Err(DevnetError::Founding {
+            what: format!("deploying {} on {channel}", definition.name),
+            detail: "no organization to deploy it".into(),
+        });
+    };
+    let mut package_id = None::<String>;
+    let mut gateways = Vec::new();
+    for org in orgs {
+        let signer = admin(org)?;
+        for peer in &org.peers {
+            let endorser = Endorser::new(connect(peer).await?, signer.clone());
+            let installed = retry(Duration::from_secs(60), || {
+                lifecycle::install(&endorser, pkg)
+            })
+            .await
+            .map_err(fabric(format!(
+                "installing the {} package on {}",
+                definition.name, peer.host
+            )))?;
+            match &package_id {
+                Some(id) if id != &installed.package_id => {
+                    return Err(DevnetError::Founding {
+                        what: format!(
+                            "installing the {} package on {}",
+                            definition.name, peer.host
+                        ),
+                        detail: format!(
+                            "the peer derived package ID {}, another peer {id}",
+                            installed.package_id
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => package_id = Some(installed.package_id),
+            }
+        }
+        gateways.push((org, Gateway::new(connect(&org.peers[0]).await?, signer)));
+    }
+    let package_id = package_id.expect("every organization has a peer");
+    for (org, gw) in &gateways {
+        retry(Duration::from_secs(60), || {
+            lifecycle::approve(gw, channel, definition, Some(&package_id))
+        })
+        .await
+        .map_err(fabric(format!(
+            "approving the {} definition as {}",
+            definition.name, org.msp_id
+        )))?;
+    }
+    // Every peer must see every approval, or the commit's endorsements differ.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (org, gw) in &gateways {
+        let endorser = Endorser::new(gw.node().clone(), gw.signer().clone());
+        loop {
+            let readiness = lifecycle::check_commit_readiness(&endorser, channel, definition)
+                .await
+                .map_err(fabric(format!(
+                    "checking commit readiness on {}",
+                    org.msp_id
+                )))?;
+            let missing: Vec<&str> = orgs
+                .iter()
+                .map(|o| o.msp_id.as_str())
+                .filter(|m| readiness.approvals.get(*m) != Some(&true))
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(DevnetError::Founding {
+                    what: format!(
+                        "waiting for the {} approvals on {}'s peer",
+                        definition.name, org.msp_id
+                    ),
+                    detail: format!("no approval from {} after 60 s", missing.join(", ")),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let endorsing: Vec<String> = orgs.iter().map(|o| o.msp_id.clone()).collect();
+    let gw = &gateways[0].1;
+    let committed = retry(Duration::from_secs(90), || {
+        lifecycle::commit(gw, channel, definition, &endorsing)
+    })
+    .await
+    .map_err(fabric(format!(
+        "committing the {} definition as {}",
+        definition.name, first.msp_id
+    )))?;
+    Ok((package_id, committed.block))
+}
+
+/// Deploys the OpsSC on the ops channel and founds its registry with the
+/// members of every channel. Returns the blocks of the definition and of the
+/// `found` transaction.
 async fn deploy(
     plan: &NetworkPlan,
     pkg: &[u8],
@@ -369,81 +477,15 @@ async fn deploy(
         .iter()
         .filter(|o| plan.topology.channels_of(&o.msp_id).any(|c| &c.name == ops))
         .collect();
-    let mut gateways = Vec::new();
-    for org in &members {
-        let signer = admin(org)?;
-        for peer in &org.peers {
-            let endorser = Endorser::new(connect(peer).await?, signer.clone());
-            let installed = retry(Duration::from_secs(60), || {
-                lifecycle::install(&endorser, pkg)
-            })
-            .await
-            .map_err(fabric(format!(
-                "installing the OpsSC package on {}",
-                peer.host
-            )))?;
-            if installed.package_id != package_id {
-                return Err(DevnetError::Founding {
-                    what: format!("installing the OpsSC package on {}", peer.host),
-                    detail: format!(
-                        "the peer derived package ID {}, expected {package_id}",
-                        installed.package_id
-                    ),
-                });
-            }
-        }
-        gateways.push((org, Gateway::new(connect(&org.peers[0]).await?, signer)));
-    }
-    say("OpsSC package installed on every peer");
     let def = ChaincodeDefinition::new(OPSSC_NAME, version, 1);
-    for (org, gw) in &gateways {
-        retry(Duration::from_secs(60), || {
-            lifecycle::approve(gw, ops, &def, Some(package_id))
-        })
-        .await
-        .map_err(fabric(format!(
-            "approving the OpsSC definition as {}",
-            org.msp_id
-        )))?;
+    let (installed, definition_block) = deploy_chaincode(&members, ops, &def, pkg).await?;
+    if installed != package_id {
+        return Err(DevnetError::Founding {
+            what: "installing the OpsSC package".into(),
+            detail: format!("the peers derived package ID {installed}, expected {package_id}"),
+        });
     }
-    // Every peer must see every approval, or the commit's endorsements differ.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for (org, gw) in &gateways {
-        let endorser = Endorser::new(gw.node().clone(), gw.signer().clone());
-        loop {
-            let readiness = lifecycle::check_commit_readiness(&endorser, ops, &def)
-                .await
-                .map_err(fabric(format!(
-                    "checking commit readiness on {}",
-                    org.msp_id
-                )))?;
-            let missing: Vec<&str> = members
-                .iter()
-                .map(|o| o.msp_id.as_str())
-                .filter(|m| readiness.approvals.get(*m) != Some(&true))
-                .collect();
-            if missing.is_empty() {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(DevnetError::Founding {
-                    what: format!("waiting for the OpsSC approvals on {}'s peer", org.msp_id),
-                    detail: format!("no approval from {} after 60 s", missing.join(", ")),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    let endorsing: Vec<String> = members.iter().map(|o| o.msp_id.clone()).collect();
-    let (first, gw) = &gateways[0];
-    let committed = retry(Duration::from_secs(90), || {
-        lifecycle::commit(gw, ops, &def, &endorsing)
-    })
-    .await
-    .map_err(fabric(format!(
-        "committing the OpsSC definition as {}",
-        first.msp_id
-    )))?;
+    say("OpsSC installed, approved by every member and committed");
 
     let channels: Vec<serde_json::Value> = plan
         .channels
@@ -451,12 +493,15 @@ async fn deploy(
         .filter(|c| &c.name != ops)
         .map(|c| json!({ "name": c.name, "members": c.members }))
         .collect();
+    let member_ids: Vec<&str> = members.iter().map(|o| o.msp_id.as_str()).collect();
     let arg = serde_json::to_vec(&json!({
         "ops_channel": ops,
-        "members": endorsing,
+        "members": member_ids,
         "channels": channels,
     }))
     .expect("JSON values serialize");
+    let first = members[0];
+    let gw = admin_gateway(first).await?;
     let founded = retry(Duration::from_secs(90), || {
         gw.submit_transaction(ops, OPSSC_NAME, "found", [arg.as_slice()])
     })
@@ -465,5 +510,5 @@ async fn deploy(
         "founding the OpsSC registry as {}",
         first.msp_id
     )))?;
-    Ok((committed.block, founded.block))
+    Ok((definition_block, founded.block))
 }

@@ -177,7 +177,8 @@ fn three_org_devnet_joins_channels_survives_a_peer_crash_and_stops_cleanly() {
         Ok(_) => panic!("a second devnet started on a running one's state directory"),
     }
     let up_again = cli::run(DevCommand::Up {
-        orgs: 1,
+        spec: "network-spec".into(),
+        orgs: Some(1),
         state_dir: state_dir.clone(),
         orderers: "1".into(),
         peers_per_org: "1".into(),
@@ -283,7 +284,8 @@ fn dev_up_runs_detached_and_dev_down_stops_exactly_the_recorded_pids() {
     let _guard = DownOnDrop(&state_dir);
 
     let code = cli::run(DevCommand::Up {
-        orgs: 1,
+        spec: "network-spec".into(),
+        orgs: Some(1),
         state_dir: state_dir.clone(),
         orderers: "1".into(),
         peers_per_org: "1".into(),

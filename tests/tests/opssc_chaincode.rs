@@ -19,12 +19,11 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use opssc_chaincode::ccaas::OpsSc;
-use opssc_devnet::{Devnet, OrgHandle, PeerHandle, Topology};
+use opssc_devnet::{Devnet, OrgHandle, PeerHandle, Topology, founding};
 use opssc_fabric::configtx::{self, client, compute_update, edit, sign};
 use opssc_fabric::deliver::{Deliverer, Seek};
-use opssc_fabric::endorser::Endorser;
 use opssc_fabric::gateway::Gateway;
-use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
+use opssc_fabric::lifecycle::ChaincodeDefinition;
 use opssc_fabric::orderer::Orderer;
 use opssc_fabric::package::{self, Connection};
 use opssc_fabric::protos::common::ConfigSignature;
@@ -39,7 +38,6 @@ const CC: &str = "opssc";
 struct Org {
     msp_id: String,
     admin: Arc<dyn Signer>,
-    endorser: Endorser,
     gateway: Gateway,
     deliver: Deliverer,
 }
@@ -62,7 +60,6 @@ async fn org(handle: &OrgHandle) -> Org {
         .unwrap_or_else(|e| panic!("{}", chain(&e)));
     Org {
         msp_id: handle.msp_id.clone(),
-        endorser: Endorser::new(node.clone(), admin.clone()),
         gateway: Gateway::new(node.clone(), admin.clone()),
         deliver: Deliverer::peer(node, admin.clone()),
         admin,
@@ -162,10 +159,11 @@ fn signature_json(sig: &ConfigSignature) -> Value {
     })
 }
 
-/// Serves `chaincode` here, installs it on every peer, approves it as every
-/// org and commits it on the ops channel.
+/// Serves `chaincode` here, then installs it on every peer, approves it as
+/// every org and commits it on the ops channel (the devnet's shared
+/// lifecycle recipe, `opssc_devnet::founding::deploy_chaincode`).
 async fn deploy_ccaas<C: opssc_fabric::shim::Chaincode>(
-    orgs: &[Org],
+    devnet: &Devnet,
     name: &str,
     chaincode: C,
 ) -> u64 {
@@ -187,45 +185,13 @@ async fn deploy_ccaas<C: opssc_fabric::shim::Chaincode>(
             .await
         }
     });
-    for org in orgs {
-        lifecycle::install(&org.endorser, &pkg)
-            .await
-            .unwrap_or_else(|e| panic!("{}", chain(&e)));
-    }
+    let orgs: Vec<&OrgHandle> = devnet.orgs().iter().collect();
     let def = ChaincodeDefinition::new(name, "1.0", 1);
-    for org in orgs {
-        retry("approve", Duration::from_secs(60), || {
-            lifecycle::approve(&org.gateway, OPS, &def, Some(&package_id))
-        })
-        .await;
-    }
-    // Every peer must have seen every approval, or the endorsements differ.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for org in orgs {
-        loop {
-            let readiness = lifecycle::check_commit_readiness(&org.endorser, OPS, &def)
-                .await
-                .unwrap_or_else(|e| panic!("{}", chain(&e)));
-            if orgs
-                .iter()
-                .all(|o| readiness.approvals.get(&o.msp_id) == Some(&true))
-            {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{}: approvals not visible: {readiness:?}",
-                org.msp_id
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    let endorsing: Vec<String> = orgs.iter().map(|o| o.msp_id.clone()).collect();
-    retry("commit", Duration::from_secs(90), || {
-        lifecycle::commit(&orgs[0].gateway, OPS, &def, &endorsing)
-    })
-    .await
-    .block
+    let (installed, block) = founding::deploy_chaincode(&orgs, OPS, &def, &pkg)
+        .await
+        .unwrap_or_else(|e| panic!("deploying {name}: {e}"));
+    assert_eq!(installed, package_id);
+    block
 }
 
 #[test]
@@ -250,7 +216,7 @@ async fn scenario(devnet: &Devnet) {
     }
     let (org1, org2, org3) = (&orgs[0], &orgs[1], &orgs[2]);
 
-    let committed_at = deploy_ccaas(&orgs, CC, OpsSc).await;
+    let committed_at = deploy_ccaas(devnet, CC, OpsSc).await;
     eprintln!(
         "opssc committed on {OPS} in block {committed_at} at {:.1} s",
         t0.elapsed().as_secs_f64()
@@ -572,7 +538,7 @@ async fn scenario(devnet: &Devnet) {
     assert_eq!(open["items"].as_array().unwrap().len(), 4);
 
     // ---- throughput: votes against kv puts -----------------------------------------
-    let kv_at = deploy_ccaas(&orgs, "kvbench", Kv).await;
+    let kv_at = deploy_ccaas(devnet, "kvbench", Kv).await;
     eprintln!("kvbench committed in block {kv_at}");
     retry("kv warm-up", Duration::from_secs(60), || {
         org1.gateway
