@@ -182,8 +182,13 @@ fn free_port() -> Result<std::net::TcpListener> {
     std::net::TcpListener::bind("127.0.0.1:0").map_err(DevnetError::Ports)
 }
 
-/// Writes `name=value` into the builder placeholder file of every peer of `org`.
-fn write_builder_env(org: &OrgHandle, name: &str, value: &str) -> Result<()> {
+/// Routes the builder placeholder `{{.name}}` to `value` on every peer of
+/// `org` (a line in each peer's `<config_dir>/ccaas-builder.env`). A
+/// chaincode-as-a-service package whose `connection.json` address is
+/// `{{.name}}` then reaches this organization's own server at `value`
+/// (`127.0.0.1:<port>`). Must be called before the package is installed (the
+/// builder resolves placeholders at install time).
+pub fn set_builder_value(org: &OrgHandle, name: &str, value: &str) -> Result<()> {
     for p in &org.peers {
         let path = p.config_dir.join(BUILDER_ENV_FILE);
         let mut lines: Vec<String> = std::fs::read_to_string(&path)
@@ -319,7 +324,7 @@ pub(crate) fn found(
                 track(child, record);
             }
         }
-        write_builder_env(org, OPSSC_NAME, &address)?;
+        set_builder_value(org, OPSSC_NAME, &address)?;
         servers.insert(org.msp_id.clone(), address);
     }
 
