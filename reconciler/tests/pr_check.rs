@@ -156,6 +156,22 @@ fn actionlint_passes_on_every_workflow() {
 }
 
 #[test]
+fn actionlint_installs_itself_into_an_empty_cache() {
+    // What a fresh machine does: the script fetches the pinned actionlint from
+    // the Go module proxy into ${XDG_CACHE_HOME}/opssc/tools, then lints.
+    let cache = tempfile::tempdir().unwrap();
+    let out = run(
+        Command::new(repo_root().join("scripts/actionlint.sh")).env("XDG_CACHE_HOME", cache.path()),
+        0,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("installing actionlint v1.7.12"), "{stderr}");
+    let tool = cache.path().join("opssc/tools/actionlint");
+    let version = run(Command::new(&tool).arg("-version"), 0);
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("v1.7.12"));
+}
+
+#[test]
 fn actionlint_reports_a_broken_workflow() {
     // The lint test above can fail: the same script flags a real mistake.
     let dir = tempfile::tempdir().unwrap();
