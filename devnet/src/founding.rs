@@ -255,7 +255,12 @@ pub(crate) fn found(
                 "validating the spec repository {}",
                 spec_repo.path.display()
             ),
-            detail: format!("{:?}", loaded.report),
+            detail: loaded
+                .report
+                .errors()
+                .map(|d| d.render())
+                .collect::<Vec<_>>()
+                .join("\n"),
         });
     }
     say(&format!(
@@ -516,4 +521,102 @@ async fn deploy(
         first.msp_id
     )))?;
     Ok((definition_block, founded.block))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent_config::write_agent_configs;
+    use crate::handles::plan;
+    use crate::ports::PortPool;
+    use crate::topology::Topology;
+    use crate::{DevnetOptions, spec_repo::SpecRepo};
+
+    fn spec_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec")
+    }
+
+    #[test]
+    fn options_from_the_reference_spec_found_the_reference_topology() {
+        let opts = DevnetOptions::from_spec(&spec_dir(), ChaincodeRuntime::InProcess).unwrap();
+        assert_eq!(opts.topology, Topology::reference(3));
+        let f = opts.founding.unwrap();
+        assert_eq!(f.spec_dir, spec_dir());
+        assert_eq!(f.runtime, ChaincodeRuntime::InProcess);
+    }
+
+    #[test]
+    fn options_from_an_invalid_spec_name_the_file_and_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("bad.yaml"),
+            "apiVersion: opssc/v1alpha1\nkind: Channel\nmetadata:\n  name: x\nspec:\n  members: [Nobody]\n",
+        )
+        .unwrap();
+        let err = DevnetOptions::from_spec(tmp.path(), ChaincodeRuntime::InProcess)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("bad.yaml:"), "{err}");
+        assert!(err.contains("does not validate"), "{err}");
+    }
+
+    #[test]
+    fn builder_values_are_replaced_not_repeated() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = plan(
+            &Topology::reference(1),
+            &Layout::new(tmp.path()),
+            &mut PortPool::new(),
+        )
+        .unwrap();
+        let org = &p.orgs[0];
+        std::fs::create_dir_all(&org.peers[0].config_dir).unwrap();
+        set_builder_value(org, "kv", "127.0.0.1:1").unwrap();
+        set_builder_value(org, "opssc", "127.0.0.1:2").unwrap();
+        set_builder_value(org, "kv", "127.0.0.1:3").unwrap();
+        let text = std::fs::read_to_string(org.peers[0].config_dir.join(BUILDER_ENV_FILE)).unwrap();
+        assert_eq!(text, "opssc=127.0.0.1:2\nkv=127.0.0.1:3\n");
+    }
+
+    #[test]
+    fn agent_configs_point_at_the_spec_repository_and_keep_relative_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let p = plan(
+            &Topology::reference(2),
+            &Layout::new(root),
+            &mut PortPool::new(),
+        )
+        .unwrap();
+        write_agent_configs(&p, root).unwrap();
+        let repo = SpecRepo {
+            path: root.join("spec-repo"),
+            url: format!("file://{}/spec-repo", root.display()),
+            branch: "main".into(),
+            root_commit: "a".repeat(40),
+            admin_keys: BTreeMap::new(),
+        };
+        update_agent_configs(&p, &repo, "opssc_0.1.0").unwrap();
+        for path in [&p.orgs[1].agent_config, &p.orderer_org.agent_config] {
+            let text = std::fs::read_to_string(path).unwrap();
+            assert!(text.contains("../../crypto/"), "{text}");
+            let c = AgentConfig::load(path).unwrap();
+            assert_eq!(
+                c.spec,
+                Some(SpecSource::Git {
+                    url: repo.url.clone(),
+                    branch: "main".into(),
+                    path: None,
+                    poll_seconds: None,
+                    trusted_root: Some("a".repeat(40)),
+                })
+            );
+            assert_eq!(c.ops_chaincode.as_deref(), Some("opssc"));
+            assert_eq!(
+                c.chaincode_servers.get("opssc_0.1.0").map(String::as_str),
+                Some(OPSSC_ADDRESS_TEMPLATE)
+            );
+        }
+    }
 }

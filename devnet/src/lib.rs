@@ -7,6 +7,12 @@
 //! exactly the ones it started, by PID ([`process`]). Used by the tests
 //! ([`Devnet::start`]) and by `opssc dev up | down | status` ([`cli`]).
 //!
+//! Started from a network spec ([`DevnetOptions::from_spec`], what `opssc dev
+//! up` does), the devnet also *founds* the consortium ([`founding`]): a git
+//! spec repository at `<state>/spec-repo` holding each organization's
+//! certificates, endpoints and admin SSH key ([`spec_repo`]), and the OpsSC
+//! chaincode committed on the ops channel with one server per organization.
+//!
 //! The main type is [`Devnet`]. One key decision: everything a running
 //! network is — addresses, paths, PIDs with their start times — is decided
 //! up front as plain data ([`handles::NetworkPlan`]) and saved to

@@ -69,11 +69,12 @@ impl DevnetOptions {
     pub fn from_spec(spec_dir: &Path, runtime: ChaincodeRuntime) -> Result<DevnetOptions> {
         let loaded = opssc_schema::load_dir(spec_dir);
         let Some(spec) = loaded.spec else {
+            let errors: Vec<String> = loaded.report.errors().map(|d| d.render()).collect();
             return Err(DevnetError::Topology(format!(
-                "the spec in {} does not validate; run `opssc validate {}`:\n{:?}",
+                "the spec in {} does not validate (`opssc validate {}` shows the same):\n{}",
                 spec_dir.display(),
                 spec_dir.display(),
-                loaded.report
+                errors.join("\n")
             )));
         };
         let mut opts = DevnetOptions::new(Topology::from_spec(&spec)?);
