@@ -12,7 +12,8 @@
 //! envelopes; the clients ([`gateway`], [`endorser`], [`deliver`],
 //! [`orderer`], [`participation`]) send them; [`lifecycle`] and [`cscc`] are
 //! the admin calls built on the clients; [`package`] makes byte-reproducible
-//! chaincode packages; [`shim`] serves chaincode-as-a-service.
+//! chaincode packages ([`source_package`]: Go source packages); [`shim`] serves
+//! chaincode-as-a-service.
 
 pub mod block;
 pub mod configtx;
@@ -29,6 +30,7 @@ pub mod package;
 pub mod participation;
 pub mod protos;
 pub mod shim;
+pub mod source_package;
 pub mod tx;
 
 pub use error::{Error, Fault, Result};
