@@ -50,6 +50,20 @@ status=0
 # -shellcheck= : shellcheck is not required (it is used when on PATH otherwise).
 "$actionlint" -shellcheck= "${workflows[@]}" || status=1
 
+# The reusable workflow runs the composite action from a second checkout of
+# opssc (.opssc-check/), a path that exists only at run time. Lint it once more
+# in a scratch tree laid out that way, so its `with:` keys are checked against
+# the action's inputs.
+if [ $# -eq 0 ] && [ -f .github/workflows/spec-check.yml ]; then
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  # (.git marks the project root for actionlint.)
+  mkdir -p "$scratch/.git" "$scratch/.github/workflows" "$scratch/.opssc-check/.github"
+  cp .github/workflows/spec-check.yml "$scratch/.github/workflows/"
+  cp -R .github/actions "$scratch/.opssc-check/.github/"
+  (cd "$scratch" && "$actionlint" -shellcheck= .github/workflows/spec-check.yml) || status=1
+fi
+
 # The composite action: actionlint validates how workflows call it (inputs,
 # `with:` keys) when they use it by a local path; here, check that the scripts
 # it runs exist and are executable.

@@ -193,6 +193,31 @@ fn actionlint_reports_a_broken_workflow() {
 }
 
 #[test]
+fn actionlint_checks_the_reusable_workflow_against_the_action_inputs() {
+    // spec-check.yml runs the action from a checkout that exists only at run
+    // time; the script lints it in a scratch tree laid out that way. A `with:`
+    // key the action does not declare must be reported.
+    let tree = tempfile::tempdir().unwrap();
+    copy_dir(&repo_root().join(".github"), &tree.path().join(".github"));
+    copy_dir(&repo_root().join("scripts"), &tree.path().join("scripts"));
+    let workflow = tree.path().join(".github/workflows/spec-check.yml");
+    edit(
+        &workflow,
+        "          agent-config: ${{",
+        "          agent-confg: ${{",
+    );
+    let out = run(
+        &mut Command::new(tree.path().join("scripts/actionlint.sh")),
+        1,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("input \"agent-confg\" is not defined"),
+        "the unknown input is not reported:\n{stdout}"
+    );
+}
+
+#[test]
 fn schema_comment_of_every_example_file_resolves() {
     let schema = repo_root()
         .join("schema/network-spec.schema.json")
@@ -500,4 +525,25 @@ fn the_plan_comment_is_created_once_then_updated_in_place() {
             "PATCH repos/acme/network/issues/comments/8",
         ]
     );
+}
+
+#[test]
+fn a_live_agent_config_without_a_state_is_reported_not_ignored() {
+    // `opssc plan` cannot observe a live network yet: the check must say so
+    // instead of passing with an empty plan.
+    let repo = spec_repo();
+    let out_file = repo.path().join("opssc-plan.md");
+    let out = run(
+        Command::new(action_dir().join("check.sh"))
+            .arg("network")
+            .current_dir(repo.path())
+            .env("OPSSC", opssc())
+            .env("OPSSC_PLAN_OUT", &out_file)
+            .env("OPSSC_AGENT_CONFIG", repo.path().join("opssc.yaml"))
+            .env_remove("GITHUB_STEP_SUMMARY"),
+        1,
+    );
+    let markdown = std::fs::read_to_string(&out_file).unwrap();
+    assert!(markdown.contains("there is no plan"), "{markdown}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("live network"));
 }
