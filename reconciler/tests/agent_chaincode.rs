@@ -12,7 +12,11 @@
 //! 3. a signed commit upgrades it to 3.0 and Org2's agent is SIGKILLed as soon
 //!    as the proposal is filed and restarted → 3.0 answers everywhere, one
 //!    proposal per sequence, every task reported once per org;
-//! 4. an unsigned commit (4.0) changes nothing and `opssc status` says why.
+//! 4. a signed commit upgrades it to 4.0; the first executor's agent is
+//!    SIGKILLed (its vote cast by hand with `opssc vote`) → another
+//!    organization commits after the executor timeout (10 s);
+//! 5. a commit signed by an unknown key, and 6. an unsigned commit, change
+//!    nothing, and `opssc status` says why.
 //!
 //! The chaincode servers (the kv chaincode, with a `version` function) run in
 //! this process: the organizations' peers dial them as chaincode-as-a-service.
@@ -140,6 +144,15 @@ async fn deploy_opssc(orgs: &[Org]) {
         "ops_channel": OPS,
         "members": ["Org1MSP", "Org2MSP", "Org3MSP"],
         "channels": [{"name": "trade", "members": ["Org1MSP", "Org2MSP", "Org3MSP"]}],
+        // Chaincode changes need every member's vote (so the test decides
+        // who votes when), and the executor has 10 s (the contract's minimum)
+        // before the next organization may take over.
+        "governance": {
+            "voting_period_secs": 3600,
+            "max_voting_period_secs": 86400,
+            "executor_timeout_secs": 10,
+            "quorum": {"chaincode": "all"},
+        },
     }))
     .unwrap();
     retry("found", Duration::from_secs(90), || {
@@ -274,12 +287,18 @@ impl Drop for Agent {
     }
 }
 
+/// A free port below the ephemeral range, so that a restarted agent can bind
+/// its listen address again (an outgoing connection may take an ephemeral
+/// port in the meantime).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    loop {
+        let port = rng.gen_range(20000..32000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn agents_logs(agents: &[Agent]) -> String {
@@ -382,6 +401,8 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         ("kv_2.0", "2.0"),
         ("kv_3.0", "3.0"),
         ("kv_4.0", "4.0"),
+        ("kv_5.0", "5.0"),
+        ("kv_6.0", "6.0"),
     ] {
         let (addr, _) = serve(label, Versioned(version)).await;
         servers.insert(label.to_string(), addr);
@@ -550,11 +571,123 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         }
     }
 
-    // 4. An unsigned commit changes nothing, and status says why.
-    let unsigned = commit(
+    // 4. The executor is killed: another organization commits after the
+    //    executor timeout. The first executor is known from the proposal ID
+    //    (the contract's order); its agent is killed as soon as the proposal
+    //    is filed and its vote is cast by hand with `opssc vote`.
+    let trusted_4 = commit(
         &repo,
         &[("chaincodes/kv.yaml".into(), kv_yaml("4.0"))],
-        "kv 4.0 unsigned",
+        "kv 4.0",
+        Some(&admin_key),
+    );
+    let start = Instant::now();
+    let id = loop {
+        let ps = kv_proposals(&orgs[0]).await;
+        if ps.len() >= 4 {
+            break ps[3]["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the 4.0 proposal was never filed\n{}",
+            agents_logs(&agents)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let members: Vec<String> = orgs.iter().map(|o| o.msp_id.clone()).collect();
+    let first = opssc_chaincode::contract::executor_order(&id, &members)[0].clone();
+    let e = agents.iter().position(|a| a.msp_id == first).unwrap();
+    agents[e].kill();
+    let votes = query(&orgs[0], "votes", json!({"id": id})).await;
+    let voted = votes["votes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["org"] == first.as_str());
+    if !voted {
+        let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
+            .args([
+                "vote",
+                &id,
+                "approve",
+                "--reason",
+                "checked by hand",
+                "--config",
+            ])
+            .arg(&agents[e].config)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "opssc vote: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let start = Instant::now();
+    let (approved_at, committed) = loop {
+        let got = query(&orgs[0], "get", json!({"id": id})).await;
+        if let Some(c) = got["proposal"]["execution"]["committed"].as_object() {
+            break (
+                got["proposal"]["execution"]["started_at"].as_i64().unwrap(),
+                c.clone(),
+            );
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "nobody committed after the executor was killed: {got:#}\n{}",
+            agents_logs(&agents)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let by = committed["by"].as_str().unwrap();
+    assert_ne!(by, first, "the killed executor cannot have committed");
+    let waited = committed["at"].as_i64().unwrap() - approved_at;
+    assert!(
+        waited >= 10,
+        "the next executor took over after the timeout, not before ({waited} s)"
+    );
+    println!(
+        "FIGURE executor {first} killed: {by} committed {waited} s after approval (timeout 10 s)"
+    );
+    agents[e].start();
+    wait_answering(&orgs, "4.0", &agents, Duration::from_secs(120)).await;
+
+    // 5. A commit signed by an unknown key changes nothing, and status says why.
+    let mallory = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+    let unknown = commit(
+        &repo,
+        &[("chaincodes/kv.yaml".into(), kv_yaml("5.0"))],
+        "kv 5.0 by mallory",
+        Some(&mallory),
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    for o in &orgs {
+        let def = lifecycle::query_committed(&o.endorser, "trade", "kv")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            def.version, "4.0",
+            "a commit signed by an unknown key must change nothing"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
+        .args(["status", "--config"])
+        .arg(&agents[2].config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "status is Stalled\n{stdout}");
+    assert!(stdout.contains(&format!("REFUSED {unknown}")), "{stdout}");
+    // Rewind the branch (as a reviewer reverting the merge would).
+    repo.reference("refs/heads/main", trusted_4, true, "revert")
+        .unwrap();
+
+    // 6. An unsigned commit changes nothing, and status says why.
+    let unsigned = commit(
+        &repo,
+        &[("chaincodes/kv.yaml".into(), kv_yaml("6.0"))],
+        "kv 6.0 unsigned",
         None,
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -563,12 +696,12 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(def.version, "3.0", "an unsigned commit must change nothing");
+        assert_eq!(def.version, "4.0", "an unsigned commit must change nothing");
     }
     assert_eq!(
         kv_proposals(&orgs[0]).await.len(),
-        3,
-        "no proposal for the unsigned commit"
+        4,
+        "no proposal for refused commits"
     );
     let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
         .args(["status", "--config"])

@@ -6,7 +6,8 @@
 //! channel), and a new block on any other channel of the spec (filtered
 //! Deliver, which carries `_lifecycle` approvals and commits by other
 //! orgs). Each wakes the loop through one [`Notify`] permit, so a burst
-//! costs one pass and an event during a pass causes one more. Between
+//! costs one pass and an event during a pass causes one more. A local spec
+//! directory is watched (notify); `POST /trigger` or SIGHUP runs a pass now. Between
 //! events the pass's own [`Next`] decides: right away after it acted, a
 //! short retry after an error, a periodic requeue (events can be missed).
 //!
@@ -82,7 +83,12 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-async fn serve_http(listen: String, metrics: Metrics, last_pass: Arc<AtomicI64>) {
+async fn serve_http(
+    listen: String,
+    metrics: Metrics,
+    last_pass: Arc<AtomicI64>,
+    wake: Arc<Notify>,
+) {
     let listener = match tokio::net::TcpListener::bind(&listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -98,6 +104,7 @@ async fn serve_http(listen: String, metrics: Metrics, last_pass: Arc<AtomicI64>)
         };
         let registry = registry.clone();
         let last_pass = last_pass.clone();
+        let wake = wake.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 2048];
             let n = sock.read(&mut buf).await.unwrap_or(0);
@@ -124,6 +131,14 @@ async fn serve_http(listen: String, metrics: Metrics, last_pass: Arc<AtomicI64>)
                             "no recent pass\n".to_string(),
                         )
                     }
+                }
+                "/trigger" => {
+                    wake.notify_one();
+                    (
+                        "202 Accepted",
+                        "text/plain",
+                        "a pass will run\n".to_string(),
+                    )
                 }
                 _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
             };
@@ -176,6 +191,38 @@ async fn poll_git(
         }
         tokio::time::sleep(every).await;
     }
+}
+
+/// The manual trigger: `kill -HUP <pid>` runs a pass now (as does `POST /trigger`).
+async fn on_sighup(wake: Arc<Notify>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: running a pass");
+        wake.notify_one();
+    }
+}
+
+/// A local spec directory (`spec: {dir: ...}`): wakes the loop on every change.
+fn watch_dir(config: &AgentConfig, wake: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let Some(SpecSource::Dir { path }) = &config.spec else {
+        return None;
+    };
+    let mut watcher = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+        if ev.is_ok() {
+            wake.notify_one();
+        }
+    })
+    .map_err(|e| tracing::warn!(error = %e, "cannot watch the spec directory; relying on the periodic requeue"))
+    .ok()?;
+    if let Err(e) = watcher.watch(path, notify::RecursiveMode::Recursive) {
+        tracing::warn!(dir = %path.display(), error = %e, "cannot watch the spec directory");
+        return None;
+    }
+    Some(watcher)
 }
 
 /// Wakes the loop on every OpsSC chaincode event; reconnects on failure.
@@ -247,9 +294,17 @@ async fn watch_blocks(ctx: Arc<Context>, channel: String, wake: Arc<Notify>, met
 pub async fn run(config: AgentConfig) -> Result<i32> {
     let metrics = Metrics::default();
     let last_pass = Arc::new(AtomicI64::new(0));
+    let wake = Arc::new(Notify::new());
     if let Some(listen) = config.listen.clone() {
-        tokio::spawn(serve_http(listen, metrics.clone(), last_pass.clone()));
+        tokio::spawn(serve_http(
+            listen,
+            metrics.clone(),
+            last_pass.clone(),
+            wake.clone(),
+        ));
     }
+    tokio::spawn(on_sighup(wake.clone()));
+    let _watcher = watch_dir(&config, wake.clone());
     let ctx = loop {
         match Context::connect(config.clone()).await {
             Ok(c) => break Arc::new(c),
@@ -262,7 +317,6 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
             }
         }
     };
-    let wake = Arc::new(Notify::new());
     tokio::spawn(poll_git(
         config.clone(),
         ctx.state_dir.clone(),

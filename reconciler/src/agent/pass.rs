@@ -62,6 +62,9 @@ pub struct PassReport {
     pub waiting: Vec<String>,
     pub errors: Vec<String>,
     pub next: Next,
+    /// The latest time to look again while waiting (e.g. when the executor
+    /// role passes to the next organization, which no event announces).
+    pub requeue_within: Option<Duration>,
 }
 
 impl PassReport {
@@ -71,6 +74,7 @@ impl PassReport {
             waiting: Vec::new(),
             errors: Vec::new(),
             next: Next::AwaitChange(Duration::from_secs(30)),
+            requeue_within: None,
         }
     }
 
@@ -80,9 +84,14 @@ impl PassReport {
         } else if !self.actions.is_empty() {
             Next::Now
         } else {
-            Next::AwaitChange(Duration::from_secs(30))
+            let bound = Duration::from_secs(30);
+            Next::AwaitChange(self.requeue_within.map_or(bound, |d| d.min(bound)))
         };
         self
+    }
+
+    fn requeue_within(&mut self, d: Duration) {
+        self.requeue_within = Some(self.requeue_within.map_or(d, |old| old.min(d)));
     }
 }
 
@@ -257,6 +266,16 @@ async fn shared_change(
     };
     let ops = ctx.ops(&at.spec.consortium.ops_channel);
     let Some(on_chain) = &p.on_chain else {
+        // Another organization's undecided proposal for the same chaincode
+        // with a payload this org does not compute: vote on it (a reject with
+        // the difference) instead of superseding it with ours, so two orgs
+        // that disagree do not replace each other's proposals forever.
+        if let Some(other) = observed.proposals.iter().find(|o| {
+            o.kind.is_chaincode() && o.target == p.target && o.state == ProposalState::Proposed
+        }) {
+            return vote_and_tally(ctx, &ops, &other.id, p.kind, &payload_value, &what, report)
+                .await;
+        }
         let args = ProposeArgs {
             kind: p.kind,
             target: p.target.clone(),
@@ -316,6 +335,7 @@ async fn vote_and_tally(
     let got = ops.get(id).await?;
     let votes = ops.votes(id).await?;
     let voted = votes.iter().any(|v| v.org == ctx.me);
+    let mut cast: Option<Decision> = None;
     if !voted {
         match ctx.config.vote_policy {
             VotePolicy::Manual => {
@@ -347,6 +367,7 @@ async fn vote_and_tally(
                     config_signature: None,
                 })
                 .await?;
+                cast = Some(decision);
                 report.actions.push(format!(
                     "{what}: voted {decision:?} on {} ({reason})",
                     crate::plan::short_id(id)
@@ -358,11 +379,12 @@ async fn vote_and_tally(
         .iter()
         .filter(|v| v.decision == Decision::Approve)
         .count()
-        + usize::from(!voted && ctx.config.vote_policy == VotePolicy::Auto);
+        + usize::from(cast == Some(Decision::Approve));
     let rejections = votes
         .iter()
         .filter(|v| v.decision == Decision::Reject)
-        .count();
+        .count()
+        + usize::from(cast == Some(Decision::Reject));
     let quorum = got.proposal.quorum as usize;
     let electorate = got.proposal.electorate.len();
     if approvals >= quorum || rejections > electorate.saturating_sub(quorum) {
@@ -478,7 +500,12 @@ async fn execute_tasks(
         .map(|t| t.task)
         .collect();
     install(ctx, observed, pkg, report).await?;
-    if !reported.iter().any(|t| t == "install") {
+    // The install report (ops channel) and the approval (the chaincode's
+    // channel) are independent transactions: order them in the same round.
+    let report_install = async {
+        if reported.iter().any(|t| t == "install") {
+            return Ok(None);
+        }
         ops.report_task(&ReportTaskArgs {
             id: id.to_string(),
             task: "install".into(),
@@ -486,13 +513,24 @@ async fn execute_tasks(
             detail: pkg.package_id.clone(),
             org: None,
         })
-        .await?;
-        report.actions.push(format!(
-            "{what}: reported task install on {}",
-            crate::plan::short_id(id)
-        ));
+        .await
+        .map(|_| {
+            Some(format!(
+                "{what}: reported task install on {}",
+                crate::plan::short_id(id)
+            ))
+        })
+    };
+    let mut approve_report = PassReport::new();
+    let (installed, approved) = tokio::join!(
+        report_install,
+        approve(ctx, observed, cc, pkg, sequence, &mut approve_report)
+    );
+    report.actions.extend(approve_report.actions);
+    if let Some(a) = installed? {
+        report.actions.push(a);
     }
-    approve(ctx, observed, cc, pkg, sequence, report).await?;
+    approved?;
     if !reported.iter().any(|t| t == "approve") {
         ops.report_task(&ReportTaskArgs {
             id: id.to_string(),
@@ -510,6 +548,16 @@ async fn execute_tasks(
     // The shared step.
     let got = ops.get(id).await?;
     if !got.eligible_executors.contains(&ctx.me) {
+        // The next organization becomes eligible after the executor timeout,
+        // which no event announces: look again a few times per timeout.
+        let timeout = got
+            .proposal
+            .execution
+            .as_ref()
+            .map_or(600, |e| e.timeout_secs)
+            .max(1) as u64;
+        report
+            .requeue_within(Duration::from_millis(timeout * 1000 / 4).max(Duration::from_secs(1)));
         report.waiting.push(format!(
             "{what}: waiting for the executor ({}) to commit sequence {sequence}",
             got.eligible_executors.join(", ")
@@ -579,4 +627,83 @@ async fn heal(
     }
     install(ctx, observed, pkg, report).await?;
     approve(ctx, observed, cc, pkg, c.sequence, report).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opssc_schema::{PackageSource, PolicyText};
+    use serde_json::json;
+
+    fn kv(policy: Option<&str>) -> Chaincode {
+        Chaincode {
+            name: "kv".into(),
+            channel: "trade".into(),
+            version: "1.0".into(),
+            label: "kv_1.0".into(),
+            package: PackageSource::Ccaas {
+                artifact: None,
+                tls: false,
+            },
+            endorsement_policy: policy.map(|t| PolicyText {
+                text: t.to_string(),
+                parsed: opssc_schema::policy::parse_policy(t, true).unwrap(),
+            }),
+            collections: Vec::new(),
+            init_required: false,
+        }
+    }
+
+    #[test]
+    fn signature_policy_round_trips_through_the_definition() {
+        let text = "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')";
+        let def = definition(&kv(Some(text)), 3).unwrap();
+        assert_eq!(def.sequence, 3);
+        let back = super::super::observe_live::policy_text(&def.validation_parameter);
+        assert!(
+            crate::plan::desired::same_policy(&back, text),
+            "{back} vs {text}"
+        );
+    }
+
+    #[test]
+    fn no_policy_means_the_channel_default() {
+        let def = definition(&kv(None), 1).unwrap();
+        assert!(def.validation_parameter.is_empty());
+        assert_eq!(
+            super::super::observe_live::policy_text(&def.validation_parameter),
+            lifecycle::DEFAULT_ENDORSEMENT_POLICY
+        );
+        let def = definition(&kv(Some("/Channel/Application/Writers")), 1).unwrap();
+        assert_eq!(
+            super::super::observe_live::policy_text(&def.validation_parameter),
+            "/Channel/Application/Writers"
+        );
+    }
+
+    #[test]
+    fn a_payload_difference_names_each_field() {
+        let chain =
+            json!({"name": "kv", "version": "1.0", "package_id": "kv_1.0:aa", "summary": "x"});
+        let mine = json!({"name": "kv", "version": "1.0", "package_id": "kv_1.0:bb"});
+        let d = payload_difference(&chain, &mine);
+        assert_eq!(
+            d,
+            "package_id: proposed \"kv_1.0:aa\", this organization computes \"kv_1.0:bb\""
+        );
+    }
+
+    #[test]
+    fn the_pass_reports_what_happens_next() {
+        let mut r = PassReport::new();
+        r.requeue_within(Duration::from_secs(2));
+        assert_eq!(
+            r.clone().finish().next,
+            Next::AwaitChange(Duration::from_secs(2))
+        );
+        r.actions.push("x".into());
+        assert_eq!(r.clone().finish().next, Next::Now);
+        r.errors.push("y".into());
+        assert!(matches!(r.finish().next, Next::Retry(_)));
+    }
 }
