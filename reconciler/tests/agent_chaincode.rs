@@ -472,6 +472,28 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         .submit_transaction("trade", "kv", "put", [b"k".as_slice(), b"v1".as_slice()])
         .await
         .unwrap_or_else(|e| panic!("put: {}", chain(&e)));
+    // One ordered round on this devnet: a transaction submitted alone, from
+    // signing to its commit status (median of 7).
+    let mut rounds = Vec::new();
+    for i in 0..7 {
+        let t = Instant::now();
+        let key = format!("round{i}");
+        orgs[0]
+            .gateway
+            .submit_transaction("trade", "kv", "put", [key.as_bytes(), b"x".as_slice()])
+            .await
+            .unwrap_or_else(|e| panic!("put: {}", chain(&e)));
+        rounds.push(t.elapsed());
+    }
+    rounds.sort();
+    let round = rounds[3].as_secs_f64();
+    println!(
+        "FIGURE one ordered round (median of 7 sequential puts): {:.2} s; lower bounds: 2 rounds (approve, commit: the peer CLI's minimum) {:.1} s, 5 rounds (propose, vote, tally, approve, commit: OpsSC's minimum) {:.1} s, 6 rounds (this agent: propose, vote, tally, approve + install report, approve report, commit) {:.1} s",
+        round,
+        2.0 * round,
+        5.0 * round,
+        6.0 * round
+    );
 
     // 2. Upgrade.
     commit(
@@ -502,6 +524,17 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             .await
             .unwrap();
         assert_eq!(v, b"v1", "state survives the upgrade on {}", o.msp_id);
+    }
+
+    // What each agent did for the upgrade, with times (for the figures).
+    for a in &agents {
+        let text = std::fs::read_to_string(&a.log).unwrap_or_default();
+        for line in text
+            .lines()
+            .filter(|l| l.contains("acted") && l.contains("2.0"))
+        {
+            println!("TRACE {} {line}", a.msp_id);
+        }
     }
 
     // Idle figures: 10 s with nothing to do.
@@ -718,6 +751,25 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     assert!(stdout.contains(&format!("REFUSED {unsigned}")), "{stdout}");
     assert!(stdout.contains("condition: Stalled"), "{stdout}");
     println!("{stdout}");
+
+    // A pass on a converged network does nothing.
+    let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
+        .args(["reconcile", "--once", "--config"])
+        .arg(&agents[1].config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "reconcile --once\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("nothing to do"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("refused spec commit {unsigned}")),
+        "{stdout}"
+    );
 
     // Health and metrics.
     let listen = AgentConfig::load(&agents[0].config)

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
 use opssc_chaincode::model::{Kind, ProposalState, Target};
+use opssc_fabric::configtx::ChannelConfig;
 use opssc_fabric::configtx::signature_policy_to_dsl;
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
 use opssc_fabric::protos::lifecycle as lc;
@@ -24,7 +25,8 @@ use serde_json::Value;
 use super::context::Context;
 use super::packages::Built;
 use crate::observe::{
-    ApprovedDefinition, CommittedDefinition, InstalledPackage, LocalPeer, Observed, ProposalSummary,
+    ApprovedDefinition, CommittedDefinition, InstalledPackage, LocalPeer, Observed, ObservedBatch,
+    ObservedCapabilities, ObservedChannel, ObservedOrg, ProposalSummary,
 };
 
 /// The endorsement policy of a definition, as text (signature DSL or a
@@ -50,6 +52,110 @@ fn now_text() -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     format!("unix:{secs}")
+}
+
+/// A Go duration as the orderer writes it (`300ms`, `2s`, `1m30s`) in milliseconds.
+pub fn go_duration_ms(text: &str) -> Option<u64> {
+    let mut total = 0f64;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let factor = match &rest[..u] {
+            "ns" => 1e-6,
+            "us" | "µs" => 1e-3,
+            "ms" => 1.0,
+            "s" => 1e3,
+            "m" => 60e3,
+            "h" => 3600e3,
+            _ => return None,
+        };
+        total += value * factor;
+        rest = &rest[u..];
+    }
+    Some(total.round() as u64)
+}
+
+/// The highest capability of a set (`V2_0` over `V1_4_3`).
+fn highest(caps: std::collections::BTreeSet<String>) -> String {
+    caps.into_iter()
+        .max_by_key(|c| {
+            c.trim_start_matches('V')
+                .split('_')
+                .map(|p| p.parse::<u32>().unwrap_or(0))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+}
+
+/// A channel as its config block describes it.
+pub fn observe_channel(config: &ChannelConfig, last_config_block: u64) -> ObservedChannel {
+    let members = config
+        .application_msp_ids()
+        .into_iter()
+        .map(|msp| {
+            let mut anchor_peers: Vec<String> = config
+                .anchor_peers(&msp)
+                .iter()
+                .map(|a| format!("{}:{}", a.host, a.port))
+                .collect();
+            anchor_peers.sort();
+            (msp, ObservedOrg { anchor_peers })
+        })
+        .collect();
+    let policies = config
+        .application()
+        .map(|g| {
+            g.policies
+                .iter()
+                .map(|(k, p)| (k.clone(), p.rule.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let batch = config.batch_size();
+    let mut consenters: Vec<String> = config
+        .etcdraft()
+        .map(|m| {
+            m.consenters
+                .iter()
+                .map(|c| format!("{}:{}", c.host, c.port))
+                .collect()
+        })
+        .unwrap_or_default();
+    consenters.sort();
+    ObservedChannel {
+        config_sequence: config.sequence,
+        last_config_block,
+        members,
+        policies,
+        orderer_orgs: config.orderer_msp_ids(),
+        orderer_policies: BTreeMap::new(),
+        channel_policies: BTreeMap::new(),
+        mod_policies: BTreeMap::new(),
+        capabilities: ObservedCapabilities {
+            channel: highest(config.capabilities(&[])),
+            orderer: highest(config.capabilities(&["Orderer"])),
+            application: highest(config.capabilities(&["Application"])),
+        },
+        batch: ObservedBatch {
+            timeout_ms: config.batch_timeout().and_then(go_duration_ms).unwrap_or(0),
+            max_message_count: batch.map_or(0, |b| b.max_message_count),
+            absolute_max_bytes: batch.map_or(0, |b| b.absolute_max_bytes),
+            preferred_max_bytes: batch.map_or(0, |b| b.preferred_max_bytes),
+        },
+        consenters,
+        acls: config.acls(),
+        last_modified: BTreeMap::new(),
+    }
 }
 
 /// One proposal as `list` shows it.
@@ -110,6 +216,17 @@ pub async fn live(
     let main = ctx.main_peer();
     let joined = observed.local.peers[&main.name].joined_channels.clone();
     for channel in spec.channels.keys().filter(|c| joined.contains(c)) {
+        let block = main
+            .deliver
+            .latest_config_block(channel)
+            .await
+            .with_context(|| format!("read the latest config block of channel {channel}"))?;
+        let number = block.header.as_ref().map_or(0, |h| h.number);
+        let config = ChannelConfig::from_block(&block)
+            .with_context(|| format!("decode the config of channel {channel}"))?;
+        observed
+            .channels
+            .insert(channel.clone(), observe_channel(&config, number));
         let defs = lifecycle::query_committed_all(&main.endorser, channel)
             .await
             .with_context(|| format!("read the committed chaincodes of channel {channel}"))?;
@@ -173,5 +290,29 @@ fn approved_definition(a: &lc::QueryApprovedChaincodeDefinitionResult) -> Approv
         sequence: a.sequence as u64,
         version: a.version.clone(),
         package_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration_ms("300ms"), Some(300));
+        assert_eq!(go_duration_ms("2s"), Some(2000));
+        assert_eq!(go_duration_ms("1m30s"), Some(90_000));
+        assert_eq!(go_duration_ms("1.5s"), Some(1500));
+        assert_eq!(go_duration_ms("5x"), None);
+        assert_eq!(go_duration_ms(""), None);
+    }
+
+    #[test]
+    fn highest_capability() {
+        let set = ["V1_4_3", "V2_0", "V1_4_2"]
+            .map(String::from)
+            .into_iter()
+            .collect();
+        assert_eq!(highest(set), "V2_0");
     }
 }

@@ -10,8 +10,10 @@ use opssc_schema::local::AgentConfig;
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if std::env::var("OPSSC_LOG_FORMAT").as_deref() == Ok("json") {
         let _ = builder.json().try_init();

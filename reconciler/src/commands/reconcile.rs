@@ -16,7 +16,8 @@ pub fn run(config: &Path, once: bool, spec: Option<&Path>) -> Result<i32> {
     let config = load_config(config)?;
     runtime()?.block_on(async move {
         let ctx = Context::connect(config).await?;
-        let at = spec_source::resolve(&ctx.config, &ctx.state_dir, spec)?;
+        // Its own mirror: an agent of the same org may be running next to it.
+        let at = spec_source::resolve(&ctx.config, &ctx.state_dir.join("once"), spec)?;
         if let Some((commit, why)) = &at.refused {
             println!("refused spec commit {commit}: {why}");
         }
