@@ -113,6 +113,21 @@ impl Devnet {
     pub fn start(opts: DevnetOptions) -> Result<Devnet> {
         let started = Instant::now();
         opts.topology.validate()?;
+        if opts.detached
+            && matches!(
+                opts.founding,
+                Some(FoundingOptions {
+                    runtime: ChaincodeRuntime::InProcess,
+                    ..
+                })
+            )
+        {
+            return Err(DevnetError::Topology(
+                "a detached devnet cannot serve the OpsSC in-process (the servers would stop \
+                 with this process); use ChaincodeRuntime::Binary"
+                    .into(),
+            ));
+        }
         let say = |m: &str| {
             if !opts.quiet {
                 eprintln!("devnet: {m}");
