@@ -16,7 +16,10 @@
 //!    SIGKILLed (its vote cast by hand with `opssc vote`) → another
 //!    organization commits after the executor timeout (10 s);
 //! 5. a commit signed by an unknown key, and 6. an unsigned commit, change
-//!    nothing, and `opssc status` says why.
+//!    nothing, and `opssc status` says why;
+//! 7. Org3 derives another package for kv 4.5 (its server address differs):
+//!    the proposal is rejected with the difference as the reason, nobody
+//!    files the rejected change again, and `opssc status` says so.
 //!
 //! The chaincode servers (the kv chaincode, with a `version` function) run in
 //! this process: the organizations' peers dial them as chaincode-as-a-service.
@@ -403,6 +406,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         ("kv_4.0", "4.0"),
         ("kv_5.0", "5.0"),
         ("kv_6.0", "6.0"),
+        ("kv_4.5", "4.5"),
     ] {
         let (addr, _) = serve(label, Versioned(version)).await;
         servers.insert(label.to_string(), addr);
@@ -436,6 +440,12 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             trusted_root: Some(root.to_string()),
         });
         config.chaincode_servers = servers.clone();
+        if h.msp_id == "Org3MSP" {
+            // Org3 runs kv 4.5 elsewhere: it derives another package ID.
+            config
+                .chaincode_servers
+                .insert("kv_4.5".into(), "kv-elsewhere.org3.example.com:9999".into());
+        }
         config.listen = Some(format!("127.0.0.1:{}", free_port()));
         let dir = work.path().join(&h.msp_id);
         std::fs::create_dir_all(&dir).unwrap();
@@ -787,6 +797,70 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             .await
             .starts_with("HTTP/1.1 200")
     );
+
+    // 7. Org3 computes another package for kv 4.5 (another server address):
+    //    the proposal is rejected with the difference as the reason, and
+    //    nobody files the rejected change again.
+    repo.reference("refs/heads/main", trusted_4, true, "revert")
+        .unwrap();
+    commit(
+        &repo,
+        &[("chaincodes/kv.yaml".into(), kv_yaml("4.5"))],
+        "kv 4.5",
+        Some(&admin_key),
+    );
+    let start = Instant::now();
+    let rejected = loop {
+        let ps = kv_proposals(&orgs[0]).await;
+        if let Some(p) = ps.iter().find(|p| p["state"] == "rejected") {
+            break p["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the 4.5 proposal was never rejected: {ps:#?}\n{}",
+            agents_logs(&agents)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let votes = query(&orgs[0], "votes", json!({"id": rejected})).await;
+    let reasons: Vec<String> = votes["votes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["decision"] == "reject")
+        .map(|v| format!("{}: {}", v["org"], v["reason"]))
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("package_id: proposed")),
+        "a reject names the difference: {votes:#}"
+    );
+    println!("rejected {rejected}: {reasons:?}");
+    // Stable: wait for the filings in flight, then 5 s without a new proposal.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let settled = kv_proposals(&orgs[0]).await.len();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        kv_proposals(&orgs[0]).await.len(),
+        settled,
+        "a rejected change is not filed again\n{}",
+        agents_logs(&agents)
+    );
+    for o in &orgs {
+        let def = lifecycle::query_committed(&o.endorser, "trade", "kv")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(def.version, "4.0", "a rejected change changes nothing");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
+        .args(["status", "--config"])
+        .arg(&agents[0].config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "status is Stalled\n{stdout}");
+    assert!(stdout.contains("was rejected"), "{stdout}");
+    println!("{stdout}");
 }
 
 async fn http_get(addr: &str, path: &str) -> String {

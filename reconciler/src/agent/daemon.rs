@@ -374,6 +374,9 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
                 for w in &report.waiting {
                     tracing::debug!(waiting = %w, "waiting");
                 }
+                for s in &report.stalled {
+                    tracing::warn!(stalled = %s, "needs a person");
+                }
                 for e in &report.errors {
                     metrics.pass_errors.inc();
                     tracing::warn!(error = %e, "step failed; it is retried");

@@ -60,6 +60,8 @@ pub enum Next {
 pub struct PassReport {
     pub actions: Vec<String>,
     pub waiting: Vec<String>,
+    /// Steps that cannot move without a person (a rejected change).
+    pub stalled: Vec<String>,
     pub errors: Vec<String>,
     pub next: Next,
     /// The latest time to look again while waiting (e.g. when the executor
@@ -72,6 +74,7 @@ impl PassReport {
         PassReport {
             actions: Vec::new(),
             waiting: Vec::new(),
+            stalled: Vec::new(),
             errors: Vec::new(),
             next: Next::AwaitChange(Duration::from_secs(30)),
             requeue_within: None,
@@ -236,6 +239,22 @@ async fn finish_committed(
     Ok(())
 }
 
+/// An earlier round of exactly this proposal that was rejected, if any.
+pub fn rejected_earlier(
+    observed: &Observed,
+    p: &PlannedProposal,
+    payload: &Value,
+) -> Option<String> {
+    (0..p.round).find_map(|round| {
+        let id = opssc_chaincode::compute_proposal_id(p.kind, &p.target, round, payload).ok()?;
+        observed
+            .proposals
+            .iter()
+            .any(|o| o.id == id && o.state == ProposalState::Rejected)
+            .then_some(id)
+    })
+}
+
 fn committed_sequence(observed: &Observed, cc: &Chaincode) -> u64 {
     observed
         .chaincodes
@@ -266,6 +285,15 @@ async fn shared_change(
     };
     let ops = ctx.ops(&at.spec.consortium.ops_channel);
     let Some(on_chain) = &p.on_chain else {
+        // The same change was rejected before: filing it again (next round)
+        // would only ask the same question; wait for a spec that changes it.
+        if let Some(rejected) = rejected_earlier(observed, p, &payload_value) {
+            report.stalled.push(format!(
+                "{what}: proposal {} for this exact change was rejected; commit a spec that changes it (or `retry` is not possible for a rejection)",
+                crate::plan::short_id(&rejected)
+            ));
+            return Ok(());
+        }
         // Another organization's undecided proposal for the same chaincode
         // with a payload this org does not compute: vote on it (a reject with
         // the difference) instead of superseding it with ours, so two orgs
@@ -299,6 +327,9 @@ async fn shared_change(
         ));
         return Ok(());
     };
+    // The proposal on the chain may be another organization's (the plan
+    // matches by target when the exact ID is not there).
+    let id = on_chain.id.clone();
     match on_chain.state {
         ProposalState::Proposed => {
             vote_and_tally(ctx, &ops, &id, p.kind, &payload_value, &what, report).await

@@ -124,7 +124,33 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
                 stalled.push(format!("{what}: the proposal was rejected or failed"))
             }
             Some(s) => progressing.push(format!("{what}: proposal {s}")),
-            None => progressing.push(format!("{what}: to be filed")),
+            None => {
+                let rejected = pp.target.chaincode.as_ref().and_then(|name| {
+                    let cc = at
+                        .spec
+                        .chaincodes
+                        .get(&(pp.target.channel.clone(), name.clone()))?;
+                    let pkg = built.get(&cc.label)?;
+                    let committed = observed
+                        .chaincodes
+                        .get(&crate::observe::Observed::chaincode_key(&cc.channel, name))
+                        .map_or(0, |c| c.sequence);
+                    let payload = crate::plan::proposal::chaincode_payload(
+                        cc,
+                        committed + 1,
+                        &pkg.package_id,
+                    )?;
+                    let value = serde_json::to_value(&payload).ok()?;
+                    super::pass::rejected_earlier(&observed, pp, &value)
+                });
+                match rejected {
+                    Some(id) => stalled.push(format!(
+                        "{what}: proposal {} for this exact change was rejected; commit a spec that changes it",
+                        crate::plan::short_id(&id)
+                    )),
+                    None => progressing.push(format!("{what}: to be filed")),
+                }
+            }
         }
     }
     let condition = if !stalled.is_empty() {

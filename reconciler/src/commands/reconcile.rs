@@ -28,10 +28,17 @@ pub fn run(config: &Path, once: bool, spec: Option<&Path>) -> Result<i32> {
         for w in &report.waiting {
             println!("waiting: {w}");
         }
+        for s in &report.stalled {
+            println!("stalled: {s}");
+        }
         for e in &report.errors {
             println!("failed: {e}");
         }
-        if report.actions.is_empty() && report.waiting.is_empty() && report.errors.is_empty() {
+        if report.actions.is_empty()
+            && report.waiting.is_empty()
+            && report.stalled.is_empty()
+            && report.errors.is_empty()
+        {
             println!(
                 "nothing to do: the chaincodes match the spec at {}",
                 at.git_commit()
