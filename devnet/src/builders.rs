@@ -7,6 +7,10 @@
 //! `release` puts `connection.json` where the peer looks for it,
 //! `chaincode/server/connection.json`. The peer then dials the chaincode
 //! server itself: no Docker, no process launched by the peer.
+//!
+//! The Go source builder (`devnet/builders/golang/bin/`, written to
+//! `<state>/builders/golang/bin/`) compiles `golang` packages with `go build`
+//! and launches them as processes the peer manages (its `run` script).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -19,11 +23,29 @@ const SCRIPTS: [(&str, &str); 3] = [
     ("release", include_str!("../builders/ccaas/bin/release")),
 ];
 
+const GOLANG_SCRIPTS: [(&str, &str); 4] = [
+    ("detect", include_str!("../builders/golang/bin/detect")),
+    ("build", include_str!("../builders/golang/bin/build")),
+    ("release", include_str!("../builders/golang/bin/release")),
+    ("run", include_str!("../builders/golang/bin/run")),
+];
+
 /// Writes the builder into `dir` (`dir/bin/{detect,build,release}`, mode 0755).
 pub fn install_ccaas_builder(dir: &Path) -> Result<()> {
+    install_scripts(dir, &SCRIPTS)
+}
+
+/// Writes the Go source builder (`devnet/builders/golang/bin/`: `detect`
+/// claims `golang` packages, `build` runs `go build`, caching binaries per
+/// package content, `run` launches the chaincode for the peer) into `dir`.
+pub fn install_golang_builder(dir: &Path) -> Result<()> {
+    install_scripts(dir, &GOLANG_SCRIPTS)
+}
+
+fn install_scripts(dir: &Path, scripts: &[(&str, &str)]) -> Result<()> {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).map_err(DevnetError::io("create", &bin))?;
-    for (name, text) in SCRIPTS {
+    for &(name, text) in scripts {
         let path = bin.join(name);
         std::fs::write(&path, text).map_err(DevnetError::io("write", &path))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))

@@ -26,6 +26,25 @@ use crate::layout::{Layout, NodeCrypto};
 /// How long a peer waits for a chaincode server to connect / answer.
 pub const CHAINCODE_STARTUP_TIMEOUT: &str = "30s";
 pub const CHAINCODE_EXECUTE_TIMEOUT: &str = "20s";
+/// What the Go builder needs from the peer's environment (the peer passes
+/// only these, plus PATH, TMPDIR and the library paths): Go's caches and
+/// module proxy settings, and where the builder caches binaries.
+pub const GOLANG_BUILDER_ENV: [&str; 14] = [
+    "HOME",
+    "XDG_CACHE_HOME",
+    "OPSSC_GOBUILD_CACHE",
+    "GOROOT",
+    "GOPATH",
+    "GOCACHE",
+    "GOMODCACHE",
+    "GOPROXY",
+    "GOSUMDB",
+    "GONOSUMDB",
+    "GOPRIVATE",
+    "GONOPROXY",
+    "GOFLAGS",
+    "GOTOOLCHAIN",
+];
 /// Block cutting: short so tests see their transactions committed quickly.
 pub const BATCH_TIMEOUT: &str = "300ms";
 
@@ -292,6 +311,12 @@ pub fn core_yaml(
                 // The builder reads per-peer placeholder values from
                 // $FABRIC_CFG_PATH/ccaas-builder.env (see devnet/src/founding.rs).
                 "propagateEnvironment": ["FABRIC_CFG_PATH"],
+            }, {
+                // Go source packages, compiled natively by `go build` and
+                // launched by the peer (devnet/builders/golang).
+                "name": "opssc-golang",
+                "path": p(&layout.golang_builder()),
+                "propagateEnvironment": GOLANG_BUILDER_ENV,
             }],
             "installTimeout": "300s",
             "startuptimeout": CHAINCODE_STARTUP_TIMEOUT,
@@ -511,6 +536,14 @@ mod tests {
         assert_eq!(
             v["chaincode"]["externalBuilders"][0]["path"],
             json!("/state/builders/ccaas")
+        );
+        assert_eq!(
+            v["chaincode"]["externalBuilders"][1]["path"],
+            json!("/state/builders/golang")
+        );
+        assert_eq!(
+            v["chaincode"]["externalBuilders"][1]["propagateEnvironment"][0],
+            json!("HOME")
         );
         // No address anywhere in the file may be a wildcard or a default port.
         let text = serde_saphyr::to_string(&v).unwrap();

@@ -50,6 +50,9 @@ impl Layout {
     pub fn ccaas_builder(&self) -> PathBuf {
         self.root.join("builders").join("ccaas")
     }
+    pub fn golang_builder(&self) -> PathBuf {
+        self.root.join("builders").join("golang")
+    }
     pub fn node_config(&self, host: &str) -> PathBuf {
         self.root.join("nodes").join(host).join("config")
     }

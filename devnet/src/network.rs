@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::agent_config::write_agent_configs;
 use crate::binaries::{FabricBinaries, fabric_binaries};
-use crate::builders::install_ccaas_builder;
+use crate::builders::{install_ccaas_builder, install_golang_builder};
 use crate::channels::{self, peer_cli_env};
 use crate::config::{configtx, core_yaml, crypto_config, orderer_yaml, write_yaml};
 use crate::error::{DevnetError, Result};
@@ -219,6 +219,7 @@ impl Devnet {
             .run()?;
         // Builder, genesis blocks, node and agent configuration.
         install_ccaas_builder(&self.layout.ccaas_builder())?;
+        install_golang_builder(&self.layout.golang_builder())?;
         write_yaml(
             &self.layout.configtx_dir().join("configtx.yaml"),
             &configtx(&self.plan),
