@@ -49,11 +49,11 @@ pub struct DocCtx {
 /// A document of a known kind.
 #[derive(Debug)]
 pub enum RawDoc {
-    Consortium(DocCtx, Document<ConsortiumSpec>),
-    Organization(DocCtx, Document<OrganizationSpec>),
-    Channel(DocCtx, Document<ChannelSpec>),
-    Chaincode(DocCtx, Document<ChaincodeSpec>),
-    Governance(DocCtx, Document<GovernanceSpec>),
+    Consortium(DocCtx, Box<Document<ConsortiumSpec>>),
+    Organization(DocCtx, Box<Document<OrganizationSpec>>),
+    Channel(DocCtx, Box<Document<ChannelSpec>>),
+    Chaincode(DocCtx, Box<Document<ChaincodeSpec>>),
+    Governance(DocCtx, Box<Document<GovernanceSpec>>),
 }
 
 /// Every file and every document that parsed.
@@ -358,9 +358,9 @@ fn parse_doc<T: DeserializeOwned>(
     ctx: DocCtx,
     text: &str,
     report: &mut Report,
-) -> Option<T> {
+) -> Option<Box<T>> {
     match serde_saphyr::from_str_with_options::<T>(text, options()) {
-        Ok(doc) => Some(doc),
+        Ok(doc) => Some(Box::new(doc)),
         Err(e) => {
             report.push(yaml_error(loaded, ctx, &e, Some(text)));
             None

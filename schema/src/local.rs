@@ -99,7 +99,11 @@ pub struct OrdererConfig {
 
 /// The spec repository: a git remote and branch, or a local directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
 pub enum SpecSource {
     /// A git repository fetched with git2.
     Git {

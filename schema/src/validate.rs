@@ -175,7 +175,13 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
         }
     }
 
-    let ByKind { consortia, orgs, channels, chaincodes, governances } = group_by_kind(&loaded.docs);
+    let ByKind {
+        consortia,
+        orgs,
+        channels,
+        chaincodes,
+        governances,
+    } = group_by_kind(&loaded.docs);
 
     // ---- Organizations ----
     let mut msp_ids: BTreeMap<String, (DocCtx, &Document<OrganizationSpec>)> = BTreeMap::new();
@@ -652,25 +658,24 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
             );
         }
         for m in &s.members {
-            if let Some(org) = built_orgs.get(&m.value) {
-                if org.role == OrgRole::Peer
-                    && !org.peers.is_empty()
-                    && org.anchor_peers().next().is_none()
-                {
-                    cx.error(
-                        "anchor-peer",
-                        ctx,
-                        m,
-                        format!(
-                            "{} has no anchor peer, but every member of a channel needs one",
-                            m.value
-                        ),
-                        Some(format!(
-                            "mark one of {}'s peers with `anchor: true`",
-                            m.value
-                        )),
-                    );
-                }
+            if let Some(org) = built_orgs.get(&m.value)
+                && org.role == OrgRole::Peer
+                && !org.peers.is_empty()
+                && org.anchor_peers().next().is_none()
+            {
+                cx.error(
+                    "anchor-peer",
+                    ctx,
+                    m,
+                    format!(
+                        "{} has no anchor peer, but every member of a channel needs one",
+                        m.value
+                    ),
+                    Some(format!(
+                        "mark one of {}'s peers with `anchor: true`",
+                        m.value
+                    )),
+                );
             }
         }
         let mut policies = BTreeMap::new();
@@ -741,21 +746,21 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
             },
         );
     }
-    if let Some((ctx, doc, c)) = &consortium {
-        if let Some(ops) = built_channels.get(&c.ops_channel) {
-            for msp in &peer_msps {
-                if !ops.members.contains(msp) {
-                    cx.warn(
-                        "ops-member",
-                        *ctx,
-                        &doc.spec.ops_channel,
-                        format!("{msp} is not a member of the ops channel {}", c.ops_channel),
-                        Some(format!(
-                            "add {msp} to the members of channel {} so it can propose and vote",
-                            c.ops_channel
-                        )),
-                    );
-                }
+    if let Some((ctx, doc, c)) = &consortium
+        && let Some(ops) = built_channels.get(&c.ops_channel)
+    {
+        for msp in &peer_msps {
+            if !ops.members.contains(msp) {
+                cx.warn(
+                    "ops-member",
+                    *ctx,
+                    &doc.spec.ops_channel,
+                    format!("{msp} is not a member of the ops channel {}", c.ops_channel),
+                    Some(format!(
+                        "add {msp} to the members of channel {} so it can propose and vote",
+                        c.ops_channel
+                    )),
+                );
             }
         }
     }
@@ -795,10 +800,10 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
         };
         let package = match (&s.package.ccaas, &s.package.source) {
             (Some(c), None) => {
-                if let Some(a) = &c.artifact {
-                    if let Err((m, h)) = names::check_artifact(&a.value) {
-                        cx.error("artifact", ctx, a, m, Some(h));
-                    }
+                if let Some(a) = &c.artifact
+                    && let Err((m, h)) = names::check_artifact(&a.value)
+                {
+                    cx.error("artifact", ctx, a, m, Some(h));
                 }
                 PackageSource::Ccaas {
                     artifact: c.artifact.as_ref().map(|a| a.value.clone()),
@@ -1219,20 +1224,19 @@ fn check_batch(cx: &mut Ctx, ctx: DocCtx, b: &BatchSpec, base: Batch) -> Batch {
             }
         }
     }
-    if out.preferred_max_bytes > out.absolute_max_bytes {
-        if let Some(v) = b
+    if out.preferred_max_bytes > out.absolute_max_bytes
+        && let Some(v) = b
             .preferred_max_bytes
             .as_ref()
             .or(b.absolute_max_bytes.as_ref())
-        {
-            cx.error(
-                "batch",
-                ctx,
-                v,
-                "preferredMaxBytes is larger than absoluteMaxBytes",
-                Some("Fabric rejects such a config; lower preferredMaxBytes".into()),
-            );
-        }
+    {
+        cx.error(
+            "batch",
+            ctx,
+            v,
+            "preferredMaxBytes is larger than absoluteMaxBytes",
+            Some("Fabric rejects such a config; lower preferredMaxBytes".into()),
+        );
     }
     out
 }
