@@ -280,7 +280,7 @@ impl Agent {
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        lines[lines.len().saturating_sub(80)..].join("\n")
     }
 }
 
@@ -506,11 +506,17 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     );
 
     // 2. Upgrade.
-    commit(
+    let commit_2 = commit(
         &repo,
         &[("chaincodes/kv.yaml".into(), kv_yaml("2.0"))],
         "kv 2.0",
         Some(&admin_key),
+    );
+    println!(
+        "TRACE commit {commit_2} written at {:?}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
     );
     let took = wait_answering(&orgs, "2.0", &agents, Duration::from_secs(240)).await;
     println!(
@@ -541,7 +547,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         let text = std::fs::read_to_string(&a.log).unwrap_or_default();
         for line in text
             .lines()
-            .filter(|l| l.contains("acted") && l.contains("2.0"))
+            .filter(|l| l.contains("acted") && l.contains(&format!("commit={commit_2}")))
         {
             println!("TRACE {} {line}", a.msp_id);
         }
@@ -858,7 +864,12 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(4), "status is Stalled\n{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "status is Stalled\n{stdout}\n{}",
+        agents_logs(&agents)
+    );
     assert!(stdout.contains("was rejected"), "{stdout}");
     println!("{stdout}");
 }

@@ -228,16 +228,36 @@ fn watch_dir(config: &AgentConfig, wake: Arc<Notify>) -> Option<notify::Recommen
 /// Wakes the loop on every OpsSC chaincode event; reconnects on failure.
 async fn watch_ops(ctx: Arc<Context>, ops_channel: String, wake: Arc<Notify>, metrics: Metrics) {
     let ops = ctx.ops(&ops_channel);
+    // The gateway accepts only a specified start block: start after the
+    // current newest one, and resume after the last block seen.
+    let mut next_block: Option<u64> = None;
     loop {
+        let start = match next_block {
+            Some(n) => n,
+            None => match ctx
+                .main_peer()
+                .deliver
+                .block(&ops.channel, Seek::Newest)
+                .await
+            {
+                Ok(b) => b.header.as_ref().map_or(0, |h| h.number) + 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the newest block of the ops channel");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
         match ops
             .gateway
-            .chaincode_events(&ops.channel, &ops.chaincode, Seek::Newest, None)
+            .chaincode_events(&ops.channel, &ops.chaincode, Seek::Number(start), None)
             .await
         {
             Ok(mut stream) => {
                 while let Some(ev) = stream.next().await {
                     match ev {
                         Ok(r) => {
+                            next_block = Some(r.block_number + 1);
                             for e in &r.events {
                                 tracing::debug!(event = %e.event_name, tx = %e.tx_id, block = r.block_number, "OpsSC event");
                             }

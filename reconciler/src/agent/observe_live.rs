@@ -307,6 +307,61 @@ mod tests {
         assert_eq!(go_duration_ms(""), None);
     }
 
+    fn pem(name: &str) -> Vec<u8> {
+        format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n").into_bytes()
+    }
+
+    #[test]
+    fn a_channel_config_becomes_an_observed_channel() {
+        use opssc_fabric::configtx::genesis::{ChannelDescription, channel_config};
+        use opssc_fabric::configtx::{MspDefinition, Organization};
+        use opssc_fabric::protos::etcdraft;
+        let org = |id: &str| {
+            Organization::application(MspDefinition::with_node_ous(
+                id,
+                &pem(&format!("ca.{id}")),
+                &pem(&format!("tlsca.{id}")),
+            ))
+            .unwrap()
+            .with_anchor_peers(&[(&format!("peer0.{}", id.to_lowercase()), 7051)])
+        };
+        let orderer = Organization::orderer(
+            MspDefinition::with_node_ous("OrdererMSP", &pem("ca.o"), &pem("tlsca.o")),
+            vec!["orderer0:7050".into()],
+        )
+        .unwrap();
+        let mut desc = ChannelDescription::new(
+            "trade",
+            vec![org("Org1MSP"), org("Org2MSP")],
+            vec![orderer],
+            vec![etcdraft::Consenter {
+                host: "orderer0.example.com".into(),
+                port: 7050,
+                client_tls_cert: pem("tls"),
+                server_tls_cert: pem("tls"),
+            }],
+        );
+        desc.batch_timeout = "300ms".into();
+        desc.application_capabilities = vec!["V2_5".into()];
+        let built = channel_config(&desc).unwrap();
+        let config = ChannelConfig::from_config("trade", &built.to_proto()).unwrap();
+        let ch = observe_channel(&config, 7);
+        assert_eq!(ch.last_config_block, 7);
+        assert_eq!(
+            ch.members.keys().cloned().collect::<Vec<_>>(),
+            ["Org1MSP", "Org2MSP"]
+        );
+        assert_eq!(ch.members["Org2MSP"].anchor_peers, ["peer0.org2msp:7051"]);
+        assert_eq!(ch.policies["LifecycleEndorsement"], "MAJORITY Endorsement");
+        assert_eq!(ch.policies["Admins"], "MAJORITY Admins");
+        assert_eq!(ch.orderer_orgs, ["OrdererMSP"]);
+        assert_eq!(ch.capabilities.application, "V2_5");
+        assert_eq!(ch.capabilities.channel, "V2_0");
+        assert_eq!(ch.batch.timeout_ms, 300);
+        assert_eq!(ch.batch.max_message_count, 10);
+        assert_eq!(ch.consenters, ["orderer0.example.com:7050"]);
+    }
+
     #[test]
     fn highest_capability() {
         let set = ["V1_4_3", "V2_0", "V1_4_2"]

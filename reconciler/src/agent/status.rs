@@ -67,6 +67,41 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
             .map(|c| format!("{} sequence {}", c.version, c.sequence))
             .unwrap_or_else(|| "not committed".into());
         let _ = writeln!(out, "  {key}: spec {} / chain {committed}", cc.version);
+        // This organization's own side: which peers have the package, what it approved.
+        if let Some(pkg) = built.get(&cc.label) {
+            let have: Vec<&str> = observed
+                .local
+                .peers
+                .iter()
+                .filter(|(_, p)| {
+                    p.installed_packages
+                        .iter()
+                        .any(|i| i.package_id == pkg.package_id)
+                })
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let missing: Vec<&str> = observed
+                .local
+                .peers
+                .keys()
+                .map(String::as_str)
+                .filter(|n| !have.contains(n))
+                .collect();
+            let approved = observed
+                .local
+                .approved
+                .get(&key)
+                .map(|a| format!("sequence {} ({})", a.sequence, a.version))
+                .unwrap_or_else(|| "nothing".into());
+            let _ = writeln!(
+                out,
+                "    {}: package {} installed on [{}], missing on [{}]; approved {approved}",
+                ctx.me,
+                pkg.package_id,
+                have.join(", "),
+                missing.join(", ")
+            );
+        }
     }
     let ops = ctx.ops(&at.spec.consortium.ops_channel);
     let _ = writeln!(out, "proposals:");
