@@ -9,12 +9,14 @@
 //! - [`agent`]: the per-organization agent (live observation, the reconcile
 //!   pass, the daemon, status).
 //! - [`source`]: the spec repository (git2) and commit-signature trust.
+//! - [`chaincode_source`]: chaincode source packages built from pinned git commits.
 //!
 //! Key decision: the planner is a pure function of its inputs; reading the
 //! live network (the preparation step) lives elsewhere and only fills an
 //! `Observed`.
 
 pub mod agent;
+pub mod chaincode_source;
 pub mod observe;
 pub mod plan;
 pub mod source;
