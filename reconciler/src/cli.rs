@@ -154,6 +154,20 @@ pub enum Command {
         #[arg(long, default_value = "ops")]
         ops_channel: String,
     },
+    /// Start the next attempt of a failed proposal (the next executor goes first).
+    Retry {
+        /// The proposal ID (in full).
+        id: String,
+        /// Why (recorded on the chain).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// The ops channel.
+        #[arg(long, default_value = "ops")]
+        ops_channel: String,
+    },
 }
 
 /// `opssc vote` decisions.

@@ -136,6 +136,29 @@ impl OpsClient {
             .await
     }
 
+    pub async fn report_failed(&self, id: &str, error: &str) -> Result<Value> {
+        self.submit_raw(
+            "report_failed",
+            &opssc_chaincode::api::ReportFailedArgs {
+                id: id.to_string(),
+                error: error.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// `failed` → `approved` again, attempt + 1.
+    pub async fn retry(&self, id: &str, reason: &str) -> Result<Value> {
+        self.submit_raw(
+            "retry",
+            &opssc_chaincode::api::ReasonArgs {
+                id: id.to_string(),
+                reason: reason.to_string(),
+            },
+        )
+        .await
+    }
+
     pub async fn report_committed(&self, id: &str, detail: &str) -> Result<Value> {
         self.submit_raw(
             "report_committed",

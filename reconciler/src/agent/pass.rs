@@ -338,8 +338,8 @@ async fn shared_change(
             execute_tasks(ctx, &ops, observed, cc, pkg, &id, sequence, report).await
         }
         ProposalState::Failed => {
-            report.waiting.push(format!(
-                "{what}: proposal {} failed; `retry` it to try again",
+            report.stalled.push(format!(
+                "{what}: proposal {} failed; fix the cause, then `opssc retry {id}`",
                 crate::plan::short_id(&id)
             ));
             Ok(())
@@ -619,9 +619,42 @@ async fn execute_tasks(
             ));
             return Ok(());
         }
-        let done = lifecycle::commit(&ctx.main_peer().gateway, &cc.channel, &def, &approved)
+        let done = match lifecycle::commit(&ctx.main_peer().gateway, &cc.channel, &def, &approved)
             .await
-            .with_context(|| format!("commit {what} sequence {sequence}"))?;
+        {
+            Ok(done) => done,
+            // Fabric refused the commit itself (not a network hiccup): record
+            // the failure on the chain, where every org sees it; `opssc retry`
+            // starts the next attempt (with the next executor first).
+            Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
+                // Another executor may have committed it in the meantime.
+                let now =
+                    lifecycle::query_committed(&ctx.main_peer().endorser, &cc.channel, &cc.name)
+                        .await?
+                        .map_or(0, |d| d.sequence as u64);
+                if now >= sequence {
+                    ops.report_committed(id, &format!("sequence {sequence} is on the chain"))
+                        .await?;
+                    report.actions.push(format!(
+                        "{what}: sequence {sequence} was committed meanwhile; reported {} committed",
+                        crate::plan::short_id(id)
+                    ));
+                    return Ok(());
+                }
+                let error = format!("commit {what} sequence {sequence}: {e}");
+                ops.report_failed(id, &error).await?;
+                report.stalled.push(format!(
+                    "{what}: {error}; recorded on proposal {} (fix the cause, then `opssc retry {id}`)",
+                    crate::plan::short_id(id)
+                ));
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("commit {what} sequence {sequence}"))
+                );
+            }
+        };
         report.actions.push(format!(
             "{what}: committed sequence {sequence} ({}) at block {}",
             cc.version, done.block

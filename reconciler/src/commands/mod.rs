@@ -30,6 +30,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             config,
             ops_channel,
         } => vote::run(&config, &id, decision, &reason, &ops_channel),
+        Command::Retry {
+            id,
+            reason,
+            config,
+            ops_channel,
+        } => vote::retry(&config, &id, &reason, &ops_channel),
         Command::Dev { cmd } => opssc_devnet::cli::run(cmd),
         Command::Schema { agent_config } => {
             if agent_config {

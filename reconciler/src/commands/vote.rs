@@ -1,4 +1,5 @@
-//! `opssc vote <id> approve|reject`: a manual vote as this organization.
+//! `opssc vote <id> approve|reject`: a manual vote as this organization;
+//! `opssc retry <id>`: the next attempt of a failed proposal.
 
 use std::path::Path;
 
@@ -34,6 +35,16 @@ pub fn run(
             })
             .await?;
         println!("{} voted {decision:?} on {id}: {}", ctx.me, out);
+        Ok(0)
+    })
+}
+
+pub fn retry(config: &Path, id: &str, reason: &str, ops_channel: &str) -> Result<i32> {
+    let config = load_config(config)?;
+    runtime()?.block_on(async move {
+        let ctx = Context::connect(config).await?;
+        let out = ctx.ops(ops_channel).retry(id, reason).await?;
+        println!("{} asked for another attempt of {id}: {}", ctx.me, out);
         Ok(0)
     })
 }
