@@ -379,3 +379,278 @@ fn state_commands_write_loadable_snapshots() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an organization"));
 }
+
+/// One edit of a converged state, and the change kind (or local action) it
+/// must produce; `None`: the edit must not produce any change.
+type Mutation = (&'static str, fn(&mut Observed), Option<&'static str>);
+
+fn mutations() -> Vec<Mutation> {
+    fn trade(o: &mut Observed) -> &mut observe::ObservedChannel {
+        o.channels.get_mut("trade").unwrap()
+    }
+    fn kv(o: &mut Observed) -> &mut observe::CommittedDefinition {
+        o.chaincodes.get_mut("trade/kv").unwrap()
+    }
+    vec![
+        (
+            "channel missing",
+            |o| {
+                o.channels.remove("trade");
+            },
+            Some("ChannelCreate"),
+        ),
+        (
+            "member missing",
+            |o| {
+                trade(o).members.remove("Org3MSP");
+            },
+            Some("OrgAddedToChannel"),
+        ),
+        (
+            "extra member",
+            |o| {
+                let m = trade(o).members["Org1MSP"].clone();
+                trade(o).members.insert("Org9MSP".into(), m);
+            },
+            Some("OrgRemovedFromChannel"),
+        ),
+        (
+            "anchor peer",
+            |o| {
+                trade(o).members.get_mut("Org2MSP").unwrap().anchor_peers = vec!["x:1".into()];
+            },
+            Some("AnchorPeersChanged"),
+        ),
+        (
+            "policy",
+            |o| {
+                trade(o)
+                    .policies
+                    .insert("Readers".into(), "ALL Readers".into());
+            },
+            Some("PolicyChanged"),
+        ),
+        (
+            "policy missing",
+            |o| {
+                trade(o).policies.remove("Writers");
+            },
+            Some("PolicyChanged"),
+        ),
+        (
+            "acl",
+            |o| {
+                trade(o)
+                    .acls
+                    .insert("event/Block".into(), "/Channel/Application/Admins".into());
+            },
+            Some("AclChanged"),
+        ),
+        (
+            "channel capability",
+            |o| trade(o).capabilities.channel = "V1_4_3".into(),
+            Some("CapabilityChanged"),
+        ),
+        (
+            "orderer capability",
+            |o| trade(o).capabilities.orderer = "V1_4_2".into(),
+            Some("CapabilityChanged"),
+        ),
+        (
+            "application capability",
+            |o| trade(o).capabilities.application = "V2_0".into(),
+            Some("CapabilityChanged"),
+        ),
+        (
+            "batch timeout",
+            |o| trade(o).batch.timeout_ms += 1,
+            Some("BatchChanged"),
+        ),
+        (
+            "batch count",
+            |o| trade(o).batch.max_message_count += 1,
+            Some("BatchChanged"),
+        ),
+        (
+            "batch absolute",
+            |o| trade(o).batch.absolute_max_bytes += 1,
+            Some("BatchChanged"),
+        ),
+        (
+            "batch preferred",
+            |o| trade(o).batch.preferred_max_bytes += 1,
+            Some("BatchChanged"),
+        ),
+        (
+            "consenters",
+            |o| trade(o).consenters.push("orderer9.example.com:7050".into()),
+            Some("ConsentersChanged"),
+        ),
+        (
+            "chaincode missing",
+            |o| {
+                o.chaincodes.remove("trade/kv");
+            },
+            Some("ChaincodeDeploy"),
+        ),
+        (
+            "chaincode version",
+            |o| kv(o).version = "0.1".into(),
+            Some("ChaincodeUpgrade"),
+        ),
+        (
+            "endorsement policy",
+            |o| kv(o).endorsement_policy = "OR('Org1MSP.peer')".into(),
+            Some("ChaincodeDefinitionChanged"),
+        ),
+        (
+            "collections",
+            |o| {
+                let c = observe::CollectionDef {
+                    name: "extra".into(),
+                    policy: "OR('Org1MSP.member')".into(),
+                    required_peer_count: 0,
+                    max_peer_count: 1,
+                    block_to_live: 0,
+                    member_only_read: true,
+                    member_only_write: true,
+                };
+                kv(o).collections.push(c);
+            },
+            Some("ChaincodeDefinitionChanged"),
+        ),
+        (
+            "init required",
+            |o| kv(o).init_required = true,
+            Some("ChaincodeDefinitionChanged"),
+        ),
+        (
+            "peer not joined",
+            |o| {
+                o.local
+                    .peers
+                    .get_mut("peer0")
+                    .unwrap()
+                    .joined_channels
+                    .retain(|c| c != "ops");
+            },
+            Some("JoinChannel"),
+        ),
+        (
+            "package not installed",
+            |o| {
+                o.local
+                    .peers
+                    .get_mut("peer0")
+                    .unwrap()
+                    .installed_packages
+                    .clear();
+            },
+            Some("InstallPackage"),
+        ),
+        (
+            "not approved",
+            |o| {
+                o.local.approved.clear();
+                kv(o).approvals.insert("Org1MSP".into(), false);
+            },
+            Some("ApproveDefinition"),
+        ),
+        // Not changes.
+        ("config sequence", |o| trade(o).config_sequence = 99, None),
+        (
+            "last config block",
+            |o| trade(o).last_config_block = 99,
+            None,
+        ),
+        ("taken at", |o| o.taken_at = "later".into(), None),
+        (
+            "drift record on an equal setting",
+            |o| {
+                trade(o).last_modified.insert(
+                    "batch".into(),
+                    observe::Modification {
+                        block: 3,
+                        by_opssc: false,
+                    },
+                );
+            },
+            None,
+        ),
+        (
+            "acl equal to the default",
+            |o| {
+                trade(o)
+                    .acls
+                    .insert("peer/Propose".into(), "/Channel/Application/Writers".into());
+            },
+            None,
+        ),
+        (
+            "policy spelled differently",
+            |o| {
+                kv(o).endorsement_policy =
+                    "outof(2, \"Org1MSP.peer\", \"Org2MSP.peer\", \"Org3MSP.peer\")".into();
+            },
+            None,
+        ),
+        (
+            "consenters in another order",
+            |o| trade(o).consenters.reverse(),
+            None,
+        ),
+        (
+            "other orgs' approvals",
+            |o| {
+                kv(o).approvals.insert("Org2MSP".into(), false);
+            },
+            None,
+        ),
+        (
+            "a committed proposal",
+            |o| {
+                o.proposals.push(observe::ProposalSummary {
+                    id: "ab".repeat(32),
+                    kind: opssc_chaincode::model::Kind::ChannelUpdate,
+                    target: opssc_chaincode::model::Target {
+                        channel: "trade".into(),
+                        chaincode: None,
+                    },
+                    round: 0,
+                    org: None,
+                    state: opssc_chaincode::model::ProposalState::Committed,
+                    votes: Default::default(),
+                });
+            },
+            None,
+        ),
+    ]
+}
+
+#[test]
+fn every_difference_is_a_change_and_nothing_else_is() {
+    let spec = load_spec(&repo().join("network-spec"));
+    for (what, mutate, want) in mutations() {
+        let mut observed = observe::converged(&spec, "Org1MSP");
+        mutate(&mut observed);
+        let p = plan::plan(&spec, &observed, "Org1MSP");
+        let mut kinds: BTreeSet<&str> = p.shared.iter().map(|c| c.change.kind_name()).collect();
+        kinds.extend(p.local.iter().map(|l| match l.action {
+            LocalAction::JoinChannel { .. } => "JoinChannel",
+            LocalAction::InstallPackage { .. } => "InstallPackage",
+            LocalAction::ApproveDefinition { .. } => "ApproveDefinition",
+        }));
+        match want {
+            Some(kind) => assert!(
+                kinds.contains(kind),
+                "{what}: expected a {kind}, got {kinds:?}:\n{}",
+                render::text(&p)
+            ),
+            None => assert!(
+                p.is_empty(),
+                "{what}: expected no change, got:\n{}",
+                render::text(&p)
+            ),
+        }
+    }
+}
