@@ -111,13 +111,15 @@ impl ChaincodeRepo {
         format!("file://{}", self.path.display())
     }
 
-    /// Writes the module (go.sum from `go mod tidy` the first time) and
-    /// commits everything; returns the commit hash.
+    /// Writes the module (go.mod and go.sum from `go mod tidy` the first
+    /// time) and commits everything; returns the commit hash.
     fn commit(&self, main_go: &str, message: &str) -> String {
         let module = self.path.join("chaincode");
-        std::fs::write(module.join("go.mod"), GO_MOD).unwrap();
         std::fs::write(module.join("main.go"), main_go).unwrap();
+        // go.mod and go.sum once, as `go mod tidy` leaves them; later commits
+        // change the code only.
         if !module.join("go.sum").exists() {
+            std::fs::write(module.join("go.mod"), GO_MOD).unwrap();
             let t = Instant::now();
             let out = Command::new("go")
                 .args(["mod", "tidy"])
