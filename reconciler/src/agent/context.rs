@@ -36,6 +36,8 @@ pub struct Context {
     pub peers: Vec<PeerConn>,
     /// Where the agent keeps its own state (mirror of the spec repository).
     pub state_dir: PathBuf,
+    /// Source packages already built (pinned commits never change).
+    pub sources: super::packages::SourceCache,
 }
 
 impl Context {
@@ -81,12 +83,32 @@ impl Context {
             signer,
             peers,
             state_dir,
+            sources: Default::default(),
         })
     }
 
     /// The first peer: queries and the gateway go through it.
     pub fn main_peer(&self) -> &PeerConn {
         &self.peers[0]
+    }
+
+    /// Builds this org's packages of every chaincode of `spec` (blocking git
+    /// work runs off the async workers).
+    pub fn build_packages(
+        &self,
+        spec: &opssc_schema::Spec,
+    ) -> (
+        std::collections::BTreeMap<String, super::packages::Built>,
+        Vec<String>,
+    ) {
+        tokio::task::block_in_place(|| {
+            super::packages::build_all(
+                &self.config,
+                spec,
+                &self.state_dir.join("chaincode-sources"),
+                &self.sources,
+            )
+        })
     }
 
     /// The OpsSC chaincode on `ops_channel`.

@@ -1,5 +1,9 @@
 //! The chaincode packages this organization builds from the spec.
 //!
+//! Source (Go) packages come from the commit the spec pins
+//! ([`crate::chaincode_source::build_source_package`]): fetched once into a
+//! mirror under the agent's state directory and cached in memory by
+//! (repository, commit, path, label), since a pinned commit never changes.
 //! For chaincode-as-a-service the package is `metadata.json` + a
 //! `connection.json` naming the chaincode server; the bytes are reproducible
 //! (`opssc_fabric::package`), so every organization that configures the same
@@ -10,10 +14,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
 use opssc_fabric::package::{self, Connection};
 use opssc_schema::local::AgentConfig;
 use opssc_schema::{Chaincode, PackageSource, Spec};
+
+use crate::chaincode_source::{SourceRef, build_source_package};
 
 /// A built package.
 #[derive(Debug, Clone)]
@@ -23,8 +31,62 @@ pub struct Built {
     pub package_id: String,
 }
 
-/// Builds the package of `cc`.
+/// Built source packages, by (repository, commit, path, label).
+pub type SourceCache = std::sync::Mutex<BTreeMap<String, Built>>;
+
+/// Builds the package of `cc` (source packages through `cache`, fetched into
+/// `source_dir`).
 pub fn build(config: &AgentConfig, cc: &Chaincode) -> Result<Built> {
+    build_with_sources(config, cc, None)
+}
+
+fn build_with_sources(
+    config: &AgentConfig,
+    cc: &Chaincode,
+    sources: Option<(&Path, &SourceCache)>,
+) -> Result<Built> {
+    if let (
+        PackageSource::Source {
+            git,
+            commit,
+            path,
+            language,
+        },
+        Some((dir, cache)),
+    ) = (&cc.package, sources)
+    {
+        anyhow::ensure!(
+            matches!(language.as_str(), "golang" | "go"),
+            "chaincode {}/{}: {language} source packages are not built by this agent yet (only Go)",
+            cc.channel,
+            cc.name
+        );
+        let key = format!("{git}\n{commit}\n{path}\n{}", cc.label);
+        if let Some(b) = cache.lock().expect("source cache lock").get(&key) {
+            return Ok(b.clone());
+        }
+        let source = SourceRef {
+            url: git.clone(),
+            commit: commit.clone(),
+            path: path.clone(),
+        };
+        let pkg = build_source_package(dir, &source, &cc.label, None).with_context(|| {
+            format!(
+                "chaincode {}/{}: build the source package",
+                cc.channel, cc.name
+            )
+        })?;
+        let b = Built {
+            label: cc.label.clone(),
+            bytes: pkg.bytes,
+            package_id: pkg.package_id,
+        };
+        cache
+            .lock()
+            .expect("source cache lock")
+            .insert(key, b.clone());
+        return Ok(b);
+    }
     match &cc.package {
         PackageSource::Ccaas { tls: true, .. } => bail!(
             "chaincode {}/{}: ccaas with TLS is not supported by this agent yet; set `tls: false`",
@@ -62,12 +124,18 @@ pub fn build(config: &AgentConfig, cc: &Chaincode) -> Result<Built> {
     }
 }
 
-/// Builds every chaincode of the spec: successes by label, failures as messages.
-pub fn build_all(config: &AgentConfig, spec: &Spec) -> (BTreeMap<String, Built>, Vec<String>) {
+/// Builds every chaincode of the spec: successes by label, failures as
+/// messages. Source packages are fetched into `source_dir` and cached.
+pub fn build_all(
+    config: &AgentConfig,
+    spec: &Spec,
+    source_dir: &Path,
+    cache: &SourceCache,
+) -> (BTreeMap<String, Built>, Vec<String>) {
     let mut ok = BTreeMap::new();
     let mut errors = Vec::new();
     for cc in spec.chaincodes.values() {
-        match build(config, cc) {
+        match build_with_sources(config, cc, Some((source_dir, cache))) {
             Ok(b) => {
                 ok.insert(b.label.clone(), b);
             }
@@ -122,6 +190,54 @@ mod tests {
         assert!(a.package_id.starts_with("kv_1.0:"));
         let c = build(&config(&[("kv", "other:9999")]), &kv("1.0")).unwrap();
         assert_ne!(a.package_id, c.package_id);
+    }
+
+    /// A git repository with a Go module under `cc/`; its commit.
+    fn go_repo(dir: &Path) -> String {
+        let repo = git2::Repository::init(dir).unwrap();
+        std::fs::create_dir_all(dir.join("cc")).unwrap();
+        std::fs::write(dir.join("cc/go.mod"), "module example.com/kv\n\ngo 1.21\n").unwrap();
+        std::fs::write(dir.join("cc/main.go"), "package main\n\nfunc main() {}\n").unwrap();
+        let mut index = repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let who = git2::Signature::now("dev", "dev@example.com").unwrap();
+        repo.commit(Some("HEAD"), &who, &who, "kv", &tree, &[])
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn source_packages_are_built_once_from_the_pinned_commit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let commit = go_repo(&tmp.path().join("repo"));
+        let mut cc = kv("1.0");
+        cc.package = PackageSource::Source {
+            git: format!("file://{}", tmp.path().join("repo").display()),
+            commit: commit.clone(),
+            path: "cc".into(),
+            language: "golang".into(),
+        };
+        let cache = SourceCache::default();
+        let mirror = tmp.path().join("mirror");
+        let a = build_with_sources(&config(&[]), &cc, Some((&mirror, &cache))).unwrap();
+        assert!(a.package_id.starts_with("kv_1.0:"), "{}", a.package_id);
+        assert_eq!(cache.lock().unwrap().len(), 1);
+        // A second org (fresh mirror and cache) derives the same package ID.
+        let other = SourceCache::default();
+        let b =
+            build_with_sources(&config(&[]), &cc, Some((&tmp.path().join("m2"), &other))).unwrap();
+        assert_eq!(a.package_id, b.package_id);
+        // Cached: the repository can disappear.
+        std::fs::remove_dir_all(tmp.path().join("repo")).unwrap();
+        let c = build_with_sources(&config(&[]), &cc, Some((&mirror, &cache))).unwrap();
+        assert_eq!(c.package_id, a.package_id);
+        // Without the source machinery (no cache), it says what is missing.
+        let e = build(&config(&[]), &cc).unwrap_err().to_string();
+        assert!(e.contains("source packages"), "{e}");
     }
 
     #[test]

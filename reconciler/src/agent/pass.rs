@@ -38,7 +38,7 @@ use prost::Message;
 use serde_json::Value;
 
 use super::context::Context;
-use super::packages::{self, Built};
+use super::packages::Built;
 use super::spec_source::SpecAt;
 use crate::observe::Observed;
 use crate::plan::{PlannedProposal, proposal::chaincode_payload};
@@ -170,7 +170,7 @@ pub async fn run_pass(ctx: &Context, at: &SpecAt) -> PassReport {
 
 async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()> {
     let spec = &at.spec;
-    let (built, build_errors) = packages::build_all(&ctx.config, spec);
+    let (built, build_errors) = ctx.build_packages(spec);
     report.errors.extend(build_errors);
     let observed = super::observe_live::live(ctx, spec, &built).await?;
     let plan = crate::plan::plan(spec, &observed, &ctx.me);

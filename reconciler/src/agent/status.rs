@@ -16,7 +16,6 @@ use anyhow::Result;
 use opssc_chaincode::model::{Decision, ProposalState};
 
 use super::context::Context;
-use super::packages;
 use super::spec_source::SpecAt;
 
 /// The overall condition.
@@ -54,7 +53,7 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
             at.git_commit()
         ));
     }
-    let (built, errors) = packages::build_all(&ctx.config, &at.spec);
+    let (built, errors) = ctx.build_packages(&at.spec);
     stalled.extend(errors);
     let observed = super::observe_live::live(ctx, &at.spec, &built).await?;
     let plan = crate::plan::plan(&at.spec, &observed, &ctx.me);
