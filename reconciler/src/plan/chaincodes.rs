@@ -80,18 +80,16 @@ pub(super) fn plan_chaincodes(
         if let Some(view) = finals
             .entry(channel.as_str())
             .or_insert_with(|| ChannelView::from_spec(spec, channel))
-        {
-            if let Some(why) = view
+            && let Some(why) = view
                 .endorsement(&after_base.endorsement_policy)
                 .impossible_reason()
-            {
-                sc.risks.push(Risk {
-                    kind: RiskKind::UnsatisfiableEndorsement,
-                    message: format!(
-                        "no set of the members of channel {channel} can satisfy the endorsement policy of {name} ({why}): no transaction could ever be endorsed"
-                    ),
-                });
-            }
+        {
+            sc.risks.push(Risk {
+                kind: RiskKind::UnsatisfiableEndorsement,
+                message: format!(
+                    "no set of the members of channel {channel} can satisfy the endorsement policy of {name} ({why}): no transaction could ever be endorsed"
+                ),
+            });
         }
         if let Some(m) = committed.and_then(|c| c.last_modified)
             && !m.by_opssc
