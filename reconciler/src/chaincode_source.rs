@@ -87,7 +87,7 @@ pub enum SourceError {
         url: String,
         commit: String,
         #[source]
-        source: opssc_fabric::Error,
+        source: Box<opssc_fabric::Error>,
     },
 }
 
@@ -103,7 +103,7 @@ pub fn build_source_package(
     golang_package(label, &files, &source.path).map_err(|e| SourceError::Package {
         url: redact_url(&source.url),
         commit: source.commit.clone(),
-        source: e,
+        source: Box::new(e),
     })
 }
 
