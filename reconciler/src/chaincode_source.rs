@@ -196,6 +196,63 @@ pub fn fetch_tree(
     Ok(files)
 }
 
+/// Compiles the Go module at `path` of `files` (a [`fetch_tree`] result) the
+/// way the peer's `opssc-golang` builder does (`CGO_ENABLED=0 go build
+/// -trimpath`, `-mod=vendor` with a `vendor/` directory, else
+/// `-mod=readonly`), output discarded. `Ok(None)` when it compiles,
+/// `Ok(Some(go's output))` when it does not.
+///
+/// Why: Fabric v2.5 logs a builder's stderr but answers a failed install with
+/// only `external builder 'opssc-golang' failed: exit status 1`; an agent
+/// with Go installed calls this after such a failure to put the compiler's
+/// error into its install task. `Err` when `go` cannot be run at all.
+pub fn go_build_output(
+    files: &BTreeMap<String, Vec<u8>>,
+    path: &str,
+) -> std::io::Result<Option<String>> {
+    let dir = path.trim_matches('/').trim_start_matches("./");
+    let dir = if dir == "." { "" } else { dir };
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    let work = tempfile::tempdir()?;
+    let module = work.path().join("src");
+    for (name, data) in files {
+        let Some(rel) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        if rel.split('/').any(|p| p == ".." || p.is_empty()) {
+            continue;
+        }
+        let target = module.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, data)?;
+    }
+    let mode = if module.join("vendor").is_dir() {
+        "-mod=vendor"
+    } else {
+        "-mod=readonly"
+    };
+    let out = std::process::Command::new("go")
+        .args(["build", "-trimpath", mode, "-o"])
+        .arg(work.path().join("chaincode"))
+        .arg(".")
+        .current_dir(&module)
+        .env("CGO_ENABLED", "0")
+        .env("GO111MODULE", "on")
+        .output()?;
+    if out.status.success() {
+        return Ok(None);
+    }
+    let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stdout));
+    Ok(Some(text))
+}
+
 /// A full 40-hex commit hash, or nothing.
 fn parse_commit(commit: &str) -> Option<Oid> {
     (commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()))

@@ -18,7 +18,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opssc::chaincode_source::{SourceError, SourceRef, build_source_package, fetch_tree};
+use opssc::chaincode_source::{
+    SourceError, SourceRef, build_source_package, fetch_tree, go_build_output,
+};
 use opssc_devnet::{OrgHandle, PeerHandle};
 use opssc_fabric::endorser::Endorser;
 use opssc_fabric::gateway::Gateway;
@@ -300,7 +302,7 @@ async fn install_everywhere(orgs: &[Org], pkg: &[u8], package_id: &str) {
             .unwrap_or_else(|e| panic!("install on {}: {}", org.msp_id, chain(&e)));
         assert_eq!(installed.package_id, package_id, "{}", org.msp_id);
         eprintln!(
-            "installed {package_id} on {} in {:.1} s (go build on the peer's first install, cached after)",
+            "installed {package_id} on {} in {:.1} s (the first peer compiles unless the host cache has it)",
             org.msp_id,
             t.elapsed().as_secs_f64()
         );
@@ -412,6 +414,18 @@ fn go_source_chaincode_deploys_upgrades_and_survives_a_broken_build() {
             compiler.contains("cannot use \"not a number\""),
             "{compiler}"
         );
+        // What an agent with Go does to put the compiler's error in its task.
+        let mirror = tempfile::tempdir().unwrap();
+        let files = fetch_tree(mirror.path(), &repo.source(&c3), None).unwrap();
+        let diagnosis = go_build_output(&files, "chaincode")
+            .unwrap()
+            .expect("the broken commit does not compile");
+        assert!(
+            diagnosis.contains("main.go:") && diagnosis.contains("cannot use \"not a number\""),
+            "{diagnosis}"
+        );
+        let files = fetch_tree(mirror.path(), &repo.source(&c2), None).unwrap();
+        assert_eq!(go_build_output(&files, "chaincode").unwrap(), None);
         let installed = lifecycle::query_installed(&orgs[0].endorser).await.unwrap();
         assert!(
             !installed.iter().any(|p| p.package_id == id3),
