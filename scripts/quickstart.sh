@@ -11,9 +11,26 @@
 #    writes the devnet's own spec repository (each organization's certificates
 #    and admin SSH key committed) and deploys the OpsSC chaincode on the ops
 #    channel (each organization installs and approves it, one commits);
-# 4. prints the status and what to try next.
+#    and runs each organization's demo chaincode-as-a-service server;
+# 4. starts one `opssc agent` per peer organization (detached; PIDs in
+#    .opssc-dev/agents.pids): they verify the spec repository's signed
+#    commits, propose, vote, install, approve and commit what network-spec/
+#    declares, and the script waits until every organization reports Ready;
+# 5. prints the status and what to try next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# `quickstart.sh down`: stop the agents this script started (by the PIDs it
+# recorded), then the devnet (by the PIDs the devnet recorded).
+if [ "${1:-}" = down ]; then
+  if [ -f .opssc-dev/agents.pids ]; then
+    while read -r pid; do
+      [ -n "$pid" ] && kill "$pid" 2>/dev/null && echo "stopped agent (pid $pid)"
+    done < .opssc-dev/agents.pids
+    rm -f .opssc-dev/agents.pids
+  fi
+  exec ./target/debug/opssc dev down
+fi
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -21,7 +38,7 @@ command -v cargo >/dev/null || { echo "error: cargo not found: install Rust with
 command -v go >/dev/null || { echo "error: go not found: Fabric is built from its Go module; install Go (https://go.dev/dl)"; exit 2; }
 
 step "building opssc"
-cargo build --locked -p opssc -p opssc-chaincode
+cargo build --locked -p opssc -p opssc-chaincode -p opssc-tests --bin opssc --bin opssc-chaincode --bin kvcc
 opssc=./target/debug/opssc
 
 step "validating network-spec/"
@@ -31,21 +48,56 @@ if [ -f .opssc-dev/devnet.json ]; then
   step "a devnet is already recorded in .opssc-dev/ — its status:"
   "$opssc" dev status || true
   echo
-  echo "To start afresh: $opssc dev down && $0"
+  echo "To start afresh: $0 down && $0"
   exit 0
 fi
 
 step "starting the devnet for network-spec/ and founding the OpsSC (the first run builds Fabric: a few minutes)"
 "$opssc" dev up --spec network-spec
 
-step "status"
-"$opssc" dev status
+step "starting one agent per peer organization"
+: > .opssc-dev/agents.pids
+configs=()
+for config in .opssc-dev/orgs/*/opssc.yaml; do
+  msp=$(basename "$(dirname "$config")")
+  # The orderer organization runs no peers: nothing for a chaincode agent to do.
+  [ "$msp" = OrdererMSP ] && continue
+  setsid nohup "$opssc" agent --config "$config" > ".opssc-dev/logs/agent-$msp.log" 2>&1 < /dev/null &
+  echo $! >> .opssc-dev/agents.pids
+  configs+=("$config")
+  echo "  $msp: opssc agent pid $! (log .opssc-dev/logs/agent-$msp.log)"
+done
+
+step "waiting for the agents to converge on network-spec/ (proposals, votes, install, approve, commit)"
+deadline=$((SECONDS + 300))
+while :; do
+  ready=0
+  for config in "${configs[@]}"; do
+    if "$opssc" status --config "$config" >/dev/null 2>&1; then ready=$((ready + 1)); fi
+  done
+  echo "  $ready of ${#configs[@]} organizations Ready ($((SECONDS))s)"
+  [ "$ready" -eq "${#configs[@]}" ] && break
+  if [ $SECONDS -ge $deadline ]; then
+    echo "not converged after 300 s; the agents keep going. Look at:"
+    echo "  $opssc status --config ${configs[0]}"
+    echo "  .opssc-dev/logs/agent-*.log"
+    exit 1
+  fi
+  sleep 5
+done
+
+step "status as Org1MSP"
+"$opssc" status --config "${configs[0]}" || true
 
 cat <<TXT
 
-The network is running. Next:
-  $opssc dev status          # processes, ports, channels and heights
-  $opssc validate examples/add-org   # the spec of the add-an-organization scenario
-  $opssc dev down            # stop exactly the processes opssc started
-Each organization's agent configuration is in .opssc-dev/orgs/<MSP>/opssc.yaml.
+The network is running and every organization's agent reports Ready. Next:
+  $opssc status --config ${configs[0]}   # proposals, votes, tasks, conditions
+  $opssc dev status                      # processes, ports, channels and heights
+  $opssc plan --spec network-spec --state examples/spec-repo/state/observed.json   # a plan
+  ./scripts/quickstart.sh down           # stop the agents, then the devnet
+Each organization's agent configuration is in .opssc-dev/orgs/<MSP>/opssc.yaml;
+the devnet's spec repository (each organization's certificates and admin key
+committed) is .opssc-dev/spec-repo: commit a change signed with an admin key
+(.opssc-dev/orgs/<MSP>/admin_ssh_key) and the agents roll it out.
 TXT

@@ -205,7 +205,12 @@ pub fn set_builder_value(org: &OrgHandle, name: &str, value: &str) -> Result<()>
 
 /// Points every organization's agent configuration at the spec repository
 /// (trusting its founding commit) and at the OpsSC chaincode.
-fn update_agent_configs(plan: &NetworkPlan, repo: &SpecRepo, label: &str) -> Result<()> {
+fn update_agent_configs(
+    plan: &NetworkPlan,
+    repo: &SpecRepo,
+    label: &str,
+    demo_servers: &BTreeMap<String, String>,
+) -> Result<()> {
     let paths = plan
         .orgs
         .iter()
@@ -230,9 +235,94 @@ fn update_agent_configs(plan: &NetworkPlan, repo: &SpecRepo, label: &str) -> Res
         config
             .chaincode_servers
             .insert(label.to_string(), OPSSC_ADDRESS_TEMPLATE.into());
+        for (cc_label, template) in demo_servers {
+            config
+                .chaincode_servers
+                .insert(cc_label.clone(), template.clone());
+        }
         std::fs::write(path, config.to_yaml()).map_err(DevnetError::io("write", path))?;
     }
     Ok(())
+}
+
+/// The devnet plays each organization's part of running chaincode servers:
+/// for every chaincode-as-a-service chaincode of the spec (other than the
+/// OpsSC), each member organization gets the project's key-value test server
+/// (`kvcc`, next to `opssc-chaincode`), started with the package ID the agents
+/// will derive, and its peers resolve the package's `{{.<name>}}` address to it.
+/// A real organization runs its own server; the agents then roll the chaincode
+/// out from the spec. Returns label → address template for the agent configs;
+/// without a `kvcc` binary it starts nothing (the agents report the missing
+/// server).
+fn start_demo_servers(
+    plan: &NetworkPlan,
+    layout: &Layout,
+    spec: &opssc_schema::Spec,
+    opssc_chaincode: &Path,
+    detached: bool,
+    say: &dyn Fn(&str),
+    track: &mut dyn FnMut(std::process::Child, ProcessRecord),
+) -> Result<BTreeMap<String, String>> {
+    let program = opssc_chaincode.with_file_name("kvcc");
+    let mut templates = BTreeMap::new();
+    for cc in spec.chaincodes.values() {
+        if cc.name == OPSSC_NAME
+            || !matches!(
+                cc.package,
+                opssc_schema::PackageSource::Ccaas { tls: false, .. }
+            )
+        {
+            continue;
+        }
+        if !program.is_file() {
+            say(&format!(
+                "no demo server for chaincode {}: build it with `cargo build -p opssc-tests --bin kvcc`",
+                cc.name
+            ));
+            continue;
+        }
+        let key = cc.name.replace('-', "_");
+        let template = format!("{{{{.{key}}}}}");
+        let pkg = package::ccaas_package(&cc.label, &Connection::plaintext(&template))
+            .map_err(fabric("building a demo chaincode package"))?;
+        let package_id = package::package_id(&cc.label, &pkg);
+        let members = spec
+            .channels
+            .get(&cc.channel)
+            .map(|c| c.members.clone())
+            .unwrap_or_default();
+        for org in plan.orgs.iter().filter(|o| members.contains(&o.msp_id)) {
+            let address = free_port()?
+                .local_addr()
+                .map_err(DevnetError::Ports)?
+                .to_string();
+            let name = format!("{}.{}", cc.name, org.domain);
+            let dir = layout.root.join("orgs").join(&org.msp_id);
+            let args = [
+                "--address",
+                address.as_str(),
+                "--chaincode-id",
+                package_id.as_str(),
+            ];
+            let (child, record) = spawn_node(&NodeCommand {
+                name: &name,
+                kind: NodeKind::Chaincode,
+                program: &program,
+                args: &args,
+                config_dir: &dir,
+                log: &layout.log(&name),
+                detached,
+            })?;
+            track(child, record);
+            set_builder_value(org, &key, &address)?;
+        }
+        say(&format!(
+            "demo chaincode server for {} ({}) started for each member of {}",
+            cc.name, package_id, cc.channel
+        ));
+        templates.insert(cc.label.clone(), template);
+    }
+    Ok(templates)
 }
 
 /// Founds the consortium on the running network of `plan` (see the module
@@ -335,7 +425,13 @@ pub(crate) fn found(
 
     let result = runtime.block_on(deploy(plan, &pkg, &package_id, &version, say));
     let (definition_block, founded_block) = result?;
-    update_agent_configs(plan, &spec_repo, &label)?;
+    let demo_servers = match (&opts.runtime, &loaded.spec) {
+        (ChaincodeRuntime::Binary(program), Some(spec)) => {
+            start_demo_servers(plan, layout, spec, program, detached, say, track)?
+        }
+        _ => BTreeMap::new(),
+    };
+    update_agent_configs(plan, &spec_repo, &label, &demo_servers)?;
     let founded = Founded {
         spec_repo,
         chaincode: OPSSC_NAME.into(),
@@ -597,7 +693,8 @@ mod tests {
             root_commit: "a".repeat(40),
             admin_keys: BTreeMap::new(),
         };
-        update_agent_configs(&p, &repo, "opssc_0.1.0").unwrap();
+        let demo = BTreeMap::from([("kv_1.0".to_string(), "{{.kv}}".to_string())]);
+        update_agent_configs(&p, &repo, "opssc_0.1.0", &demo).unwrap();
         for path in [&p.orgs[1].agent_config, &p.orderer_org.agent_config] {
             let text = std::fs::read_to_string(path).unwrap();
             assert!(text.contains("../../crypto/"), "{text}");
@@ -616,6 +713,10 @@ mod tests {
             assert_eq!(
                 c.chaincode_servers.get("opssc_0.1.0").map(String::as_str),
                 Some(OPSSC_ADDRESS_TEMPLATE)
+            );
+            assert_eq!(
+                c.chaincode_servers.get("kv_1.0").map(String::as_str),
+                Some("{{.kv}}")
             );
         }
     }
