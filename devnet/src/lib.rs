@@ -65,6 +65,6 @@ pub use error::{CommandFailure, DevnetError};
 pub use founding::{ChaincodeRuntime, Founded, FoundingOptions};
 pub use handles::{ChannelHandle, OrdererHandle, OrdererOrgHandle, OrgHandle, PeerHandle};
 pub use network::{Devnet, DevnetOptions};
-pub use spec_repo::{SpecRepo, commit_signed};
+pub use spec_repo::{SpecRepo, commit_files, commit_signed};
 pub use status::{ChannelStatus, NetworkStatus, ProcessStatus, status};
 pub use topology::{ChannelDef, OrdererOrgDef, PeerOrgDef, Topology};

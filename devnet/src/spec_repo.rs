@@ -399,15 +399,15 @@ fn commit_all(repo: &Repository, message: &str, key: Option<&PrivateKey>) -> Res
     Ok(oid)
 }
 
-/// Writes `files` (path relative to the repository → content; `None` deletes
-/// the file) into the working directory of `repo` and commits them on
-/// [`BRANCH`], SSH-signed by `key` (namespace `git`, SHA-512, as `git commit
-/// -S` with `gpg.format=ssh` does). Returns the new commit.
-pub fn commit_signed(
+/// Writes `files` (`None` deletes the file) into the repository's working
+/// directory and commits everything on [`BRANCH`] — SSH-signed by `key` when
+/// given, as an admin signs a spec change; unsigned otherwise (what the agents
+/// must refuse). The one way the devnet, the demos and the tests commit.
+pub fn commit_files(
     repo: &Repository,
     files: &[(&str, Option<&str>)],
     message: &str,
-    key: &PrivateKey,
+    key: Option<&PrivateKey>,
 ) -> Result<Oid> {
     let workdir = repo.workdir().ok_or_else(|| DevnetError::Founding {
         what: "committing to the spec repository".into(),
@@ -429,7 +429,17 @@ pub fn commit_signed(
             }
         }
     }
-    commit_all(repo, message, Some(key))
+    commit_all(repo, message, key)
+}
+
+/// [`commit_files`], SSH-signed by `key`.
+pub fn commit_signed(
+    repo: &Repository,
+    files: &[(&str, Option<&str>)],
+    message: &str,
+    key: &PrivateKey,
+) -> Result<Oid> {
+    commit_files(repo, files, message, Some(key))
 }
 
 #[cfg(test)]

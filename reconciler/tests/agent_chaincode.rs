@@ -43,7 +43,7 @@ use opssc_schema::local::{AgentConfig, SpecSource};
 use opssc_tests::devnet_support::{OrgHandle, Topology, start_devnet};
 use opssc_tests::kvcc::Kv;
 use serde_json::{Value, json};
-use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey};
+use ssh_key::{Algorithm, PrivateKey};
 
 const OPS: &str = "ops";
 
@@ -193,49 +193,19 @@ fn kv_yaml(version: &str) -> String {
     )
 }
 
-/// Writes the files, commits them on `main`, signed by `key` if given.
+/// Writes the files, commits them on `main`, signed by `key` if given
+/// (`opssc_devnet::commit_files`, the one way the project commits a spec change).
 fn commit(
     repo: &Repository,
     files: &[(String, String)],
     message: &str,
     key: Option<&PrivateKey>,
 ) -> Oid {
-    let workdir = repo.workdir().unwrap();
-    for (rel, text) in files {
-        let path = workdir.join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let who = git2::Signature::now("Org1 Admin", "admin@org1.example.com").unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    let buffer = repo
-        .commit_create_buffer(&who, &who, message, &tree, &parents)
-        .unwrap();
-    let content = buffer.as_str().unwrap();
-    let oid = match key {
-        Some(k) => {
-            let sig = k
-                .sign("git", HashAlg::Sha512, content.as_bytes())
-                .unwrap()
-                .to_pem(LineEnding::LF)
-                .unwrap();
-            repo.commit_signed(content, &sig, None).unwrap()
-        }
-        None => repo
-            .commit(None, &who, &who, message, &tree, &parents)
-            .unwrap(),
-    };
-    repo.reference("refs/heads/main", oid, true, message)
-        .unwrap();
-    repo.set_head("refs/heads/main").unwrap();
-    oid
+    let files: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(rel, text)| (rel.as_str(), Some(text.as_str())))
+        .collect();
+    opssc_devnet::commit_files(repo, &files, message, key).unwrap()
 }
 
 // ------------------------------------------------------------------ agents
