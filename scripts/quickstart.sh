@@ -92,6 +92,7 @@ step "status as Org1MSP"
 cat <<TXT
 
 The network is running and every organization's agent reports Ready. Next:
+  $opssc dev demo chaincode              # Org1's admin commits a signed kv upgrade; watch all orgs converge
   $opssc status --config ${configs[0]}   # proposals, votes, tasks, conditions
   $opssc dev status                      # processes, ports, channels and heights
   $opssc plan --spec network-spec --state examples/spec-repo/state/observed.json   # a plan

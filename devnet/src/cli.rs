@@ -64,6 +64,18 @@ pub enum DevCommand {
         #[arg(long)]
         keep: bool,
     },
+    /// Play the paper's chaincode scenario on a running devnet with its agents:
+    /// Org1's admin commits a signed upgrade of the spec's `kv` chaincode, then
+    /// the command watches every organization converge.
+    Demo {
+        #[arg(value_parser = PossibleValuesParser::new(["chaincode"]))]
+        scenario: String,
+        #[arg(long, default_value = DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        /// Give up watching after this many seconds.
+        #[arg(long, default_value_t = 180)]
+        timeout: u64,
+    },
     /// Show the devnet's processes, ports, channels and heights.
     Status {
         #[arg(long, default_value = DEFAULT_STATE_DIR)]
@@ -96,6 +108,11 @@ pub fn run(cmd: DevCommand) -> anyhow::Result<i32> {
         }
         DevCommand::Down { state_dir, keep } => down(&state_dir, keep),
         DevCommand::Status { state_dir, json } => show_status(&state_dir, json),
+        DevCommand::Demo {
+            scenario: _,
+            state_dir,
+            timeout,
+        } => crate::demo::chaincode(&state_dir, Duration::from_secs(timeout)),
     }
 }
 

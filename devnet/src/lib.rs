@@ -45,6 +45,7 @@ pub mod builders;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod demo;
 mod error;
 pub mod founding;
 pub mod handles;

@@ -1,0 +1,177 @@
+//! `opssc dev demo chaincode`: the paper's chaincode scenario, driven only by
+//! a signed git commit.
+//!
+//! On a devnet started by `opssc dev up` with the agents running (the quick
+//! start), the demo acts as Org1's administrator: it raises the version of a
+//! chaincode in the devnet's spec repository and commits the change SSH-signed
+//! with Org1's admin key — the only human act. Then it watches every
+//! organization's `opssc status` until all of them report the new version
+//! committed. The chaincode service itself is unchanged, so the demo keeps the
+//! package label (and so the package ID and each organization's server); the
+//! definition's version and sequence move, which is what every organization
+//! must approve.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+use crate::spec_repo::commit_files;
+use crate::state::StateFile;
+
+/// The next version of a chaincode: the last number in it plus one (`1.0` → `1.1`).
+pub fn next_version(version: &str) -> String {
+    let digits_at = version
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    match version[digits_at..].parse::<u64>() {
+        Ok(n) => format!("{}{}", &version[..digits_at], n + 1),
+        Err(_) => format!("{version}.1"),
+    }
+}
+
+/// Raises `spec.version` of a Chaincode document, pinning `spec.package.label`
+/// to the label the current version uses. Returns (new text, old, new version).
+pub fn bump_chaincode_document(text: &str) -> anyhow::Result<(String, String, String)> {
+    let mut doc: Value =
+        serde_saphyr::from_str(text).context("the chaincode file does not parse")?;
+    if doc.get("kind").and_then(Value::as_str) != Some("Chaincode") {
+        bail!("not a Chaincode document");
+    }
+    let name = doc["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let spec = doc.get_mut("spec").context("the document has no spec")?;
+    let old = spec["version"]
+        .as_str()
+        .context("spec.version is not a string")?
+        .to_string();
+    let new = next_version(&old);
+    let package = spec
+        .get_mut("package")
+        .context("the chaincode has no package")?;
+    if package.get("label").is_none() {
+        package["label"] = Value::String(format!("{name}_{old}"));
+    }
+    spec["version"] = Value::String(new.clone());
+    let body =
+        serde_saphyr::to_string(&doc).context("the chaincode document does not serialize")?;
+    let header = text
+        .lines()
+        .next()
+        .filter(|l| l.starts_with("# yaml-language-server"));
+    let text = match header {
+        Some(h) => format!("{h}\n{body}"),
+        None => body,
+    };
+    Ok((text, old, new))
+}
+
+/// Runs the chaincode demo on the devnet in `state_dir`; returns the exit code.
+pub fn chaincode(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
+    let state = StateFile::load(state_dir)?;
+    let Some(founded) = &state.founded else {
+        bail!(
+            "the devnet in {} was not founded from a spec (start it with `opssc dev up --spec network-spec`)",
+            state_dir.display()
+        );
+    };
+    let repo_dir = &founded.spec_repo.path;
+    let repo = git2::Repository::open(repo_dir)
+        .with_context(|| format!("cannot open the spec repository {}", repo_dir.display()))?;
+    let file = ["chaincodes/kv.yaml"]
+        .into_iter()
+        .find(|f| repo_dir.join(f).is_file())
+        .context("the spec repository has no chaincodes/kv.yaml to upgrade")?;
+    let text = std::fs::read_to_string(repo_dir.join(file))?;
+    let (new_text, old, new) = bump_chaincode_document(&text)?;
+    let me = "Org1MSP";
+    let key = founded.spec_repo.admin_key(me)?;
+    let message = format!("kv: upgrade the definition {old} -> {new}");
+    let oid = commit_files(&repo, &[(file, Some(&new_text))], &message, Some(&key))?;
+    println!("{me}'s admin committed {oid} \"{message}\", SSH-signed — the only human step.");
+    println!(
+        "The agents now: notice the commit, verify its signature, file the ChaincodeUpgrade proposal,"
+    );
+    println!(
+        "vote after recomputing it, approve the new definition, and one of them commits it.\n"
+    );
+
+    let opssc = std::env::current_exe()?;
+    let configs: Vec<_> = state
+        .plan
+        .orgs
+        .iter()
+        .map(|o| o.agent_config.clone())
+        .collect();
+    let started = Instant::now();
+    let needle = format!("chain {new} ");
+    loop {
+        let mut done = 0;
+        for config in &configs {
+            let out = Command::new(&opssc)
+                .arg("status")
+                .arg("--config")
+                .arg(config)
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if out.status.success() && text.contains(&needle) {
+                done += 1;
+            }
+        }
+        println!(
+            "  {done} of {} organizations see kv {new} committed and are Ready ({:.0} s)",
+            configs.len(),
+            started.elapsed().as_secs_f64()
+        );
+        if done == configs.len() {
+            println!(
+                "\nconverged in {:.1} s after the commit",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(0);
+        }
+        if started.elapsed() > timeout {
+            println!(
+                "\nnot converged after {} s; are the agents running? (`./scripts/quickstart.sh` starts them)",
+                timeout.as_secs()
+            );
+            return Ok(1);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_count_up() {
+        assert_eq!(next_version("1.0"), "1.1");
+        assert_eq!(next_version("1.9"), "1.10");
+        assert_eq!(next_version("2"), "3");
+        assert_eq!(next_version("v1-beta"), "v1-beta.1");
+    }
+
+    #[test]
+    fn the_label_stays_and_the_version_moves() {
+        let text = "# yaml-language-server: $schema=../../schema/network-spec.schema.json\napiVersion: opssc/v1alpha1\nkind: Chaincode\nmetadata:\n  name: kv\nspec:\n  channel: trade\n  version: \"1.0\"\n  package:\n    ccaas: {}\n";
+        let (new_text, old, new) = bump_chaincode_document(text).unwrap();
+        assert_eq!((old.as_str(), new.as_str()), ("1.0", "1.1"));
+        assert!(new_text.starts_with("# yaml-language-server"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kv.yaml"), &new_text).unwrap();
+        let doc: Value = serde_saphyr::from_str(&new_text).unwrap();
+        assert_eq!(doc["spec"]["version"], "1.1");
+        assert_eq!(doc["spec"]["package"]["label"], "kv_1.0");
+        // A second bump keeps the pinned label.
+        let (again, _, newer) = bump_chaincode_document(&new_text).unwrap();
+        assert_eq!(newer, "1.2");
+        let doc: Value = serde_saphyr::from_str(&again).unwrap();
+        assert_eq!(doc["spec"]["package"]["label"], "kv_1.0");
+    }
+}
