@@ -46,6 +46,18 @@ pub enum StateCommand {
         /// Where to write the JSON snapshot (`-` for stdout).
         file: PathBuf,
     },
+    /// Observe the live network as the organization of `--config` and write
+    /// what it sees (the input of `opssc plan --state`).
+    Save {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// Observe for this spec directory instead of the configured source.
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Where to write the JSON snapshot (`-` for stdout).
+        file: PathBuf,
+    },
     /// Write the state a network shows once it has applied the spec completely.
     FromSpec {
         /// The spec directory.
@@ -84,16 +96,23 @@ pub enum Command {
     },
     /// Show what the chain has, what the spec wants, and who must approve each change.
     ///
-    /// Exit codes: 0 no changes, 2 changes (or no --state given), 1 error
-    /// (invalid spec, unreadable state).
+    /// Observes the live network with --config (as that organization), or
+    /// reads a saved snapshot with --state.
+    ///
+    /// Exit codes: 0 no changes, 2 changes, 1 error (invalid spec, unreadable
+    /// state, network unreachable, neither --config nor --state).
     Plan {
         /// The spec directory.
         #[arg(long, default_value = "network-spec")]
         spec: PathBuf,
-        /// A saved state snapshot (JSON); observing a live network is not available yet.
-        #[arg(long)]
+        /// A saved state snapshot (JSON, from `opssc state save`).
+        #[arg(long, conflicts_with = "config")]
         state: Option<PathBuf>,
-        /// The organization to plan local changes for (default: the state's observer).
+        /// Observe the live network as the organization of this agent
+        /// configuration (`opssc.yaml`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The organization to plan local changes for (default: the observer).
         #[arg(long)]
         org: Option<String>,
         #[arg(long, value_enum, default_value_t = PlanFormat::Text)]

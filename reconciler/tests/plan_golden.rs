@@ -329,10 +329,11 @@ fn plan_exit_codes() {
             assert!(!p.shared.is_empty());
         }
     }
-    // No state: 2 and a hint.
+    // Neither --state nor --config: an error (1) and a hint naming both.
     let out = opssc(&["plan"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--state"));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--state") && err.contains("--config"), "{err}");
     // Errors: 1.
     let missing = dir.path().join("missing.json");
     assert_eq!(

@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod agent;
+mod live;
 mod plan;
 mod reconcile;
 mod state;
@@ -16,9 +17,16 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plan {
             spec,
             state,
+            config,
             org,
             format,
-        } => plan::run(&spec, state.as_deref(), org.as_deref(), format),
+        } => plan::run(
+            &spec,
+            state.as_deref(),
+            config.as_deref(),
+            org.as_deref(),
+            format,
+        ),
         Command::State { command } => state::run(command),
         Command::Reconcile { config, once, spec } => reconcile::run(&config, once, spec.as_deref()),
         Command::Agent { config } => agent::run(&config),

@@ -1,6 +1,8 @@
 //! `opssc plan`: the changes that take the observed network to the spec, who
-//! must approve each, and the risks. Exit codes: 0 no changes, 2 changes,
-//! 1 error (invalid spec, unreadable state).
+//! must approve each, and the risks. The network is observed live
+//! (`--config opssc.yaml`, as that organization) or read from a snapshot
+//! (`--state FILE`). Exit codes: 0 no changes, 2 changes, 1 error (invalid
+//! spec, unreadable state, unreachable network).
 
 use std::path::Path;
 
@@ -12,17 +14,18 @@ use crate::cli::PlanFormat;
 pub fn run(
     spec_dir: &Path,
     state: Option<&Path>,
+    config: Option<&Path>,
     org: Option<&str>,
     format: PlanFormat,
 ) -> anyhow::Result<i32> {
-    let Some(state) = state else {
+    if state.is_none() && config.is_none() {
         eprintln!(
-            "error: observing a live network is not available yet\n  \
-             hint: pass a saved state snapshot with --state FILE \
-             (`opssc state empty` or `opssc state from-spec` write one)"
+            "error: nothing to plan against\n  \
+             hint: observe the live network with --config opssc.yaml, or pass a \
+             saved state snapshot with --state FILE (`opssc state save` writes one)"
         );
-        return Ok(2);
-    };
+        return Ok(1);
+    }
     if !spec_dir.exists() {
         eprintln!(
             "error: spec directory {} does not exist\n  hint: pass the directory that holds the spec's *.yaml files with --spec DIR",
@@ -40,25 +43,36 @@ pub fn run(
         );
         return Ok(1);
     };
-    let observed = match observe::load_file(state) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
+    let (observed, source) = match (state, config) {
+        (Some(state), _) => match observe::load_file(state) {
+            Ok(o) => (o, format!("the state in {}", state.display())),
+            Err(e) => {
+                eprintln!("error: {e}");
+                let mut source = std::error::Error::source(&e);
+                while let Some(s) = source {
+                    eprintln!("  caused by: {s}");
+                    source = s.source();
+                }
+                return Ok(1);
             }
-            return Ok(1);
-        }
+        },
+        (None, Some(config)) => match super::live::observe(config, Some(spec.clone())) {
+            Ok((_, o)) => (o, format!("the network seen through {}", config.display())),
+            Err(e) => {
+                eprintln!(
+                    "error: cannot observe the network with {}: {e:#}\n  hint: check that the peers and orderers in it are up and reachable, or plan against a saved snapshot with --state FILE",
+                    config.display()
+                );
+                return Ok(1);
+            }
+        },
+        (None, None) => unreachable!("checked above"),
     };
     let me = org.unwrap_or(&observed.observed_by).to_string();
     if me != observed.observed_by {
         eprintln!(
-            "error: the state in {} was observed by {}, not {me}\n  hint: plan with --org {} or pass a state observed by {me}",
-            state.display(),
-            observed.observed_by,
-            observed.observed_by
+            "error: {source} was observed by {}, not {me}\n  hint: plan with --org {} or observe as {me}",
+            observed.observed_by, observed.observed_by
         );
         return Ok(1);
     }

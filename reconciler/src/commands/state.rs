@@ -1,7 +1,7 @@
-//! `opssc state`: state snapshots for `opssc plan --state`. Reading a live
-//! network (`state save`) comes with the Fabric observer; for now a snapshot
-//! can be built from a spec: `empty` (nothing exists yet: the founding plan)
-//! or `from-spec` (what a network that applied the spec shows).
+//! `opssc state`: state snapshots for `opssc plan --state`. `save` observes
+//! the live network as an organization (the agent's observer); `empty`
+//! (nothing exists yet: the founding plan) and `from-spec` (what a network
+//! that applied the spec shows) build one from a spec alone.
 
 use std::path::Path;
 
@@ -13,6 +13,7 @@ pub fn run(cmd: StateCommand) -> anyhow::Result<i32> {
     let (spec_dir, org, file, converged) = match &cmd {
         StateCommand::Empty { spec, org, file } => (spec, org, file, false),
         StateCommand::FromSpec { spec, org, file } => (spec, org, file, true),
+        StateCommand::Save { config, spec, file } => return save(config, spec.as_deref(), file),
     };
     if !spec_dir.exists() {
         anyhow::bail!(
@@ -60,13 +61,47 @@ pub fn run(cmd: StateCommand) -> anyhow::Result<i32> {
     } else {
         observe::empty(&spec, &me)
     };
-    let text = observe::to_json(&observed);
+    write(&observed, file)
+}
+
+/// `opssc state save`: the live network as the organization of `config` sees it.
+fn save(config: &Path, spec_dir: Option<&Path>, file: &Path) -> anyhow::Result<i32> {
+    let spec = match spec_dir {
+        Some(dir) => {
+            let loaded = opssc_schema::load_dir(dir);
+            let Some(spec) = loaded.spec else {
+                eprint!("{}", loaded.report.render());
+                eprintln!(
+                    "error: the spec in {} is invalid; no state written",
+                    dir.display()
+                );
+                return Ok(1);
+            };
+            Some(spec)
+        }
+        None => None,
+    };
+    let (_, observed) = super::live::observe(config, spec).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot observe the network with {}: {e:#} (check that its peers and orderers are up and reachable)",
+            config.display()
+        )
+    })?;
+    write(&observed, file)
+}
+
+fn write(observed: &observe::Observed, file: &Path) -> anyhow::Result<i32> {
+    let text = observe::to_json(observed);
     if file == Path::new("-") {
         print!("{text}");
     } else {
         std::fs::write(file, text)
             .map_err(|e| anyhow::anyhow!("cannot write state file {}: {e}", file.display()))?;
-        eprintln!("wrote {} (observed by {me})", file.display());
+        eprintln!(
+            "wrote {} (observed by {})",
+            file.display(),
+            observed.observed_by
+        );
     }
     Ok(0)
 }

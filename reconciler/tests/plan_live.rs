@@ -1,0 +1,282 @@
+//! `opssc plan --config` and `opssc state save` against a live devnet.
+//!
+//! The devnet is founded from the reference spec (`network-spec/`, as
+//! `opssc dev up` does) with no agent running, so the kv chaincode is not
+//! deployed. Then, through the `opssc` binary as Org1:
+//! 1. `plan --config` against the spec repository's checkout shows the kv
+//!    deploy (sequence 1, approved by a majority of the trade members) as the
+//!    only chaincode change, and exits 2. The devnet does not yet create its
+//!    channels exactly as the spec says: it writes its own batch timeout
+//!    (`opssc_devnet::config::BATCH_TIMEOUT`, 300ms; the spec says 500ms) and
+//!    names the orderer's cluster address as the consenter (the spec's
+//!    orderer endpoint is its client address). The plan must report exactly
+//!    those values as read from the chain, approved by the orderer org;
+//! 2. `state save` writes the observation and `plan --state` of it gives the
+//!    same plan (JSON, apart from the observation time);
+//! 3. on a copy of the spec with trade's batch timeout and kv's version
+//!    changed, the plan differs from the first in exactly those two changes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use opssc_devnet::{ChaincodeRuntime, Devnet, DevnetOptions};
+use serde_json::Value;
+
+/// Runs `opssc args…`; the exit code, stdout and stderr.
+fn opssc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run opssc");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A plan as JSON, without the observation time (which differs per observation).
+fn plan_json(args: &[&str]) -> Value {
+    let (code, out, err) = opssc(args);
+    assert_eq!(
+        code, 2,
+        "exit code of opssc {args:?}\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    let mut v: Value = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("opssc {args:?} printed no JSON plan ({e}):\n{out}\n{err}"));
+    v.as_object_mut().unwrap().remove("taken_at");
+    v
+}
+
+/// The shared changes' kinds, for the failure messages and the checks.
+fn kinds(plan: &Value) -> Vec<String> {
+    plan["shared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"]["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The organizations of a change's single threshold requirement: (count, of).
+fn threshold(change: &Value) -> (u64, Vec<String>) {
+    let reqs = change["approval"]["requirements"].as_array().unwrap();
+    assert_eq!(reqs.len(), 1, "one requirement: {change:#}");
+    let need = &reqs[0]["need"];
+    assert_eq!(need["type"], "threshold", "{change:#}");
+    let of = need["of"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap().to_string())
+        .collect();
+    (need["count"].as_u64().unwrap(), of)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() == ".git" {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn plan_and_state_save_against_a_live_devnet() {
+    let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+    let t0 = Instant::now();
+    let opts = DevnetOptions::from_spec(&spec_dir, ChaincodeRuntime::InProcess).unwrap();
+    let devnet = Devnet::start(opts).unwrap_or_else(|e| panic!("the devnet did not start:\n{e}"));
+    eprintln!(
+        "FIGURE devnet up + founding: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let founded = devnet.founded().expect("founded").clone();
+    let repo: PathBuf = founded.spec_repo.path.clone();
+    let org1 = devnet.org("Org1MSP").expect("Org1MSP");
+    let config = org1.agent_config.to_str().unwrap().to_string();
+    let repo_s = repo.to_str().unwrap().to_string();
+    let members = vec![
+        "Org1MSP".to_string(),
+        "Org2MSP".to_string(),
+        "Org3MSP".to_string(),
+    ];
+
+    // 1. Live: the kv deploy, and the devnet's channel settings as on the chain.
+    let t = Instant::now();
+    let live = plan_json(&[
+        "plan", "--spec", &repo_s, "--config", &config, "--format", "json",
+    ]);
+    eprintln!(
+        "FIGURE plan --config (observe + plan): {} ms",
+        t.elapsed().as_millis()
+    );
+    assert_eq!(live["observed_by"], "Org1MSP");
+    assert_eq!(live["me"], "Org1MSP");
+    let chain_timeout_ms =
+        opssc::agent::observe_live::go_duration_ms(opssc_devnet::config::BATCH_TIMEOUT).unwrap();
+    let cluster: Vec<String> = devnet
+        .orderers()
+        .iter()
+        .map(|o| o.cluster_address.clone())
+        .collect();
+    let endpoints: Vec<String> = devnet
+        .orderers()
+        .iter()
+        .map(|o| o.address.clone())
+        .collect();
+    let mut deploys = 0;
+    for c in live["shared"].as_array().unwrap() {
+        let ch = &c["change"];
+        match ch["kind"].as_str().unwrap() {
+            "ChaincodeDeploy" => {
+                deploys += 1;
+                assert_eq!(ch["channel"], "trade");
+                assert_eq!(ch["name"], "kv");
+                assert_eq!(ch["after"]["sequence"], 1);
+                assert_eq!(ch["after"]["version"], "1.0");
+                assert_eq!(threshold(c), (2, members.clone()), "{c:#}");
+            }
+            "BatchChanged" => {
+                assert_eq!(ch["before"]["timeout_ms"], chain_timeout_ms, "{c:#}");
+                assert_eq!(ch["after"]["timeout_ms"], 500, "{c:#}");
+                assert_eq!(threshold(c), (1, vec!["OrdererMSP".to_string()]), "{c:#}");
+            }
+            "ConsentersChanged" => {
+                assert_eq!(ch["before"], serde_json::json!(cluster), "{c:#}");
+                assert_eq!(ch["after"], serde_json::json!(endpoints), "{c:#}");
+                assert_eq!(threshold(c), (1, vec!["OrdererMSP".to_string()]), "{c:#}");
+            }
+            other => panic!("unexpected change {other}: {c:#}"),
+        }
+    }
+    assert_eq!(deploys, 1, "{live:#}");
+    let mut k = kinds(&live);
+    k.sort();
+    assert_eq!(
+        k,
+        [
+            "BatchChanged",
+            "BatchChanged",
+            "ChaincodeDeploy",
+            "ConsentersChanged",
+            "ConsentersChanged"
+        ],
+        "one batch and one consenter change per channel (ops, trade): {live:#}"
+    );
+    // The text form says the same and exits 2 too.
+    let (code, text, err) = opssc(&["plan", "--spec", &repo_s, "--config", &config]);
+    assert_eq!(code, 2, "{text}\n{err}");
+    assert!(text.contains("kv"), "{text}");
+
+    // --config and --state together are refused.
+    let (code, _, err) = opssc(&[
+        "plan", "--spec", &repo_s, "--config", &config, "--state", "x.json",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot be used with"), "{err}");
+
+    // 2. state save + plan --state: the same plan.
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("org1.json");
+    let state_s = state.to_str().unwrap().to_string();
+    let (code, out, err) = opssc(&[
+        "state", "save", "--config", &config, "--spec", &repo_s, &state_s,
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["observed_by"], "Org1MSP");
+    assert!(saved["channels"]["trade"].is_object(), "{saved:#}");
+    let offline = plan_json(&[
+        "plan", "--spec", &repo_s, "--state", &state_s, "--format", "json",
+    ]);
+    assert_eq!(offline, live);
+    // Without --spec, state save observes for the configured source (the same repository).
+    let state2 = tmp.path().join("org1-source.json");
+    let state2_s = state2.to_str().unwrap().to_string();
+    let (code, out, err) = opssc(&["state", "save", "--config", &config, &state2_s]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let offline2 = plan_json(&[
+        "plan", "--spec", &repo_s, "--state", &state2_s, "--format", "json",
+    ]);
+    assert_eq!(offline2, live);
+
+    // 3. An edited copy of the spec: exactly the batch timeout and kv's version.
+    let edited = tmp.path().join("spec");
+    copy_dir(&repo, &edited);
+    edit(
+        &edited.join("channels/trade.yaml"),
+        "timeout: 500ms",
+        "timeout: 2s",
+    );
+    edit(
+        &edited.join("chaincodes/kv.yaml"),
+        "version: \"1.0\"",
+        "version: \"2.0\"",
+    );
+    let edited_s = edited.to_str().unwrap().to_string();
+    let changed = plan_json(&[
+        "plan", "--spec", &edited_s, "--config", &config, "--format", "json",
+    ]);
+    let only_in = |a: &Value, b: &Value| -> Vec<Value> {
+        let theirs: Vec<&Value> = b["shared"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| &c["change"])
+            .collect();
+        a["shared"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| !theirs.contains(&&c["change"]))
+            .cloned()
+            .collect()
+    };
+    let gone = only_in(&live, &changed);
+    let new = only_in(&changed, &live);
+    assert_eq!(gone.len(), 2, "{gone:#?}");
+    assert_eq!(new.len(), 2, "{new:#?}");
+    for c in &new {
+        let ch = &c["change"];
+        match ch["kind"].as_str().unwrap() {
+            "BatchChanged" => {
+                assert_eq!(ch["channel"], "trade");
+                assert_eq!(ch["before"]["timeout_ms"], chain_timeout_ms, "{c:#}");
+                assert_eq!(ch["after"]["timeout_ms"], 2000, "{c:#}");
+                assert_eq!(threshold(c), (1, vec!["OrdererMSP".to_string()]), "{c:#}");
+            }
+            "ChaincodeDeploy" => {
+                assert_eq!(ch["name"], "kv");
+                assert_eq!(ch["after"]["version"], "2.0");
+                assert_eq!(ch["after"]["sequence"], 1);
+                assert_eq!(threshold(c), (2, members.clone()), "{c:#}");
+            }
+            other => panic!("unexpected new change {other}: {c:#}"),
+        }
+    }
+    let mut gone_kinds: Vec<&str> = gone
+        .iter()
+        .map(|c| c["change"]["kind"].as_str().unwrap())
+        .collect();
+    gone_kinds.sort();
+    assert_eq!(gone_kinds, ["BatchChanged", "ChaincodeDeploy"], "{gone:#?}");
+    eprintln!("FIGURE whole test: {:.1} s", t0.elapsed().as_secs_f64());
+    devnet.stop().unwrap();
+}
