@@ -536,7 +536,7 @@ func main() {
         "chaincode_id": "probe_1:abc",
         "peer_address": "127.0.0.1:7052",
         "client_cert": "-----BEGIN CERTIFICATE-----\nCCC\n-----END CERTIFICATE-----\n",
-        "client_key": "-----BEGIN PRIVATE KEY-----\nKKK\n-----END PRIVATE KEY-----\n",
+        "client_key": "-----BEGIN TEST PRIVATE KEY-----\nKKK\n-----END TEST PRIVATE KEY-----\n",
         "root_cert": "-----BEGIN CERTIFICATE-----\nRRR\n-----END CERTIFICATE-----\n",
         "mspid": "Org1MSP",
     });
@@ -557,7 +557,7 @@ func main() {
         "{stdout}"
     );
     assert!(
-        stdout.contains(r#"key="-----BEGIN PRIVATE KEY-----\nKKK\n"#),
+        stdout.contains(r#"key="-----BEGIN TEST PRIVATE KEY-----\nKKK\n"#),
         "{stdout}"
     );
     let cert_b64 = base64::Engine::encode(
