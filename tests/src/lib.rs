@@ -4,4 +4,5 @@
 //! signed commits, waiting for convergence).
 
 pub mod devnet_support;
+pub mod fabric_support;
 pub mod kvcc;

@@ -18,7 +18,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opssc_devnet::{Devnet, OrdererHandle, PeerHandle, Topology};
+use opssc_devnet::{Devnet, OrdererHandle, Topology};
 use opssc_fabric::configtx::genesis::{self, ChannelDescription};
 use opssc_fabric::configtx::{
     ChannelConfig, ConfigError, MspDefinition, Organization, client, compute_update, edit,
@@ -31,28 +31,14 @@ use opssc_fabric::orderer::Orderer;
 use opssc_fabric::participation::{AdminEndpoint, ChannelParticipation, JoinOutcome};
 use opssc_fabric::protos::common::{ConfigEnvelope, Envelope, Payload};
 use opssc_fabric::protos::protos::AnchorPeer;
-use opssc_fabric::{Error, Fault, Node, NodeConfig, Signer, SigningIdentity};
+use opssc_fabric::{Error, Fault, Signer, SigningIdentity};
 use opssc_tests::devnet_support::{run_checked, start_devnet};
+use opssc_tests::fabric_support::{chain, connect, orderer_config, peer_config, read};
 use prost::Message;
 
 const CHANNEL: &str = "trade";
 const NEW_CHANNEL: &str = "madeinrust";
 const WAIT: Duration = Duration::from_secs(60);
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-/// An error with its sources, for assertion messages.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(&format!(": {c}"));
-        src = c.source();
-    }
-    s
-}
 
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
@@ -60,20 +46,6 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 
 fn admin(msp_id: &str, dir: &Path) -> Arc<dyn Signer> {
     Arc::new(SigningIdentity::from_msp_dir(msp_id, dir).unwrap_or_else(|e| panic!("{msp_id}: {e}")))
-}
-
-async fn connect_orderer(o: &OrdererHandle) -> Node {
-    let config = NodeConfig::tls(&o.address, read(&o.tls_ca_cert)).with_server_name(&o.host);
-    Node::connect(&config)
-        .await
-        .unwrap_or_else(|e| panic!("{}", chain(&e)))
-}
-
-async fn connect_peer(p: &PeerHandle) -> Node {
-    let config = NodeConfig::tls(&p.address, read(&p.tls_ca_cert)).with_server_name(&p.host);
-    Node::connect(&config)
-        .await
-        .unwrap_or_else(|e| panic!("{}", chain(&e)))
 }
 
 /// Signs `update` by each of `signers`, wraps it, and has `submitter` sign the envelope.
@@ -141,7 +113,7 @@ async fn scenario(devnet: &Devnet) {
     let orderer_org = devnet.orderer_org();
     let orderer_admin = admin(&orderer_org.msp_id, &orderer_org.admin_msp_dir);
     let o = &devnet.orderers()[0];
-    let orderer_node = connect_orderer(o).await;
+    let orderer_node = connect(&orderer_config(o)).await;
     let orderer = Orderer::new(orderer_node.clone());
     let deliver = Deliverer::orderer(orderer_node.clone(), org1.clone());
 
@@ -237,8 +209,10 @@ async fn scenario(devnet: &Devnet) {
         .collect();
     assert_eq!(signers, set(&["Org1MSP", "Org2MSP"]));
     // A peer has the new config too.
-    let peer_deliver =
-        Deliverer::peer(connect_peer(&devnet.orgs()[1].peers[0]).await, org2.clone());
+    let peer_deliver = Deliverer::peer(
+        connect(&peer_config(&devnet.orgs()[1].peers[0])).await,
+        org2.clone(),
+    );
     let deadline = Instant::now() + WAIT;
     loop {
         let seen = client::fetch_config(&peer_deliver, CHANNEL).await.unwrap();
@@ -395,7 +369,7 @@ async fn new_channel(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for (h, admin) in devnet.orgs().iter().zip(org_admins) {
-        let endorser = Endorser::new(connect_peer(&h.peers[0]).await, admin.clone());
+        let endorser = Endorser::new(connect(&peer_config(&h.peers[0])).await, admin.clone());
         assert_eq!(
             cscc::join_channel(&endorser, &block)
                 .await
@@ -405,7 +379,7 @@ async fn new_channel(
     }
 
     // The orderer serves exactly the config we built, and takes an update to it.
-    let orderer_node = connect_orderer(o).await;
+    let orderer_node = connect(&orderer_config(o)).await;
     let deliver = Deliverer::orderer(orderer_node.clone(), orderer_admin.clone());
     // The channel's Raft leader may still be in election: Deliver answers
     // SERVICE_UNAVAILABLE until then.
@@ -437,7 +411,7 @@ async fn new_channel(
     assert_eq!(updated.batch_timeout(), Some("1s"));
     // Every peer receives the new config block.
     for (h, admin) in devnet.orgs().iter().zip(org_admins) {
-        let peer = Deliverer::peer(connect_peer(&h.peers[0]).await, admin.clone());
+        let peer = Deliverer::peer(connect(&peer_config(&h.peers[0])).await, admin.clone());
         let block = tokio::time::timeout(WAIT, peer.block(NEW_CHANNEL, Seek::Number(1)))
             .await
             .unwrap_or_else(|_| panic!("{}'s peer did not get block 1", h.msp_id))

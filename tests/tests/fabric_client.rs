@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use opssc_devnet::{Devnet, OrdererHandle, OrgHandle, PeerHandle, Topology};
+use opssc_devnet::{Devnet, OrgHandle, Topology};
 use opssc_fabric::configtx::ChannelConfig;
 use opssc_fabric::configtx::genesis::genesis_block_from_config;
 use opssc_fabric::cscc::{self, Joined};
@@ -27,8 +27,9 @@ use opssc_fabric::orderer::Orderer;
 use opssc_fabric::package::{self, Connection};
 use opssc_fabric::participation::{AdminEndpoint, ChannelParticipation, JoinOutcome};
 use opssc_fabric::protos::common::Block;
-use opssc_fabric::{Error, Fault, Node, NodeConfig, Signer, SigningIdentity};
+use opssc_fabric::{Error, Fault, Node, Signer, SigningIdentity};
 use opssc_tests::devnet_support::start_devnet;
+use opssc_tests::fabric_support::{chain, orderer_config, peer_config, read, retry};
 use opssc_tests::kvcc::Kv;
 
 const CHANNEL: &str = "fabtest";
@@ -40,18 +41,6 @@ struct Org {
     endorser: Endorser,
     gateway: Gateway,
     deliver: Deliverer,
-}
-
-fn read(path: &std::path::Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-fn peer_config(peer: &PeerHandle) -> NodeConfig {
-    NodeConfig::tls(&peer.address, read(&peer.tls_ca_cert)).with_server_name(&peer.host)
-}
-
-fn orderer_config(o: &OrdererHandle) -> NodeConfig {
-    NodeConfig::tls(&o.address, read(&o.tls_ca_cert)).with_server_name(&o.host)
 }
 
 async fn org(handle: &OrgHandle) -> Org {
@@ -68,37 +57,6 @@ async fn org(handle: &OrgHandle) -> Org {
         gateway: Gateway::new(node.clone(), admin.clone()),
         deliver: Deliverer::peer(node, admin.clone()),
         admin,
-    }
-}
-
-/// An error with its sources, for assertion messages.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(&format!(": {c}"));
-        src = c.source();
-    }
-    s
-}
-
-/// Retries `f` while it fails with a transient error (gossip and discovery
-/// need a few seconds on a new channel), for at most `limit`.
-async fn retry<T, F, Fut>(what: &str, limit: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, Error>>,
-{
-    let start = Instant::now();
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if e.fault() == Fault::Transient && start.elapsed() < limit => {
-                eprintln!("{what}: retrying after transient error: {}", chain(&e));
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => panic!("{what} failed after {:?}: {}", start.elapsed(), chain(&e)),
-        }
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use opssc_chaincode::ccaas::OpsSc;
-use opssc_devnet::{Devnet, OrgHandle, PeerHandle, Topology, founding};
+use opssc_devnet::{Devnet, OrgHandle, Topology, founding};
 use opssc_fabric::configtx::{self, client, compute_update, edit, sign};
 use opssc_fabric::deliver::{Deliverer, Seek};
 use opssc_fabric::gateway::Gateway;
@@ -27,8 +27,9 @@ use opssc_fabric::lifecycle::ChaincodeDefinition;
 use opssc_fabric::orderer::Orderer;
 use opssc_fabric::package::{self, Connection};
 use opssc_fabric::protos::common::ConfigSignature;
-use opssc_fabric::{Error, Fault, Node, NodeConfig, Signer, SigningIdentity};
+use opssc_fabric::{Error, Node, NodeConfig, Signer, SigningIdentity};
 use opssc_tests::devnet_support::start_devnet;
+use opssc_tests::fabric_support::{chain, peer_config, read, retry};
 use opssc_tests::kvcc::Kv;
 use serde_json::{Value, json};
 
@@ -40,14 +41,6 @@ struct Org {
     admin: Arc<dyn Signer>,
     gateway: Gateway,
     deliver: Deliverer,
-}
-
-fn read(path: &std::path::Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-fn peer_config(peer: &PeerHandle) -> NodeConfig {
-    NodeConfig::tls(&peer.address, read(&peer.tls_ca_cert)).with_server_name(&peer.host)
 }
 
 async fn org(handle: &OrgHandle) -> Org {
@@ -63,34 +56,6 @@ async fn org(handle: &OrgHandle) -> Org {
         gateway: Gateway::new(node.clone(), admin.clone()),
         deliver: Deliverer::peer(node, admin.clone()),
         admin,
-    }
-}
-
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(&format!(": {c}"));
-        src = c.source();
-    }
-    s
-}
-
-async fn retry<T, F, Fut>(what: &str, limit: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, Error>>,
-{
-    let start = Instant::now();
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if e.fault() == Fault::Transient && start.elapsed() < limit => {
-                eprintln!("{what}: retrying after transient error: {}", chain(&e));
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => panic!("{what} failed after {:?}: {}", start.elapsed(), chain(&e)),
-        }
     }
 }
 
