@@ -170,11 +170,19 @@ impl Error {
             Error::Io { .. } | Error::Msp { .. } | Error::Invalid { .. } => Fault::Input,
             Error::Connect { .. } | Error::Timeout { .. } | Error::Http { .. } => Fault::Transient,
             Error::Serve { .. } => Fault::Transient,
-            Error::Grpc { code, .. } => match code {
+            Error::Grpc { code, message, .. } => match code {
                 tonic::Code::Unavailable
                 | tonic::Code::DeadlineExceeded
                 | tonic::Code::ResourceExhausted
                 | tonic::Code::Cancelled => Fault::Transient,
+                // The gateway's discovery has not yet heard (through gossip) that
+                // peers installed or joined what was just committed; it catches
+                // up within seconds.
+                tonic::Code::FailedPrecondition
+                    if message.contains("no combination of peers can be derived") =>
+                {
+                    Fault::Transient
+                }
                 // The gateway answers Aborted when endorsers refused (chaincode
                 // error, policy): the same request will be refused again.
                 _ => Fault::Rejected,
@@ -235,5 +243,38 @@ impl Error {
             node: node.into(),
             problem: problem.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grpc(code: tonic::Code, message: &str) -> Error {
+        Error::Grpc {
+            call: "Endorse".into(),
+            node: "peer0".into(),
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn discovery_lag_is_transient_but_policy_refusals_are_not() {
+        let lag = grpc(
+            tonic::Code::FailedPrecondition,
+            "no combination of peers can be derived which satisfy the endorsement policy: required chaincodes are not installed on sufficient peers",
+        );
+        assert_eq!(lag.fault(), Fault::Transient);
+        assert_eq!(
+            grpc(tonic::Code::FailedPrecondition, "other precondition").fault(),
+            Fault::Rejected
+        );
+        assert_eq!(
+            grpc(tonic::Code::Aborted, "endorsement failure").fault(),
+            Fault::Rejected
+        );
+        assert_eq!(grpc(tonic::Code::Unavailable, "").fault(), Fault::Transient);
     }
 }
