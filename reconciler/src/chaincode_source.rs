@@ -37,18 +37,49 @@ pub struct SourceRef {
     pub path: String,
 }
 
-/// Username and password (or token) for a private repository.
+/// How this organization authenticates to a private repository (from its
+/// local configuration, never from the spec).
 #[derive(Clone, PartialEq, Eq)]
 pub struct GitCredentials {
+    /// The user name (for a token, what the host expects there).
     pub username: String,
-    pub password: String,
+    pub secret: GitSecret,
+}
+
+/// The secret half of [`GitCredentials`].
+#[derive(Clone, PartialEq, Eq)]
+pub enum GitSecret {
+    /// A password or access token, sent as HTTP basic authentication.
+    Password(String),
+    /// An SSH private key file (and its passphrase), for `ssh://` URLs.
+    SshKey {
+        private_key: PathBuf,
+        passphrase: Option<String>,
+    },
+}
+
+impl GitCredentials {
+    /// The strings that must never appear in a message.
+    fn secrets(&self) -> Vec<&str> {
+        match &self.secret {
+            GitSecret::Password(p) => vec![p.as_str()],
+            GitSecret::SshKey { passphrase, .. } => passphrase.iter().map(String::as_str).collect(),
+        }
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect()
+    }
 }
 
 impl fmt::Debug for GitCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.secret {
+            GitSecret::Password(_) => "password",
+            GitSecret::SshKey { .. } => "ssh key",
+        };
         f.debug_struct("GitCredentials")
             .field("username", &"<redacted>")
-            .field("password", &"<redacted>")
+            .field("secret", &format_args!("<redacted {kind}>"))
             .finish()
     }
 }
@@ -250,7 +281,52 @@ pub fn go_build_output(
     }
     let mut text = String::from_utf8_lossy(&out.stderr).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stdout));
+    // The scratch directory is this machine's business, not the message's.
+    let text = text.replace(&module.display().to_string(), ".");
+    let text = text.replace(&work.path().display().to_string(), "$WORK");
     Ok(Some(text))
+}
+
+/// The part of `go build`'s output a person needs, in at most `max` bytes:
+/// progress lines (`go: downloading ...`) dropped, the compiler's messages
+/// kept in order, and a note of how many lines did not fit.
+pub fn compiler_error_summary(output: &str, max: usize) -> String {
+    let lines: Vec<&str> = output
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("go: downloading ") && !l.starts_with("go: finding ")
+        })
+        .collect();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let note = format!("... ({} more lines)", lines.len() - i);
+        let last = i + 1 == lines.len();
+        let need = line.len() + if last { 0 } else { 1 + note.len() };
+        if out.len() + line.len() + 1 > max || (!last && out.len() + need > max) {
+            if out.is_empty() {
+                // One very long line: show its start.
+                let mut cut = max.saturating_sub(note.len() + 5).min(line.len());
+                while !line.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                out.push_str(&line[..cut]);
+                out.push_str(" ...");
+                let rest = lines.len() - i - 1;
+                if rest > 0 {
+                    out.push_str(&format!("\n... ({rest} more lines)"));
+                }
+                return out;
+            }
+            out.push_str(&note);
+            return out;
+        }
+        out.push_str(line);
+        if !last {
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// A full 40-hex commit hash, or nothing.
@@ -286,23 +362,55 @@ fn fetch_all(
     credentials: Option<&GitCredentials>,
 ) -> Result<(), SourceError> {
     let url = redact_url(&source.url);
-    let fetch_err = |e: git2::Error| SourceError::Fetch {
-        url: url.clone(),
-        // libgit2 may quote the URL it was given: never show its user info.
-        message: e.message().replace(&source.url, &url),
+    let secrets = credentials.map(GitCredentials::secrets).unwrap_or_default();
+    let fetch_err = |e: git2::Error| {
+        // libgit2 may quote the URL it was given: never show its user
+        // information, nor a configured secret.
+        let mut message = redact_userinfo(&e.message().replace(&source.url, &url));
+        for secret in &secrets {
+            message = message.replace(secret, "***");
+        }
+        if credentials.is_none() && message.contains("authentication") {
+            message.push_str(
+                " (a private repository: add credentials for it under `gitCredentials` in the agent configuration)",
+            );
+        }
+        SourceError::Fetch {
+            url: url.clone(),
+            message,
+        }
     };
     let mut remote = repo.remote_anonymous(&source.url).map_err(fetch_err)?;
     let mut callbacks = RemoteCallbacks::new();
     if let Some(creds) = credentials {
         let mut tries = 0;
-        callbacks.credentials(move |_url, _user, _allowed| {
+        callbacks.credentials(move |_url, user_in_url, allowed| {
             tries += 1;
             if tries > 1 {
-                return Err(git2::Error::from_str(
-                    "the repository refused the configured credentials",
+                return Err(git2::Error::new(
+                    git2::ErrorCode::Auth,
+                    git2::ErrorClass::Http,
+                    "authentication failed: the repository refused the configured credentials",
                 ));
             }
-            git2::Cred::userpass_plaintext(&creds.username, &creds.password)
+            let user = user_in_url.unwrap_or(&creds.username);
+            match &creds.secret {
+                GitSecret::Password(p) if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) => {
+                    git2::Cred::userpass_plaintext(&creds.username, p)
+                }
+                GitSecret::SshKey {
+                    private_key,
+                    passphrase,
+                } if allowed.contains(git2::CredentialType::SSH_KEY) => {
+                    git2::Cred::ssh_key(user, None, private_key, passphrase.as_deref())
+                }
+                GitSecret::Password(_) => Err(git2::Error::from_str(
+                    "the repository asks for another kind of credentials than the configured password (an SSH key for ssh:// URLs)",
+                )),
+                GitSecret::SshKey { .. } => Err(git2::Error::from_str(
+                    "the repository asks for another kind of credentials than the configured SSH key (a password or token for https:// URLs)",
+                )),
+            }
         });
     }
     let mut options = FetchOptions::new();
@@ -322,15 +430,28 @@ fn fetch_all(
 /// `url` without user information (`https://user:token@host/x` →
 /// `https://***@host/x`).
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{}***@{}", &url[..scheme_end + 3], &rest[at + 1..]),
-        None => url.to_string(),
+    redact_userinfo(url)
+}
+
+/// `text` with the user information of every URL in it replaced by `***`
+/// (`... https://user:token@host/x ...` → `... https://***@host/x ...`).
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        // The authority ends at the first '/', '?', '#' or whitespace.
+        let end = rest
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            out.push_str("***@");
+            rest = &rest[at + 1..];
+        }
     }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -348,15 +469,62 @@ mod tests {
             "https://git.example.com/a@b"
         );
         assert_eq!(redact_url("file:///tmp/repo"), "file:///tmp/repo");
+        assert_eq!(
+            redact_userinfo(
+                "failed to fetch https://bob:s3cret@h/x.git (via ssh://git@h:22/y) and http://h/z"
+            ),
+            "failed to fetch https://***@h/x.git (via ssh://***@h:22/y) and http://h/z"
+        );
+        assert_eq!(redact_userinfo("no url here: a@b"), "no url here: a@b");
+        assert_eq!(redact_userinfo("https://u:p@h"), "https://***@h");
         let creds = GitCredentials {
             username: "bob".into(),
-            password: "s3cret".into(),
+            secret: GitSecret::Password("s3cret".into()),
         };
         let shown = format!("{creds:?}");
         assert!(
             !shown.contains("s3cret") && !shown.contains("bob"),
             "{shown}"
         );
+        let key = GitCredentials {
+            username: "git".into(),
+            secret: GitSecret::SshKey {
+                private_key: "/keys/deploy".into(),
+                passphrase: Some("open sesame".into()),
+            },
+        };
+        let shown = format!("{key:?}");
+        assert!(
+            !shown.contains("open sesame") && shown.contains("ssh key"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn compiler_output_is_summarized_within_the_limit() {
+        let out = "go: downloading github.com/x/y v1.0.0\n# example.com/cc\n./main.go:3:9: cannot use \"x\" (untyped string constant) as int value in variable declaration\n\n";
+        assert_eq!(
+            compiler_error_summary(out, 4000),
+            "# example.com/cc\n./main.go:3:9: cannot use \"x\" (untyped string constant) as int value in variable declaration"
+        );
+        let many: String = (0..100)
+            .map(|i| format!("./main.go:{i}:1: undefined: thing{i}\n"))
+            .collect();
+        let short = compiler_error_summary(&many, 300);
+        assert!(short.len() <= 300, "{} bytes: {short}", short.len());
+        assert!(
+            short.starts_with("./main.go:0:1: undefined: thing0\n"),
+            "{short}"
+        );
+        let shown = short.lines().count() - 1;
+        assert!(
+            short.ends_with(&format!("... ({} more lines)", 100 - shown)),
+            "{short}"
+        );
+        let long = format!("./main.go:1:1: {}\nnext", "é".repeat(400));
+        let cut = compiler_error_summary(&long, 200);
+        assert!(cut.len() <= 200, "{}", cut.len());
+        assert!(cut.ends_with(" ...\n... (1 more lines)"), "{cut}");
     }
 
     #[test]
@@ -379,5 +547,181 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("not a commit hash"), "{text}");
         assert!(!text.contains("u:p"), "{text}");
+    }
+
+    /// Standard base64 (for the test server's expected `Authorization`).
+    fn base64(data: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in data.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    /// A git smart-HTTP server on 127.0.0.1 that demands basic
+    /// authentication (`user`:`password`) and serves the repositories under
+    /// `root` through `git http-backend` (CGI). Returns its base URL.
+    fn serve_git_over_http(root: PathBuf, user: &str, password: &str) -> String {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let expected = format!("Basic {}", base64(format!("{user}:{password}").as_bytes()));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request = String::new();
+                if reader.read_line(&mut request).is_err() {
+                    continue;
+                }
+                let mut headers = Vec::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.trim_end().split_once(':') {
+                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                    }
+                }
+                let header = |name: &str| {
+                    headers
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                let len: usize = header("content-length").parse().unwrap_or(0);
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                if header("authorization") != expected {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    continue;
+                }
+                let mut parts = request.split_whitespace();
+                let method = parts.next().unwrap_or("GET").to_string();
+                let target = parts.next().unwrap_or("/").to_string();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                let mut child = std::process::Command::new("git")
+                    .arg("http-backend")
+                    .env("GIT_PROJECT_ROOT", &root)
+                    .env("GIT_HTTP_EXPORT_ALL", "1")
+                    .env("REQUEST_METHOD", &method)
+                    .env("PATH_INFO", path)
+                    .env("QUERY_STRING", query)
+                    .env("CONTENT_TYPE", header("content-type"))
+                    .env("CONTENT_LENGTH", len.to_string())
+                    .env("REMOTE_USER", "tester")
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                child.stdin.take().unwrap().write_all(&body).unwrap();
+                let out = child.wait_with_output().unwrap();
+                let text = out.stdout;
+                let split = text
+                    .windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .map(|i| (i, 4))
+                    .or_else(|| text.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)))
+                    .unwrap_or((0, 0));
+                let head = String::from_utf8_lossy(&text[..split.0]).to_string();
+                let content = &text[split.0 + split.1..];
+                let mut status = "200 OK".to_string();
+                let mut response = String::new();
+                for line in head.lines() {
+                    match line.split_once(':') {
+                        Some((k, v)) if k.eq_ignore_ascii_case("status") => {
+                            status = v.trim().into()
+                        }
+                        Some(_) => response.push_str(&format!("{}\r\n", line.trim_end())),
+                        None => {}
+                    }
+                }
+                let _ = stream.write_all(
+                    format!(
+                        "HTTP/1.1 {status}\r\n{response}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                        content.len()
+                    )
+                    .as_bytes(),
+                );
+                let _ = stream.write_all(content);
+            }
+        });
+        base
+    }
+
+    #[test]
+    fn private_repositories_take_the_configured_credentials_and_never_show_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo_dir = tmp.path().join("served/cc.git");
+        let repo = Repository::init_bare(&repo_dir).unwrap();
+        let blob = repo.blob(b"module example.com/cc\n\ngo 1.22\n").unwrap();
+        let mut tb = repo.treebuilder(None).unwrap();
+        tb.insert("go.mod", blob, 0o100644).unwrap();
+        let tree = repo.find_tree(tb.write().unwrap()).unwrap();
+        let who = git2::Signature::now("dev", "dev@example.com").unwrap();
+        let commit = repo
+            .commit(Some("refs/heads/main"), &who, &who, "cc", &tree, &[])
+            .unwrap()
+            .to_string();
+        let base = serve_git_over_http(tmp.path().join("served"), "ci-bot", "t0ken-XYZ");
+        let source = SourceRef {
+            url: format!("{base}/cc.git"),
+            commit: commit.clone(),
+            path: String::new(),
+        };
+        let creds = |password: &str| GitCredentials {
+            username: "ci-bot".into(),
+            secret: GitSecret::Password(password.into()),
+        };
+
+        // No credentials: refused, with what to configure.
+        let err = fetch_tree(&tmp.path().join("m1"), &source, None).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, SourceError::Fetch { .. }), "{text}");
+        assert!(text.contains("gitCredentials"), "{text}");
+        eprintln!("no credentials: {text}");
+
+        // Wrong password: refused; neither it nor a password in the URL shows.
+        let with_userinfo = SourceRef {
+            url: format!(
+                "{}//ci-bot:in-url-secret@{}/cc.git",
+                "http:",
+                &base["http://".len()..]
+            ),
+            ..source.clone()
+        };
+        for src in [&source, &with_userinfo] {
+            let err =
+                fetch_tree(&tmp.path().join("m2"), src, Some(&creds("wrong-pass"))).unwrap_err();
+            let text = format!("{err} / {err:?}");
+            assert!(matches!(err, SourceError::Fetch { .. }), "{text}");
+            assert!(text.contains("refused"), "{text}");
+            eprintln!("wrong credentials: {text}");
+            for secret in ["wrong-pass", "in-url-secret", "t0ken-XYZ"] {
+                assert!(!text.contains(secret), "{secret} shown: {text}");
+            }
+        }
+
+        // The right ones: the tree at the commit.
+        let files = fetch_tree(&tmp.path().join("m3"), &source, Some(&creds("t0ken-XYZ"))).unwrap();
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["go.mod"]);
+        assert_eq!(files["go.mod"], b"module example.com/cc\n\ngo 1.22\n");
     }
 }
