@@ -56,6 +56,7 @@ pub fn agent_configs(plan: &NetworkPlan, root: &Path) -> Vec<(PathBuf, AgentConf
         state_dir: Some(PathBuf::from("agent-state")),
         chaincode_servers: Default::default(),
         ops_chaincode: None,
+        git_credentials: Vec::new(),
     };
     let mut out = Vec::new();
     for org in &plan.orgs {

@@ -52,6 +52,36 @@ pub struct AgentConfig {
     /// The name of the OpsSC chaincode on the ops channel (default `opssc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_chaincode: Option<String>,
+    /// Credentials for private chaincode source repositories, chosen by the
+    /// longest matching URL prefix. They stay here: the shared spec names
+    /// only the repository URL, and no message shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub git_credentials: Vec<GitCredentialConfig>,
+}
+
+/// How to authenticate to the git repositories whose URLs start with
+/// `urlPrefix`: a password or token (HTTPS basic authentication), read from a
+/// file or an environment variable, or an SSH private key (`ssh://` URLs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitCredentialConfig {
+    /// e.g. `https://git.example.com/consortium/`.
+    pub url_prefix: String,
+    /// The user name (for an access token, what the host expects there,
+    /// e.g. `x-access-token` or `oauth2`); for SSH, when the URL names none.
+    pub username: String,
+    /// A file whose first line is the password or token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// An environment variable of the agent's process holding the password or token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// An SSH private key file (OpenSSH format) for `ssh://` URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key: Option<PathBuf>,
+    /// A file whose first line is the SSH key's passphrase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_key_passphrase_file: Option<PathBuf>,
 }
 
 /// An MSP identity directory as cryptogen and Fabric CA lay it out
@@ -186,6 +216,18 @@ impl AgentConfig {
         }
         if let Some(SpecSource::Dir { path }) = &mut self.spec {
             fix(path);
+        }
+        for c in &mut self.git_credentials {
+            for p in [
+                &mut c.password_file,
+                &mut c.ssh_key,
+                &mut c.ssh_key_passphrase_file,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                fix(p);
+            }
         }
     }
 }

@@ -183,6 +183,30 @@ pub fn check_commit(c: &str) -> Check {
     )
 }
 
+/// A chaincode source repository URL without credentials: the spec is
+/// shared, so a password, or a token in the user part of an `http(s)` URL,
+/// would reach every organization (and the proposals on the chain).
+pub fn check_repo_url(url: &str) -> Check {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(());
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return Ok(());
+    };
+    let http = matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https");
+    if userinfo.contains(':') || http {
+        return fail(
+            "the repository URL carries credentials".to_string(),
+            format!(
+                "write it as {scheme}://{host}{} and give each organization's credentials in its agent configuration (`gitCredentials`)",
+                &rest[authority.len()..]
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// `sha256:<64 hex>`.
 pub fn check_artifact(a: &str) -> Check {
     match a.strip_prefix("sha256:") {
@@ -339,6 +363,17 @@ mod tests {
         assert!(parse_endpoint("peer0").is_err());
         assert!(check_commit(&"a".repeat(40)).is_ok());
         assert!(check_commit("main").is_err());
+        assert!(check_repo_url("https://git.example.com/cc.git").is_ok());
+        assert!(check_repo_url("ssh://git@git.example.com/cc.git").is_ok());
+        assert!(check_repo_url("file:///srv/cc").is_ok());
+        let (msg, hint) = check_repo_url("https://bot:s3cret@git.example.com/cc.git").unwrap_err();
+        assert!(
+            !msg.contains("s3cret") && !hint.contains("s3cret"),
+            "{msg} {hint}"
+        );
+        assert!(hint.contains("https://git.example.com/cc.git"), "{hint}");
+        assert!(check_repo_url("https://ghp_token@github.com/o/cc").is_err());
+        assert!(check_repo_url("ssh://git:pw@host/cc").is_err());
         assert!(check_artifact(&format!("sha256:{}", "0".repeat(64))).is_ok());
     }
 

@@ -828,6 +828,8 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
                 }
                 if src.git.value.trim().is_empty() {
                     cx.error("source", ctx, &src.git, "empty repository URL", None);
+                } else if let Err((m, h)) = names::check_repo_url(&src.git.value) {
+                    cx.error("source", ctx, &src.git, m, Some(h));
                 }
                 PackageSource::Source {
                     git: src.git.value.clone(),
