@@ -370,6 +370,13 @@ fn fetch_all(
         for secret in &secrets {
             message = message.replace(secret, "***");
         }
+        if message.contains("no TLS stream available")
+            || message.contains("unsupported URL protocol")
+        {
+            message.push_str(
+                " (this opssc is built without git2's `https` and `ssh` transports: serve the repository over http:// or file://, e.g. a mirror inside the organization, or build opssc with git2's `https`/`ssh` features)",
+            );
+        }
         if credentials.is_none() && message.contains("authentication") {
             message.push_str(
                 " (a private repository: add credentials for it under `gitCredentials` in the agent configuration)",

@@ -21,7 +21,10 @@ use opssc_fabric::package::{self, Connection};
 use opssc_schema::local::AgentConfig;
 use opssc_schema::{Chaincode, PackageSource, Spec};
 
-use crate::chaincode_source::{SourceRef, build_source_package};
+use crate::chaincode_source::{
+    GitCredentials, GitSecret, SourceRef, build_source_package, compiler_error_summary, fetch_tree,
+    go_build_output, redact_url,
+};
 
 /// A built package.
 #[derive(Debug, Clone)]
@@ -70,12 +73,14 @@ fn build_with_sources(
             commit: commit.clone(),
             path: path.clone(),
         };
-        let pkg = build_source_package(dir, &source, &cc.label, None).with_context(|| {
-            format!(
-                "chaincode {}/{}: build the source package",
-                cc.channel, cc.name
-            )
-        })?;
+        let credentials = credentials_for(config, git)?;
+        let pkg = build_source_package(dir, &source, &cc.label, credentials.as_ref())
+            .with_context(|| {
+                format!(
+                    "chaincode {}/{}: build the source package",
+                    cc.channel, cc.name
+                )
+            })?;
         let b = Built {
             label: cc.label.clone(),
             bytes: pkg.bytes,
@@ -121,6 +126,103 @@ fn build_with_sources(
             cc.channel,
             cc.name
         ),
+    }
+}
+
+/// The credentials this organization configured for `url` (the longest
+/// matching `gitCredentials[].urlPrefix`), with the secret read now. Errors
+/// name the entry and the file or variable, never the secret.
+pub fn credentials_for(config: &AgentConfig, url: &str) -> Result<Option<GitCredentials>> {
+    let Some(c) = config
+        .git_credentials
+        .iter()
+        .filter(|c| url.starts_with(&c.url_prefix))
+        .max_by_key(|c| c.url_prefix.len())
+    else {
+        return Ok(None);
+    };
+    let entry = format!("gitCredentials entry {:?}", redact_url(&c.url_prefix));
+    let first_line = |path: &Path, what: &str| -> Result<String> {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "{entry}: cannot read its {what} file {}; check the path and that the agent may read it",
+                path.display()
+            )
+        })?;
+        Ok(text.lines().next().unwrap_or("").trim_end().to_string())
+    };
+    let secret = if let Some(key) = &c.ssh_key {
+        GitSecret::SshKey {
+            private_key: key.clone(),
+            passphrase: c
+                .ssh_key_passphrase_file
+                .as_deref()
+                .map(|f| first_line(f, "passphrase"))
+                .transpose()?,
+        }
+    } else if let Some(file) = &c.password_file {
+        GitSecret::Password(first_line(file, "password")?)
+    } else if let Some(var) = &c.password_env {
+        GitSecret::Password(std::env::var(var).map_err(|_| {
+            anyhow::anyhow!(
+                "{entry}: the environment variable {var} is not set (or not UTF-8) in the agent's process"
+            )
+        })?)
+    } else {
+        bail!("{entry} gives no passwordFile, passwordEnv or sshKey; add one");
+    };
+    Ok(Some(GitCredentials {
+        username: c.username.clone(),
+        secret,
+    }))
+}
+
+/// Where the agent keeps its mirrors of chaincode source repositories.
+pub fn source_dir(state_dir: &Path) -> std::path::PathBuf {
+    state_dir.join("chaincode-sources")
+}
+
+/// Why the source package of `cc` does not compile, in at most `max` bytes
+/// of go's own messages: compiles it here the way the peer's `opssc-golang`
+/// builder does ([`go_build_output`]). `None` when it compiles here, when
+/// `cc` is no source package, or when this host cannot tell (no `go`, the
+/// commit cannot be read): the caller keeps the peer's own error then.
+///
+/// Why: Fabric v2.5 answers a failed install with only "external builder
+/// failed", and logs the compiler's output where only the peer's operator
+/// sees it; the agent puts it into its install task for every organization.
+pub fn compile_errors(
+    config: &AgentConfig,
+    cc: &Chaincode,
+    source_dir: &Path,
+    max: usize,
+) -> Option<String> {
+    let PackageSource::Source {
+        git, commit, path, ..
+    } = &cc.package
+    else {
+        return None;
+    };
+    let source = SourceRef {
+        url: git.clone(),
+        commit: commit.clone(),
+        path: path.clone(),
+    };
+    let credentials = credentials_for(config, git).ok().flatten();
+    let files = match fetch_tree(source_dir, &source, credentials.as_ref()) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(chaincode = %cc.name, error = %e, "cannot read the source to diagnose a failed install");
+            return None;
+        }
+    };
+    match go_build_output(&files, path) {
+        Ok(Some(out)) => Some(compiler_error_summary(&out, max)),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(chaincode = %cc.name, error = %e, "cannot run `go build` to diagnose a failed install");
+            None
+        }
     }
 }
 
@@ -238,6 +340,80 @@ mod tests {
         // Without the source machinery (no cache), it says what is missing.
         let e = build(&config(&[]), &cc).unwrap_err().to_string();
         assert!(e.contains("source packages"), "{e}");
+    }
+
+    #[test]
+    fn credentials_come_from_the_longest_matching_prefix_and_never_show() {
+        use opssc_schema::local::GitCredentialConfig;
+        let tmp = tempfile::tempdir().unwrap();
+        let token = tmp.path().join("token");
+        std::fs::write(&token, "t0ken-XYZ\nignored\n").unwrap();
+        let entry = |prefix: &str| GitCredentialConfig {
+            url_prefix: prefix.into(),
+            username: "ci-bot".into(),
+            password_file: None,
+            password_env: None,
+            ssh_key: None,
+            ssh_key_passphrase_file: None,
+        };
+        let mut c = config(&[]);
+        c.git_credentials = vec![
+            GitCredentialConfig {
+                password_file: Some(token.clone()),
+                ..entry("https://git.example.com/")
+            },
+            GitCredentialConfig {
+                ssh_key: Some("/keys/deploy".into()),
+                ..entry("https://git.example.com/team/")
+            },
+            GitCredentialConfig {
+                password_env: Some("OPSSC_TEST_UNSET_VARIABLE_FOR_GIT".into()),
+                ..entry("https://other.example.com/")
+            },
+            entry("https://empty.example.com/"),
+        ];
+        let got = credentials_for(&c, "https://git.example.com/x/cc.git")
+            .unwrap()
+            .unwrap();
+        assert_eq!(got.username, "ci-bot");
+        assert!(got.secret == GitSecret::Password("t0ken-XYZ".into()));
+        let got = credentials_for(&c, "https://git.example.com/team/cc.git")
+            .unwrap()
+            .unwrap();
+        assert!(matches!(got.secret, GitSecret::SshKey { .. }));
+        assert!(
+            credentials_for(&c, "https://elsewhere.example.com/cc")
+                .unwrap()
+                .is_none()
+        );
+        let e = credentials_for(&c, "https://other.example.com/cc")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("OPSSC_TEST_UNSET_VARIABLE_FOR_GIT"), "{e}");
+        let e = credentials_for(&c, "https://empty.example.com/cc")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("passwordFile"), "{e}");
+        std::fs::remove_file(&token).unwrap();
+        let e = format!(
+            "{:#}",
+            credentials_for(&c, "https://git.example.com/cc").unwrap_err()
+        );
+        assert!(e.contains("password file") && !e.contains("t0ken"), "{e}");
+        // Through the package build: a configured secret never reaches the error.
+        std::fs::write(&token, "t0ken-XYZ\n").unwrap();
+        let mut cc = kv("1.0");
+        cc.package = PackageSource::Source {
+            git: "https://git.example.com/x/cc.git".into(),
+            commit: "a".repeat(40),
+            path: "".into(),
+            language: "golang".into(),
+        };
+        let cache = SourceCache::default();
+        let e = build_with_sources(&c, &cc, Some((&tmp.path().join("m"), &cache))).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("cannot fetch") && !e.contains("t0ken"), "{e}");
+        assert!(e.contains("built without"), "{e}");
     }
 
     #[test]
