@@ -133,8 +133,39 @@ pub fn definition(cc: &Chaincode, sequence: u64) -> Result<ChaincodeDefinition> 
     Ok(def)
 }
 
-/// The top-level fields in which two payloads differ, for a reject reason.
+/// The top-level fields in which two payloads differ, for a reject reason;
+/// a different package comes first, named by both package IDs.
 pub fn payload_difference(on_chain: &Value, mine: &Value) -> String {
+    let lead = package_mismatch(on_chain, mine);
+    let rest = field_differences(on_chain, mine);
+    match lead {
+        Some(lead) => format!("{lead}; {rest}"),
+        None => rest,
+    }
+}
+
+/// "the proposal installs package A, this organization builds package B
+/// from <source>": a chaincode payload whose package differs from this org's.
+fn package_mismatch(on_chain: &Value, mine: &Value) -> Option<String> {
+    let theirs = on_chain.get("package_id")?.as_str()?;
+    let ours = mine.get("package_id")?.as_str()?;
+    if theirs == ours {
+        return None;
+    }
+    let from = match mine.get("source") {
+        Some(Value::Object(s)) if s.contains_key("git") => format!(
+            " from {} at commit {}",
+            crate::chaincode_source::redact_url(s["git"].as_str().unwrap_or("?")),
+            s.get("commit").and_then(Value::as_str).unwrap_or("?")
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "package mismatch: the proposal installs {theirs}, this organization builds {ours}{from}"
+    ))
+}
+
+fn field_differences(on_chain: &Value, mine: &Value) -> String {
     let mut keys: Vec<&String> = Vec::new();
     if let (Some(a), Some(b)) = (on_chain.as_object(), mine.as_object()) {
         keys.extend(a.keys().chain(b.keys()).filter(|k| *k != "summary"));
@@ -477,6 +508,83 @@ async fn install(
     Ok(())
 }
 
+/// [`install`] for proposal `id`; false when the package does not build. A
+/// source package the peer cannot build is compiled here to learn why
+/// (Fabric's reply says only "external builder failed"); go's messages go
+/// into this org's failed `install` task on the proposal, once per package,
+/// and the rollout stalls for this org (a pinned commit never starts to
+/// compile: the fix is a spec commit that pins another one).
+#[allow(clippy::too_many_arguments)]
+async fn install_or_report(
+    ctx: &Context,
+    ops: &super::ops::OpsClient,
+    observed: &Observed,
+    cc: &Chaincode,
+    pkg: &Built,
+    id: &str,
+    report: &mut PassReport,
+) -> Result<bool> {
+    let what = format!("{}/{}", cc.channel, cc.name);
+    let installed_everywhere = ctx.peers.iter().all(|peer| {
+        observed.local.peers.get(&peer.name).is_some_and(|p| {
+            p.installed_packages
+                .iter()
+                .any(|i| i.package_id == pkg.package_id)
+        })
+    });
+    let is_source = matches!(cc.package, opssc_schema::PackageSource::Source { .. });
+    if installed_everywhere || !is_source {
+        install(ctx, observed, pkg, report).await?;
+        return Ok(true);
+    }
+    let stalled = |report: &mut PassReport| {
+        report.stalled.push(format!(
+            "{what}: package {} does not compile (reported as {}'s failed install task on proposal {}); commit a spec that pins a commit that builds",
+            pkg.package_id,
+            ctx.me,
+            crate::plan::short_id(id)
+        ));
+    };
+    let latest_install = ops
+        .tasks(id, Some(&ctx.me))
+        .await?
+        .into_iter()
+        .filter(|t| t.task == "install")
+        .max_by_key(|t| t.seq);
+    if latest_install.is_some_and(|t| {
+        t.status == TaskStatus::Failed && t.detail.contains(pkg.package_id.as_str())
+    }) {
+        stalled(report);
+        return Ok(false);
+    }
+    let Err(e) = install(ctx, observed, pkg, report).await else {
+        return Ok(true);
+    };
+    let head = format!("{} does not compile:\n", pkg.package_id);
+    let max = opssc_chaincode::validate::MAX_TEXT - head.len();
+    let source_dir = super::packages::source_dir(&ctx.state_dir);
+    let Some(errors) = tokio::task::block_in_place(|| {
+        super::packages::compile_errors(&ctx.config, cc, &source_dir, max)
+    }) else {
+        return Err(e);
+    };
+    tracing::warn!(chaincode = %what, package = %pkg.package_id, error = %format!("{e:#}"), compiler = %errors, "install failed: the chaincode does not compile");
+    ops.report_task(&ReportTaskArgs {
+        id: id.to_string(),
+        task: "install".into(),
+        status: TaskStatus::Failed,
+        detail: format!("{head}{errors}"),
+        org: None,
+    })
+    .await?;
+    report.actions.push(format!(
+        "{what}: reported task install failed on {} (the package does not compile)",
+        crate::plan::short_id(id)
+    ));
+    stalled(report);
+    Ok(false)
+}
+
 /// Approves `cc` at `sequence` for this org unless it already did.
 async fn approve(
     ctx: &Context,
@@ -530,7 +638,9 @@ async fn execute_tasks(
         .filter(|t| t.status == TaskStatus::Done)
         .map(|t| t.task)
         .collect();
-    install(ctx, observed, pkg, report).await?;
+    if !install_or_report(ctx, ops, observed, cc, pkg, id, report).await? {
+        return Ok(());
+    }
     // The install report (ops channel) and the approval (the chaincode's
     // channel) are independent transactions: order them in the same round.
     let report_install = async {
@@ -753,7 +863,30 @@ mod tests {
         let d = payload_difference(&chain, &mine);
         assert_eq!(
             d,
-            "package_id: proposed \"kv_1.0:aa\", this organization computes \"kv_1.0:bb\""
+            "package mismatch: the proposal installs kv_1.0:aa, this organization builds kv_1.0:bb; package_id: proposed \"kv_1.0:aa\", this organization computes \"kv_1.0:bb\""
+        );
+        let src = json!({"git": "https://bot:pw@git.example.com/cc.git", "commit": "c".repeat(40), "path": "cc"});
+        let chain =
+            json!({"name": "cc", "package_id": "cc_1:aa", "package_hash": "aa", "source": src});
+        let mine =
+            json!({"name": "cc", "package_id": "cc_1:bb", "package_hash": "bb", "source": src});
+        let d = payload_difference(&chain, &mine);
+        assert!(
+            d.starts_with(&format!(
+                "package mismatch: the proposal installs cc_1:aa, this organization builds cc_1:bb from https://***@git.example.com/cc.git at commit {}; ",
+                "c".repeat(40)
+            )),
+            "{d}"
+        );
+        assert!(
+            d.contains("package_hash: proposed \"aa\", this organization computes \"bb\""),
+            "{d}"
+        );
+        assert!(!d.contains("pw@"), "{d}");
+        let same = json!({"name": "cc", "version": "1"});
+        assert_eq!(
+            payload_difference(&same, &json!({"name": "cc", "version": "2"})),
+            "version: proposed \"1\", this organization computes \"2\""
         );
     }
 
