@@ -5,4 +5,5 @@
 
 pub mod devnet_support;
 pub mod fabric_support;
+pub mod gocc;
 pub mod kvcc;

@@ -13,7 +13,6 @@
 //! that does not compile fails to install, the compiler's error reaches the
 //! peer's log, and the running version keeps serving.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,135 +26,17 @@ use opssc_fabric::gateway::Gateway;
 use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
 use opssc_fabric::{Error, Fault, Node, NodeConfig, Signer, SigningIdentity};
 use opssc_tests::devnet_support::shared_devnet;
+use opssc_tests::gocc::{ChaincodeRepo, MODULE_DIR, TYPE_ERROR, main_go};
 
 const CHANNEL: &str = "trade";
 const CC: &str = "gocc";
 
-const GO_MOD: &str = "module example.com/gocc\n\ngo 1.22\n\nrequire github.com/hyperledger/fabric-contract-api-go/v2 v2.2.0\n";
-
-/// The contract; `{version}` is what `Version` answers, `{extra}` is spliced
-/// into the file (the broken commit puts a type error there).
-fn main_go(version: &str, extra: &str) -> String {
-    format!(
-        r#"package main
-
-import (
-	"fmt"
-
-	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
-)
-
-// Store keeps strings under keys.
-type Store struct {{
-	contractapi.Contract
-}}
-
-// Put stores value under key and answers the caller's MSP ID.
-func (s *Store) Put(ctx contractapi.TransactionContextInterface, key string, value string) (string, error) {{
-	if err := ctx.GetStub().PutState(key, []byte(value)); err != nil {{
-		return "", err
-	}}
-	return ctx.GetClientIdentity().GetMSPID()
-}}
-
-// Get answers the value under key.
-func (s *Store) Get(ctx contractapi.TransactionContextInterface, key string) (string, error) {{
-	v, err := ctx.GetStub().GetState(key)
-	if err != nil {{
-		return "", err
-	}}
-	if v == nil {{
-		return "", fmt.Errorf("no value under %s", key)
-	}}
-	return string(v), nil
-}}
-
-// Version answers which commit of this chaincode runs.
-func (s *Store) Version() string {{
-	return "{version}"
-}}
-{extra}
-func main() {{
-	cc, err := contractapi.NewChaincode(&Store{{}})
-	if err != nil {{
-		panic(err)
-	}}
-	if err := cc.Start(); err != nil {{
-		panic(err)
-	}}
-}}
-"#
-    )
-}
-
-/// A git repository with the chaincode module under `chaincode/`.
-struct ChaincodeRepo {
-    _dir: tempfile::TempDir,
-    path: PathBuf,
-    repo: git2::Repository,
-}
-
-impl ChaincodeRepo {
-    fn new() -> ChaincodeRepo {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cc-repo");
-        let repo = git2::Repository::init(&path).unwrap();
-        std::fs::create_dir_all(path.join("chaincode")).unwrap();
-        std::fs::write(path.join("README.md"), "test chaincodes\n").unwrap();
-        ChaincodeRepo {
-            _dir: dir,
-            path,
-            repo,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("file://{}", self.path.display())
-    }
-
-    /// Writes the module (go.mod and go.sum from `go mod tidy` the first
-    /// time) and commits everything; returns the commit hash.
-    fn commit(&self, main_go: &str, message: &str) -> String {
-        let module = self.path.join("chaincode");
-        std::fs::write(module.join("main.go"), main_go).unwrap();
-        // go.mod and go.sum once, as `go mod tidy` leaves them; later commits
-        // change the code only.
-        if !module.join("go.sum").exists() {
-            std::fs::write(module.join("go.mod"), GO_MOD).unwrap();
-            let t = Instant::now();
-            let out = Command::new("go")
-                .args(["mod", "tidy"])
-                .current_dir(&module)
-                .output()
-                .expect("go is installed (the devnet needs it too)");
-            assert!(
-                out.status.success(),
-                "go mod tidy failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            eprintln!("go mod tidy: {:.1} s", t.elapsed().as_secs_f64());
-        }
-        let mut index = self.repo.index().unwrap();
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .unwrap();
-        index.write().unwrap();
-        let tree = self.repo.find_tree(index.write_tree().unwrap()).unwrap();
-        let sig = git2::Signature::now("test", "test@example.com").unwrap();
-        let parent = self.repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-        let parents: Vec<&git2::Commit> = parent.iter().collect();
-        self.repo
-            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-            .unwrap()
-            .to_string()
-    }
-
-    fn source(&self, commit: &str) -> SourceRef {
-        SourceRef {
-            url: self.url(),
-            commit: commit.to_string(),
-            path: "chaincode".into(),
-        }
+/// The pinned source of `commit` of the test's chaincode repository.
+fn source(repo: &ChaincodeRepo, commit: &str) -> SourceRef {
+    SourceRef {
+        url: repo.url(),
+        commit: commit.to_string(),
+        path: MODULE_DIR.into(),
     }
 }
 
@@ -170,7 +51,7 @@ fn build_by_every_org(
     for i in 0..orgs {
         let mirror = tempfile::tempdir().unwrap();
         let t = Instant::now();
-        let pkg = build_source_package(mirror.path(), &repo.source(commit), label, None)
+        let pkg = build_source_package(mirror.path(), &source(repo, commit), label, None)
             .unwrap_or_else(|e| panic!("org {i}: {}", chain(&e)));
         eprintln!(
             "org {i}: fetched and packaged {label} ({} files, {} bytes) in {} ms",
@@ -212,13 +93,18 @@ fn independent_fetches_build_identical_packages_and_refuse_bad_refs() {
     .unwrap();
     let again = build_source_package(
         tempfile::tempdir().unwrap().path(),
-        &repo.source(&c1),
+        &source(&repo, &c1),
         "gocc_1",
         None,
     )
     .unwrap();
     assert_eq!(again.bytes, bytes);
-    let files = fetch_tree(tempfile::tempdir().unwrap().path(), &repo.source(&c1), None).unwrap();
+    let files = fetch_tree(
+        tempfile::tempdir().unwrap().path(),
+        &source(&repo, &c1),
+        None,
+    )
+    .unwrap();
     assert_eq!(
         files.keys().map(String::as_str).collect::<Vec<_>>(),
         ["chaincode/go.mod", "chaincode/go.sum", "chaincode/main.go"]
@@ -229,12 +115,12 @@ fn independent_fetches_build_identical_packages_and_refuse_bad_refs() {
     assert_ne!(id, id2);
 
     let mirror = tempfile::tempdir().unwrap();
-    let err = build_source_package(mirror.path(), &repo.source("master"), "x", None).unwrap_err();
+    let err = build_source_package(mirror.path(), &source(&repo, "master"), "x", None).unwrap_err();
     assert!(matches!(err, SourceError::NotACommit { .. }), "{err}");
     let missing = "0123456789abcdef0123456789abcdef01234567";
-    let err = build_source_package(mirror.path(), &repo.source(missing), "x", None).unwrap_err();
+    let err = build_source_package(mirror.path(), &source(&repo, missing), "x", None).unwrap_err();
     assert!(matches!(err, SourceError::CommitNotFound { .. }), "{err}");
-    let mut elsewhere = repo.source(&c1);
+    let mut elsewhere = source(&repo, &c1);
     elsewhere.path = "nowhere".into();
     let err = build_source_package(mirror.path(), &elsewhere, "x", None).unwrap_err();
     assert!(err.to_string().contains("nowhere"), "{err}");
@@ -243,7 +129,7 @@ fn independent_fetches_build_identical_packages_and_refuse_bad_refs() {
     assert!(chain(&err).contains("no go.mod"), "{}", chain(&err));
     let gone = SourceRef {
         url: format!("file://{}", repo.path.join("nope").display()),
-        ..repo.source(&c1)
+        ..source(&repo, &c1)
     };
     let err = build_source_package(mirror.path(), &gone, "x", None).unwrap_err();
     assert!(matches!(err, SourceError::Fetch { .. }), "{err}");
@@ -384,8 +270,7 @@ fn go_source_chaincode_deploys_upgrades_and_survives_a_broken_build() {
         eprintln!("v2 serving at {:.1} s", t0.elapsed().as_secs_f64());
 
         // ---- v3 does not compile -----------------------------------------------
-        let broken = "\nvar notANumber int = \"not a number\"\n";
-        let c3 = repo.commit(&main_go("v3", broken), "v3, broken");
+        let c3 = repo.commit(&main_go("v3", TYPE_ERROR), "v3, broken");
         let (pkg3, id3) = build_by_every_org(&repo, &c3, "gocc_3", 1);
         let t = Instant::now();
         let err = lifecycle::install(&orgs[0].endorser, &pkg3)
@@ -416,7 +301,7 @@ fn go_source_chaincode_deploys_upgrades_and_survives_a_broken_build() {
         );
         // What an agent with Go does to put the compiler's error in its task.
         let mirror = tempfile::tempdir().unwrap();
-        let files = fetch_tree(mirror.path(), &repo.source(&c3), None).unwrap();
+        let files = fetch_tree(mirror.path(), &source(&repo, &c3), None).unwrap();
         let diagnosis = go_build_output(&files, "chaincode")
             .unwrap()
             .expect("the broken commit does not compile");
@@ -424,7 +309,7 @@ fn go_source_chaincode_deploys_upgrades_and_survives_a_broken_build() {
             diagnosis.contains("main.go:") && diagnosis.contains("cannot use \"not a number\""),
             "{diagnosis}"
         );
-        let files = fetch_tree(mirror.path(), &repo.source(&c2), None).unwrap();
+        let files = fetch_tree(mirror.path(), &source(&repo, &c2), None).unwrap();
         assert_eq!(go_build_output(&files, "chaincode").unwrap(), None);
         let installed = lifecycle::query_installed(&orgs[0].endorser).await.unwrap();
         assert!(
