@@ -26,76 +26,22 @@
 //! Figures (commit → answering on all peers, agent idle RSS and CPU) are
 //! printed with the prefix `FIGURE`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use git2::{Oid, Repository};
-use opssc_chaincode::ccaas::OpsSc;
-use opssc_fabric::endorser::Endorser;
-use opssc_fabric::gateway::Gateway;
-use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
-use opssc_fabric::package::{self, Connection};
+use common::{
+    Agent, Org, agents_logs, chain, commit, deploy_opssc, found_spec_repo, org, query, serve,
+    start_agents,
+};
+use opssc_fabric::lifecycle;
 use opssc_fabric::shim::{Chaincode, Stub};
-use opssc_fabric::{Error, Fault, Node, NodeConfig, Signer, SigningIdentity};
-use opssc_schema::local::{AgentConfig, SpecSource};
-use opssc_tests::devnet_support::{OrgHandle, Topology, start_devnet};
+use opssc_schema::local::AgentConfig;
+use opssc_tests::devnet_support::{Topology, start_devnet};
 use opssc_tests::kvcc::Kv;
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, PrivateKey};
-
-const OPS: &str = "ops";
-
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(&format!(": {c}"));
-        src = c.source();
-    }
-    s
-}
-
-struct Org {
-    msp_id: String,
-    endorser: Endorser,
-    gateway: Gateway,
-}
-
-async fn org(handle: &OrgHandle) -> Org {
-    let admin: Arc<dyn Signer> =
-        Arc::new(SigningIdentity::from_msp_dir(&handle.msp_id, &handle.admin_msp_dir).unwrap());
-    let p = &handle.peers[0];
-    let nc = NodeConfig::tls_from_file(&p.address, &p.tls_ca_cert)
-        .unwrap()
-        .with_server_name(&p.host);
-    let node = Node::connect(&nc)
-        .await
-        .unwrap_or_else(|e| panic!("{}", chain(&e)));
-    Org {
-        msp_id: handle.msp_id.clone(),
-        endorser: Endorser::new(node.clone(), admin.clone()),
-        gateway: Gateway::new(node, admin),
-    }
-}
-
-async fn retry<T, F, Fut>(what: &str, limit: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, Error>>,
-{
-    let start = Instant::now();
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(e) if e.fault() == Fault::Transient && start.elapsed() < limit => {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => panic!("{what} failed after {:?}: {}", start.elapsed(), chain(&e)),
-        }
-    }
-}
 
 /// The kv chaincode plus `version`, so the test sees which package answers.
 struct Versioned(&'static str);
@@ -109,226 +55,19 @@ impl Chaincode for Versioned {
     }
 }
 
-/// Serves `chaincode` for the package `label` on a fresh port; the address.
-async fn serve<C: Chaincode>(label: &str, chaincode: C) -> (String, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let pkg = package::ccaas_package(label, &Connection::plaintext(&addr)).unwrap();
-    let package_id = package::package_id(label, &pkg);
-    let id = package_id.clone();
-    tokio::spawn(async move {
-        opssc_fabric::shim::serve(chaincode, &id, listener, None, std::future::pending()).await
-    });
-    (addr, package_id)
-}
-
-/// Deploys the OpsSC chaincode on `ops` (served here) and founds the registry.
-async fn deploy_opssc(orgs: &[Org]) {
-    let (addr, package_id) = serve("opssc_1.0", OpsSc).await;
-    let pkg = package::ccaas_package("opssc_1.0", &Connection::plaintext(&addr)).unwrap();
-    for o in orgs {
-        lifecycle::install(&o.endorser, &pkg)
-            .await
-            .unwrap_or_else(|e| panic!("{}", chain(&e)));
-    }
-    let def = ChaincodeDefinition::new("opssc", "1.0", 1);
-    for o in orgs {
-        retry("approve opssc", Duration::from_secs(60), || {
-            lifecycle::approve(&o.gateway, OPS, &def, Some(&package_id))
-        })
-        .await;
-    }
-    let endorsing: Vec<String> = orgs.iter().map(|o| o.msp_id.clone()).collect();
-    retry("commit opssc", Duration::from_secs(90), || {
-        lifecycle::commit(&orgs[0].gateway, OPS, &def, &endorsing)
-    })
-    .await;
-    let arg = serde_json::to_vec(&json!({
-        "ops_channel": OPS,
-        "members": ["Org1MSP", "Org2MSP", "Org3MSP"],
-        "channels": [{"name": "trade", "members": ["Org1MSP", "Org2MSP", "Org3MSP"]}],
-        // Chaincode changes need every member's vote (so the test decides
-        // who votes when), and the executor has 10 s (the contract's minimum)
-        // before the next organization may take over.
-        "governance": {
-            "voting_period_secs": 3600,
-            "max_voting_period_secs": 86400,
-            "executor_timeout_secs": 10,
-            "quorum": {"chaincode": "all"},
-        },
-    }))
-    .unwrap();
-    retry("found", Duration::from_secs(90), || {
-        orgs[0]
-            .gateway
-            .submit_transaction(OPS, "opssc", "found", [arg.clone()])
-    })
-    .await;
-}
-
-// ------------------------------------------------------------------ the spec
-
-fn reference_spec() -> Vec<(String, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
-    let mut files = Vec::new();
-    for sub in ["", "orgs", "channels"] {
-        for entry in std::fs::read_dir(root.join(sub)).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_file() && path.extension().is_some_and(|e| e == "yaml") {
-                let rel = path
-                    .strip_prefix(&root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .to_string();
-                files.push((rel, std::fs::read_to_string(&path).unwrap()));
-            }
-        }
-    }
-    files
-}
-
 fn kv_yaml(version: &str) -> String {
     format!(
         "apiVersion: opssc/v1alpha1\nkind: Chaincode\nmetadata:\n  name: kv\nspec:\n  channel: trade\n  version: \"{version}\"\n  package:\n    ccaas: {{}}\n  endorsementPolicy: \"OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')\"\n"
     )
 }
 
-/// Writes the files, commits them on `main`, signed by `key` if given
-/// (`opssc_devnet::commit_files`, the one way the project commits a spec change).
-fn commit(
-    repo: &Repository,
-    files: &[(String, String)],
-    message: &str,
-    key: Option<&PrivateKey>,
-) -> Oid {
-    let files: Vec<(&str, Option<&str>)> = files
-        .iter()
-        .map(|(rel, text)| (rel.as_str(), Some(text.as_str())))
-        .collect();
-    opssc_devnet::commit_files(repo, &files, message, key).unwrap()
-}
-
-// ------------------------------------------------------------------ agents
-
-struct Agent {
-    msp_id: String,
-    config: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Agent {
-    fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_opssc"))
-            .args(["agent", "--config"])
-            .arg(&self.config)
-            .env("RUST_LOG", "info,opssc=debug")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, |c| c.id())
-    }
-
-    /// SIGKILL, by PID.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(80)..].join("\n")
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A free port below the ephemeral range, so that a restarted agent can bind
-/// its listen address again (an outgoing connection may take an ephemeral
-/// port in the meantime).
-fn free_port() -> u16 {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    loop {
-        let port = rng.gen_range(20000..32000);
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn agents_logs(agents: &[Agent]) -> String {
-    agents
-        .iter()
-        .map(|a| format!("----- agent {} -----\n{}", a.msp_id, a.log_tail()))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Waits until every org's own peer answers `version` with `want`; the time it took.
+/// Waits until every org's own peer answers kv's `version` with `want`.
 async fn wait_answering(orgs: &[Org], want: &str, agents: &[Agent], limit: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        let mut all = true;
-        for o in orgs {
-            let got = o
-                .gateway
-                .evaluate_transaction("trade", "kv", "version", [b"".as_slice()])
-                .await;
-            if got.as_deref().ok() != Some(want.as_bytes()) {
-                all = false;
-                break;
-            }
-        }
-        if all {
-            return start.elapsed();
-        }
-        if start.elapsed() > limit {
-            panic!(
-                "kv {want} does not answer on every peer after {limit:?}\n{}",
-                agents_logs(agents)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn query(o: &Org, function: &str, args: Value) -> Value {
-    let arg = serde_json::to_vec(&args).unwrap();
-    let out = o
-        .gateway
-        .evaluate_transaction(OPS, "opssc", function, [arg])
-        .await
-        .unwrap_or_else(|e| panic!("{function}: {}", chain(&e)));
-    serde_json::from_slice(&out).unwrap()
+    common::wait_answering(orgs, "kv", "version", &[""], want, agents, limit).await
 }
 
 async fn kv_proposals(o: &Org) -> Vec<Value> {
-    let list = query(o, "list", json!({"page_size": 200})).await;
-    list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["target"]["chaincode"] == "kv")
-        .cloned()
-        .collect()
+    common::proposals_for(o, "kv").await
 }
 
 /// RSS (kB) and CPU time (clock ticks) of a process.
@@ -384,61 +123,27 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
 
     // The spec repository: the root lists Org1's admin key and no chaincode.
     let work = tempfile::tempdir().unwrap();
-    let repo_dir = work.path().join("spec");
-    let repo = Repository::init(&repo_dir).unwrap();
-    let admin_key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
-    let mut files = reference_spec();
-    for (rel, text) in &mut files {
-        if rel == "orgs/org1.yaml" {
-            text.push_str(&format!(
-                "  admins:\n    - name: alice\n      signingKey: \"{}\"\n",
-                admin_key.public_key().to_openssh().unwrap()
-            ));
-        }
-    }
-    let root = commit(&repo, &files, "founding spec", Some(&admin_key));
+    let spec = found_spec_repo(work.path());
+    let (repo, admin_key) = (&spec.repo, &spec.admin_key);
 
     // One agent per organization, as a separate process.
-    let mut agents = Vec::new();
-    for h in handles {
-        let mut config = AgentConfig::load(&h.agent_config).unwrap();
-        config.spec = Some(SpecSource::Git {
-            url: format!("file://{}", repo_dir.display()),
-            branch: "main".into(),
-            path: None,
-            poll_seconds: Some(1),
-            trusted_root: Some(root.to_string()),
-        });
+    let mut agents = start_agents(handles, work.path(), &spec, |msp_id, config| {
         config.chaincode_servers = servers.clone();
-        if h.msp_id == "Org3MSP" {
+        if msp_id == "Org3MSP" {
             // Org3 runs kv 4.5 elsewhere: it derives another package ID.
             config
                 .chaincode_servers
                 .insert("kv_4.5".into(), "kv-elsewhere.org3.example.com:9999".into());
         }
-        config.listen = Some(format!("127.0.0.1:{}", free_port()));
-        let dir = work.path().join(&h.msp_id);
-        std::fs::create_dir_all(&dir).unwrap();
-        config.state_dir = Some(dir.join("state"));
-        let path = dir.join("opssc.yaml");
-        std::fs::write(&path, config.to_yaml()).unwrap();
-        let mut a = Agent {
-            msp_id: h.msp_id.clone(),
-            config: path,
-            log: dir.join("agent.log"),
-            child: None,
-        };
-        a.start();
-        agents.push(a);
-    }
+    });
 
     // 1. Deploy.
     let t = Instant::now();
     commit(
-        &repo,
+        repo,
         &[("chaincodes/kv.yaml".into(), kv_yaml("1.0"))],
         "add kv 1.0",
-        Some(&admin_key),
+        Some(admin_key),
     );
     let took = wait_answering(&orgs, "1.0", &agents, Duration::from_secs(240)).await;
     println!(
@@ -477,10 +182,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
 
     // 2. Upgrade.
     let commit_2 = commit(
-        &repo,
+        repo,
         &[("chaincodes/kv.yaml".into(), kv_yaml("2.0"))],
         "kv 2.0",
-        Some(&admin_key),
+        Some(admin_key),
     );
     println!(
         "TRACE commit {commit_2} written at {:?}",
@@ -540,10 +245,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
 
     // 3. Upgrade with Org2's agent killed once the proposal is filed.
     commit(
-        &repo,
+        repo,
         &[("chaincodes/kv.yaml".into(), kv_yaml("3.0"))],
         "kv 3.0",
-        Some(&admin_key),
+        Some(admin_key),
     );
     let start = Instant::now();
     loop {
@@ -595,10 +300,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     //    (the contract's order); its agent is killed as soon as the proposal
     //    is filed and its vote is cast by hand with `opssc vote`.
     let trusted_4 = commit(
-        &repo,
+        repo,
         &[("chaincodes/kv.yaml".into(), kv_yaml("4.0"))],
         "kv 4.0",
-        Some(&admin_key),
+        Some(admin_key),
     );
     let start = Instant::now();
     let id = loop {
@@ -674,7 +379,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     // 5. A commit signed by an unknown key changes nothing, and status says why.
     let mallory = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
     let unknown = commit(
-        &repo,
+        repo,
         &[("chaincodes/kv.yaml".into(), kv_yaml("5.0"))],
         "kv 5.0 by mallory",
         Some(&mallory),
@@ -704,7 +409,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
 
     // 6. An unsigned commit changes nothing, and status says why.
     let unsigned = commit(
-        &repo,
+        repo,
         &[("chaincodes/kv.yaml".into(), kv_yaml("6.0"))],
         "kv 6.0 unsigned",
         None,
@@ -780,10 +485,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     repo.reference("refs/heads/main", trusted_4, true, "revert")
         .unwrap();
     commit(
-        &repo,
+        repo,
         &[("chaincodes/kv.yaml".into(), kv_yaml("4.5"))],
         "kv 4.5",
-        Some(&admin_key),
+        Some(admin_key),
     );
     let start = Instant::now();
     let rejected = loop {

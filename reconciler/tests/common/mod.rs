@@ -1,0 +1,404 @@
+//! What the agent end-to-end tests share (`agent_chaincode.rs`,
+//! `agent_golang.rs`): each organization's admin view of its own peer, the
+//! OpsSC chaincode deployed and founded on `ops` (served in the test
+//! process), the spec repository with its trusted signed root, one
+//! `opssc agent` process per organization, and waiting until a chaincode
+//! answers on every organization's peer.
+//!
+//! Key decision: the agents are real `opssc agent` processes fed only by git
+//! commits to the spec repository; the test never runs a Fabric command for
+//! them, it only observes (queries, the OpsSC contract's records, logs).
+
+#![allow(dead_code)] // each test binary uses a part
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use git2::{Oid, Repository};
+use opssc_chaincode::ccaas::OpsSc;
+use opssc_devnet::OrgHandle;
+use opssc_fabric::endorser::Endorser;
+use opssc_fabric::gateway::Gateway;
+use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
+use opssc_fabric::package::{self, Connection};
+use opssc_fabric::shim::Chaincode;
+use opssc_fabric::{Error, Fault, Node, NodeConfig, Signer, SigningIdentity};
+use opssc_schema::local::{AgentConfig, SpecSource};
+use serde_json::{Value, json};
+use ssh_key::{Algorithm, PrivateKey};
+
+pub const OPS: &str = "ops";
+
+/// An error with its sources, for assertion messages.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(&format!(": {c}"));
+        src = c.source();
+    }
+    s
+}
+
+/// One organization as its admin sees it through its own first peer.
+pub struct Org {
+    pub msp_id: String,
+    pub endorser: Endorser,
+    pub gateway: Gateway,
+}
+
+pub async fn org(handle: &OrgHandle) -> Org {
+    let admin: Arc<dyn Signer> =
+        Arc::new(SigningIdentity::from_msp_dir(&handle.msp_id, &handle.admin_msp_dir).unwrap());
+    let p = &handle.peers[0];
+    let nc = NodeConfig::tls_from_file(&p.address, &p.tls_ca_cert)
+        .unwrap()
+        .with_server_name(&p.host);
+    let node = Node::connect(&nc)
+        .await
+        .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    Org {
+        msp_id: handle.msp_id.clone(),
+        endorser: Endorser::new(node.clone(), admin.clone()),
+        gateway: Gateway::new(node, admin),
+    }
+}
+
+/// Retries `f` while it fails with a transient error, for at most `limit`.
+pub async fn retry<T, F, Fut>(what: &str, limit: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let start = Instant::now();
+    loop {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) if e.fault() == Fault::Transient && start.elapsed() < limit => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => panic!("{what} failed after {:?}: {}", start.elapsed(), chain(&e)),
+        }
+    }
+}
+
+/// Serves `chaincode` for the package `label` on a fresh port; the address
+/// and the package ID.
+pub async fn serve<C: Chaincode>(label: &str, chaincode: C) -> (String, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let pkg = package::ccaas_package(label, &Connection::plaintext(&addr)).unwrap();
+    let package_id = package::package_id(label, &pkg);
+    let id = package_id.clone();
+    tokio::spawn(async move {
+        opssc_fabric::shim::serve(chaincode, &id, listener, None, std::future::pending()).await
+    });
+    (addr, package_id)
+}
+
+/// Deploys the OpsSC chaincode on `ops` (served here) and founds the
+/// registry: channel `trade` with all three organizations; chaincode changes
+/// need every member's vote; the executor has 10 s (the contract's minimum)
+/// before the next organization may take over.
+pub async fn deploy_opssc(orgs: &[Org]) {
+    let (addr, package_id) = serve("opssc_1.0", OpsSc).await;
+    let pkg = package::ccaas_package("opssc_1.0", &Connection::plaintext(&addr)).unwrap();
+    for o in orgs {
+        lifecycle::install(&o.endorser, &pkg)
+            .await
+            .unwrap_or_else(|e| panic!("{}", chain(&e)));
+    }
+    let def = ChaincodeDefinition::new("opssc", "1.0", 1);
+    for o in orgs {
+        retry("approve opssc", Duration::from_secs(60), || {
+            lifecycle::approve(&o.gateway, OPS, &def, Some(&package_id))
+        })
+        .await;
+    }
+    let endorsing: Vec<String> = orgs.iter().map(|o| o.msp_id.clone()).collect();
+    retry("commit opssc", Duration::from_secs(90), || {
+        lifecycle::commit(&orgs[0].gateway, OPS, &def, &endorsing)
+    })
+    .await;
+    let arg = serde_json::to_vec(&json!({
+        "ops_channel": OPS,
+        "members": ["Org1MSP", "Org2MSP", "Org3MSP"],
+        "channels": [{"name": "trade", "members": ["Org1MSP", "Org2MSP", "Org3MSP"]}],
+        "governance": {
+            "voting_period_secs": 3600,
+            "max_voting_period_secs": 86400,
+            "executor_timeout_secs": 10,
+            "quorum": {"chaincode": "all"},
+        },
+    }))
+    .unwrap();
+    retry("found", Duration::from_secs(90), || {
+        orgs[0]
+            .gateway
+            .submit_transaction(OPS, "opssc", "found", [arg.clone()])
+    })
+    .await;
+}
+
+// ------------------------------------------------------------------ the spec
+
+/// The reference consortium's spec files (`network-spec/`), by relative path.
+pub fn reference_spec() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+    let mut files = Vec::new();
+    for sub in ["", "orgs", "channels"] {
+        for entry in std::fs::read_dir(root.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() && path.extension().is_some_and(|e| e == "yaml") {
+                let rel = path
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                files.push((rel, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    files
+}
+
+/// Writes the files, commits them on `main`, signed by `key` if given
+/// (`opssc_devnet::commit_files`, the one way the project commits a spec change).
+pub fn commit(
+    repo: &Repository,
+    files: &[(String, String)],
+    message: &str,
+    key: Option<&PrivateKey>,
+) -> Oid {
+    let files: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(rel, text)| (rel.as_str(), Some(text.as_str())))
+        .collect();
+    opssc_devnet::commit_files(repo, &files, message, key).unwrap()
+}
+
+/// The spec repository every agent follows.
+pub struct SpecRepo {
+    pub dir: PathBuf,
+    pub repo: Repository,
+    /// Org1's admin key, listed in the root commit: it signs every change.
+    pub admin_key: PrivateKey,
+    /// The founding commit, every agent's trusted root.
+    pub root: Oid,
+}
+
+impl SpecRepo {
+    /// A commit of `files` signed by the admin; its ID.
+    pub fn commit(&self, files: &[(String, String)], message: &str) -> Oid {
+        commit(&self.repo, files, message, Some(&self.admin_key))
+    }
+}
+
+/// A new spec repository under `work`: the reference spec, no chaincode,
+/// Org1's admin key listed, committed signed.
+pub fn found_spec_repo(work: &Path) -> SpecRepo {
+    let dir = work.join("spec");
+    let repo = Repository::init(&dir).unwrap();
+    let admin_key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+    let mut files = reference_spec();
+    for (rel, text) in &mut files {
+        if rel == "orgs/org1.yaml" {
+            text.push_str(&format!(
+                "  admins:\n    - name: alice\n      signingKey: \"{}\"\n",
+                admin_key.public_key().to_openssh().unwrap()
+            ));
+        }
+    }
+    let root = commit(&repo, &files, "founding spec", Some(&admin_key));
+    SpecRepo {
+        dir,
+        repo,
+        admin_key,
+        root,
+    }
+}
+
+// ------------------------------------------------------------------ agents
+
+/// One organization's `opssc agent` process.
+pub struct Agent {
+    pub msp_id: String,
+    pub config: PathBuf,
+    pub log: PathBuf,
+    pub child: Option<Child>,
+}
+
+impl Agent {
+    pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_opssc"))
+            .args(["agent", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "info,opssc=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    /// SIGKILL, by PID.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(80)..].join("\n")
+    }
+
+    /// Runs `opssc <args> --config <this agent's config>`.
+    pub fn opssc(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_opssc"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A free port below the ephemeral range, so that a restarted agent can bind
+/// its listen address again (an outgoing connection may take an ephemeral
+/// port in the meantime).
+pub fn free_port() -> u16 {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    loop {
+        let port = rng.gen_range(20000..32000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// Writes each organization's agent configuration under `work/<MSP ID>/`
+/// (the devnet's, following `spec` with a 1 s poll, adjusted by `configure`)
+/// and starts one agent per organization.
+pub fn start_agents(
+    handles: &[OrgHandle],
+    work: &Path,
+    spec: &SpecRepo,
+    configure: impl Fn(&str, &mut AgentConfig),
+) -> Vec<Agent> {
+    let mut agents = Vec::new();
+    for h in handles {
+        let mut config = AgentConfig::load(&h.agent_config).unwrap();
+        config.spec = Some(SpecSource::Git {
+            url: format!("file://{}", spec.dir.display()),
+            branch: "main".into(),
+            path: None,
+            poll_seconds: Some(1),
+            trusted_root: Some(spec.root.to_string()),
+        });
+        config.listen = Some(format!("127.0.0.1:{}", free_port()));
+        let dir = work.join(&h.msp_id);
+        std::fs::create_dir_all(&dir).unwrap();
+        config.state_dir = Some(dir.join("state"));
+        configure(&h.msp_id, &mut config);
+        let path = dir.join("opssc.yaml");
+        std::fs::write(&path, config.to_yaml()).unwrap();
+        let mut a = Agent {
+            msp_id: h.msp_id.clone(),
+            config: path,
+            log: dir.join("agent.log"),
+            child: None,
+        };
+        a.start();
+        agents.push(a);
+    }
+    agents
+}
+
+pub fn agents_logs(agents: &[Agent]) -> String {
+    agents
+        .iter()
+        .map(|a| format!("----- agent {} -----\n{}", a.msp_id, a.log_tail()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Waits until every org's own peer answers `function(args)` of `chaincode`
+/// on `trade` with `want`; the time it took.
+pub async fn wait_answering(
+    orgs: &[Org],
+    chaincode: &str,
+    function: &str,
+    args: &[&str],
+    want: &str,
+    agents: &[Agent],
+    limit: Duration,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        let mut all = true;
+        for o in orgs {
+            let got = o
+                .gateway
+                .evaluate_transaction("trade", chaincode, function, args.iter().copied())
+                .await;
+            if got.as_deref().ok() != Some(want.as_bytes()) {
+                all = false;
+                break;
+            }
+        }
+        if all {
+            return start.elapsed();
+        }
+        if start.elapsed() > limit {
+            panic!(
+                "{chaincode} {want} does not answer on every peer after {limit:?}\n{}",
+                agents_logs(agents)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Evaluates an OpsSC query as `o`.
+pub async fn query(o: &Org, function: &str, args: Value) -> Value {
+    let arg = serde_json::to_vec(&args).unwrap();
+    let out = o
+        .gateway
+        .evaluate_transaction(OPS, "opssc", function, [arg])
+        .await
+        .unwrap_or_else(|e| panic!("{function}: {}", chain(&e)));
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// Every OpsSC proposal for `chaincode`, in filing order.
+pub async fn proposals_for(o: &Org, chaincode: &str) -> Vec<Value> {
+    let list = query(o, "list", json!({"page_size": 200})).await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["target"]["chaincode"] == chaincode)
+        .cloned()
+        .collect()
+}
