@@ -122,6 +122,7 @@ fn the_catalogue_covers_every_change_risk_and_local_action() {
     let mut on_chain = false;
     let mut exact_ids = false;
     let mut raised_votes = false;
+    let mut ballots = false;
     for case in cases() {
         let (_, _, p) = case_plan(&case);
         for sc in &p.shared {
@@ -141,6 +142,7 @@ fn the_catalogue_covers_every_change_risk_and_local_action() {
             exact_ids |= pp.proposal_id.is_some();
             raised_votes |= pp.vote.is_some();
         }
+        ballots |= !p.ballots.is_empty();
     }
     let all_changes: BTreeSet<&str> = [
         "ChannelCreate",
@@ -173,7 +175,83 @@ fn the_catalogue_covers_every_change_risk_and_local_action() {
         local,
         ["JoinChannel", "InstallPackage", "ApproveDefinition"].into()
     );
-    assert!(drift && on_chain && exact_ids && raised_votes);
+    assert!(drift && on_chain && exact_ids && raised_votes && ballots);
+}
+
+/// The votes so far on a proposal mid-vote come from the quorum and
+/// electorate the chain fixed at filing; a state saved before they were
+/// recorded still loads and falls back on the policy's threshold.
+#[test]
+fn votes_so_far_use_the_chains_ballot_and_old_states_still_load() {
+    let case = golden().join("proposal-mid-vote");
+    let (spec, observed, p) = case_plan(&case);
+    // The saved state keeps the ballot.
+    let back = observe::from_json("saved", &observe::to_json(&observed)).unwrap();
+    assert_eq!(back, observed);
+    let id = p.proposals[0].on_chain.as_ref().unwrap().id.clone();
+    assert_eq!(p.ballots[&id].quorum, 3);
+    assert_eq!(p.ballots[&id].electorate.len(), 5);
+
+    // Filed when the channel had four members (ShipperMSP joined later) and
+    // a quorum of 3: the chain's snapshot wins over today's policy.
+    let mut filed_earlier = observed.clone();
+    filed_earlier.proposals[0]
+        .electorate
+        .retain(|o| o != "ShipperMSP");
+    let md = render::markdown(&plan::plan(&spec, &filed_earlier, "BankMSP"));
+    assert!(
+        md.contains("rejected by PortMSP · waiting for 1 more of CustomsMSP\n"),
+        "{md}"
+    );
+    // The quorum is reached once CustomsMSP approves: the tally is next.
+    let mut reached = observed.clone();
+    reached.proposals[0].votes.insert(
+        "CustomsMSP".into(),
+        opssc_chaincode::model::Decision::Approve,
+    );
+    let md = render::markdown(&plan::plan(&spec, &reached, "BankMSP"));
+    assert!(
+        md.contains("approved by BankMSP, CustomsMSP, InsurerMSP · rejected by PortMSP · quorum of 3 reached, waiting for the tally"),
+        "{md}"
+    );
+    // Two rejections more and the quorum is out of reach.
+    let mut lost = observed.clone();
+    for org in ["CustomsMSP", "ShipperMSP"] {
+        lost.proposals[0]
+            .votes
+            .insert(org.into(), opssc_chaincode::model::Decision::Reject);
+    }
+    let md = render::markdown(&plan::plan(&spec, &lost, "BankMSP"));
+    assert!(
+        md.contains("cannot reach the quorum of 3: 1 more needed, 0 left to vote"),
+        "{md}"
+    );
+
+    // A state saved without quorum and electorate (the format before they
+    // were recorded) loads; the plan has no ballot and the Markdown falls
+    // back on the policy's threshold (3 of the channel's 5 members).
+    let mut text: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("observed.json")).unwrap())
+            .unwrap();
+    let entry = text["proposals"][0].as_object_mut().unwrap();
+    entry.remove("quorum");
+    entry.remove("electorate");
+    let old = observe::from_json("old", &text.to_string()).unwrap();
+    assert_eq!(old.proposals[0].quorum, 0);
+    let p_old = plan::plan(&spec, &old, "BankMSP");
+    assert!(p_old.ballots.is_empty());
+    assert!(
+        render::markdown(&p_old)
+            .contains("rejected by PortMSP · waiting for 1 more of CustomsMSP, ShipperMSP\n")
+    );
+    // Without a vote yet.
+    let mut none = observed;
+    none.proposals[0].votes.clear();
+    let md = render::markdown(&plan::plan(&spec, &none, "BankMSP"));
+    assert!(
+        md.contains("**proposed** · no votes yet · waiting for 3 more of BankMSP, CustomsMSP, InsurerMSP, PortMSP, ShipperMSP"),
+        "{md}"
+    );
 }
 
 /// Every valid spec the repository ships: the reference network, the examples
@@ -621,6 +699,8 @@ fn mutations() -> Vec<Mutation> {
                     org: None,
                     state: opssc_chaincode::model::ProposalState::Committed,
                     votes: Default::default(),
+                    quorum: 2,
+                    electorate: vec!["Org1MSP".into(), "Org2MSP".into(), "Org3MSP".into()],
                 });
             },
             None,

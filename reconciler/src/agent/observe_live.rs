@@ -4,15 +4,16 @@
 //! [`live`] reads, per channel of the spec that the main peer joined, the
 //! committed chaincode definitions (`_lifecycle`) and this organization's
 //! approvals; per own peer, the joined channels (`cscc`) and the installed
-//! packages; and the proposals on the OpsSC chaincode with their votes. Key
-//! decision: this first version observes what chaincode rollouts need;
-//! channel configurations are not decoded yet, so `channels` stays empty and
-//! the agent acts on chaincode proposals only (see [`super::pass`]).
+//! packages; and the proposals on the OpsSC chaincode (the open ones with
+//! their votes, quorum and electorate). Key decision: this first version
+//! observes what chaincode rollouts need; channel configurations are not
+//! decoded yet, so `channels` stays empty and the agent acts on chaincode
+//! proposals only (see [`super::pass`]).
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
-use opssc_chaincode::model::{Kind, ProposalState, Target};
+use opssc_chaincode::model::{Kind, Proposal, ProposalState, Target, Vote};
 use opssc_fabric::configtx::ChannelConfig;
 use opssc_fabric::configtx::signature_policy_to_dsl;
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
@@ -158,7 +159,7 @@ pub fn observe_channel(config: &ChannelConfig, last_config_block: u64) -> Observ
     }
 }
 
-/// One proposal as `list` shows it.
+/// One proposal as `list` shows it (the quorum, no votes, no electorate).
 fn summary(item: &Value) -> Option<ProposalSummary> {
     Some(ProposalSummary {
         id: item["id"].as_str()?.to_string(),
@@ -168,7 +169,19 @@ fn summary(item: &Value) -> Option<ProposalSummary> {
         org: None,
         state: serde_json::from_value::<ProposalState>(item["state"].clone()).ok()?,
         votes: BTreeMap::new(),
+        quorum: item["quorum"].as_u64().unwrap_or(0) as u32,
+        electorate: Vec::new(),
     })
+}
+
+/// Completes an open proposal's summary with what `get` and `votes` return:
+/// its round, the quorum and electorate fixed at filing, and every vote.
+fn with_ballot(mut s: ProposalSummary, proposal: &Proposal, votes: &[Vote]) -> ProposalSummary {
+    s.round = proposal.round;
+    s.quorum = proposal.quorum;
+    s.electorate = proposal.electorate.clone();
+    s.votes = votes.iter().map(|v| (v.org.clone(), v.decision)).collect();
+    s
 }
 
 /// Reads the network as `ctx`'s organization sees it.
@@ -271,9 +284,9 @@ pub async fn live(
                 continue;
             }
             if matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {
-                for v in ops.votes(&s.id).await? {
-                    s.votes.insert(v.org, v.decision);
-                }
+                let got = ops.get(&s.id).await?;
+                let votes = ops.votes(&s.id).await?;
+                s = with_ballot(s, &got.proposal, &votes);
             }
             observed.proposals.push(s);
         }
@@ -360,6 +373,55 @@ mod tests {
         assert_eq!(ch.batch.timeout_ms, 300);
         assert_eq!(ch.batch.max_message_count, 10);
         assert_eq!(ch.consenters, ["orderer0.example.com:7050"]);
+    }
+
+    #[test]
+    fn an_open_proposal_carries_its_round_quorum_electorate_and_votes() {
+        // What `list` returns for one proposal: no round, no electorate list.
+        let item = serde_json::json!({
+            "id": "ab".repeat(32), "kind": "ChaincodeUpgrade",
+            "target": {"channel": "trade", "chaincode": "kv"}, "state": "proposed",
+            "proposer": "Org1MSP", "created_at": 1, "deadline": 2, "quorum": 2, "electorate": 3
+        });
+        let s = summary(&item).unwrap();
+        assert_eq!((s.round, s.quorum), (0, 2));
+        assert!(s.electorate.is_empty() && s.votes.is_empty());
+        let proposal: Proposal = serde_json::from_value(serde_json::json!({
+            "id": "ab".repeat(32), "kind": "ChaincodeUpgrade",
+            "target": {"channel": "trade", "chaincode": "kv"}, "round": 1, "payload": {},
+            "spec_ref": {"git_commit": "c".repeat(40), "spec_hash": "d".repeat(64)},
+            "proposer": "Org1MSP", "created_at": 1, "created_tx": "t", "deadline": 2,
+            "state": "proposed", "electorate": ["Org1MSP", "Org2MSP", "Org3MSP"],
+            "quorum": 2, "quorum_rule": "MAJORITY", "history": []
+        }))
+        .unwrap();
+        let vote = |org: &str, decision: &str| -> Vote {
+            serde_json::from_value(serde_json::json!({
+                "proposal_id": "ab".repeat(32), "org": org, "decision": decision,
+                "reason": "", "cast_at": 1, "tx_id": "t", "actor": "a"
+            }))
+            .unwrap()
+        };
+        let s = with_ballot(
+            s,
+            &proposal,
+            &[vote("Org1MSP", "approve"), vote("Org3MSP", "reject")],
+        );
+        assert_eq!((s.round, s.quorum), (1, 2));
+        assert_eq!(s.electorate, ["Org1MSP", "Org2MSP", "Org3MSP"]);
+        assert_eq!(
+            s.votes.into_iter().collect::<Vec<_>>(),
+            [
+                (
+                    "Org1MSP".to_string(),
+                    opssc_chaincode::model::Decision::Approve
+                ),
+                (
+                    "Org3MSP".to_string(),
+                    opssc_chaincode::model::Decision::Reject
+                )
+            ]
+        );
     }
 
     #[test]

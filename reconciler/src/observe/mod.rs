@@ -205,7 +205,8 @@ pub struct ApprovedDefinition {
     pub package_id: Option<String>,
 }
 
-/// A proposal on the OpsSC chaincode, as `list` returns it, with its votes.
+/// A proposal on the OpsSC chaincode, as `list` returns it; an open one also
+/// with its votes, quorum and electorate (`get` and `votes`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalSummary {
@@ -220,6 +221,18 @@ pub struct ProposalSummary {
     pub state: ProposalState,
     #[serde(default)]
     pub votes: BTreeMap<String, Decision>,
+    /// Approvals the decision needs, as the contract fixed it at filing; 0
+    /// when not observed (states saved before opssc recorded it).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub quorum: u32,
+    /// The organizations that may vote, as the contract fixed them at
+    /// filing; empty when not observed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub electorate: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Observed {

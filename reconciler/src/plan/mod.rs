@@ -48,6 +48,11 @@ pub struct Plan {
     pub shared: Vec<SharedChange>,
     /// The OpsSC proposals the shared changes map to (indices into `shared`).
     pub proposals: Vec<PlannedProposal>,
+    /// The quorum and electorate the OpsSC chaincode fixed when each proposal
+    /// of [`PlannedProposal::on_chain`] was filed, by proposal ID; absent when
+    /// the observation does not carry them (states saved by older versions).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ballots: std::collections::BTreeMap<String, Ballot>,
     /// Changes to `me`'s own nodes.
     pub local: Vec<LocalChange>,
     /// Things the planner noticed but does not change.
@@ -432,6 +437,13 @@ pub struct OnChain {
     pub rejected_by: Vec<String>,
 }
 
+/// Who may vote on an on-chain proposal and how many approvals it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ballot {
+    pub quorum: u32,
+    pub electorate: Vec<String>,
+}
+
 /// A change to the planning organization's own nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalChange {
@@ -497,6 +509,23 @@ pub fn plan(spec: &Spec, observed: &Observed, me: &str) -> Plan {
     }
     notes.sort();
     notes.dedup();
+    let ballots = proposals
+        .iter()
+        .filter_map(|p| p.on_chain.as_ref())
+        .filter_map(|o| {
+            let s = observed
+                .proposals
+                .iter()
+                .find(|s| s.id == o.id && !s.electorate.is_empty())?;
+            Some((
+                o.id.clone(),
+                Ballot {
+                    quorum: s.quorum,
+                    electorate: s.electorate.clone(),
+                },
+            ))
+        })
+        .collect();
     Plan {
         consortium: spec.consortium.name.clone(),
         spec_hash: spec.spec_hash.clone(),
@@ -505,6 +534,7 @@ pub fn plan(spec: &Spec, observed: &Observed, me: &str) -> Plan {
         me: me.to_string(),
         shared,
         proposals,
+        ballots,
         local,
         notes,
     }

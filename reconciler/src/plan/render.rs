@@ -1,7 +1,8 @@
 //! Plans for people: terraform-like text (`+ ~ -`, before → after, line
 //! diffs of policies and collections, `!` for risks) and Markdown for a pull
-//! request comment (a table of changes, approvers and proposals; risks; diffs
-//! in collapsible blocks). JSON is the plan's serde form.
+//! request comment (a table of changes, approvers and proposals; the votes so
+//! far on proposals already on the chain; risks; diffs in collapsible
+//! blocks). JSON is the plan's serde form.
 //!
 //! Output depends only on the plan, so it can be compared with golden files.
 
@@ -10,7 +11,12 @@ use std::fmt::Write as _;
 use opssc_schema::policy::{Policy, SignaturePolicy, parse_policy};
 use similar::{ChangeTag, TextDiff};
 
-use super::{ChaincodeDefinition, Change, LocalAction, LocalChange, Plan, SharedChange, short_id};
+use opssc_chaincode::model::ProposalState;
+
+use super::{
+    ChaincodeDefinition, Change, LocalAction, LocalChange, Need, OnChain, Plan, PlannedProposal,
+    SharedChange, short_id,
+};
 use crate::observe::{CollectionDef, ObservedBatch};
 
 /// The plan as pretty JSON, newline-terminated.
@@ -407,13 +413,82 @@ fn local_title(a: &LocalAction) -> String {
     }
 }
 
-fn proposal_ref(plan: &Plan, sc: &SharedChange) -> String {
-    let p = &plan.proposals[sc.proposal];
-    let target = match (&p.target.chaincode, &p.org) {
+/// How many approvals an open proposal needs, and from whom: the quorum and
+/// electorate the chaincode fixed at filing when the state carries them,
+/// else what the plan derives from the policies (the governance's raised
+/// vote, or a single threshold requirement), which is how the chaincode
+/// computed them.
+fn quorum(plan: &Plan, p: &PlannedProposal, id: &str) -> Option<(usize, Vec<String>)> {
+    if let Some(b) = plan.ballots.get(id) {
+        return Some((b.quorum as usize, b.electorate.clone()));
+    }
+    if let Some(v) = &p.vote {
+        return Some((v.count, v.of.clone()));
+    }
+    match p.approval.requirements.as_slice() {
+        [r] => match &r.need {
+            Need::Threshold { count, of } => Some((*count, of.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What an open proposal still waits for: `waiting for 1 more of Org2MSP`.
+fn waiting(plan: &Plan, p: &PlannedProposal, o: &OnChain) -> Option<String> {
+    if o.state != ProposalState::Proposed {
+        return None;
+    }
+    let (needed, electorate) = quorum(plan, p, &o.id)?;
+    let more = needed.saturating_sub(o.approved_by.len());
+    let left: Vec<&str> = electorate
+        .iter()
+        .map(String::as_str)
+        .filter(|org| !o.approved_by.iter().any(|a| a == org))
+        .filter(|org| !o.rejected_by.iter().any(|r| r == org))
+        .collect();
+    Some(if more == 0 {
+        format!("quorum of {needed} reached, waiting for the tally")
+    } else if left.len() < more {
+        format!(
+            "cannot reach the quorum of {needed}: {} more needed, {} left to vote",
+            more,
+            left.len()
+        )
+    } else {
+        format!("waiting for {more} more of {}", left.join(", "))
+    })
+}
+
+/// An on-chain proposal's state and votes, Markdown: `**proposed** ·
+/// approved by Org1MSP · rejected by Org3MSP · waiting for 1 more of Org2MSP`.
+fn vote_progress(plan: &Plan, p: &PlannedProposal, o: &OnChain) -> String {
+    let mut parts = vec![format!("**{}**", o.state)];
+    if o.approved_by.is_empty() && o.rejected_by.is_empty() {
+        parts.push("no votes yet".into());
+    }
+    if !o.approved_by.is_empty() {
+        parts.push(format!("approved by {}", o.approved_by.join(", ")));
+    }
+    if !o.rejected_by.is_empty() {
+        parts.push(format!("rejected by {}", o.rejected_by.join(", ")));
+    }
+    parts.extend(waiting(plan, p, o));
+    parts.join(" · ")
+}
+
+/// `trade/kv`, `ops Org4MSP`, `trade`.
+fn target_text(p: &PlannedProposal) -> String {
+    match (&p.target.chaincode, &p.org) {
         (Some(cc), _) => format!("{}/{cc}", p.target.channel),
         (None, Some(org)) => format!("{} {org}", p.target.channel),
         (None, None) => p.target.channel.clone(),
-    };
+    }
+}
+
+fn proposal_ref(plan: &Plan, sc: &SharedChange) -> String {
+    let p = &plan.proposals[sc.proposal];
+    let target = target_text(p);
     match &p.proposal_id {
         Some(id) => format!("{} {target}, id {}", p.kind, short_id(id)),
         None => format!("{} {target}, intent {}", p.kind, short_id(&p.intent_id)),
@@ -477,7 +552,7 @@ pub fn text(plan: &Plan) -> String {
                 );
             }
             if let Some(o) = &p.on_chain {
-                let _ = writeln!(
+                let _ = write!(
                     s,
                     "      on chain: {} round {} {}; approved by {}; rejected by {}",
                     short_id(&o.id),
@@ -486,6 +561,14 @@ pub fn text(plan: &Plan) -> String {
                     list_or_none(&o.approved_by),
                     list_or_none(&o.rejected_by)
                 );
+                match waiting(plan, p, o) {
+                    Some(w) => {
+                        let _ = writeln!(s, "; {w}");
+                    }
+                    None => {
+                        let _ = writeln!(s);
+                    }
+                }
             }
         }
     }
@@ -546,6 +629,26 @@ pub fn markdown(plan: &Plan) -> String {
                 sc.change.channel(),
                 md_escape(&sc.approval.to_string()),
                 md_escape(&proposal_ref(plan, sc))
+            );
+        }
+        let _ = writeln!(s);
+    }
+    let on_chain: Vec<_> = plan
+        .proposals
+        .iter()
+        .filter_map(|p| Some((p, p.on_chain.as_ref()?)))
+        .collect();
+    if !on_chain.is_empty() {
+        let _ = writeln!(s, "#### Votes on the chain\n");
+        for (p, o) in on_chain {
+            let _ = writeln!(
+                s,
+                "- {} {} `{}` (round {}): {}",
+                p.kind,
+                target_text(p),
+                short_id(&o.id),
+                o.round,
+                vote_progress(plan, p, o)
             );
         }
         let _ = writeln!(s);
