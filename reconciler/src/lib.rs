@@ -17,6 +17,7 @@
 
 pub mod agent;
 pub mod chaincode_source;
+pub mod config_update;
 pub mod observe;
 pub mod plan;
 pub mod source;

@@ -15,6 +15,7 @@ use anyhow::{Context as _, Result};
 use opssc_fabric::deliver::Deliverer;
 use opssc_fabric::endorser::Endorser;
 use opssc_fabric::gateway::Gateway;
+use opssc_fabric::orderer::Orderer;
 use opssc_fabric::{Node, NodeConfig, Signer, SigningIdentity};
 use opssc_schema::local::AgentConfig;
 
@@ -28,12 +29,22 @@ pub struct PeerConn {
     pub deliver: Deliverer,
 }
 
+/// An ordering service node: config updates are broadcast to it, and a
+/// channel this organization's peers have not joined yet is read from it.
+pub struct OrdererConn {
+    pub name: String,
+    pub orderer: Orderer,
+    pub deliver: Deliverer,
+}
+
 /// The organization's connections and identity.
 pub struct Context {
     pub config: AgentConfig,
     pub me: String,
     pub signer: Arc<dyn Signer>,
     pub peers: Vec<PeerConn>,
+    /// The ordering service nodes of the configuration, in its order.
+    pub orderers: Vec<OrdererConn>,
     /// Where the agent keeps its own state (mirror of the spec repository).
     pub state_dir: PathBuf,
     /// Source packages already built (pinned commits never change).
@@ -69,6 +80,28 @@ impl Context {
                 deliver: Deliverer::peer(node, signer.clone()),
             });
         }
+        let mut orderers = Vec::new();
+        for o in &config.orderers {
+            let mut nc =
+                NodeConfig::tls_from_file(&o.address, &o.tls_root_cert).with_context(|| {
+                    format!(
+                        "orderer {} of {me}'s configuration: TLS root certificate",
+                        o.name
+                    )
+                })?;
+            if let Some(name) = &o.server_name {
+                nc = nc.with_server_name(name);
+            }
+            // Lazily: an orderer that is down must not keep the agent from
+            // starting (most passes never talk to an orderer).
+            let node = Node::connect_lazy(&nc)
+                .with_context(|| format!("orderer {} at {}", o.name, o.address))?;
+            orderers.push(OrdererConn {
+                name: o.name.clone(),
+                orderer: Orderer::new(node.clone()),
+                deliver: Deliverer::orderer(node, signer.clone()),
+            });
+        }
         anyhow::ensure!(
             !peers.is_empty(),
             "the agent configuration of {me} lists no peer: the agent needs at least one"
@@ -82,6 +115,7 @@ impl Context {
             me,
             signer,
             peers,
+            orderers,
             state_dir,
             sources: Default::default(),
         })

@@ -280,7 +280,7 @@ pub async fn live(
             let Some(mut s) = summary(&item) else {
                 continue;
             };
-            if !s.kind.is_chaincode() {
+            if !s.kind.is_chaincode() && !s.kind.carries_config_update() {
                 continue;
             }
             if matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {

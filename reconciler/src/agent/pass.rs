@@ -29,7 +29,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use opssc_chaincode::api::{ProposeArgs, ReportTaskArgs, VoteArgs, normalize_payload};
-use opssc_chaincode::model::{Decision, Kind, ProposalState, SpecRef, TaskStatus};
+use opssc_chaincode::model::{
+    ConfigSignatureB64, Decision, Kind, ProposalState, SpecRef, TaskStatus,
+};
 use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
 use opssc_schema::Chaincode;
@@ -93,7 +95,7 @@ impl PassReport {
         self
     }
 
-    fn requeue_within(&mut self, d: Duration) {
+    pub(super) fn requeue_within(&mut self, d: Duration) {
         self.requeue_within = Some(self.requeue_within.map_or(d, |old| old.min(d)));
     }
 }
@@ -205,8 +207,31 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
     report.errors.extend(build_errors);
     let observed = super::observe_live::live(ctx, spec, &built).await?;
     let plan = crate::plan::plan(spec, &observed, &ctx.me);
+    // Membership first: a channel change may be what a chaincode waits for.
+    for p in plan
+        .proposals
+        .iter()
+        .filter(|p| p.kind.carries_config_update())
+    {
+        if let Err(e) =
+            super::channel_changes::config_proposal(ctx, at, &observed, &plan, p, report).await
+        {
+            report.errors.push(format!("{}: {e:#}", p.target.channel));
+        }
+    }
+    if let Err(e) = super::channel_changes::unplanned(ctx, at, &observed, &plan, report).await {
+        report.errors.push(format!("{e:#}"));
+    }
+    if let Err(e) = super::channel_changes::join_channels(ctx, at, &observed, report).await {
+        report.errors.push(format!("{e:#}"));
+    }
+    let mut caught_up: BTreeMap<String, bool> = BTreeMap::new();
     for ((channel, name), cc) in &spec.chaincodes {
-        if !spec.channels[channel].members.contains(&ctx.me) {
+        // Chaincodes are read from this org's own peer: only on channels it
+        // has joined.
+        if !spec.channels[channel].members.contains(&ctx.me)
+            || !observed.channels.contains_key(channel)
+        {
             continue;
         }
         let Some(pkg) = built.get(&cc.label) else {
@@ -218,7 +243,30 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
                 && p.target.chaincode.as_deref() == Some(name.as_str())
         });
         let step = match proposal {
-            Some(p) => shared_change(ctx, at, &observed, cc, pkg, p, report).await,
+            // A peer that just joined has not seen the definitions yet: it
+            // must not propose (or judge) a sequence from a partial ledger.
+            Some(p) => match caught_up.get(channel) {
+                Some(true) => shared_change(ctx, at, &observed, cc, pkg, p, report).await,
+                Some(false) => Ok(()),
+                None => {
+                    let ok = super::channel_changes::caught_up(ctx, channel)
+                        .await
+                        .unwrap_or_else(|e| {
+                            report.errors.push(format!("{e:#}"));
+                            false
+                        });
+                    caught_up.insert(channel.clone(), ok);
+                    if ok {
+                        shared_change(ctx, at, &observed, cc, pkg, p, report).await
+                    } else {
+                        report.waiting.push(format!(
+                            "channel {channel}: the own peer is catching up with the orderer"
+                        ));
+                        report.requeue_within(Duration::from_secs(1));
+                        Ok(())
+                    }
+                }
+            },
             None => heal(ctx, &observed, cc, pkg, report).await,
         };
         if let Err(e) = step {
@@ -332,8 +380,17 @@ async fn shared_change(
         if let Some(other) = observed.proposals.iter().find(|o| {
             o.kind.is_chaincode() && o.target == p.target && o.state == ProposalState::Proposed
         }) {
-            return vote_and_tally(ctx, &ops, &other.id, p.kind, &payload_value, &what, report)
-                .await;
+            return vote_and_tally(
+                ctx,
+                &ops,
+                &other.id,
+                p.kind,
+                &payload_value,
+                None,
+                &what,
+                report,
+            )
+            .await;
         }
         let args = ProposeArgs {
             kind: p.kind,
@@ -363,7 +420,7 @@ async fn shared_change(
     let id = on_chain.id.clone();
     match on_chain.state {
         ProposalState::Proposed => {
-            vote_and_tally(ctx, &ops, &id, p.kind, &payload_value, &what, report).await
+            vote_and_tally(ctx, &ops, &id, p.kind, &payload_value, None, &what, report).await
         }
         ProposalState::Approved => {
             execute_tasks(ctx, &ops, observed, cc, pkg, &id, sequence, report).await
@@ -385,12 +442,18 @@ async fn shared_change(
     }
 }
 
-async fn vote_and_tally(
+/// Votes on proposal `id` unless this org did (`auto`: approve only a payload
+/// identical to `mine`), then tallies once the outcome is decided. For config
+/// kinds, `config_update` holds the bytes this org computed: an approval
+/// carries its admin's ConfigSignature over exactly those bytes.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn vote_and_tally(
     ctx: &Context,
     ops: &super::ops::OpsClient,
     id: &str,
     kind: Kind,
     mine: &Value,
+    config_update: Option<&[u8]>,
     what: &str,
     report: &mut PassReport,
 ) -> Result<()> {
@@ -422,11 +485,15 @@ async fn vote_and_tally(
                         payload_difference(&got.proposal.payload, &canonical),
                     )
                 };
+                let config_signature = match (decision, config_update) {
+                    (Decision::Approve, Some(bytes)) => Some(config_signature(ctx, bytes)?),
+                    _ => None,
+                };
                 ops.vote(&VoteArgs {
                     id: id.to_string(),
                     decision,
                     reason: reason.clone(),
-                    config_signature: None,
+                    config_signature,
                 })
                 .await?;
                 cast = Some(decision);
@@ -466,6 +533,18 @@ async fn vote_and_tally(
         ));
     }
     Ok(())
+}
+
+/// This org admin's ConfigSignature over `config_update`, as the contract stores it.
+fn config_signature(ctx: &Context, config_update: &[u8]) -> Result<ConfigSignatureB64> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sig = opssc_fabric::configtx::sign::sign_update(ctx.signer.as_ref(), config_update)
+        .context("sign the config update as this organization's admin")?;
+    Ok(ConfigSignatureB64 {
+        signature_header: b64.encode(&sig.signature_header),
+        signature: b64.encode(&sig.signature),
+    })
 }
 
 /// Installs `pkg` on every own peer that lacks it; true if all have it.

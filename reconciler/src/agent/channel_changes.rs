@@ -1,0 +1,529 @@
+//! Channel configuration changes in a pass: file, vote (with a signature),
+//! execute, and join the channels this organization was added to.
+//!
+//! For every planned config proposal (`ChannelUpdate`, `OrgAdd`, `OrgRemove`)
+//! on a channel this organization is a member of, [`config_proposal`]
+//! computes the ConfigUpdate from its own spec and the channel's current
+//! config block ([`crate::config_update`]) and then, by what the chain says:
+//!
+//! - nothing filed → **file** it, with the base config sequence;
+//! - filed with the same bytes and undecided → **vote** approve with this
+//!   org admin's ConfigSignature over those bytes, then tally;
+//! - another org's undecided proposal for the same target at the same base
+//!   with other bytes → **vote reject** naming the difference;
+//! - approved and this org an eligible executor → **submit** the update,
+//!   signed by the approvals' ConfigSignatures taken from the chain, once
+//!   they satisfy the policies the orderer will check; wait for the config
+//!   block; **report committed**.
+//!
+//! A proposal is never submitted against another base than its own: when the
+//! channel moved on, the executor records the proposal as failed (stale) and
+//! the next pass files a fresh one from the new config; an undecided stale
+//! proposal is superseded by filing the fresh one. [`unplanned`] rejects
+//! undecided config proposals this org's spec (at the same commit) does not
+//! call for, and reports committed an approved one whose update is already on
+//! the chain (an executor that stopped between submitting and reporting).
+//! [`join_channels`] is the new organization's side: once the config of a
+//! channel it should be in lists it, fetch block 0 from the orderer and join
+//! every own peer; the chaincode steps then catch up.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow};
+use base64::Engine as _;
+use opssc_chaincode::api::ProposeArgs;
+use opssc_chaincode::model::{Decision, Kind, ProposalState, SpecRef};
+use opssc_fabric::configtx::{self, ChannelConfig, client, sign};
+use opssc_fabric::deliver::Seek;
+use opssc_fabric::protos::common::{ConfigSignature, ConfigUpdate};
+use prost::Message;
+use serde_json::Value;
+
+use super::context::Context;
+use super::ops::OpsClient;
+use super::pass::{PassReport, vote_and_tally};
+use super::spec_source::SpecAt;
+use crate::config_update;
+use crate::observe::Observed;
+use crate::plan::{Change, Plan, PlannedProposal, short_id};
+
+/// How long the executor waits for the config block after submitting.
+const CONFIG_BLOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn describe(p: &PlannedProposal) -> String {
+    match &p.org {
+        Some(org) => format!("{} {org} on channel {}", p.kind, p.target.channel),
+        None => format!("{} of channel {}", p.kind, p.target.channel),
+    }
+}
+
+/// Whether this org's peers have joined `channel` (configs are read there).
+fn joined(observed: &Observed, ctx: &Context, channel: &str) -> bool {
+    observed
+        .local
+        .peers
+        .get(&ctx.main_peer().name)
+        .is_some_and(|p| p.joined_channels.iter().any(|c| c == channel))
+}
+
+/// One planned config proposal (see the module doc).
+pub async fn config_proposal(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+    plan: &Plan,
+    p: &PlannedProposal,
+    report: &mut PassReport,
+) -> Result<()> {
+    let channel = &p.target.channel;
+    let what = describe(p);
+    // Only the channel's current members vote on its config.
+    let member = observed
+        .channels
+        .get(channel)
+        .is_some_and(|c| c.members.contains_key(&ctx.me));
+    if !member || !joined(observed, ctx, channel) {
+        return Ok(());
+    }
+    let ops_channel = &at.spec.consortium.ops_channel;
+    // The contract admits a new member to an application channel only once
+    // it is a member of the ops channel (where it votes from then on).
+    if let (Kind::OrgAdd, Some(org)) = (p.kind, &p.org)
+        && channel != ops_channel
+        && !observed
+            .channels
+            .get(ops_channel)
+            .is_some_and(|c| c.members.contains_key(org))
+    {
+        report.waiting.push(format!(
+            "{what}: waits until {org} is a member of the ops channel {ops_channel}"
+        ));
+        return Ok(());
+    }
+    if let Some(pre) = p
+        .changes
+        .iter()
+        .flat_map(|&i| &plan.shared[i].requires)
+        .find(|r| matches!(r, crate::plan::Precondition::OrgCertificates { .. }))
+    {
+        report.waiting.push(format!("{what}: waits until {pre}"));
+        return Ok(());
+    }
+    let config = client::fetch_config(&ctx.main_peer().deliver, channel)
+        .await
+        .with_context(|| format!("read the config of channel {channel}"))?;
+    let changes: Vec<&Change> = p.changes.iter().map(|&i| &plan.shared[i].change).collect();
+    let bytes = config_update::channel_update(&at.spec, &config, &changes)?;
+    let payload = config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, &changes)?;
+    let id = opssc_chaincode::compute_proposal_id(p.kind, &p.target, 0, &payload)
+        .map_err(|e| anyhow!("this organization's own {what} payload is invalid: {e}"))?;
+    let ops = ctx.ops(ops_channel);
+
+    if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
+        return match mine.state {
+            ProposalState::Proposed => {
+                vote_and_tally(
+                    ctx,
+                    &ops,
+                    &id,
+                    p.kind,
+                    &payload,
+                    Some(&bytes),
+                    &what,
+                    report,
+                )
+                .await
+            }
+            ProposalState::Approved => {
+                execute(ctx, &ops, &config, &id, &bytes, &what, report).await
+            }
+            ProposalState::Rejected => {
+                report.stalled.push(format!(
+                    "{what}: proposal {} for exactly this update was rejected; commit a spec that changes it",
+                    short_id(&id)
+                ));
+                Ok(())
+            }
+            ProposalState::Failed => {
+                report.stalled.push(format!(
+                    "{what}: proposal {} failed; fix the cause, then `opssc retry {id}`",
+                    short_id(&id)
+                ));
+                Ok(())
+            }
+            other => {
+                report
+                    .waiting
+                    .push(format!("{what}: proposal {} is {other}", short_id(&id)));
+                Ok(())
+            }
+        };
+    }
+
+    // Another organization's undecided proposal for the same change, against
+    // the same config: answer it (a reject with the difference) rather than
+    // replace it, so two orgs that disagree do not supersede each other forever.
+    for other in observed
+        .proposals
+        .iter()
+        .filter(|o| o.kind == p.kind && o.target == p.target && o.state == ProposalState::Proposed)
+    {
+        let got = ops.get(&other.id).await?;
+        if p.org.is_some() && got.proposal.payload["org"].as_str() != p.org.as_deref() {
+            continue;
+        }
+        if got.proposal.spec_ref.base_config_sequence == Some(config.sequence) {
+            return vote_and_tally(ctx, &ops, &other.id, p.kind, &payload, None, &what, report)
+                .await;
+        }
+    }
+
+    let out = ops
+        .propose(&ProposeArgs {
+            kind: p.kind,
+            target: p.target.clone(),
+            payload,
+            spec_ref: SpecRef {
+                git_commit: at.git_commit(),
+                spec_hash: at.spec.spec_hash.clone(),
+                base_config_sequence: Some(config.sequence),
+                committed_chaincode_sequence: None,
+            },
+            deadline: None,
+            round: 0,
+        })
+        .await?;
+    report.actions.push(format!(
+        "{what}: filed proposal {} (config sequence {}, {} bytes): {}",
+        short_id(&id),
+        config.sequence,
+        bytes.len(),
+        out["outcome"].as_str().unwrap_or("filed")
+    ));
+    Ok(())
+}
+
+/// The ConfigSignatures of the approving votes, with their organizations.
+async fn signatures_on_chain(ops: &OpsClient, id: &str) -> Result<Vec<(String, ConfigSignature)>> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = Vec::new();
+    for v in ops.votes(id).await? {
+        let (Decision::Approve, Some(s)) = (v.decision, &v.config_signature) else {
+            continue;
+        };
+        out.push((
+            v.org.clone(),
+            ConfigSignature {
+                signature_header: b64
+                    .decode(&s.signature_header)
+                    .with_context(|| format!("{}'s signature header on {id}", v.org))?,
+                signature: b64
+                    .decode(&s.signature)
+                    .with_context(|| format!("{}'s signature on {id}", v.org))?,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// The executor's step for an approved config proposal.
+async fn execute(
+    ctx: &Context,
+    ops: &OpsClient,
+    config: &ChannelConfig,
+    id: &str,
+    bytes: &[u8],
+    what: &str,
+    report: &mut PassReport,
+) -> Result<()> {
+    let channel = &config.channel_id;
+    let got = ops.get(id).await?;
+    if !got.eligible_executors.contains(&ctx.me) {
+        let timeout = got
+            .proposal
+            .execution
+            .as_ref()
+            .map_or(600, |e| e.timeout_secs)
+            .max(1) as u64;
+        report
+            .requeue_within(Duration::from_millis(timeout * 1000 / 4).max(Duration::from_secs(1)));
+        report.waiting.push(format!(
+            "{what}: waiting for the executor ({}) to submit the update",
+            got.eligible_executors.join(", ")
+        ));
+        return Ok(());
+    }
+    let base = got.proposal.spec_ref.base_config_sequence;
+    if base != Some(config.sequence) {
+        let error = format!(
+            "stale: the update was computed against config sequence {} and channel {channel} is at {}; a new proposal is computed from the current config",
+            base.map_or("?".into(), |b| b.to_string()),
+            config.sequence
+        );
+        ops.report_failed(id, &error).await?;
+        report.actions.push(format!(
+            "{what}: recorded proposal {} as {error}",
+            short_id(id)
+        ));
+        return Ok(());
+    }
+    let signatures = signatures_on_chain(ops, id).await?;
+    let update = ConfigUpdate::decode(bytes).context("decode the approved config update")?;
+    let needed = configtx::required_signatures(config, &update)
+        .with_context(|| format!("the policies that {what} must satisfy"))?;
+    let signed: BTreeSet<String> = signatures.iter().map(|(org, _)| org.clone()).collect();
+    if !needed.is_satisfied_by(&signed) {
+        report.waiting.push(format!(
+            "{what}: signatures of {} do not satisfy {} yet",
+            if signed.is_empty() {
+                "nobody".to_string()
+            } else {
+                signed.iter().cloned().collect::<Vec<_>>().join(", ")
+            },
+            needed
+                .policies()
+                .iter()
+                .map(|r| r.policy().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return Ok(());
+    }
+    let envelope = sign::submission(
+        ctx.signer.as_ref(),
+        channel,
+        &sign::update_envelope(
+            bytes.to_vec(),
+            signatures.into_iter().map(|(_, s)| s).collect(),
+        ),
+    )?;
+    let Some(orderer) = ctx.orderers.first() else {
+        anyhow::bail!(
+            "{what}: this organization's agent configuration lists no orderer to submit the update to (add `orderers:`)"
+        );
+    };
+    let after = match client::submit_and_wait(
+        &orderer.orderer,
+        &ctx.main_peer().deliver,
+        channel,
+        envelope,
+        CONFIG_BLOCK_TIMEOUT,
+    )
+    .await
+    {
+        Ok(after) => after,
+        Err(e) if refused(&e) => {
+            let error = format!("the orderer refused the update: {e:#}");
+            ops.report_failed(id, &error).await?;
+            report.stalled.push(format!(
+                "{what}: {error}; recorded on proposal {} (fix the cause, then `opssc retry {id}`)",
+                short_id(id)
+            ));
+            return Ok(());
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("submit {what}"))),
+    };
+    report.actions.push(format!(
+        "{what}: submitted proposal {}; channel {channel} is at config sequence {}",
+        short_id(id),
+        after.sequence
+    ));
+    ops.report_committed(id, &format!("config sequence {}", after.sequence))
+        .await?;
+    report
+        .actions
+        .push(format!("{what}: reported {} committed", short_id(id)));
+    Ok(())
+}
+
+/// A refusal by the orderer itself (a policy, a stale read set), not a
+/// connection problem.
+fn refused(e: &configtx::ConfigError) -> bool {
+    matches!(e, configtx::ConfigError::Fabric { .. })
+}
+
+/// Whether a config proposal on the chain is for the same change as `p`.
+fn same_target(p: &PlannedProposal, kind: Kind, channel: &str, payload: &Value) -> bool {
+    p.kind == kind
+        && p.target.channel == channel
+        && (p.org.is_none() || payload["org"].as_str() == p.org.as_deref())
+}
+
+/// Config proposals on the chain that this org's plan does not call for:
+/// reject undecided ones filed from the same spec commit, report committed
+/// approved ones whose update is already on the chain.
+pub async fn unplanned(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+    plan: &Plan,
+    report: &mut PassReport,
+) -> Result<()> {
+    let ops = ctx.ops(&at.spec.consortium.ops_channel);
+    for o in observed.proposals.iter().filter(|o| {
+        o.kind.carries_config_update()
+            && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
+    }) {
+        let channel = &o.target.channel;
+        let Some(obs) = observed.channels.get(channel) else {
+            continue;
+        };
+        if !obs.members.contains_key(&ctx.me) {
+            continue;
+        }
+        let got = ops.get(&o.id).await?;
+        let planned = plan
+            .proposals
+            .iter()
+            .any(|p| same_target(p, o.kind, channel, &got.proposal.payload));
+        if planned {
+            continue;
+        }
+        let what = format!("{} {} on channel {channel}", o.kind, short_id(&o.id));
+        match o.state {
+            ProposalState::Proposed => {
+                if got.proposal.spec_ref.git_commit != at.git_commit()
+                    || !got.proposal.electorate.contains(&ctx.me)
+                    || o.votes.contains_key(&ctx.me)
+                    || ctx.config.vote_policy != opssc_schema::local::VotePolicy::Auto
+                {
+                    continue;
+                }
+                let reason = format!(
+                    "the spec at commit {} calls for no {} on channel {channel}",
+                    &at.git_commit()[..12],
+                    o.kind
+                );
+                ops.vote(&opssc_chaincode::api::VoteArgs {
+                    id: o.id.clone(),
+                    decision: Decision::Reject,
+                    reason: reason.clone(),
+                    config_signature: None,
+                })
+                .await?;
+                report
+                    .actions
+                    .push(format!("{what}: voted Reject ({reason})"));
+                let out = ops.tally(&o.id).await;
+                if let Ok(out) = out {
+                    report.actions.push(format!(
+                        "{what}: tallied: {}",
+                        out["state"].as_str().unwrap_or("undecided")
+                    ));
+                }
+            }
+            ProposalState::Approved => {
+                let base = got.proposal.spec_ref.base_config_sequence.unwrap_or(0);
+                if obs.config_sequence > base && got.eligible_executors.contains(&ctx.me) {
+                    ops.report_committed(
+                        &o.id,
+                        &format!(
+                            "the update is on the chain (config sequence {})",
+                            obs.config_sequence
+                        ),
+                    )
+                    .await?;
+                    report
+                        .actions
+                        .push(format!("{what}: reported committed (found on the chain)"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Joins this org's peers to every spec channel whose config (read from the
+/// orderer) lists this org, from the channel's block 0.
+pub async fn join_channels(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+    report: &mut PassReport,
+) -> Result<()> {
+    for (name, ch) in &at.spec.channels {
+        if !ch.members.contains(&ctx.me) {
+            continue;
+        }
+        let missing: Vec<_> = ctx
+            .peers
+            .iter()
+            .filter(|p| {
+                !observed
+                    .local
+                    .peers
+                    .get(&p.name)
+                    .is_some_and(|l| l.joined_channels.iter().any(|c| c == name))
+            })
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let Some(orderer) = ctx.orderers.first() else {
+            report.waiting.push(format!(
+                "channel {name}: this organization's peers have not joined it, and the agent configuration lists no orderer to fetch it from"
+            ));
+            continue;
+        };
+        let config = match orderer.deliver.latest_config_block(name).await {
+            Ok(block) => ChannelConfig::from_block(&block)
+                .with_context(|| format!("decode the config of channel {name}"))?,
+            Err(e) => {
+                report.waiting.push(format!(
+                    "channel {name}: waiting to be added by its members (orderer {} does not serve it to {}: {e})",
+                    orderer.name, ctx.me
+                ));
+                continue;
+            }
+        };
+        if !config.application_msp_ids().contains(&ctx.me) {
+            report.waiting.push(format!(
+                "channel {name}: waiting to be added by its members (config sequence {} does not list {})",
+                config.sequence, ctx.me
+            ));
+            continue;
+        }
+        let genesis = orderer
+            .deliver
+            .block(name, Seek::Oldest)
+            .await
+            .with_context(|| {
+                format!(
+                    "fetch block 0 of channel {name} from orderer {}",
+                    orderer.name
+                )
+            })?;
+        for peer in missing {
+            opssc_fabric::cscc::join_channel(&peer.endorser, &genesis)
+                .await
+                .with_context(|| format!("join peer {} to channel {name}", peer.name))?;
+            report
+                .actions
+                .push(format!("joined peer {} to channel {name}", peer.name));
+        }
+    }
+    Ok(())
+}
+
+/// Whether this org's main peer has every block the orderer has on
+/// `channel`: a peer that just joined must not plan chaincodes from a ledger
+/// that has not seen their definitions yet.
+pub async fn caught_up(ctx: &Context, channel: &str) -> Result<bool> {
+    let Some(orderer) = ctx.orderers.first() else {
+        return Ok(true);
+    };
+    let ordered = orderer
+        .deliver
+        .block(channel, Seek::Newest)
+        .await
+        .with_context(|| format!("read the newest block of channel {channel} from the orderer"))?;
+    let local = ctx
+        .main_peer()
+        .deliver
+        .block(channel, Seek::Newest)
+        .await
+        .with_context(|| format!("read the newest block of channel {channel} from the own peer"))?;
+    Ok(opssc_fabric::block::number(&local) >= opssc_fabric::block::number(&ordered))
+}

@@ -1,0 +1,423 @@
+//! From planned channel changes to the exact ConfigUpdate bytes every
+//! organization can recompute.
+//!
+//! [`channel_update`] applies the changes of one planned proposal (an org
+//! added or removed, anchor peers, policies, ACLs, capabilities, batch
+//! settings, consenters) to the channel's current config and returns the
+//! marshaled `common.ConfigUpdate`, plus the proposal payload that carries it
+//! ([`proposal_payload`]). It is a pure function of the spec, the changes and
+//! the config: two organizations with the same spec commit and the same
+//! config block compute the same bytes, which is what lets a voter approve
+//! only an update it derived itself, and sign exactly those bytes.
+//!
+//! Key decision: an organization's config group is built from the spec alone
+//! ([`organization`]): the MSP from the certificates the organization
+//! committed (NodeOUs pinned to its first CA certificate, as cryptogen and
+//! Fabric CA set them up), the sample policies Fabric's own tooling gives a
+//! new member, and its anchor peers. Nothing local (no MSP directory) enters
+//! the bytes, so every voter derives the same group.
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use base64::Engine as _;
+use opssc_chaincode::api::{ChannelUpdatePayload, OrgChangePayload};
+use opssc_chaincode::model::Kind;
+use opssc_fabric::configtx::{
+    ChannelConfig, MspDefinition, Organization, PolicyRule, compute_update, edit, sign,
+};
+use opssc_fabric::protos::etcdraft;
+use opssc_fabric::protos::orderer::BatchSize;
+use opssc_fabric::protos::protos::AnchorPeer;
+use opssc_schema::Spec;
+use serde_json::{Value, json};
+
+use crate::plan::{CapabilityGroup, Change};
+
+/// The organization's channel config group as the spec describes it.
+pub fn organization(spec: &Spec, msp_id: &str, anchor_peers: &[String]) -> Result<Organization> {
+    let org = spec
+        .organizations
+        .get(msp_id)
+        .ok_or_else(|| anyhow!("organization {msp_id} is not in the spec"))?;
+    let msp = org.msp.as_ref().ok_or_else(|| {
+        anyhow!("{msp_id} has not committed its certificates (spec.msp) yet; it cannot be added to a channel before")
+    })?;
+    let pem =
+        |v: &Vec<String>| -> Vec<Vec<u8>> { v.iter().map(|p| p.as_bytes().to_vec()).collect() };
+    let Some(ca) = msp.ca_certs.first() else {
+        bail!("{msp_id}'s spec.msp lists no CA certificate");
+    };
+    let tls_ca = msp.tls_ca_certs.first().unwrap_or(ca);
+    let mut def = if msp.node_ous {
+        MspDefinition::with_node_ous(msp_id, ca.as_bytes(), tls_ca.as_bytes())
+    } else {
+        let admins: Vec<&[u8]> = msp.admin_certs.iter().map(|c| c.as_bytes()).collect();
+        MspDefinition::with_admin_certs(msp_id, ca.as_bytes(), tls_ca.as_bytes(), &admins)
+    };
+    def.root_certs = pem(&msp.ca_certs);
+    def.intermediate_certs = pem(&msp.intermediate_certs);
+    if !msp.tls_ca_certs.is_empty() {
+        def.tls_root_certs = pem(&msp.tls_ca_certs);
+    }
+    if msp.node_ous {
+        def.admin_certs = pem(&msp.admin_certs);
+    }
+    let mut out =
+        Organization::application(def).with_context(|| format!("the config group of {msp_id}"))?;
+    out.anchor_peers = anchor_peers_of(anchor_peers)?;
+    Ok(out)
+}
+
+fn anchor_peers_of(endpoints: &[String]) -> Result<Vec<AnchorPeer>> {
+    endpoints
+        .iter()
+        .map(|e| {
+            let (host, port) = e
+                .rsplit_once(':')
+                .ok_or_else(|| anyhow!("anchor peer {e:?} is not host:port"))?;
+            let port: i32 = port
+                .parse()
+                .map_err(|_| anyhow!("anchor peer {e:?} has no numeric port"))?;
+            Ok(AnchorPeer {
+                host: host.to_string(),
+                port,
+            })
+        })
+        .collect()
+}
+
+/// A policy text as the spec writes it: `ANY|ALL|MAJORITY <name>` is an
+/// implicit meta policy, anything else Fabric's signature policy language.
+pub fn policy_rule(text: &str) -> Result<PolicyRule> {
+    let t = text.trim();
+    let implicit = ["ANY ", "ALL ", "MAJORITY "]
+        .iter()
+        .any(|p| t.starts_with(p));
+    let rule = if implicit {
+        PolicyRule::implicit_meta(t)
+    } else {
+        PolicyRule::signature(t)
+    };
+    rule.with_context(|| format!("policy {t:?}"))
+}
+
+fn consenters(spec: &Spec) -> Result<Vec<etcdraft::Consenter>> {
+    let mut out = Vec::new();
+    for (org, node) in &spec.consortium.consenters {
+        let n = spec
+            .organizations
+            .get(org)
+            .and_then(|o| o.orderers.iter().find(|o| &o.name == node))
+            .ok_or_else(|| anyhow!("consenter {org}/{node} is not an orderer node of the spec"))?;
+        let cert = n.tls_cert.as_ref().ok_or_else(|| {
+            anyhow!("consenter {org}/{node} has no tlsCert in the spec; Raft needs it")
+        })?;
+        out.push(etcdraft::Consenter {
+            host: n.endpoint.host.clone(),
+            port: u32::from(n.endpoint.port),
+            client_tls_cert: cert.as_bytes().to_vec(),
+            server_tls_cert: cert.as_bytes().to_vec(),
+        });
+    }
+    out.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
+    Ok(out)
+}
+
+/// `config` with `change` applied; `Ok(None)` for changes that are not
+/// config updates (chaincodes, channel creation).
+pub fn apply(
+    spec: &Spec,
+    config: &ChannelConfig,
+    change: &Change,
+) -> Result<Option<ChannelConfig>> {
+    let next = match change {
+        Change::OrgAddedToChannel {
+            org, anchor_peers, ..
+        } => edit::add_application_org(config, &organization(spec, org, anchor_peers)?)?,
+        Change::OrgRemovedFromChannel { org, .. } => edit::remove_application_org(config, org)?,
+        Change::AnchorPeersChanged { org, after, .. } => {
+            edit::set_anchor_peers(config, org, &anchor_peers_of(after)?)?
+        }
+        Change::PolicyChanged { name, after, .. } => match after {
+            Some(text) => edit::set_policy(config, &["Application"], name, policy_rule(text)?)?,
+            None => edit::remove_policy(config, &["Application"], name)?,
+        },
+        Change::AclChanged {
+            resource, after, ..
+        } => edit::set_acl(config, resource, after.as_deref())?,
+        Change::CapabilityChanged { group, after, .. } => {
+            let path: &[&str] = match group {
+                CapabilityGroup::Channel => &[],
+                CapabilityGroup::Orderer => &["Orderer"],
+                CapabilityGroup::Application => &["Application"],
+            };
+            edit::set_capabilities(config, path, &[after.as_str()])?
+        }
+        Change::BatchChanged { after, .. } => {
+            let timed = edit::set_batch_timeout(config, &format!("{}ms", after.timeout_ms))?;
+            edit::set_batch_size(
+                &timed,
+                &BatchSize {
+                    max_message_count: after.max_message_count,
+                    absolute_max_bytes: after.absolute_max_bytes,
+                    preferred_max_bytes: after.preferred_max_bytes,
+                },
+            )?
+        }
+        Change::ConsentersChanged { .. } => edit::set_consenters(config, &consenters(spec)?)?,
+        Change::ChannelCreate { .. }
+        | Change::ChaincodeDeploy { .. }
+        | Change::ChaincodeUpgrade { .. }
+        | Change::ChaincodeDefinitionChanged { .. } => return Ok(None),
+    };
+    Ok(Some(next))
+}
+
+/// The marshaled ConfigUpdate that makes `changes` on `config`.
+pub fn channel_update(spec: &Spec, config: &ChannelConfig, changes: &[&Change]) -> Result<Vec<u8>> {
+    let mut next = config.clone();
+    for change in changes {
+        if let Some(n) = apply(spec, &next, change).with_context(|| {
+            format!(
+                "apply {} to channel {}",
+                change.kind_name(),
+                config.channel_id
+            )
+        })? {
+            next = n;
+        }
+    }
+    let update = compute_update(config, &next)
+        .with_context(|| format!("compute the config update of channel {}", config.channel_id))?;
+    Ok(sign::encode_update(&update))
+}
+
+/// The OpsSC payload of a config proposal carrying `update`.
+pub fn proposal_payload(
+    kind: Kind,
+    org: Option<&str>,
+    update: &[u8],
+    changes: &[&Change],
+) -> Result<Value> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(update);
+    let summary = json!(changes.iter().map(|c| c.kind_name()).collect::<Vec<_>>());
+    let value = match kind {
+        Kind::OrgAdd | Kind::OrgRemove => serde_json::to_value(OrgChangePayload {
+            org: org
+                .ok_or_else(|| anyhow!("an {kind} proposal names its organization"))?
+                .to_string(),
+            config_update: b64,
+            summary: Some(summary),
+        }),
+        Kind::ChannelUpdate => serde_json::to_value(ChannelUpdatePayload {
+            config_update: b64,
+            add_members: Vec::new(),
+            remove_members: Vec::new(),
+            policies: None,
+            summary: Some(summary),
+        }),
+        other => bail!("{other} proposals carry no config update"),
+    };
+    Ok(value.expect("payloads serialize"))
+}
+
+/// The ConfigUpdate bytes of a config proposal's payload.
+pub fn update_bytes(payload: &Value) -> Result<Vec<u8>> {
+    let b64 = payload["config_update"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the payload has no config_update"))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .context("the payload's config_update is not base64")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::ObservedBatch;
+    use opssc_fabric::configtx::genesis::{ChannelDescription, channel_config};
+    use opssc_fabric::configtx::{MspDefinition, Organization, required_signatures};
+    use opssc_fabric::protos::common::ConfigUpdate;
+    use prost::Message;
+    use std::collections::BTreeSet;
+
+    fn pem(name: &str) -> String {
+        format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n")
+    }
+
+    /// The add-org example, with Org4's certificates committed.
+    fn spec() -> Spec {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/add-org");
+        let mut spec = opssc_schema::load_dir(&dir)
+            .spec
+            .expect("the example validates");
+        spec.organizations.get_mut("Org4MSP").unwrap().msp = Some(opssc_schema::Msp {
+            ca_certs: vec![pem("ca.org4")],
+            intermediate_certs: Vec::new(),
+            tls_ca_certs: vec![pem("tlsca.org4")],
+            admin_certs: Vec::new(),
+            node_ous: true,
+        });
+        spec
+    }
+
+    /// `trade` with Org1..Org3, as a genesis block would have it.
+    fn trade() -> ChannelConfig {
+        let org = |id: &str| {
+            Organization::application(MspDefinition::with_node_ous(
+                id,
+                pem(&format!("ca.{id}")).as_bytes(),
+                pem(&format!("tlsca.{id}")).as_bytes(),
+            ))
+            .unwrap()
+        };
+        let orderer = Organization::orderer(
+            MspDefinition::with_node_ous(
+                "OrdererMSP",
+                pem("ca.o").as_bytes(),
+                pem("tlsca.o").as_bytes(),
+            ),
+            vec!["orderer0.example.com:7050".into()],
+        )
+        .unwrap();
+        let desc = ChannelDescription::new(
+            "trade",
+            vec![org("Org1MSP"), org("Org2MSP"), org("Org3MSP")],
+            vec![orderer],
+            vec![etcdraft::Consenter {
+                host: "orderer0.example.com".into(),
+                port: 7050,
+                client_tls_cert: pem("o0").into_bytes(),
+                server_tls_cert: pem("o0").into_bytes(),
+            }],
+        );
+        channel_config(&desc).unwrap()
+    }
+
+    fn add_org4() -> Change {
+        Change::OrgAddedToChannel {
+            channel: "trade".into(),
+            org: "Org4MSP".into(),
+            anchor_peers: vec!["peer0.org4.example.com:7051".into()],
+        }
+    }
+
+    #[test]
+    fn adding_an_org_is_the_same_bytes_for_everyone_and_needs_the_application_admins() {
+        let (spec, config) = (spec(), trade());
+        let change = add_org4();
+        let bytes = channel_update(&spec, &config, &[&change]).unwrap();
+        // Recomputed from a fresh copy of the same inputs: byte for byte.
+        assert_eq!(
+            bytes,
+            channel_update(&super::tests::spec(), &trade(), &[&change]).unwrap()
+        );
+        let update = ConfigUpdate::decode(bytes.as_slice()).unwrap();
+        assert_eq!(update.channel_id, "trade");
+        let app = &update.write_set.as_ref().unwrap().groups["Application"];
+        assert!(
+            app.groups.contains_key("Org4MSP"),
+            "{:?}",
+            app.groups.keys()
+        );
+        let org4 = &app.groups["Org4MSP"];
+        assert!(org4.values.contains_key("MSP") && org4.values.contains_key("AnchorPeers"));
+        let needed = required_signatures(&config, &update).unwrap();
+        let two: BTreeSet<String> = ["Org1MSP", "Org2MSP"].map(String::from).into();
+        let one: BTreeSet<String> = ["Org1MSP"].map(String::from).into();
+        assert!(needed.is_satisfied_by(&two), "MAJORITY of 3 admins is 2");
+        assert!(!needed.is_satisfied_by(&one));
+        // Another anchor peer is another update.
+        let other = Change::OrgAddedToChannel {
+            channel: "trade".into(),
+            org: "Org4MSP".into(),
+            anchor_peers: vec!["peer1.org4.example.com:7051".into()],
+        };
+        assert_ne!(bytes, channel_update(&spec, &config, &[&other]).unwrap());
+    }
+
+    #[test]
+    fn an_org_without_certificates_cannot_be_added() {
+        let mut spec = spec();
+        spec.organizations.get_mut("Org4MSP").unwrap().msp = None;
+        let e = channel_update(&spec, &trade(), &[&add_org4()]).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("has not committed its certificates"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn settings_changes_become_one_update() {
+        let (spec, config) = (spec(), trade());
+        let batch = Change::BatchChanged {
+            channel: "trade".into(),
+            before: ObservedBatch {
+                timeout_ms: 2000,
+                max_message_count: 10,
+                absolute_max_bytes: 99 * 1024 * 1024,
+                preferred_max_bytes: 512 * 1024,
+            },
+            after: ObservedBatch {
+                timeout_ms: 500,
+                max_message_count: 20,
+                absolute_max_bytes: 99 * 1024 * 1024,
+                preferred_max_bytes: 512 * 1024,
+            },
+        };
+        let acl = Change::AclChanged {
+            channel: "trade".into(),
+            resource: "qscc/GetChainInfo".into(),
+            before: None,
+            after: Some("/Channel/Application/Writers".into()),
+        };
+        let policy = Change::PolicyChanged {
+            channel: "trade".into(),
+            name: "Endorsement".into(),
+            before: Some("MAJORITY Endorsement".into()),
+            after: Some("OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')".into()),
+        };
+        let bytes = channel_update(&spec, &config, &[&batch, &acl, &policy]).unwrap();
+        let update = ConfigUpdate::decode(bytes.as_slice()).unwrap();
+        let ws = update.write_set.unwrap();
+        assert!(ws.groups["Orderer"].values.contains_key("BatchTimeout"));
+        assert!(ws.groups["Orderer"].values.contains_key("BatchSize"));
+        assert!(ws.groups["Application"].values.contains_key("ACLs"));
+        assert!(
+            ws.groups["Application"]
+                .policies
+                .contains_key("Endorsement")
+        );
+        // The order of the changes does not matter.
+        assert_eq!(
+            bytes,
+            channel_update(&spec, &config, &[&policy, &acl, &batch]).unwrap()
+        );
+    }
+
+    #[test]
+    fn payloads_are_what_the_contract_accepts() {
+        let (spec, config) = (spec(), trade());
+        let change = add_org4();
+        let bytes = channel_update(&spec, &config, &[&change]).unwrap();
+        let payload = proposal_payload(Kind::OrgAdd, Some("Org4MSP"), &bytes, &[&change]).unwrap();
+        opssc_chaincode::api::normalize_payload(Kind::OrgAdd, &payload).unwrap();
+        assert_eq!(update_bytes(&payload).unwrap(), bytes);
+        assert!(proposal_payload(Kind::OrgAdd, None, &bytes, &[&change]).is_err());
+        let cu = proposal_payload(Kind::ChannelUpdate, None, &bytes, &[&change]).unwrap();
+        opssc_chaincode::api::normalize_payload(Kind::ChannelUpdate, &cu).unwrap();
+        assert!(proposal_payload(Kind::ChaincodeDeploy, None, &bytes, &[]).is_err());
+    }
+
+    #[test]
+    fn policy_texts_pick_the_policy_type() {
+        assert!(matches!(
+            policy_rule("MAJORITY Admins").unwrap(),
+            PolicyRule::ImplicitMeta { .. }
+        ));
+        assert!(matches!(
+            policy_rule("OR('A.admin')").unwrap(),
+            PolicyRule::Signature(_)
+        ));
+        assert!(policy_rule("MOST Admins").is_err());
+    }
+}
