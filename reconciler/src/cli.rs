@@ -149,7 +149,9 @@ pub enum Command {
     /// Proposals with votes and quorum, tasks per org, refused commits, and the
     /// condition Ready / Progressing / Stalled with reasons.
     ///
-    /// Exit codes: 0 Ready, 3 Progressing, 4 Stalled, 2 error.
+    /// Exit codes: 0 Ready, 3 Progressing, 4 Stalled, 2 error. With
+    /// `--watch --until-ready`: 0 Ready, 1 timed out. Ctrl-C ends a watch
+    /// with the code of the last condition shown.
     Status {
         /// The organization's agent configuration (`opssc.yaml`).
         #[arg(long, default_value = "opssc.yaml")]
@@ -157,6 +159,8 @@ pub enum Command {
         /// Use this spec directory instead of the configured source.
         #[arg(long)]
         spec: Option<PathBuf>,
+        #[command(flatten)]
+        watch: StatusWatch,
     },
     /// Vote on a proposal as this organization (for `votePolicy: manual`).
     Vote {
@@ -187,6 +191,34 @@ pub enum Command {
         #[arg(long, default_value = "ops")]
         ops_channel: String,
     },
+}
+
+/// `opssc status --watch` and its companions.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusWatch {
+    /// Re-read the status every `--interval` and print it, under a timestamp
+    /// header, whenever it changes; until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+    /// With `--watch`: exit 0 as soon as the condition is Ready (for scripts).
+    #[arg(long, requires = "watch")]
+    pub until_ready: bool,
+    /// With `--until-ready`: give up after this many seconds (exit 1).
+    #[arg(long, value_name = "SECONDS", requires = "until_ready", value_parser = seconds)]
+    pub timeout: Option<std::time::Duration>,
+    /// With `--watch`: seconds between two reads.
+    #[arg(long, value_name = "SECONDS", default_value = "1", requires = "watch", value_parser = seconds)]
+    pub interval: std::time::Duration,
+}
+
+/// A positive number of seconds (`90`, `0.5`).
+fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 => std::time::Duration::try_from_secs_f64(s).map_err(|e| e.to_string()),
+        _ => Err(format!(
+            "{text:?} is not a positive number of seconds (e.g. 60 or 0.5)"
+        )),
+    }
 }
 
 /// `opssc vote` decisions.

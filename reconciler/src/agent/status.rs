@@ -9,8 +9,17 @@
 //! without a person: a refused commit, a package this org cannot build, a
 //! rejected or failed proposal) — with its reasons. Key decision: status
 //! changes nothing; it is safe to run next to the agent.
+//!
+//! [`watch`] re-reads the status every interval and prints it, under a
+//! timestamp header, only when the rendered text changed ([`Watcher`]); it
+//! ends when the status is Ready (with `until_ready`), at the deadline, or
+//! when told to stop (Ctrl-C). The status source is a closure, so the loop is
+//! tested with a fake one. Polling, not OpsSC events: the status also shows
+//! this organization's installs and approvals, which raise no OpsSC event.
 
 use std::fmt::Write as _;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 use opssc_chaincode::model::{Decision, ProposalState};
@@ -27,9 +36,142 @@ pub enum Condition {
 }
 
 /// The rendered status and its condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
     pub condition: Condition,
     pub text: String,
+}
+
+impl Condition {
+    /// The exit code of `opssc status`: 0 Ready, 3 Progressing, 4 Stalled.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Condition::Ready => 0,
+            Condition::Progressing => 3,
+            Condition::Stalled => 4,
+        }
+    }
+}
+
+/// How `opssc status --watch` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// The pause between two reads.
+    pub interval: Duration,
+    /// End as soon as the status is Ready.
+    pub until_ready: bool,
+    /// Give up after this long (with `until_ready`).
+    pub timeout: Option<Duration>,
+}
+
+/// Why a watch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchEnd {
+    /// The status was Ready (with `until_ready`).
+    Ready,
+    /// The deadline passed first.
+    TimedOut,
+    /// Stopped from outside (Ctrl-C); the last condition read, if any read succeeded.
+    Stopped(Option<Condition>),
+}
+
+/// Prints a status only when it differs from the one printed last.
+#[derive(Debug, Default)]
+pub struct Watcher {
+    last: Option<String>,
+}
+
+impl Watcher {
+    /// The block to print for a reading taken at `at` (a timestamp header,
+    /// then the reading), or `None` when the reading is the one printed last.
+    pub fn update(&mut self, reading: &str, at: SystemTime) -> Option<String> {
+        if self.last.as_deref() == Some(reading) {
+            return None;
+        }
+        self.last = Some(reading.to_string());
+        Some(format!("--- {} ---\n{reading}", rfc3339_utc(at)))
+    }
+}
+
+/// What one read shows: the status text, or why it could not be read.
+fn reading(r: &Result<Status>) -> String {
+    match r {
+        Ok(s) => s.text.clone(),
+        Err(e) => format!("status unavailable (retrying every interval): {e:#}\n"),
+    }
+}
+
+/// Reads the status with `read` every `options.interval`, writes each
+/// change to `out` (headers from `clock`), and ends as [`WatchEnd`] says.
+/// A failed read is shown like a status and retried.
+pub async fn watch<F, Fut, W>(
+    mut read: F,
+    options: WatchOptions,
+    out: &mut W,
+    mut clock: impl FnMut() -> SystemTime,
+    stop: impl Future<Output = ()>,
+) -> std::io::Result<WatchEnd>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Status>>,
+    W: std::io::Write,
+{
+    let deadline = async {
+        match options.timeout.filter(|_| options.until_ready) {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline, stop);
+    let mut watcher = Watcher::default();
+    let mut last: Option<Condition> = None;
+    loop {
+        // Biased: a stop or the deadline wins over a read that is also ready.
+        let r = tokio::select! {
+            biased;
+            _ = &mut stop => return Ok(WatchEnd::Stopped(last)),
+            _ = &mut deadline => return Ok(WatchEnd::TimedOut),
+            r = read() => r,
+        };
+        last = r.as_ref().ok().map(|s| s.condition);
+        if let Some(block) = watcher.update(&reading(&r), clock()) {
+            out.write_all(block.as_bytes())?;
+            out.flush()?;
+        }
+        if options.until_ready && last == Some(Condition::Ready) {
+            return Ok(WatchEnd::Ready);
+        }
+        tokio::select! {
+            biased;
+            _ = &mut stop => return Ok(WatchEnd::Stopped(last)),
+            _ = &mut deadline => return Ok(WatchEnd::TimedOut),
+            _ = tokio::time::sleep(options.interval) => {}
+        }
+    }
+}
+
+/// `2026-11-25T10:00:03Z`, from the civil-from-days algorithm (proleptic
+/// Gregorian calendar, UTC).
+pub fn rfc3339_utc(at: SystemTime) -> String {
+    let secs = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
@@ -202,4 +344,210 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
         condition,
         text: out,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn st(condition: Condition, text: &str) -> Result<Status> {
+        Ok(Status {
+            condition,
+            text: format!("{text}\n"),
+        })
+    }
+
+    /// A fake status source: answers the readings in order, then the last
+    /// one again; counts the reads.
+    #[derive(Clone)]
+    struct Fake {
+        readings: Arc<Mutex<VecDeque<Result<Status>>>>,
+        reads: Arc<Mutex<usize>>,
+    }
+
+    impl Fake {
+        fn new(readings: Vec<Result<Status>>) -> Fake {
+            Fake {
+                readings: Arc::new(Mutex::new(readings.into())),
+                reads: Arc::new(Mutex::new(0)),
+            }
+        }
+
+        fn read(&self) -> std::future::Ready<Result<Status>> {
+            *self.reads.lock().unwrap() += 1;
+            let mut q = self.readings.lock().unwrap();
+            let r = if q.len() > 1 {
+                q.pop_front().unwrap()
+            } else {
+                match q.front().unwrap() {
+                    Ok(s) => Ok(s.clone()),
+                    Err(e) => Err(anyhow::anyhow!("{e:#}")),
+                }
+            };
+            std::future::ready(r)
+        }
+
+        fn reads(&self) -> usize {
+            *self.reads.lock().unwrap()
+        }
+    }
+
+    fn options(until_ready: bool, timeout_ms: Option<u64>) -> WatchOptions {
+        WatchOptions {
+            interval: Duration::from_millis(1),
+            until_ready,
+            timeout: timeout_ms.map(Duration::from_millis),
+        }
+    }
+
+    /// A clock that ticks one second per reading.
+    fn clock() -> impl FnMut() -> SystemTime {
+        let mut t = 1_764_064_800;
+        move || {
+            t += 1;
+            at(t)
+        }
+    }
+
+    #[test]
+    fn timestamps_are_utc_rfc3339() {
+        assert_eq!(rfc3339_utc(at(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(at(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(at(1_764_064_803)), "2025-11-25T10:00:03Z");
+        assert_eq!(rfc3339_utc(at(4_107_542_399)), "2100-02-28T23:59:59Z");
+    }
+
+    #[test]
+    fn the_watcher_prints_only_changes() {
+        let mut w = Watcher::default();
+        assert_eq!(
+            w.update("a\n", at(0)).as_deref(),
+            Some("--- 1970-01-01T00:00:00Z ---\na\n")
+        );
+        assert_eq!(w.update("a\n", at(1)), None);
+        assert!(w.update("b\n", at(2)).is_some());
+        assert!(w.update("a\n", at(3)).is_some(), "back to a is a change");
+    }
+
+    #[tokio::test]
+    async fn until_ready_prints_each_change_once_and_ends_when_ready() {
+        let fake = Fake::new(vec![
+            st(Condition::Progressing, "proposal filed"),
+            st(Condition::Progressing, "proposal filed"),
+            st(Condition::Progressing, "proposal approved"),
+            st(Condition::Progressing, "proposal approved"),
+            st(Condition::Ready, "committed"),
+            st(Condition::Progressing, "never read"),
+        ]);
+        let mut out = Vec::new();
+        let f = fake.clone();
+        let end = watch(
+            move || f.read(),
+            options(true, Some(10_000)),
+            &mut out,
+            clock(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(end, WatchEnd::Ready);
+        assert_eq!(fake.reads(), 5);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "--- 2025-11-25T10:00:01Z ---\nproposal filed\n\
+             --- 2025-11-25T10:00:03Z ---\nproposal approved\n\
+             --- 2025-11-25T10:00:05Z ---\ncommitted\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn until_ready_times_out_when_never_ready() {
+        let fake = Fake::new(vec![st(Condition::Stalled, "rejected")]);
+        let mut out = Vec::new();
+        let f = fake.clone();
+        let end = watch(
+            move || f.read(),
+            options(true, Some(50)),
+            &mut out,
+            clock(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(end, WatchEnd::TimedOut);
+        assert!(fake.reads() > 2, "it kept reading: {}", fake.reads());
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out.matches("---\nrejected").count(), 1, "{out}");
+    }
+
+    #[tokio::test]
+    async fn a_plain_watch_goes_on_past_ready_until_stopped() {
+        let fake = Fake::new(vec![
+            st(Condition::Ready, "all done"),
+            st(Condition::Ready, "all done"),
+            st(Condition::Progressing, "a new commit"),
+        ]);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let tx = Mutex::new(Some(tx));
+        let f = fake.clone();
+        let read = move || {
+            // Ctrl-C arrives during the fourth read, which is not shown.
+            if f.reads() == 3 {
+                let _ = tx.lock().unwrap().take().unwrap().send(());
+            }
+            f.read()
+        };
+        let mut out = Vec::new();
+        let end = watch(
+            read,
+            // A timeout without until_ready does not end the watch.
+            options(false, Some(0)),
+            &mut out,
+            clock(),
+            async {
+                let _ = rx.await;
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(end, WatchEnd::Stopped(Some(Condition::Progressing)));
+        assert_eq!(fake.reads(), 4);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(
+            out,
+            "--- 2025-11-25T10:00:01Z ---\nall done\n--- 2025-11-25T10:00:03Z ---\na new commit\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_shown_and_retried() {
+        let fake = Fake::new(vec![
+            Err(anyhow::anyhow!("connect to peer0: connection refused")),
+            Err(anyhow::anyhow!("connect to peer0: connection refused")),
+            st(Condition::Ready, "all done"),
+        ]);
+        let mut out = Vec::new();
+        let f = fake.clone();
+        let end = watch(
+            move || f.read(),
+            options(true, None),
+            &mut out,
+            clock(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(end, WatchEnd::Ready);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "--- 2025-11-25T10:00:01Z ---\nstatus unavailable (retrying every interval): connect to peer0: connection refused\n\
+             --- 2025-11-25T10:00:03Z ---\nall done\n"
+        );
+    }
 }

@@ -30,7 +30,11 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::State { command } => state::run(command),
         Command::Reconcile { config, once, spec } => reconcile::run(&config, once, spec.as_deref()),
         Command::Agent { config } => agent::run(&config),
-        Command::Status { config, spec } => status::run(&config, spec.as_deref()),
+        Command::Status {
+            config,
+            spec,
+            watch,
+        } => status::run(&config, spec.as_deref(), watch),
         Command::Vote {
             id,
             decision,
