@@ -36,6 +36,10 @@ pub struct AgentConfig {
     /// How this organization votes on proposals.
     #[serde(default)]
     pub vote_policy: VotePolicy,
+    /// Whether the agent files the channel config proposals its spec calls
+    /// for, or only votes on (and signs) other organizations' proposals.
+    #[serde(default)]
+    pub channel_changes: ChannelChangePolicy,
     /// Address for the metrics and health endpoint, e.g. `127.0.0.1:9100`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
@@ -167,6 +171,21 @@ pub enum VotePolicy {
     #[default]
     Auto,
     Manual,
+}
+
+/// `propose` (default): file the channel config proposals (members,
+/// policies, batch settings, ...) the spec calls for, vote, sign and submit.
+/// `voteOnly`: never file a channel config proposal; still vote on (and sign)
+/// the ones other organizations file, and join the channels this
+/// organization is added to — for an organization that leaves proposing to
+/// others, or while the spec does not describe the network's current
+/// settings yet (adopting an existing network).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ChannelChangePolicy {
+    #[default]
+    Propose,
+    VoteOnly,
 }
 
 impl AgentConfig {

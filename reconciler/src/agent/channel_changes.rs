@@ -179,6 +179,12 @@ pub async fn config_proposal(
         }
     }
 
+    if ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly {
+        report.waiting.push(format!(
+            "{what}: this organization only votes on channel changes (channelChanges: voteOnly); waiting for another member to file it"
+        ));
+        return Ok(());
+    }
     let out = ops
         .propose(&ProposeArgs {
             kind: p.kind,

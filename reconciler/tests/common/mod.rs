@@ -320,6 +320,10 @@ pub fn start_agents(
         let dir = work.join(&h.msp_id);
         std::fs::create_dir_all(&dir).unwrap();
         config.state_dir = Some(dir.join("state"));
+        // The reference spec does not describe this devnet's channel
+        // settings (its endpoints, batch timeout and consenters are the
+        // spec's, not the devnet's): these tests leave channel configs alone.
+        config.channel_changes = opssc_schema::local::ChannelChangePolicy::VoteOnly;
         configure(&h.msp_id, &mut config);
         let path = dir.join("opssc.yaml");
         std::fs::write(&path, config.to_yaml()).unwrap();
