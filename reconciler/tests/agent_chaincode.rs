@@ -228,6 +228,25 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         }
     }
 
+    // `opssc status --watch --until-ready` exits 0 once the upgrade is Ready
+    // (its proposal reported committed), the last status printed being Ready.
+    let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
+        .args(["status", "--watch", "--until-ready", "--timeout", "60"])
+        .arg("--config")
+        .arg(&agents[1].config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "status --watch --until-ready\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("--- "), "{stdout}");
+    let last = stdout.rsplit("\n--- ").next().unwrap();
+    assert!(last.contains("condition: Ready"), "{stdout}");
+
     // Idle figures: 10 s with nothing to do.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before: Vec<(u64, u64)> = agents.iter().map(|a| rss_and_cpu(a.pid())).collect();
