@@ -15,8 +15,10 @@
 # 4. starts one `opssc agent` per peer organization (detached; PIDs in
 #    .opssc-dev/agents.pids): they verify the spec repository's signed
 #    commits, propose, vote, install, approve and commit what network-spec/
-#    declares, and the script waits until every organization reports Ready;
-# 5. prints the status and what to try next.
+#    declares, and the script shows the first organization's status as it
+#    changes (`opssc status --watch --until-ready`) until every
+#    organization reports Ready;
+# 5. prints what to try next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,32 +70,38 @@ for config in .opssc-dev/orgs/*/opssc.yaml; do
   echo "  $msp: opssc agent pid $! (log .opssc-dev/logs/agent-$msp.log)"
 done
 
-step "waiting for the agents to converge on network-spec/ (proposals, votes, install, approve, commit)"
+first=$(basename "$(dirname "${configs[0]}")")
+step "waiting for the agents to converge on network-spec/ (proposals, votes, install, approve, commit); $first's status as it changes:"
+# `opssc status --watch --until-ready` prints the status whenever it changes
+# and exits 0 once the organization is Ready (1 at the timeout).
 deadline=$((SECONDS + 300))
-while :; do
-  ready=0
-  for config in "${configs[@]}"; do
-    if "$opssc" status --config "$config" >/dev/null 2>&1; then ready=$((ready + 1)); fi
-  done
-  echo "  $ready of ${#configs[@]} organizations Ready ($((SECONDS))s)"
-  [ "$ready" -eq "${#configs[@]}" ] && break
-  if [ $SECONDS -ge $deadline ]; then
-    echo "not converged after 300 s; the agents keep going. Look at:"
-    echo "  $opssc status --config ${configs[0]}"
+for config in "${configs[@]}"; do
+  msp=$(basename "$(dirname "$config")")
+  left=$((deadline - SECONDS)); [ "$left" -ge 1 ] || left=1
+  rc=0
+  if [ "$config" = "${configs[0]}" ]; then
+    "$opssc" status --config "$config" --watch --until-ready --timeout "$left" || rc=$?
+  else
+    "$opssc" status --config "$config" --watch --until-ready --timeout "$left" > /dev/null || rc=$?
+  fi
+  if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -eq 1 ]; then
+      echo "$msp is not Ready after 300 s; the agents keep going. Look at:"
+    else
+      echo "opssc status failed for $msp (exit $rc, the error is above). Look at:"
+    fi
+    echo "  $opssc status --config $config --watch"
     echo "  .opssc-dev/logs/agent-*.log"
     exit 1
   fi
-  sleep 5
+  echo "  $msp Ready (${SECONDS}s)"
 done
-
-step "status as Org1MSP"
-"$opssc" status --config "${configs[0]}" || true
 
 cat <<TXT
 
 The network is running and every organization's agent reports Ready. Next:
   $opssc dev demo chaincode              # Org1's admin commits a signed kv upgrade; watch all orgs converge
-  $opssc status --config ${configs[0]}   # proposals, votes, tasks, conditions
+  $opssc status --config ${configs[0]} --watch   # proposals, votes, tasks, conditions, live (Ctrl-C ends)
   $opssc dev status                      # processes, ports, channels and heights
   $opssc plan --spec network-spec --state examples/spec-repo/state/observed.json   # a plan
   ./scripts/quickstart.sh down           # stop the agents, then the devnet
