@@ -454,6 +454,14 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         "status shows the failed task\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert_eq!(out.status.code(), Some(4), "Stalled\n{stdout}");
+    assert!(
+        stdout.contains("condition: Stalled")
+            && stdout.contains(&format!(
+                "Org2MSP's install task failed: {broken} does not compile"
+            )),
+        "{stdout}"
+    );
     println!("{stdout}");
     // The running version keeps serving, on every peer.
     for o in &orgs {

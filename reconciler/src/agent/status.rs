@@ -174,6 +174,32 @@ pub fn rfc3339_utc(at: SystemTime) -> String {
     )
 }
 
+/// Tasks whose latest report failed (e.g. an install whose package does not
+/// compile): the rollout waits for a person.
+fn failed_tasks(id: &str, tasks: &[opssc_chaincode::model::TaskEntry]) -> Vec<String> {
+    let mut latest: std::collections::BTreeMap<(&str, &str), &opssc_chaincode::model::TaskEntry> =
+        Default::default();
+    for t in tasks {
+        let e = latest.entry((t.org.as_str(), t.task.as_str())).or_insert(t);
+        if t.seq > e.seq {
+            *e = t;
+        }
+    }
+    latest
+        .into_values()
+        .filter(|t| t.status == opssc_chaincode::model::TaskStatus::Failed)
+        .map(|t| {
+            format!(
+                "proposal {}: {}'s {} task failed: {}",
+                crate::plan::short_id(id),
+                t.org,
+                t.task,
+                t.detail.lines().next().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
 pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
     let mut out = String::new();
     let mut stalled: Vec<String> = Vec::new();
@@ -274,8 +300,14 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
             let _ = writeln!(
                 out,
                 "    task {} {}: {:?} {}",
-                t.org, t.task, t.status, t.detail
+                t.org,
+                t.task,
+                t.status,
+                t.detail.replace('\n', "\n      | ")
             );
+        }
+        if matches!(p.state, ProposalState::Approved) {
+            stalled.extend(failed_tasks(&p.id, &tasks));
         }
         if matches!(p.state, ProposalState::Approved) {
             let _ = writeln!(
@@ -351,6 +383,38 @@ mod tests {
     use super::*;
     use std::collections::VecDeque;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_task_whose_latest_report_failed_stalls_the_rollout() {
+        use opssc_chaincode::model::{TaskEntry, TaskStatus};
+        let task = |org: &str, task: &str, seq: u32, status: TaskStatus, detail: &str| TaskEntry {
+            proposal_id: "p".repeat(64),
+            org: org.into(),
+            task: task.into(),
+            seq,
+            status,
+            detail: detail.into(),
+            at: 0,
+            tx_id: String::new(),
+            actor: String::new(),
+        };
+        let tasks = vec![
+            task(
+                "Org1MSP",
+                "install",
+                0,
+                TaskStatus::Failed,
+                "cc_1:aa does not compile:\n./main.go:1:1: x",
+            ),
+            task("Org2MSP", "install", 0, TaskStatus::Failed, "transient"),
+            task("Org2MSP", "install", 1, TaskStatus::Done, "cc_1:aa"),
+            task("Org2MSP", "approve", 0, TaskStatus::Done, "sequence 1"),
+        ];
+        assert_eq!(
+            failed_tasks(&"p".repeat(64), &tasks),
+            ["proposal pppppppppppp: Org1MSP's install task failed: cc_1:aa does not compile:"]
+        );
+    }
 
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
