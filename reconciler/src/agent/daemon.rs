@@ -231,6 +231,9 @@ async fn watch_ops(ctx: Arc<Context>, ops_channel: String, wake: Arc<Notify>, me
     // The gateway accepts only a specified start block: start after the
     // current newest one, and resume after the last block seen.
     let mut next_block: Option<u64> = None;
+    // Backs off while the ops channel is not readable (an organization not
+    // yet added to it), warning once rather than every second.
+    let mut unreadable = 0u32;
     loop {
         let start = match next_block {
             Some(n) => n,
@@ -240,10 +243,18 @@ async fn watch_ops(ctx: Arc<Context>, ops_channel: String, wake: Arc<Notify>, me
                 .block(&ops.channel, Seek::Newest)
                 .await
             {
-                Ok(b) => b.header.as_ref().map_or(0, |h| h.number) + 1,
+                Ok(b) => {
+                    unreadable = 0;
+                    b.header.as_ref().map_or(0, |h| h.number) + 1
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the newest block of the ops channel");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    if unreadable == 0 {
+                        tracing::warn!(error = %e, "cannot read the newest block of the ops channel (retrying quietly)");
+                    } else {
+                        tracing::debug!(error = %e, "the ops channel is still not readable");
+                    }
+                    unreadable = unreadable.saturating_add(1);
+                    tokio::time::sleep(Duration::from_secs(u64::from(unreadable.min(5)))).await;
                     continue;
                 }
             },

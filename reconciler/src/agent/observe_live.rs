@@ -276,7 +276,21 @@ pub async fn live(
     }
     let ops = ctx.ops(&spec.consortium.ops_channel);
     if joined.contains(&spec.consortium.ops_channel) {
-        for item in ops.list_all().await? {
+        // An organization that just joined the ops channel reaches the OpsSC
+        // through the other members' peers once gossip has told its peer
+        // about them; until then it sees no proposal (it is in no electorate
+        // yet) rather than failing the whole pass, which also joins channels.
+        let items = match ops.list_all().await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot list the OpsSC proposals on {} yet: {e:#}",
+                    spec.consortium.ops_channel
+                );
+                Vec::new()
+            }
+        };
+        for item in items {
             let Some(mut s) = summary(&item) else {
                 continue;
             };

@@ -103,6 +103,25 @@ pub async fn serve<C: Chaincode>(label: &str, chaincode: C) -> (String, String) 
 /// need every member's vote; the executor has 10 s (the contract's minimum)
 /// before the next organization may take over.
 pub async fn deploy_opssc(orgs: &[Org]) {
+    deploy_opssc_founding(
+        orgs,
+        json!({
+            "ops_channel": OPS,
+            "members": ["Org1MSP", "Org2MSP", "Org3MSP"],
+            "channels": [{"name": "trade", "members": ["Org1MSP", "Org2MSP", "Org3MSP"]}],
+            "governance": {
+                "voting_period_secs": 3600,
+                "max_voting_period_secs": 86400,
+                "executor_timeout_secs": 10,
+                "quorum": {"chaincode": "all"},
+            },
+        }),
+    )
+    .await
+}
+
+/// Deploys the OpsSC chaincode on `ops` (served here) and calls `found` with `found`.
+pub async fn deploy_opssc_founding(orgs: &[Org], found: Value) {
     let (addr, package_id) = serve("opssc_1.0", OpsSc).await;
     let pkg = package::ccaas_package("opssc_1.0", &Connection::plaintext(&addr)).unwrap();
     for o in orgs {
@@ -122,18 +141,7 @@ pub async fn deploy_opssc(orgs: &[Org]) {
         lifecycle::commit(&orgs[0].gateway, OPS, &def, &endorsing)
     })
     .await;
-    let arg = serde_json::to_vec(&json!({
-        "ops_channel": OPS,
-        "members": ["Org1MSP", "Org2MSP", "Org3MSP"],
-        "channels": [{"name": "trade", "members": ["Org1MSP", "Org2MSP", "Org3MSP"]}],
-        "governance": {
-            "voting_period_secs": 3600,
-            "max_voting_period_secs": 86400,
-            "executor_timeout_secs": 10,
-            "quorum": {"chaincode": "all"},
-        },
-    }))
-    .unwrap();
+    let arg = serde_json::to_vec(&found).unwrap();
     retry("found", Duration::from_secs(90), || {
         orgs[0]
             .gateway

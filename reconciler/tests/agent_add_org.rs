@@ -1,0 +1,530 @@
+//! The paper's first scenario, driven only by signed git commits: a new
+//! organization joins a running consortium.
+//!
+//! A devnet with four peer organizations, where only Org1..Org3 are members
+//! of the channels `ops`, `trade` and `market`; two chaincodes run on each
+//! application channel. Four `opssc agent` processes follow one spec
+//! repository (its root lists the admin keys of Org1 and Org4; Org4 has no
+//! certificates and no channel yet). Then, with no Fabric command from the
+//! test:
+//! 1. a hostile ChannelUpdate on `market` (filed by hand with the current
+//!    spec commit, a batch timeout the spec does not want) is rejected by the
+//!    agents with the reason, and the channel config does not change;
+//! 2. Org4's admin commits, signed, its certificates and its membership of
+//!    the three channels; the members' agents file an OrgAdd per channel
+//!    (ops first: the contract admits a member to an application channel only
+//!    from the ops channel), recompute and sign it, the executor submits the
+//!    update with the signatures from the chain; Org2's agent is SIGKILLed
+//!    as soon as the first proposal is filed and restarted a few seconds
+//!    later;
+//! 3. Org4's agent sees itself in each config, joins its peer from the
+//!    orderer's block 0, waits until its ledger caught up, installs and
+//!    approves the four chaincodes at their committed definitions: all four
+//!    answer on Org4's peer.
+//!
+//! Asserted: each channel's config sequence went up by exactly one and lists
+//! Org4; one committed OrgAdd per channel and none failed; nothing filed
+//! twice. Printed with the prefix `FIGURE`: the seconds from the commit to
+//! each milestone, and the human actions of the scenario.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{
+    Agent, Org, agents_logs, chain, commit, deploy_opssc_founding, org, query, reference_spec,
+    serve, start_agents,
+};
+use git2::Repository;
+use opssc_fabric::configtx::{self, ChannelConfig, compute_update, edit, sign};
+use opssc_fabric::deliver::Deliverer;
+use opssc_fabric::lifecycle;
+use opssc_fabric::tx::ChaincodeCall;
+use opssc_fabric::{Node, NodeConfig, Signer, SigningIdentity};
+use opssc_tests::devnet_support::{OrgHandle, Topology, start_devnet};
+use opssc_tests::kvcc::Kv;
+use serde_json::{Value, json};
+use ssh_key::{Algorithm, PrivateKey};
+
+const CHANNELS: [&str; 3] = ["ops", "trade", "market"];
+/// (channel, chaincode) of the four chaincodes.
+const CHAINCODES: [(&str, &str); 4] = [
+    ("trade", "asset"),
+    ("trade", "escrow"),
+    ("market", "offer"),
+    ("market", "bid"),
+];
+
+fn topology() -> Topology {
+    let mut t = Topology::reference(4);
+    let members: Vec<String> = ["Org1MSP", "Org2MSP", "Org3MSP"].map(String::from).into();
+    for ch in &mut t.channels {
+        ch.members = members.clone();
+    }
+    let mut market = t.channels[1].clone();
+    market.name = "market".into();
+    t.channels.push(market);
+    t
+}
+
+async fn deliverer(h: &OrgHandle) -> Deliverer {
+    let admin: Arc<dyn Signer> =
+        Arc::new(SigningIdentity::from_msp_dir(&h.msp_id, &h.admin_msp_dir).unwrap());
+    let p = &h.peers[0];
+    let nc = NodeConfig::tls_from_file(&p.address, &p.tls_ca_cert)
+        .unwrap()
+        .with_server_name(&p.host);
+    Deliverer::peer(Node::connect(&nc).await.unwrap(), admin)
+}
+
+async fn configs(d: &Deliverer) -> Vec<ChannelConfig> {
+    let mut out = Vec::new();
+    for ch in CHANNELS {
+        out.push(
+            configtx::client::fetch_config(d, ch)
+                .await
+                .unwrap_or_else(|e| panic!("config of {ch}: {}", chain(&e))),
+        );
+    }
+    out
+}
+
+fn chaincode_yaml(channel: &str, name: &str) -> String {
+    format!(
+        "apiVersion: opssc/v1alpha1\nkind: Chaincode\nmetadata:\n  name: {name}\nspec:\n  channel: {channel}\n  version: \"1.0\"\n  package:\n    ccaas: {{}}\n"
+    )
+}
+
+fn channel_yaml(name: &str, members: &str, caps: &Caps) -> String {
+    format!(
+        "apiVersion: opssc/v1alpha1\nkind: Channel\nmetadata:\n  name: {name}\nspec:\n  members: [{members}]\n  capabilities:\n    channel: {}\n    orderer: {}\n    application: {}\n",
+        caps.0, caps.1, caps.2
+    )
+}
+
+/// Channel, orderer and application capability of a config.
+struct Caps(String, String, String);
+
+fn caps(config: &ChannelConfig) -> Caps {
+    let top = |g: &[&str]| {
+        config
+            .capabilities(g)
+            .into_iter()
+            .max()
+            .unwrap_or_else(|| "V2_0".into())
+    };
+    Caps(top(&[]), top(&["Orderer"]), top(&["Application"]))
+}
+
+/// The reference spec, with what this devnet really runs written in: each
+/// organization's anchor peer, the Raft consenter (endpoint and TLS
+/// certificate) and the batch settings, read from the ops channel's config.
+/// A spec that does not describe the network would have the agents propose
+/// to change it (the spec wins).
+fn spec_of_devnet(config: &ChannelConfig, org1_key: &PrivateKey) -> Vec<(String, String)> {
+    let raft = config.etcdraft().expect("a Raft channel");
+    let c = &raft.consenters[0];
+    let batch = config.batch_size().expect("batch size");
+    let timeout = config.batch_timeout().expect("batch timeout");
+    let mut files: Vec<(String, String)> = reference_spec()
+        .into_iter()
+        .filter(|(rel, _)| !rel.starts_with("channels/"))
+        .collect();
+    for (rel, text) in &mut files {
+        match rel.as_str() {
+            "consortium.yaml" => {
+                *text = text
+                    .replace("timeout: 500ms", &format!("timeout: {timeout}"))
+                    .replace(
+                        "maxMessageCount: 100",
+                        &format!(
+                            "maxMessageCount: {}\n      absoluteMaxBytes: \"{}\"\n      preferredMaxBytes: \"{}\"",
+                            batch.max_message_count, batch.absolute_max_bytes, batch.preferred_max_bytes
+                        ),
+                    );
+                assert!(text.contains(&format!("timeout: {timeout}")), "{text}");
+            }
+            "orgs/orderer.yaml" => {
+                *text = text.replace(
+                    "endpoint: orderer0.example.com:7050",
+                    &format!(
+                        "endpoint: {}:{}\n      tlsCert:\n        file: orderer/orderer0-tls.pem",
+                        c.host, c.port
+                    ),
+                );
+            }
+            _ => {}
+        }
+        for i in 1..=3 {
+            if *rel == format!("orgs/org{i}.yaml") {
+                let a = &config.anchor_peers(&format!("Org{i}MSP"))[0];
+                *text = text.replace(
+                    &format!("endpoint: peer0.org{i}.example.com:7051"),
+                    &format!("endpoint: {}:{}", a.host, a.port),
+                );
+            }
+        }
+        if rel == "orgs/org1.yaml" {
+            text.push_str(&format!(
+                "  admins:\n    - name: alice\n      signingKey: \"{}\"\n",
+                org1_key.public_key().to_openssh().unwrap()
+            ));
+        }
+    }
+    files.push((
+        "orgs/orderer/orderer0-tls.pem".into(),
+        String::from_utf8(c.server_tls_cert.clone()).unwrap(),
+    ));
+    files
+}
+
+fn org4_yaml(key: &PrivateKey, with_msp: bool) -> String {
+    let mut text = "apiVersion: opssc/v1alpha1\nkind: Organization\nmetadata:\n  name: org4\nspec:\n  mspId: Org4MSP\n  peers:\n    - name: peer0\n      endpoint: peer0.org4.example.com:7051\n      anchor: true\n".to_string();
+    if with_msp {
+        text.push_str(
+            "  msp:\n    caCerts:\n      - file: org4/ca.pem\n    tlsCaCerts:\n      - file: org4/tlsca.pem\n",
+        );
+    }
+    text.push_str(&format!(
+        "  admins:\n    - name: dave\n      signingKey: \"{}\"\n",
+        key.public_key().to_openssh().unwrap()
+    ));
+    text
+}
+
+async fn evaluate(
+    o: &Org,
+    channel: &str,
+    cc: &str,
+    function: &str,
+    args: &[&str],
+) -> Option<Vec<u8>> {
+    o.gateway
+        .evaluate_transaction(channel, cc, function, args.iter().copied())
+        .await
+        .ok()
+}
+
+async fn proposals(o: &Org) -> Vec<Value> {
+    query(o, "list", json!({"page_size": 200})).await["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn a_new_organization_joins_by_one_signed_commit() {
+    let devnet = start_devnet(topology());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(scenario(&devnet));
+}
+
+async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
+    let handles = devnet.orgs();
+    let mut orgs = Vec::new();
+    for h in handles {
+        orgs.push(org(h).await);
+    }
+    let members = &orgs[..3];
+    deploy_opssc_founding(
+        members,
+        json!({
+            "ops_channel": "ops",
+            "members": ["Org1MSP", "Org2MSP", "Org3MSP"],
+            "channels": [
+                {"name": "trade", "members": ["Org1MSP", "Org2MSP", "Org3MSP"]},
+                {"name": "market", "members": ["Org1MSP", "Org2MSP", "Org3MSP"]},
+            ],
+            "governance": {
+                "voting_period_secs": 3600,
+                "max_voting_period_secs": 86400,
+                "executor_timeout_secs": 10,
+            },
+        }),
+    )
+    .await;
+    let org1_deliver = deliverer(&handles[0]).await;
+
+    // Every organization (Org4 too) serves the four chaincodes.
+    let mut servers = std::collections::BTreeMap::new();
+    for (_, name) in CHAINCODES {
+        let label = format!("{name}_1.0");
+        let (addr, _) = serve(&label, Kv).await;
+        servers.insert(label, addr);
+    }
+
+    // The spec repository: the reference orgs, Org4 without certificates or
+    // channels, three channels of Org1..Org3, four chaincodes.
+    let work = tempfile::tempdir().unwrap();
+    let repo_dir = work.path().join("spec");
+    let repo = Repository::init(&repo_dir).unwrap();
+    let org1_key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+    let org4_key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+    let three = "Org1MSP, Org2MSP, Org3MSP";
+    let ops_config = configtx::client::fetch_config(&org1_deliver, "ops")
+        .await
+        .unwrap();
+    let caps = caps(&ops_config);
+    let mut files = spec_of_devnet(&ops_config, &org1_key);
+    files.push(("orgs/org4.yaml".into(), org4_yaml(&org4_key, false)));
+    for ch in CHANNELS {
+        files.push((
+            format!("channels/{ch}.yaml"),
+            channel_yaml(ch, three, &caps),
+        ));
+    }
+    for (ch, name) in CHAINCODES {
+        files.push((format!("chaincodes/{name}.yaml"), chaincode_yaml(ch, name)));
+    }
+    let root = commit(&repo, &files, "founding spec", Some(&org1_key));
+    let spec_source = common::SpecRepo {
+        dir: repo_dir.clone(),
+        repo: Repository::open(&repo_dir).unwrap(),
+        admin_key: org1_key.clone(),
+        root,
+    };
+
+    let mut agents = start_agents(handles, work.path(), &spec_source, |_, config| {
+        config.chaincode_servers = servers.clone();
+        config.channel_changes = opssc_schema::local::ChannelChangePolicy::Propose;
+    });
+    let t_start = Instant::now();
+    for (ch, name) in CHAINCODES {
+        wait_until(
+            &agents,
+            Duration::from_secs(240),
+            &format!("{ch}/{name} on Org1..3"),
+            || async {
+                for o in members {
+                    if evaluate(o, ch, name, "put", &["k", "v"]).await.is_none() {
+                        return false;
+                    }
+                }
+                true
+            },
+        )
+        .await;
+    }
+    eprintln!(
+        "FIGURE four chaincodes deployed on Org1..3 by the agents in {:.1} s",
+        t_start.elapsed().as_secs_f64()
+    );
+    let before = configs(&org1_deliver).await;
+
+    // 1. A hostile ChannelUpdate on market, filed by hand as Org1 with the
+    //    current spec commit: the spec does not want it.
+    let market = &before[2];
+    let hostile = edit::set_batch_timeout(market, "5s").unwrap();
+    let bytes = sign::encode_update(&compute_update(market, &hostile).unwrap());
+    let arg = serde_json::to_vec(&json!({
+        "kind": "ChannelUpdate",
+        "target": {"channel": "market"},
+        "payload": {"config_update": base64::engine::general_purpose::STANDARD.encode(&bytes)},
+        "spec_ref": {
+            "git_commit": root.to_string(),
+            "spec_hash": "0".repeat(64),
+            "base_config_sequence": market.sequence,
+        },
+    }))
+    .unwrap();
+    let filed = orgs[0]
+        .gateway
+        .submit_transaction("ops", "opssc", "propose", [arg])
+        .await
+        .unwrap_or_else(|e| panic!("file the hostile update: {}", chain(&e)));
+    let hostile_id = serde_json::from_slice::<Value>(&filed.result).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_until(
+        &agents,
+        Duration::from_secs(60),
+        "the hostile update rejected",
+        || async {
+            query(&orgs[0], "get", json!({"id": hostile_id})).await["proposal"]["state"]
+                == "rejected"
+        },
+    )
+    .await;
+    let votes = query(&orgs[0], "votes", json!({"id": hostile_id})).await;
+    let reasons: Vec<String> = votes["votes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("{} {}: {}", v["org"], v["decision"], v["reason"]))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.contains("reject")
+                && r.contains("calls for no ChannelUpdate on channel market")),
+        "{reasons:#?}"
+    );
+    assert!(reasons.len() >= 2, "{reasons:#?}");
+    let market_now = configtx::client::fetch_config(&org1_deliver, "market")
+        .await
+        .unwrap();
+    assert_eq!(
+        market_now.sequence, market.sequence,
+        "the hostile update reached the orderer"
+    );
+    assert_eq!(market_now.batch_timeout(), market.batch_timeout());
+
+    // 2. Org4 commits itself into the three channels (its admin signs).
+    let org4 = &handles[3];
+    let four = "Org1MSP, Org2MSP, Org3MSP, Org4MSP";
+    let mut change = vec![
+        ("orgs/org4.yaml".to_string(), org4_yaml(&org4_key, true)),
+        (
+            "orgs/org4/ca.pem".to_string(),
+            std::fs::read_to_string(&org4.ca_cert).unwrap(),
+        ),
+        (
+            "orgs/org4/tlsca.pem".to_string(),
+            std::fs::read_to_string(&org4.tls_ca_cert).unwrap(),
+        ),
+    ];
+    for ch in CHANNELS {
+        change.push((format!("channels/{ch}.yaml"), channel_yaml(ch, four, &caps)));
+    }
+    let t0 = Instant::now();
+    commit(
+        &repo,
+        &change,
+        "Org4MSP joins ops, trade and market",
+        Some(&org4_key),
+    );
+    let human_actions = 1;
+
+    // Org2's agent dies as soon as the first OrgAdd is filed, and comes back.
+    wait_until(
+        &agents,
+        Duration::from_secs(60),
+        "the first OrgAdd filed",
+        || async {
+            proposals(&orgs[0])
+                .await
+                .iter()
+                .any(|p| p["kind"] == "OrgAdd")
+        },
+    )
+    .await;
+    let t_filed = t0.elapsed();
+    agents[1].kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    agents[1].start();
+
+    let mut joined_at = Vec::new();
+    for ch in CHANNELS {
+        wait_until(
+            &agents,
+            Duration::from_secs(240),
+            &format!("Org4MSP in the config of {ch}"),
+            || async {
+                configtx::client::fetch_config(&org1_deliver, ch)
+                    .await
+                    .is_ok_and(|c| c.application_msp_ids().contains(&"Org4MSP".to_string()))
+            },
+        )
+        .await;
+        joined_at.push((ch, t0.elapsed()));
+    }
+    let t_configs = t0.elapsed();
+
+    // 3. Org4's peer answers all four chaincodes.
+    let org4_view = &orgs[3];
+    for (ch, name) in CHAINCODES {
+        // Straight to Org4's peer (not through a gateway, which could ask
+        // another organization's peer).
+        let call = ChaincodeCall::new(ch, name, "put", ["k", "v"]);
+        wait_until(
+            &agents,
+            Duration::from_secs(240),
+            &format!("{ch}/{name} on Org4's peer"),
+            || async { org4_view.endorser.query("put", &call).await.is_ok() },
+        )
+        .await;
+    }
+    let t_answering = t0.elapsed();
+    // Org4's own peer runs them: installed and approved by Org4.
+    let installed = lifecycle::query_installed(&org4_view.endorser)
+        .await
+        .unwrap();
+    for (ch, name) in CHAINCODES {
+        assert!(
+            installed.iter().any(|i| i.label == format!("{name}_1.0")),
+            "{name} is not installed on Org4's peer: {installed:?}"
+        );
+        let approved = lifecycle::query_approved(&org4_view.endorser, ch, name, None)
+            .await
+            .unwrap();
+        assert!(approved.is_some(), "Org4 did not approve {ch}/{name}");
+    }
+
+    // Nothing applied twice: one config update per channel, one committed
+    // OrgAdd per channel, none failed.
+    let after = configs(&org1_deliver).await;
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(
+            a.sequence,
+            b.sequence + 1,
+            "channel {}: {} → {}",
+            a.channel_id,
+            b.sequence,
+            a.sequence
+        );
+        assert!(a.application_msp_ids().contains(&"Org4MSP".to_string()));
+    }
+    let all = proposals(&orgs[0]).await;
+    for ch in CHANNELS {
+        let adds: Vec<&Value> = all
+            .iter()
+            .filter(|p| p["kind"] == "OrgAdd" && p["target"]["channel"] == ch)
+            .collect();
+        let committed = adds.iter().filter(|p| p["state"] == "committed").count();
+        assert_eq!(committed, 1, "{ch}: {adds:#?}");
+        assert!(
+            adds.iter().all(|p| p["state"] != "failed"),
+            "{ch}: {adds:#?}"
+        );
+    }
+    let registry = query(&orgs[0], "registry", json!({})).await;
+    for ch in CHANNELS {
+        let text = registry.to_string();
+        assert!(text.contains("Org4MSP"), "{ch}: {registry:#}");
+    }
+
+    eprintln!(
+        "FIGURE add-org: commit → first OrgAdd filed {:.1} s; configs: {}; all configs {:.1} s; 4 chaincodes answering on Org4's peer {:.1} s; human actions {human_actions}",
+        t_filed.as_secs_f64(),
+        joined_at
+            .iter()
+            .map(|(ch, t)| format!("{ch} {:.1} s", t.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        t_configs.as_secs_f64(),
+        t_answering.as_secs_f64()
+    );
+    drop(agents);
+}
+
+/// Polls `check` every 200 ms until it holds; panics with the agents' logs.
+async fn wait_until<F, Fut>(agents: &[Agent], limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        if start.elapsed() > limit {
+            panic!("{what}: not after {limit:?}\n{}", agents_logs(agents));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
