@@ -482,6 +482,17 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             .unwrap_or_else(|e| panic!("Version on {}: {}", o.msp_id, chain(&e)));
         assert_eq!(String::from_utf8(v).unwrap(), answer("v3"), "{}", o.msp_id);
     }
+    // What the peers' builder did (for the figures): compile or cache, and how long.
+    for h in handles {
+        let log = std::fs::read_to_string(&h.peers[0].log).unwrap_or_default();
+        for line in log.lines().filter(|l| {
+            l.contains("opssc-golang build:")
+                && (l.contains(" built ") || l.contains("cached build") || l.contains("failed"))
+        }) {
+            let text = line.split("opssc-golang build:").nth(1).unwrap_or(line);
+            println!("TRACE {} builder:{text}", h.msp_id);
+        }
+    }
     let put = orgs[1]
         .gateway
         .submit_transaction("trade", CC, "Put", ["colour", "green"])
