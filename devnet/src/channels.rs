@@ -1,40 +1,40 @@
 //! Channels: genesis blocks, joining orderers and peers, asking who joined what.
 //!
-//! Genesis blocks come from `configtxgen` (one profile per channel, see
-//! `config::configtx`). Orderers join through the channel participation API
-//! with `osnadmin`; peers join with Fabric's `peer channel join`. The same
-//! tools answer the questions `status` and the tests ask (channel lists,
-//! heights), so the devnet never trusts its own bookkeeping for them.
+//! Genesis blocks are built by the project's own
+//! [`opssc_fabric::configtx::genesis`] from [`config::channel_description`]
+//! (the channel's members and settings, every orderer a consenter), not by
+//! configtxgen: a devnet started from a spec then has on its chain exactly
+//! the channel settings the spec states. Orderers join through the channel
+//! participation API with `osnadmin`; peers join with Fabric's `peer channel
+//! join`. The same tools answer the questions `status` and the tests ask
+//! (channel lists, heights), so the devnet never trusts its own bookkeeping
+//! for them.
 
 use std::path::Path;
 
+use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::binaries::FabricBinaries;
+use crate::config;
 use crate::error::{DevnetError, Result};
-use crate::handles::{OrdererHandle, OrgHandle, PeerHandle};
+use crate::handles::{NetworkPlan, OrdererHandle, OrgHandle, PeerHandle};
 use crate::tools::Tool;
+use crate::topology::ChannelDef;
 
-/// Writes `<block>` for `channel` from the profile of the same name in `configtx_dir`.
-pub fn genesis_block(
-    bin: &FabricBinaries,
-    configtx_dir: &Path,
-    channel: &str,
-    block: &Path,
-) -> Result<()> {
+/// Writes block 0 of `channel` (see [`config::channel_description`]) to `block`.
+pub fn genesis_block(plan: &NetworkPlan, channel: &ChannelDef, block: &Path) -> Result<()> {
+    let desc = config::channel_description(plan, channel)?;
+    let genesis = opssc_fabric::configtx::genesis::genesis_block_now(&desc).map_err(|e| {
+        DevnetError::Topology(format!(
+            "channel {}: building its genesis block: {e}",
+            channel.name
+        ))
+    })?;
     if let Some(dir) = block.parent() {
         std::fs::create_dir_all(dir).map_err(DevnetError::io("create", dir))?;
     }
-    Tool::new(
-        &bin.configtxgen,
-        format!("creating the genesis block of channel {channel}"),
-    )
-    .arg("-configPath")
-    .arg(configtx_dir)
-    .args(["-profile", channel, "-channelID", channel, "-outputBlock"])
-    .arg(block)
-    .run()?;
-    Ok(())
+    std::fs::write(block, genesis.encode_to_vec()).map_err(DevnetError::io("write", block))
 }
 
 fn osnadmin(bin: &FabricBinaries, o: &OrdererHandle, what: String, sub: &[&str]) -> Tool {

@@ -1,27 +1,37 @@
-//! The configuration files the devnet writes: `crypto-config.yaml` (cryptogen),
-//! `configtx.yaml` (configtxgen), each peer's `core.yaml` and each orderer's
-//! `orderer.yaml`.
+//! What the devnet writes before a node starts: `crypto-config.yaml`
+//! (cryptogen), each channel's genesis block description
+//! ([`channel_description`], built into block 0 by
+//! [`opssc_fabric::configtx::genesis`], no configtxgen), each peer's
+//! `core.yaml` and each orderer's `orderer.yaml`.
 //!
 //! These are the project's own templates: every key a node reads is set here,
 //! so nothing falls back to Fabric's sample defaults (ports 7050–9443, data in
 //! /var, Docker). They are built as `serde_json::Value` and written as YAML,
 //! which makes quoting of paths and policy strings a non-issue.
 //!
-//! Decisions worth knowing: TLS is on everywhere, mutual TLS is off on the
-//! peers' and orderers' client-facing ports (the orderer admin endpoint and the
-//! Raft cluster port do require client certificates); the operations endpoints
-//! are plain HTTP on loopback with Prometheus metrics; Docker is disabled
-//! (`vm.endpoint` empty), chaincode runs through the `ccaas` external builder;
-//! every peer pulls blocks from the orderer itself (no gossip leader election,
-//! which would delay the first blocks by its 15 s grace period).
+//! Decisions worth knowing: a channel's settings (policies, capabilities,
+//! batch, ACLs) are its [`crate::topology::ChannelSettings`], the spec's values when the devnet
+//! is started from a spec; Raft cluster traffic shares each orderer's main
+//! listener, so a consenter's address is the orderer's endpoint (see
+//! [`orderer_yaml`]); TLS is on everywhere, mutual TLS is off on the peers'
+//! and orderers' client-facing ports (the orderer admin endpoint requires
+//! client certificates, and Raft peers present theirs); the operations
+//! endpoints are plain HTTP on loopback with Prometheus metrics; Docker is
+//! disabled (`vm.endpoint` empty), chaincode runs through the `ccaas` external
+//! builder; every peer pulls blocks from the orderer itself (no gossip leader
+//! election, which would delay the first blocks by its 15 s grace period).
 
 use std::path::Path;
 
+use opssc_fabric::configtx::genesis::ChannelDescription;
+use opssc_fabric::configtx::{ConfigError, MspDefinition, Organization, PolicyRule};
+use opssc_fabric::protos::{etcdraft, orderer};
 use serde_json::{Value, json};
 
 use crate::error::{DevnetError, Result};
 use crate::handles::{NetworkPlan, OrdererHandle, PeerHandle};
 use crate::layout::{Layout, NodeCrypto};
+use crate::topology::ChannelDef;
 
 /// How long a peer waits for a chaincode server to connect / answer.
 pub const CHAINCODE_STARTUP_TIMEOUT: &str = "30s";
@@ -45,9 +55,6 @@ pub const GOLANG_BUILDER_ENV: [&str; 14] = [
     "GOFLAGS",
     "GOTOOLCHAIN",
 ];
-/// Block cutting: short so tests see their transactions committed quickly.
-pub const BATCH_TIMEOUT: &str = "300ms";
-
 /// Writes `value` as YAML to `path`, creating the parent directory.
 pub fn write_yaml(path: &Path, value: &Value) -> Result<()> {
     if let Some(dir) = path.parent() {
@@ -98,118 +105,119 @@ pub fn crypto_config(plan: &NetworkPlan) -> Value {
     })
 }
 
-fn signature_policy(rule: String) -> Value {
-    json!({ "Type": "Signature", "Rule": rule })
-}
-
-fn implicit_policy(rule: &str) -> Value {
-    json!({ "Type": "ImplicitMeta", "Rule": rule })
-}
-
-/// configtxgen input: one profile per channel, named after the channel.
-pub fn configtx(plan: &NetworkPlan) -> Value {
-    let oo = &plan.orderer_org;
-    let orderer_org = json!({
-        "Name": oo.msp_id,
-        "ID": oo.msp_id,
-        "MSPDir": p(&oo.msp_dir),
-        "Policies": {
-            "Readers": signature_policy(format!("OR('{}.member')", oo.msp_id)),
-            "Writers": signature_policy(format!("OR('{}.member')", oo.msp_id)),
-            "Admins": signature_policy(format!("OR('{}.admin')", oo.msp_id)),
-        },
-        "OrdererEndpoints": plan.orderers.iter().map(|o| o.address.clone()).collect::<Vec<_>>(),
-    });
-    let consenters: Vec<Value> = plan
-        .orderers
-        .iter()
-        .map(|o| {
-            let (host, port) = split_address(&o.cluster_address);
-            json!({
-                "Host": host,
-                "Port": port,
-                "ClientTLSCert": p(&o.tls_cert),
-                "ServerTLSCert": p(&o.tls_cert),
-            })
-        })
-        .collect();
-    let mut profiles = serde_json::Map::new();
-    for ch in &plan.channels {
-        let members: Vec<Value> = plan
-            .orgs
-            .iter()
-            .filter(|o| ch.members.contains(&o.msp_id))
-            .map(|org| {
-                let id = &org.msp_id;
-                json!({
-                    "Name": id,
-                    "ID": id,
-                    "MSPDir": p(&org.msp_dir),
-                    "Policies": {
-                        "Readers": signature_policy(format!("OR('{id}.admin', '{id}.peer', '{id}.client')")),
-                        "Writers": signature_policy(format!("OR('{id}.admin', '{id}.client')")),
-                        "Admins": signature_policy(format!("OR('{id}.admin')")),
-                        "Endorsement": signature_policy(format!("OR('{id}.peer')")),
-                    },
-                    // peer0 of every organization is its anchor peer.
-                    "AnchorPeers": org.peers.first().map(|peer| {
-                        let (host, port) = split_address(&peer.address);
-                        vec![json!({ "Host": host, "Port": port })]
-                    }).unwrap_or_default(),
-                })
-            })
-            .collect();
-        profiles.insert(
-            ch.name.clone(),
-            json!({
-                "Capabilities": { "V2_0": true },
-                "Policies": {
-                    "Readers": implicit_policy("ANY Readers"),
-                    "Writers": implicit_policy("ANY Writers"),
-                    "Admins": implicit_policy("MAJORITY Admins"),
-                },
-                "Orderer": {
-                    "OrdererType": "etcdraft",
-                    "BatchTimeout": BATCH_TIMEOUT,
-                    "BatchSize": {
-                        "MaxMessageCount": 100,
-                        "AbsoluteMaxBytes": "10 MB",
-                        "PreferredMaxBytes": "2 MB",
-                    },
-                    "EtcdRaft": {
-                        "Consenters": consenters,
-                        "Options": {
-                            "TickInterval": "200ms",
-                            "ElectionTick": 10,
-                            "HeartbeatTick": 1,
-                            "MaxInflightBlocks": 5,
-                            "SnapshotIntervalSize": "16 MB",
-                        },
-                    },
-                    "Organizations": [orderer_org.clone()],
-                    "Policies": {
-                        "Readers": implicit_policy("ANY Readers"),
-                        "Writers": implicit_policy("ANY Writers"),
-                        "Admins": implicit_policy("MAJORITY Admins"),
-                        "BlockValidation": implicit_policy("ANY Writers"),
-                    },
-                    "Capabilities": { "V2_0": true },
-                },
-                "Application": {
-                    "Organizations": members,
-                    "Policies": {
-                        "Readers": implicit_policy("ANY Readers"),
-                        "Writers": implicit_policy("ANY Writers"),
-                        "Admins": implicit_policy("MAJORITY Admins"),
-                        "LifecycleEndorsement": implicit_policy("MAJORITY Endorsement"),
-                        "Endorsement": implicit_policy("MAJORITY Endorsement"),
-                    },
-                    "Capabilities": { "V2_5": true },
-                },
-            }),
-        );
+/// The Raft options of every channel: a 200 ms tick, so a leader is elected
+/// within about 2 s of the channel starting (configtxgen's sample has 500 ms).
+pub fn raft_options() -> etcdraft::Options {
+    etcdraft::Options {
+        tick_interval: "200ms".into(),
+        election_tick: 10,
+        heartbeat_tick: 1,
+        max_inflight_blocks: 5,
+        snapshot_interval_size: 16 * 1024 * 1024,
     }
-    json!({ "Profiles": profiles })
+}
+
+/// A policy as the spec writes it: implicit meta (`MAJORITY Admins`) or
+/// signature (`OR('Org1MSP.peer')`).
+pub fn policy_rule(text: &str) -> std::result::Result<PolicyRule, ConfigError> {
+    PolicyRule::implicit_meta(text).or_else(|_| PolicyRule::signature(text))
+}
+
+/// The description of `channel`'s genesis block, for
+/// [`opssc_fabric::configtx::genesis`]: its member organizations (their
+/// cryptogen MSPs, the policies configtxgen's sample gives an organization,
+/// `peer0` as anchor peer), the orderer organization with every orderer's
+/// address as an endpoint, every orderer as a Raft consenter at that same
+/// address (cluster traffic shares the orderer's main listener, see
+/// [`orderer_yaml`]), and the channel's [`crate::topology::ChannelSettings`]. Reads the MSP
+/// directories and TLS certificates, so cryptogen must have run.
+pub fn channel_description(plan: &NetworkPlan, channel: &ChannelDef) -> Result<ChannelDescription> {
+    let failed = |what: String| {
+        move |e: ConfigError| {
+            DevnetError::Topology(format!(
+                "channel {}: {what}: {}",
+                channel.name,
+                error_chain(&e)
+            ))
+        }
+    };
+    let mut app_orgs = Vec::new();
+    for org in plan
+        .orgs
+        .iter()
+        .filter(|o| channel.members.contains(&o.msp_id))
+    {
+        let msp =
+            MspDefinition::from_msp_dir(&org.msp_id, &org.msp_dir).map_err(failed(format!(
+                "reading the MSP of {} in {}",
+                org.msp_id,
+                org.msp_dir.display()
+            )))?;
+        let mut o = Organization::application(msp)
+            .map_err(failed(format!("the organization {}", org.msp_id)))?;
+        if let Some(anchor) = org.peers.first() {
+            let (host, port) = split_address(&anchor.address);
+            o = o.with_anchor_peers(&[(&host, port)]);
+        }
+        app_orgs.push(o);
+    }
+    let oo = &plan.orderer_org;
+    let orderer_msp =
+        MspDefinition::from_msp_dir(&oo.msp_id, &oo.msp_dir).map_err(failed(format!(
+            "reading the MSP of {} in {}",
+            oo.msp_id,
+            oo.msp_dir.display()
+        )))?;
+    let orderer_org = Organization::orderer(
+        orderer_msp,
+        plan.orderers.iter().map(|o| o.address.clone()).collect(),
+    )
+    .map_err(failed(format!("the organization {}", oo.msp_id)))?;
+    let mut consenters = Vec::new();
+    for o in &plan.orderers {
+        let cert = std::fs::read(&o.tls_cert).map_err(DevnetError::io("read", &o.tls_cert))?;
+        let (host, port) = split_address(&o.address);
+        consenters.push(etcdraft::Consenter {
+            host,
+            port: u32::from(port),
+            client_tls_cert: cert.clone(),
+            server_tls_cert: cert,
+        });
+    }
+    let s = &channel.settings;
+    let mut desc = ChannelDescription::new(&channel.name, app_orgs, vec![orderer_org], consenters);
+    desc.raft_options = raft_options();
+    desc.batch_timeout = s.batch_timeout();
+    desc.batch_size = orderer::BatchSize {
+        max_message_count: s.max_message_count,
+        absolute_max_bytes: s.absolute_max_bytes,
+        preferred_max_bytes: s.preferred_max_bytes,
+    };
+    desc.channel_capabilities = vec![s.channel_capability.clone()];
+    desc.orderer_capabilities = vec![s.orderer_capability.clone()];
+    desc.application_capabilities = vec![s.application_capability.clone()];
+    desc.application_policies = s
+        .policies
+        .iter()
+        .map(|(name, text)| {
+            policy_rule(text)
+                .map(|rule| (name.clone(), rule))
+                .map_err(failed(format!("its {name} policy {text:?}")))
+        })
+        .collect::<Result<_>>()?;
+    desc.acls = s.acls.clone();
+    Ok(desc)
+}
+
+/// `a: b: c` for an error and its sources.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(&format!(": {c}"));
+        src = c.source();
+    }
+    s
 }
 
 /// `127.0.0.1:7050` → (`127.0.0.1`, 7050). Addresses come from [`crate::ports::loopback`].
@@ -424,11 +432,22 @@ fn bccsp() -> Value {
 }
 
 /// An orderer's `orderer.yaml`.
+///
+/// Raft cluster traffic uses the orderer's main gRPC listener: `General.Cluster`
+/// names no listen address, port or server key pair, which Fabric 2.5 reads as
+/// "serve the cluster on the general listener" (orderer/common/server/main.go,
+/// `reuseListener`). A consenter's address on the chain is then the orderer
+/// endpoint an organization publishes, as in Fabric's own test network, and a
+/// spec that names each orderer by that one endpoint describes its consenters
+/// completely. The node still dials the other consenters with its TLS pair
+/// (`ClientCertificate`), which the channel config lists as the consenter's
+/// client certificate; the general listener asks for, without requiring, a
+/// client certificate, and the cluster service checks it against the
+/// consenter set. (The handles' `cluster_address` port is not listened on.)
 pub fn orderer_yaml(o: &OrdererHandle, plan: &NetworkPlan, layout: &Layout) -> Value {
     let oc = layout.orderer_org(&plan.topology.orderer_org);
     let node = oc.node("orderers", &o.host);
     let (_, port) = split_address(&o.address);
-    let (_, cluster_port) = split_address(&o.cluster_address);
     json!({
         "General": {
             "ListenAddress": "127.0.0.1",
@@ -448,11 +467,9 @@ pub fn orderer_yaml(o: &OrdererHandle, plan: &NetworkPlan, layout: &Layout) -> V
             },
             "MaxRecvMsgSize": 104857600,
             "MaxSendMsgSize": 104857600,
+            // No ListenAddress / ListenPort / ServerCertificate /
+            // ServerPrivateKey: the cluster shares the general listener.
             "Cluster": {
-                "ListenAddress": "127.0.0.1",
-                "ListenPort": cluster_port,
-                "ServerCertificate": p(&node.tls_cert()),
-                "ServerPrivateKey": p(&node.tls_key()),
                 "ClientCertificate": p(&node.tls_cert()),
                 "ClientPrivateKey": p(&node.tls_key()),
                 "RootCAs": [p(&oc.tls_ca_cert())],
@@ -560,42 +577,180 @@ mod tests {
         assert_eq!(v["ChannelParticipation"]["Enabled"], json!(true));
         assert_eq!(v["Admin"]["ListenAddress"], json!(o.admin_address));
         assert_eq!(v["Admin"]["TLS"]["ClientAuthRequired"], json!(true));
-        assert_eq!(
-            v["General"]["Cluster"]["ListenPort"],
-            json!(split_address(&o.cluster_address).1)
-        );
         let text = serde_saphyr::to_string(&v).unwrap();
         assert!(!text.contains("/var/"), "{text}");
     }
 
     #[test]
-    fn configtx_has_one_profile_per_channel_with_all_consenters() {
-        let (plan, _) = test_plan();
-        let v = configtx(&plan);
-        let ops = &v["Profiles"]["ops"];
+    fn raft_shares_the_orderers_main_listener() {
+        let (plan, layout) = test_plan();
+        let o = &plan.orderers[2];
+        let v = orderer_yaml(o, &plan, &layout);
         assert_eq!(
-            ops["Orderer"]["EtcdRaft"]["Consenters"]
-                .as_array()
-                .unwrap()
-                .len(),
-            3
+            v["General"]["ListenPort"],
+            json!(split_address(&o.address).1)
         );
-        assert_eq!(ops["Orderer"]["BatchTimeout"], json!(BATCH_TIMEOUT));
-        let orgs = ops["Application"]["Organizations"].as_array().unwrap();
-        assert_eq!(orgs.len(), 2);
-        assert_eq!(orgs[1]["ID"], json!("Org2MSP"));
+        // Fabric serves the cluster on the general listener only when none
+        // of these four is set (and panics when only some are).
+        let cluster = v["General"]["Cluster"].as_object().unwrap();
+        for key in [
+            "ListenAddress",
+            "ListenPort",
+            "ServerCertificate",
+            "ServerPrivateKey",
+        ] {
+            assert!(
+                !cluster.contains_key(key),
+                "Cluster.{key} is set: {cluster:?}"
+            );
+        }
         assert_eq!(
-            orgs[1]["AnchorPeers"][0]["Port"],
-            json!(split_address(&plan.orgs[1].peers[0].address).1)
+            cluster["ClientCertificate"],
+            v["General"]["TLS"]["Certificate"]
+        );
+        assert_eq!(v["General"]["TLS"]["ClientAuthRequired"], json!(false));
+    }
+
+    /// A plan under a temporary state directory with stand-in PEM files where
+    /// cryptogen would have written the MSPs and the orderers' TLS certificates.
+    fn plan_with_crypto(dir: &Path) -> NetworkPlan {
+        let layout = Layout::new(dir);
+        let topo = Topology::reference(3).with_orderers(3);
+        let plan = plan(&topo, &layout, &mut PortPool::new()).unwrap();
+        let pem = |name: &str| {
+            format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n")
+        };
+        let msp_dirs = plan
+            .orgs
+            .iter()
+            .map(|o| (&o.msp_id, &o.msp_dir))
+            .chain(std::iter::once((
+                &plan.orderer_org.msp_id,
+                &plan.orderer_org.msp_dir,
+            )));
+        for (id, msp) in msp_dirs {
+            for sub in ["cacerts", "tlscacerts"] {
+                std::fs::create_dir_all(msp.join(sub)).unwrap();
+                std::fs::write(msp.join(sub).join("ca.pem"), pem(&format!("{sub} {id}"))).unwrap();
+            }
+            let ou = |name: &str| {
+                format!(
+                    "  {name}OUIdentifier:\n    Certificate: cacerts/ca.pem\n    OrganizationalUnitIdentifier: {}\n",
+                    name.to_lowercase()
+                )
+            };
+            let node_ous: String = ["Client", "Peer", "Admin", "Orderer"].map(ou).concat();
+            std::fs::write(
+                msp.join("config.yaml"),
+                format!("NodeOUs:\n  Enable: true\n{node_ous}"),
+            )
+            .unwrap();
+        }
+        for o in &plan.orderers {
+            std::fs::create_dir_all(o.tls_cert.parent().unwrap()).unwrap();
+            std::fs::write(&o.tls_cert, pem(&o.host)).unwrap();
+        }
+        plan
+    }
+
+    #[test]
+    fn genesis_carries_the_channel_settings_and_consenters_at_the_orderer_endpoints() {
+        use opssc_fabric::configtx::genesis::channel_config;
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan_with_crypto(dir.path());
+        let mut trade = plan.topology.channels[1].clone();
+        trade.members.retain(|m| m != "Org3MSP");
+        trade.settings.batch_timeout_ms = 2000;
+        trade.settings.max_message_count = 7;
+        trade.settings.application_capability = "V2_0".into();
+        trade.settings.policies.insert(
+            "Endorsement".into(),
+            "OR('Org1MSP.peer', 'Org2MSP.peer')".into(),
+        );
+        trade.settings.acls.insert(
+            "qscc/GetChainInfo".into(),
+            "/Channel/Application/Writers".into(),
+        );
+        let config = channel_config(&channel_description(&plan, &trade).unwrap()).unwrap();
+
+        assert_eq!(config.application_msp_ids(), ["Org1MSP", "Org2MSP"]);
+        assert_eq!(config.orderer_msp_ids(), ["OrdererMSP"]);
+        assert_eq!(config.batch_timeout(), Some("2s"));
+        let size = config.batch_size().unwrap();
+        assert_eq!(
+            (
+                size.max_message_count,
+                size.absolute_max_bytes,
+                size.preferred_max_bytes
+            ),
+            (7, 10 * 1024 * 1024, 2 * 1024 * 1024)
+        );
+        let caps = |g: &[&str]| config.capabilities(g).into_iter().collect::<Vec<_>>();
+        assert_eq!(caps(&[]), ["V2_0"]);
+        assert_eq!(caps(&["Orderer"]), ["V2_0"]);
+        assert_eq!(caps(&["Application"]), ["V2_0"]);
+        assert_eq!(
+            config.policy("/Channel/Application/Endorsement"),
+            Some(&PolicyRule::signature("OR('Org1MSP.peer', 'Org2MSP.peer')").unwrap())
         );
         assert_eq!(
-            ops["Orderer"]["Organizations"][0]["OrdererEndpoints"]
-                .as_array()
-                .unwrap()
-                .len(),
-            3
+            config.policy("/Channel/Application/LifecycleEndorsement"),
+            Some(&PolicyRule::implicit_meta("MAJORITY Endorsement").unwrap())
         );
-        assert!(v["Profiles"]["trade"].is_object());
+        assert_eq!(
+            config.acls(),
+            [(
+                "qscc/GetChainInfo".to_string(),
+                "/Channel/Application/Writers".to_string()
+            )]
+            .into()
+        );
+        let anchors = config.anchor_peers("Org2MSP");
+        assert_eq!(
+            format!("{}:{}", anchors[0].host, anchors[0].port),
+            plan.orgs[1].peers[0].address
+        );
+        // Every consenter is an orderer at its endpoint, with its TLS certificate.
+        let raft = config.etcdraft().unwrap();
+        let consenters: Vec<String> = raft
+            .consenters
+            .iter()
+            .map(|c| format!("{}:{}", c.host, c.port))
+            .collect();
+        let endpoints: Vec<String> = plan.orderers.iter().map(|o| o.address.clone()).collect();
+        assert_eq!(consenters, endpoints);
+        assert_eq!(
+            raft.consenters[1].client_tls_cert,
+            std::fs::read(&plan.orderers[1].tls_cert).unwrap()
+        );
+        assert_eq!(raft.options.as_ref().unwrap().tick_interval, "200ms");
+
+        // The reference settings, as network-spec/ states them.
+        let ops = channel_config(&channel_description(&plan, &plan.topology.channels[0]).unwrap())
+            .unwrap();
+        assert_eq!(ops.batch_timeout(), Some("500ms"));
+        assert_eq!(ops.batch_size().unwrap().max_message_count, 100);
+        assert_eq!(ops.application_msp_ids().len(), 3);
+        assert!(ops.acls().is_empty());
+    }
+
+    #[test]
+    fn genesis_without_crypto_material_names_the_channel_and_the_msp() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan(
+            &Topology::reference(1),
+            &Layout::new(dir.path()),
+            &mut PortPool::new(),
+        )
+        .unwrap();
+        let err = channel_description(&plan, &plan.topology.channels[1])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("channel trade") && err.contains("Org1MSP"),
+            "{err}"
+        );
+        assert!(err.contains("cacerts"), "{err}");
     }
 
     #[test]

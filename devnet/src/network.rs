@@ -14,7 +14,7 @@ use crate::agent_config::write_agent_configs;
 use crate::binaries::{FabricBinaries, fabric_binaries};
 use crate::builders::{install_ccaas_builder, install_golang_builder};
 use crate::channels::{self, peer_cli_env};
-use crate::config::{configtx, core_yaml, crypto_config, orderer_yaml, write_yaml};
+use crate::config::{core_yaml, crypto_config, orderer_yaml, write_yaml};
 use crate::error::{DevnetError, Result};
 use crate::founding::{ChaincodeRuntime, Founded, FoundingOptions};
 use crate::handles::{
@@ -220,17 +220,15 @@ impl Devnet {
         // Builder, genesis blocks, node and agent configuration.
         install_ccaas_builder(&self.layout.ccaas_builder())?;
         install_golang_builder(&self.layout.golang_builder())?;
-        write_yaml(
-            &self.layout.configtx_dir().join("configtx.yaml"),
-            &configtx(&self.plan),
-        )?;
         for ch in &self.plan.channels {
-            channels::genesis_block(
-                &self.bin,
-                &self.layout.configtx_dir(),
-                &ch.name,
-                &ch.genesis_block,
-            )?;
+            let def = self
+                .plan
+                .topology
+                .channels
+                .iter()
+                .find(|d| d.name == ch.name)
+                .expect("the plan has a handle for every channel of its topology");
+            channels::genesis_block(&self.plan, def, &ch.genesis_block)?;
         }
         for o in &self.plan.orderers {
             write_yaml(

@@ -3,8 +3,15 @@
 //! [`Topology`] is deliberately plain data; [`Topology::from_spec`] derives it
 //! from a validated network spec (what `opssc dev up --spec` runs), and
 //! [`Topology::reference`] is the consortium the tests use.
+//!
+//! Key decision: every channel carries its [`ChannelSettings`] — the
+//! application policies, capabilities, batch settings and ACLs its genesis
+//! block gets. From a spec they are the spec's own values, so a devnet
+//! started from a spec plans empty against that spec; the reference topology
+//! has exactly the values `network-spec/` states (a test keeps them equal),
+//! so the devnet has no settings of its own that a spec does not show.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -46,17 +53,135 @@ pub struct PeerOrgDef {
     pub peers: usize,
 }
 
-/// An application channel and its member organizations (MSP IDs).
+/// An application channel, its member organizations (MSP IDs) and its settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelDef {
     pub name: String,
     pub members: Vec<String>,
+    /// What the genesis block sets besides members, orderers and anchor peers.
+    #[serde(default)]
+    pub settings: ChannelSettings,
+}
+
+/// A channel's settings that the spec states and the planner compares with
+/// the chain: application policies, capabilities, block cutting and ACLs.
+/// (The organizations' own policies, the channel and orderer group policies
+/// and the Raft options are the devnet's, as configtxgen's sample profile has
+/// them; the spec does not describe them.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelSettings {
+    /// Application policies by name, as the spec writes them: implicit meta
+    /// (`MAJORITY Admins`) or signature (`OR('Org1MSP.peer')`). Must include
+    /// `Readers`, `Writers` and `Admins`.
+    pub policies: BTreeMap<String, String>,
+    /// Capability levels, e.g. `V2_0`.
+    pub channel_capability: String,
+    pub orderer_capability: String,
+    pub application_capability: String,
+    /// How long the orderer waits before cutting a block, in milliseconds.
+    pub batch_timeout_ms: u64,
+    pub max_message_count: u32,
+    pub absolute_max_bytes: u32,
+    pub preferred_max_bytes: u32,
+    /// ACL overrides: resource (`qscc/GetChainInfo`) → policy path.
+    #[serde(default)]
+    pub acls: BTreeMap<String, String>,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        ChannelSettings::reference()
+    }
+}
+
+impl ChannelSettings {
+    /// What `network-spec/` gives its channels: Fabric's default application
+    /// policies (Readers `ANY Readers`, Writers `ANY Writers`, Admins
+    /// `MAJORITY Admins`, Endorsement and LifecycleEndorsement `MAJORITY
+    /// Endorsement`), capabilities `V2_0` / `V2_0` / `V2_5`, a block every
+    /// 500 ms or 100 messages (10 MiB at most, 2 MiB preferred), no ACL
+    /// overrides.
+    pub fn reference() -> ChannelSettings {
+        let policies = [
+            ("Readers", "ANY Readers"),
+            ("Writers", "ANY Writers"),
+            ("Admins", "MAJORITY Admins"),
+            ("Endorsement", "MAJORITY Endorsement"),
+            ("LifecycleEndorsement", "MAJORITY Endorsement"),
+        ];
+        ChannelSettings {
+            policies: policies
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            channel_capability: "V2_0".into(),
+            orderer_capability: "V2_0".into(),
+            application_capability: "V2_5".into(),
+            batch_timeout_ms: 500,
+            max_message_count: 100,
+            absolute_max_bytes: 10 * 1024 * 1024,
+            preferred_max_bytes: 2 * 1024 * 1024,
+            acls: BTreeMap::new(),
+        }
+    }
+
+    /// The settings of a validated spec's channel (its defaults filled in).
+    pub fn from_spec(ch: &opssc_schema::Channel) -> ChannelSettings {
+        ChannelSettings {
+            policies: ch
+                .policies
+                .iter()
+                .map(|(k, v)| (k.clone(), v.text.trim().to_string()))
+                .collect(),
+            channel_capability: ch.capabilities.channel.clone(),
+            orderer_capability: ch.capabilities.orderer.clone(),
+            application_capability: ch.capabilities.application.clone(),
+            batch_timeout_ms: ch.batch.timeout_ms,
+            max_message_count: ch.batch.max_message_count,
+            absolute_max_bytes: ch.batch.absolute_max_bytes,
+            preferred_max_bytes: ch.batch.preferred_max_bytes,
+            acls: ch.acls.clone(),
+        }
+    }
+
+    /// The batch timeout as a Go duration (`500ms`, `2s`).
+    pub fn batch_timeout(&self) -> String {
+        let ms = self.batch_timeout_ms;
+        if ms.is_multiple_of(1000) {
+            format!("{}s", ms / 1000)
+        } else {
+            format!("{ms}ms")
+        }
+    }
+
+    /// What Fabric would refuse in a genesis block, said plainly.
+    fn check(&self) -> std::result::Result<(), String> {
+        for required in ["Readers", "Writers", "Admins"] {
+            if !self.policies.contains_key(required) {
+                return Err(format!(
+                    "it has no {required} application policy, which Fabric requires"
+                ));
+            }
+        }
+        for (name, text) in &self.policies {
+            crate::config::policy_rule(text)
+                .map_err(|e| format!("its {name} policy {text:?} is not a policy: {e}"))?;
+        }
+        if self.batch_timeout_ms == 0 {
+            return Err("its batch timeout must be positive".into());
+        }
+        if self.max_message_count == 0 {
+            return Err("its batch max message count must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 impl Topology {
     /// `n_orgs` peer organizations `Org1MSP` ... `Org<n>MSP` with one peer each,
     /// one `OrdererMSP` organization with one orderer, and the channels `ops`
-    /// (the ops channel) and `trade`, both with every organization.
+    /// (the ops channel) and `trade`, both with every organization and
+    /// [`ChannelSettings::reference`]: the network `network-spec/` describes.
     pub fn reference(n_orgs: usize) -> Topology {
         let peer_orgs: Vec<PeerOrgDef> = (1..=n_orgs)
             .map(|i| PeerOrgDef {
@@ -79,10 +204,12 @@ impl Topology {
                 ChannelDef {
                     name: "ops".into(),
                     members: members.clone(),
+                    settings: ChannelSettings::reference(),
                 },
                 ChannelDef {
                     name: "trade".into(),
                     members,
+                    settings: ChannelSettings::reference(),
                 },
             ],
             ops_channel: "ops".into(),
@@ -192,6 +319,7 @@ impl Topology {
                 .map(|c| ChannelDef {
                     name: c.name.clone(),
                     members: c.members.clone(),
+                    settings: ChannelSettings::from_spec(c),
                 })
                 .collect(),
             ops_channel: spec.consortium.ops_channel.clone(),
@@ -287,6 +415,9 @@ impl Topology {
             if ch.members.is_empty() {
                 return bad(format!("channel {} has no members", ch.name));
             }
+            if let Err(why) = ch.settings.check() {
+                return bad(format!("channel {}: {why}", ch.name));
+            }
             for m in &ch.members {
                 if !self.peer_orgs.iter().any(|o| &o.msp_id == m) {
                     return bad(format!(
@@ -379,6 +510,70 @@ mod tests {
     fn the_reference_spec_is_the_reference_topology() {
         let t = Topology::from_spec(&reference_spec()).unwrap();
         assert_eq!(t, Topology::reference(3));
+    }
+
+    #[test]
+    fn channels_take_their_settings_from_the_spec() {
+        let mut spec = reference_spec();
+        let trade = spec.channels.get_mut("trade").unwrap();
+        trade.batch.timeout_ms = 2000;
+        trade.batch.max_message_count = 7;
+        trade.capabilities.application = "V2_0".into();
+        trade.acls.insert(
+            "qscc/GetChainInfo".into(),
+            "/Channel/Application/Writers".into(),
+        );
+        let endorsement = opssc_schema::PolicyText {
+            text: "OR('Org1MSP.peer', 'Org2MSP.peer')".into(),
+            parsed: opssc_schema::policy::parse_policy("OR('Org1MSP.peer', 'Org2MSP.peer')", false)
+                .unwrap(),
+        };
+        trade.policies.insert("Endorsement".into(), endorsement);
+        let t = Topology::from_spec(&spec).unwrap();
+        let s = &t
+            .channels
+            .iter()
+            .find(|c| c.name == "trade")
+            .unwrap()
+            .settings;
+        assert_eq!(s.batch_timeout(), "2s");
+        assert_eq!(s.max_message_count, 7);
+        assert_eq!(s.application_capability, "V2_0");
+        assert_eq!(
+            s.policies["Endorsement"],
+            "OR('Org1MSP.peer', 'Org2MSP.peer')"
+        );
+        assert_eq!(s.policies["Admins"], "MAJORITY Admins");
+        assert_eq!(s.acls["qscc/GetChainInfo"], "/Channel/Application/Writers");
+        let ops = &t
+            .channels
+            .iter()
+            .find(|c| c.name == "ops")
+            .unwrap()
+            .settings;
+        assert_eq!(ops, &ChannelSettings::reference());
+        assert_eq!(ops.batch_timeout(), "500ms");
+    }
+
+    #[test]
+    fn rejects_settings_fabric_would_refuse() {
+        let mut t = Topology::reference(1);
+        t.channels[1].settings.policies.remove("Writers");
+        let err = t.validate().unwrap_err().to_string();
+        assert!(err.contains("trade") && err.contains("Writers"), "{err}");
+        let mut t = Topology::reference(1);
+        t.channels[0]
+            .settings
+            .policies
+            .insert("Endorsement".into(), "SOME Endorsement".into());
+        let err = t.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("ops") && err.contains("SOME Endorsement"),
+            "{err}"
+        );
+        let mut t = Topology::reference(1);
+        t.channels[0].settings.batch_timeout_ms = 0;
+        assert!(t.validate().unwrap_err().to_string().contains("timeout"));
     }
 
     #[test]
