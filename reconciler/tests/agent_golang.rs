@@ -499,4 +499,64 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         .await
         .unwrap_or_else(|e| panic!("Put: {}", chain(&e)));
     assert_eq!(put.result, b"Org2MSP");
+
+    // ---- 5. the executor ends the rollout that cannot commit; a fix follows -----
+    let got = wait_for(
+        "the v4 proposal failed",
+        Duration::from_secs(60),
+        &agents,
+        || {
+            let (o, id) = (&orgs[0], p4.clone());
+            async move {
+                let got = query(o, "get", json!({"id": id})).await;
+                (got["proposal"]["state"] == "failed").then_some(got)
+            }
+        },
+    )
+    .await;
+    let failure = got["proposal"]["execution"]["failures"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        failure.contains(&format!("package {broken} does not compile on ")),
+        "{got:#}"
+    );
+    let c5 = cc_repo.commit(&main_go(&answer("v5"), ""), "v5, fixed");
+    let t = Instant::now();
+    spec.commit(
+        &[("chaincodes/gocc.yaml".into(), gocc_yaml("5", &url, &c5))],
+        "gocc 5",
+    );
+    common::wait_answering(
+        &orgs,
+        CC,
+        "Version",
+        &[],
+        &answer("v5"),
+        &agents,
+        Duration::from_secs(400),
+    )
+    .await;
+    println!(
+        "FIGURE fixed Go chaincode gocc 5 after the failed 4: {:.1} s from the spec commit to answering on all 3 peers",
+        t.elapsed().as_secs_f64()
+    );
+    for o in &orgs {
+        let def = lifecycle::query_committed(&o.endorser, "trade", CC)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (def.sequence, def.version.as_str()),
+            (4, "5"),
+            "{}",
+            o.msp_id
+        );
+    }
+    let got = query(&orgs[0], "get", json!({"id": p4})).await;
+    assert_eq!(
+        got["proposal"]["state"], "failed",
+        "the failed proposal stays failed"
+    );
 }

@@ -587,6 +587,52 @@ async fn install(
     Ok(())
 }
 
+/// Why approved proposal `id` is not the change this org's spec asks for now
+/// (the spec moved on after the vote, e.g. to a commit that fixes a package
+/// that did not compile), if it is not. Executing it with today's package or
+/// definition would install and approve something nobody voted on.
+async fn approved_other_change(
+    ops: &super::ops::OpsClient,
+    cc: &Chaincode,
+    pkg: &Built,
+    id: &str,
+    sequence: u64,
+) -> Result<Option<String>> {
+    let got = ops.get(id).await?;
+    other_change(
+        &got.proposal.payload,
+        got.proposal.kind,
+        cc,
+        pkg,
+        sequence,
+        id,
+    )
+}
+
+/// [`approved_other_change`] on the proposal's kind and stored payload.
+fn other_change(
+    on_chain: &Value,
+    kind: Kind,
+    cc: &Chaincode,
+    pkg: &Built,
+    sequence: u64,
+    id: &str,
+) -> Result<Option<String>> {
+    let mine = chaincode_payload(cc, sequence, &pkg.package_id)
+        .with_context(|| format!("package ID {} has no SHA-256", pkg.package_id))?;
+    let mine = serde_json::to_value(&mine).expect("payload serializes");
+    let (_, canonical) = normalize_payload(kind, &mine)
+        .map_err(|e| anyhow::anyhow!("this organization's own payload is invalid: {e}"))?;
+    if &canonical == on_chain {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "approved proposal {} is not the change the spec asks for now ({}); it is not executed with this organization's current package or definition: it must commit or fail first",
+        crate::plan::short_id(id),
+        payload_difference(on_chain, &canonical)
+    )))
+}
+
 /// [`install`] for proposal `id`; false when the package does not build. A
 /// source package the peer cannot build is compiled here to learn why
 /// (Fabric's reply says only "external builder failed"); go's messages go
@@ -634,6 +680,7 @@ async fn install_or_report(
         t.status == TaskStatus::Failed && t.detail.contains(pkg.package_id.as_str())
     }) {
         stalled(report);
+        fail_if_uncommittable(ctx, ops, id, pkg, report).await?;
         return Ok(false);
     }
     let Err(e) = install(ctx, observed, pkg, report).await else {
@@ -661,7 +708,55 @@ async fn install_or_report(
         crate::plan::short_id(id)
     ));
     stalled(report);
+    fail_if_uncommittable(ctx, ops, id, pkg, report).await?;
     Ok(false)
+}
+
+/// As the proposal's eligible executor: once so many organizations reported
+/// that `pkg` does not compile that the approvals the commit needs (a
+/// majority of the electorate) cannot come, report the proposal failed, so
+/// that a spec pinning a commit that builds can be proposed next.
+async fn fail_if_uncommittable(
+    ctx: &Context,
+    ops: &super::ops::OpsClient,
+    id: &str,
+    pkg: &Built,
+    report: &mut PassReport,
+) -> Result<()> {
+    let got = ops.get(id).await?;
+    if got.proposal.state != ProposalState::Approved || !got.eligible_executors.contains(&ctx.me) {
+        return Ok(());
+    }
+    let mut latest: BTreeMap<String, opssc_chaincode::model::TaskEntry> = BTreeMap::new();
+    for t in ops.tasks(id, None).await? {
+        if t.task == "install" && latest.get(&t.org).is_none_or(|l| t.seq > l.seq) {
+            latest.insert(t.org.clone(), t);
+        }
+    }
+    let failed: Vec<&str> = latest
+        .values()
+        .filter(|t| t.status == TaskStatus::Failed && t.detail.contains(pkg.package_id.as_str()))
+        .map(|t| t.org.as_str())
+        .collect();
+    let n = got.proposal.electorate.len();
+    let needed = n / 2 + 1;
+    if failed.len() <= n.saturating_sub(needed) {
+        return Ok(());
+    }
+    let error = format!(
+        "package {} does not compile on {} of {n} organizations ({}), so the {needed} approvals the commit needs cannot come; commit a spec that pins a commit that builds",
+        pkg.package_id,
+        failed.len(),
+        failed.join(", ")
+    );
+    ops.report_failed(id, &error).await?;
+    report.actions.push(format!(
+        "{}/{}: reported {} failed: {error}",
+        got.proposal.target.channel,
+        got.proposal.target.chaincode.as_deref().unwrap_or("-"),
+        crate::plan::short_id(id)
+    ));
+    Ok(())
 }
 
 /// Approves `cc` at `sequence` for this org unless it already did.
@@ -710,6 +805,10 @@ async fn execute_tasks(
     report: &mut PassReport,
 ) -> Result<()> {
     let what = format!("{}/{}", cc.channel, cc.name);
+    if let Some(why) = approved_other_change(ops, cc, pkg, id, sequence).await? {
+        report.stalled.push(format!("{what}: {why}"));
+        return Ok(());
+    }
     let reported: Vec<String> = ops
         .tasks(id, Some(&ctx.me))
         .await?
@@ -966,6 +1065,42 @@ mod tests {
         assert_eq!(
             payload_difference(&same, &json!({"name": "cc", "version": "2"})),
             "version: proposed \"1\", this organization computes \"2\""
+        );
+    }
+
+    #[test]
+    fn an_approved_proposal_is_executed_only_for_the_change_it_carries() {
+        let cc = kv(Some(
+            "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')",
+        ));
+        let built = |hash: char| Built {
+            label: "kv_1.0".into(),
+            bytes: Vec::new(),
+            package_id: format!("kv_1.0:{}", hash.to_string().repeat(64)),
+        };
+        let voted = chaincode_payload(&cc, 2, &built('a').package_id).unwrap();
+        let (_, on_chain) = normalize_payload(
+            Kind::ChaincodeUpgrade,
+            &serde_json::to_value(&voted).unwrap(),
+        )
+        .unwrap();
+        let id = "f".repeat(64);
+        let same = other_change(&on_chain, Kind::ChaincodeUpgrade, &cc, &built('a'), 2, &id);
+        assert_eq!(same.unwrap(), None);
+        let moved = other_change(&on_chain, Kind::ChaincodeUpgrade, &cc, &built('b'), 2, &id)
+            .unwrap()
+            .unwrap();
+        assert!(
+            moved.starts_with("approved proposal ffffffffffff is not the change the spec asks for now (package mismatch: the proposal installs kv_1.0:aaaa"),
+            "{moved}"
+        );
+        assert!(moved.contains(&built('b').package_id), "{moved}");
+        let later = other_change(&on_chain, Kind::ChaincodeUpgrade, &cc, &built('a'), 3, &id)
+            .unwrap()
+            .unwrap();
+        assert!(
+            later.contains("sequence: proposed 2, this organization computes 3"),
+            "{later}"
         );
     }
 

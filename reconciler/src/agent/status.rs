@@ -306,7 +306,7 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
                 t.detail.replace('\n', "\n      | ")
             );
         }
-        if matches!(p.state, ProposalState::Approved) {
+        if matches!(p.state, ProposalState::Approved | ProposalState::Failed) {
             stalled.extend(failed_tasks(&p.id, &tasks));
         }
         if matches!(p.state, ProposalState::Approved) {

@@ -164,6 +164,10 @@ pub(super) fn group(
                         && (p.org.is_none() || o.org == p.org)
                         && !dead(o.state)
                         && o.state != ProposalState::Committed
+                        // A failed proposal for another change (the exact ID
+                        // is known and it is not this one: e.g. a package that
+                        // did not compile) does not stand for this change.
+                        && !(p.proposal_id.is_some() && o.state == ProposalState::Failed)
                 })
                 .map(on_chain);
         }
