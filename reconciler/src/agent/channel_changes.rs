@@ -101,6 +101,14 @@ pub async fn config_proposal(
         ));
         return Ok(());
     }
+    // Removing a member is two-phase: what still needs it (a chaincode it
+    // must endorse, an admin policy only it can satisfy) changes first.
+    if let Some(risk) = blocking_risk(plan, p) {
+        report
+            .stalled
+            .push(format!("{what}: not filed yet: {}", risk.message));
+        return Ok(());
+    }
     if let Some(pre) = p
         .changes
         .iter()
@@ -108,6 +116,21 @@ pub async fn config_proposal(
         .find(|r| matches!(r, crate::plan::Precondition::OrgCertificates { .. }))
     {
         report.waiting.push(format!("{what}: waits until {pre}"));
+        return Ok(());
+    }
+    // An organization that only votes has nothing to compute until another
+    // member files this change.
+    let on_chain = observed.proposals.iter().any(|o| {
+        o.kind == p.kind
+            && o.target == p.target
+            && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
+    });
+    let vote_only =
+        ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly;
+    if vote_only && !on_chain {
+        report.waiting.push(format!(
+            "{what}: this organization only votes on channel changes (channelChanges: voteOnly); waiting for another member to file it"
+        ));
         return Ok(());
     }
     let config = client::fetch_config(&ctx.main_peer().deliver, channel)
@@ -179,9 +202,9 @@ pub async fn config_proposal(
         }
     }
 
-    if ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly {
+    if vote_only {
         report.waiting.push(format!(
-            "{what}: this organization only votes on channel changes (channelChanges: voteOnly); waiting for another member to file it"
+            "{what}: this organization only votes on channel changes (channelChanges: voteOnly); the proposal on the chain is not the update it computes"
         ));
         return Ok(());
     }
@@ -208,6 +231,21 @@ pub async fn config_proposal(
         out["outcome"].as_str().unwrap_or("filed")
     ));
     Ok(())
+}
+
+/// A risk of `p` that must be resolved by another change before `p` may be
+/// filed: a removed organization that is still a sole endorser, or an admin
+/// lockout.
+pub fn blocking_risk<'a>(plan: &'a Plan, p: &PlannedProposal) -> Option<&'a crate::plan::Risk> {
+    p.changes
+        .iter()
+        .flat_map(|&i| plan.shared[i].risks.iter())
+        .find(|r| {
+            matches!(
+                r.kind,
+                crate::plan::RiskKind::SoleEndorser | crate::plan::RiskKind::AdminLockout
+            )
+        })
 }
 
 /// The ConfigSignatures of the approving votes, with their organizations.
@@ -532,4 +570,58 @@ pub async fn caught_up(ctx: &Context, channel: &str) -> Result<bool> {
         .await
         .with_context(|| format!("read the newest block of channel {channel} from the own peer"))?;
     Ok(opssc_fabric::block::number(&local) >= opssc_fabric::block::number(&ordered))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn golden(case: &str) -> Plan {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(case);
+        let spec_dir = match std::fs::read_to_string(dir.join("spec.txt")) {
+            Ok(rel) => Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(rel.trim()),
+            Err(_) => dir.join("spec"),
+        };
+        let spec = opssc_schema::load_dir(&spec_dir)
+            .spec
+            .expect("the golden spec validates");
+        let observed = crate::observe::load_file(&dir.join("observed.json")).unwrap();
+        crate::plan::plan(&spec, &observed, &observed.observed_by.clone())
+    }
+
+    #[test]
+    fn removing_a_sole_endorser_waits_for_the_chaincode_change() {
+        let plan = golden("remove-org");
+        let remove = plan
+            .proposals
+            .iter()
+            .find(|p| p.kind == Kind::OrgRemove)
+            .expect("the case removes an organization");
+        let risk = blocking_risk(&plan, remove).expect("the removal is blocked");
+        assert!(
+            risk.message.contains("sole endorser") || risk.message.contains("still needed"),
+            "{}",
+            risk.message
+        );
+        // The chaincode change it waits for is not blocked itself.
+        for p in plan.proposals.iter().filter(|p| p.kind != Kind::OrgRemove) {
+            assert!(blocking_risk(&plan, p).is_none(), "{:?}", p.kind);
+        }
+    }
+
+    #[test]
+    fn adding_an_org_is_not_blocked() {
+        let plan = golden("add-org");
+        let add = plan
+            .proposals
+            .iter()
+            .find(|p| p.kind == Kind::OrgAdd)
+            .expect("the case adds an organization");
+        assert!(blocking_risk(&plan, add).is_none());
+    }
 }
