@@ -123,6 +123,20 @@ pub enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// Join the channels this organization was added to and catch up their
+    /// chaincodes, in the foreground, until done (the agent does the same on
+    /// its own).
+    Bootstrap {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// Use this spec directory instead of the configured source (no signature checks).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Give up after this many seconds (exit 1).
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// One pass of the agent: observe, plan, file proposals, vote, install,
     /// approve, commit when this org is the executor, report.
     ///

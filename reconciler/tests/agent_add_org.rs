@@ -401,6 +401,12 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         Some(&org4_key),
     );
     let human_actions = 1;
+    eprintln!(
+        "TRACE Org4's commit at {:?} since the epoch",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+    );
 
     // Org2's agent dies as soon as the first OrgAdd is filed, and comes back.
     wait_until(
@@ -467,6 +473,17 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         assert!(approved.is_some(), "Org4 did not approve {ch}/{name}");
     }
 
+    // `opssc bootstrap` (the same catch-up in the foreground) finds nothing left.
+    let out = agents[3].opssc(&["bootstrap", "--timeout", "60"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "opssc bootstrap as Org4MSP\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("bootstrapped: Org4MSP"), "{stdout}");
+
     // Nothing applied twice: one config update per channel, one committed
     // OrgAdd per channel, none failed.
     let after = configs(&org1_deliver).await;
@@ -511,6 +528,14 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         t_configs.as_secs_f64(),
         t_answering.as_secs_f64()
     );
+    // What Org4's agent did, with timestamps (for docs/BENCHMARKS.md).
+    for line in std::fs::read_to_string(&agents[3].log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("acted") || l.contains("WARN"))
+    {
+        eprintln!("TRACE Org4MSP {line}");
+    }
     drop(agents);
 }
 

@@ -128,9 +128,9 @@ pub async fn config_proposal(
     let vote_only =
         ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly;
     if vote_only && !on_chain {
-        report.waiting.push(format!(
-            "{what}: this organization only votes on channel changes (channelChanges: voteOnly); waiting for another member to file it"
-        ));
+        // Not this organization's to file, and nothing to vote on: it does
+        // not wait on anything either (`opssc plan` shows the difference).
+        tracing::debug!("{what}: left to other members (channelChanges: voteOnly)");
         return Ok(());
     }
     let config = client::fetch_config(&ctx.main_peer().deliver, channel)

@@ -16,6 +16,7 @@
 //! only wake the loop; the pass works from what it observes, so a restart or
 //! a missed event costs one re-observation.
 
+pub mod bootstrap;
 pub mod channel_changes;
 pub mod context;
 pub mod daemon;

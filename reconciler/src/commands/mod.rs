@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod agent;
+mod bootstrap;
 mod live;
 mod plan;
 mod reconcile;
@@ -30,6 +31,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::State { command } => state::run(command),
         Command::Reconcile { config, once, spec } => reconcile::run(&config, once, spec.as_deref()),
         Command::Agent { config } => agent::run(&config),
+        Command::Bootstrap {
+            config,
+            spec,
+            timeout,
+        } => bootstrap::run(
+            &config,
+            spec.as_deref(),
+            std::time::Duration::from_secs(timeout),
+        ),
         Command::Status {
             config,
             spec,
