@@ -17,7 +17,9 @@
 //!    v3 answers everywhere;
 //! 4. a commit pins v4, which does not compile → every organization's
 //!    install task fails with go's own message (the agent compiles it locally
-//!    to learn why), `opssc status` shows it, and v3 keeps serving.
+//!    to learn why), `opssc status` shows it (Stalled), and v3 keeps serving;
+//! 5. the executor reports the v4 proposal failed (too many orgs cannot build
+//!    it to commit), and a commit that pins a fixed v5 rolls out.
 //!
 //! Figures (commit → answering on all peers) are printed with the prefix
 //! `FIGURE`. Each run's chaincode answers a fresh nonce, so the peers'
