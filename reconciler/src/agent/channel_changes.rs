@@ -48,6 +48,10 @@ use crate::config_update;
 use crate::observe::Observed;
 use crate::plan::{Change, Plan, PlannedProposal, short_id};
 
+/// How often an organization that waits to be added to a channel asks the
+/// orderer again (one small Deliver call).
+const ADDED_POLL: Duration = Duration::from_secs(2);
+
 /// How long the executor waits for the config block after submitting.
 const CONFIG_BLOCK_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -519,6 +523,8 @@ pub async fn join_channels(
                     "channel {name}: waiting to be added by its members (orderer {} does not serve it to {}: {e})",
                     orderer.name, ctx.me
                 ));
+                // No event announces it: look again soon.
+                report.requeue_within(ADDED_POLL);
                 continue;
             }
         };
@@ -527,6 +533,7 @@ pub async fn join_channels(
                 "channel {name}: waiting to be added by its members (config sequence {} does not list {})",
                 config.sequence, ctx.me
             ));
+            report.requeue_within(ADDED_POLL);
             continue;
         }
         let genesis = orderer

@@ -229,11 +229,22 @@ pub async fn live(
     let main = ctx.main_peer();
     let joined = observed.local.peers[&main.name].joined_channels.clone();
     for channel in spec.channels.keys().filter(|c| joined.contains(c)) {
-        let block = main
-            .deliver
-            .latest_config_block(channel)
-            .await
-            .with_context(|| format!("read the latest config block of channel {channel}"))?;
+        let block = match main.deliver.latest_config_block(channel).await {
+            Ok(block) => block,
+            // A peer that has just joined serves nothing to this org until
+            // its ledger reaches the config that admitted it: the channel is
+            // observed as not joined yet (the next pass looks again).
+            Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
+                tracing::warn!(
+                    "channel {channel}: the own peer does not serve it to this organization ({e})"
+                );
+                continue;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("read the latest config block of channel {channel}")));
+            }
+        };
         let number = block.header.as_ref().map_or(0, |h| h.number);
         let config = ChannelConfig::from_block(&block)
             .with_context(|| format!("decode the config of channel {channel}"))?;
