@@ -55,21 +55,29 @@ impl GitSource {
 
     /// Fetches `branch` and returns its tip.
     pub fn fetch(&self, branch: &str) -> anyhow::Result<Oid> {
+        // The URL may carry user information: never show it, nor let libgit2's
+        // own message show it.
+        let url = crate::chaincode_source::redact_url(&self.url);
+        let redacted =
+            |e: git2::Error| anyhow::anyhow!(crate::chaincode_source::redact_userinfo(e.message()));
         let mut remote = self
             .repo
             .remote_anonymous(&self.url)
-            .with_context(|| format!("invalid spec repository URL {}", self.url))?;
+            .map_err(redacted)
+            .with_context(|| format!("invalid spec repository URL {url}"))?;
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
-        remote.fetch(&[&refspec], None, None).with_context(|| {
-            format!(
-                "cannot fetch branch {branch} of {} (check the URL, the branch and network access)",
-                self.url
-            )
-        })?;
+        remote
+            .fetch(&[&refspec], None, None)
+            .map_err(redacted)
+            .with_context(|| {
+                format!(
+                    "cannot fetch branch {branch} of {url} (check the URL, the branch and network access)"
+                )
+            })?;
         let reference = self
             .repo
             .find_reference(&format!("refs/remotes/origin/{branch}"))
-            .with_context(|| format!("branch {branch} does not exist in {}", self.url))?;
+            .with_context(|| format!("branch {branch} does not exist in {url}"))?;
         reference
             .target()
             .context("the branch reference is symbolic")
@@ -253,4 +261,23 @@ fn verify_chain(
         }
     }
     Ok(verification)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fetch_errors_never_show_the_urls_user_information() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Nothing listens on port 1: the fetch fails after parsing the URL.
+        let source = GitSource::open(
+            &tmp.path().join("m"),
+            "http://bob:s3cret@127.0.0.1:1/spec.git",
+        )
+        .unwrap();
+        let e = format!("{:#}", source.fetch("main").unwrap_err());
+        assert!(e.contains("http://***@127.0.0.1:1/spec.git"), "{e}");
+        assert!(!e.contains("s3cret") && !e.contains("bob"), "{e}");
+    }
 }
