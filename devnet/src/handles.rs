@@ -69,8 +69,6 @@ pub struct OrdererHandle {
     pub msp_id: String,
     /// Broadcast and Deliver: `127.0.0.1:<port>`.
     pub address: String,
-    /// Raft cluster traffic (mutual TLS): `127.0.0.1:<port>`.
-    pub cluster_address: String,
     /// Channel participation REST API (HTTPS, client certificate required).
     pub admin_address: String,
     /// Operations HTTP address (`/healthz`, `/metrics`), plain HTTP.
@@ -142,7 +140,6 @@ pub fn plan(topology: &Topology, layout: &Layout, ports: &mut PortPool) -> Resul
         let node = oc.node("orderers", &host);
         orderers.push(OrdererHandle {
             address: loopback(ports.take()?),
-            cluster_address: loopback(ports.take()?),
             admin_address: loopback(ports.take()?),
             operations_address: loopback(ports.take()?),
             tls_ca_cert: oc.tls_ca_cert(),
@@ -225,15 +222,7 @@ mod tests {
         let plan = plan(&topo, &Layout::new(Path::new("/s")), &mut pool).unwrap();
         let mut addrs: Vec<&str> = Vec::new();
         for o in &plan.orderers {
-            addrs.extend(
-                [
-                    &o.address,
-                    &o.cluster_address,
-                    &o.admin_address,
-                    &o.operations_address,
-                ]
-                .map(String::as_str),
-            );
+            addrs.extend([&o.address, &o.admin_address, &o.operations_address].map(String::as_str));
         }
         for p in plan.orgs.iter().flat_map(|o| &o.peers) {
             addrs.extend(

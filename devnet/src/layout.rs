@@ -7,8 +7,7 @@
 //! <state>/devnet.json                 what runs where (see `state`)
 //! <state>/crypto-config.yaml          input of cryptogen
 //! <state>/crypto/...                  cryptogen's output (MSPs, TLS material)
-//! <state>/configtx/configtx.yaml      input of configtxgen
-//! <state>/channels/<channel>.block    genesis blocks
+//! <state>/channels/<channel>.block    genesis blocks, built from the spec's channel settings
 //! <state>/builders/ccaas/bin/...      the external builder for chaincode-as-a-service
 //! <state>/nodes/<host>/config/...     core.yaml or orderer.yaml of one node
 //! <state>/nodes/<host>/data/...       its ledger
@@ -40,9 +39,6 @@ impl Layout {
     }
     pub fn crypto(&self) -> PathBuf {
         self.root.join("crypto")
-    }
-    pub fn configtx_dir(&self) -> PathBuf {
-        self.root.join("configtx")
     }
     pub fn genesis_block(&self, channel: &str) -> PathBuf {
         self.root.join("channels").join(format!("{channel}.block"))

@@ -81,7 +81,6 @@ pub(crate) fn collect_status(state: &StateFile) -> Result<NetworkStatus> {
             o.msp_id.clone(),
             vec![
                 ("grpc".to_string(), o.address.clone()),
-                ("cluster".to_string(), o.cluster_address.clone()),
                 ("admin".to_string(), o.admin_address.clone()),
                 ("operations".to_string(), o.operations_address.clone()),
             ],

@@ -78,15 +78,7 @@ fn three_org_devnet_joins_channels_survives_a_peer_crash_and_stops_cleanly() {
     // Every listener is a loopback port, and no two share one.
     let mut addrs: Vec<String> = Vec::new();
     for o in devnet.orderers() {
-        addrs.extend(
-            [
-                &o.address,
-                &o.admin_address,
-                &o.cluster_address,
-                &o.operations_address,
-            ]
-            .map(Clone::clone),
-        );
+        addrs.extend([&o.address, &o.admin_address, &o.operations_address].map(Clone::clone));
     }
     for p in devnet.orgs().iter().flat_map(|o| &o.peers) {
         addrs.extend([&p.address, &p.chaincode_address, &p.operations_address].map(Clone::clone));
