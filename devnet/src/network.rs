@@ -49,6 +49,10 @@ pub struct DevnetOptions {
     /// Found the consortium once the network is up: the spec repository
     /// and the OpsSC chaincode ([`crate::founding`]). `None`: a bare network.
     pub founding: Option<FoundingOptions>,
+    /// Create the topology's channels (orderers and peers join them). `false`:
+    /// only the nodes start, healthy and joined to nothing — for founding the
+    /// consortium from outside (`opssc found`). Default `true`.
+    pub channels: bool,
 }
 
 impl DevnetOptions {
@@ -61,6 +65,7 @@ impl DevnetOptions {
             quiet: false,
             ready_timeout: Duration::from_secs(60),
             founding: None,
+            channels: true,
         }
     }
 
@@ -164,10 +169,12 @@ impl Devnet {
                 founded: None,
                 chaincode_runtime: None,
             };
-            let up = devnet.bring_up(ports).and_then(|()| match &opts.founding {
-                Some(f) => devnet.found(f),
-                None => Ok(()),
-            });
+            let up = devnet
+                .bring_up(ports, opts.channels)
+                .and_then(|()| match &opts.founding {
+                    Some(f) => devnet.found(f),
+                    None => Ok(()),
+                });
             match up {
                 Ok(()) => return Ok(devnet),
                 // Ports are free when chosen and released just before the
@@ -201,7 +208,7 @@ impl Devnet {
         }
     }
 
-    fn bring_up(&mut self, ports: PortPool) -> Result<()> {
+    fn bring_up(&mut self, ports: PortPool, channels: bool) -> Result<()> {
         let root = self.layout.root.clone();
         self.say(&format!(
             "starting {} peer org(s), {} orderer(s) in {}",
@@ -272,6 +279,12 @@ impl Devnet {
         let all: Vec<usize> = (0..self.procs.len()).collect();
         self.wait_healthy(&all)?;
         self.say("all nodes healthy");
+        if !channels {
+            self.ready = true;
+            self.save_state()?;
+            self.say("ready: nodes only, no channel created");
+            return Ok(());
+        }
 
         // Channels.
         for o in &self.plan.orderers {
@@ -313,6 +326,13 @@ impl Devnet {
         self.founded = Some(started.founded);
         self.chaincode_runtime = started.runtime;
         self.save_state()
+    }
+
+    /// Writes the spec repository for the spec in `spec_dir` with this
+    /// network's real endpoints, certificates and admin keys
+    /// ([`crate::spec_repo::create_spec_repo`]), without founding anything.
+    pub fn create_spec_repo(&self, spec_dir: &Path) -> Result<crate::spec_repo::SpecRepo> {
+        crate::spec_repo::create_spec_repo(spec_dir, &self.plan, &self.layout)
     }
 
     /// The spec repository and the OpsSC chaincode, when the devnet was founded.

@@ -137,6 +137,22 @@ pub enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Found the consortium from the spec, this organization's part: the
+    /// orderer organization joins its orderers to every channel (genesis
+    /// block from the spec); a peer organization joins its peers, installs
+    /// and approves the OpsSC, and the first member commits it and founds the
+    /// registry. Idempotent; run by every founding organization.
+    Found {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// Use this spec directory instead of the configured source (no signature checks).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Give up after this many seconds (exit 1).
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
     /// One pass of the agent: observe, plan, file proposals, vote, install,
     /// approve, commit when this org is the executor, report.
     ///

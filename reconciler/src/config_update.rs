@@ -34,6 +34,15 @@ use crate::plan::{CapabilityGroup, Change};
 
 /// The organization's channel config group as the spec describes it.
 pub fn organization(spec: &Spec, msp_id: &str, anchor_peers: &[String]) -> Result<Organization> {
+    let def = msp_definition(spec, msp_id)?;
+    let mut out =
+        Organization::application(def).with_context(|| format!("the config group of {msp_id}"))?;
+    out.anchor_peers = anchor_peers_of(anchor_peers)?;
+    Ok(out)
+}
+
+/// The organization's MSP as the spec describes it (see the module doc).
+pub fn msp_definition(spec: &Spec, msp_id: &str) -> Result<MspDefinition> {
     let org = spec
         .organizations
         .get(msp_id)
@@ -61,10 +70,7 @@ pub fn organization(spec: &Spec, msp_id: &str, anchor_peers: &[String]) -> Resul
     if msp.node_ous {
         def.admin_certs = pem(&msp.admin_certs);
     }
-    let mut out =
-        Organization::application(def).with_context(|| format!("the config group of {msp_id}"))?;
-    out.anchor_peers = anchor_peers_of(anchor_peers)?;
-    Ok(out)
+    Ok(def)
 }
 
 fn anchor_peers_of(endpoints: &[String]) -> Result<Vec<AnchorPeer>> {
@@ -100,7 +106,9 @@ pub fn policy_rule(text: &str) -> Result<PolicyRule> {
     rule.with_context(|| format!("policy {t:?}"))
 }
 
-fn consenters(spec: &Spec) -> Result<Vec<etcdraft::Consenter>> {
+/// The Raft consenters the spec names, with their TLS certificates, sorted
+/// by host and port.
+pub fn consenters(spec: &Spec) -> Result<Vec<etcdraft::Consenter>> {
     let mut out = Vec::new();
     for (org, node) in &spec.consortium.consenters {
         let n = spec

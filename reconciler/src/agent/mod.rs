@@ -10,6 +10,7 @@
 //! - [`pass`]: observe → plan → act, one attempt per step, idempotent.
 //! - [`daemon`]: the level-triggered loop, event streams, health and metrics.
 //! - [`status`]: proposals, votes, tasks and conditions for `opssc status`.
+//! - [`founding`]: channels and the OpsSC from the spec (`opssc found`).
 //!
 //! Key decision: the pass is never told why it runs. Events (a new trusted
 //! commit, an OpsSC chaincode event, a new block on a chaincode's channel)
@@ -20,6 +21,7 @@ pub mod bootstrap;
 pub mod channel_changes;
 pub mod context;
 pub mod daemon;
+pub mod founding;
 pub mod observe_live;
 pub mod ops;
 pub mod packages;

@@ -2,6 +2,7 @@
 
 mod agent;
 mod bootstrap;
+mod found;
 mod live;
 mod plan;
 mod reconcile;
@@ -36,6 +37,15 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             spec,
             timeout,
         } => bootstrap::run(
+            &config,
+            spec.as_deref(),
+            std::time::Duration::from_secs(timeout),
+        ),
+        Command::Found {
+            config,
+            spec,
+            timeout,
+        } => found::run(
             &config,
             spec.as_deref(),
             std::time::Duration::from_secs(timeout),

@@ -1,0 +1,613 @@
+//! Founding a consortium from its spec: every founding organization's agent
+//! does its own part, and together they create the channels and the OpsSC.
+//!
+//! - [`genesis_block`]: block 0 of a spec channel, from the spec alone
+//!   ([`channel_description`]), stamped deterministically, so every
+//!   organization computes the same bytes and any of them may hand it over.
+//! - [`join_orderers`]: the orderer organization joins each of its orderers
+//!   (channel participation API) to every spec channel it does not serve yet.
+//! - [`peer_step`]: a peer organization joins its own peers to its channels
+//!   from block 0 as the orderer serves it, installs the OpsSC package and
+//!   approves its definition; the first ops-channel member by MSP ID commits
+//!   it once a majority approved, then calls the contract's `found` with the
+//!   spec's channels.
+//!
+//! Key decision: every step reads the chain before it acts (is the channel
+//! served, the peer joined, the package installed, the definition approved,
+//! committed, the registry founded), so any number of `opssc found` runs, at
+//! once or one after the other, do each thing once. The genesis block's
+//! timestamp is the Unix epoch and its nonce a hash of the channel's config:
+//! the block depends on the channel's spec only, not on when or by whom it
+//! was built (a later spec commit that touches nothing of the channel gives
+//! the same block).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use opssc_chaincode::api::{ChannelInput, FoundArgs};
+use opssc_fabric::configtx::genesis::{self, ChannelDescription};
+use opssc_fabric::configtx::{ChannelConfig, Organization};
+use opssc_fabric::deliver::Seek;
+use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
+use opssc_fabric::package::{self, Connection};
+use opssc_fabric::participation::{AdminEndpoint, ChannelParticipation, JoinOutcome};
+use opssc_fabric::protos::common::Block;
+use opssc_fabric::protos::{etcdraft, orderer};
+use opssc_schema::Spec;
+use opssc_schema::local::AgentConfig;
+use opssc_schema::spec::OrgRole;
+use prost::Message;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::context::Context;
+use crate::config_update;
+
+/// The OpsSC's version on a founded channel: this build's version (the
+/// package label is `<name>_<version>`, as the devnet labels it).
+pub const OPSSC_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The Raft options of a founded channel: a 200 ms tick, so a leader is
+/// elected about 2 s after the channel starts (the spec does not state them).
+pub fn raft_options() -> etcdraft::Options {
+    etcdraft::Options {
+        tick_interval: "200ms".into(),
+        election_tick: 10,
+        heartbeat_tick: 1,
+        max_inflight_blocks: 5,
+        snapshot_interval_size: 16 * 1024 * 1024,
+    }
+}
+
+fn go_duration(ms: u64) -> String {
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// What block 0 of spec channel `channel` holds: its members (MSPs from the
+/// spec, anchor peers as the spec marks them), every orderer organization
+/// with its orderer nodes' endpoints, the spec's consenters, and the
+/// channel's policies, capabilities, batch settings and ACLs.
+pub fn channel_description(spec: &Spec, channel: &str) -> Result<ChannelDescription> {
+    let ch = spec
+        .channels
+        .get(channel)
+        .ok_or_else(|| anyhow!("channel {channel} is not in the spec"))?;
+    let mut app_orgs = Vec::new();
+    for member in &ch.members {
+        let org = spec
+            .organizations
+            .get(member)
+            .ok_or_else(|| anyhow!("channel {channel}: member {member} is not in the spec"))?;
+        let anchors: Vec<String> = org
+            .anchor_peers()
+            .map(|p| format!("{}:{}", p.endpoint.host, p.endpoint.port))
+            .collect();
+        app_orgs.push(
+            config_update::organization(spec, member, &anchors)
+                .with_context(|| format!("channel {channel}: member {member}"))?,
+        );
+    }
+    let mut orderer_orgs = Vec::new();
+    for org in spec
+        .organizations
+        .values()
+        .filter(|o| o.role == OrgRole::Orderer)
+    {
+        let def = config_update::msp_definition(spec, &org.msp_id)
+            .with_context(|| format!("channel {channel}: orderer organization"))?;
+        let endpoints = org
+            .orderers
+            .iter()
+            .map(|o| format!("{}:{}", o.endpoint.host, o.endpoint.port))
+            .collect();
+        orderer_orgs.push(
+            Organization::orderer(def, endpoints)
+                .with_context(|| format!("the config group of {}", org.msp_id))?,
+        );
+    }
+    if orderer_orgs.is_empty() {
+        bail!("channel {channel}: the spec has no orderer organization");
+    }
+    let consenters = config_update::consenters(spec)?;
+    if consenters.is_empty() {
+        bail!("channel {channel}: the spec names no consenter (consortium.orderer.consenters)");
+    }
+    let mut desc = ChannelDescription::new(channel, app_orgs, orderer_orgs, consenters);
+    desc.raft_options = raft_options();
+    desc.batch_timeout = go_duration(ch.batch.timeout_ms);
+    desc.batch_size = orderer::BatchSize {
+        max_message_count: ch.batch.max_message_count,
+        absolute_max_bytes: ch.batch.absolute_max_bytes,
+        preferred_max_bytes: ch.batch.preferred_max_bytes,
+    };
+    desc.channel_capabilities = vec![ch.capabilities.channel.clone()];
+    desc.orderer_capabilities = vec![ch.capabilities.orderer.clone()];
+    desc.application_capabilities = vec![ch.capabilities.application.clone()];
+    desc.application_policies = ch
+        .policies
+        .iter()
+        .map(|(name, p)| {
+            config_update::policy_rule(&p.text)
+                .map(|r| (name.clone(), r))
+                .with_context(|| format!("channel {channel}: policy {name}"))
+        })
+        .collect::<Result<_>>()?;
+    desc.acls = ch.acls.clone();
+    Ok(desc)
+}
+
+/// Block 0 of spec channel `channel`, the same bytes for everyone with the
+/// same channel spec (see the module doc).
+pub fn genesis_block(spec: &Spec, channel: &str) -> Result<Block> {
+    let desc = channel_description(spec, channel)?;
+    let config = genesis::channel_config(&desc)
+        .with_context(|| format!("channel {channel}: building its genesis config"))?;
+    let mut h = Sha256::new();
+    h.update(b"opssc genesis nonce\0");
+    h.update(config.to_proto().encode_to_vec());
+    let nonce = &h.finalize()[..24];
+    Ok(genesis::genesis_block_from_config(
+        &config,
+        SystemTime::UNIX_EPOCH,
+        nonce,
+    ))
+}
+
+/// The contract's `found` arguments from the spec: the ops channel and its
+/// members, every other channel with its members (sorted by name).
+pub fn found_args(spec: &Spec) -> Result<FoundArgs> {
+    let ops = &spec.consortium.ops_channel;
+    let ops_ch = spec
+        .channels
+        .get(ops)
+        .ok_or_else(|| anyhow!("the ops channel {ops} is not a channel of the spec"))?;
+    let mut members = ops_ch.members.clone();
+    members.sort();
+    let channels = spec
+        .channels
+        .values()
+        .filter(|c| &c.name != ops)
+        .map(|c| {
+            let mut m = c.members.clone();
+            m.sort();
+            ChannelInput {
+                name: c.name.clone(),
+                members: m,
+                policies: Default::default(),
+            }
+        })
+        .collect();
+    Ok(FoundArgs {
+        ops_channel: ops.clone(),
+        members,
+        ops_policies: Default::default(),
+        channels,
+        governance: None,
+    })
+}
+
+/// The orderer admin endpoints of an orderer organization's configuration
+/// (every orderer with an `adminAddress`; `tlsClient` is required then).
+pub fn admin_endpoints(config: &AgentConfig) -> Result<Vec<(String, AdminEndpoint)>> {
+    let mut out = Vec::new();
+    for o in &config.orderers {
+        let Some(address) = &o.admin_address else {
+            continue;
+        };
+        let tls = config.tls_client.as_ref().ok_or_else(|| {
+            anyhow!(
+                "orderer {} has an adminAddress but the configuration of {} has no tlsClient (the admin endpoint needs the orderer admin's TLS client certificate)",
+                o.name,
+                config.msp_id
+            )
+        })?;
+        let read =
+            |p: &Path| std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()));
+        out.push((
+            o.name.clone(),
+            AdminEndpoint {
+                address: address.clone(),
+                server_name: o.server_name.clone(),
+                tls_ca_pem: read(&o.tls_root_cert)?,
+                client_cert_pem: read(&tls.cert)?,
+                client_key_pem: read(&tls.key)?,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// Joins every orderer of `endpoints` to every spec channel it does not
+/// serve yet, from [`genesis_block`]. Returns what it did.
+pub async fn join_orderers(
+    spec: &Spec,
+    endpoints: &[(String, AdminEndpoint)],
+) -> Result<Vec<String>> {
+    let mut blocks = BTreeMap::new();
+    for name in spec.channels.keys() {
+        blocks.insert(name.clone(), genesis_block(spec, name)?);
+    }
+    let mut done = Vec::new();
+    for (node, ep) in endpoints {
+        let api = ChannelParticipation::new(ep)
+            .with_context(|| format!("orderer {node}: the channel participation client"))?;
+        for (name, block) in &blocks {
+            let served = api
+                .get(name)
+                .await
+                .with_context(|| format!("ask orderer {node} whether it serves channel {name}"))?;
+            if served.is_some() {
+                continue;
+            }
+            match api
+                .join(block)
+                .await
+                .with_context(|| format!("join orderer {node} to channel {name}"))?
+            {
+                JoinOutcome::Joined(_) => {
+                    done.push(format!("joined orderer {node} to channel {name}"))
+                }
+                JoinOutcome::AlreadyMember => {}
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// One round of a peer organization's founding work.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// What this round did.
+    pub actions: Vec<String>,
+    /// What is not done yet (empty: this organization's founding is complete).
+    pub left: Vec<String>,
+}
+
+/// The OpsSC package of this organization: ccaas, its address from
+/// `chaincodeServers` under the label `<name>_<version>`.
+pub fn opssc_package(config: &AgentConfig) -> Result<(String, Vec<u8>, String)> {
+    let name = config.ops_chaincode.as_deref().unwrap_or("opssc");
+    let label = format!("{name}_{OPSSC_VERSION}");
+    let address = config.chaincode_servers.get(&label).ok_or_else(|| {
+        anyhow!(
+            "the agent configuration of {} has no chaincodeServers entry for the OpsSC package {label}: add `{label}: <host:port of your OpsSC server>`",
+            config.msp_id
+        )
+    })?;
+    let bytes = package::ccaas_package(&label, &Connection::plaintext(address))?;
+    let id = package::package_id(&label, &bytes);
+    Ok((label, bytes, id))
+}
+
+/// `count` of `n` is a majority.
+fn majority(count: usize, n: usize) -> bool {
+    count * 2 > n
+}
+
+/// Whether the OpsSC error means the registry exists already.
+fn already_founded(e: &anyhow::Error) -> bool {
+    format!("{e:#}").contains("conflict")
+}
+
+/// One round of this peer organization's founding (see the module doc).
+/// Each step checks the chain first; a step that must wait for others says
+/// so in `left` and the caller runs the round again.
+pub async fn peer_step(ctx: &Context, spec: &Spec) -> Result<Progress> {
+    let mut p = Progress::default();
+    let ops = spec.consortium.ops_channel.clone();
+    // 1. Own peers join their channels from block 0 as the orderer serves it.
+    let orderer = ctx.orderers.first().ok_or_else(|| {
+        anyhow!(
+            "the agent configuration of {} lists no orderer to fetch the channels from",
+            ctx.me
+        )
+    })?;
+    for (name, ch) in &spec.channels {
+        if !ch.members.contains(&ctx.me) {
+            continue;
+        }
+        let mut missing = Vec::new();
+        for peer in &ctx.peers {
+            let joined = opssc_fabric::cscc::channels(&peer.endorser)
+                .await
+                .with_context(|| format!("list the channels of peer {}", peer.name))?;
+            if !joined.iter().any(|c| c == name) {
+                missing.push(peer);
+            }
+        }
+        if missing.is_empty() {
+            continue;
+        }
+        let block = match orderer.deliver.block(name, Seek::Oldest).await {
+            Ok(b) => b,
+            Err(e) => {
+                p.left.push(format!(
+                    "channel {name}: orderer {} does not serve it yet ({e})",
+                    orderer.name
+                ));
+                continue;
+            }
+        };
+        let config = ChannelConfig::from_block(&block)
+            .with_context(|| format!("decode block 0 of channel {name}"))?;
+        if !config.application_msp_ids().contains(&ctx.me) {
+            bail!(
+                "channel {name}: block 0 served by orderer {} does not list {} (was the channel created from another spec?)",
+                orderer.name,
+                ctx.me
+            );
+        }
+        for peer in missing {
+            opssc_fabric::cscc::join_channel(&peer.endorser, &block)
+                .await
+                .with_context(|| format!("join peer {} to channel {name}", peer.name))?;
+            p.actions
+                .push(format!("joined peer {} to channel {name}", peer.name));
+        }
+    }
+    let Some(ops_ch) = spec.channels.get(&ops) else {
+        bail!("the ops channel {ops} is not a channel of the spec");
+    };
+    if !ops_ch.members.contains(&ctx.me) {
+        return Ok(p);
+    }
+    if !p.left.is_empty() {
+        return Ok(p);
+    }
+    // 2. Install the OpsSC package on every own peer.
+    let (label, pkg, package_id) = opssc_package(&ctx.config)?;
+    for peer in &ctx.peers {
+        let installed = lifecycle::query_installed(&peer.endorser)
+            .await
+            .with_context(|| format!("query the packages installed on peer {}", peer.name))?;
+        if installed.iter().any(|i| i.package_id == package_id) {
+            continue;
+        }
+        lifecycle::install(&peer.endorser, &pkg)
+            .await
+            .with_context(|| format!("install the OpsSC package {label} on peer {}", peer.name))?;
+        p.actions
+            .push(format!("installed {package_id} on peer {}", peer.name));
+    }
+    // 3. Approve (also after the commit: every member approves).
+    let name = ctx
+        .config
+        .ops_chaincode
+        .clone()
+        .unwrap_or_else(|| "opssc".into());
+    let def = ChaincodeDefinition::new(&name, OPSSC_VERSION, 1);
+    let main = ctx.main_peer();
+    let approved = lifecycle::query_approved(&main.endorser, &ops, &name, Some(1))
+        .await
+        .with_context(|| format!("query {}'s approval of {name} on {ops}", ctx.me))?;
+    if approved.is_none() {
+        lifecycle::approve(&main.gateway, &ops, &def, Some(&package_id))
+            .await
+            .with_context(|| format!("approve the {name} definition on {ops} as {}", ctx.me))?;
+        p.actions.push(format!(
+            "approved {name} {OPSSC_VERSION} sequence 1 on {ops}"
+        ));
+    }
+    // 4. Commit: the first member by MSP ID, once a majority approved.
+    let committed = lifecycle::query_committed(&main.endorser, &ops, &name)
+        .await
+        .with_context(|| format!("query the committed {name} definition on {ops}"))?;
+    let mut members = ops_ch.members.clone();
+    members.sort();
+    let committer = members.first().cloned().unwrap_or_default();
+    if committed.is_none() {
+        if ctx.me != committer {
+            p.left.push(format!(
+                "{name} on {ops}: waiting for {committer} to commit it"
+            ));
+            return Ok(p);
+        }
+        let readiness = lifecycle::check_commit_readiness(&main.endorser, &ops, &def)
+            .await
+            .with_context(|| format!("check the commit readiness of {name} on {ops}"))?;
+        let approving: Vec<String> = members
+            .iter()
+            .filter(|m| readiness.approvals.get(*m) == Some(&true))
+            .cloned()
+            .collect();
+        if !majority(approving.len(), members.len()) {
+            p.left.push(format!(
+                "{name} on {ops}: approved by {} of {} members, waiting for a majority",
+                approving.len(),
+                members.len()
+            ));
+            return Ok(p);
+        }
+        match lifecycle::commit(&main.gateway, &ops, &def, &approving).await {
+            Ok(c) => p.actions.push(format!(
+                "committed {name} {OPSSC_VERSION} on {ops} (block {}), endorsed by {}",
+                c.block,
+                approving.join(", ")
+            )),
+            Err(e) => {
+                // Another org's peer may not see every approval yet, or
+                // discovery not know it: the next round tries again.
+                p.left
+                    .push(format!("{name} on {ops}: the commit failed, retried: {e}"));
+                return Ok(p);
+            }
+        }
+    }
+    // 5. Found the registry (the committer), or wait until it is founded.
+    let client = ctx.ops(&ops);
+    let registry: Value = match client
+        .gateway
+        .evaluate_transaction(&ops, &name, "registry", [b"{}".as_slice()])
+        .await
+    {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        Err(e) => {
+            p.left.push(format!(
+                "{name} on {ops}: the chaincode does not answer yet ({e})"
+            ));
+            return Ok(p);
+        }
+    };
+    if !registry["meta"].is_null() {
+        return Ok(p);
+    }
+    if ctx.me != committer {
+        p.left.push(format!(
+            "registry on {ops}: waiting for {committer} to found it"
+        ));
+        return Ok(p);
+    }
+    let args = serde_json::to_vec(&found_args(spec)?).expect("FoundArgs serialize");
+    match client
+        .gateway
+        .submit_transaction(&ops, &name, "found", [args.as_slice()])
+        .await
+        .map_err(anyhow::Error::from)
+    {
+        Ok(done) => p.actions.push(format!(
+            "founded the registry on {ops} (block {})",
+            done.block
+        )),
+        Err(e) if already_founded(&e) => {}
+        Err(e) => p
+            .left
+            .push(format!("registry on {ops}: `found` failed, retried: {e:#}")),
+    }
+    Ok(p)
+}
+
+/// How long a round waits before the next when it had to wait on others.
+pub const ROUND_PAUSE: Duration = Duration::from_millis(700);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pem(name: &str) -> String {
+        format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n")
+    }
+
+    /// The add-org example, every organization's certificates committed.
+    fn spec() -> Spec {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/add-org");
+        let mut spec = opssc_schema::load_dir(&dir)
+            .spec
+            .expect("the example validates");
+        for (id, org) in spec.organizations.iter_mut() {
+            org.msp = Some(opssc_schema::Msp {
+                ca_certs: vec![pem(&format!("ca.{id}"))],
+                intermediate_certs: Vec::new(),
+                tls_ca_certs: vec![pem(&format!("tlsca.{id}"))],
+                admin_certs: Vec::new(),
+                node_ous: true,
+            });
+            for o in &mut org.orderers {
+                o.tls_cert = Some(pem(&format!("tls.{}", o.name)));
+            }
+        }
+        spec
+    }
+
+    #[test]
+    fn the_genesis_block_is_the_same_bytes_every_time() {
+        let spec = spec();
+        for name in spec.channels.keys() {
+            let a = genesis_block(&spec, name).unwrap().encode_to_vec();
+            let b = genesis_block(&spec, name).unwrap().encode_to_vec();
+            assert_eq!(a, b, "channel {name}");
+        }
+        let names: Vec<&String> = spec.channels.keys().collect();
+        assert!(names.len() >= 2);
+        assert_ne!(
+            genesis_block(&spec, names[0]).unwrap().encode_to_vec(),
+            genesis_block(&spec, names[1]).unwrap().encode_to_vec()
+        );
+    }
+
+    #[test]
+    fn a_change_to_the_channel_changes_the_block_and_others_do_not() {
+        let spec = spec();
+        let ops = spec.consortium.ops_channel.clone();
+        let before = genesis_block(&spec, &ops).unwrap().encode_to_vec();
+        let mut other = spec.clone();
+        other.spec_hash = "something else".into();
+        assert_eq!(
+            genesis_block(&other, &ops).unwrap().encode_to_vec(),
+            before,
+            "the block depends on the channel, not on the spec's hash"
+        );
+        other
+            .channels
+            .get_mut(&ops)
+            .unwrap()
+            .batch
+            .max_message_count += 1;
+        assert_ne!(genesis_block(&other, &ops).unwrap().encode_to_vec(), before);
+    }
+
+    #[test]
+    fn the_genesis_block_holds_the_spec_channel() {
+        let spec = spec();
+        for (name, ch) in &spec.channels {
+            let block = genesis_block(&spec, name).unwrap();
+            assert_eq!(block.header.as_ref().unwrap().number, 0);
+            let config = ChannelConfig::from_block(&block).unwrap();
+            assert_eq!(&config.channel_id, name);
+            assert_eq!(config.sequence, 0);
+            let mut members = ch.members.clone();
+            members.sort();
+            let mut found = config.application_msp_ids();
+            found.sort();
+            assert_eq!(found, members, "channel {name}");
+            let app = config.application().unwrap();
+            for (pname, text) in &ch.policies {
+                let on_chain = app
+                    .policies
+                    .get(pname)
+                    .unwrap_or_else(|| panic!("{name}: no {pname} policy"));
+                assert_eq!(
+                    on_chain.rule,
+                    config_update::policy_rule(&text.text).unwrap(),
+                    "{name}/{pname}"
+                );
+            }
+            assert_eq!(app.policies.len(), ch.policies.len());
+            let b = config.batch_size().expect("a BatchSize value");
+            assert_eq!(b.max_message_count, ch.batch.max_message_count);
+            assert_eq!(b.absolute_max_bytes, ch.batch.absolute_max_bytes);
+            assert_eq!(b.preferred_max_bytes, ch.batch.preferred_max_bytes);
+            assert_eq!(
+                config.batch_timeout(),
+                Some(go_duration(ch.batch.timeout_ms).as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn found_args_list_every_channel_but_the_ops_channel() {
+        let spec = spec();
+        let a = found_args(&spec).unwrap();
+        assert_eq!(a.ops_channel, spec.consortium.ops_channel);
+        assert_eq!(a.channels.len(), spec.channels.len() - 1);
+        assert!(a.channels.iter().all(|c| c.name != a.ops_channel));
+        for c in &a.channels {
+            let mut m = spec.channels[&c.name].members.clone();
+            m.sort();
+            assert_eq!(c.members, m);
+        }
+    }
+
+    #[test]
+    fn a_majority_is_more_than_half() {
+        assert!(!majority(1, 2));
+        assert!(majority(2, 3));
+        assert!(!majority(2, 4));
+        assert!(majority(1, 1));
+    }
+}
