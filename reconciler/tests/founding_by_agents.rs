@@ -17,6 +17,8 @@
 //!   blocks hold what the spec says), only the kv chaincode deploy;
 //! - `opssc found` again (Org1, the orderer organization) does nothing.
 //!
+//! Run on the reference spec and on a copy with three Raft orderers.
+//!
 //! FIGURE lines: devnet start (nodes only), the concurrent founding's wall
 //! time, and the second (idle) run.
 
@@ -66,8 +68,52 @@ fn agent_config(devnet_config: &Path, work: &Path, msp: &str, label: &str) -> Pa
 
 #[test]
 fn agents_found_the_consortium_from_the_spec() {
-    opssc_fabric::participation::install_ring_provider();
     let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+    found_by_agents(&spec_dir);
+}
+
+/// The same with three Raft orderers, every one a consenter.
+#[test]
+fn agents_found_a_consortium_with_three_raft_orderers() {
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("spec");
+    copy_dir(&reference, &dir);
+    let orderer = dir.join("orgs/orderer.yaml");
+    let text = std::fs::read_to_string(&orderer).unwrap();
+    let one = "    - name: orderer0\n      endpoint: orderer0.example.com:7050\n";
+    assert!(text.contains(one), "{text}");
+    let three = (0..3)
+        .map(|i| format!("    - name: orderer{i}\n      endpoint: orderer{i}.example.com:7050\n"))
+        .collect::<String>();
+    std::fs::write(&orderer, text.replace(one, &three)).unwrap();
+    let consortium = dir.join("consortium.yaml");
+    let text = std::fs::read_to_string(&consortium).unwrap();
+    let one = "      - org: OrdererMSP\n        node: orderer0\n";
+    assert!(text.contains(one), "{text}");
+    let three = (0..3)
+        .map(|i| format!("      - org: OrdererMSP\n        node: orderer{i}\n"))
+        .collect::<String>();
+    std::fs::write(&consortium, text.replace(one, &three)).unwrap();
+    found_by_agents(&dir);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+fn found_by_agents(spec_dir: &Path) {
+    opssc_fabric::participation::install_ring_provider();
+    let spec_dir = spec_dir.to_path_buf();
     let spec = opssc_schema::load_dir(&spec_dir).spec.expect("validates");
     let t0 = Instant::now();
     let mut opts = DevnetOptions::new(Topology::from_spec(&spec).unwrap());
@@ -76,6 +122,10 @@ fn agents_found_the_consortium_from_the_spec() {
     eprintln!(
         "FIGURE devnet up, nodes only: {:.1} s",
         t0.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        devnet.orderers().len(),
+        spec.organizations["OrdererMSP"].orderers.len()
     );
     for o in devnet.orderers() {
         let chans = opssc_devnet::channels::orderer_channels(devnet.bin(), o).unwrap();
