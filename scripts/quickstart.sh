@@ -22,8 +22,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The binaries cargo builds (CARGO_TARGET_DIR when set, like cargo itself).
+bin_dir="${CARGO_TARGET_DIR:-./target}/debug"
+
 # `quickstart.sh down`: stop the agents this script started (by the PIDs it
-# recorded), then the devnet (by the PIDs the devnet recorded).
+# recorded; `opssc dev demo add-org` appends its new organization's agent),
+# then the devnet (by the PIDs the devnet recorded).
 if [ "${1:-}" = down ]; then
   if [ -f .opssc-dev/agents.pids ]; then
     while read -r pid; do
@@ -31,7 +35,7 @@ if [ "${1:-}" = down ]; then
     done < .opssc-dev/agents.pids
     rm -f .opssc-dev/agents.pids
   fi
-  exec ./target/debug/opssc dev down
+  exec "$bin_dir/opssc" dev down
 fi
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -41,7 +45,7 @@ command -v go >/dev/null || { echo "error: go not found: Fabric is built from it
 
 step "building opssc"
 cargo build --locked -p opssc -p opssc-chaincode -p opssc-tests --bin opssc --bin opssc-chaincode --bin kvcc
-opssc=./target/debug/opssc
+opssc="$bin_dir/opssc"
 
 step "validating network-spec/"
 "$opssc" validate network-spec
@@ -101,6 +105,7 @@ cat <<TXT
 
 The network is running and every organization's agent reports Ready. Next:
   $opssc dev demo chaincode              # Org1's admin commits a signed kv upgrade; watch all orgs converge
+  $opssc dev demo add-org                # Org4 starts next to the network and joins it by signed commits
   $opssc status --config ${configs[0]} --watch   # proposals, votes, tasks, conditions, live (Ctrl-C ends)
   $opssc dev status                      # processes, ports, channels and heights
   $opssc plan --spec network-spec --state examples/spec-repo/state/observed.json   # a plan

@@ -64,17 +64,24 @@ pub enum DevCommand {
         #[arg(long)]
         keep: bool,
     },
-    /// Play the paper's chaincode scenario on a running devnet with its agents:
-    /// Org1's admin commits a signed upgrade of the spec's `kv` chaincode, then
-    /// the command watches every organization converge.
+    /// Play one of the paper's scenarios on a running devnet with its agents.
+    ///
+    /// `chaincode`: Org1's admin commits a signed upgrade of the spec's `kv`
+    /// chaincode, then the command watches every organization converge.
+    /// `add-org`: starts a new organization (Org4MSP: crypto material, peer,
+    /// chaincode servers, agent) next to the network; Org1's admin commits its
+    /// Organization file, Org4's admin commits its certificates and its
+    /// membership of every channel; the command watches the proposals, votes,
+    /// config updates, Org4's peer joining and the chaincodes answering there.
     Demo {
-        #[arg(value_parser = PossibleValuesParser::new(["chaincode"]))]
+        #[arg(value_parser = PossibleValuesParser::new(["chaincode", "add-org"]))]
         scenario: String,
         #[arg(long, default_value = DEFAULT_STATE_DIR)]
         state_dir: PathBuf,
-        /// Give up watching after this many seconds.
-        #[arg(long, default_value_t = 180)]
-        timeout: u64,
+        /// Give up watching after this many seconds (180 for chaincode, 300
+        /// for add-org when not given).
+        #[arg(long)]
+        timeout: Option<u64>,
     },
     /// Show the devnet's processes, ports, channels and heights.
     Status {
@@ -109,10 +116,15 @@ pub fn run(cmd: DevCommand) -> anyhow::Result<i32> {
         DevCommand::Down { state_dir, keep } => down(&state_dir, keep),
         DevCommand::Status { state_dir, json } => show_status(&state_dir, json),
         DevCommand::Demo {
-            scenario: _,
+            scenario,
             state_dir,
             timeout,
-        } => crate::demo::chaincode(&state_dir, Duration::from_secs(timeout)),
+        } => match scenario.as_str() {
+            "add-org" => {
+                crate::add_org::add_org(&state_dir, Duration::from_secs(timeout.unwrap_or(300)))
+            }
+            _ => crate::demo::chaincode(&state_dir, Duration::from_secs(timeout.unwrap_or(180))),
+        },
     }
 }
 
@@ -317,6 +329,11 @@ mod tests {
         assert!(Cli::try_parse_from(["dev", "up", "--orgs", "2", "--spec", "x"]).is_err());
         let c = Cli::try_parse_from(["dev", "down", "--keep", "--state-dir", "/x"]).unwrap();
         assert!(matches!(c.cmd, DevCommand::Down { keep: true, .. }));
+        let c = Cli::try_parse_from(["dev", "demo", "add-org"]).unwrap();
+        assert!(
+            matches!(c.cmd, DevCommand::Demo { ref scenario, timeout: None, .. } if scenario == "add-org")
+        );
+        assert!(Cli::try_parse_from(["dev", "demo", "remove-org"]).is_err());
     }
 
     #[test]

@@ -39,6 +39,7 @@
 // serde_json's json! macro recurses per token; the node templates are large.
 #![recursion_limit = "256"]
 
+pub mod add_org;
 pub mod agent_config;
 pub mod binaries;
 pub mod builders;
