@@ -484,6 +484,20 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     );
     assert!(stdout.contains("bootstrapped: Org4MSP"), "{stdout}");
 
+    // Every organization's status says Ready (no channel change left, Org4
+    // in every channel).
+    for a in [&agents[0], &agents[3]] {
+        let out = a.opssc(&["status"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "status as {}\n{stdout}",
+            a.msp_id
+        );
+        assert!(stdout.contains("condition: Ready"), "{stdout}");
+    }
+
     // Nothing applied twice: one config update per channel, one committed
     // OrgAdd per channel, none failed.
     let after = configs(&org1_deliver).await;

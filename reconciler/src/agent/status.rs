@@ -361,6 +361,47 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
             }
         }
     }
+    // Channel changes: in progress while a proposal is on the chain, or while
+    // this org (a member that files them) has one to file; a new member is in
+    // progress until its peers joined the channels the spec puts it in.
+    let files_changes =
+        ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::Propose;
+    for pp in plan
+        .proposals
+        .iter()
+        .filter(|p| p.kind.carries_config_update())
+    {
+        let what = match &pp.org {
+            Some(org) => format!("{} {org} on channel {}", pp.kind, pp.target.channel),
+            None => format!("{} of channel {}", pp.kind, pp.target.channel),
+        };
+        let live = observed.proposals.iter().any(|o| {
+            o.kind == pp.kind
+                && o.target == pp.target
+                && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
+        });
+        let member = observed
+            .channels
+            .get(&pp.target.channel)
+            .is_some_and(|c| c.members.contains_key(&ctx.me));
+        if live {
+            progressing.push(format!("{what}: proposal on the chain"));
+        } else if member && files_changes {
+            progressing.push(format!("{what}: to be filed"));
+        }
+    }
+    for (name, ch) in &at.spec.channels {
+        let joined = observed
+            .local
+            .peers
+            .values()
+            .any(|p| p.joined_channels.iter().any(|c| c == name));
+        if ch.members.contains(&ctx.me) && !joined && !ctx.peers.is_empty() {
+            progressing.push(format!(
+                "channel {name}: not joined yet (waiting to be added by its members)"
+            ));
+        }
+    }
     let condition = if !stalled.is_empty() {
         Condition::Stalled
     } else if !progressing.is_empty() {
