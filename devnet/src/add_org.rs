@@ -310,7 +310,6 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
     // Chaincode servers before the peer installs anything: the builder reads
     // their addresses at install time.
     let exe = std::env::current_exe()?;
-    let mut records = Vec::new();
     let org_dir = layout.root.join("orgs").join(&me);
     std::fs::create_dir_all(&org_dir)?;
     let free = || -> anyhow::Result<String> {
@@ -337,7 +336,8 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
             log: &layout.log(&name),
             detached: true,
         })?;
-        records.push(record);
+        state.processes.push(record);
+        state.save()?;
         set_builder_value(&org, OPSSC_NAME, &address)?;
         state
             .founded
@@ -386,7 +386,8 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
             log: &layout.log(&name),
             detached: true,
         })?;
-        records.push(record);
+        state.processes.push(record);
+        state.save()?;
         set_builder_value(&org, &key, &address)?;
         served.push(Served {
             name: cc.name.clone(),
@@ -410,8 +411,7 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
         detached: true,
     })?;
     org.peers[0].pid = record.pid;
-    records.push(record);
-    state.processes.extend(records);
+    state.processes.push(record);
     state.plan.orgs.push(org.clone());
     state.plan.topology.peer_orgs.push(def.clone());
     state.save()?;
@@ -439,6 +439,7 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
     let org_file = format!("orgs/{}.yaml", def.name);
     let endpoint = org.peers[0].address.clone();
     let sponsor_key = founded.spec_repo.admin_key(SPONSOR)?;
+    let since_unix = crate::state::now_unix() as i64;
     let text = organization_yaml(&def, &endpoint, &key_line, false)?;
     let message = format!("{me}: a new organization, sponsored by {SPONSOR}");
     let oid = commit_signed(&repo, &[(&org_file, Some(&text))], &message, &sponsor_key)?;
@@ -530,12 +531,26 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
         &founded.ops_channel,
         &channels,
         &served,
+        since_unix,
         t0,
         timeout,
         &say,
     ))?;
     rt.shutdown_background();
     if code == 0 {
+        // `opssc dev status` shows the new peer's heights on its channels.
+        let mut state = StateFile::load(&layout.root)?;
+        for ch in state.plan.channels.iter_mut() {
+            if channels.contains(&ch.name) && !ch.members.contains(&me) {
+                ch.members.push(me.clone());
+            }
+        }
+        for ch in state.plan.topology.channels.iter_mut() {
+            if channels.contains(&ch.name) && !ch.members.contains(&me) {
+                ch.members.push(me.clone());
+            }
+        }
+        state.save()?;
         let out = Command::new(&exe)
             .arg("status")
             .arg("--config")
@@ -610,8 +625,8 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
-/// Polls the chain every second and prints what changed, until every
-/// chaincode in `served` answers on the new organization's peer (0) or the
+/// Polls the chain every second and prints what changed (proposals filed
+/// since `since_unix`), until every chaincode in `served` answers on the new organization's peer (0) or the
 /// timeout (1, with what is missing).
 #[allow(clippy::too_many_arguments)]
 async fn watch(
@@ -620,6 +635,7 @@ async fn watch(
     ops: &str,
     channels: &[String],
     served: &[Served],
+    since_unix: i64,
     t0: Instant,
     timeout: Duration,
     say: &dyn Fn(&str),
@@ -634,7 +650,6 @@ async fn watch(
     let me = &org.msp_id;
     let since = |t: Instant| t.duration_since(t0).as_secs_f64();
 
-    // Proposals filed before the commit are not this demo's.
     let list = |gw: &Gateway| {
         let gw = gw.clone();
         let ops = ops.to_string();
@@ -648,12 +663,6 @@ async fn watch(
             Ok::<Vec<Value>, String>(v["items"].as_array().cloned().unwrap_or_default())
         }
     };
-    let before: BTreeSet<String> = list(&gateway)
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| p["id"].as_str().map(str::to_string))
-        .collect();
     let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
     let mut in_config: BTreeSet<String> = BTreeSet::new();
     let mut joined: BTreeSet<String> = BTreeSet::new();
@@ -667,7 +676,8 @@ async fn watch(
                     let Some(id) = p["id"].as_str().map(str::to_string) else {
                         continue;
                     };
-                    if before.contains(&id) {
+                    // Proposals filed before the onboarding are not this demo's.
+                    if p["created_at"].as_i64().unwrap_or(0) < since_unix - 1 {
                         continue;
                     }
                     let state = p["state"].as_str().unwrap_or("?").to_string();
