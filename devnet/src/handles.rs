@@ -229,7 +229,7 @@ mod tests {
                 [&p.address, &p.chaincode_address, &p.operations_address].map(String::as_str),
             );
         }
-        assert_eq!(addrs.len(), 3 * 4 + 6 * 3);
+        assert_eq!(addrs.len(), 3 * 3 + 6 * 3);
         assert!(addrs.iter().all(|a| a.starts_with("127.0.0.1:")));
         assert_eq!(addrs.iter().collect::<BTreeSet<_>>().len(), addrs.len());
         assert_eq!(plan.orgs[1].peers[1].host, "peer1.org2.example.com");
