@@ -980,6 +980,58 @@ mod tests {
     }
 
     #[test]
+    fn the_agent_configuration_follows_the_sponsors_spec_with_its_own_peer() {
+        use crate::agent_config::write_agent_configs;
+        use crate::handles::plan;
+        use crate::topology::Topology;
+        use opssc_schema::local::SpecSource;
+
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let layout = Layout::new(root);
+        let mut ports = PortPool::new();
+        let three = plan(&Topology::reference(3), &layout, &mut ports).unwrap();
+        write_agent_configs(&three, root).unwrap();
+        // The sponsor's configuration as founding leaves it.
+        let sponsor = &three.orgs[0];
+        let spec = SpecSource::Git {
+            url: "file:///state/spec-repo".into(),
+            branch: "main".into(),
+            path: None,
+            poll_seconds: None,
+            trusted_root: Some("a".repeat(40)),
+        };
+        let text = std::fs::read_to_string(&sponsor.agent_config).unwrap();
+        let mut raw: AgentConfig = serde_saphyr::from_str(&text).unwrap();
+        raw.spec = Some(spec.clone());
+        raw.ops_chaincode = Some("opssc".into());
+        raw.chaincode_servers
+            .insert("kv_1.0".into(), "{{.kv}}".into());
+        std::fs::write(&sponsor.agent_config, raw.to_yaml()).unwrap();
+
+        let four = plan(&Topology::reference(4), &layout, &mut ports).unwrap();
+        let org4 = four.orgs[3].clone();
+        write_agent_config(&three, &layout, &org4, sponsor).unwrap();
+        let mine = AgentConfig::load(&org4.agent_config).unwrap();
+        assert_eq!(mine.msp_id, "Org4MSP");
+        assert_eq!(mine.spec, Some(spec));
+        assert_eq!(mine.ops_chaincode.as_deref(), Some("opssc"));
+        assert_eq!(
+            mine.chaincode_servers.get("kv_1.0").map(String::as_str),
+            Some("{{.kv}}")
+        );
+        assert_eq!(mine.peers.len(), 1);
+        assert_eq!(mine.peers[0].address, org4.peers[0].address);
+        assert_eq!(mine.orderers.len(), three.orderers.len());
+        assert_eq!(mine.orderers[0].admin_address, None);
+        let text = std::fs::read_to_string(&org4.agent_config).unwrap();
+        assert!(
+            text.contains("../../crypto/peerOrganizations/org4.example.com"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_member_is_added_once_and_the_rest_kept() {
         let text = "# yaml-language-server: $schema=../../schema/network-spec.schema.json\napiVersion: opssc/v1alpha1\nkind: Channel\nmetadata:\n  name: trade\nspec:\n  members: [Org1MSP, Org2MSP, Org3MSP]\n  batch:\n    timeout: 500ms\n";
         let once = with_member(text, "Org4MSP").unwrap();
