@@ -58,6 +58,18 @@ pub enum ChaincodeRuntime {
 }
 
 impl ChaincodeRuntime {
+    /// The `opssc` binary next to the chaincode server binary: when present
+    /// (`opssc dev up`), the organizations' agents create the channels and
+    /// found the OpsSC (`opssc found`), not the devnet.
+    pub fn agents_opssc(&self) -> Option<PathBuf> {
+        match self {
+            ChaincodeRuntime::Binary(program) => {
+                Some(program.with_file_name("opssc")).filter(|p| p.is_file())
+            }
+            ChaincodeRuntime::InProcess => None,
+        }
+    }
+
     /// The `opssc-chaincode` binary next to the running executable
     /// (`target/debug/opssc` → `target/debug/opssc-chaincode`).
     pub fn next_to_current_exe() -> Result<ChaincodeRuntime> {
@@ -104,10 +116,16 @@ pub struct Founded {
     pub ops_channel: String,
     /// By MSP ID: where that organization's OpsSC server listens.
     pub servers: BTreeMap<String, String>,
-    /// The block that committed the chaincode definition.
-    pub definition_block: u64,
-    /// The block of the `found` transaction.
-    pub founded_block: u64,
+    /// The block that committed the chaincode definition (`None` when the
+    /// organizations' agents founded the consortium: `opssc found`).
+    #[serde(default)]
+    pub definition_block: Option<u64>,
+    /// The block of the `found` transaction (`None` as above).
+    #[serde(default)]
+    pub founded_block: Option<u64>,
+    /// Who founded: `agents` (`opssc found` as each organization) or `devnet`.
+    #[serde(default)]
+    pub founded_by: String,
     /// Milliseconds from the start of founding until the registry was founded.
     pub founding_ms: u64,
 }
@@ -423,8 +441,6 @@ pub(crate) fn found(
         servers.insert(org.msp_id.clone(), address);
     }
 
-    let result = runtime.block_on(deploy(plan, &pkg, &package_id, &version, say));
-    let (definition_block, founded_block) = result?;
     let demo_servers = match (&opts.runtime, &loaded.spec) {
         (ChaincodeRuntime::Binary(program), Some(spec)) => {
             start_demo_servers(plan, layout, spec, program, detached, say, track)?
@@ -432,6 +448,18 @@ pub(crate) fn found(
         _ => BTreeMap::new(),
     };
     update_agent_configs(plan, &spec_repo, &label, &demo_servers)?;
+    let (definition_block, founded_block, founded_by) = match opts.runtime.agents_opssc() {
+        // `opssc dev up`: each organization founds its part with its own
+        // agent configuration, as a real consortium does (`opssc found`).
+        Some(opssc) => {
+            found_by_agents(plan, layout, &opssc, say)?;
+            (None, None, "agents")
+        }
+        None => {
+            let (d, f) = runtime.block_on(deploy(plan, &pkg, &package_id, &version, say))?;
+            (Some(d), Some(f), "devnet")
+        }
+    };
     let founded = Founded {
         spec_repo,
         chaincode: OPSSC_NAME.into(),
@@ -442,11 +470,12 @@ pub(crate) fn found(
         servers,
         definition_block,
         founded_block,
+        founded_by: founded_by.into(),
         founding_ms: started.elapsed().as_millis() as u64,
     };
     say(&format!(
-        "OpsSC {} committed on {} (block {}), registry founded (block {})",
-        founded.package_id, founded.ops_channel, definition_block, founded_block
+        "OpsSC {} committed on {} and registry founded (by the {founded_by})",
+        founded.package_id, founded.ops_channel
     ));
     Ok(Started {
         founded,
@@ -458,6 +487,65 @@ pub(crate) fn found(
             }
         },
     })
+}
+
+/// Runs `opssc found` with every organization's agent configuration (the
+/// orderer organization's joins the orderers, each peer organization's joins
+/// its peers and installs, approves and commits the OpsSC, the first founds
+/// the registry), all at once, as separate processes; each one's output goes
+/// to `logs/found.<MSP ID>.log`.
+fn found_by_agents(
+    plan: &NetworkPlan,
+    layout: &Layout,
+    opssc: &Path,
+    say: &dyn Fn(&str),
+) -> Result<()> {
+    let configs: Vec<(&str, &PathBuf)> = plan
+        .orgs
+        .iter()
+        .map(|o| (o.msp_id.as_str(), &o.agent_config))
+        .chain(std::iter::once((
+            plan.orderer_org.msp_id.as_str(),
+            &plan.orderer_org.agent_config,
+        )))
+        .collect();
+    let mut children = Vec::new();
+    for (msp, config) in &configs {
+        let log_path = layout.log(&format!("found.{msp}"));
+        let log = std::fs::File::create(&log_path).map_err(DevnetError::io("create", &log_path))?;
+        let err = log
+            .try_clone()
+            .map_err(DevnetError::io("open", &log_path))?;
+        let child = std::process::Command::new(opssc)
+            .args(["found", "--timeout", "180", "--config"])
+            .arg(config)
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .map_err(DevnetError::io("start", opssc))?;
+        children.push((msp.to_string(), log_path, child));
+    }
+    let mut failed = Vec::new();
+    for (msp, log_path, mut child) in children {
+        let status = child.wait().map_err(DevnetError::io("wait for", opssc))?;
+        if !status.success() {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            failed.push(format!(
+                "{msp} ({status}, {}):\n{}",
+                log_path.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ));
+        }
+    }
+    if !failed.is_empty() {
+        return Err(DevnetError::Founding {
+            what: "founding by the organizations' agents (`opssc found`)".into(),
+            detail: failed.join("\n"),
+        });
+    }
+    say("channels created and OpsSC founded by each organization's `opssc found`");
+    Ok(())
 }
 
 /// Installs `pkg` on every peer of `orgs`, approves `definition` on

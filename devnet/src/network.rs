@@ -169,8 +169,14 @@ impl Devnet {
                 founded: None,
                 chaincode_runtime: None,
             };
+            // When the organizations' agents found the consortium, they
+            // create the channels too.
+            let agents_found = opts
+                .founding
+                .as_ref()
+                .is_some_and(|f| f.runtime.agents_opssc().is_some());
             let up = devnet
-                .bring_up(ports, opts.channels)
+                .bring_up(ports, opts.channels && !agents_found)
                 .and_then(|()| match &opts.founding {
                     Some(f) => devnet.found(f),
                     None => Ok(()),
@@ -323,8 +329,16 @@ impl Devnet {
             self.track(child, record);
         }
         let started = result?;
+        let by_agents = started.founded.founded_by == "agents";
         self.founded = Some(started.founded);
         self.chaincode_runtime = started.runtime;
+        if by_agents {
+            // The channels are the agents' work: wait until they are led and
+            // every peer sees the others, as start-up does for its own.
+            self.wait_raft_leaders()?;
+            self.wait_gossip_membership()?;
+            self.say("ready: channels created by the agents, led, every peer sees the others");
+        }
         self.save_state()
     }
 
