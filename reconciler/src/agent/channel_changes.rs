@@ -287,19 +287,8 @@ async fn execute(
 ) -> Result<()> {
     let channel = &config.channel_id;
     let got = ops.get(id).await?;
-    if !got.eligible_executors.contains(&ctx.me) {
-        let timeout = got
-            .proposal
-            .execution
-            .as_ref()
-            .map_or(600, |e| e.timeout_secs)
-            .max(1) as u64;
-        report
-            .requeue_within(Duration::from_millis(timeout * 1000 / 4).max(Duration::from_secs(1)));
-        report.waiting.push(format!(
-            "{what}: waiting for the executor ({}) to submit the update",
-            got.eligible_executors.join(", ")
-        ));
+    let waiting = format!("{what}: waiting for the executor");
+    if !super::pass::is_executor(ctx, &got, report, &waiting, "to submit the update") {
         return Ok(());
     }
     let base = got.proposal.spec_ref.base_config_sequence;

@@ -866,21 +866,13 @@ async fn execute_tasks(
     }
     // The shared step.
     let got = ops.get(id).await?;
-    if !got.eligible_executors.contains(&ctx.me) {
-        // The next organization becomes eligible after the executor timeout,
-        // which no event announces: look again a few times per timeout.
-        let timeout = got
-            .proposal
-            .execution
-            .as_ref()
-            .map_or(600, |e| e.timeout_secs)
-            .max(1) as u64;
-        report
-            .requeue_within(Duration::from_millis(timeout * 1000 / 4).max(Duration::from_secs(1)));
-        report.waiting.push(format!(
-            "{what}: waiting for the executor ({}) to commit sequence {sequence}",
-            got.eligible_executors.join(", ")
-        ));
+    if !is_executor(
+        ctx,
+        &got,
+        report,
+        &format!("{what}: waiting for the executor"),
+        &format!("to commit sequence {sequence}"),
+    ) {
         return Ok(());
     }
     let committed_now =
@@ -955,6 +947,34 @@ async fn execute_tasks(
         crate::plan::short_id(id)
     ));
     Ok(())
+}
+
+/// Whether this org may do proposal `got`'s shared step now. If not, says who
+/// may (`{waiting} ({executors}) {step}`) and looks again a few times per
+/// executor timeout: the next organization becomes eligible when it runs
+/// out, which no event announces.
+pub(super) fn is_executor(
+    ctx: &Context,
+    got: &super::ops::Got,
+    report: &mut PassReport,
+    waiting: &str,
+    step: &str,
+) -> bool {
+    if got.eligible_executors.contains(&ctx.me) {
+        return true;
+    }
+    let timeout = got
+        .proposal
+        .execution
+        .as_ref()
+        .map_or(600, |e| e.timeout_secs)
+        .max(1) as u64;
+    report.requeue_within(Duration::from_millis(timeout * 1000 / 4).max(Duration::from_secs(1)));
+    report.waiting.push(format!(
+        "{waiting} ({}) {step}",
+        got.eligible_executors.join(", ")
+    ));
+    false
 }
 
 /// A majority of the channel's members (the default LifecycleEndorsement).
