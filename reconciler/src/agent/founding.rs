@@ -27,6 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use opssc_chaincode::api::{ChannelInput, FoundArgs};
+use opssc_chaincode::model::Governance;
 use opssc_fabric::configtx::genesis::{self, ChannelDescription};
 use opssc_fabric::configtx::{ChannelConfig, Organization};
 use opssc_fabric::deliver::Seek;
@@ -188,8 +189,42 @@ pub fn found_args(spec: &Spec) -> Result<FoundArgs> {
         members,
         ops_policies: Default::default(),
         channels,
-        governance: None,
+        governance: Some(governance(spec)),
     })
+}
+
+/// The contract's governance from the spec's `Governance` document: the
+/// default voting period (the contract's bounds: 60 s to 90 days) and the
+/// quorum per kind of change; what the spec leaves out keeps the contract's
+/// default (the executor timeout, the longest deadline a proposal may ask for,
+/// quorums the spec does not name).
+pub fn governance(spec: &Spec) -> Governance {
+    use opssc_chaincode::model::QuorumLevel;
+    use opssc_schema::{ChangeKind, Quorum};
+    const DAY: u64 = 24 * 3600;
+    let g = &spec.consortium.governance;
+    let mut out = Governance::default();
+    out.voting_period_secs = g.voting_deadline_secs.clamp(60, 90 * DAY) as i64;
+    out.max_voting_period_secs = out.max_voting_period_secs.max(out.voting_period_secs);
+    for (kind, (quorum, _)) in &g.rules {
+        let level = match quorum {
+            Quorum::Policy => QuorumLevel::Policy,
+            Quorum::Majority => QuorumLevel::Majority,
+            Quorum::TwoThirds => QuorumLevel::TwoThirds,
+            Quorum::All => QuorumLevel::All,
+        };
+        match kind {
+            ChangeKind::Chaincode => out.quorum.chaincode = level,
+            ChangeKind::ChannelCreate => out.quorum.channel_create = level,
+            ChangeKind::ChannelUpdate => out.quorum.channel_update = level,
+            ChangeKind::OrgAdd => out.quorum.org_add = level,
+            ChangeKind::OrgRemove => out.quorum.org_remove = level,
+            // Changing the governance itself always needs every ops member
+            // (the contract's rule), whatever the spec says.
+            ChangeKind::Governance => {}
+        }
+    }
+    out
 }
 
 /// The orderer admin endpoints of an orderer organization's configuration
@@ -601,6 +636,23 @@ mod tests {
             m.sort();
             assert_eq!(c.members, m);
         }
+    }
+
+    #[test]
+    fn the_spec_governance_becomes_the_contract_governance() {
+        use opssc_chaincode::model::QuorumLevel;
+        // examples/add-org: votingDeadline 72h; chaincode policy, orgAdd majority,
+        // orgRemove twoThirds.
+        let spec = spec();
+        let g = governance(&spec);
+        assert_eq!(g.voting_period_secs, 72 * 3600);
+        assert!(g.max_voting_period_secs >= g.voting_period_secs);
+        assert_eq!(g.quorum.chaincode, QuorumLevel::Policy);
+        assert_eq!(g.quorum.org_add, QuorumLevel::Majority);
+        assert_eq!(g.quorum.org_remove, QuorumLevel::TwoThirds);
+        assert_eq!(g.quorum.channel_update, QuorumLevel::Policy);
+        opssc_chaincode::api::check_governance("governance", &g).unwrap();
+        assert_eq!(found_args(&spec).unwrap().governance, Some(g));
     }
 
     #[test]
