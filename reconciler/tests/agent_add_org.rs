@@ -232,7 +232,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         orgs.push(org(h).await);
     }
     let members = &orgs[..3];
-    deploy_opssc_founding(
+    let opssc_server = deploy_opssc_founding(
         members,
         json!({
             "ops_channel": "ops",
@@ -253,6 +253,8 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
 
     // Every organization (Org4 too) serves the four chaincodes.
     let mut servers = std::collections::BTreeMap::new();
+    // Org4 runs the OpsSC too once it is on `ops` (the same server here).
+    servers.insert("opssc_1.0".to_string(), opssc_server.clone());
     for (_, name) in CHAINCODES {
         let label = format!("{name}_1.0");
         let (addr, _) = serve(&label, Kv).await;
@@ -472,6 +474,16 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             .unwrap();
         assert!(approved.is_some(), "Org4 did not approve {ch}/{name}");
     }
+
+    // Org4's own peer runs the OpsSC: its agent installed and approved it.
+    let list = ChaincodeCall::new("ops", "opssc", "list", [r#"{"page_size": 1}"#]);
+    wait_until(
+        &agents,
+        Duration::from_secs(60),
+        "the OpsSC on Org4's peer",
+        || async { org4_view.endorser.query("opssc list", &list).await.is_ok() },
+    )
+    .await;
 
     // `opssc bootstrap` (the same catch-up in the foreground) finds nothing left.
     let out = agents[3].opssc(&["bootstrap", "--timeout", "60"]);

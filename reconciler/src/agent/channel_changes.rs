@@ -547,6 +547,81 @@ pub async fn join_channels(
     Ok(())
 }
 
+/// The OpsSC on this organization's own peers once they joined the ops
+/// channel (a member added after founding): install the OpsSC package
+/// (chaincode-as-a-service at this organization's `chaincodeServers` address
+/// for `<name>_<committed version>`) and approve the committed definition, so
+/// the organization endorses the OpsSC itself instead of relying on the
+/// other members' peers. Without a configured server it does nothing.
+pub async fn opssc_catch_up(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+    report: &mut PassReport,
+) -> Result<()> {
+    let ops = &at.spec.consortium.ops_channel;
+    if !joined(observed, ctx, ops) {
+        return Ok(());
+    }
+    let name = ctx.config.ops_chaincode.as_deref().unwrap_or("opssc");
+    let Some(committed) = observed.chaincodes.get(&Observed::chaincode_key(ops, name)) else {
+        return Ok(());
+    };
+    let label = format!("{name}_{}", committed.version);
+    let Some(address) = ctx.config.chaincode_servers.get(&label) else {
+        tracing::debug!(
+            "no chaincodeServers entry for {label}: the OpsSC runs on the other members' peers"
+        );
+        return Ok(());
+    };
+    let pkg = opssc_fabric::package::ccaas_package(
+        &label,
+        &opssc_fabric::package::Connection::plaintext(address),
+    )?;
+    let package_id = opssc_fabric::package::package_id(&label, &pkg);
+    for peer in &ctx.peers {
+        let has = observed.local.peers.get(&peer.name).is_some_and(|p| {
+            p.installed_packages
+                .iter()
+                .any(|i| i.package_id == package_id)
+        });
+        if !has {
+            opssc_fabric::lifecycle::install(&peer.endorser, &pkg)
+                .await
+                .with_context(|| {
+                    format!("install the OpsSC package {label} on peer {}", peer.name)
+                })?;
+            report
+                .actions
+                .push(format!("installed {package_id} on peer {}", peer.name));
+        }
+    }
+    let main = ctx.main_peer();
+    let approved = opssc_fabric::lifecycle::query_approved(
+        &main.endorser,
+        ops,
+        name,
+        Some(committed.sequence as i64),
+    )
+    .await
+    .with_context(|| format!("read {}'s approval of {name} on {ops}", ctx.me))?;
+    if approved.is_none() {
+        let def = opssc_fabric::lifecycle::ChaincodeDefinition::new(
+            name,
+            &committed.version,
+            committed.sequence as i64,
+        );
+        let done = opssc_fabric::lifecycle::approve(&main.gateway, ops, &def, Some(&package_id))
+            .await
+            .with_context(|| format!("approve {name} on {ops} as {}", ctx.me))?;
+        report.actions.push(format!(
+            "approved {ops}/{name} {} sequence {} for {} (block {})",
+            committed.version, committed.sequence, ctx.me, done.block
+        ));
+    }
+    Ok(())
+}
+
 /// Whether this org's main peer has every block the orderer has on
 /// `channel`: a peer that just joined must not plan chaincodes from a ledger
 /// that has not seen their definitions yet.

@@ -225,6 +225,9 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
     if let Err(e) = super::channel_changes::join_channels(ctx, at, &observed, report).await {
         report.errors.push(format!("{e:#}"));
     }
+    if let Err(e) = super::channel_changes::opssc_catch_up(ctx, at, &observed, report).await {
+        report.errors.push(format!("{e:#}"));
+    }
     let mut caught_up: BTreeMap<String, bool> = BTreeMap::new();
     for ((channel, name), cc) in &spec.chaincodes {
         // Chaincodes are read from this org's own peer: only on channels it

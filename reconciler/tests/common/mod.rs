@@ -103,7 +103,7 @@ pub async fn serve<C: Chaincode>(label: &str, chaincode: C) -> (String, String) 
 /// need every member's vote; the executor has 10 s (the contract's minimum)
 /// before the next organization may take over.
 pub async fn deploy_opssc(orgs: &[Org]) {
-    deploy_opssc_founding(
+    let _server = deploy_opssc_founding(
         orgs,
         json!({
             "ops_channel": OPS,
@@ -117,11 +117,12 @@ pub async fn deploy_opssc(orgs: &[Org]) {
             },
         }),
     )
-    .await
+    .await;
 }
 
-/// Deploys the OpsSC chaincode on `ops` (served here) and calls `found` with `found`.
-pub async fn deploy_opssc_founding(orgs: &[Org], found: Value) {
+/// Deploys the OpsSC chaincode on `ops` (served here) and calls `found` with
+/// `found`; the address of the OpsSC server (package label `opssc_1.0`).
+pub async fn deploy_opssc_founding(orgs: &[Org], found: Value) -> String {
     let (addr, package_id) = serve("opssc_1.0", OpsSc).await;
     let pkg = package::ccaas_package("opssc_1.0", &Connection::plaintext(&addr)).unwrap();
     for o in orgs {
@@ -148,6 +149,7 @@ pub async fn deploy_opssc_founding(orgs: &[Org], found: Value) {
             .submit_transaction(OPS, "opssc", "found", [arg.clone()])
     })
     .await;
+    addr
 }
 
 // ------------------------------------------------------------------ the spec
