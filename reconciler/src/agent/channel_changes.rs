@@ -143,7 +143,7 @@ pub async fn config_proposal(
     let changes: Vec<&Change> = p.changes.iter().map(|&i| &plan.shared[i].change).collect();
     let bytes = config_update::channel_update(&at.spec, &config, &changes)?;
     let payload = config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, &changes)?;
-    let id = opssc_chaincode::compute_proposal_id(p.kind, &p.target, 0, &payload)
+    let (round, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)
         .map_err(|e| anyhow!("this organization's own {what} payload is invalid: {e}"))?;
     let ops = ctx.ops(ops_channel);
 
@@ -224,7 +224,7 @@ pub async fn config_proposal(
                 committed_chaincode_sequence: None,
             },
             deadline: None,
-            round: 0,
+            round,
         })
         .await?;
     report.actions.push(format!(
@@ -250,6 +250,36 @@ pub fn blocking_risk<'a>(plan: &'a Plan, p: &PlannedProposal) -> Option<&'a crat
                 crate::plan::RiskKind::SoleEndorser | crate::plan::RiskKind::AdminLockout
             )
         })
+}
+
+/// The round (and so the contract's ID) under which this exact update is
+/// filed: the first round whose proposal is not dead. A proposal of exactly
+/// these bytes that someone superseded (for instance with a hostile filing for
+/// the same target), or that expired or was withdrawn, must not block the
+/// change forever: the next round is a new ID. A rejected or failed one is
+/// kept (its outcome stands until the spec changes or `opssc retry`).
+pub fn filing_round(
+    kind: Kind,
+    target: &opssc_chaincode::model::Target,
+    payload: &Value,
+    proposals: &[crate::observe::ProposalSummary],
+) -> Result<(u32, String), opssc_chaincode::error::ContractError> {
+    const MAX_ROUNDS: u32 = 64;
+    let mut round = 0;
+    loop {
+        let id = opssc_chaincode::compute_proposal_id(kind, target, round, payload)?;
+        let dead = proposals.iter().any(|o| {
+            o.id == id
+                && matches!(
+                    o.state,
+                    ProposalState::Superseded | ProposalState::Expired | ProposalState::Withdrawn
+                )
+        });
+        if !dead || round == MAX_ROUNDS {
+            return Ok((round, id));
+        }
+        round += 1;
+    }
 }
 
 /// The ConfigSignatures of the approving votes, with their organizations.
@@ -682,6 +712,50 @@ mod tests {
         // The chaincode change it waits for is not blocked itself.
         for p in plan.proposals.iter().filter(|p| p.kind != Kind::OrgRemove) {
             assert!(blocking_risk(&plan, p).is_none(), "{:?}", p.kind);
+        }
+    }
+
+    #[test]
+    fn a_superseded_filing_of_the_same_bytes_moves_to_the_next_round() {
+        use crate::observe::ProposalSummary;
+        use opssc_chaincode::model::Target;
+        let target = Target {
+            channel: "trade".into(),
+            chaincode: None,
+        };
+        let payload = serde_json::json!({"org": "Org4MSP", "config_update": "AQID"});
+        let summary = |id: &str, state| ProposalSummary {
+            id: id.to_string(),
+            kind: Kind::OrgAdd,
+            target: target.clone(),
+            round: 0,
+            org: None,
+            state,
+            votes: Default::default(),
+            quorum: 0,
+            electorate: Vec::new(),
+        };
+        let (r0, id0) = filing_round(Kind::OrgAdd, &target, &payload, &[]).unwrap();
+        assert_eq!(r0, 0);
+        // Superseded (e.g. by a hostile filing for the same target): round 1.
+        let (r1, id1) = filing_round(
+            Kind::OrgAdd,
+            &target,
+            &payload,
+            &[summary(&id0, ProposalState::Superseded)],
+        )
+        .unwrap();
+        assert_eq!(r1, 1);
+        assert_ne!(id1, id0);
+        // Rejected or live: the same round, so the outcome stands.
+        for state in [
+            ProposalState::Rejected,
+            ProposalState::Proposed,
+            ProposalState::Failed,
+        ] {
+            let (r, id) =
+                filing_round(Kind::OrgAdd, &target, &payload, &[summary(&id0, state)]).unwrap();
+            assert_eq!((r, id), (0, id0.clone()), "{state:?}");
         }
     }
 
