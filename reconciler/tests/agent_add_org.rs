@@ -556,6 +556,111 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         );
     }
 
+    // 4. A member's copy of a change differs from the proposal on the chain:
+    //    the agents are stopped, a signed commit sets an ACL of market
+    //    (qscc/GetChainInfo → Writers), and a tampered ChannelUpdate (→ Admins,
+    //    the same commit, the same base) is filed before any agent runs. Every agent recomputes the
+    //    update, rejects the tampered one naming the difference instead of
+    //    filing its own over it, and once it is rejected files, signs and
+    //    submits the update the spec asks for: exactly one more config block.
+    for a in agents.iter_mut() {
+        a.kill();
+    }
+    let market_before = configtx::client::fetch_config(&org1_deliver, "market")
+        .await
+        .unwrap();
+    let mut market_doc = channel_yaml("market", four, &caps);
+    market_doc.push_str("  acls:\n    qscc/GetChainInfo: /Channel/Application/Writers\n");
+    let batch_commit = commit(
+        &repo,
+        &[("channels/market.yaml".to_string(), market_doc)],
+        "market: qscc/GetChainInfo for Writers",
+        Some(&org1_key),
+    );
+    let tampered = edit::set_acl(
+        &market_before,
+        "qscc/GetChainInfo",
+        Some("/Channel/Application/Admins"),
+    )
+    .unwrap();
+    let tampered_bytes = sign::encode_update(&compute_update(&market_before, &tampered).unwrap());
+    let arg = serde_json::to_vec(&json!({
+        "kind": "ChannelUpdate",
+        "target": {"channel": "market"},
+        "payload": {"config_update": base64::engine::general_purpose::STANDARD.encode(&tampered_bytes)},
+        "spec_ref": {
+            "git_commit": batch_commit.to_string(),
+            "spec_hash": "0".repeat(64),
+            "base_config_sequence": market_before.sequence,
+        },
+    }))
+    .unwrap();
+    let filed = orgs[0]
+        .gateway
+        .submit_transaction("ops", "opssc", "propose", [arg])
+        .await
+        .unwrap_or_else(|e| panic!("file the tampered update: {}", chain(&e)));
+    let tampered_id = serde_json::from_slice::<Value>(&filed.result).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for a in agents.iter_mut() {
+        a.start();
+    }
+    wait_until(
+        &agents,
+        Duration::from_secs(90),
+        "the tampered update rejected",
+        || async {
+            query(&orgs[0], "get", json!({"id": tampered_id})).await["proposal"]["state"]
+                == "rejected"
+        },
+    )
+    .await;
+    let votes = query(&orgs[0], "votes", json!({"id": tampered_id})).await;
+    let rejects: Vec<String> = votes["votes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["decision"] == "reject")
+        .map(|v| format!("{}: {}", v["org"], v["reason"]))
+        .collect();
+    assert!(rejects.len() >= 2, "{votes:#}");
+    assert!(
+        rejects.iter().all(|r| r.contains("config_update")),
+        "each reject names the differing field: {rejects:#?}"
+    );
+    assert!(
+        !votes["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["decision"] == "approve"),
+        "nobody approved the tampered update: {votes:#}"
+    );
+    wait_until(
+        &agents,
+        Duration::from_secs(120),
+        "market's ACL as the spec says",
+        || async {
+            configtx::client::fetch_config(&org1_deliver, "market")
+                .await
+                .is_ok_and(|c| {
+                    c.acls().get("qscc/GetChainInfo").map(String::as_str)
+                        == Some("/Channel/Application/Writers")
+                })
+        },
+    )
+    .await;
+    let market_after = configtx::client::fetch_config(&org1_deliver, "market")
+        .await
+        .unwrap();
+    assert_eq!(
+        market_after.sequence,
+        market_before.sequence + 1,
+        "exactly one update"
+    );
+
     eprintln!(
         "FIGURE add-org: commit → first OrgAdd filed {:.1} s; configs: {}; all configs {:.1} s; 4 chaincodes answering on Org4's peer {:.1} s; human actions {human_actions}",
         t_filed.as_secs_f64(),
