@@ -40,7 +40,6 @@ use opssc_fabric::configtx;
 use opssc_fabric::deliver::Deliverer;
 use opssc_fabric::endorser::Endorser;
 use opssc_fabric::gateway::Gateway;
-use opssc_fabric::package::{self, Connection};
 use opssc_fabric::tx::ChaincodeCall;
 use opssc_schema::local::AgentConfig;
 use serde_json::{Value, json};
@@ -348,55 +347,20 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
     }
     let kvcc = exe.with_file_name("kvcc");
     let mut served = Vec::new();
-    for cc in spec.chaincodes.values() {
-        if cc.name == OPSSC_NAME
-            || !matches!(
-                cc.package,
-                opssc_schema::PackageSource::Ccaas { tls: false, .. }
-            )
-        {
-            continue;
-        }
-        if !kvcc.is_file() {
-            say(&format!(
-                "no demo server for chaincode {}: build it with `cargo build -p opssc-tests --bin kvcc`",
-                cc.name
-            ));
-            continue;
-        }
-        let key = cc.name.replace('-', "_");
-        let template = format!("{{{{.{key}}}}}");
-        let pkg = package::ccaas_package(&cc.label, &Connection::plaintext(&template))
-            .context("building a demo chaincode package")?;
-        let package_id = package::package_id(&cc.label, &pkg);
+    for demo in crate::founding::demo_chaincodes(&spec, &kvcc, &say)? {
         let address = free()?;
-        let name = format!("{}.{}", cc.name, def.domain);
-        let args = [
-            "--address",
-            address.as_str(),
-            "--chaincode-id",
-            package_id.as_str(),
-        ];
-        let (_child, record) = spawn_node(&NodeCommand {
-            name: &name,
-            kind: NodeKind::Chaincode,
-            program: &kvcc,
-            args: &args,
-            config_dir: &org_dir,
-            log: &layout.log(&name),
-            detached: true,
-        })?;
+        let (_child, record) =
+            crate::founding::spawn_demo_server(&org, &demo, &address, &kvcc, &layout, true)?;
         state.processes.push(record);
         state.save()?;
-        set_builder_value(&org, &key, &address)?;
-        served.push(Served {
-            name: cc.name.clone(),
-            channel: cc.channel.clone(),
-        });
         say(&format!(
-            "{me}: demo chaincode server for {} ({package_id}) on {address}",
-            cc.name
+            "{me}: demo chaincode server for {} ({}) on {address}",
+            demo.name, demo.package_id
         ));
+        served.push(Served {
+            name: demo.name,
+            channel: demo.channel,
+        });
     }
 
     // The peer, recorded like the other nodes.

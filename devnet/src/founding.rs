@@ -283,6 +283,51 @@ fn start_demo_servers(
 ) -> Result<BTreeMap<String, String>> {
     let program = opssc_chaincode.with_file_name("kvcc");
     let mut templates = BTreeMap::new();
+    for demo in demo_chaincodes(spec, &program, say)? {
+        for org in plan
+            .orgs
+            .iter()
+            .filter(|o| demo.members.contains(&o.msp_id))
+        {
+            let address = free_port()?
+                .local_addr()
+                .map_err(DevnetError::Ports)?
+                .to_string();
+            let (child, record) =
+                spawn_demo_server(org, &demo, &address, &program, layout, detached)?;
+            track(child, record);
+        }
+        say(&format!(
+            "demo chaincode server for {} ({}) started for each member of {}",
+            demo.name, demo.package_id, demo.channel
+        ));
+        templates.insert(demo.label, demo.template);
+    }
+    Ok(templates)
+}
+
+/// A chaincode-as-a-service chaincode of the spec that the devnet serves with
+/// the project's key-value test server (`kvcc`) in each organization's place.
+pub(crate) struct DemoChaincode {
+    pub name: String,
+    pub channel: String,
+    pub members: Vec<String>,
+    pub label: String,
+    /// The peers' builder value (`{{.<key>}}` in the package's address).
+    pub key: String,
+    pub template: String,
+    pub package_id: String,
+}
+
+/// The spec's plain chaincode-as-a-service chaincodes other than the OpsSC,
+/// with the package ID every organization's agent will derive; none (each
+/// one said) when `kvcc` is not built.
+pub(crate) fn demo_chaincodes(
+    spec: &opssc_schema::Spec,
+    kvcc: &Path,
+    say: &dyn Fn(&str),
+) -> Result<Vec<DemoChaincode>> {
+    let mut out = Vec::new();
     for cc in spec.chaincodes.values() {
         if cc.name == OPSSC_NAME
             || !matches!(
@@ -292,7 +337,7 @@ fn start_demo_servers(
         {
             continue;
         }
-        if !program.is_file() {
+        if !kvcc.is_file() {
             say(&format!(
                 "no demo server for chaincode {}: build it with `cargo build -p opssc-tests --bin kvcc`",
                 cc.name
@@ -303,44 +348,52 @@ fn start_demo_servers(
         let template = format!("{{{{.{key}}}}}");
         let pkg = package::ccaas_package(&cc.label, &Connection::plaintext(&template))
             .map_err(fabric("building a demo chaincode package"))?;
-        let package_id = package::package_id(&cc.label, &pkg);
-        let members = spec
-            .channels
-            .get(&cc.channel)
-            .map(|c| c.members.clone())
-            .unwrap_or_default();
-        for org in plan.orgs.iter().filter(|o| members.contains(&o.msp_id)) {
-            let address = free_port()?
-                .local_addr()
-                .map_err(DevnetError::Ports)?
-                .to_string();
-            let name = format!("{}.{}", cc.name, org.domain);
-            let dir = layout.root.join("orgs").join(&org.msp_id);
-            let args = [
-                "--address",
-                address.as_str(),
-                "--chaincode-id",
-                package_id.as_str(),
-            ];
-            let (child, record) = spawn_node(&NodeCommand {
-                name: &name,
-                kind: NodeKind::Chaincode,
-                program: &program,
-                args: &args,
-                config_dir: &dir,
-                log: &layout.log(&name),
-                detached,
-            })?;
-            track(child, record);
-            set_builder_value(org, &key, &address)?;
-        }
-        say(&format!(
-            "demo chaincode server for {} ({}) started for each member of {}",
-            cc.name, package_id, cc.channel
-        ));
-        templates.insert(cc.label.clone(), template);
+        out.push(DemoChaincode {
+            name: cc.name.clone(),
+            channel: cc.channel.clone(),
+            members: spec
+                .channels
+                .get(&cc.channel)
+                .map(|c| c.members.clone())
+                .unwrap_or_default(),
+            label: cc.label.clone(),
+            package_id: package::package_id(&cc.label, &pkg),
+            key,
+            template,
+        });
     }
-    Ok(templates)
+    Ok(out)
+}
+
+/// Starts `kvcc` for `demo` as `org` on `address` and points the org's peers'
+/// builder value at it.
+pub(crate) fn spawn_demo_server(
+    org: &OrgHandle,
+    demo: &DemoChaincode,
+    address: &str,
+    kvcc: &Path,
+    layout: &Layout,
+    detached: bool,
+) -> Result<(std::process::Child, ProcessRecord)> {
+    let name = format!("{}.{}", demo.name, org.domain);
+    let dir = layout.root.join("orgs").join(&org.msp_id);
+    let args = [
+        "--address",
+        address,
+        "--chaincode-id",
+        demo.package_id.as_str(),
+    ];
+    let started = spawn_node(&NodeCommand {
+        name: &name,
+        kind: NodeKind::Chaincode,
+        program: kvcc,
+        args: &args,
+        config_dir: &dir,
+        log: &layout.log(&name),
+        detached,
+    })?;
+    set_builder_value(org, &demo.key, address)?;
+    Ok(started)
 }
 
 /// Founds the consortium on the running network of `plan` (see the module

@@ -29,7 +29,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -42,8 +41,7 @@ use opssc_fabric::configtx::{self, ChannelConfig, compute_update, edit, sign};
 use opssc_fabric::deliver::Deliverer;
 use opssc_fabric::lifecycle;
 use opssc_fabric::tx::ChaincodeCall;
-use opssc_fabric::{Node, NodeConfig, Signer, SigningIdentity};
-use opssc_tests::devnet_support::{OrgHandle, Topology, start_devnet};
+use opssc_tests::devnet_support::{Topology, start_devnet};
 use opssc_tests::kvcc::Kv;
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, PrivateKey};
@@ -67,16 +65,6 @@ fn topology() -> Topology {
     market.name = "market".into();
     t.channels.push(market);
     t
-}
-
-async fn deliverer(h: &OrgHandle) -> Deliverer {
-    let admin: Arc<dyn Signer> =
-        Arc::new(SigningIdentity::from_msp_dir(&h.msp_id, &h.admin_msp_dir).unwrap());
-    let p = &h.peers[0];
-    let nc = NodeConfig::tls_from_file(&p.address, &p.tls_ca_cert)
-        .unwrap()
-        .with_server_name(&p.host);
-    Deliverer::peer(Node::connect(&nc).await.unwrap(), admin)
 }
 
 async fn configs(d: &Deliverer) -> Vec<ChannelConfig> {
@@ -249,7 +237,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         }),
     )
     .await;
-    let org1_deliver = deliverer(&handles[0]).await;
+    let org1_deliver = &orgs[0].deliver;
 
     // Every organization (Org4 too) serves the four chaincodes.
     let mut servers = std::collections::BTreeMap::new();
@@ -269,7 +257,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     let org1_key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
     let org4_key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
     let three = "Org1MSP, Org2MSP, Org3MSP";
-    let ops_config = configtx::client::fetch_config(&org1_deliver, "ops")
+    let ops_config = configtx::client::fetch_config(org1_deliver, "ops")
         .await
         .unwrap();
     let caps = caps(&ops_config);
@@ -317,7 +305,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         "FIGURE four chaincodes deployed on Org1..3 by the agents in {:.1} s",
         t_start.elapsed().as_secs_f64()
     );
-    let before = configs(&org1_deliver).await;
+    let before = configs(org1_deliver).await;
 
     // 1. A hostile ChannelUpdate on market, filed by hand as Org1 with the
     //    current spec commit: the spec does not want it.
@@ -369,7 +357,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         "{reasons:#?}"
     );
     assert!(reasons.len() >= 2, "{reasons:#?}");
-    let market_now = configtx::client::fetch_config(&org1_deliver, "market")
+    let market_now = configtx::client::fetch_config(org1_deliver, "market")
         .await
         .unwrap();
     assert_eq!(
@@ -435,7 +423,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             Duration::from_secs(240),
             &format!("Org4MSP in the config of {ch}"),
             || async {
-                configtx::client::fetch_config(&org1_deliver, ch)
+                configtx::client::fetch_config(org1_deliver, ch)
                     .await
                     .is_ok_and(|c| c.application_msp_ids().contains(&"Org4MSP".to_string()))
             },
@@ -512,7 +500,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
 
     // Nothing applied twice: one config update per channel, one committed
     // OrgAdd per channel, none failed.
-    let after = configs(&org1_deliver).await;
+    let after = configs(org1_deliver).await;
     for (b, a) in before.iter().zip(&after) {
         assert_eq!(
             a.sequence,
@@ -566,7 +554,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     for a in agents.iter_mut() {
         a.kill();
     }
-    let market_before = configtx::client::fetch_config(&org1_deliver, "market")
+    let market_before = configtx::client::fetch_config(org1_deliver, "market")
         .await
         .unwrap();
     let mut market_doc = channel_yaml("market", four, &caps);
@@ -643,7 +631,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         Duration::from_secs(120),
         "market's ACL as the spec says",
         || async {
-            configtx::client::fetch_config(&org1_deliver, "market")
+            configtx::client::fetch_config(org1_deliver, "market")
                 .await
                 .is_ok_and(|c| {
                     c.acls().get("qscc/GetChainInfo").map(String::as_str)
@@ -652,7 +640,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         },
     )
     .await;
-    let market_after = configtx::client::fetch_config(&org1_deliver, "market")
+    let market_after = configtx::client::fetch_config(org1_deliver, "market")
         .await
         .unwrap();
     assert_eq!(

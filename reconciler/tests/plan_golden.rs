@@ -701,6 +701,8 @@ fn mutations() -> Vec<Mutation> {
                     votes: Default::default(),
                     quorum: 2,
                     electorate: vec!["Org1MSP".into(), "Org2MSP".into(), "Org3MSP".into()],
+                    spec_commit: None,
+                    base_config_sequence: None,
                 });
             },
             None,

@@ -191,19 +191,14 @@ pub async fn config_proposal(
     // Another organization's undecided proposal for the same change, against
     // the same config: answer it (a reject with the difference) rather than
     // replace it, so two orgs that disagree do not supersede each other forever.
-    for other in observed
-        .proposals
-        .iter()
-        .filter(|o| o.kind == p.kind && o.target == p.target && o.state == ProposalState::Proposed)
-    {
-        let got = ops.get(&other.id).await?;
-        if p.org.is_some() && got.proposal.payload["org"].as_str() != p.org.as_deref() {
-            continue;
-        }
-        if got.proposal.spec_ref.base_config_sequence == Some(config.sequence) {
-            return vote_and_tally(ctx, &ops, &other.id, p.kind, &payload, None, &what, report)
-                .await;
-        }
+    if let Some(other) = observed.proposals.iter().find(|o| {
+        o.kind == p.kind
+            && o.target == p.target
+            && o.state == ProposalState::Proposed
+            && (p.org.is_none() || o.org == p.org)
+            && o.base_config_sequence == Some(config.sequence)
+    }) {
+        return vote_and_tally(ctx, &ops, &other.id, p.kind, &payload, None, &what, report).await;
     }
 
     if vote_only {
@@ -340,6 +335,25 @@ async fn execute(
     let needed = configtx::required_signatures(config, &update)
         .with_context(|| format!("the policies that {what} must satisfy"))?;
     let signed: BTreeSet<String> = signatures.iter().map(|(org, _)| org.clone()).collect();
+    let electorate: BTreeSet<String> = got.proposal.electorate.iter().cloned().collect();
+    if !needed.is_satisfied_by(&electorate) {
+        // Even every voter's signature would not do: the policy names an
+        // organization that does not vote on the OpsSC (the orderer
+        // organization, for orderer settings).
+        let outside: Vec<String> = needed.orgs().difference(&electorate).cloned().collect();
+        report.stalled.push(format!(
+            "{what}: the orderer will check {}, which needs a signature of {} — not a voter on the OpsSC, so opssc cannot collect it: an admin of {} must sign and submit this update (the approved bytes are the payload of proposal {id}), or change the spec back",
+            needed
+                .policies()
+                .iter()
+                .map(|r| r.policy().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            outside.join(", "),
+            outside.join(", ")
+        ));
+        return Ok(());
+    }
     if !needed.is_satisfied_by(&signed) {
         report.waiting.push(format!(
             "{what}: signatures of {} do not satisfy {} yet",
@@ -410,13 +424,6 @@ fn refused(e: &configtx::ConfigError) -> bool {
     matches!(e, configtx::ConfigError::Fabric { .. })
 }
 
-/// Whether a config proposal on the chain is for the same change as `p`.
-fn same_target(p: &PlannedProposal, kind: Kind, channel: &str, payload: &Value) -> bool {
-    p.kind == kind
-        && p.target.channel == channel
-        && (p.org.is_none() || payload["org"].as_str() == p.org.as_deref())
-}
-
 /// Config proposals on the chain that this org's plan does not call for:
 /// reject undecided ones filed from the same spec commit, report committed
 /// approved ones whose update is already on the chain.
@@ -439,50 +446,59 @@ pub async fn unplanned(
         if !obs.members.contains_key(&ctx.me) {
             continue;
         }
-        let got = ops.get(&o.id).await?;
-        let planned = plan
-            .proposals
-            .iter()
-            .any(|p| same_target(p, o.kind, channel, &got.proposal.payload));
+        let planned = plan.proposals.iter().any(|p| {
+            p.kind == o.kind && p.target.channel == *channel && (p.org.is_none() || p.org == o.org)
+        });
         if planned {
             continue;
         }
         let what = format!("{} {} on channel {channel}", o.kind, short_id(&o.id));
         match o.state {
             ProposalState::Proposed => {
-                if got.proposal.spec_ref.git_commit != at.git_commit()
-                    || !got.proposal.electorate.contains(&ctx.me)
-                    || o.votes.contains_key(&ctx.me)
-                    || ctx.config.vote_policy != opssc_schema::local::VotePolicy::Auto
-                {
+                if !o.electorate.contains(&ctx.me) {
                     continue;
                 }
-                let reason = format!(
-                    "the spec at commit {} calls for no {} on channel {channel}",
-                    &at.git_commit()[..12],
-                    o.kind
-                );
-                ops.vote(&opssc_chaincode::api::VoteArgs {
-                    id: o.id.clone(),
-                    decision: Decision::Reject,
-                    reason: reason.clone(),
-                    config_signature: None,
-                })
-                .await?;
-                report
-                    .actions
-                    .push(format!("{what}: voted Reject ({reason})"));
-                let out = ops.tally(&o.id).await;
-                if let Ok(out) = out {
+                let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
+                let may_vote = o.spec_commit.as_deref() == Some(at.git_commit().as_str())
+                    && !o.votes.contains_key(&ctx.me)
+                    && ctx.config.vote_policy == opssc_schema::local::VotePolicy::Auto;
+                if may_vote {
+                    let reason = format!(
+                        "the spec at commit {} calls for no {} on channel {channel}",
+                        &at.git_commit()[..12],
+                        o.kind
+                    );
+                    ops.vote(&opssc_chaincode::api::VoteArgs {
+                        id: o.id.clone(),
+                        decision: Decision::Reject,
+                        reason: reason.clone(),
+                        config_signature: None,
+                    })
+                    .await?;
+                    report
+                        .actions
+                        .push(format!("{what}: voted Reject ({reason})"));
+                    rejections += 1;
+                }
+                // Tally once the rejections decide it (also on a later pass:
+                // the others' votes arrive after this org's), never before: a
+                // tally that decides nothing would cost an ordered round.
+                let can_pass = o.electorate.len().saturating_sub(o.quorum as usize);
+                if rejections > can_pass {
+                    let out = ops.tally(&o.id).await?;
                     report.actions.push(format!(
                         "{what}: tallied: {}",
-                        out["state"].as_str().unwrap_or("undecided")
+                        out["state"].as_str().unwrap_or("decided")
                     ));
                 }
             }
             ProposalState::Approved => {
-                let base = got.proposal.spec_ref.base_config_sequence.unwrap_or(0);
-                if obs.config_sequence > base && got.eligible_executors.contains(&ctx.me) {
+                let base = o.base_config_sequence.unwrap_or(0);
+                if obs.config_sequence <= base {
+                    continue;
+                }
+                let got = ops.get(&o.id).await?;
+                if got.eligible_executors.contains(&ctx.me) {
                     ops.report_committed(
                         &o.id,
                         &format!(
@@ -627,15 +643,12 @@ pub async fn opssc_catch_up(
         }
     }
     let main = ctx.main_peer();
-    let approved = opssc_fabric::lifecycle::query_approved(
-        &main.endorser,
-        ops,
-        name,
-        Some(committed.sequence as i64),
-    )
-    .await
-    .with_context(|| format!("read {}'s approval of {name} on {ops}", ctx.me))?;
-    if approved.is_none() {
+    let approved = observed
+        .local
+        .approved
+        .get(&Observed::chaincode_key(ops, name))
+        .is_some_and(|a| a.sequence >= committed.sequence);
+    if !approved {
         let def = opssc_fabric::lifecycle::ChaincodeDefinition::new(
             name,
             &committed.version,
@@ -734,6 +747,8 @@ mod tests {
             votes: Default::default(),
             quorum: 0,
             electorate: Vec::new(),
+            spec_commit: None,
+            base_config_sequence: None,
         };
         let (r0, id0) = filing_round(Kind::OrgAdd, &target, &payload, &[]).unwrap();
         assert_eq!(r0, 0);

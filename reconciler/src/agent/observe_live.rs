@@ -171,15 +171,22 @@ fn summary(item: &Value) -> Option<ProposalSummary> {
         votes: BTreeMap::new(),
         quorum: item["quorum"].as_u64().unwrap_or(0) as u32,
         electorate: Vec::new(),
+        spec_commit: None,
+        base_config_sequence: None,
     })
 }
 
 /// Completes an open proposal's summary with what `get` and `votes` return:
-/// its round, the quorum and electorate fixed at filing, and every vote.
+/// its round, the quorum and electorate fixed at filing, the organization an
+/// OrgAdd/OrgRemove names, the spec commit and config base it was filed
+/// from, and every vote.
 fn with_ballot(mut s: ProposalSummary, proposal: &Proposal, votes: &[Vote]) -> ProposalSummary {
     s.round = proposal.round;
     s.quorum = proposal.quorum;
     s.electorate = proposal.electorate.clone();
+    s.org = proposal.payload["org"].as_str().map(str::to_string);
+    s.spec_commit = Some(proposal.spec_ref.git_commit.clone());
+    s.base_config_sequence = proposal.spec_ref.base_config_sequence;
     s.votes = votes.iter().map(|v| (v.org.clone(), v.decision)).collect();
     s
 }
@@ -273,7 +280,23 @@ pub async fn live(
                 },
             );
         }
-        for (ch, name) in spec.chaincodes.keys().filter(|(ch, _)| ch == channel) {
+        // This org's approvals: the spec's chaincodes, and on the ops channel
+        // the OpsSC itself (a member added after founding approves it too).
+        let ops_chaincode = (channel == &spec.consortium.ops_channel).then(|| {
+            (
+                channel.clone(),
+                ctx.config
+                    .ops_chaincode
+                    .clone()
+                    .unwrap_or_else(|| "opssc".into()),
+            )
+        });
+        for (ch, name) in spec
+            .chaincodes
+            .keys()
+            .filter(|(ch, _)| ch == channel)
+            .chain(ops_chaincode.as_ref())
+        {
             let approved = lifecycle::query_approved(&main.endorser, ch, name, None)
                 .await
                 .with_context(|| format!("read {me}'s approval of {ch}/{name}"))?;

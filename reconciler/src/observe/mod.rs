@@ -229,6 +229,12 @@ pub struct ProposalSummary {
     /// filing; empty when not observed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub electorate: Vec<String>,
+    /// The spec commit the proposer filed it from (open proposals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_commit: Option<String>,
+    /// For config kinds: the config sequence the update was computed against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_config_sequence: Option<u64>,
 }
 
 fn is_zero(n: &u32) -> bool {

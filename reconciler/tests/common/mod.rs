@@ -47,6 +47,7 @@ pub struct Org {
     pub msp_id: String,
     pub endorser: Endorser,
     pub gateway: Gateway,
+    pub deliver: opssc_fabric::deliver::Deliverer,
 }
 
 pub async fn org(handle: &OrgHandle) -> Org {
@@ -62,7 +63,8 @@ pub async fn org(handle: &OrgHandle) -> Org {
     Org {
         msp_id: handle.msp_id.clone(),
         endorser: Endorser::new(node.clone(), admin.clone()),
-        gateway: Gateway::new(node, admin),
+        gateway: Gateway::new(node.clone(), admin.clone()),
+        deliver: opssc_fabric::deliver::Deliverer::peer(node, admin),
     }
 }
 
