@@ -703,6 +703,7 @@ fn mutations() -> Vec<Mutation> {
                     electorate: vec!["Org1MSP".into(), "Org2MSP".into(), "Org3MSP".into()],
                     spec_commit: None,
                     base_config_sequence: None,
+                    open: None,
                 });
             },
             None,

@@ -248,33 +248,21 @@ pub fn blocking_risk<'a>(plan: &'a Plan, p: &PlannedProposal) -> Option<&'a crat
 }
 
 /// The round (and so the contract's ID) under which this exact update is
-/// filed: the first round whose proposal is not dead. A proposal of exactly
-/// these bytes that someone superseded (for instance with a hostile filing for
-/// the same target), or that expired or was withdrawn, must not block the
-/// change forever: the next round is a new ID. A rejected or failed one is
-/// kept (its outcome stands until the spec changes or `opssc retry`).
+/// filed ([`crate::plan::proposal::round_of`]); a rejected round that nobody
+/// followed with a later one is kept, so its outcome stands until the spec
+/// changes.
 pub fn filing_round(
     kind: Kind,
     target: &opssc_chaincode::model::Target,
     payload: &Value,
     proposals: &[crate::observe::ProposalSummary],
 ) -> Result<(u32, String), opssc_chaincode::error::ContractError> {
-    const MAX_ROUNDS: u32 = 64;
-    let mut round = 0;
-    loop {
-        let id = opssc_chaincode::compute_proposal_id(kind, target, round, payload)?;
-        let dead = proposals.iter().any(|o| {
-            o.id == id
-                && matches!(
-                    o.state,
-                    ProposalState::Superseded | ProposalState::Expired | ProposalState::Withdrawn
-                )
-        });
-        if !dead || round == MAX_ROUNDS {
-            return Ok((round, id));
-        }
-        round += 1;
-    }
+    let r = crate::plan::proposal::round_of(kind, target, payload, proposals)?;
+    let filed = proposals.iter().any(|o| o.id == r.id);
+    Ok(match r.rejected_before {
+        Some(rejected) if !filed => rejected,
+        _ => (r.round, r.id),
+    })
 }
 
 /// The ConfigSignatures of the approving votes, with their organizations.
@@ -749,6 +737,7 @@ mod tests {
             electorate: Vec::new(),
             spec_commit: None,
             base_config_sequence: None,
+            open: None,
         };
         let (r0, id0) = filing_round(Kind::OrgAdd, &target, &payload, &[]).unwrap();
         assert_eq!(r0, 0);

@@ -182,6 +182,23 @@ impl Approval {
         self.requirements.iter().any(|r| r.need.is_impossible())
     }
 
+    /// Whether these organizations' approvals (signatures) meet every
+    /// requirement; `None` when a requirement has too many combinations to
+    /// evaluate (read the policy).
+    pub fn satisfied_by(&self, orgs: &BTreeSet<String>) -> Option<bool> {
+        let mut all = true;
+        for r in &self.requirements {
+            let ok = match &r.need {
+                Need::Threshold { count, of } => {
+                    of.iter().filter(|o| orgs.contains(*o)).count() >= *count
+                }
+                need => need.to_sets()?.iter().any(|set| set.is_subset(orgs)),
+            };
+            all &= ok;
+        }
+        Some(all)
+    }
+
     /// `<policy> — <why>` for the first requirement that cannot be met.
     pub fn impossible_reason(&self) -> Option<String> {
         self.requirements.iter().find_map(|r| match &r.need {

@@ -1,0 +1,799 @@
+//! Steps: the plan as the ordered list of actions one organization's agent
+//! takes in one pass, and why every other action is blocked.
+//!
+//! [`steps`] is pure: it reads the spec, the observation (which already holds
+//! every open proposal's payload, votes, tasks, eligible executors and commit
+//! readiness) and a [`PlanInput`] with what only I/O can tell (whether the
+//! own peer has caught up with the orderer, which proposals this
+//! organization's admin consented to). It decides everything an agent used
+//! to work out between Fabric calls: the vote verdict and its reason, whether
+//! a tally decides the proposal ([`tally_decides`]), the commit's endorsers
+//! and whether the channel's real `LifecycleEndorsement` is met, when an
+//! uncompilable package makes a proposal fail, which own installs and
+//! approvals remain. The executor ([`crate::agent::execute`]) runs the steps
+//! in order, one Fabric call each; given no steps it does nothing.
+//!
+//! Key decision: the steps of one pass are planned from one observation, so
+//! a step planned after another one counts on its effect (an approval
+//! planned before the commit counts as given). If an earlier step of the
+//! same subject fails, the executor skips the later ones and the next pass
+//! plans again from a fresh observation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use opssc_chaincode::api::normalize_payload;
+use opssc_chaincode::model::{Decision, Kind, ProposalState, Target, TaskStatus};
+use opssc_schema::local::VotePolicy;
+use opssc_schema::{Chaincode, PackageSource, Spec};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::approval::ChannelView;
+use super::proposal::{chaincode_payload, round_of};
+use super::{Plan, PlannedProposal, short_id};
+use crate::observe::{Observed, OpenDetail, ProposalSummary, Task};
+
+/// What the planner cannot compute from the spec and the observation: data
+/// gathered by I/O before planning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanInput {
+    /// The spec commit this pass plans from (recorded in filed proposals).
+    pub spec_commit: String,
+    /// How this organization votes on proposals that match its plan.
+    pub vote_policy: VotePolicy,
+    /// The proposals this organization's admin consented to. `None`: no
+    /// consent rule is configured, the vote policy alone decides (`auto`
+    /// approves a payload identical to this organization's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consented: Option<BTreeSet<String>>,
+    /// Per channel: whether this organization's main peer has every block
+    /// the orderer has (a peer that just joined must not plan chaincodes
+    /// from a partial ledger). A channel not listed counts as caught up.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub caught_up: BTreeMap<String, bool>,
+}
+
+impl PlanInput {
+    /// Automatic votes, every peer caught up: what `opssc plan` assumes.
+    pub fn auto(spec_commit: &str) -> PlanInput {
+        PlanInput {
+            spec_commit: spec_commit.to_string(),
+            vote_policy: VotePolicy::Auto,
+            consented: None,
+            caught_up: BTreeMap::new(),
+        }
+    }
+}
+
+/// One action of the agent: one Fabric call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// File a proposal on the OpsSC chaincode.
+    File {
+        what: String,
+        kind: Kind,
+        target: Target,
+        payload: Value,
+        round: u32,
+        /// The ID the contract will give it.
+        proposal_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        committed_chaincode_sequence: Option<u64>,
+    },
+    /// Vote on a proposal.
+    Vote {
+        what: String,
+        proposal_id: String,
+        decision: Decision,
+        reason: String,
+    },
+    /// Decide a proposal whose votes decide it.
+    Tally { what: String, proposal_id: String },
+    /// Install a package this organization built on one of its peers. When
+    /// `report_failure_on` names a proposal, a package that does not compile
+    /// is recorded there as this organization's failed `install` task.
+    Install {
+        what: String,
+        peer: String,
+        label: String,
+        package_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report_failure_on: Option<String>,
+    },
+    /// Approve a chaincode definition for this organization.
+    Approve {
+        what: String,
+        channel: String,
+        chaincode: String,
+        version: String,
+        sequence: u64,
+        package_id: String,
+    },
+    /// Report a task of this organization on a proposal.
+    ReportTask {
+        what: String,
+        proposal_id: String,
+        task: Task,
+        status: TaskStatus,
+        detail: String,
+    },
+    /// Commit a chaincode definition, endorsed by the organizations that
+    /// approved it. A commit Fabric refuses is recorded as the proposal's
+    /// failure (unless the definition turns out to be committed already).
+    Commit {
+        what: String,
+        proposal_id: String,
+        channel: String,
+        chaincode: String,
+        version: String,
+        sequence: u64,
+        endorsers: Vec<String>,
+    },
+    /// The proposal's shared step is on the chain.
+    ReportCommitted {
+        what: String,
+        proposal_id: String,
+        detail: String,
+    },
+    /// The proposal cannot be executed.
+    ReportFailed {
+        what: String,
+        proposal_id: String,
+        error: String,
+    },
+}
+
+impl Step {
+    /// What the step is about (a chaincode `channel/name`, a proposal): the
+    /// executor skips the later steps of a subject whose step failed.
+    pub fn what(&self) -> &str {
+        match self {
+            Step::File { what, .. }
+            | Step::Vote { what, .. }
+            | Step::Tally { what, .. }
+            | Step::Install { what, .. }
+            | Step::Approve { what, .. }
+            | Step::ReportTask { what, .. }
+            | Step::Commit { what, .. }
+            | Step::ReportCommitted { what, .. }
+            | Step::ReportFailed { what, .. } => what,
+        }
+    }
+}
+
+/// Why something the spec asks for does not happen in this pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub what: String,
+    pub why: String,
+    /// Nothing will move without a person (a rejected or failed change, a
+    /// package that does not compile); otherwise it waits for others.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stalled: bool,
+    /// Look again within this many milliseconds: no event announces the
+    /// change it waits for (the executor role passing on, a peer catching up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_again_ms: Option<u64>,
+}
+
+/// The steps of one pass, and what is blocked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Steps {
+    pub steps: Vec<Step>,
+    pub blocked: Vec<Blocked>,
+}
+
+impl Steps {
+    fn wait(&mut self, what: &str, why: String) {
+        self.blocked.push(Blocked {
+            what: what.to_string(),
+            why,
+            stalled: false,
+            look_again_ms: None,
+        });
+    }
+
+    fn wait_at_most(&mut self, what: &str, why: String, ms: u64) {
+        self.blocked.push(Blocked {
+            what: what.to_string(),
+            why,
+            stalled: false,
+            look_again_ms: Some(ms),
+        });
+    }
+
+    fn stall(&mut self, what: &str, why: String) {
+        self.blocked.push(Blocked {
+            what: what.to_string(),
+            why,
+            stalled: true,
+            look_again_ms: None,
+        });
+    }
+}
+
+/// Whether a tally now decides a proposal: the approvals reach the quorum,
+/// or so many rejected that the quorum can no longer be reached. The one
+/// place this arithmetic lives.
+pub fn tally_decides(approvals: usize, rejections: usize, quorum: usize, electorate: usize) -> bool {
+    approvals >= quorum || rejections > electorate.saturating_sub(quorum)
+}
+
+/// How this organization votes on an open proposal that its plan contains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Vote(Decision, String),
+    /// A person must vote (`manual` policy, or no consent yet).
+    WaitForPerson(String),
+}
+
+/// The vote on `id`, whose stored payload is `on_chain`, when this
+/// organization computes `mine` (canonical form) for the same change.
+pub fn verdict(input: &PlanInput, me: &str, id: &str, on_chain: &Value, mine: &Value) -> Verdict {
+    if on_chain != mine {
+        // A different change is refused whatever the policy: its reason says
+        // what differs, so the proposer can see why.
+        if input.vote_policy == VotePolicy::Auto || input.consented.is_some() {
+            return Verdict::Vote(Decision::Reject, payload_difference(on_chain, mine));
+        }
+    }
+    let manual = format!(
+        "waits for {me}'s manual vote (`opssc vote {id} approve|reject`)"
+    );
+    match (&input.consented, input.vote_policy) {
+        (Some(ids), _) if ids.contains(id) => Verdict::Vote(
+            Decision::Approve,
+            "recomputed from the spec: identical; consented by this organization's admin".into(),
+        ),
+        (Some(_), _) => Verdict::WaitForPerson(format!(
+            "waits for {me}'s consent (an admin's approval in the spec repository, an auto-approve rule, or `opssc vote {id} approve|reject`)"
+        )),
+        (None, VotePolicy::Auto) => Verdict::Vote(
+            Decision::Approve,
+            "recomputed from the spec: identical".into(),
+        ),
+        (None, VotePolicy::Manual) => Verdict::WaitForPerson(manual),
+    }
+}
+
+/// The top-level fields in which two payloads differ, for a reject reason;
+/// a different package comes first, named by both package IDs.
+pub fn payload_difference(on_chain: &Value, mine: &Value) -> String {
+    let lead = package_mismatch(on_chain, mine);
+    let rest = field_differences(on_chain, mine);
+    match lead {
+        Some(lead) => format!("{lead}; {rest}"),
+        None => rest,
+    }
+}
+
+/// "the proposal installs package A, this organization builds package B
+/// from <source>": a chaincode payload whose package differs from this org's.
+fn package_mismatch(on_chain: &Value, mine: &Value) -> Option<String> {
+    let theirs = on_chain.get("package_id")?.as_str()?;
+    let ours = mine.get("package_id")?.as_str()?;
+    if theirs == ours {
+        return None;
+    }
+    let from = match mine.get("source") {
+        Some(Value::Object(s)) if s.contains_key("git") => format!(
+            " from {} at commit {}",
+            crate::chaincode_source::redact_url(s["git"].as_str().unwrap_or("?")),
+            s.get("commit").and_then(Value::as_str).unwrap_or("?")
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "package mismatch: the proposal installs {theirs}, this organization builds {ours}{from}"
+    ))
+}
+
+fn field_differences(on_chain: &Value, mine: &Value) -> String {
+    let mut keys: Vec<&String> = Vec::new();
+    if let (Some(a), Some(b)) = (on_chain.as_object(), mine.as_object()) {
+        keys.extend(a.keys().chain(b.keys()).filter(|k| *k != "summary"));
+    }
+    keys.sort();
+    keys.dedup();
+    let diffs: Vec<String> = keys
+        .into_iter()
+        .filter(|k| on_chain.get(*k) != mine.get(*k))
+        .map(|k| {
+            format!(
+                "{k}: proposed {}, this organization computes {}",
+                on_chain.get(k).unwrap_or(&Value::Null),
+                mine.get(k).unwrap_or(&Value::Null)
+            )
+        })
+        .collect();
+    if diffs.is_empty() {
+        "the payload differs".to_string()
+    } else {
+        diffs.join("; ")
+    }
+}
+
+/// The steps of `plan` (planned for `plan.me` from `observed`) for the
+/// chaincode path: file, vote, tally, install, approve, report, commit.
+pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -> Steps {
+    let mut out = Steps::default();
+    let me = plan.me.as_str();
+    if me != observed.observed_by {
+        return out;
+    }
+    for ((channel, name), cc) in &spec.chaincodes {
+        // Chaincodes are read from this org's own peer: only on channels it
+        // has joined.
+        if !spec.channels[channel].members.iter().any(|m| m == me)
+            || !observed.channels.contains_key(channel)
+        {
+            continue;
+        }
+        let Some(package_id) = observed.packages.get(&cc.label) else {
+            continue;
+        };
+        let what = format!("{channel}/{name}");
+        let proposal = plan.proposals.iter().find(|p| {
+            p.kind.is_chaincode()
+                && p.target.channel == *channel
+                && p.target.chaincode.as_deref() == Some(name.as_str())
+        });
+        match proposal {
+            Some(p) => {
+                if input.caught_up.get(channel) == Some(&false) {
+                    out.wait_at_most(
+                        &what,
+                        format!("channel {channel}: the own peer is catching up with the orderer"),
+                        1000,
+                    );
+                    continue;
+                }
+                chaincode_change(spec, observed, me, input, cc, package_id, p, &what, &mut out);
+            }
+            None => heal(observed, cc, package_id, &what, &mut out),
+        }
+    }
+    finish_committed(observed, me, &mut out);
+    out
+}
+
+fn committed_sequence(observed: &Observed, cc: &Chaincode) -> u64 {
+    observed
+        .chaincodes
+        .get(&Observed::chaincode_key(&cc.channel, &cc.name))
+        .map_or(0, |c| c.sequence)
+}
+
+/// This organization's payload for `cc` at `sequence`, in the contract's
+/// canonical form.
+fn my_payload(kind: Kind, cc: &Chaincode, sequence: u64, package_id: &str) -> Result<Value, String> {
+    let payload = chaincode_payload(cc, sequence, package_id)
+        .ok_or_else(|| format!("package ID {package_id} has no SHA-256"))?;
+    let value = serde_json::to_value(&payload).expect("payload serializes");
+    normalize_payload(kind, &value)
+        .map(|(_, v)| v)
+        .map_err(|e| format!("this organization's own payload is invalid: {e}"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn chaincode_change(
+    spec: &Spec,
+    observed: &Observed,
+    me: &str,
+    input: &PlanInput,
+    cc: &Chaincode,
+    package_id: &str,
+    p: &PlannedProposal,
+    what: &str,
+    out: &mut Steps,
+) {
+    let committed = committed_sequence(observed, cc);
+    let sequence = committed + 1;
+    let mine = match my_payload(p.kind, cc, sequence, package_id) {
+        Ok(v) => v,
+        Err(e) => return out.stall(what, e),
+    };
+    let Some(id) = p.proposal_id.clone() else {
+        return out.wait(what, "the proposal ID is not known yet".into());
+    };
+    let _ = spec;
+    let Some(on_chain) = &p.on_chain else {
+        let rounds = round_of(p.kind, &p.target, &mine, &observed.proposals);
+        // The same change was rejected before: filing it again (next round)
+        // would only ask the same question; wait for a spec that changes it.
+        if let Some(rejected) = rounds.as_ref().ok().and_then(|r| r.rejected_before.clone()) {
+            return out.stall(
+                what,
+                format!(
+                    "proposal {} for this exact change was rejected; commit a spec that changes it (or `retry` is not possible for a rejection)",
+                    short_id(&rejected.1)
+                ),
+            );
+        }
+        // Another organization's undecided proposal for the same chaincode
+        // with a payload this org does not compute: vote on it (a reject with
+        // the difference) instead of superseding it with ours, so two orgs
+        // that disagree do not replace each other's proposals forever.
+        if let Some(other) = observed.proposals.iter().find(|o| {
+            o.kind.is_chaincode() && o.target == p.target && o.state == ProposalState::Proposed
+        }) {
+            return vote_steps(me, input, other, &mine, what, out);
+        }
+        out.steps.push(Step::File {
+            what: what.to_string(),
+            kind: p.kind,
+            target: p.target.clone(),
+            payload: mine,
+            round: p.round,
+            proposal_id: id,
+            committed_chaincode_sequence: Some(committed),
+        });
+        return;
+    };
+    let id = on_chain.id.clone();
+    let Some(summary) = observed.proposals.iter().find(|o| o.id == id) else {
+        return out.wait(what, format!("proposal {} is not observed", short_id(&id)));
+    };
+    match on_chain.state {
+        ProposalState::Proposed => vote_steps(me, input, summary, &mine, what, out),
+        ProposalState::Approved => {
+            execute_chaincode(observed, me, cc, package_id, summary, &mine, sequence, what, out)
+        }
+        ProposalState::Failed => out.stall(
+            what,
+            format!(
+                "proposal {} failed; fix the cause, then `opssc retry {id}`",
+                short_id(&id)
+            ),
+        ),
+        other => out.wait(what, format!("proposal {} is {other}", short_id(&id))),
+    }
+}
+
+/// Vote on `o` unless this organization did, then tally once the votes
+/// (counting the one planned here) decide it.
+fn vote_steps(
+    me: &str,
+    input: &PlanInput,
+    o: &ProposalSummary,
+    mine: &Value,
+    what: &str,
+    out: &mut Steps,
+) {
+    let Some(open) = &o.open else {
+        return out.wait(
+            what,
+            format!("proposal {} was not read in full", short_id(&o.id)),
+        );
+    };
+    let mut approvals = o.votes.values().filter(|d| **d == Decision::Approve).count();
+    let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
+    if !o.votes.contains_key(me) {
+        match verdict(input, me, &o.id, &open.payload, mine) {
+            Verdict::Vote(decision, reason) => {
+                match decision {
+                    Decision::Approve => approvals += 1,
+                    Decision::Reject => rejections += 1,
+                }
+                out.steps.push(Step::Vote {
+                    what: what.to_string(),
+                    proposal_id: o.id.clone(),
+                    decision,
+                    reason,
+                });
+            }
+            Verdict::WaitForPerson(why) => {
+                out.wait(what, format!("proposal {} {why}", short_id(&o.id)))
+            }
+        }
+    }
+    let quorum = o.quorum as usize;
+    if tally_decides(approvals, rejections, quorum, o.electorate.len()) {
+        out.steps.push(Step::Tally {
+            what: what.to_string(),
+            proposal_id: o.id.clone(),
+        });
+    } else {
+        out.wait(
+            what,
+            format!(
+                "proposal {} has {approvals} of {quorum} approvals",
+                short_id(&o.id)
+            ),
+        );
+    }
+}
+
+fn installed(observed: &Observed, peer: &str, package_id: &str) -> bool {
+    observed.local.peers.get(peer).is_some_and(|p| {
+        p.installed_packages
+            .iter()
+            .any(|i| i.package_id == package_id)
+    })
+}
+
+/// Install steps for every own peer that lacks the package.
+fn installs(
+    observed: &Observed,
+    cc: &Chaincode,
+    package_id: &str,
+    report_failure_on: Option<&str>,
+    what: &str,
+    out: &mut Steps,
+) {
+    for peer in observed.local.peers.keys() {
+        if !installed(observed, peer, package_id) {
+            out.steps.push(Step::Install {
+                what: what.to_string(),
+                peer: peer.clone(),
+                label: cc.label.clone(),
+                package_id: package_id.to_string(),
+                report_failure_on: report_failure_on.map(str::to_string),
+            });
+        }
+    }
+}
+
+/// Whether this org approved `cc` at `sequence` with `package_id`.
+fn approved(observed: &Observed, cc: &Chaincode, package_id: &str, sequence: u64) -> bool {
+    let key = Observed::chaincode_key(&cc.channel, &cc.name);
+    observed.local.approved.get(&key).is_some_and(|a| {
+        a.sequence == sequence && a.version == cc.version && a.package_id.as_deref() == Some(package_id)
+    })
+}
+
+fn approve_step(cc: &Chaincode, package_id: &str, sequence: u64, what: &str) -> Step {
+    Step::Approve {
+        what: what.to_string(),
+        channel: cc.channel.clone(),
+        chaincode: cc.name.clone(),
+        version: cc.version.clone(),
+        sequence,
+        package_id: package_id.to_string(),
+    }
+}
+
+/// The channel's `LifecycleEndorsement`, as observed.
+fn lifecycle(observed: &Observed, channel: &str) -> Option<super::Approval> {
+    observed
+        .channels
+        .get(channel)
+        .map(|ch| ChannelView::from_observed(channel, ch).lifecycle())
+}
+
+/// The latest `install` task of each organization that failed for `package_id`.
+fn failed_installs<'a>(open: &'a OpenDetail, electorate: &[String], package_id: &str) -> Vec<&'a str> {
+    electorate
+        .iter()
+        .filter_map(|org| open.latest(org, Task::Install))
+        .filter(|t| t.status == TaskStatus::Failed && t.detail.contains(package_id))
+        .map(|t| t.org.as_str())
+        .collect()
+}
+
+/// Approved proposal `o` for `cc`: install, approve, report, and as its
+/// executor commit and report committed.
+#[allow(clippy::too_many_arguments)]
+fn execute_chaincode(
+    observed: &Observed,
+    me: &str,
+    cc: &Chaincode,
+    package_id: &str,
+    o: &ProposalSummary,
+    mine: &Value,
+    sequence: u64,
+    what: &str,
+    out: &mut Steps,
+) {
+    let id = o.id.as_str();
+    let Some(open) = &o.open else {
+        return out.wait(what, format!("proposal {} was not read in full", short_id(id)));
+    };
+    // The spec moved on after the vote (e.g. to a commit that fixes a package
+    // that did not compile): executing it with today's package or definition
+    // would install and approve something nobody voted on.
+    if &open.payload != mine {
+        return out.stall(
+            what,
+            format!(
+                "approved proposal {} is not the change the spec asks for now ({}); it is not executed with this organization's current package or definition: it must commit or fail first",
+                short_id(id),
+                payload_difference(&open.payload, mine)
+            ),
+        );
+    }
+    let executor = open.eligible_executors.iter().any(|e| e == me);
+    let everywhere = observed
+        .local
+        .peers
+        .keys()
+        .all(|peer| installed(observed, peer, package_id));
+    let from_source = matches!(cc.package, PackageSource::Source { .. });
+    if !everywhere && from_source {
+        let failed_here = open.latest(me, Task::Install).is_some_and(|t| {
+            t.status == TaskStatus::Failed && t.detail.contains(package_id)
+        });
+        if failed_here {
+            out.stall(
+                what,
+                format!(
+                    "package {package_id} does not compile (reported as {me}'s failed install task on proposal {}); commit a spec that pins a commit that builds",
+                    short_id(id)
+                ),
+            );
+            if executor {
+                fail_if_uncommittable(observed, cc, open, o, package_id, what, out);
+            }
+            return;
+        }
+        installs(observed, cc, package_id, Some(id), what, out);
+    } else {
+        installs(observed, cc, package_id, None, what, out);
+    }
+    let reported = |task: Task| {
+        open.tasks
+            .iter()
+            .any(|t| t.org == me && t.task == task && t.status == TaskStatus::Done)
+    };
+    if !reported(Task::Install) {
+        out.steps.push(Step::ReportTask {
+            what: what.to_string(),
+            proposal_id: id.to_string(),
+            task: Task::Install,
+            status: TaskStatus::Done,
+            detail: package_id.to_string(),
+        });
+    }
+    if !approved(observed, cc, package_id, sequence) {
+        out.steps.push(approve_step(cc, package_id, sequence, what));
+    }
+    if !reported(Task::Approve) {
+        out.steps.push(Step::ReportTask {
+            what: what.to_string(),
+            proposal_id: id.to_string(),
+            task: Task::Approve,
+            status: TaskStatus::Done,
+            detail: format!("sequence {sequence}"),
+        });
+    }
+    // The shared step.
+    if !executor {
+        return out.wait_at_most(
+            what,
+            format!(
+                "waiting for the executor ({}) to commit sequence {sequence}",
+                open.eligible_executors.join(", ")
+            ),
+            (open.execution_timeout_secs.max(1) * 1000 / 4).max(1000),
+        );
+    }
+    // This organization's approval is planned above (or given).
+    let mut approvals: BTreeSet<String> = open
+        .commit_readiness
+        .iter()
+        .filter(|(_, ok)| **ok)
+        .map(|(org, _)| org.clone())
+        .collect();
+    approvals.insert(me.to_string());
+    let Some(needed) = lifecycle(observed, &cc.channel) else {
+        return out.wait(what, format!("channel {} is not observed", cc.channel));
+    };
+    let met = needed.satisfied_by(&approvals).unwrap_or_else(|| {
+        // Too many combinations to list: the default policy's majority.
+        approvals.len() > observed.channels[&cc.channel].members.len() / 2
+    });
+    if !met {
+        return out.wait(
+            what,
+            format!(
+                "executor {me} waits for approvals of sequence {sequence}: {} so far ({}), {needed} needed",
+                approvals.len(),
+                approvals.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+    out.steps.push(Step::Commit {
+        what: what.to_string(),
+        proposal_id: id.to_string(),
+        channel: cc.channel.clone(),
+        chaincode: cc.name.clone(),
+        version: cc.version.clone(),
+        sequence,
+        endorsers: approvals.into_iter().collect(),
+    });
+    out.steps.push(Step::ReportCommitted {
+        what: what.to_string(),
+        proposal_id: id.to_string(),
+        detail: format!("sequence {sequence} committed"),
+    });
+}
+
+/// As the proposal's executor: once so many organizations reported that the
+/// package does not compile that the approvals the commit needs (the
+/// channel's `LifecycleEndorsement`) cannot come, report the proposal
+/// failed, so that a spec pinning a commit that builds can be proposed next.
+fn fail_if_uncommittable(
+    observed: &Observed,
+    cc: &Chaincode,
+    open: &OpenDetail,
+    o: &ProposalSummary,
+    package_id: &str,
+    what: &str,
+    out: &mut Steps,
+) {
+    let failed = failed_installs(open, &o.electorate, package_id);
+    let able: BTreeSet<String> = o
+        .electorate
+        .iter()
+        .filter(|org| !failed.contains(&org.as_str()))
+        .cloned()
+        .collect();
+    let Some(needed) = lifecycle(observed, &cc.channel) else {
+        return;
+    };
+    let n = o.electorate.len();
+    let possible = needed
+        .satisfied_by(&able)
+        .unwrap_or_else(|| able.len() > n / 2);
+    if possible {
+        return;
+    }
+    out.steps.push(Step::ReportFailed {
+        what: what.to_string(),
+        proposal_id: o.id.clone(),
+        error: format!(
+            "package {package_id} does not compile on {} of {n} organizations ({}), so the approvals the commit needs ({needed}) cannot come; commit a spec that pins a commit that builds",
+            failed.len(),
+            failed.join(", ")
+        ),
+    });
+}
+
+/// No pending change: make sure this org runs the committed definition.
+fn heal(observed: &Observed, cc: &Chaincode, package_id: &str, what: &str, out: &mut Steps) {
+    let key = Observed::chaincode_key(&cc.channel, &cc.name);
+    let Some(c) = observed.chaincodes.get(&key) else {
+        return;
+    };
+    if c.version != cc.version {
+        return;
+    }
+    installs(observed, cc, package_id, None, what, out);
+    if !approved(observed, cc, package_id, c.sequence) {
+        out.steps.push(approve_step(cc, package_id, c.sequence, what));
+    }
+}
+
+/// An approved chaincode proposal whose definition is already on the chain
+/// (the executor stopped between the commit and the report): report it
+/// committed, as an eligible executor.
+fn finish_committed(observed: &Observed, me: &str, out: &mut Steps) {
+    for p in observed
+        .proposals
+        .iter()
+        .filter(|p| p.kind.is_chaincode() && p.state == ProposalState::Approved)
+    {
+        let (Some(name), Some(open)) = (&p.target.chaincode, &p.open) else {
+            continue;
+        };
+        let key = Observed::chaincode_key(&p.target.channel, name);
+        let Some(committed) = observed.chaincodes.get(&key) else {
+            continue;
+        };
+        let sequence = open.payload["sequence"].as_u64().unwrap_or(u64::MAX);
+        let planned = out.steps.iter().any(|s| {
+            matches!(s, Step::ReportCommitted { proposal_id, .. } | Step::ReportFailed { proposal_id, .. } if *proposal_id == p.id)
+        });
+        if committed.sequence >= sequence
+            && open.eligible_executors.iter().any(|e| e == me)
+            && !planned
+        {
+            out.steps.push(Step::ReportCommitted {
+                what: key,
+                proposal_id: p.id.clone(),
+                detail: format!("sequence {sequence} is on the chain"),
+            });
+        }
+    }
+}
