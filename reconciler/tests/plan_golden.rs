@@ -113,6 +113,78 @@ fn golden_plans_match_their_snapshots() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The planning input of a case: `input.json` if present, else automatic
+/// votes with every peer caught up.
+fn case_input(case: &Path) -> plan::steps::PlanInput {
+    match std::fs::read_to_string(case.join("input.json")) {
+        Ok(text) => serde_json::from_str(&text).unwrap(),
+        Err(_) => plan::steps::PlanInput::auto(&"0".repeat(40)),
+    }
+}
+
+fn case_steps(case: &Path) -> plan::steps::Steps {
+    let (spec, observed, p) = case_plan(case);
+    plan::steps::steps(&spec, &observed, &p, &case_input(case))
+}
+
+#[test]
+fn golden_steps_match_their_snapshots() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let s = case_steps(&case);
+        assert_eq!(s, case_steps(&case), "{}: planning twice differs", case.display());
+        failures.extend(check_snapshot(
+            &case.join("steps.txt"),
+            &plan::steps::render(&s),
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The situations an agent meets, each with the steps it must take.
+#[test]
+fn the_step_catalogue_covers_the_agent_situations() {
+    use plan::steps::Step;
+    let case = |name: &str| case_steps(&golden().join(name));
+    let kinds = |s: &plan::steps::Steps| -> Vec<&'static str> {
+        s.steps
+            .iter()
+            .map(|s| match s {
+                Step::File { .. } => "file",
+                Step::Vote { .. } => "vote",
+                Step::Tally { .. } => "tally",
+                Step::Install { .. } => "install",
+                Step::Approve { .. } => "approve",
+                Step::ReportTask { .. } => "report_task",
+                Step::Commit { .. } => "commit",
+                Step::ReportCommitted { .. } => "report_committed",
+                Step::ReportFailed { .. } => "report_failed",
+            })
+            .collect()
+    };
+    // A fresh rollout: file the proposal, nothing else yet.
+    assert_eq!(kinds(&case("steps-rollout")), ["file"]);
+    // Mid-vote: this organization's approval decides it, so it tallies.
+    let mid = case("steps-mid-vote");
+    assert_eq!(kinds(&mid), ["vote", "tally"]);
+    assert!(matches!(&mid.steps[0], Step::Vote { decision, .. } if *decision == opssc_chaincode::model::Decision::Approve));
+    // The first executor died: the next one commits with the organizations
+    // that approved (the channel's LifecycleEndorsement: 2 of 3).
+    let died = case("steps-executor-died");
+    assert_eq!(kinds(&died), ["commit", "report_committed"]);
+    assert!(matches!(&died.steps[0], Step::Commit { endorsers, .. } if endorsers == &["Org1MSP", "Org2MSP"]));
+    // A package that does not compile on two of three: stalled, and the
+    // executor records the proposal failed.
+    let failed = case("steps-failed-install");
+    assert_eq!(kinds(&failed), ["report_failed"]);
+    assert!(failed.blocked.iter().any(|b| b.stalled && b.why.contains("does not compile")));
+    // The golden plans without a full observation of their proposals plan
+    // no vote on them: they say what they wait for.
+    let upgrade = case("upgrade-chaincode");
+    assert!(upgrade.steps.is_empty());
+    assert!(upgrade.blocked.iter().any(|b| b.why.contains("not read in full")));
+}
+
 #[test]
 fn the_catalogue_covers_every_change_risk_and_local_action() {
     let mut changes = BTreeSet::new();

@@ -797,3 +797,128 @@ fn finish_committed(observed: &Observed, me: &str, out: &mut Steps) {
         }
     }
 }
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::File {
+                what,
+                kind,
+                round,
+                proposal_id,
+                ..
+            } => write!(
+                f,
+                "{what}: file {kind} proposal {} (round {round})",
+                short_id(proposal_id)
+            ),
+            Step::Vote {
+                what,
+                proposal_id,
+                decision,
+                reason,
+            } => write!(
+                f,
+                "{what}: vote {decision:?} on {} ({reason})",
+                short_id(proposal_id)
+            ),
+            Step::Tally { what, proposal_id } => {
+                write!(f, "{what}: tally {}", short_id(proposal_id))
+            }
+            Step::Install {
+                what,
+                peer,
+                package_id,
+                report_failure_on,
+                ..
+            } => {
+                write!(f, "{what}: install {package_id} on {peer}")?;
+                if let Some(id) = report_failure_on {
+                    write!(f, " (a build failure is reported on {})", short_id(id))?;
+                }
+                Ok(())
+            }
+            Step::Approve {
+                channel,
+                chaincode,
+                version,
+                sequence,
+                package_id,
+                ..
+            } => write!(
+                f,
+                "{channel}/{chaincode}: approve {version} sequence {sequence} with {package_id}"
+            ),
+            Step::ReportTask {
+                what,
+                proposal_id,
+                task,
+                status,
+                detail,
+            } => write!(
+                f,
+                "{what}: report task {} {status:?} on {} ({detail})",
+                task.as_str(),
+                short_id(proposal_id)
+            ),
+            Step::Commit {
+                what,
+                sequence,
+                endorsers,
+                ..
+            } => write!(
+                f,
+                "{what}: commit sequence {sequence}, endorsed by {}",
+                endorsers.join(", ")
+            ),
+            Step::ReportCommitted {
+                what,
+                proposal_id,
+                detail,
+            } => write!(
+                f,
+                "{what}: report {} committed ({detail})",
+                short_id(proposal_id)
+            ),
+            Step::ReportFailed {
+                what,
+                proposal_id,
+                error,
+            } => write!(f, "{what}: report {} failed: {error}", short_id(proposal_id)),
+        }
+    }
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            if self.stalled { "stalled" } else { "waiting" },
+            self.what,
+            self.why
+        )?;
+        if let Some(ms) = self.look_again_ms {
+            write!(f, " (look again within {ms} ms)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The steps and blocked items as text, one per line: what the agent does
+/// next and why the rest waits.
+pub fn render(s: &Steps) -> String {
+    let mut out = String::new();
+    if s.steps.is_empty() {
+        out.push_str("steps: none\n");
+    } else {
+        out.push_str("steps:\n");
+        for (i, step) in s.steps.iter().enumerate() {
+            out.push_str(&format!("  {}. {step}\n", i + 1));
+        }
+    }
+    for b in &s.blocked {
+        out.push_str(&format!("  {b}\n"));
+    }
+    out
+}
