@@ -132,7 +132,12 @@ fn golden_steps_match_their_snapshots() {
     let mut failures = Vec::new();
     for case in cases() {
         let s = case_steps(&case);
-        assert_eq!(s, case_steps(&case), "{}: planning twice differs", case.display());
+        assert_eq!(
+            s,
+            case_steps(&case),
+            "{}: planning twice differs",
+            case.display()
+        );
         failures.extend(check_snapshot(
             &case.join("steps.txt"),
             &plan::steps::render(&s),
@@ -167,22 +172,56 @@ fn the_step_catalogue_covers_the_agent_situations() {
     // Mid-vote: this organization's approval decides it, so it tallies.
     let mid = case("steps-mid-vote");
     assert_eq!(kinds(&mid), ["vote", "tally"]);
-    assert!(matches!(&mid.steps[0], Step::Vote { decision, .. } if *decision == opssc_chaincode::model::Decision::Approve));
+    assert!(
+        matches!(&mid.steps[0], Step::Vote { decision, .. } if *decision == opssc_chaincode::model::Decision::Approve)
+    );
     // The first executor died: the next one commits with the organizations
     // that approved (the channel's LifecycleEndorsement: 2 of 3).
     let died = case("steps-executor-died");
     assert_eq!(kinds(&died), ["commit", "report_committed"]);
-    assert!(matches!(&died.steps[0], Step::Commit { endorsers, .. } if endorsers == &["Org1MSP", "Org2MSP"]));
+    assert!(
+        matches!(&died.steps[0], Step::Commit { endorsers, .. } if endorsers == &["Org1MSP", "Org2MSP"])
+    );
     // A package that does not compile on two of three: stalled, and the
     // executor records the proposal failed.
     let failed = case("steps-failed-install");
     assert_eq!(kinds(&failed), ["report_failed"]);
-    assert!(failed.blocked.iter().any(|b| b.stalled && b.why.contains("does not compile")));
+    assert!(
+        failed
+            .blocked
+            .iter()
+            .any(|b| b.stalled && b.why.contains("does not compile"))
+    );
+    // Proposals the plan does not contain: rejected (with the reason),
+    // tallied once the rejections decide, never approved; an approved one is
+    // recorded failed by its executor; one from an unseen commit waits.
+    let hostile = case("steps-unplanned");
+    assert_eq!(kinds(&hostile), ["vote", "vote", "tally", "report_failed"]);
+    for s in &hostile.steps {
+        if let Step::Vote {
+            decision, reason, ..
+        } = s
+        {
+            assert_eq!(*decision, opssc_chaincode::model::Decision::Reject);
+            assert!(reason.contains("calls for no"), "{reason}");
+        }
+    }
+    assert!(
+        hostile
+            .blocked
+            .iter()
+            .any(|b| b.why.contains("has not seen") && b.why.contains("filed by Org2MSP"))
+    );
     // The golden plans without a full observation of their proposals plan
     // no vote on them: they say what they wait for.
     let upgrade = case("upgrade-chaincode");
     assert!(upgrade.steps.is_empty());
-    assert!(upgrade.blocked.iter().any(|b| b.why.contains("not read in full")));
+    assert!(
+        upgrade
+            .blocked
+            .iter()
+            .any(|b| b.why.contains("not read in full"))
+    );
 }
 
 #[test]

@@ -19,10 +19,11 @@
 //! A proposal is never submitted against another base than its own: when the
 //! channel moved on, the executor records the proposal as failed (stale) and
 //! the next pass files a fresh one from the new config; an undecided stale
-//! proposal is superseded by filing the fresh one. [`unplanned`] rejects
-//! undecided config proposals this org's spec (at the same commit) does not
-//! call for, and reports committed an approved one whose update is already on
-//! the chain (an executor that stopped between submitting and reporting).
+//! proposal is superseded by filing the fresh one. [`unplanned`] reports
+//! committed an approved config proposal the spec does not call for whose
+//! update is already on the chain (an executor that stopped between
+//! submitting and reporting); the votes on unplanned proposals are steps of
+//! the plan ([`crate::plan::steps`]).
 //! [`join_channels`] is the new organization's side: once the config of a
 //! channel it should be in lists it, fetch block 0 from the orderer and join
 //! every own peer; the chaincode steps then catch up.
@@ -412,9 +413,9 @@ fn refused(e: &configtx::ConfigError) -> bool {
     matches!(e, configtx::ConfigError::Fabric { .. })
 }
 
-/// Config proposals on the chain that this org's plan does not call for:
-/// reject undecided ones filed from the same spec commit, report committed
-/// approved ones whose update is already on the chain.
+/// Approved config proposals on the chain that this org's plan does not
+/// call for: report committed the ones whose update is already on the chain
+/// (the plan's steps reject the undecided ones).
 pub async fn unplanned(
     ctx: &Context,
     at: &SpecAt,
@@ -441,66 +442,31 @@ pub async fn unplanned(
             continue;
         }
         let what = format!("{} {} on channel {channel}", o.kind, short_id(&o.id));
-        match o.state {
-            ProposalState::Proposed => {
-                if !o.electorate.contains(&ctx.me) {
-                    continue;
-                }
-                let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
-                let may_vote = o.spec_commit.as_deref() == Some(at.git_commit().as_str())
-                    && !o.votes.contains_key(&ctx.me)
-                    && ctx.config.vote_policy == opssc_schema::local::VotePolicy::Auto;
-                if may_vote {
-                    let reason = format!(
-                        "the spec at commit {} calls for no {} on channel {channel}",
-                        &at.git_commit()[..12],
-                        o.kind
-                    );
-                    ops.vote(&opssc_chaincode::api::VoteArgs {
-                        id: o.id.clone(),
-                        decision: Decision::Reject,
-                        reason: reason.clone(),
-                        config_signature: None,
-                    })
-                    .await?;
-                    report
-                        .actions
-                        .push(format!("{what}: voted Reject ({reason})"));
-                    rejections += 1;
-                }
-                // Tally once the rejections decide it (also on a later pass:
-                // the others' votes arrive after this org's), never before: a
-                // tally that decides nothing would cost an ordered round.
-                let can_pass = o.electorate.len().saturating_sub(o.quorum as usize);
-                if rejections > can_pass {
-                    let out = ops.tally(&o.id).await?;
-                    report.actions.push(format!(
-                        "{what}: tallied: {}",
-                        out["state"].as_str().unwrap_or("decided")
-                    ));
-                }
-            }
-            ProposalState::Approved => {
-                let base = o.base_config_sequence.unwrap_or(0);
-                if obs.config_sequence <= base {
-                    continue;
-                }
-                let got = ops.get(&o.id).await?;
-                if got.eligible_executors.contains(&ctx.me) {
-                    ops.report_committed(
-                        &o.id,
-                        &format!(
-                            "the update is on the chain (config sequence {})",
-                            obs.config_sequence
-                        ),
-                    )
-                    .await?;
-                    report
-                        .actions
-                        .push(format!("{what}: reported committed (found on the chain)"));
-                }
-            }
-            _ => {}
+        // Votes on unplanned proposals are the plan's steps
+        // (crate::plan::steps): reject, tally once rejections decide.
+        if o.state != ProposalState::Approved {
+            continue;
+        }
+        let base = o.base_config_sequence.unwrap_or(0);
+        if obs.config_sequence <= base {
+            continue;
+        }
+        let executor = o
+            .open
+            .as_ref()
+            .is_some_and(|d| d.eligible_executors.contains(&ctx.me));
+        if executor {
+            ops.report_committed(
+                &o.id,
+                &format!(
+                    "the update is on the chain (config sequence {})",
+                    obs.config_sequence
+                ),
+            )
+            .await?;
+            report
+                .actions
+                .push(format!("{what}: reported committed (found on the chain)"));
         }
     }
     Ok(())

@@ -220,7 +220,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match contract_refusal("chaincode response 500, forbidden: Org3MSP may not vote: not in the electorate") {
+        match contract_refusal(
+            "chaincode response 500, forbidden: Org3MSP may not vote: not in the electorate",
+        ) {
             Some(ContractError::Forbidden { msp, action, .. }) => {
                 assert_eq!((msp.as_str(), action.as_str()), ("Org3MSP", "vote"));
             }
@@ -244,7 +246,10 @@ mod tests {
         };
         assert_eq!(call(Fault::Transient, None).next(), NextAction::RetrySoon);
         assert_eq!(call(Fault::Rejected, None).next(), NextAction::RetrySoon);
-        assert!(matches!(call(Fault::Input, None).next(), NextAction::Stall(_)));
+        assert!(matches!(
+            call(Fault::Input, None).next(),
+            NextAction::Stall(_)
+        ));
         let conflict = contract_refusal("conflict: proposal p is approved: closed");
         assert_eq!(call(Fault::Rejected, conflict).next(), NextAction::Observe);
         let forbidden = contract_refusal("forbidden: A may not vote: no");

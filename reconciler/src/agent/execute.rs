@@ -212,14 +212,18 @@ async fn run(
         } => {
             let cc = chaincode(at, channel, name)?;
             let def = definition(cc, *sequence).map_err(|e| AgentError::Plan(format!("{e:#}")))?;
-            let done = lifecycle::approve(&ctx.main_peer().gateway, channel, &def, Some(package_id))
-                .await
-                .map_err(|e| {
-                    AgentError::fabric(
-                        format!("approve {channel}/{name} sequence {sequence} for {}", ctx.me),
-                        e,
-                    )
-                })?;
+            let done =
+                lifecycle::approve(&ctx.main_peer().gateway, channel, &def, Some(package_id))
+                    .await
+                    .map_err(|e| {
+                        AgentError::fabric(
+                            format!(
+                                "approve {channel}/{name} sequence {sequence} for {}",
+                                ctx.me
+                            ),
+                            e,
+                        )
+                    })?;
             Outcome::Done(format!(
                 "approved {channel}/{name} {version} sequence {sequence} for {} (block {})",
                 ctx.me, done.block

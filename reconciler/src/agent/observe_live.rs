@@ -415,7 +415,9 @@ async fn readiness(
     };
     let ready = lifecycle::check_commit_readiness(&ctx.main_peer().endorser, channel, &def)
         .await
-        .with_context(|| format!("check the commit readiness of {channel}/{name} sequence {sequence}"))?;
+        .with_context(|| {
+            format!("check the commit readiness of {channel}/{name} sequence {sequence}")
+        })?;
     open.commit_readiness = ready.approvals.into_iter().collect();
     Ok(())
 }

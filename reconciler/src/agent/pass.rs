@@ -28,9 +28,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use opssc_chaincode::api::{VoteArgs, normalize_payload};
-use opssc_chaincode::model::{
-    ConfigSignatureB64, Decision, Kind,
-};
+use opssc_chaincode::model::{ConfigSignatureB64, Decision, Kind};
 use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
 use opssc_schema::Chaincode;
@@ -110,10 +108,7 @@ impl PassReport {
     }
 
     fn finish(mut self) -> PassReport {
-        let retry = self
-            .failures
-            .iter()
-            .any(|f| *f == NextAction::RetrySoon);
+        let retry = self.failures.contains(&NextAction::RetrySoon);
         self.next = if retry || (!self.errors.is_empty() && self.failures.is_empty()) {
             Next::Retry(Duration::from_secs(3))
         } else if !self.actions.is_empty() || !self.errors.is_empty() {
@@ -210,6 +205,9 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
         vote_policy: ctx.config.vote_policy,
         consented: None,
         caught_up: caught_up(ctx, spec, &observed, &plan, report).await,
+        // The trusted commits since the root: proposals filed from them are
+        // judged now; from any other, a pass later.
+        seen_commits: at.signers.iter().map(|(c, _)| c.to_string()).collect(),
     };
     let steps = crate::plan::steps::steps(spec, &observed, &plan, &input);
     for b in &steps.blocked {

@@ -51,9 +51,23 @@ pub struct PlanInput {
     /// from a partial ledger). A channel not listed counts as caught up.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub caught_up: BTreeMap<String, bool>,
+    /// Spec commits this organization trusts besides `spec_commit` (its
+    /// history since the trusted root). A proposal the plan does not contain
+    /// that was filed from one of these, or from `spec_commit`, is rejected;
+    /// one filed from a commit this organization has not seen waits a pass
+    /// (its spec source may not have fetched an honest member's newer commit
+    /// yet).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub seen_commits: BTreeSet<String>,
 }
 
 impl PlanInput {
+    /// Whether `o` was filed from a spec commit this organization knows.
+    pub fn has_seen(&self, o: &ProposalSummary) -> bool {
+        let commit = o.spec_commit.as_deref().unwrap_or("");
+        commit == self.spec_commit || self.seen_commits.contains(commit)
+    }
+
     /// Automatic votes, every peer caught up: what `opssc plan` assumes.
     pub fn auto(spec_commit: &str) -> PlanInput {
         PlanInput {
@@ -61,6 +75,7 @@ impl PlanInput {
             vote_policy: VotePolicy::Auto,
             consented: None,
             caught_up: BTreeMap::new(),
+            seen_commits: BTreeSet::new(),
         }
     }
 }
@@ -216,7 +231,12 @@ impl Steps {
 /// Whether a tally now decides a proposal: the approvals reach the quorum,
 /// or so many rejected that the quorum can no longer be reached. The one
 /// place this arithmetic lives.
-pub fn tally_decides(approvals: usize, rejections: usize, quorum: usize, electorate: usize) -> bool {
+pub fn tally_decides(
+    approvals: usize,
+    rejections: usize,
+    quorum: usize,
+    electorate: usize,
+) -> bool {
     approvals >= quorum || rejections > electorate.saturating_sub(quorum)
 }
 
@@ -238,9 +258,7 @@ pub fn verdict(input: &PlanInput, me: &str, id: &str, on_chain: &Value, mine: &V
             return Verdict::Vote(Decision::Reject, payload_difference(on_chain, mine));
         }
     }
-    let manual = format!(
-        "waits for {me}'s manual vote (`opssc vote {id} approve|reject`)"
-    );
+    let manual = format!("waits for {me}'s manual vote (`opssc vote {id} approve|reject`)");
     match (&input.consented, input.vote_policy) {
         (Some(ids), _) if ids.contains(id) => Verdict::Vote(
             Decision::Approve,
@@ -349,13 +367,146 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
                     );
                     continue;
                 }
-                chaincode_change(spec, observed, me, input, cc, package_id, p, &what, &mut out);
+                chaincode_change(
+                    spec, observed, me, input, cc, package_id, p, &what, &mut out,
+                );
             }
             None => heal(observed, cc, package_id, &what, &mut out),
         }
     }
     finish_committed(observed, me, &mut out);
+    unplanned(observed, plan, me, input, &mut out);
     out
+}
+
+/// Whether the plan contains a proposal for `o`'s change (same kind, target
+/// and, for membership changes, organization).
+pub fn planned(plan: &Plan, o: &ProposalSummary) -> bool {
+    plan.proposals
+        .iter()
+        .any(|p| p.kind == o.kind && p.target == o.target && (p.org.is_none() || p.org == o.org))
+}
+
+/// `Kind target (proposer)` of a proposal, for people.
+fn describe(o: &ProposalSummary) -> String {
+    let target = match (&o.target.chaincode, &o.org) {
+        (Some(cc), _) => format!("{}/{cc}", o.target.channel),
+        (None, Some(org)) => format!("{org} on channel {}", o.target.channel),
+        (None, None) => format!("channel {}", o.target.channel),
+    };
+    match o.open.as_ref() {
+        Some(open) => format!("{} {target} filed by {}", o.kind, open.proposer),
+        None => format!("{} {target}", o.kind),
+    }
+}
+
+/// Open proposals the plan does not contain: this organization votes Reject
+/// on each, with the reason, and tallies once the rejections decide it —
+/// never into "approved". An approved chaincode proposal that no spec
+/// change calls for is recorded failed by an eligible executor (unless its
+/// definition is on the chain: then it is reported committed), so it cannot
+/// block the spec's next change of the same chaincode.
+fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out: &mut Steps) {
+    for o in observed.proposals.iter().filter(|o| !planned(plan, o)) {
+        let what = format!("unplanned proposal {}", short_id(&o.id));
+        let voters = o
+            .votes
+            .iter()
+            .map(|(org, d)| format!("{org} {d:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match o.state {
+            ProposalState::Proposed if o.electorate.iter().any(|e| e == me) => {
+                let commit = o.spec_commit.as_deref().unwrap_or("");
+                let seen = input.has_seen(o);
+                let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
+                if !o.votes.contains_key(me) {
+                    if !seen {
+                        out.wait(
+                            &what,
+                            format!(
+                                "{} from spec commit {} that {me} has not seen: it is voted on once the spec source has it",
+                                describe(o),
+                                short_id(commit)
+                            ),
+                        );
+                        continue;
+                    }
+                    rejections += 1;
+                    out.steps.push(Step::Vote {
+                        what: what.clone(),
+                        proposal_id: o.id.clone(),
+                        decision: Decision::Reject,
+                        reason: format!(
+                            "the spec at commit {} calls for no {} on channel {}{}",
+                            short_id(&input.spec_commit),
+                            o.kind,
+                            o.target.channel,
+                            o.target
+                                .chaincode
+                                .as_ref()
+                                .map(|c| format!(" for chaincode {c}"))
+                                .unwrap_or_default()
+                        ),
+                    });
+                }
+                // Tally once the rejections decide it (also on a later pass:
+                // the others' votes arrive after this org's), never before: a
+                // tally that decides nothing would cost an ordered round, and
+                // one that approves would carry out what this plan refuses.
+                let can_pass = o.electorate.len().saturating_sub(o.quorum as usize);
+                if rejections > can_pass {
+                    out.steps.push(Step::Tally {
+                        what,
+                        proposal_id: o.id.clone(),
+                    });
+                } else {
+                    out.wait(
+                        &what,
+                        format!(
+                            "{} is not in this organization's plan; votes before this pass: {}",
+                            describe(o),
+                            if voters.is_empty() {
+                                "none".into()
+                            } else {
+                                voters
+                            }
+                        ),
+                    );
+                }
+            }
+            ProposalState::Approved if o.kind.is_chaincode() => {
+                let Some(open) = &o.open else { continue };
+                let done = out.steps.iter().any(|s| {
+                    matches!(s, Step::ReportCommitted { proposal_id, .. } | Step::ReportFailed { proposal_id, .. } if *proposal_id == o.id)
+                });
+                if done {
+                    continue;
+                }
+                if open.eligible_executors.iter().any(|e| e == me) && input.has_seen(o) {
+                    out.steps.push(Step::ReportFailed {
+                        what,
+                        proposal_id: o.id.clone(),
+                        error: format!(
+                            "{me} refuses to execute it: the spec at commit {} does not call for {}",
+                            short_id(&input.spec_commit),
+                            describe(o)
+                        ),
+                    });
+                } else {
+                    out.stall(
+                        &what,
+                        format!(
+                            "approved {} (votes: {voters}) is not in this organization's plan; waiting for its executor ({}) to record the refusal",
+                            describe(o),
+                            open.eligible_executors.join(", ")
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn committed_sequence(observed: &Observed, cc: &Chaincode) -> u64 {
@@ -367,7 +518,12 @@ fn committed_sequence(observed: &Observed, cc: &Chaincode) -> u64 {
 
 /// This organization's payload for `cc` at `sequence`, in the contract's
 /// canonical form.
-fn my_payload(kind: Kind, cc: &Chaincode, sequence: u64, package_id: &str) -> Result<Value, String> {
+fn my_payload(
+    kind: Kind,
+    cc: &Chaincode,
+    sequence: u64,
+    package_id: &str,
+) -> Result<Value, String> {
     let payload = chaincode_payload(cc, sequence, package_id)
         .ok_or_else(|| format!("package ID {package_id} has no SHA-256"))?;
     let value = serde_json::to_value(&payload).expect("payload serializes");
@@ -437,9 +593,9 @@ fn chaincode_change(
     };
     match on_chain.state {
         ProposalState::Proposed => vote_steps(me, input, summary, &mine, what, out),
-        ProposalState::Approved => {
-            execute_chaincode(observed, me, cc, package_id, summary, &mine, sequence, what, out)
-        }
+        ProposalState::Approved => execute_chaincode(
+            observed, me, input, cc, package_id, summary, &mine, sequence, what, out,
+        ),
         ProposalState::Failed => out.stall(
             what,
             format!(
@@ -467,8 +623,14 @@ fn vote_steps(
             format!("proposal {} was not read in full", short_id(&o.id)),
         );
     };
-    let mut approvals = o.votes.values().filter(|d| **d == Decision::Approve).count();
+    let mut approvals = o
+        .votes
+        .values()
+        .filter(|d| **d == Decision::Approve)
+        .count();
     let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
+    // This organization's tally never approves a change it would not approve.
+    let agrees = &open.payload == mine;
     if !o.votes.contains_key(me) {
         match verdict(input, me, &o.id, &open.payload, mine) {
             Verdict::Vote(decision, reason) => {
@@ -489,7 +651,8 @@ fn vote_steps(
         }
     }
     let quorum = o.quorum as usize;
-    if tally_decides(approvals, rejections, quorum, o.electorate.len()) {
+    let rejected = tally_decides(0, rejections, quorum, o.electorate.len());
+    if rejected || (agrees && tally_decides(approvals, 0, quorum, o.electorate.len())) {
         out.steps.push(Step::Tally {
             what: what.to_string(),
             proposal_id: o.id.clone(),
@@ -539,7 +702,9 @@ fn installs(
 fn approved(observed: &Observed, cc: &Chaincode, package_id: &str, sequence: u64) -> bool {
     let key = Observed::chaincode_key(&cc.channel, &cc.name);
     observed.local.approved.get(&key).is_some_and(|a| {
-        a.sequence == sequence && a.version == cc.version && a.package_id.as_deref() == Some(package_id)
+        a.sequence == sequence
+            && a.version == cc.version
+            && a.package_id.as_deref() == Some(package_id)
     })
 }
 
@@ -563,7 +728,11 @@ fn lifecycle(observed: &Observed, channel: &str) -> Option<super::Approval> {
 }
 
 /// The latest `install` task of each organization that failed for `package_id`.
-fn failed_installs<'a>(open: &'a OpenDetail, electorate: &[String], package_id: &str) -> Vec<&'a str> {
+fn failed_installs<'a>(
+    open: &'a OpenDetail,
+    electorate: &[String],
+    package_id: &str,
+) -> Vec<&'a str> {
     electorate
         .iter()
         .filter_map(|org| open.latest(org, Task::Install))
@@ -578,6 +747,7 @@ fn failed_installs<'a>(open: &'a OpenDetail, electorate: &[String], package_id: 
 fn execute_chaincode(
     observed: &Observed,
     me: &str,
+    input: &PlanInput,
     cc: &Chaincode,
     package_id: &str,
     o: &ProposalSummary,
@@ -588,22 +758,43 @@ fn execute_chaincode(
 ) {
     let id = o.id.as_str();
     let Some(open) = &o.open else {
-        return out.wait(what, format!("proposal {} was not read in full", short_id(id)));
+        return out.wait(
+            what,
+            format!("proposal {} was not read in full", short_id(id)),
+        );
     };
     // The spec moved on after the vote (e.g. to a commit that fixes a package
     // that did not compile): executing it with today's package or definition
     // would install and approve something nobody voted on.
-    if &open.payload != mine {
-        return out.stall(
-            what,
-            format!(
-                "approved proposal {} is not the change the spec asks for now ({}); it is not executed with this organization's current package or definition: it must commit or fail first",
-                short_id(id),
-                payload_difference(&open.payload, mine)
-            ),
-        );
-    }
     let executor = open.eligible_executors.iter().any(|e| e == me);
+    if &open.payload != mine {
+        let why = format!(
+            "approved proposal {} (filed by {}) is not the change the spec asks for now ({})",
+            short_id(id),
+            open.proposer,
+            payload_difference(&open.payload, mine)
+        );
+        // Its executor records the refusal, so it ends failed and the
+        // spec's change is filed next; the others wait for that.
+        // (Not when it was filed from a spec commit this organization has
+        // not seen: its own spec may be the one behind.)
+        if executor && input.has_seen(o) {
+            out.steps.push(Step::ReportFailed {
+                what: what.to_string(),
+                proposal_id: id.to_string(),
+                error: format!("{me} refuses to execute it: {why}"),
+            });
+        } else {
+            out.stall(
+                what,
+                format!(
+                    "{why}; it is not executed with this organization's current package or definition: it must commit or fail first (its executor: {})",
+                    open.eligible_executors.join(", ")
+                ),
+            );
+        }
+        return;
+    }
     let everywhere = observed
         .local
         .peers
@@ -611,9 +802,9 @@ fn execute_chaincode(
         .all(|peer| installed(observed, peer, package_id));
     let from_source = matches!(cc.package, PackageSource::Source { .. });
     if !everywhere && from_source {
-        let failed_here = open.latest(me, Task::Install).is_some_and(|t| {
-            t.status == TaskStatus::Failed && t.detail.contains(package_id)
-        });
+        let failed_here = open
+            .latest(me, Task::Install)
+            .is_some_and(|t| t.status == TaskStatus::Failed && t.detail.contains(package_id));
         if failed_here {
             out.stall(
                 what,
@@ -733,9 +924,7 @@ fn fail_if_uncommittable(
         return;
     };
     let n = o.electorate.len();
-    let possible = needed
-        .satisfied_by(&able)
-        .unwrap_or_else(|| able.len() > n / 2);
+    let possible = needed.satisfied_by(&able).unwrap_or(able.len() > n / 2);
     if possible {
         return;
     }
@@ -761,7 +950,8 @@ fn heal(observed: &Observed, cc: &Chaincode, package_id: &str, what: &str, out: 
     }
     installs(observed, cc, package_id, None, what, out);
     if !approved(observed, cc, package_id, c.sequence) {
-        out.steps.push(approve_step(cc, package_id, c.sequence, what));
+        out.steps
+            .push(approve_step(cc, package_id, c.sequence, what));
     }
 }
 
@@ -884,7 +1074,11 @@ impl std::fmt::Display for Step {
                 what,
                 proposal_id,
                 error,
-            } => write!(f, "{what}: report {} failed: {error}", short_id(proposal_id)),
+            } => write!(
+                f,
+                "{what}: report {} failed: {error}",
+                short_id(proposal_id)
+            ),
         }
     }
 }
