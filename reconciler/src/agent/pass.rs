@@ -40,7 +40,6 @@ use super::context::Context;
 use super::error::{AgentError, NextAction};
 use super::spec_source::SpecAt;
 use crate::observe::Observed;
-use crate::plan::PlannedProposal;
 use crate::plan::steps::PlanInput;
 
 /// What should happen after a pass.
@@ -245,20 +244,6 @@ async fn caught_up(
         out.insert(channel.clone(), ok);
     }
     out
-}
-
-/// An earlier round of exactly this proposal that was rejected, if any
-/// ([`crate::plan::proposal::round_of`]).
-pub fn rejected_earlier(
-    observed: &Observed,
-    p: &PlannedProposal,
-    payload: &Value,
-) -> Option<String> {
-    crate::plan::proposal::round_of(p.kind, &p.target, payload, &observed.proposals)
-        .ok()?
-        .rejected_before
-        .filter(|(round, _)| *round < p.round)
-        .map(|(_, id)| id)
 }
 
 /// Votes on proposal `id` unless this org did (`auto`: approve only a payload
