@@ -893,6 +893,21 @@ mod tests {
     }
 
     #[test]
+    fn an_approval_is_satisfied_by_enough_organizations() {
+        let ch = channel(
+            &["A", "B", "C"],
+            &[("LifecycleEndorsement", "MAJORITY Endorsement")],
+        );
+        let set = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let lc = ch.lifecycle();
+        assert_eq!(lc.satisfied_by(&set(&["A"])), Some(false));
+        assert_eq!(lc.satisfied_by(&set(&["A", "C"])), Some(true));
+        let e = ch.endorsement("AND('A.peer', OR('B.peer', 'C.peer'))");
+        assert_eq!(e.satisfied_by(&set(&["B", "C"])), Some(false));
+        assert_eq!(e.satisfied_by(&set(&["A", "C"])), Some(true));
+    }
+
+    #[test]
     fn mod_policy_overrides_are_followed() {
         let mut view = channel(
             &["A", "B", "C"],

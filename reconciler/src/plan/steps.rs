@@ -1116,3 +1116,85 @@ pub fn render(s: &Steps) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_tally_decides_at_the_quorum_or_when_it_cannot_be_reached() {
+        // 2 of 3.
+        assert!(!tally_decides(1, 0, 2, 3));
+        assert!(tally_decides(2, 0, 2, 3));
+        assert!(
+            !tally_decides(0, 1, 2, 3),
+            "one rejection leaves two voters"
+        );
+        assert!(tally_decides(0, 2, 2, 3));
+        // All of 3: one rejection decides.
+        assert!(tally_decides(0, 1, 3, 3));
+        assert!(!tally_decides(2, 0, 3, 3));
+    }
+
+    #[test]
+    fn the_verdict_follows_the_policy_and_the_consent() {
+        let mine = json!({"name": "kv", "version": "1.1"});
+        let other = json!({"name": "kv", "version": "9"});
+        let auto = PlanInput::auto("c");
+        assert_eq!(
+            verdict(&auto, "A", "id", &mine, &mine),
+            Verdict::Vote(
+                Decision::Approve,
+                "recomputed from the spec: identical".into()
+            )
+        );
+        match verdict(&auto, "A", "id", &other, &mine) {
+            Verdict::Vote(Decision::Reject, why) => {
+                assert!(why.contains("version: proposed \"9\""), "{why}")
+            }
+            v => panic!("{v:?}"),
+        }
+        let manual = PlanInput {
+            vote_policy: VotePolicy::Manual,
+            ..auto.clone()
+        };
+        assert!(matches!(
+            verdict(&manual, "A", "id", &mine, &mine),
+            Verdict::WaitForPerson(w) if w.contains("opssc vote id")
+        ));
+        // Consent as data: approve only what the admin consented to.
+        let consent = PlanInput {
+            consented: Some(["yes".to_string()].into()),
+            ..auto.clone()
+        };
+        assert!(matches!(
+            verdict(&consent, "A", "yes", &mine, &mine),
+            Verdict::Vote(Decision::Approve, _)
+        ));
+        assert!(matches!(
+            verdict(&consent, "A", "no", &mine, &mine),
+            Verdict::WaitForPerson(w) if w.contains("consent")
+        ));
+        assert!(matches!(
+            verdict(&consent, "A", "yes", &other, &mine),
+            Verdict::Vote(Decision::Reject, _)
+        ));
+    }
+
+    #[test]
+    fn the_steps_of_a_converged_network_are_none() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let spec = opssc_schema::load_dir(&dir).spec.unwrap();
+        let observed = crate::observe::converged(&spec, "Org1MSP");
+        let plan = crate::plan::plan(&spec, &observed, "Org1MSP");
+        let s = steps(&spec, &observed, &plan, &PlanInput::auto("c"));
+        assert_eq!(s, Steps::default());
+        // Another organization's view plans nothing for this one.
+        let plan = crate::plan::plan(&spec, &observed, "Org2MSP");
+        assert_eq!(
+            steps(&spec, &observed, &plan, &PlanInput::auto("c")),
+            Steps::default()
+        );
+    }
+}
