@@ -3,8 +3,12 @@
 //!
 //! For every planned config proposal (`ChannelUpdate`, `OrgAdd`, `OrgRemove`)
 //! on a channel this organization is a member of, [`config_proposal`]
-//! computes the ConfigUpdate from its own spec and the channel's current
-//! config block ([`crate::config_update`]) and then, by what the chain says:
+//! computes the ConfigUpdate from its own spec and the channel's config
+//! block as the observation decoded it (never fetched again in the pass;
+//! [`crate::config_update`]) and then, by what the observation says (no
+//! proposal, vote or signature is read again in the middle of acting; the
+//! vote verdict, its reason and the tally are the plan's steps,
+//! [`crate::plan::steps::vote_on`], cast by [`super::execute`]):
 //!
 //! - nothing filed → **file** it, with the base config sequence;
 //! - filed with the same bytes and undecided → **vote** approve with this
@@ -34,7 +38,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow};
 use base64::Engine as _;
 use opssc_chaincode::api::ProposeArgs;
-use opssc_chaincode::model::{Decision, Kind, ProposalState, SpecRef};
+use opssc_chaincode::model::{Kind, ProposalState, SpecRef};
 use opssc_fabric::configtx::{self, ChannelConfig, client, sign};
 use opssc_fabric::deliver::Seek;
 use opssc_fabric::protos::common::{ConfigSignature, ConfigUpdate};
@@ -43,7 +47,7 @@ use serde_json::Value;
 
 use super::context::Context;
 use super::ops::OpsClient;
-use super::pass::{PassReport, vote_and_tally};
+use super::pass::PassReport;
 use super::spec_source::SpecAt;
 use crate::config_update;
 use crate::observe::Observed;
@@ -72,11 +76,27 @@ fn joined(observed: &Observed, ctx: &Context, channel: &str) -> bool {
         .is_some_and(|p| p.joined_channels.iter().any(|c| c == channel))
 }
 
+/// The plan's steps for one proposal, executed, with what is blocked.
+async fn run_steps(
+    ctx: &Context,
+    at: &SpecAt,
+    steps: &crate::plan::steps::Steps,
+    report: &mut PassReport,
+) {
+    for b in &steps.blocked {
+        report.blocked(b);
+    }
+    super::execute::execute(ctx, at, &Default::default(), &steps.steps, report).await;
+}
+
 /// One planned config proposal (see the module doc).
+#[allow(clippy::too_many_arguments)]
 pub async fn config_proposal(
     ctx: &Context,
     at: &SpecAt,
     observed: &Observed,
+    configs: &std::collections::BTreeMap<String, ChannelConfig>,
+    input: &crate::plan::steps::PlanInput,
     plan: &Plan,
     p: &PlannedProposal,
     report: &mut PassReport,
@@ -138,33 +158,32 @@ pub async fn config_proposal(
         tracing::debug!("{what}: left to other members (channelChanges: voteOnly)");
         return Ok(());
     }
-    let config = client::fetch_config(&ctx.main_peer().deliver, channel)
-        .await
-        .with_context(|| format!("read the config of channel {channel}"))?;
+    // The config block the observation decoded: not fetched again.
+    let Some(config) = configs.get(channel) else {
+        return Ok(());
+    };
     let changes: Vec<&Change> = p.changes.iter().map(|&i| &plan.shared[i].change).collect();
-    let bytes = config_update::channel_update(&at.spec, &config, &changes)?;
+    let bytes = config_update::channel_update(&at.spec, config, &changes)?;
     let payload = config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, &changes)?;
     let (round, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)
         .map_err(|e| anyhow!("this organization's own {what} payload is invalid: {e}"))?;
+    let (_, canonical) = opssc_chaincode::api::normalize_payload(p.kind, &payload)
+        .map_err(|e| anyhow!("this organization's own {what} payload is invalid: {e}"))?;
     let ops = ctx.ops(ops_channel);
+    // The vote verdict, its reason and the tally are the plan's
+    // (crate::plan::steps::vote_on); the executor casts them.
+    let vote = |o: &crate::observe::ProposalSummary, sign: Option<&[u8]>| {
+        crate::plan::steps::vote_on(&ctx.me, input, o, &canonical, sign, &what)
+    };
 
     if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
         return match mine.state {
             ProposalState::Proposed => {
-                vote_and_tally(
-                    ctx,
-                    &ops,
-                    &id,
-                    p.kind,
-                    &payload,
-                    Some(&bytes),
-                    &what,
-                    report,
-                )
-                .await
+                run_steps(ctx, at, &vote(mine, Some(&bytes)), report).await;
+                Ok(())
             }
             ProposalState::Approved => {
-                execute(ctx, &ops, &config, &id, &bytes, &what, report).await
+                execute(ctx, &ops, config, mine, &bytes, &what, report).await
             }
             ProposalState::Rejected => {
                 report.stalled.push(format!(
@@ -199,7 +218,8 @@ pub async fn config_proposal(
             && (p.org.is_none() || o.org == p.org)
             && o.base_config_sequence == Some(config.sequence)
     }) {
-        return vote_and_tally(ctx, &ops, &other.id, p.kind, &payload, None, &what, report).await;
+        run_steps(ctx, at, &vote(other, None), report).await;
+        return Ok(());
     }
 
     if vote_only {
@@ -266,46 +286,63 @@ pub fn filing_round(
     })
 }
 
-/// The ConfigSignatures of the approving votes, with their organizations.
-async fn signatures_on_chain(ops: &OpsClient, id: &str) -> Result<Vec<(String, ConfigSignature)>> {
+/// The ConfigSignatures of the approving votes, with their organizations,
+/// as the observation read them.
+fn signatures_observed(
+    open: &crate::observe::OpenDetail,
+    id: &str,
+) -> Result<Vec<(String, ConfigSignature)>> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = Vec::new();
-    for v in ops.votes(id).await? {
-        let (Decision::Approve, Some(s)) = (v.decision, &v.config_signature) else {
-            continue;
-        };
+    for (org, s) in &open.config_signatures {
         out.push((
-            v.org.clone(),
+            org.clone(),
             ConfigSignature {
                 signature_header: b64
                     .decode(&s.signature_header)
-                    .with_context(|| format!("{}'s signature header on {id}", v.org))?,
+                    .with_context(|| format!("{org}'s signature header on {id}"))?,
                 signature: b64
                     .decode(&s.signature)
-                    .with_context(|| format!("{}'s signature on {id}", v.org))?,
+                    .with_context(|| format!("{org}'s signature on {id}"))?,
             },
         ));
     }
     Ok(out)
 }
 
-/// The executor's step for an approved config proposal.
+/// The executor's step for an approved config proposal `o`, from what the
+/// observation read (its executors, base, electorate and the approvals'
+/// ConfigSignatures).
 async fn execute(
     ctx: &Context,
     ops: &OpsClient,
     config: &ChannelConfig,
-    id: &str,
+    o: &crate::observe::ProposalSummary,
     bytes: &[u8],
     what: &str,
     report: &mut PassReport,
 ) -> Result<()> {
     let channel = &config.channel_id;
-    let got = ops.get(id).await?;
-    let waiting = format!("{what}: waiting for the executor");
-    if !super::pass::is_executor(ctx, &got, report, &waiting, "to submit the update") {
+    let id = o.id.as_str();
+    let Some(open) = &o.open else {
+        report.waiting.push(format!(
+            "{what}: proposal {} was not read in full",
+            short_id(id)
+        ));
+        return Ok(());
+    };
+    if !open.eligible_executors.contains(&ctx.me) {
+        report.requeue_within(
+            std::time::Duration::from_millis(open.execution_timeout_secs.max(1) * 1000 / 4)
+                .max(std::time::Duration::from_secs(1)),
+        );
+        report.waiting.push(format!(
+            "{what}: waiting for the executor ({}) to submit the update",
+            open.eligible_executors.join(", ")
+        ));
         return Ok(());
     }
-    let base = got.proposal.spec_ref.base_config_sequence;
+    let base = o.base_config_sequence;
     if base != Some(config.sequence) {
         let error = format!(
             "stale: the update was computed against config sequence {} and channel {channel} is at {}; a new proposal is computed from the current config",
@@ -319,12 +356,12 @@ async fn execute(
         ));
         return Ok(());
     }
-    let signatures = signatures_on_chain(ops, id).await?;
+    let signatures = signatures_observed(open, id)?;
     let update = ConfigUpdate::decode(bytes).context("decode the approved config update")?;
     let needed = configtx::required_signatures(config, &update)
         .with_context(|| format!("the policies that {what} must satisfy"))?;
     let signed: BTreeSet<String> = signatures.iter().map(|(org, _)| org.clone()).collect();
-    let electorate: BTreeSet<String> = got.proposal.electorate.iter().cloned().collect();
+    let electorate: BTreeSet<String> = o.electorate.iter().cloned().collect();
     if !needed.is_satisfied_by(&electorate) {
         // Even every voter's signature would not do: the policy names an
         // organization that does not vote on the OpsSC (the orderer

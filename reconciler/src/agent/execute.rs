@@ -137,12 +137,26 @@ async fn run(
             proposal_id,
             decision,
             reason,
+            sign_config_update,
         } => {
+            let config_signature = match sign_config_update {
+                Some(b64) => {
+                    use base64::Engine as _;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .map_err(|e| AgentError::Plan(format!("the update to sign: {e}")))?;
+                    Some(
+                        super::pass::config_signature(ctx, &bytes)
+                            .map_err(|e| AgentError::Plan(format!("{e:#}")))?,
+                    )
+                }
+                None => None,
+            };
             ops.vote(&VoteArgs {
                 id: proposal_id.clone(),
                 decision: *decision,
                 reason: reason.clone(),
-                config_signature: None,
+                config_signature,
             })
             .await?;
             Outcome::Done(format!(

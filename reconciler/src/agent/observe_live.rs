@@ -199,6 +199,17 @@ pub async fn live(
     spec: &Spec,
     packages: &BTreeMap<String, Built>,
 ) -> Result<Observed> {
+    Ok(live_full(ctx, spec, packages).await?.0)
+}
+
+/// [`live`], with the decoded config of every observed channel (kept so
+/// that nothing fetches a config block again in the same pass).
+pub async fn live_full(
+    ctx: &Context,
+    spec: &Spec,
+    packages: &BTreeMap<String, Built>,
+) -> Result<(Observed, BTreeMap<String, ChannelConfig>)> {
+    let mut configs = BTreeMap::new();
     let me = ctx.me.clone();
     let mut observed = Observed {
         observed_by: me.clone(),
@@ -260,6 +271,7 @@ pub async fn live(
         observed
             .channels
             .insert(channel.clone(), observe_channel(&config, number));
+        configs.insert(channel.clone(), config);
         let defs = lifecycle::query_committed_all(&main.endorser, channel)
             .await
             .with_context(|| format!("read the committed chaincodes of channel {channel}"))?;
@@ -342,17 +354,17 @@ pub async fn live(
                     Vec::new()
                 };
                 s = with_ballot(s, &got.proposal, &votes);
-                s.open = Some(open_detail(&got, &tasks));
+                s.open = Some(open_detail(&got, &votes, &tasks));
                 readiness(ctx, spec, &observed, &mut s).await?;
             }
             observed.proposals.push(s);
         }
     }
-    Ok(observed)
+    Ok((observed, configs))
 }
 
 /// What an open proposal's executor and voters need from `get` and `tasks`.
-fn open_detail(got: &super::ops::Got, tasks: &[TaskEntry]) -> OpenDetail {
+fn open_detail(got: &super::ops::Got, votes: &[Vote], tasks: &[TaskEntry]) -> OpenDetail {
     OpenDetail {
         proposer: got.proposal.proposer.clone(),
         payload: got.proposal.payload.clone(),
@@ -376,6 +388,11 @@ fn open_detail(got: &super::ops::Got, tasks: &[TaskEntry]) -> OpenDetail {
             })
             .collect(),
         commit_readiness: BTreeMap::new(),
+        config_signatures: votes
+            .iter()
+            .filter(|v| v.decision == opssc_chaincode::model::Decision::Approve)
+            .filter_map(|v| Some((v.org.clone(), v.config_signature.clone()?)))
+            .collect(),
     }
 }
 

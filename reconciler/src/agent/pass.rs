@@ -27,14 +27,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use opssc_chaincode::api::{VoteArgs, normalize_payload};
-use opssc_chaincode::model::{ConfigSignatureB64, Decision, Kind};
+
+use opssc_chaincode::model::ConfigSignatureB64;
 use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
 use opssc_schema::Chaincode;
-use opssc_schema::local::VotePolicy;
 use prost::Message;
-use serde_json::Value;
 
 use super::context::Context;
 use super::error::{AgentError, NextAction};
@@ -94,7 +92,7 @@ impl PassReport {
     }
 
     /// What a plan's blocked item means for this pass.
-    fn blocked(&mut self, b: &crate::plan::steps::Blocked) {
+    pub(super) fn blocked(&mut self, b: &crate::plan::steps::Blocked) {
         let text = format!("{}: {}", b.what, b.why);
         if b.stalled {
             self.stalled.push(text);
@@ -175,16 +173,27 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
     let spec = &at.spec;
     let (built, build_errors) = ctx.build_packages(spec);
     report.errors.extend(build_errors);
-    let observed = super::observe_live::live(ctx, spec, &built).await?;
+    let (observed, configs) = super::observe_live::live_full(ctx, spec, &built).await?;
     let plan = crate::plan::plan(spec, &observed, &ctx.me);
+    let input = PlanInput {
+        spec_commit: at.git_commit(),
+        vote_policy: ctx.config.vote_policy,
+        consented: None,
+        caught_up: caught_up(ctx, spec, &observed, &plan, report).await,
+        // The trusted commits since the root: proposals filed from them are
+        // judged now; from any other, a pass later.
+        seen_commits: at.signers.iter().map(|(c, _)| c.to_string()).collect(),
+    };
     // Membership first: a channel change may be what a chaincode waits for.
     for p in plan
         .proposals
         .iter()
         .filter(|p| p.kind.carries_config_update())
     {
-        if let Err(e) =
-            super::channel_changes::config_proposal(ctx, at, &observed, &plan, p, report).await
+        if let Err(e) = super::channel_changes::config_proposal(
+            ctx, at, &observed, &configs, &input, &plan, p, report,
+        )
+        .await
         {
             report.errors.push(format!("{}: {e:#}", p.target.channel));
         }
@@ -198,16 +207,8 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
     if let Err(e) = super::channel_changes::opssc_catch_up(ctx, at, &observed, report).await {
         report.errors.push(format!("{e:#}"));
     }
-    // The chaincode path: the plan decides, the executor executes.
-    let input = PlanInput {
-        spec_commit: at.git_commit(),
-        vote_policy: ctx.config.vote_policy,
-        consented: None,
-        caught_up: caught_up(ctx, spec, &observed, &plan, report).await,
-        // The trusted commits since the root: proposals filed from them are
-        // judged now; from any other, a pass later.
-        seen_commits: at.signers.iter().map(|(c, _)| c.to_string()).collect(),
-    };
+    // The chaincode path and unplanned proposals: the plan decides, the
+    // executor executes.
     let steps = crate::plan::steps::steps(spec, &observed, &plan, &input);
     for b in &steps.blocked {
         report.blocked(b);
@@ -246,101 +247,8 @@ async fn caught_up(
     out
 }
 
-/// Votes on proposal `id` unless this org did (`auto`: approve only a payload
-/// identical to `mine`), then tallies once the outcome is decided. For config
-/// kinds, `config_update` holds the bytes this org computed: an approval
-/// carries its admin's ConfigSignature over exactly those bytes.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn vote_and_tally(
-    ctx: &Context,
-    ops: &super::ops::OpsClient,
-    id: &str,
-    kind: Kind,
-    mine: &Value,
-    config_update: Option<&[u8]>,
-    what: &str,
-    report: &mut PassReport,
-) -> Result<()> {
-    let got = ops.get(id).await?;
-    let votes = ops.votes(id).await?;
-    let voted = votes.iter().any(|v| v.org == ctx.me);
-    let mut cast: Option<Decision> = None;
-    if !voted {
-        match ctx.config.vote_policy {
-            VotePolicy::Manual => {
-                report.waiting.push(format!(
-                    "{what}: proposal {} waits for {}'s manual vote (`opssc vote {id} approve|reject`)",
-                    crate::plan::short_id(id),
-                    ctx.me
-                ));
-            }
-            VotePolicy::Auto => {
-                let (_, canonical) = normalize_payload(kind, mine).map_err(|e| {
-                    anyhow::anyhow!("this organization's own payload is invalid: {e}")
-                })?;
-                let (decision, reason) = if canonical == got.proposal.payload {
-                    (
-                        Decision::Approve,
-                        "recomputed from the spec: identical".to_string(),
-                    )
-                } else {
-                    (
-                        Decision::Reject,
-                        payload_difference(&got.proposal.payload, &canonical),
-                    )
-                };
-                let config_signature = match (decision, config_update) {
-                    (Decision::Approve, Some(bytes)) => Some(config_signature(ctx, bytes)?),
-                    _ => None,
-                };
-                ops.vote(&VoteArgs {
-                    id: id.to_string(),
-                    decision,
-                    reason: reason.clone(),
-                    config_signature,
-                })
-                .await?;
-                cast = Some(decision);
-                report.actions.push(format!(
-                    "{what}: voted {decision:?} on {} ({reason})",
-                    crate::plan::short_id(id)
-                ));
-            }
-        }
-    }
-    let approvals = votes
-        .iter()
-        .filter(|v| v.decision == Decision::Approve)
-        .count()
-        + usize::from(cast == Some(Decision::Approve));
-    let rejections = votes
-        .iter()
-        .filter(|v| v.decision == Decision::Reject)
-        .count()
-        + usize::from(cast == Some(Decision::Reject));
-    let quorum = got.proposal.quorum as usize;
-    let electorate = got.proposal.electorate.len();
-    if approvals >= quorum || rejections > electorate.saturating_sub(quorum) {
-        let out = ops.tally(id).await?;
-        report.actions.push(format!(
-            "{what}: tallied {}: {}",
-            crate::plan::short_id(id),
-            out["outcome"]
-                .as_str()
-                .or(out["state"].as_str())
-                .unwrap_or("done")
-        ));
-    } else {
-        report.waiting.push(format!(
-            "{what}: proposal {} has {approvals} of {quorum} approvals",
-            crate::plan::short_id(id)
-        ));
-    }
-    Ok(())
-}
-
 /// This org admin's ConfigSignature over `config_update`, as the contract stores it.
-fn config_signature(ctx: &Context, config_update: &[u8]) -> Result<ConfigSignatureB64> {
+pub(super) fn config_signature(ctx: &Context, config_update: &[u8]) -> Result<ConfigSignatureB64> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let sig = opssc_fabric::configtx::sign::sign_update(ctx.signer.as_ref(), config_update)
@@ -349,34 +257,6 @@ fn config_signature(ctx: &Context, config_update: &[u8]) -> Result<ConfigSignatu
         signature_header: b64.encode(&sig.signature_header),
         signature: b64.encode(&sig.signature),
     })
-}
-
-/// Whether this org may do proposal `got`'s shared step now. If not, says who
-/// may (`{waiting} ({executors}) {step}`) and looks again a few times per
-/// executor timeout: the next organization becomes eligible when it runs
-/// out, which no event announces.
-pub(super) fn is_executor(
-    ctx: &Context,
-    got: &super::ops::Got,
-    report: &mut PassReport,
-    waiting: &str,
-    step: &str,
-) -> bool {
-    if got.eligible_executors.contains(&ctx.me) {
-        return true;
-    }
-    let timeout = got
-        .proposal
-        .execution
-        .as_ref()
-        .map_or(600, |e| e.timeout_secs)
-        .max(1) as u64;
-    report.requeue_within(Duration::from_millis(timeout * 1000 / 4).max(Duration::from_secs(1)));
-    report.waiting.push(format!(
-        "{waiting} ({}) {step}",
-        got.eligible_executors.join(", ")
-    ));
-    false
 }
 
 #[cfg(test)]

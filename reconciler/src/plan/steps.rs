@@ -96,12 +96,16 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         committed_chaincode_sequence: Option<u64>,
     },
-    /// Vote on a proposal.
+    /// Vote on a proposal. An approval of a config update carries this
+    /// organization admin's ConfigSignature over `sign_config_update`
+    /// (base64 of the ConfigUpdate bytes this organization computed).
     Vote {
         what: String,
         proposal_id: String,
         decision: Decision,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sign_config_update: Option<String>,
     },
     /// Decide a proposal whose votes decide it.
     Tally { what: String, proposal_id: String },
@@ -437,6 +441,7 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                         what: what.clone(),
                         proposal_id: o.id.clone(),
                         decision: Decision::Reject,
+                        sign_config_update: None,
                         reason: format!(
                             "the spec at commit {} calls for no {} on channel {}{}",
                             short_id(&input.spec_commit),
@@ -574,7 +579,7 @@ fn chaincode_change(
         if let Some(other) = observed.proposals.iter().find(|o| {
             o.kind.is_chaincode() && o.target == p.target && o.state == ProposalState::Proposed
         }) {
-            return vote_steps(me, input, other, &mine, what, out);
+            return vote_steps(me, input, other, &mine, None, what, out);
         }
         out.steps.push(Step::File {
             what: what.to_string(),
@@ -592,7 +597,7 @@ fn chaincode_change(
         return out.wait(what, format!("proposal {} is not observed", short_id(&id)));
     };
     match on_chain.state {
-        ProposalState::Proposed => vote_steps(me, input, summary, &mine, what, out),
+        ProposalState::Proposed => vote_steps(me, input, summary, &mine, None, what, out),
         ProposalState::Approved => execute_chaincode(
             observed, me, input, cc, package_id, summary, &mine, sequence, what, out,
         ),
@@ -607,6 +612,22 @@ fn chaincode_change(
     }
 }
 
+/// The vote and tally steps on open proposal `o` for this organization,
+/// whose own payload for the change is `mine` (canonical form); an approval
+/// of a config update signs `sign`.
+pub fn vote_on(
+    me: &str,
+    input: &PlanInput,
+    o: &ProposalSummary,
+    mine: &Value,
+    sign: Option<&[u8]>,
+    what: &str,
+) -> Steps {
+    let mut out = Steps::default();
+    vote_steps(me, input, o, mine, sign, what, &mut out);
+    out
+}
+
 /// Vote on `o` unless this organization did, then tally once the votes
 /// (counting the one planned here) decide it.
 fn vote_steps(
@@ -614,6 +635,7 @@ fn vote_steps(
     input: &PlanInput,
     o: &ProposalSummary,
     mine: &Value,
+    sign: Option<&[u8]>,
     what: &str,
     out: &mut Steps,
 ) {
@@ -643,6 +665,13 @@ fn vote_steps(
                     proposal_id: o.id.clone(),
                     decision,
                     reason,
+                    sign_config_update: match decision {
+                        Decision::Approve => sign.map(|b| {
+                            use base64::Engine as _;
+                            base64::engine::general_purpose::STANDARD.encode(b)
+                        }),
+                        Decision::Reject => None,
+                    },
                 });
             }
             Verdict::WaitForPerson(why) => {
@@ -1007,6 +1036,7 @@ impl std::fmt::Display for Step {
                 proposal_id,
                 decision,
                 reason,
+                ..
             } => write!(
                 f,
                 "{what}: vote {decision:?} on {} ({reason})",
