@@ -155,6 +155,7 @@ fn the_step_catalogue_covers_the_agent_situations() {
         s.steps
             .iter()
             .map(|s| match s {
+                Step::Join { .. } => "join",
                 Step::File { .. } => "file",
                 Step::Vote { .. } => "vote",
                 Step::Tally { .. } => "tally",
@@ -211,6 +212,15 @@ fn the_step_catalogue_covers_the_agent_situations() {
             .blocked
             .iter()
             .any(|b| b.why.contains("has not seen") && b.why.contains("filed by Org2MSP"))
+    );
+    // A new organization whose admission the orderer confirms for trade
+    // (not yet for ops): it joins trade, and waits for ops.
+    let new = case("add-org-bootstrap");
+    assert_eq!(kinds(&new), ["join"]);
+    assert!(
+        new.blocked
+            .iter()
+            .any(|b| b.what == "channel ops" && b.look_again_ms.is_some())
     );
     // The golden plans without a full observation of their proposals plan
     // no vote on them: they say what they wait for.

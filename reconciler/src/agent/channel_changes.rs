@@ -28,9 +28,9 @@
 //! update is already on the chain (an executor that stopped between
 //! submitting and reporting); the votes on unplanned proposals are steps of
 //! the plan ([`crate::plan::steps`]).
-//! [`join_channels`] is the new organization's side: once the config of a
-//! channel it should be in lists it, fetch block 0 from the orderer and join
-//! every own peer; the chaincode steps then catch up.
+//! [`admission`] reads, for the new organization's side, whether the
+//! orderer's config of each channel it should be in lists it; the plan's
+//! join steps follow from that ([`crate::plan::steps`]).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -51,11 +51,8 @@ use super::pass::PassReport;
 use super::spec_source::SpecAt;
 use crate::config_update;
 use crate::observe::Observed;
+use crate::plan::steps::Admission;
 use crate::plan::{Change, Plan, PlannedProposal, short_id};
-
-/// How often an organization that waits to be added to a channel asks the
-/// orderer again (one small Deliver call).
-const ADDED_POLL: Duration = Duration::from_secs(2);
 
 /// How long the executor waits for the config block after submitting.
 const CONFIG_BLOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -509,79 +506,52 @@ pub async fn unplanned(
     Ok(())
 }
 
-/// Joins this org's peers to every spec channel whose config (read from the
-/// orderer) lists this org, from the channel's block 0.
-pub async fn join_channels(
+/// What the orderer says about each spec channel that lists this
+/// organization and that an own peer has not joined: the planning input for
+/// the join steps ([`crate::plan::steps::Admission`]).
+pub async fn admission(
     ctx: &Context,
     at: &SpecAt,
     observed: &Observed,
-    report: &mut PassReport,
-) -> Result<()> {
+) -> Result<std::collections::BTreeMap<String, Admission>> {
+    let mut out = std::collections::BTreeMap::new();
     for (name, ch) in &at.spec.channels {
         if !ch.members.contains(&ctx.me) {
             continue;
         }
-        let missing: Vec<_> = ctx
-            .peers
-            .iter()
-            .filter(|p| {
-                !observed
-                    .local
-                    .peers
-                    .get(&p.name)
-                    .is_some_and(|l| l.joined_channels.iter().any(|c| c == name))
-            })
-            .collect();
-        if missing.is_empty() {
+        let missing = ctx.peers.iter().any(|p| {
+            !observed
+                .local
+                .peers
+                .get(&p.name)
+                .is_some_and(|l| l.joined_channels.iter().any(|c| c == name))
+        });
+        if !missing {
             continue;
         }
         let Some(orderer) = ctx.orderers.first() else {
-            report.waiting.push(format!(
-                "channel {name}: this organization's peers have not joined it, and the agent configuration lists no orderer to fetch it from"
-            ));
+            out.insert(name.clone(), Admission::NoOrderer);
             continue;
         };
-        let config = match orderer.deliver.latest_config_block(name).await {
-            Ok(block) => ChannelConfig::from_block(&block)
-                .with_context(|| format!("decode the config of channel {name}"))?,
-            Err(e) => {
-                report.waiting.push(format!(
-                    "channel {name}: waiting to be added by its members (orderer {} does not serve it to {}: {e})",
-                    orderer.name, ctx.me
-                ));
-                // No event announces it: look again soon.
-                report.requeue_within(ADDED_POLL);
-                continue;
+        let a = match orderer.deliver.latest_config_block(name).await {
+            Ok(block) => {
+                let config = ChannelConfig::from_block(&block)
+                    .with_context(|| format!("decode the config of channel {name}"))?;
+                if config.application_msp_ids().contains(&ctx.me) {
+                    Admission::Listed
+                } else {
+                    Admission::NotListed {
+                        config_sequence: config.sequence,
+                    }
+                }
             }
+            Err(e) => Admission::Unavailable {
+                why: format!("orderer {}: {e}", orderer.name),
+            },
         };
-        if !config.application_msp_ids().contains(&ctx.me) {
-            report.waiting.push(format!(
-                "channel {name}: waiting to be added by its members (config sequence {} does not list {})",
-                config.sequence, ctx.me
-            ));
-            report.requeue_within(ADDED_POLL);
-            continue;
-        }
-        let genesis = orderer
-            .deliver
-            .block(name, Seek::Oldest)
-            .await
-            .with_context(|| {
-                format!(
-                    "fetch block 0 of channel {name} from orderer {}",
-                    orderer.name
-                )
-            })?;
-        for peer in missing {
-            opssc_fabric::cscc::join_channel(&peer.endorser, &genesis)
-                .await
-                .with_context(|| format!("join peer {} to channel {name}", peer.name))?;
-            report
-                .actions
-                .push(format!("joined peer {} to channel {name}", peer.name));
-        }
+        out.insert(name.clone(), a);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// The OpsSC on this organization's own peers once they joined the ops

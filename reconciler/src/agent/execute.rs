@@ -100,6 +100,37 @@ async fn run(
 ) -> Result<Outcome> {
     let ops = ctx.ops(&at.spec.consortium.ops_channel);
     Ok(match step {
+        Step::Join { peer, channel, .. } => {
+            let orderer = ctx.orderers.first().ok_or_else(|| {
+                AgentError::Plan("the agent configuration lists no orderer".into())
+            })?;
+            let conn = ctx
+                .peers
+                .iter()
+                .find(|p| p.name == *peer)
+                .ok_or_else(|| AgentError::Plan(format!("{peer} is not an own peer")))?;
+            // The genesis block is what joining is made of: read and used
+            // in the same step.
+            let genesis = orderer
+                .deliver
+                .block(channel, opssc_fabric::deliver::Seek::Oldest)
+                .await
+                .map_err(|e| {
+                    AgentError::fabric(
+                        format!(
+                            "fetch block 0 of channel {channel} from orderer {}",
+                            orderer.name
+                        ),
+                        e,
+                    )
+                })?;
+            opssc_fabric::cscc::join_channel(&conn.endorser, &genesis)
+                .await
+                .map_err(|e| {
+                    AgentError::fabric(format!("join peer {peer} to channel {channel}"), e)
+                })?;
+            Outcome::Done(format!("joined peer {peer} to channel {channel}"))
+        }
         Step::File {
             what,
             kind,

@@ -14,8 +14,10 @@
 //! **commit** and **report committed**; without a pending change, heal
 //! local drift (install and approve the committed definition).
 //!
-//! Channel configuration changes still run through
-//! [`super::channel_changes`] (file, vote with a signature, submit, join).
+//! Joins are steps too (the orderer's answer whether a channel's config
+//! lists this organization is a planning input). Channel configuration
+//! changes still file and submit through [`super::channel_changes`], from
+//! the same observation; their votes and tallies are plan steps.
 //!
 //! Every step is planned from what the chain says, so running a pass twice
 //! does nothing twice, and an empty list of steps makes no call. The pass
@@ -183,6 +185,12 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
         // The trusted commits since the root: proposals filed from them are
         // judged now; from any other, a pass later.
         seen_commits: at.signers.iter().map(|(c, _)| c.to_string()).collect(),
+        admission: super::channel_changes::admission(ctx, at, &observed)
+            .await
+            .unwrap_or_else(|e| {
+                report.fail("channels to join", &AgentError::from(e));
+                Default::default()
+            }),
     };
     // Membership first: a channel change may be what a chaincode waits for.
     for p in plan
@@ -199,9 +207,6 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
         }
     }
     if let Err(e) = super::channel_changes::unplanned(ctx, at, &observed, &plan, report).await {
-        report.errors.push(format!("{e:#}"));
-    }
-    if let Err(e) = super::channel_changes::join_channels(ctx, at, &observed, report).await {
         report.errors.push(format!("{e:#}"));
     }
     if let Err(e) = super::channel_changes::opssc_catch_up(ctx, at, &observed, report).await {

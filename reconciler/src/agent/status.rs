@@ -339,6 +339,8 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
         consented: None,
         caught_up: Default::default(),
         seen_commits: at.signers.iter().map(|(c, _)| c.to_string()).collect(),
+        // Not asked: the channels not joined yet are listed below.
+        admission: Default::default(),
     };
     let steps = crate::plan::steps::steps(&at.spec, &observed, &plan, &input);
     let mut unplanned: Vec<String> = Vec::new();

@@ -545,13 +545,20 @@ fn parse_path(path: &str) -> Option<(Group, String)> {
     }
 }
 
+/// A majority of `n`: more than half (Fabric's MAJORITY, the default
+/// LifecycleEndorsement, the `majority` governance quorum). The one place
+/// this arithmetic lives.
+pub fn majority(n: usize) -> usize {
+    n / 2 + 1
+}
+
 /// How many of `n` sub-policies an implicit meta rule needs (Fabric's rule:
 /// ANY 1, ALL n, MAJORITY ⌊n/2⌋+1).
 pub fn meta_threshold(rule: MetaRule, n: usize) -> usize {
     match rule {
         MetaRule::Any => 1,
         MetaRule::All => n,
-        MetaRule::Majority => n / 2 + 1,
+        MetaRule::Majority => majority(n),
     }
 }
 

@@ -303,7 +303,7 @@ fn vote_quorum(spec: &Spec, observed: &Observed, p: &PlannedProposal) -> Option<
     let n = electorate.len();
     let level = match quorum {
         Quorum::Policy => return None,
-        Quorum::Majority => n / 2 + 1,
+        Quorum::Majority => super::approval::majority(n),
         Quorum::TwoThirds => (2 * n).div_ceil(3),
         Quorum::All => n,
     };

@@ -59,6 +59,25 @@ pub struct PlanInput {
     /// yet).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub seen_commits: BTreeSet<String>,
+    /// Per spec channel that lists this organization and that an own peer
+    /// has not joined: what the orderer says (a channel not listed was not
+    /// asked; nothing is planned for it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub admission: BTreeMap<String, Admission>,
+}
+
+/// Whether the ordering service admits this organization to a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Admission {
+    /// The channel's latest config lists this organization: join.
+    Listed,
+    /// The config does not list it yet.
+    NotListed { config_sequence: u64 },
+    /// The orderer does not serve the channel to this organization.
+    Unavailable { why: String },
+    /// The agent configuration lists no orderer to ask.
+    NoOrderer,
 }
 
 impl PlanInput {
@@ -76,6 +95,7 @@ impl PlanInput {
             consented: None,
             caught_up: BTreeMap::new(),
             seen_commits: BTreeSet::new(),
+            admission: BTreeMap::new(),
         }
     }
 }
@@ -84,6 +104,13 @@ impl PlanInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
+    /// Join an own peer to a channel whose config lists this organization,
+    /// from the channel's block 0 (fetched from the orderer).
+    Join {
+        what: String,
+        peer: String,
+        channel: String,
+    },
     /// File a proposal on the OpsSC chaincode.
     File {
         what: String,
@@ -168,7 +195,8 @@ impl Step {
     /// executor skips the later steps of a subject whose step failed.
     pub fn what(&self) -> &str {
         match self {
-            Step::File { what, .. }
+            Step::Join { what, .. }
+            | Step::File { what, .. }
             | Step::Vote { what, .. }
             | Step::Tally { what, .. }
             | Step::Install { what, .. }
@@ -344,6 +372,7 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     if me != observed.observed_by {
         return out;
     }
+    joins(spec, observed, me, input, &mut out);
     for ((channel, name), cc) in &spec.chaincodes {
         // Chaincodes are read from this org's own peer: only on channels it
         // has joined.
@@ -381,6 +410,58 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     finish_committed(observed, me, &mut out);
     unplanned(observed, plan, me, input, &mut out);
     out
+}
+
+/// The new organization's side: join every own peer to each spec channel
+/// whose config (as the orderer serves it) lists this organization; the
+/// chaincode steps then catch up.
+fn joins(spec: &Spec, observed: &Observed, me: &str, input: &PlanInput, out: &mut Steps) {
+    const ADDED_POLL_MS: u64 = 2000;
+    for (name, ch) in &spec.channels {
+        if !ch.members.iter().any(|m| m == me) {
+            continue;
+        }
+        let missing: Vec<&String> = observed
+            .local
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.joined_channels.iter().any(|c| c == name))
+            .map(|(peer, _)| peer)
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let what = format!("channel {name}");
+        match input.admission.get(name) {
+            None => {}
+            Some(Admission::Listed) => {
+                for peer in missing {
+                    out.steps.push(Step::Join {
+                        what: what.clone(),
+                        peer: peer.clone(),
+                        channel: name.clone(),
+                    });
+                }
+            }
+            // No event announces it: look again soon.
+            Some(Admission::NotListed { config_sequence }) => out.wait_at_most(
+                &what,
+                format!(
+                    "waiting to be added by its members (config sequence {config_sequence} does not list {me})"
+                ),
+                ADDED_POLL_MS,
+            ),
+            Some(Admission::Unavailable { why }) => out.wait_at_most(
+                &what,
+                format!("waiting to be added by its members (the orderer does not serve it to {me}: {why})"),
+                ADDED_POLL_MS,
+            ),
+            Some(Admission::NoOrderer) => out.wait(
+                &what,
+                "this organization's peers have not joined it, and the agent configuration lists no orderer to fetch it from".into(),
+            ),
+        }
+    }
 }
 
 /// Whether the plan contains a proposal for `o`'s change (same kind, target
@@ -901,7 +982,7 @@ fn execute_chaincode(
     };
     let met = needed.satisfied_by(&approvals).unwrap_or_else(|| {
         // Too many combinations to list: the default policy's majority.
-        approvals.len() > observed.channels[&cc.channel].members.len() / 2
+        approvals.len() >= super::approval::majority(observed.channels[&cc.channel].members.len())
     });
     if !met {
         return out.wait(
@@ -953,7 +1034,9 @@ fn fail_if_uncommittable(
         return;
     };
     let n = o.electorate.len();
-    let possible = needed.satisfied_by(&able).unwrap_or(able.len() > n / 2);
+    let possible = needed
+        .satisfied_by(&able)
+        .unwrap_or(able.len() >= super::approval::majority(n));
     if possible {
         return;
     }
@@ -1020,6 +1103,7 @@ fn finish_committed(observed: &Observed, me: &str, out: &mut Steps) {
 impl std::fmt::Display for Step {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Step::Join { peer, channel, .. } => write!(f, "join {peer} to channel {channel}"),
             Step::File {
                 what,
                 kind,
