@@ -157,6 +157,7 @@ fn the_step_catalogue_covers_the_agent_situations() {
             .map(|s| match s {
                 Step::Join { .. } => "join",
                 Step::File { .. } => "file",
+                Step::Submit { .. } => "submit",
                 Step::Vote { .. } => "vote",
                 Step::Tally { .. } => "tally",
                 Step::Install { .. } => "install",
@@ -213,6 +214,30 @@ fn the_step_catalogue_covers_the_agent_situations() {
             .iter()
             .any(|b| b.why.contains("has not seen") && b.why.contains("filed by Org2MSP"))
     );
+    // An approved proposal that is not the spec's change (a hostile
+    // upgrade): its executor records the refusal; the others are stalled,
+    // naming proposal, proposer and voters.
+    let refused = case("steps-refused");
+    assert_eq!(kinds(&refused), ["report_failed"]);
+    let waiting = case("steps-refused-waiting");
+    assert!(waiting.steps.is_empty());
+    assert!(waiting.blocked.iter().any(|b| b.stalled
+        && b.why.contains("filed by Org3MSP")
+        && b.why.contains("Org2MSP Approve")
+        && b.why.contains("its executor: Org1MSP")));
+    // Channel changes: file with the base config sequence; once approved
+    // and signed enough, the executor submits.
+    let file = case("steps-config-file");
+    assert_eq!(kinds(&file), ["file"]);
+    assert!(matches!(
+        &file.steps[0],
+        Step::File {
+            base_config_sequence: Some(6),
+            ..
+        }
+    ));
+    let submit = case("steps-config-submit");
+    assert_eq!(kinds(&submit), ["submit", "report_committed"]);
     // A new organization whose admission the orderer confirms for trade
     // (not yet for ops): it joins trade, and waits for ops.
     let new = case("add-org-bootstrap");

@@ -1,44 +1,26 @@
-//! Channel configuration changes in a pass: file, vote (with a signature),
-//! execute, and join the channels this organization was added to.
+//! Channel configuration changes: the I/O around the plan's config steps.
 //!
 //! For every planned config proposal (`ChannelUpdate`, `OrgAdd`, `OrgRemove`)
-//! on a channel this organization is a member of, [`config_proposal`]
-//! computes the ConfigUpdate from its own spec and the channel's config
-//! block as the observation decoded it (never fetched again in the pass;
-//! [`crate::config_update`]) and then, by what the observation says (no
-//! proposal, vote or signature is read again in the middle of acting; the
-//! vote verdict, its reason and the tally are the plan's steps,
-//! [`crate::plan::steps::vote_on`], cast by [`super::execute`]):
-//!
-//! - nothing filed → **file** it, with the base config sequence;
-//! - filed with the same bytes and undecided → **vote** approve with this
-//!   org admin's ConfigSignature over those bytes, then tally;
-//! - another org's undecided proposal for the same target at the same base
-//!   with other bytes → **vote reject** naming the difference;
-//! - approved and this org an eligible executor → **submit** the update,
-//!   signed by the approvals' ConfigSignatures taken from the chain, once
-//!   they satisfy the policies the orderer will check; wait for the config
-//!   block; **report committed**.
-//!
-//! A proposal is never submitted against another base than its own: when the
-//! channel moved on, the executor records the proposal as failed (stale) and
-//! the next pass files a fresh one from the new config; an undecided stale
-//! proposal is superseded by filing the fresh one. [`unplanned`] reports
-//! committed an approved config proposal the spec does not call for whose
-//! update is already on the chain (an executor that stopped between
-//! submitting and reporting); the votes on unplanned proposals are steps of
-//! the plan ([`crate::plan::steps`]).
-//! [`admission`] reads, for the new organization's side, whether the
-//! orderer's config of each channel it should be in lists it; the plan's
-//! join steps follow from that ([`crate::plan::steps`]).
+//! on a channel this organization is a member of, [`config_updates`]
+//! computes, before planning, what the planner cannot: the ConfigUpdate from
+//! this organization's own spec and the channel's config block as the
+//! observation decoded it ([`crate::config_update`]), and for an approved
+//! proposal of exactly those bytes whether the approvals' ConfigSignatures
+//! satisfy the policies the orderer will check. The decisions — file, vote
+//! (with a signature), reject another org's different bytes, submit or
+//! record a stale proposal as failed, what waits — are the plan's
+//! ([`crate::plan::steps`]); [`submit`] is the executor's one call for a
+//! `Submit` step. [`admission`] reads, for the new organization's side,
+//! whether the orderer's config of each channel it should be in lists it;
+//! the plan's join steps follow from that. [`opssc_catch_up`] installs and
+//! approves the OpsSC on a new member's own peers.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use base64::Engine as _;
-use opssc_chaincode::api::ProposeArgs;
-use opssc_chaincode::model::{Kind, ProposalState, SpecRef};
+use opssc_chaincode::model::{ConfigSignatureB64, ProposalState};
 use opssc_fabric::configtx::{self, ChannelConfig, client, sign};
 use opssc_fabric::deliver::Seek;
 use opssc_fabric::protos::common::{ConfigSignature, ConfigUpdate};
@@ -46,23 +28,15 @@ use prost::Message;
 use serde_json::Value;
 
 use super::context::Context;
-use super::ops::OpsClient;
-use super::pass::PassReport;
+use super::error::AgentError;
 use super::spec_source::SpecAt;
 use crate::config_update;
 use crate::observe::Observed;
-use crate::plan::steps::Admission;
-use crate::plan::{Change, Plan, PlannedProposal, short_id};
+use crate::plan::steps::{Admission, ConfigUpdateInput, SubmitCheck};
+use crate::plan::{Change, Plan};
 
 /// How long the executor waits for the config block after submitting.
 const CONFIG_BLOCK_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn describe(p: &PlannedProposal) -> String {
-    match &p.org {
-        Some(org) => format!("{} {org} on channel {}", p.kind, p.target.channel),
-        None => format!("{} of channel {}", p.kind, p.target.channel),
-    }
-}
 
 /// Whether this org's peers have joined `channel` (configs are read there).
 fn joined(observed: &Observed, ctx: &Context, channel: &str) -> bool {
@@ -73,341 +47,155 @@ fn joined(observed: &Observed, ctx: &Context, channel: &str) -> bool {
         .is_some_and(|p| p.joined_channels.iter().any(|c| c == channel))
 }
 
-/// The plan's steps for one proposal, executed, with what is blocked.
-async fn run_steps(
-    ctx: &Context,
-    at: &SpecAt,
-    steps: &crate::plan::steps::Steps,
-    report: &mut PassReport,
-) {
-    for b in &steps.blocked {
-        report.blocked(b);
-    }
-    super::execute::execute(ctx, at, &Default::default(), &steps.steps, report).await;
-}
-
-/// One planned config proposal (see the module doc).
-#[allow(clippy::too_many_arguments)]
-pub async fn config_proposal(
+/// The config updates this organization computes for the plan's config
+/// proposals, by `intent_id` (see the module doc), and the errors of those
+/// it could not compute.
+pub fn config_updates(
     ctx: &Context,
     at: &SpecAt,
     observed: &Observed,
-    configs: &std::collections::BTreeMap<String, ChannelConfig>,
-    input: &crate::plan::steps::PlanInput,
+    configs: &BTreeMap<String, ChannelConfig>,
     plan: &Plan,
-    p: &PlannedProposal,
-    report: &mut PassReport,
-) -> Result<()> {
-    let channel = &p.target.channel;
-    let what = describe(p);
-    // Only the channel's current members vote on its config.
-    let member = observed
-        .channels
-        .get(channel)
-        .is_some_and(|c| c.members.contains_key(&ctx.me));
-    if !member || !joined(observed, ctx, channel) {
-        return Ok(());
-    }
-    let ops_channel = &at.spec.consortium.ops_channel;
-    // The contract admits a new member to an application channel only once
-    // it is a member of the ops channel (where it votes from then on).
-    if let (Kind::OrgAdd, Some(org)) = (p.kind, &p.org)
-        && channel != ops_channel
-        && !observed
-            .channels
-            .get(ops_channel)
-            .is_some_and(|c| c.members.contains_key(org))
-    {
-        report.waiting.push(format!(
-            "{what}: waits until {org} is a member of the ops channel {ops_channel}"
-        ));
-        return Ok(());
-    }
-    // Removing a member is two-phase: what still needs it (a chaincode it
-    // must endorse, an admin policy only it can satisfy) changes first.
-    if let Some(risk) = blocking_risk(plan, p) {
-        report
-            .stalled
-            .push(format!("{what}: not filed yet: {}", risk.message));
-        return Ok(());
-    }
-    if let Some(pre) = p
-        .changes
+) -> (BTreeMap<String, ConfigUpdateInput>, Vec<String>) {
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for p in plan
+        .proposals
         .iter()
-        .flat_map(|&i| &plan.shared[i].requires)
-        .find(|r| matches!(r, crate::plan::Precondition::OrgCertificates { .. }))
+        .filter(|p| p.kind.carries_config_update())
     {
-        report.waiting.push(format!("{what}: waits until {pre}"));
-        return Ok(());
-    }
-    // An organization that only votes has nothing to compute until another
-    // member files this change.
-    let on_chain = observed.proposals.iter().any(|o| {
-        o.kind == p.kind
-            && o.target == p.target
-            && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
-    });
-    let vote_only =
-        ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly;
-    if vote_only && !on_chain {
-        // Not this organization's to file, and nothing to vote on: it does
-        // not wait on anything either (`opssc plan` shows the difference).
-        tracing::debug!("{what}: left to other members (channelChanges: voteOnly)");
-        return Ok(());
-    }
-    // The config block the observation decoded: not fetched again.
-    let Some(config) = configs.get(channel) else {
-        return Ok(());
-    };
-    let changes: Vec<&Change> = p.changes.iter().map(|&i| &plan.shared[i].change).collect();
-    let bytes = config_update::channel_update(&at.spec, config, &changes)?;
-    let payload = config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, &changes)?;
-    let (round, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)
-        .map_err(|e| anyhow!("this organization's own {what} payload is invalid: {e}"))?;
-    let (_, canonical) = opssc_chaincode::api::normalize_payload(p.kind, &payload)
-        .map_err(|e| anyhow!("this organization's own {what} payload is invalid: {e}"))?;
-    let ops = ctx.ops(ops_channel);
-    // The vote verdict, its reason and the tally are the plan's
-    // (crate::plan::steps::vote_on); the executor casts them.
-    let vote = |o: &crate::observe::ProposalSummary, sign: Option<&[u8]>| {
-        crate::plan::steps::vote_on(&ctx.me, input, o, &canonical, sign, &what)
-    };
-
-    if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
-        return match mine.state {
-            ProposalState::Proposed => {
-                run_steps(ctx, at, &vote(mine, Some(&bytes)), report).await;
-                Ok(())
-            }
-            ProposalState::Approved => {
-                execute(ctx, &ops, config, mine, &bytes, &what, report).await
-            }
-            ProposalState::Rejected => {
-                report.stalled.push(format!(
-                    "{what}: proposal {} for exactly this update was rejected; commit a spec that changes it",
-                    short_id(&id)
-                ));
-                Ok(())
-            }
-            ProposalState::Failed => {
-                report.stalled.push(format!(
-                    "{what}: proposal {} failed; fix the cause, then `opssc retry {id}`",
-                    short_id(&id)
-                ));
-                Ok(())
-            }
-            other => {
-                report
-                    .waiting
-                    .push(format!("{what}: proposal {} is {other}", short_id(&id)));
-                Ok(())
-            }
+        let channel = &p.target.channel;
+        let member = observed
+            .channels
+            .get(channel)
+            .is_some_and(|c| c.members.contains_key(&ctx.me));
+        let Some(config) = configs.get(channel) else {
+            continue;
         };
+        if !member || !joined(observed, ctx, channel) {
+            continue;
+        }
+        let changes: Vec<&Change> = p.changes.iter().map(|&i| &plan.shared[i].change).collect();
+        match config_update_input(config, at, observed, p, &changes) {
+            Ok(cu) => {
+                out.insert(p.intent_id.clone(), cu);
+            }
+            Err(e) => errors.push(format!("{channel}: {e:#}")),
+        }
     }
-
-    // Another organization's undecided proposal for the same change, against
-    // the same config: answer it (a reject with the difference) rather than
-    // replace it, so two orgs that disagree do not supersede each other forever.
-    if let Some(other) = observed.proposals.iter().find(|o| {
-        o.kind == p.kind
-            && o.target == p.target
-            && o.state == ProposalState::Proposed
-            && (p.org.is_none() || o.org == p.org)
-            && o.base_config_sequence == Some(config.sequence)
-    }) {
-        run_steps(ctx, at, &vote(other, None), report).await;
-        return Ok(());
-    }
-
-    if vote_only {
-        report.waiting.push(format!(
-            "{what}: this organization only votes on channel changes (channelChanges: voteOnly); the proposal on the chain is not the update it computes"
-        ));
-        return Ok(());
-    }
-    let out = ops
-        .propose(&ProposeArgs {
-            kind: p.kind,
-            target: p.target.clone(),
-            payload,
-            spec_ref: SpecRef {
-                git_commit: at.git_commit(),
-                spec_hash: at.spec.spec_hash.clone(),
-                base_config_sequence: Some(config.sequence),
-                committed_chaincode_sequence: None,
-            },
-            deadline: None,
-            round,
-        })
-        .await?;
-    report.actions.push(format!(
-        "{what}: filed proposal {} (config sequence {}, {} bytes): {}",
-        short_id(&id),
-        config.sequence,
-        bytes.len(),
-        out["outcome"].as_str().unwrap_or("filed")
-    ));
-    Ok(())
+    (out, errors)
 }
 
-/// A risk of `p` that must be resolved by another change before `p` may be
-/// filed: a removed organization that is still a sole endorser, or an admin
-/// lockout.
-pub fn blocking_risk<'a>(plan: &'a Plan, p: &PlannedProposal) -> Option<&'a crate::plan::Risk> {
-    p.changes
+fn config_update_input(
+    config: &ChannelConfig,
+    at: &SpecAt,
+    observed: &Observed,
+    p: &crate::plan::PlannedProposal,
+    changes: &[&Change],
+) -> Result<ConfigUpdateInput> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bytes = config_update::channel_update(&at.spec, config, changes)?;
+    let payload = config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, changes)?;
+    let (_, canonical) = opssc_chaincode::api::normalize_payload(p.kind, &payload)
+        .map_err(|e| anyhow!("this organization's own payload is invalid: {e}"))?;
+    let (_, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)
+        .map_err(|e| anyhow!("this organization's own payload is invalid: {e}"))?;
+    // For the approved proposal of exactly these bytes: what the orderer
+    // will check, against the signatures the observation read.
+    let submit = match observed
+        .proposals
         .iter()
-        .flat_map(|&i| plan.shared[i].risks.iter())
-        .find(|r| {
-            matches!(
-                r.kind,
-                crate::plan::RiskKind::SoleEndorser | crate::plan::RiskKind::AdminLockout
-            )
-        })
+        .find(|o| o.id == id && o.state == ProposalState::Approved)
+        .and_then(|o| Some((o, o.open.as_ref()?)))
+    {
+        Some((o, open)) => {
+            let update =
+                ConfigUpdate::decode(bytes.as_slice()).context("decode the config update")?;
+            let needed = configtx::required_signatures(config, &update)
+                .context("the policies that the update must satisfy")?;
+            let policies: Vec<String> = needed
+                .policies()
+                .iter()
+                .map(|r| r.policy().to_string())
+                .collect();
+            let signed: BTreeSet<String> = open.config_signatures.keys().cloned().collect();
+            let electorate: BTreeSet<String> = o.electorate.iter().cloned().collect();
+            Some(if !needed.is_satisfied_by(&electorate) {
+                SubmitCheck::OutsideElectorate {
+                    outside: needed.orgs().difference(&electorate).cloned().collect(),
+                    policies,
+                }
+            } else if !needed.is_satisfied_by(&signed) {
+                SubmitCheck::Unsigned {
+                    signed: signed.into_iter().collect(),
+                    policies,
+                }
+            } else {
+                SubmitCheck::Ready {
+                    signatures: open.config_signatures.clone(),
+                }
+            })
+        }
+        None => None,
+    };
+    Ok(ConfigUpdateInput {
+        config_update: b64.encode(&bytes),
+        payload,
+        canonical,
+        base_sequence: config.sequence,
+        submit,
+    })
 }
 
 /// The round (and so the contract's ID) under which this exact update is
-/// filed ([`crate::plan::proposal::round_of`]); a rejected round that nobody
-/// followed with a later one is kept, so its outcome stands until the spec
-/// changes.
+/// filed ([`crate::plan::proposal::filing_round`]).
 pub fn filing_round(
-    kind: Kind,
+    kind: opssc_chaincode::model::Kind,
     target: &opssc_chaincode::model::Target,
     payload: &Value,
     proposals: &[crate::observe::ProposalSummary],
 ) -> Result<(u32, String), opssc_chaincode::error::ContractError> {
-    let r = crate::plan::proposal::round_of(kind, target, payload, proposals)?;
-    let filed = proposals.iter().any(|o| o.id == r.id);
-    Ok(match r.rejected_before {
-        Some(rejected) if !filed => rejected,
-        _ => (r.round, r.id),
-    })
+    crate::plan::proposal::filing_round(kind, target, payload, proposals)
 }
 
-/// The ConfigSignatures of the approving votes, with their organizations,
-/// as the observation read them.
-fn signatures_observed(
-    open: &crate::observe::OpenDetail,
-    id: &str,
-) -> Result<Vec<(String, ConfigSignature)>> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut out = Vec::new();
-    for (org, s) in &open.config_signatures {
-        out.push((
-            org.clone(),
-            ConfigSignature {
-                signature_header: b64
-                    .decode(&s.signature_header)
-                    .with_context(|| format!("{org}'s signature header on {id}"))?,
-                signature: b64
-                    .decode(&s.signature)
-                    .with_context(|| format!("{org}'s signature on {id}"))?,
-            },
-        ));
-    }
-    Ok(out)
-}
-
-/// The executor's step for an approved config proposal `o`, from what the
-/// observation read (its executors, base, electorate and the approvals'
-/// ConfigSignatures).
-async fn execute(
+/// A `Submit` step: the update signed by the approvals' ConfigSignatures,
+/// broadcast to the first orderer of the local configuration; waits for the
+/// config block. `Ok(Err(why))` when the orderer refused it (a policy, a
+/// stale read set): the caller records that on the proposal.
+pub async fn submit(
     ctx: &Context,
-    ops: &OpsClient,
-    config: &ChannelConfig,
-    o: &crate::observe::ProposalSummary,
-    bytes: &[u8],
-    what: &str,
-    report: &mut PassReport,
-) -> Result<()> {
-    let channel = &config.channel_id;
-    let id = o.id.as_str();
-    let Some(open) = &o.open else {
-        report.waiting.push(format!(
-            "{what}: proposal {} was not read in full",
-            short_id(id)
-        ));
-        return Ok(());
-    };
-    if !open.eligible_executors.contains(&ctx.me) {
-        report.requeue_within(
-            std::time::Duration::from_millis(open.execution_timeout_secs.max(1) * 1000 / 4)
-                .max(std::time::Duration::from_secs(1)),
-        );
-        report.waiting.push(format!(
-            "{what}: waiting for the executor ({}) to submit the update",
-            open.eligible_executors.join(", ")
-        ));
-        return Ok(());
-    }
-    let base = o.base_config_sequence;
-    if base != Some(config.sequence) {
-        let error = format!(
-            "stale: the update was computed against config sequence {} and channel {channel} is at {}; a new proposal is computed from the current config",
-            base.map_or("?".into(), |b| b.to_string()),
-            config.sequence
-        );
-        ops.report_failed(id, &error).await?;
-        report.actions.push(format!(
-            "{what}: recorded proposal {} as {error}",
-            short_id(id)
-        ));
-        return Ok(());
-    }
-    let signatures = signatures_observed(open, id)?;
-    let update = ConfigUpdate::decode(bytes).context("decode the approved config update")?;
-    let needed = configtx::required_signatures(config, &update)
-        .with_context(|| format!("the policies that {what} must satisfy"))?;
-    let signed: BTreeSet<String> = signatures.iter().map(|(org, _)| org.clone()).collect();
-    let electorate: BTreeSet<String> = o.electorate.iter().cloned().collect();
-    if !needed.is_satisfied_by(&electorate) {
-        // Even every voter's signature would not do: the policy names an
-        // organization that does not vote on the OpsSC (the orderer
-        // organization, for orderer settings).
-        let outside: Vec<String> = needed.orgs().difference(&electorate).cloned().collect();
-        report.stalled.push(format!(
-            "{what}: the orderer will check {}, which needs a signature of {} — not a voter on the OpsSC, so opssc cannot collect it: an admin of {} must sign and submit this update (the approved bytes are the payload of proposal {id}), or change the spec back",
-            needed
-                .policies()
-                .iter()
-                .map(|r| r.policy().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            outside.join(", "),
-            outside.join(", ")
-        ));
-        return Ok(());
-    }
-    if !needed.is_satisfied_by(&signed) {
-        report.waiting.push(format!(
-            "{what}: signatures of {} do not satisfy {} yet",
-            if signed.is_empty() {
-                "nobody".to_string()
-            } else {
-                signed.iter().cloned().collect::<Vec<_>>().join(", ")
-            },
-            needed
-                .policies()
-                .iter()
-                .map(|r| r.policy().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        return Ok(());
+    channel: &str,
+    config_update: &str,
+    signatures: &BTreeMap<String, ConfigSignatureB64>,
+) -> Result<std::result::Result<u64, String>, AgentError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let plan_err = |e: String| AgentError::Plan(e);
+    let bytes = b64
+        .decode(config_update)
+        .map_err(|e| plan_err(format!("the update to submit: {e}")))?;
+    let mut sigs = Vec::new();
+    for (org, s) in signatures {
+        sigs.push(ConfigSignature {
+            signature_header: b64
+                .decode(&s.signature_header)
+                .map_err(|e| plan_err(format!("{org}'s signature header: {e}")))?,
+            signature: b64
+                .decode(&s.signature)
+                .map_err(|e| plan_err(format!("{org}'s signature: {e}")))?,
+        });
     }
     let envelope = sign::submission(
         ctx.signer.as_ref(),
         channel,
-        &sign::update_envelope(
-            bytes.to_vec(),
-            signatures.into_iter().map(|(_, s)| s).collect(),
-        ),
-    )?;
+        &sign::update_envelope(bytes, sigs),
+    )
+    .map_err(|e| plan_err(format!("sign the submission: {e}")))?;
     let Some(orderer) = ctx.orderers.first() else {
-        anyhow::bail!(
-            "{what}: this organization's agent configuration lists no orderer to submit the update to (add `orderers:`)"
-        );
+        return Err(plan_err(
+            "this organization's agent configuration lists no orderer to submit the update to (add `orderers:`)".into(),
+        ));
     };
-    let after = match client::submit_and_wait(
+    match client::submit_and_wait(
         &orderer.orderer,
         &ctx.main_peer().deliver,
         channel,
@@ -416,94 +204,18 @@ async fn execute(
     )
     .await
     {
-        Ok(after) => after,
-        Err(e) if refused(&e) => {
-            let error = format!("the orderer refused the update: {e:#}");
-            ops.report_failed(id, &error).await?;
-            report.stalled.push(format!(
-                "{what}: {error}; recorded on proposal {} (fix the cause, then `opssc retry {id}`)",
-                short_id(id)
-            ));
-            return Ok(());
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("submit {what}"))),
-    };
-    report.actions.push(format!(
-        "{what}: submitted proposal {}; channel {channel} is at config sequence {}",
-        short_id(id),
-        after.sequence
-    ));
-    ops.report_committed(id, &format!("config sequence {}", after.sequence))
-        .await?;
-    report
-        .actions
-        .push(format!("{what}: reported {} committed", short_id(id)));
-    Ok(())
+        Ok(after) => Ok(Ok(after.sequence)),
+        Err(e) if refused(&e) => Ok(Err(format!("the orderer refused the update: {e:#}"))),
+        Err(e) => Err(AgentError::from(
+            anyhow::Error::new(e).context(format!("submit the update of channel {channel}")),
+        )),
+    }
 }
 
 /// A refusal by the orderer itself (a policy, a stale read set), not a
 /// connection problem.
 fn refused(e: &configtx::ConfigError) -> bool {
     matches!(e, configtx::ConfigError::Fabric { .. })
-}
-
-/// Approved config proposals on the chain that this org's plan does not
-/// call for: report committed the ones whose update is already on the chain
-/// (the plan's steps reject the undecided ones).
-pub async fn unplanned(
-    ctx: &Context,
-    at: &SpecAt,
-    observed: &Observed,
-    plan: &Plan,
-    report: &mut PassReport,
-) -> Result<()> {
-    let ops = ctx.ops(&at.spec.consortium.ops_channel);
-    for o in observed.proposals.iter().filter(|o| {
-        o.kind.carries_config_update()
-            && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
-    }) {
-        let channel = &o.target.channel;
-        let Some(obs) = observed.channels.get(channel) else {
-            continue;
-        };
-        if !obs.members.contains_key(&ctx.me) {
-            continue;
-        }
-        let planned = plan.proposals.iter().any(|p| {
-            p.kind == o.kind && p.target.channel == *channel && (p.org.is_none() || p.org == o.org)
-        });
-        if planned {
-            continue;
-        }
-        let what = format!("{} {} on channel {channel}", o.kind, short_id(&o.id));
-        // Votes on unplanned proposals are the plan's steps
-        // (crate::plan::steps): reject, tally once rejections decide.
-        if o.state != ProposalState::Approved {
-            continue;
-        }
-        let base = o.base_config_sequence.unwrap_or(0);
-        if obs.config_sequence <= base {
-            continue;
-        }
-        let executor = o
-            .open
-            .as_ref()
-            .is_some_and(|d| d.eligible_executors.contains(&ctx.me));
-        if executor {
-            ops.report_committed(
-                &o.id,
-                &format!(
-                    "the update is on the chain (config sequence {})",
-                    obs.config_sequence
-                ),
-            )
-            .await?;
-            report
-                .actions
-                .push(format!("{what}: reported committed (found on the chain)"));
-        }
-    }
-    Ok(())
 }
 
 /// What the orderer says about each spec channel that lists this
@@ -564,7 +276,7 @@ pub async fn opssc_catch_up(
     ctx: &Context,
     at: &SpecAt,
     observed: &Observed,
-    report: &mut PassReport,
+    report: &mut super::pass::PassReport,
 ) -> Result<()> {
     let ops = &at.spec.consortium.ops_channel;
     if !joined(observed, ctx, ops) {
@@ -650,6 +362,8 @@ pub async fn caught_up(ctx: &Context, channel: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::steps::blocking_risk;
+    use opssc_chaincode::model::Kind;
     use std::path::Path;
 
     fn golden(case: &str) -> Plan {

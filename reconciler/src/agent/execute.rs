@@ -139,6 +139,7 @@ async fn run(
             round,
             proposal_id,
             committed_chaincode_sequence,
+            base_config_sequence,
         } => {
             let out = ops
                 .propose(&ProposeArgs {
@@ -148,18 +149,24 @@ async fn run(
                     spec_ref: SpecRef {
                         git_commit: at.git_commit(),
                         spec_hash: at.spec.spec_hash.clone(),
-                        base_config_sequence: None,
+                        base_config_sequence: *base_config_sequence,
                         committed_chaincode_sequence: *committed_chaincode_sequence,
                     },
                     deadline: None,
                     round: *round,
                 })
                 .await?;
+            let on = match base_config_sequence {
+                Some(base) => format!("config sequence {base}"),
+                None => format!(
+                    "{} sequence {}",
+                    payload["version"].as_str().unwrap_or("-"),
+                    payload["sequence"].as_u64().unwrap_or(0)
+                ),
+            };
             Outcome::Done(format!(
-                "{what}: filed proposal {} ({kind} {} sequence {}): {}",
+                "{what}: filed proposal {} ({kind} {on}): {}",
                 short_id(proposal_id),
-                payload["version"].as_str().unwrap_or("-"),
-                payload["sequence"].as_u64().unwrap_or(0),
                 out["outcome"].as_str().unwrap_or("filed")
             ))
         }
@@ -195,6 +202,25 @@ async fn run(
                 short_id(proposal_id)
             ))
         }
+        Step::Submit {
+            what,
+            proposal_id,
+            channel,
+            config_update,
+            signatures,
+        } => match super::channel_changes::submit(ctx, channel, config_update, signatures).await? {
+            Ok(sequence) => Outcome::Done(format!(
+                "{what}: submitted proposal {}; channel {channel} is at config sequence {sequence}",
+                short_id(proposal_id)
+            )),
+            Err(error) => {
+                ops.report_failed(proposal_id, &error).await?;
+                Outcome::Stalled(format!(
+                    "{what}: {error}; recorded on proposal {} (fix the cause, then `opssc retry {proposal_id}`)",
+                    short_id(proposal_id)
+                ))
+            }
+        },
         Step::Tally { what, proposal_id } => {
             let out = ops.tally(proposal_id).await?;
             Outcome::Done(format!(

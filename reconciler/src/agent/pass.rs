@@ -14,10 +14,11 @@
 //! **commit** and **report committed**; without a pending change, heal
 //! local drift (install and approve the committed definition).
 //!
-//! Joins are steps too (the orderer's answer whether a channel's config
-//! lists this organization is a planning input). Channel configuration
-//! changes still file and submit through [`super::channel_changes`], from
-//! the same observation; their votes and tallies are plan steps.
+//! Channel configuration changes and joins are steps too: the ConfigUpdate
+//! bytes this organization computes from the observed config block, whether
+//! the approvals' signatures satisfy the orderer's policies, and whether the
+//! orderer's config of a channel not joined yet lists this organization are
+//! planning inputs ([`super::channel_changes`]).
 //!
 //! Every step is planned from what the chain says, so running a pass twice
 //! does nothing twice, and an empty list of steps makes no call. The pass
@@ -185,6 +186,13 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
         // The trusted commits since the root: proposals filed from them are
         // judged now; from any other, a pass later.
         seen_commits: at.signers.iter().map(|(c, _)| c.to_string()).collect(),
+        config_updates: {
+            let (updates, errors) =
+                super::channel_changes::config_updates(ctx, at, &observed, &configs, &plan);
+            report.errors.extend(errors);
+            updates
+        },
+        vote_only: ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly,
         admission: super::channel_changes::admission(ctx, at, &observed)
             .await
             .unwrap_or_else(|e| {
@@ -192,28 +200,12 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
                 Default::default()
             }),
     };
-    // Membership first: a channel change may be what a chaincode waits for.
-    for p in plan
-        .proposals
-        .iter()
-        .filter(|p| p.kind.carries_config_update())
-    {
-        if let Err(e) = super::channel_changes::config_proposal(
-            ctx, at, &observed, &configs, &input, &plan, p, report,
-        )
-        .await
-        {
-            report.errors.push(format!("{}: {e:#}", p.target.channel));
-        }
-    }
-    if let Err(e) = super::channel_changes::unplanned(ctx, at, &observed, &plan, report).await {
-        report.errors.push(format!("{e:#}"));
-    }
     if let Err(e) = super::channel_changes::opssc_catch_up(ctx, at, &observed, report).await {
         report.errors.push(format!("{e:#}"));
     }
-    // The chaincode path and unplanned proposals: the plan decides, the
-    // executor executes.
+    // Channel changes (membership first: a channel change may be what a
+    // chaincode waits for), joins, chaincodes and unplanned proposals: the
+    // plan decides, the executor executes.
     let steps = crate::plan::steps::steps(spec, &observed, &plan, &input);
     for b in &steps.blocked {
         report.blocked(b);

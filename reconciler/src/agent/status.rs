@@ -10,9 +10,9 @@
 //! or `Stalled` (it cannot move without a person: a refused commit, a
 //! package this org cannot build, a rejected or failed proposal, an approved
 //! proposal nobody executes) — with its reasons. Key decision: status
-//! changes nothing and decides nothing of its own: for chaincodes and
-//! unplanned proposals the reasons are the plan's next steps and blocked
-//! items ([`crate::plan::steps`]), exactly what the agent's next pass takes;
+//! changes nothing and decides nothing of its own: for channel changes,
+//! chaincodes and unplanned proposals the reasons are the plan's next steps
+//! and blocked items ([`crate::plan::steps`]), exactly what the agent's next pass takes;
 //! it is safe to run next to the agent.
 //!
 //! [`watch`] re-reads the status every interval and prints it, under a
@@ -234,7 +234,7 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
     }
     let (built, errors) = ctx.build_packages(&at.spec);
     stalled.extend(errors);
-    let observed = super::observe_live::live(ctx, &at.spec, &built).await?;
+    let (observed, configs) = super::observe_live::live_full(ctx, &at.spec, &built).await?;
     let plan = crate::plan::plan(&at.spec, &observed, &ctx.me);
     let _ = writeln!(out, "chaincodes:");
     for ((channel, name), cc) in &at.spec.chaincodes {
@@ -331,8 +331,8 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
     if !any {
         let _ = writeln!(out, "  (none)");
     }
-    // The chaincode path and unplanned proposals: the plan's own steps and
-    // blocked items, as the agent's next pass would take them.
+    // Channel changes, chaincodes and unplanned proposals: the plan's own
+    // steps and blocked items, as the agent's next pass would take them.
     let input = crate::plan::steps::PlanInput {
         spec_commit: at.git_commit(),
         vote_policy: ctx.config.vote_policy,
@@ -341,6 +341,13 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
         seen_commits: at.signers.iter().map(|(c, _)| c.to_string()).collect(),
         // Not asked: the channels not joined yet are listed below.
         admission: Default::default(),
+        config_updates: {
+            let (updates, errors) =
+                super::channel_changes::config_updates(ctx, at, &observed, &configs, &plan);
+            stalled.extend(errors);
+            updates
+        },
+        vote_only: ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly,
     };
     let steps = crate::plan::steps::steps(&at.spec, &observed, &plan, &input);
     let mut unplanned: Vec<String> = Vec::new();
@@ -381,35 +388,8 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
             unplanned.push(line);
         }
     }
-    // Channel changes: in progress while a proposal is on the chain, or while
-    // this org (a member that files them) has one to file; a new member is in
-    // progress until its peers joined the channels the spec puts it in.
-    let files_changes =
-        ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::Propose;
-    for pp in plan
-        .proposals
-        .iter()
-        .filter(|p| p.kind.carries_config_update())
-    {
-        let what = match &pp.org {
-            Some(org) => format!("{} {org} on channel {}", pp.kind, pp.target.channel),
-            None => format!("{} of channel {}", pp.kind, pp.target.channel),
-        };
-        let live = observed.proposals.iter().any(|o| {
-            o.kind == pp.kind
-                && o.target == pp.target
-                && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
-        });
-        let member = observed
-            .channels
-            .get(&pp.target.channel)
-            .is_some_and(|c| c.members.contains_key(&ctx.me));
-        if live {
-            progressing.push(format!("{what}: proposal on the chain"));
-        } else if member && files_changes {
-            progressing.push(format!("{what}: to be filed"));
-        }
-    }
+    // A new member is in progress until its peers joined the channels the
+    // spec puts it in.
     for (name, ch) in &at.spec.channels {
         let joined = observed
             .local

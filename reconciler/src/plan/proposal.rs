@@ -287,6 +287,23 @@ pub fn round_of(
     }
 }
 
+/// The round (and so the contract's ID) under which a config update is
+/// filed ([`round_of`]); a rejected round that nobody followed with a later
+/// one is kept, so its outcome stands until the spec changes.
+pub fn filing_round(
+    kind: Kind,
+    target: &Target,
+    payload: &Value,
+    proposals: &[ProposalSummary],
+) -> Result<(u32, String), opssc_chaincode::error::ContractError> {
+    let r = round_of(kind, target, payload, proposals)?;
+    let filed = proposals.iter().any(|o| o.id == r.id);
+    Ok(match r.rejected_before {
+        Some(rejected) if !filed => rejected,
+        _ => (r.round, r.id),
+    })
+}
+
 /// The vote quorum when the consortium's governance raises it above the
 /// count Fabric's policy needs.
 fn vote_quorum(spec: &Spec, observed: &Observed, p: &PlannedProposal) -> Option<VoteQuorum> {

@@ -64,6 +64,54 @@ pub struct PlanInput {
     /// asked; nothing is planned for it).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub admission: BTreeMap<String, Admission>,
+    /// The config updates this organization computed, by the planned
+    /// proposal's `intent_id`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_updates: BTreeMap<String, ConfigUpdateInput>,
+    /// `channelChanges: voteOnly`: never file a config proposal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vote_only: bool,
+}
+
+/// What this organization computed for one planned config proposal from
+/// the channel's config block (I/O the planner cannot do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigUpdateInput {
+    /// The ConfigUpdate bytes, base64.
+    pub config_update: String,
+    /// The proposal payload, as filed.
+    pub payload: Value,
+    /// The payload in the contract's canonical form (what votes compare).
+    pub canonical: Value,
+    /// The config sequence the update was computed against.
+    pub base_sequence: u64,
+    /// For an approved proposal of exactly these bytes: whether the
+    /// approvals' signatures satisfy what the orderer will check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit: Option<SubmitCheck>,
+}
+
+/// The policies the orderer checks for an update, against the signatures
+/// on the chain (`configtx::required_signatures`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SubmitCheck {
+    /// The approvals' signatures satisfy every policy: submit.
+    Ready {
+        signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
+    },
+    /// Not yet: more approvals must sign.
+    Unsigned {
+        signed: Vec<String>,
+        policies: Vec<String>,
+    },
+    /// Even every voter's signature would not do: a policy names an
+    /// organization that does not vote on the OpsSC (the orderer
+    /// organization, for orderer settings).
+    OutsideElectorate {
+        outside: Vec<String>,
+        policies: Vec<String>,
+    },
 }
 
 /// Whether the ordering service admits this organization to a channel.
@@ -96,6 +144,8 @@ impl PlanInput {
             caught_up: BTreeMap::new(),
             seen_commits: BTreeSet::new(),
             admission: BTreeMap::new(),
+            config_updates: BTreeMap::new(),
+            vote_only: false,
         }
     }
 }
@@ -122,6 +172,18 @@ pub enum Step {
         proposal_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         committed_chaincode_sequence: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_config_sequence: Option<u64>,
+    },
+    /// Submit an approved config update to the orderer, signed by the
+    /// approvals' ConfigSignatures, and wait for its config block. An update
+    /// the orderer refuses is recorded as the proposal's failure.
+    Submit {
+        what: String,
+        proposal_id: String,
+        channel: String,
+        config_update: String,
+        signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
     },
     /// Vote on a proposal. An approval of a config update carries this
     /// organization admin's ConfigSignature over `sign_config_update`
@@ -197,6 +259,7 @@ impl Step {
         match self {
             Step::Join { what, .. }
             | Step::File { what, .. }
+            | Step::Submit { what, .. }
             | Step::Vote { what, .. }
             | Step::Tally { what, .. }
             | Step::Install { what, .. }
@@ -372,6 +435,13 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     if me != observed.observed_by {
         return out;
     }
+    for p in plan
+        .proposals
+        .iter()
+        .filter(|p| p.kind.carries_config_update())
+    {
+        config_steps(spec, observed, plan, me, input, p, &mut out);
+    }
     joins(spec, observed, me, input, &mut out);
     for ((channel, name), cc) in &spec.chaincodes {
         // Chaincodes are read from this org's own peer: only on channels it
@@ -410,6 +480,254 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     finish_committed(observed, me, &mut out);
     unplanned(observed, plan, me, input, &mut out);
     out
+}
+
+fn describe_planned(p: &PlannedProposal) -> String {
+    match &p.org {
+        Some(org) => format!("{} {org} on channel {}", p.kind, p.target.channel),
+        None => format!("{} of channel {}", p.kind, p.target.channel),
+    }
+}
+
+/// A risk of `p` that must be resolved by another change before `p` may be
+/// filed: a removed organization that is still a sole endorser, or an admin
+/// lockout.
+pub fn blocking_risk<'a>(plan: &'a Plan, p: &PlannedProposal) -> Option<&'a super::Risk> {
+    p.changes
+        .iter()
+        .flat_map(|&i| plan.shared[i].risks.iter())
+        .find(|r| {
+            matches!(
+                r.kind,
+                super::RiskKind::SoleEndorser | super::RiskKind::AdminLockout
+            )
+        })
+}
+
+/// One planned config proposal (`ChannelUpdate`, `OrgAdd`, `OrgRemove`) on a
+/// channel this organization is a member of: file it with the base config
+/// sequence; vote on it (an approval signs the update); another org's
+/// undecided proposal for the same change at the same base with other bytes
+/// gets a reject naming the difference; once approved, as an eligible
+/// executor, submit it when the approvals' signatures satisfy what the
+/// orderer checks — never against another base than its own (then it is
+/// recorded failed as stale, and the next pass files a fresh one).
+#[allow(clippy::too_many_arguments)]
+fn config_steps(
+    spec: &Spec,
+    observed: &Observed,
+    plan: &Plan,
+    me: &str,
+    input: &PlanInput,
+    p: &PlannedProposal,
+    out: &mut Steps,
+) {
+    let channel = &p.target.channel;
+    let what = describe_planned(p);
+    // Only the channel's current members vote on its config.
+    let Some(obs) = observed.channels.get(channel) else {
+        return;
+    };
+    let joined = observed
+        .local
+        .peers
+        .values()
+        .any(|l| l.joined_channels.iter().any(|c| c == channel));
+    if !obs.members.contains_key(me) || !joined {
+        return;
+    }
+    let ops_channel = &spec.consortium.ops_channel;
+    // The contract admits a new member to an application channel only once
+    // it is a member of the ops channel (where it votes from then on).
+    if let (Kind::OrgAdd, Some(org)) = (p.kind, &p.org)
+        && channel != ops_channel
+        && !observed
+            .channels
+            .get(ops_channel)
+            .is_some_and(|c| c.members.contains_key(org))
+    {
+        return out.wait(
+            &what,
+            format!("waits until {org} is a member of the ops channel {ops_channel}"),
+        );
+    }
+    // Removing a member is two-phase: what still needs it (a chaincode it
+    // must endorse, an admin policy only it can satisfy) changes first.
+    if let Some(risk) = blocking_risk(plan, p) {
+        return out.stall(&what, format!("not filed yet: {}", risk.message));
+    }
+    if let Some(pre) = p
+        .changes
+        .iter()
+        .flat_map(|&i| &plan.shared[i].requires)
+        .find(|r| matches!(r, super::Precondition::OrgCertificates { .. }))
+    {
+        return out.wait(&what, format!("waits until {pre}"));
+    }
+    // An organization that only votes has nothing to do until another
+    // member files this change.
+    let on_chain = observed.proposals.iter().any(|o| {
+        o.kind == p.kind
+            && o.target == p.target
+            && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
+    });
+    if input.vote_only && !on_chain {
+        return;
+    }
+    let Some(cu) = input.config_updates.get(&p.intent_id) else {
+        return out.wait(
+            &what,
+            "the update is computed from the channel's config block in the agent's pass".into(),
+        );
+    };
+    let bytes = {
+        use base64::Engine as _;
+        match base64::engine::general_purpose::STANDARD.decode(&cu.config_update) {
+            Ok(b) => b,
+            Err(e) => return out.stall(&what, format!("the computed update is not base64: {e}")),
+        }
+    };
+    let (round, id) =
+        match super::proposal::filing_round(p.kind, &p.target, &cu.payload, &observed.proposals) {
+            Ok(r) => r,
+            Err(e) => {
+                return out.stall(
+                    &what,
+                    format!("this organization's own payload is invalid: {e}"),
+                );
+            }
+        };
+    if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
+        return match mine.state {
+            ProposalState::Proposed => {
+                vote_steps(me, input, mine, &cu.canonical, Some(&bytes), &what, out)
+            }
+            ProposalState::Approved => submit_steps(observed, me, mine, cu, &what, out),
+            ProposalState::Rejected => out.stall(
+                &what,
+                format!(
+                    "proposal {} for exactly this update was rejected; commit a spec that changes it",
+                    short_id(&id)
+                ),
+            ),
+            ProposalState::Failed => out.stall(
+                &what,
+                format!(
+                    "proposal {} failed; fix the cause, then `opssc retry {id}`",
+                    short_id(&id)
+                ),
+            ),
+            other => out.wait(&what, format!("proposal {} is {other}", short_id(&id))),
+        };
+    }
+    // Another organization's undecided proposal for the same change, against
+    // the same config: answer it (a reject with the difference) rather than
+    // replace it, so two orgs that disagree do not supersede each other forever.
+    if let Some(other) = observed.proposals.iter().find(|o| {
+        o.kind == p.kind
+            && o.target == p.target
+            && o.state == ProposalState::Proposed
+            && (p.org.is_none() || o.org == p.org)
+            && o.base_config_sequence == Some(cu.base_sequence)
+    }) {
+        return vote_steps(me, input, other, &cu.canonical, None, &what, out);
+    }
+    if input.vote_only {
+        return out.wait(
+            &what,
+            "this organization only votes on channel changes (channelChanges: voteOnly); the proposal on the chain is not the update it computes".into(),
+        );
+    }
+    out.steps.push(Step::File {
+        what,
+        kind: p.kind,
+        target: p.target.clone(),
+        payload: cu.payload.clone(),
+        round,
+        proposal_id: id,
+        committed_chaincode_sequence: None,
+        base_config_sequence: Some(cu.base_sequence),
+    });
+}
+
+/// The executor's steps for approved config proposal `o`.
+fn submit_steps(
+    observed: &Observed,
+    me: &str,
+    o: &ProposalSummary,
+    cu: &ConfigUpdateInput,
+    what: &str,
+    out: &mut Steps,
+) {
+    let id = o.id.as_str();
+    let Some(open) = &o.open else {
+        return out.wait(
+            what,
+            format!("proposal {} was not read in full", short_id(id)),
+        );
+    };
+    if !open.eligible_executors.iter().any(|e| e == me) {
+        return out.wait_at_most(
+            what,
+            format!(
+                "waiting for the executor ({}) to submit the update",
+                open.eligible_executors.join(", ")
+            ),
+            (open.execution_timeout_secs.max(1) * 1000 / 4).max(1000),
+        );
+    }
+    let channel = &o.target.channel;
+    let now = observed.channels.get(channel).map(|c| c.config_sequence);
+    if o.base_config_sequence != now {
+        out.steps.push(Step::ReportFailed {
+            what: what.to_string(),
+            proposal_id: id.to_string(),
+            error: format!(
+                "stale: the update was computed against config sequence {} and channel {channel} is at {}; a new proposal is computed from the current config",
+                o.base_config_sequence.map_or("?".into(), |b| b.to_string()),
+                now.map_or("?".into(), |b| b.to_string())
+            ),
+        });
+        return;
+    }
+    match &cu.submit {
+        None => out.wait(what, "the signatures were not checked".into()),
+        Some(SubmitCheck::OutsideElectorate { outside, policies }) => out.stall(
+            what,
+            format!(
+                "the orderer will check {}, which needs a signature of {} — not a voter on the OpsSC, so opssc cannot collect it: an admin of {} must sign and submit this update (the approved bytes are the payload of proposal {id}), or change the spec back",
+                policies.join(", "),
+                outside.join(", "),
+                outside.join(", ")
+            ),
+        ),
+        Some(SubmitCheck::Unsigned { signed, policies }) => out.wait(
+            what,
+            format!(
+                "signatures of {} do not satisfy {} yet",
+                if signed.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    signed.join(", ")
+                },
+                policies.join(", ")
+            ),
+        ),
+        Some(SubmitCheck::Ready { signatures }) => {
+            out.steps.push(Step::Submit {
+                what: what.to_string(),
+                proposal_id: id.to_string(),
+                channel: channel.clone(),
+                config_update: cu.config_update.clone(),
+                signatures: signatures.clone(),
+            });
+            out.steps.push(Step::ReportCommitted {
+                what: what.to_string(),
+                proposal_id: id.to_string(),
+                detail: "the update is on the chain".into(),
+            });
+        }
+    }
 }
 
 /// The new organization's side: join every own peer to each spec channel
@@ -561,6 +879,27 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                     );
                 }
             }
+            // An approved config proposal whose update is already on the
+            // chain (an executor that stopped between submitting and
+            // reporting): report it committed, as an eligible executor.
+            ProposalState::Approved if o.kind.carries_config_update() => {
+                let (Some(open), Some(ch)) = (&o.open, observed.channels.get(&o.target.channel))
+                else {
+                    continue;
+                };
+                if ch.config_sequence > o.base_config_sequence.unwrap_or(0)
+                    && open.eligible_executors.iter().any(|e| e == me)
+                {
+                    out.steps.push(Step::ReportCommitted {
+                        what,
+                        proposal_id: o.id.clone(),
+                        detail: format!(
+                            "the update is on the chain (config sequence {})",
+                            ch.config_sequence
+                        ),
+                    });
+                }
+            }
             ProposalState::Approved if o.kind.is_chaincode() => {
                 let Some(open) = &o.open else { continue };
                 let done = out.steps.iter().any(|s| {
@@ -670,6 +1009,7 @@ fn chaincode_change(
             round: p.round,
             proposal_id: id,
             committed_chaincode_sequence: Some(committed),
+            base_config_sequence: None,
         });
         return;
     };
@@ -878,10 +1218,16 @@ fn execute_chaincode(
     // would install and approve something nobody voted on.
     let executor = open.eligible_executors.iter().any(|e| e == me);
     if &open.payload != mine {
+        let voters: Vec<String> = o
+            .votes
+            .iter()
+            .map(|(org, d)| format!("{org} {d:?}"))
+            .collect();
         let why = format!(
-            "approved proposal {} (filed by {}) is not the change the spec asks for now ({})",
+            "approved proposal {} (filed by {}; votes: {}) is not the change the spec asks for now ({})",
             short_id(id),
             open.proposer,
+            voters.join(", "),
             payload_difference(&open.payload, mine)
         );
         // Its executor records the refusal, so it ends failed and the
@@ -1129,6 +1475,17 @@ impl std::fmt::Display for Step {
             Step::Tally { what, proposal_id } => {
                 write!(f, "{what}: tally {}", short_id(proposal_id))
             }
+            Step::Submit {
+                what,
+                proposal_id,
+                signatures,
+                ..
+            } => write!(
+                f,
+                "{what}: submit {} signed by {}",
+                short_id(proposal_id),
+                signatures.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
             Step::Install {
                 what,
                 peer,
