@@ -183,9 +183,9 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
         vote_policy: ctx.config.vote_policy,
         consented: None,
         caught_up: caught_up(ctx, spec, &observed, &plan, report).await,
-        // The trusted commits since the root: proposals filed from them are
-        // judged now; from any other, a pass later.
-        seen_commits: at.signers.iter().map(|(c, _)| c.to_string()).collect(),
+        // Proposals filed from the trusted commit or its history are judged
+        // now; from any other commit, once the spec source has it.
+        seen_commits: seen_commits(ctx, at, &observed),
         config_updates: {
             let (updates, errors) =
                 super::channel_changes::config_updates(ctx, at, &observed, &configs, &plan);
@@ -212,6 +212,37 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
     }
     super::execute::execute(ctx, at, &built, &steps.steps, report).await;
     Ok(())
+}
+
+/// The spec commits of open proposals that are the trusted commit's
+/// ancestors in the agent's spec mirror (with the trusted commits since the
+/// root): the history this organization has seen.
+pub(super) fn seen_commits(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+) -> std::collections::BTreeSet<String> {
+    let mut out: std::collections::BTreeSet<String> =
+        at.signers.iter().map(|(c, _)| c.to_string()).collect();
+    let Some(head) = at.commit else {
+        return out;
+    };
+    let Ok(repo) = git2::Repository::open_bare(ctx.state_dir.join("spec-mirror")) else {
+        return out;
+    };
+    for commit in observed
+        .proposals
+        .iter()
+        .filter_map(|o| o.spec_commit.as_deref())
+    {
+        let Ok(oid) = git2::Oid::from_str(commit) else {
+            continue;
+        };
+        if oid == head || repo.graph_descendant_of(head, oid).unwrap_or(false) {
+            out.insert(commit.to_string());
+        }
+    }
+    out
 }
 
 /// Whether this org's main peer has caught up with the orderer on each

@@ -338,7 +338,7 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
         vote_policy: ctx.config.vote_policy,
         consented: None,
         caught_up: Default::default(),
-        seen_commits: at.signers.iter().map(|(c, _)| c.to_string()).collect(),
+        seen_commits: super::pass::seen_commits(ctx, at, &observed),
         // Not asked: the channels not joined yet are listed below.
         admission: Default::default(),
         config_updates: {

@@ -51,8 +51,8 @@ pub struct PlanInput {
     /// from a partial ledger). A channel not listed counts as caught up.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub caught_up: BTreeMap<String, bool>,
-    /// Spec commits this organization trusts besides `spec_commit` (its
-    /// history since the trusted root). A proposal the plan does not contain
+    /// Spec commits this organization knows besides `spec_commit` (its
+    /// trusted commits and their history). A proposal the plan does not contain
     /// that was filed from one of these, or from `spec_commit`, is rejected;
     /// one filed from a commit this organization has not seen waits a pass
     /// (its spec source may not have fetched an honest member's newer commit
