@@ -167,7 +167,8 @@ pub fn definition(cc: &Chaincode, sequence: u64) -> Result<ChaincodeDefinition> 
 pub async fn run_pass(ctx: &Context, at: &SpecAt) -> PassReport {
     let mut report = PassReport::new();
     if let Err(e) = pass(ctx, at, &mut report).await {
-        report.errors.push(format!("{e:#}"));
+        // Typed: what happens next follows from the fault, not the text.
+        report.fail("pass", &AgentError::from(e));
     }
     report.finish()
 }
@@ -386,5 +387,46 @@ mod tests {
         assert_eq!(r.clone().finish().next, Next::Now);
         r.errors.push("y".into());
         assert!(matches!(r.finish().next, Next::Retry(_)));
+    }
+
+    #[test]
+    fn the_next_pass_follows_from_the_failed_steps_types() {
+        use super::super::error::contract_refusal;
+        let call = |fault, text: &str| AgentError::Call {
+            message: text.into(),
+            fault,
+            refusal: contract_refusal(text),
+        };
+        // The chain moved on under a step: observe again right away.
+        let mut r = PassReport::new();
+        r.fail(
+            "kv",
+            &call(
+                opssc_fabric::Fault::Rejected,
+                "conflict: proposal p is approved: votes are closed",
+            ),
+        );
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.finish().next, Next::Now);
+        // A network hiccup: retry soon.
+        let mut r = PassReport::new();
+        r.fail("kv", &call(opssc_fabric::Fault::Transient, "unavailable"));
+        assert!(matches!(r.finish().next, Next::Retry(_)));
+        // A refusal the same call cannot overcome: stalled, with its reason.
+        let mut r = PassReport::new();
+        r.fail(
+            "kv",
+            &call(
+                opssc_fabric::Fault::Rejected,
+                "forbidden: Org3MSP may not vote: not in the electorate",
+            ),
+        );
+        assert!(r.errors.is_empty());
+        assert!(
+            r.stalled[0].contains("Org3MSP may not vote"),
+            "{:?}",
+            r.stalled
+        );
+        assert!(matches!(r.finish().next, Next::AwaitChange(_)));
     }
 }
