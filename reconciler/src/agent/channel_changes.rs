@@ -12,8 +12,9 @@
 //! ([`crate::plan::steps`]); [`submit`] is the executor's one call for a
 //! `Submit` step. [`admission`] reads, for the new organization's side,
 //! whether the orderer's config of each channel it should be in lists it;
-//! the plan's join steps follow from that. [`opssc_catch_up`] installs and
-//! approves the OpsSC on a new member's own peers.
+//! the plan's join steps follow from that. [`opssc_package`] builds the
+//! OpsSC package a new member installs and approves on its own peers (the
+//! plan's steps).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -32,7 +33,7 @@ use super::error::AgentError;
 use super::spec_source::SpecAt;
 use crate::config_update;
 use crate::observe::Observed;
-use crate::plan::steps::{Admission, ConfigUpdateInput, SubmitCheck};
+use crate::plan::steps::{Admission, ConfigUpdateInput, OpsPackage, SubmitCheck};
 use crate::plan::{Change, Plan};
 
 /// How long the executor waits for the config block after submitting.
@@ -266,76 +267,49 @@ pub async fn admission(
     Ok(out)
 }
 
-/// The OpsSC on this organization's own peers once they joined the ops
-/// channel (a member added after founding): install the OpsSC package
-/// (chaincode-as-a-service at this organization's `chaincodeServers` address
-/// for `<name>_<committed version>`) and approve the committed definition, so
-/// the organization endorses the OpsSC itself instead of relying on the
-/// other members' peers. Without a configured server it does nothing.
-pub async fn opssc_catch_up(
+/// The OpsSC package of this organization (chaincode-as-a-service at its
+/// `chaincodeServers` address for `<name>_<committed version>`), once its
+/// peers joined the ops channel and the OpsSC is committed there: the
+/// planning input for the plan's OpsSC install and approve steps (a member
+/// added after founding endorses the OpsSC on its own peers). `None`
+/// without a configured server: the OpsSC runs on the other members' peers.
+pub fn opssc_package(
     ctx: &Context,
     at: &SpecAt,
     observed: &Observed,
-    report: &mut super::pass::PassReport,
-) -> Result<()> {
+) -> Result<Option<(OpsPackage, super::packages::Built)>> {
     let ops = &at.spec.consortium.ops_channel;
     if !joined(observed, ctx, ops) {
-        return Ok(());
+        return Ok(None);
     }
     let name = ctx.config.ops_chaincode.as_deref().unwrap_or("opssc");
     let Some(committed) = observed.chaincodes.get(&Observed::chaincode_key(ops, name)) else {
-        return Ok(());
+        return Ok(None);
     };
     let label = format!("{name}_{}", committed.version);
     let Some(address) = ctx.config.chaincode_servers.get(&label) else {
         tracing::debug!(
             "no chaincodeServers entry for {label}: the OpsSC runs on the other members' peers"
         );
-        return Ok(());
+        return Ok(None);
     };
-    let pkg = opssc_fabric::package::ccaas_package(
+    let bytes = opssc_fabric::package::ccaas_package(
         &label,
         &opssc_fabric::package::Connection::plaintext(address),
     )?;
-    let package_id = opssc_fabric::package::package_id(&label, &pkg);
-    for peer in &ctx.peers {
-        let has = observed.local.peers.get(&peer.name).is_some_and(|p| {
-            p.installed_packages
-                .iter()
-                .any(|i| i.package_id == package_id)
-        });
-        if !has {
-            opssc_fabric::lifecycle::install(&peer.endorser, &pkg)
-                .await
-                .with_context(|| {
-                    format!("install the OpsSC package {label} on peer {}", peer.name)
-                })?;
-            report
-                .actions
-                .push(format!("installed {package_id} on peer {}", peer.name));
-        }
-    }
-    let main = ctx.main_peer();
-    let approved = observed
-        .local
-        .approved
-        .get(&Observed::chaincode_key(ops, name))
-        .is_some_and(|a| a.sequence >= committed.sequence);
-    if !approved {
-        let def = opssc_fabric::lifecycle::ChaincodeDefinition::new(
-            name,
-            &committed.version,
-            committed.sequence as i64,
-        );
-        let done = opssc_fabric::lifecycle::approve(&main.gateway, ops, &def, Some(&package_id))
-            .await
-            .with_context(|| format!("approve {name} on {ops} as {}", ctx.me))?;
-        report.actions.push(format!(
-            "approved {ops}/{name} {} sequence {} for {} (block {})",
-            committed.version, committed.sequence, ctx.me, done.block
-        ));
-    }
-    Ok(())
+    let package_id = opssc_fabric::package::package_id(&label, &bytes);
+    Ok(Some((
+        OpsPackage {
+            name: name.to_string(),
+            label: label.clone(),
+            package_id: package_id.clone(),
+        },
+        super::packages::Built {
+            label,
+            bytes,
+            package_id,
+        },
+    )))
 }
 
 /// Whether this org's main peer has every block the orderer has on

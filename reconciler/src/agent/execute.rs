@@ -281,8 +281,18 @@ async fn run(
             sequence,
             package_id,
         } => {
-            let cc = chaincode(at, channel, name)?;
-            let def = definition(cc, *sequence).map_err(|e| AgentError::Plan(format!("{e:#}")))?;
+            // A chaincode of the spec gets the spec's definition; the OpsSC
+            // itself (not in the spec) the one committed on the ops channel.
+            let def = match at
+                .spec
+                .chaincodes
+                .get(&(channel.to_string(), name.to_string()))
+            {
+                Some(cc) => {
+                    definition(cc, *sequence).map_err(|e| AgentError::Plan(format!("{e:#}")))?
+                }
+                None => lifecycle::ChaincodeDefinition::new(name, version, *sequence as i64),
+            };
             let done =
                 lifecycle::approve(&ctx.main_peer().gateway, channel, &def, Some(package_id))
                     .await

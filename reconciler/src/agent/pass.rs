@@ -175,7 +175,7 @@ pub async fn run_pass(ctx: &Context, at: &SpecAt) -> PassReport {
 
 async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()> {
     let spec = &at.spec;
-    let (built, build_errors) = ctx.build_packages(spec);
+    let (mut built, build_errors) = ctx.build_packages(spec);
     report.errors.extend(build_errors);
     let (observed, configs) = super::observe_live::live_full(ctx, spec, &built).await?;
     let plan = crate::plan::plan(spec, &observed, &ctx.me);
@@ -194,6 +194,17 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
             updates
         },
         vote_only: ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly,
+        ops_package: match super::channel_changes::opssc_package(ctx, at, &observed) {
+            Ok(Some((pkg, b))) => {
+                built.insert(b.label.clone(), b);
+                Some(pkg)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                report.fail("the OpsSC package", &AgentError::from(e));
+                None
+            }
+        },
         admission: super::channel_changes::admission(ctx, at, &observed)
             .await
             .unwrap_or_else(|e| {
@@ -201,9 +212,6 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
                 Default::default()
             }),
     };
-    if let Err(e) = super::channel_changes::opssc_catch_up(ctx, at, &observed, report).await {
-        report.errors.push(format!("{e:#}"));
-    }
     // Channel changes (membership first: a channel change may be what a
     // chaincode waits for), joins, chaincodes and unplanned proposals: the
     // plan decides, the executor executes.

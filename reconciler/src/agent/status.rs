@@ -348,6 +348,7 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
             updates
         },
         vote_only: ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly,
+        ops_package: super::channel_changes::opssc_package(ctx, at, &observed)?.map(|(p, _)| p),
     };
     let steps = crate::plan::steps::steps(&at.spec, &observed, &plan, &input);
     let mut unplanned: Vec<String> = Vec::new();

@@ -71,6 +71,10 @@ pub struct PlanInput {
     /// `channelChanges: voteOnly`: never file a config proposal.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub vote_only: bool,
+    /// The OpsSC package a member added after founding installs and
+    /// approves, when its agent configuration names a server for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_package: Option<OpsPackage>,
 }
 
 /// What this organization computed for one planned config proposal from
@@ -114,6 +118,16 @@ pub enum SubmitCheck {
     },
 }
 
+/// This organization's package of the OpsSC chaincode itself, for the
+/// committed version on the ops channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpsPackage {
+    /// The OpsSC chaincode's name on the ops channel.
+    pub name: String,
+    pub label: String,
+    pub package_id: String,
+}
+
 /// Whether the ordering service admits this organization to a channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -146,6 +160,7 @@ impl PlanInput {
             admission: BTreeMap::new(),
             config_updates: BTreeMap::new(),
             vote_only: false,
+            ops_package: None,
         }
     }
 }
@@ -443,6 +458,7 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
         config_steps(spec, observed, plan, me, input, p, &mut out);
     }
     joins(spec, observed, me, input, &mut out);
+    opssc_catch_up(spec, observed, input, &mut out);
     for ((channel, name), cc) in &spec.chaincodes {
         // Chaincodes are read from this org's own peer: only on channels it
         // has joined.
@@ -779,6 +795,50 @@ fn joins(spec: &Spec, observed: &Observed, me: &str, input: &PlanInput, out: &mu
                 "this organization's peers have not joined it, and the agent configuration lists no orderer to fetch it from".into(),
             ),
         }
+    }
+}
+
+/// The OpsSC on this organization's own peers once they joined the ops
+/// channel (a member added after founding): install its package and
+/// approve the committed definition, so it endorses the OpsSC itself
+/// instead of relying on the other members' peers.
+fn opssc_catch_up(spec: &Spec, observed: &Observed, input: &PlanInput, out: &mut Steps) {
+    let Some(pkg) = &input.ops_package else {
+        return;
+    };
+    let ops = &spec.consortium.ops_channel;
+    let key = Observed::chaincode_key(ops, &pkg.name);
+    let Some(committed) = observed.chaincodes.get(&key) else {
+        return;
+    };
+    if pkg.label != format!("{}_{}", pkg.name, committed.version) {
+        return;
+    }
+    for peer in observed.local.peers.keys() {
+        if !installed(observed, peer, &pkg.package_id) {
+            out.steps.push(Step::Install {
+                what: key.clone(),
+                peer: peer.clone(),
+                label: pkg.label.clone(),
+                package_id: pkg.package_id.clone(),
+                report_failure_on: None,
+            });
+        }
+    }
+    let approved = observed
+        .local
+        .approved
+        .get(&key)
+        .is_some_and(|a| a.sequence >= committed.sequence);
+    if !approved {
+        out.steps.push(Step::Approve {
+            what: key,
+            channel: ops.clone(),
+            chaincode: pkg.name.clone(),
+            version: committed.version.clone(),
+            sequence: committed.sequence,
+            package_id: pkg.package_id.clone(),
+        });
     }
 }
 
@@ -1651,6 +1711,58 @@ mod tests {
             verdict(&consent, "A", "yes", &other, &mine),
             Verdict::Vote(Decision::Reject, _)
         ));
+    }
+
+    #[test]
+    fn a_member_added_after_founding_installs_and_approves_the_opssc() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let spec = opssc_schema::load_dir(&dir).spec.unwrap();
+        let mut observed = crate::observe::converged(&spec, "Org2MSP");
+        let ops = spec.consortium.ops_channel.clone();
+        observed.chaincodes.insert(
+            format!("{ops}/opssc"),
+            crate::observe::CommittedDefinition {
+                sequence: 1,
+                version: "1.0".into(),
+                endorsement_policy: "/Channel/Application/Endorsement".into(),
+                collections: Vec::new(),
+                init_required: false,
+                approvals: Default::default(),
+                last_modified: None,
+            },
+        );
+        let plan = crate::plan::plan(&spec, &observed, "Org2MSP");
+        let pkg = OpsPackage {
+            name: "opssc".into(),
+            label: "opssc_1.0".into(),
+            package_id: format!("opssc_1.0:{}", "c".repeat(64)),
+        };
+        let input = PlanInput {
+            ops_package: Some(pkg.clone()),
+            ..PlanInput::auto("c")
+        };
+        let s = steps(&spec, &observed, &plan, &input);
+        let peers = observed.local.peers.len();
+        assert_eq!(s.steps.len(), peers + 1, "{s:#?}");
+        assert!(
+            matches!(&s.steps[peers], Step::Approve { chaincode, sequence: 1, .. } if chaincode == "opssc")
+        );
+        // Installed and approved: nothing left.
+        for p in observed.local.peers.values_mut() {
+            p.installed_packages.push(crate::observe::InstalledPackage {
+                package_id: pkg.package_id.clone(),
+                label: pkg.label.clone(),
+            });
+        }
+        observed.local.approved.insert(
+            format!("{ops}/opssc"),
+            crate::observe::ApprovedDefinition {
+                sequence: 1,
+                version: "1.0".into(),
+                package_id: Some(pkg.package_id.clone()),
+            },
+        );
+        assert_eq!(steps(&spec, &observed, &plan, &input), Steps::default());
     }
 
     #[test]
