@@ -76,6 +76,18 @@ pub fn config_updates(
         if !member || !joined(observed, ctx, channel) {
             continue;
         }
+        // A voteOnly organization computes an update only to vote on (or
+        // execute) one that another member filed.
+        let filed = observed.proposals.iter().any(|o| {
+            o.kind == p.kind
+                && o.target == p.target
+                && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
+        });
+        if ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly
+            && !filed
+        {
+            continue;
+        }
         let changes: Vec<&Change> = p.changes.iter().map(|&i| &plan.shared[i].change).collect();
         match config_update_input(config, at, observed, p, &changes) {
             Ok(cu) => {

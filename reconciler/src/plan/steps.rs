@@ -962,6 +962,18 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
             }
             ProposalState::Approved if o.kind.is_chaincode() => {
                 let Some(open) = &o.open else { continue };
+                // Its definition is on the chain: it is done, only the
+                // report is missing (its executor's step, finish_committed).
+                let sequence = open.payload["sequence"].as_u64().unwrap_or(u64::MAX);
+                let on_chain = o.target.chaincode.as_ref().is_some_and(|name| {
+                    observed
+                        .chaincodes
+                        .get(&Observed::chaincode_key(&o.target.channel, name))
+                        .is_some_and(|c| c.sequence >= sequence)
+                });
+                if on_chain {
+                    continue;
+                }
                 let done = out.steps.iter().any(|s| {
                     matches!(s, Step::ReportCommitted { proposal_id, .. } | Step::ReportFailed { proposal_id, .. } if *proposal_id == o.id)
                 });
