@@ -31,6 +31,10 @@ pub enum AgentError {
     /// chaincode not in the spec): a bug of the planner or the inputs.
     #[error("{0}")]
     Plan(String),
+    /// A node answered something this version does not understand (the
+    /// OpsSC chaincode of another version?).
+    #[error("{0}")]
+    Answer(String),
 }
 
 /// What the pass does after a failed step.
@@ -58,14 +62,14 @@ impl AgentError {
     pub fn fault(&self) -> Fault {
         match self {
             AgentError::Call { fault, .. } => *fault,
-            AgentError::Plan(_) => Fault::Bug,
+            AgentError::Plan(_) | AgentError::Answer(_) => Fault::Bug,
         }
     }
 
     pub fn refusal(&self) -> Option<&ContractError> {
         match self {
             AgentError::Call { refusal, .. } => refusal.as_ref(),
-            AgentError::Plan(_) => None,
+            AgentError::Plan(_) | AgentError::Answer(_) => None,
         }
     }
 
@@ -86,15 +90,20 @@ impl AgentError {
     }
 }
 
-/// Calls made through the anyhow-based clients ([`super::ops::OpsClient`]):
-/// the fault of the first Fabric error in the chain, and the contract's
+/// Calls made through anyhow-based code (the observation, the config
+/// update, the commands): the fault of the first Fabric error in the chain, and the contract's
 /// refusal in its text.
 impl From<anyhow::Error> for AgentError {
     fn from(e: anyhow::Error) -> AgentError {
+        // A typed error inside keeps its class; else the first Fabric error.
         let fault = e
             .chain()
-            .find_map(|c| c.downcast_ref::<opssc_fabric::Error>())
-            .map_or(Fault::Transient, opssc_fabric::Error::fault);
+            .find_map(|c| {
+                c.downcast_ref::<AgentError>()
+                    .map(AgentError::fault)
+                    .or_else(|| c.downcast_ref::<opssc_fabric::Error>().map(|f| f.fault()))
+            })
+            .unwrap_or(Fault::Transient);
         let message = chain(e.as_ref());
         AgentError::Call {
             refusal: contract_refusal(&message),
@@ -272,5 +281,17 @@ mod tests {
         let e: AgentError = anyhow::Error::new(fabric).context("submit").into();
         assert_eq!(e.fault(), Fault::Transient);
         assert!(e.to_string().starts_with("submit: timed out"), "{e}");
+        // A typed error passed through anyhow keeps its class and refusal.
+        let typed = AgentError::Call {
+            message: "forbidden: A may not vote: no".into(),
+            fault: Fault::Rejected,
+            refusal: contract_refusal("forbidden: A may not vote: no"),
+        };
+        let back: AgentError = anyhow::Error::new(typed).context("observe").into();
+        assert_eq!(back.fault(), Fault::Rejected);
+        assert!(matches!(
+            back.refusal(),
+            Some(ContractError::Forbidden { .. })
+        ));
     }
 }
