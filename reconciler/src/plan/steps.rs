@@ -328,6 +328,31 @@ impl Steps {
         });
     }
 
+    /// `o`'s open detail, or a wait saying it was not read.
+    fn open_of<'a>(&mut self, o: &'a ProposalSummary, what: &str) -> Option<&'a OpenDetail> {
+        if o.open.is_none() {
+            self.wait(
+                what,
+                format!("proposal {} was not read in full", short_id(&o.id)),
+            );
+        }
+        o.open.as_ref()
+    }
+
+    /// Another organization is the executor: say who, and look again a few
+    /// times per executor timeout (the next organization becomes eligible
+    /// when it runs out, which no event announces).
+    fn wait_for_executor(&mut self, open: &OpenDetail, what: &str, step: &str) {
+        self.wait_at_most(
+            what,
+            format!(
+                "waiting for the executor ({}) to {step}",
+                open.eligible_executors.join(", ")
+            ),
+            (open.execution_timeout_secs.max(1) * 1000 / 4).max(1000),
+        );
+    }
+
     fn stall(&mut self, what: &str, why: String) {
         self.blocked.push(Blocked {
             what: what.to_string(),
@@ -676,21 +701,11 @@ fn submit_steps(
     out: &mut Steps,
 ) {
     let id = o.id.as_str();
-    let Some(open) = &o.open else {
-        return out.wait(
-            what,
-            format!("proposal {} was not read in full", short_id(id)),
-        );
+    let Some(open) = out.open_of(o, what) else {
+        return;
     };
     if !open.eligible_executors.iter().any(|e| e == me) {
-        return out.wait_at_most(
-            what,
-            format!(
-                "waiting for the executor ({}) to submit the update",
-                open.eligible_executors.join(", ")
-            ),
-            (open.execution_timeout_secs.max(1) * 1000 / 4).max(1000),
-        );
+        return out.wait_for_executor(open, what, "submit the update");
     }
     let channel = &o.target.channel;
     let now = observed.channels.get(channel).map(|c| c.config_sequence);
@@ -1132,11 +1147,8 @@ fn vote_steps(
     what: &str,
     out: &mut Steps,
 ) {
-    let Some(open) = &o.open else {
-        return out.wait(
-            what,
-            format!("proposal {} was not read in full", short_id(&o.id)),
-        );
+    let Some(open) = out.open_of(o, what) else {
+        return;
     };
     let mut approvals = o
         .votes
@@ -1279,11 +1291,8 @@ fn execute_chaincode(
     out: &mut Steps,
 ) {
     let id = o.id.as_str();
-    let Some(open) = &o.open else {
-        return out.wait(
-            what,
-            format!("proposal {} was not read in full", short_id(id)),
-        );
+    let Some(open) = out.open_of(o, what) else {
+        return;
     };
     // The spec moved on after the vote (e.g. to a commit that fixes a package
     // that did not compile): executing it with today's package or definition
@@ -1378,14 +1387,7 @@ fn execute_chaincode(
     }
     // The shared step.
     if !executor {
-        return out.wait_at_most(
-            what,
-            format!(
-                "waiting for the executor ({}) to commit sequence {sequence}",
-                open.eligible_executors.join(", ")
-            ),
-            (open.execution_timeout_secs.max(1) * 1000 / 4).max(1000),
-        );
+        return out.wait_for_executor(open, what, &format!("commit sequence {sequence}"));
     }
     // This organization's approval is planned above (or given).
     let mut approvals: BTreeSet<String> = open
