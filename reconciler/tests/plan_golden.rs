@@ -113,6 +113,152 @@ fn golden_plans_match_their_snapshots() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The planning input of a case: `input.json` if present, else automatic
+/// votes with every peer caught up.
+fn case_input(case: &Path) -> plan::steps::PlanInput {
+    match std::fs::read_to_string(case.join("input.json")) {
+        Ok(text) => serde_json::from_str(&text).unwrap(),
+        Err(_) => plan::steps::PlanInput::auto(&"0".repeat(40)),
+    }
+}
+
+fn case_steps(case: &Path) -> plan::steps::Steps {
+    let (spec, observed, p) = case_plan(case);
+    plan::steps::steps(&spec, &observed, &p, &case_input(case))
+}
+
+#[test]
+fn golden_steps_match_their_snapshots() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let s = case_steps(&case);
+        assert_eq!(
+            s,
+            case_steps(&case),
+            "{}: planning twice differs",
+            case.display()
+        );
+        failures.extend(check_snapshot(
+            &case.join("steps.txt"),
+            &plan::steps::render(&s),
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The situations an agent meets, each with the steps it must take.
+#[test]
+fn the_step_catalogue_covers_the_agent_situations() {
+    use plan::steps::Step;
+    let case = |name: &str| case_steps(&golden().join(name));
+    let kinds = |s: &plan::steps::Steps| -> Vec<&'static str> {
+        s.steps
+            .iter()
+            .map(|s| match s {
+                Step::Join { .. } => "join",
+                Step::File { .. } => "file",
+                Step::Submit { .. } => "submit",
+                Step::Vote { .. } => "vote",
+                Step::Tally { .. } => "tally",
+                Step::Install { .. } => "install",
+                Step::Approve { .. } => "approve",
+                Step::ReportTask { .. } => "report_task",
+                Step::Commit { .. } => "commit",
+                Step::ReportCommitted { .. } => "report_committed",
+                Step::ReportFailed { .. } => "report_failed",
+            })
+            .collect()
+    };
+    // A fresh rollout: file the proposal, nothing else yet.
+    assert_eq!(kinds(&case("steps-rollout")), ["file"]);
+    // Mid-vote: this organization's approval decides it, so it tallies.
+    let mid = case("steps-mid-vote");
+    assert_eq!(kinds(&mid), ["vote", "tally"]);
+    assert!(
+        matches!(&mid.steps[0], Step::Vote { decision, .. } if *decision == opssc_chaincode::model::Decision::Approve)
+    );
+    // The first executor died: the next one commits with the organizations
+    // that approved (the channel's LifecycleEndorsement: 2 of 3).
+    let died = case("steps-executor-died");
+    assert_eq!(kinds(&died), ["commit", "report_committed"]);
+    assert!(
+        matches!(&died.steps[0], Step::Commit { endorsers, .. } if endorsers == &["Org1MSP", "Org2MSP"])
+    );
+    // A package that does not compile on two of three: stalled, and the
+    // executor records the proposal failed.
+    let failed = case("steps-failed-install");
+    assert_eq!(kinds(&failed), ["report_failed"]);
+    assert!(
+        failed
+            .blocked
+            .iter()
+            .any(|b| b.stalled && b.why.contains("does not compile"))
+    );
+    // Proposals the plan does not contain: rejected (with the reason),
+    // tallied once the rejections decide, never approved; an approved one is
+    // recorded failed by its executor; one from an unseen commit waits.
+    let hostile = case("steps-unplanned");
+    assert_eq!(kinds(&hostile), ["vote", "vote", "tally", "report_failed"]);
+    for s in &hostile.steps {
+        if let Step::Vote {
+            decision, reason, ..
+        } = s
+        {
+            assert_eq!(*decision, opssc_chaincode::model::Decision::Reject);
+            assert!(reason.contains("calls for no"), "{reason}");
+        }
+    }
+    assert!(
+        hostile
+            .blocked
+            .iter()
+            .any(|b| b.why.contains("has not seen") && b.why.contains("filed by Org2MSP"))
+    );
+    // An approved proposal that is not the spec's change (a hostile
+    // upgrade): its executor records the refusal; the others are stalled,
+    // naming proposal, proposer and voters.
+    let refused = case("steps-refused");
+    assert_eq!(kinds(&refused), ["report_failed"]);
+    let waiting = case("steps-refused-waiting");
+    assert!(waiting.steps.is_empty());
+    assert!(waiting.blocked.iter().any(|b| b.stalled
+        && b.why.contains("filed by Org3MSP")
+        && b.why.contains("Org2MSP Approve")
+        && b.why.contains("its executor: Org1MSP")));
+    // Channel changes: file with the base config sequence; once approved
+    // and signed enough, the executor submits.
+    let file = case("steps-config-file");
+    assert_eq!(kinds(&file), ["file"]);
+    assert!(matches!(
+        &file.steps[0],
+        Step::File {
+            base_config_sequence: Some(6),
+            ..
+        }
+    ));
+    let submit = case("steps-config-submit");
+    assert_eq!(kinds(&submit), ["submit", "report_committed"]);
+    // A new organization whose admission the orderer confirms for trade
+    // (not yet for ops): it joins trade, and waits for ops.
+    let new = case("add-org-bootstrap");
+    assert_eq!(kinds(&new), ["join"]);
+    assert!(
+        new.blocked
+            .iter()
+            .any(|b| b.what == "channel ops" && b.look_again_ms.is_some())
+    );
+    // The golden plans without a full observation of their proposals plan
+    // no vote on them: they say what they wait for.
+    let upgrade = case("upgrade-chaincode");
+    assert!(upgrade.steps.is_empty());
+    assert!(
+        upgrade
+            .blocked
+            .iter()
+            .any(|b| b.why.contains("not read in full"))
+    );
+}
+
 #[test]
 fn the_catalogue_covers_every_change_risk_and_local_action() {
     let mut changes = BTreeSet::new();
@@ -703,6 +849,7 @@ fn mutations() -> Vec<Mutation> {
                     electorate: vec!["Org1MSP".into(), "Org2MSP".into(), "Org3MSP".into()],
                     spec_commit: None,
                     base_config_sequence: None,
+                    open: None,
                 });
             },
             None,

@@ -4,21 +4,24 @@
 //! lists the organization and installs and approves every committed
 //! chaincode); `opssc bootstrap` runs those passes in the foreground and
 //! stops when [`remaining`] is empty — every spec channel that lists this
-//! organization and whose config already lists it is joined by every own
-//! peer, and every committed chaincode of those channels is installed on
-//! every own peer and approved by this organization at its committed
-//! sequence — or when the time is up. [`remaining`] is pure, over an
-//! [`Observed`] snapshot.
+//! organization is joined by every own peer, and the plan has no install or
+//! approve step left for the committed chaincodes
+//! ([`crate::plan::steps`]) — or when the time is up. [`remaining`] is pure,
+//! over an [`Observed`] snapshot.
 
 use opssc_schema::Spec;
 
 use crate::observe::Observed;
+use crate::plan::steps::{PlanInput, Step};
 
-/// What is still missing for `me` to take part in every channel it was added to.
+/// What is still missing for `me` to take part in every channel it was
+/// added to: the channels its peers have not joined, and the plan's
+/// install and approve steps for the committed chaincodes — bootstrap
+/// renders the plan, it does not work the steps out again.
 pub fn remaining(spec: &Spec, observed: &Observed, me: &str) -> Vec<String> {
     let mut out = Vec::new();
     for (name, ch) in &spec.channels {
-        if !ch.members.contains(&me.to_string()) {
+        if !ch.members.iter().any(|m| m == me) {
             continue;
         }
         for (peer, local) in &observed.local.peers {
@@ -26,38 +29,23 @@ pub fn remaining(spec: &Spec, observed: &Observed, me: &str) -> Vec<String> {
                 out.push(format!("peer {peer} has not joined channel {name}"));
             }
         }
-        for ((channel, cc_name), cc) in &spec.chaincodes {
-            if channel != name {
-                continue;
-            }
-            let key = Observed::chaincode_key(channel, cc_name);
-            let Some(committed) = observed.chaincodes.get(&key) else {
-                continue;
-            };
-            if let Some(package_id) = observed.packages.get(&cc.label) {
-                for (peer, local) in &observed.local.peers {
-                    if !local
-                        .installed_packages
-                        .iter()
-                        .any(|i| &i.package_id == package_id)
-                    {
-                        out.push(format!(
-                            "{key}: package {package_id} is not installed on peer {peer}"
-                        ));
-                    }
-                }
-            }
-            let approved = observed
-                .local
-                .approved
-                .get(&key)
-                .is_some_and(|a| a.sequence >= committed.sequence);
-            if !approved {
-                out.push(format!(
-                    "{key}: {me} has not approved the committed sequence {}",
-                    committed.sequence
-                ));
-            }
+    }
+    let input = PlanInput::auto(&"0".repeat(40));
+    let plan = crate::plan::plan_with(spec, observed, me, &input);
+    for step in &plan.steps {
+        match step {
+            Step::Install {
+                what,
+                peer,
+                package_id,
+                ..
+            } => out.push(format!(
+                "{what}: package {package_id} is not installed on peer {peer}"
+            )),
+            Step::Approve { what, sequence, .. } => out.push(format!(
+                "{what}: {me} has not approved the committed sequence {sequence}"
+            )),
+            _ => {}
         }
     }
     out

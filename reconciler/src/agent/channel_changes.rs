@@ -1,39 +1,27 @@
-//! Channel configuration changes in a pass: file, vote (with a signature),
-//! execute, and join the channels this organization was added to.
+//! Channel configuration changes: the I/O around the plan's config steps.
 //!
 //! For every planned config proposal (`ChannelUpdate`, `OrgAdd`, `OrgRemove`)
-//! on a channel this organization is a member of, [`config_proposal`]
-//! computes the ConfigUpdate from its own spec and the channel's current
-//! config block ([`crate::config_update`]) and then, by what the chain says:
-//!
-//! - nothing filed → **file** it, with the base config sequence;
-//! - filed with the same bytes and undecided → **vote** approve with this
-//!   org admin's ConfigSignature over those bytes, then tally;
-//! - another org's undecided proposal for the same target at the same base
-//!   with other bytes → **vote reject** naming the difference;
-//! - approved and this org an eligible executor → **submit** the update,
-//!   signed by the approvals' ConfigSignatures taken from the chain, once
-//!   they satisfy the policies the orderer will check; wait for the config
-//!   block; **report committed**.
-//!
-//! A proposal is never submitted against another base than its own: when the
-//! channel moved on, the executor records the proposal as failed (stale) and
-//! the next pass files a fresh one from the new config; an undecided stale
-//! proposal is superseded by filing the fresh one. [`unplanned`] rejects
-//! undecided config proposals this org's spec (at the same commit) does not
-//! call for, and reports committed an approved one whose update is already on
-//! the chain (an executor that stopped between submitting and reporting).
-//! [`join_channels`] is the new organization's side: once the config of a
-//! channel it should be in lists it, fetch block 0 from the orderer and join
-//! every own peer; the chaincode steps then catch up.
+//! on a channel this organization is a member of, [`config_updates`]
+//! computes, before planning, what the planner cannot: the ConfigUpdate from
+//! this organization's own spec and the channel's config block as the
+//! observation decoded it ([`crate::config_update`]), and for an approved
+//! proposal of exactly those bytes whether the approvals' ConfigSignatures
+//! satisfy the policies the orderer will check. The decisions — file, vote
+//! (with a signature), reject another org's different bytes, submit or
+//! record a stale proposal as failed, what waits — are the plan's
+//! ([`crate::plan::steps`]); [`submit`] is the executor's one call for a
+//! `Submit` step. [`admission`] reads, for the new organization's side,
+//! whether the orderer's config of each channel it should be in lists it;
+//! the plan's join steps follow from that. [`opssc_package`] builds the
+//! OpsSC package a new member installs and approves on its own peers (the
+//! plan's steps).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use base64::Engine as _;
-use opssc_chaincode::api::ProposeArgs;
-use opssc_chaincode::model::{Decision, Kind, ProposalState, SpecRef};
+use opssc_chaincode::model::{ConfigSignatureB64, ProposalState};
 use opssc_fabric::configtx::{self, ChannelConfig, client, sign};
 use opssc_fabric::deliver::Seek;
 use opssc_fabric::protos::common::{ConfigSignature, ConfigUpdate};
@@ -41,26 +29,15 @@ use prost::Message;
 use serde_json::Value;
 
 use super::context::Context;
-use super::ops::OpsClient;
-use super::pass::{PassReport, vote_and_tally};
+use super::error::AgentError;
 use super::spec_source::SpecAt;
 use crate::config_update;
 use crate::observe::Observed;
-use crate::plan::{Change, Plan, PlannedProposal, short_id};
-
-/// How often an organization that waits to be added to a channel asks the
-/// orderer again (one small Deliver call).
-const ADDED_POLL: Duration = Duration::from_secs(2);
+use crate::plan::steps::{Admission, ConfigUpdateInput, OpsPackage, SubmitCheck};
+use crate::plan::{Change, Plan};
 
 /// How long the executor waits for the config block after submitting.
 const CONFIG_BLOCK_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn describe(p: &PlannedProposal) -> String {
-    match &p.org {
-        Some(org) => format!("{} {org} on channel {}", p.kind, p.target.channel),
-        None => format!("{} of channel {}", p.kind, p.target.channel),
-    }
-}
 
 /// Whether this org's peers have joined `channel` (configs are read there).
 fn joined(observed: &Observed, ctx: &Context, channel: &str) -> bool {
@@ -71,320 +48,167 @@ fn joined(observed: &Observed, ctx: &Context, channel: &str) -> bool {
         .is_some_and(|p| p.joined_channels.iter().any(|c| c == channel))
 }
 
-/// One planned config proposal (see the module doc).
-pub async fn config_proposal(
+/// The config updates this organization computes for the plan's config
+/// proposals, by `intent_id` (see the module doc), and the errors of those
+/// it could not compute.
+pub fn config_updates(
     ctx: &Context,
     at: &SpecAt,
     observed: &Observed,
+    configs: &BTreeMap<String, ChannelConfig>,
     plan: &Plan,
-    p: &PlannedProposal,
-    report: &mut PassReport,
-) -> Result<()> {
-    let channel = &p.target.channel;
-    let what = describe(p);
-    // Only the channel's current members vote on its config.
-    let member = observed
-        .channels
-        .get(channel)
-        .is_some_and(|c| c.members.contains_key(&ctx.me));
-    if !member || !joined(observed, ctx, channel) {
-        return Ok(());
-    }
-    let ops_channel = &at.spec.consortium.ops_channel;
-    // The contract admits a new member to an application channel only once
-    // it is a member of the ops channel (where it votes from then on).
-    if let (Kind::OrgAdd, Some(org)) = (p.kind, &p.org)
-        && channel != ops_channel
-        && !observed
-            .channels
-            .get(ops_channel)
-            .is_some_and(|c| c.members.contains_key(org))
-    {
-        report.waiting.push(format!(
-            "{what}: waits until {org} is a member of the ops channel {ops_channel}"
-        ));
-        return Ok(());
-    }
-    // Removing a member is two-phase: what still needs it (a chaincode it
-    // must endorse, an admin policy only it can satisfy) changes first.
-    if let Some(risk) = blocking_risk(plan, p) {
-        report
-            .stalled
-            .push(format!("{what}: not filed yet: {}", risk.message));
-        return Ok(());
-    }
-    if let Some(pre) = p
-        .changes
+) -> (BTreeMap<String, ConfigUpdateInput>, Vec<String>) {
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for p in plan
+        .proposals
         .iter()
-        .flat_map(|&i| &plan.shared[i].requires)
-        .find(|r| matches!(r, crate::plan::Precondition::OrgCertificates { .. }))
+        .filter(|p| p.kind.carries_config_update())
     {
-        report.waiting.push(format!("{what}: waits until {pre}"));
-        return Ok(());
-    }
-    // An organization that only votes has nothing to compute until another
-    // member files this change.
-    let on_chain = observed.proposals.iter().any(|o| {
-        o.kind == p.kind
-            && o.target == p.target
-            && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
-    });
-    let vote_only =
-        ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly;
-    if vote_only && !on_chain {
-        // Not this organization's to file, and nothing to vote on: it does
-        // not wait on anything either (`opssc plan` shows the difference).
-        tracing::debug!("{what}: left to other members (channelChanges: voteOnly)");
-        return Ok(());
-    }
-    let config = client::fetch_config(&ctx.main_peer().deliver, channel)
-        .await
-        .with_context(|| format!("read the config of channel {channel}"))?;
-    let changes: Vec<&Change> = p.changes.iter().map(|&i| &plan.shared[i].change).collect();
-    let bytes = config_update::channel_update(&at.spec, &config, &changes)?;
-    let payload = config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, &changes)?;
-    let (round, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)
-        .map_err(|e| anyhow!("this organization's own {what} payload is invalid: {e}"))?;
-    let ops = ctx.ops(ops_channel);
-
-    if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
-        return match mine.state {
-            ProposalState::Proposed => {
-                vote_and_tally(
-                    ctx,
-                    &ops,
-                    &id,
-                    p.kind,
-                    &payload,
-                    Some(&bytes),
-                    &what,
-                    report,
-                )
-                .await
-            }
-            ProposalState::Approved => {
-                execute(ctx, &ops, &config, &id, &bytes, &what, report).await
-            }
-            ProposalState::Rejected => {
-                report.stalled.push(format!(
-                    "{what}: proposal {} for exactly this update was rejected; commit a spec that changes it",
-                    short_id(&id)
-                ));
-                Ok(())
-            }
-            ProposalState::Failed => {
-                report.stalled.push(format!(
-                    "{what}: proposal {} failed; fix the cause, then `opssc retry {id}`",
-                    short_id(&id)
-                ));
-                Ok(())
-            }
-            other => {
-                report
-                    .waiting
-                    .push(format!("{what}: proposal {} is {other}", short_id(&id)));
-                Ok(())
-            }
+        let channel = &p.target.channel;
+        let member = observed
+            .channels
+            .get(channel)
+            .is_some_and(|c| c.members.contains_key(&ctx.me));
+        let Some(config) = configs.get(channel) else {
+            continue;
         };
+        if !member || !joined(observed, ctx, channel) {
+            continue;
+        }
+        // A voteOnly organization computes an update only to vote on (or
+        // execute) one that another member filed.
+        let filed = observed.proposals.iter().any(|o| {
+            o.kind == p.kind
+                && o.target == p.target
+                && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
+        });
+        if ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly
+            && !filed
+        {
+            continue;
+        }
+        let changes: Vec<&Change> = p.changes.iter().map(|&i| &plan.shared[i].change).collect();
+        match config_update_input(config, at, observed, p, &changes) {
+            Ok(cu) => {
+                out.insert(p.intent_id.clone(), cu);
+            }
+            Err(e) => errors.push(format!("{channel}: {e:#}")),
+        }
     }
-
-    // Another organization's undecided proposal for the same change, against
-    // the same config: answer it (a reject with the difference) rather than
-    // replace it, so two orgs that disagree do not supersede each other forever.
-    if let Some(other) = observed.proposals.iter().find(|o| {
-        o.kind == p.kind
-            && o.target == p.target
-            && o.state == ProposalState::Proposed
-            && (p.org.is_none() || o.org == p.org)
-            && o.base_config_sequence == Some(config.sequence)
-    }) {
-        return vote_and_tally(ctx, &ops, &other.id, p.kind, &payload, None, &what, report).await;
-    }
-
-    if vote_only {
-        report.waiting.push(format!(
-            "{what}: this organization only votes on channel changes (channelChanges: voteOnly); the proposal on the chain is not the update it computes"
-        ));
-        return Ok(());
-    }
-    let out = ops
-        .propose(&ProposeArgs {
-            kind: p.kind,
-            target: p.target.clone(),
-            payload,
-            spec_ref: SpecRef {
-                git_commit: at.git_commit(),
-                spec_hash: at.spec.spec_hash.clone(),
-                base_config_sequence: Some(config.sequence),
-                committed_chaincode_sequence: None,
-            },
-            deadline: None,
-            round,
-        })
-        .await?;
-    report.actions.push(format!(
-        "{what}: filed proposal {} (config sequence {}, {} bytes): {}",
-        short_id(&id),
-        config.sequence,
-        bytes.len(),
-        out["outcome"].as_str().unwrap_or("filed")
-    ));
-    Ok(())
+    (out, errors)
 }
 
-/// A risk of `p` that must be resolved by another change before `p` may be
-/// filed: a removed organization that is still a sole endorser, or an admin
-/// lockout.
-pub fn blocking_risk<'a>(plan: &'a Plan, p: &PlannedProposal) -> Option<&'a crate::plan::Risk> {
-    p.changes
+fn config_update_input(
+    config: &ChannelConfig,
+    at: &SpecAt,
+    observed: &Observed,
+    p: &crate::plan::PlannedProposal,
+    changes: &[&Change],
+) -> Result<ConfigUpdateInput> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bytes = config_update::channel_update(&at.spec, config, changes)?;
+    let payload = config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, changes)?;
+    let (_, canonical) = opssc_chaincode::api::normalize_payload(p.kind, &payload)
+        .map_err(|e| anyhow!("this organization's own payload is invalid: {e}"))?;
+    let (_, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)
+        .map_err(|e| anyhow!("this organization's own payload is invalid: {e}"))?;
+    // For the approved proposal of exactly these bytes: what the orderer
+    // will check, against the signatures the observation read.
+    let submit = match observed
+        .proposals
         .iter()
-        .flat_map(|&i| plan.shared[i].risks.iter())
-        .find(|r| {
-            matches!(
-                r.kind,
-                crate::plan::RiskKind::SoleEndorser | crate::plan::RiskKind::AdminLockout
-            )
-        })
+        .find(|o| o.id == id && o.state == ProposalState::Approved)
+        .and_then(|o| Some((o, o.open.as_ref()?)))
+    {
+        Some((o, open)) => {
+            let update =
+                ConfigUpdate::decode(bytes.as_slice()).context("decode the config update")?;
+            let needed = configtx::required_signatures(config, &update)
+                .context("the policies that the update must satisfy")?;
+            let policies: Vec<String> = needed
+                .policies()
+                .iter()
+                .map(|r| r.policy().to_string())
+                .collect();
+            let signed: BTreeSet<String> = open.config_signatures.keys().cloned().collect();
+            let electorate: BTreeSet<String> = o.electorate.iter().cloned().collect();
+            Some(if !needed.is_satisfied_by(&electorate) {
+                SubmitCheck::OutsideElectorate {
+                    outside: needed.orgs().difference(&electorate).cloned().collect(),
+                    policies,
+                }
+            } else if !needed.is_satisfied_by(&signed) {
+                SubmitCheck::Unsigned {
+                    signed: signed.into_iter().collect(),
+                    policies,
+                }
+            } else {
+                SubmitCheck::Ready {
+                    signatures: open.config_signatures.clone(),
+                }
+            })
+        }
+        None => None,
+    };
+    Ok(ConfigUpdateInput {
+        config_update: b64.encode(&bytes),
+        payload,
+        canonical,
+        base_sequence: config.sequence,
+        submit,
+    })
 }
 
 /// The round (and so the contract's ID) under which this exact update is
-/// filed: the first round whose proposal is not dead. A proposal of exactly
-/// these bytes that someone superseded (for instance with a hostile filing for
-/// the same target), or that expired or was withdrawn, must not block the
-/// change forever: the next round is a new ID. A rejected or failed one is
-/// kept (its outcome stands until the spec changes or `opssc retry`).
+/// filed ([`crate::plan::proposal::filing_round`]).
 pub fn filing_round(
-    kind: Kind,
+    kind: opssc_chaincode::model::Kind,
     target: &opssc_chaincode::model::Target,
     payload: &Value,
     proposals: &[crate::observe::ProposalSummary],
 ) -> Result<(u32, String), opssc_chaincode::error::ContractError> {
-    const MAX_ROUNDS: u32 = 64;
-    let mut round = 0;
-    loop {
-        let id = opssc_chaincode::compute_proposal_id(kind, target, round, payload)?;
-        let dead = proposals.iter().any(|o| {
-            o.id == id
-                && matches!(
-                    o.state,
-                    ProposalState::Superseded | ProposalState::Expired | ProposalState::Withdrawn
-                )
-        });
-        if !dead || round == MAX_ROUNDS {
-            return Ok((round, id));
-        }
-        round += 1;
-    }
+    crate::plan::proposal::filing_round(kind, target, payload, proposals)
 }
 
-/// The ConfigSignatures of the approving votes, with their organizations.
-async fn signatures_on_chain(ops: &OpsClient, id: &str) -> Result<Vec<(String, ConfigSignature)>> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut out = Vec::new();
-    for v in ops.votes(id).await? {
-        let (Decision::Approve, Some(s)) = (v.decision, &v.config_signature) else {
-            continue;
-        };
-        out.push((
-            v.org.clone(),
-            ConfigSignature {
-                signature_header: b64
-                    .decode(&s.signature_header)
-                    .with_context(|| format!("{}'s signature header on {id}", v.org))?,
-                signature: b64
-                    .decode(&s.signature)
-                    .with_context(|| format!("{}'s signature on {id}", v.org))?,
-            },
-        ));
-    }
-    Ok(out)
-}
-
-/// The executor's step for an approved config proposal.
-async fn execute(
+/// A `Submit` step: the update signed by the approvals' ConfigSignatures,
+/// broadcast to the first orderer of the local configuration; waits for the
+/// config block. `Ok(Err(why))` when the orderer refused it (a policy, a
+/// stale read set): the caller records that on the proposal.
+pub async fn submit(
     ctx: &Context,
-    ops: &OpsClient,
-    config: &ChannelConfig,
-    id: &str,
-    bytes: &[u8],
-    what: &str,
-    report: &mut PassReport,
-) -> Result<()> {
-    let channel = &config.channel_id;
-    let got = ops.get(id).await?;
-    let waiting = format!("{what}: waiting for the executor");
-    if !super::pass::is_executor(ctx, &got, report, &waiting, "to submit the update") {
-        return Ok(());
-    }
-    let base = got.proposal.spec_ref.base_config_sequence;
-    if base != Some(config.sequence) {
-        let error = format!(
-            "stale: the update was computed against config sequence {} and channel {channel} is at {}; a new proposal is computed from the current config",
-            base.map_or("?".into(), |b| b.to_string()),
-            config.sequence
-        );
-        ops.report_failed(id, &error).await?;
-        report.actions.push(format!(
-            "{what}: recorded proposal {} as {error}",
-            short_id(id)
-        ));
-        return Ok(());
-    }
-    let signatures = signatures_on_chain(ops, id).await?;
-    let update = ConfigUpdate::decode(bytes).context("decode the approved config update")?;
-    let needed = configtx::required_signatures(config, &update)
-        .with_context(|| format!("the policies that {what} must satisfy"))?;
-    let signed: BTreeSet<String> = signatures.iter().map(|(org, _)| org.clone()).collect();
-    let electorate: BTreeSet<String> = got.proposal.electorate.iter().cloned().collect();
-    if !needed.is_satisfied_by(&electorate) {
-        // Even every voter's signature would not do: the policy names an
-        // organization that does not vote on the OpsSC (the orderer
-        // organization, for orderer settings).
-        let outside: Vec<String> = needed.orgs().difference(&electorate).cloned().collect();
-        report.stalled.push(format!(
-            "{what}: the orderer will check {}, which needs a signature of {} — not a voter on the OpsSC, so opssc cannot collect it: an admin of {} must sign and submit this update (the approved bytes are the payload of proposal {id}), or change the spec back",
-            needed
-                .policies()
-                .iter()
-                .map(|r| r.policy().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            outside.join(", "),
-            outside.join(", ")
-        ));
-        return Ok(());
-    }
-    if !needed.is_satisfied_by(&signed) {
-        report.waiting.push(format!(
-            "{what}: signatures of {} do not satisfy {} yet",
-            if signed.is_empty() {
-                "nobody".to_string()
-            } else {
-                signed.iter().cloned().collect::<Vec<_>>().join(", ")
-            },
-            needed
-                .policies()
-                .iter()
-                .map(|r| r.policy().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        return Ok(());
+    channel: &str,
+    config_update: &str,
+    signatures: &BTreeMap<String, ConfigSignatureB64>,
+) -> Result<std::result::Result<u64, String>, AgentError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let plan_err = |e: String| AgentError::Plan(e);
+    let bytes = b64
+        .decode(config_update)
+        .map_err(|e| plan_err(format!("the update to submit: {e}")))?;
+    let mut sigs = Vec::new();
+    for (org, s) in signatures {
+        sigs.push(ConfigSignature {
+            signature_header: b64
+                .decode(&s.signature_header)
+                .map_err(|e| plan_err(format!("{org}'s signature header: {e}")))?,
+            signature: b64
+                .decode(&s.signature)
+                .map_err(|e| plan_err(format!("{org}'s signature: {e}")))?,
+        });
     }
     let envelope = sign::submission(
         ctx.signer.as_ref(),
         channel,
-        &sign::update_envelope(
-            bytes.to_vec(),
-            signatures.into_iter().map(|(_, s)| s).collect(),
-        ),
-    )?;
+        &sign::update_envelope(bytes, sigs),
+    )
+    .map_err(|e| plan_err(format!("sign the submission: {e}")))?;
     let Some(orderer) = ctx.orderers.first() else {
-        anyhow::bail!(
-            "{what}: this organization's agent configuration lists no orderer to submit the update to (add `orderers:`)"
-        );
+        return Err(plan_err(
+            "this organization's agent configuration lists no orderer to submit the update to (add `orderers:`)".into(),
+        ));
     };
-    let after = match client::submit_and_wait(
+    match client::submit_and_wait(
         &orderer.orderer,
         &ctx.main_peer().deliver,
         channel,
@@ -393,29 +217,12 @@ async fn execute(
     )
     .await
     {
-        Ok(after) => after,
-        Err(e) if refused(&e) => {
-            let error = format!("the orderer refused the update: {e:#}");
-            ops.report_failed(id, &error).await?;
-            report.stalled.push(format!(
-                "{what}: {error}; recorded on proposal {} (fix the cause, then `opssc retry {id}`)",
-                short_id(id)
-            ));
-            return Ok(());
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("submit {what}"))),
-    };
-    report.actions.push(format!(
-        "{what}: submitted proposal {}; channel {channel} is at config sequence {}",
-        short_id(id),
-        after.sequence
-    ));
-    ops.report_committed(id, &format!("config sequence {}", after.sequence))
-        .await?;
-    report
-        .actions
-        .push(format!("{what}: reported {} committed", short_id(id)));
-    Ok(())
+        Ok(after) => Ok(Ok(after.sequence)),
+        Err(e) if refused(&e) => Ok(Err(format!("the orderer refused the update: {e:#}"))),
+        Err(e) => Err(AgentError::from(
+            anyhow::Error::new(e).context(format!("submit the update of channel {channel}")),
+        )),
+    }
 }
 
 /// A refusal by the orderer itself (a policy, a stale read set), not a
@@ -424,245 +231,97 @@ fn refused(e: &configtx::ConfigError) -> bool {
     matches!(e, configtx::ConfigError::Fabric { .. })
 }
 
-/// Config proposals on the chain that this org's plan does not call for:
-/// reject undecided ones filed from the same spec commit, report committed
-/// approved ones whose update is already on the chain.
-pub async fn unplanned(
+/// What the orderer says about each spec channel that lists this
+/// organization and that an own peer has not joined: the planning input for
+/// the join steps ([`crate::plan::steps::Admission`]).
+pub async fn admission(
     ctx: &Context,
     at: &SpecAt,
     observed: &Observed,
-    plan: &Plan,
-    report: &mut PassReport,
-) -> Result<()> {
-    let ops = ctx.ops(&at.spec.consortium.ops_channel);
-    for o in observed.proposals.iter().filter(|o| {
-        o.kind.carries_config_update()
-            && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
-    }) {
-        let channel = &o.target.channel;
-        let Some(obs) = observed.channels.get(channel) else {
-            continue;
-        };
-        if !obs.members.contains_key(&ctx.me) {
-            continue;
-        }
-        let planned = plan.proposals.iter().any(|p| {
-            p.kind == o.kind && p.target.channel == *channel && (p.org.is_none() || p.org == o.org)
-        });
-        if planned {
-            continue;
-        }
-        let what = format!("{} {} on channel {channel}", o.kind, short_id(&o.id));
-        match o.state {
-            ProposalState::Proposed => {
-                if !o.electorate.contains(&ctx.me) {
-                    continue;
-                }
-                let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
-                let may_vote = o.spec_commit.as_deref() == Some(at.git_commit().as_str())
-                    && !o.votes.contains_key(&ctx.me)
-                    && ctx.config.vote_policy == opssc_schema::local::VotePolicy::Auto;
-                if may_vote {
-                    let reason = format!(
-                        "the spec at commit {} calls for no {} on channel {channel}",
-                        &at.git_commit()[..12],
-                        o.kind
-                    );
-                    ops.vote(&opssc_chaincode::api::VoteArgs {
-                        id: o.id.clone(),
-                        decision: Decision::Reject,
-                        reason: reason.clone(),
-                        config_signature: None,
-                    })
-                    .await?;
-                    report
-                        .actions
-                        .push(format!("{what}: voted Reject ({reason})"));
-                    rejections += 1;
-                }
-                // Tally once the rejections decide it (also on a later pass:
-                // the others' votes arrive after this org's), never before: a
-                // tally that decides nothing would cost an ordered round.
-                let can_pass = o.electorate.len().saturating_sub(o.quorum as usize);
-                if rejections > can_pass {
-                    let out = ops.tally(&o.id).await?;
-                    report.actions.push(format!(
-                        "{what}: tallied: {}",
-                        out["state"].as_str().unwrap_or("decided")
-                    ));
-                }
-            }
-            ProposalState::Approved => {
-                let base = o.base_config_sequence.unwrap_or(0);
-                if obs.config_sequence <= base {
-                    continue;
-                }
-                let got = ops.get(&o.id).await?;
-                if got.eligible_executors.contains(&ctx.me) {
-                    ops.report_committed(
-                        &o.id,
-                        &format!(
-                            "the update is on the chain (config sequence {})",
-                            obs.config_sequence
-                        ),
-                    )
-                    .await?;
-                    report
-                        .actions
-                        .push(format!("{what}: reported committed (found on the chain)"));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Joins this org's peers to every spec channel whose config (read from the
-/// orderer) lists this org, from the channel's block 0.
-pub async fn join_channels(
-    ctx: &Context,
-    at: &SpecAt,
-    observed: &Observed,
-    report: &mut PassReport,
-) -> Result<()> {
+) -> Result<std::collections::BTreeMap<String, Admission>> {
+    let mut out = std::collections::BTreeMap::new();
     for (name, ch) in &at.spec.channels {
         if !ch.members.contains(&ctx.me) {
             continue;
         }
-        let missing: Vec<_> = ctx
-            .peers
-            .iter()
-            .filter(|p| {
-                !observed
-                    .local
-                    .peers
-                    .get(&p.name)
-                    .is_some_and(|l| l.joined_channels.iter().any(|c| c == name))
-            })
-            .collect();
-        if missing.is_empty() {
+        let missing = ctx.peers.iter().any(|p| {
+            !observed
+                .local
+                .peers
+                .get(&p.name)
+                .is_some_and(|l| l.joined_channels.iter().any(|c| c == name))
+        });
+        if !missing {
             continue;
         }
         let Some(orderer) = ctx.orderers.first() else {
-            report.waiting.push(format!(
-                "channel {name}: this organization's peers have not joined it, and the agent configuration lists no orderer to fetch it from"
-            ));
+            out.insert(name.clone(), Admission::NoOrderer);
             continue;
         };
-        let config = match orderer.deliver.latest_config_block(name).await {
-            Ok(block) => ChannelConfig::from_block(&block)
-                .with_context(|| format!("decode the config of channel {name}"))?,
-            Err(e) => {
-                report.waiting.push(format!(
-                    "channel {name}: waiting to be added by its members (orderer {} does not serve it to {}: {e})",
-                    orderer.name, ctx.me
-                ));
-                // No event announces it: look again soon.
-                report.requeue_within(ADDED_POLL);
-                continue;
+        let a = match orderer.deliver.latest_config_block(name).await {
+            Ok(block) => {
+                let config = ChannelConfig::from_block(&block)
+                    .with_context(|| format!("decode the config of channel {name}"))?;
+                if config.application_msp_ids().contains(&ctx.me) {
+                    Admission::Listed
+                } else {
+                    Admission::NotListed {
+                        config_sequence: config.sequence,
+                    }
+                }
             }
+            Err(e) => Admission::Unavailable {
+                why: format!("orderer {}: {e}", orderer.name),
+            },
         };
-        if !config.application_msp_ids().contains(&ctx.me) {
-            report.waiting.push(format!(
-                "channel {name}: waiting to be added by its members (config sequence {} does not list {})",
-                config.sequence, ctx.me
-            ));
-            report.requeue_within(ADDED_POLL);
-            continue;
-        }
-        let genesis = orderer
-            .deliver
-            .block(name, Seek::Oldest)
-            .await
-            .with_context(|| {
-                format!(
-                    "fetch block 0 of channel {name} from orderer {}",
-                    orderer.name
-                )
-            })?;
-        for peer in missing {
-            opssc_fabric::cscc::join_channel(&peer.endorser, &genesis)
-                .await
-                .with_context(|| format!("join peer {} to channel {name}", peer.name))?;
-            report
-                .actions
-                .push(format!("joined peer {} to channel {name}", peer.name));
-        }
+        out.insert(name.clone(), a);
     }
-    Ok(())
+    Ok(out)
 }
 
-/// The OpsSC on this organization's own peers once they joined the ops
-/// channel (a member added after founding): install the OpsSC package
-/// (chaincode-as-a-service at this organization's `chaincodeServers` address
-/// for `<name>_<committed version>`) and approve the committed definition, so
-/// the organization endorses the OpsSC itself instead of relying on the
-/// other members' peers. Without a configured server it does nothing.
-pub async fn opssc_catch_up(
+/// The OpsSC package of this organization (chaincode-as-a-service at its
+/// `chaincodeServers` address for `<name>_<committed version>`), once its
+/// peers joined the ops channel and the OpsSC is committed there: the
+/// planning input for the plan's OpsSC install and approve steps (a member
+/// added after founding endorses the OpsSC on its own peers). `None`
+/// without a configured server: the OpsSC runs on the other members' peers.
+pub fn opssc_package(
     ctx: &Context,
     at: &SpecAt,
     observed: &Observed,
-    report: &mut PassReport,
-) -> Result<()> {
+) -> Result<Option<(OpsPackage, super::packages::Built)>> {
     let ops = &at.spec.consortium.ops_channel;
     if !joined(observed, ctx, ops) {
-        return Ok(());
+        return Ok(None);
     }
     let name = ctx.config.ops_chaincode.as_deref().unwrap_or("opssc");
     let Some(committed) = observed.chaincodes.get(&Observed::chaincode_key(ops, name)) else {
-        return Ok(());
+        return Ok(None);
     };
     let label = format!("{name}_{}", committed.version);
     let Some(address) = ctx.config.chaincode_servers.get(&label) else {
         tracing::debug!(
             "no chaincodeServers entry for {label}: the OpsSC runs on the other members' peers"
         );
-        return Ok(());
+        return Ok(None);
     };
-    let pkg = opssc_fabric::package::ccaas_package(
+    let bytes = opssc_fabric::package::ccaas_package(
         &label,
         &opssc_fabric::package::Connection::plaintext(address),
     )?;
-    let package_id = opssc_fabric::package::package_id(&label, &pkg);
-    for peer in &ctx.peers {
-        let has = observed.local.peers.get(&peer.name).is_some_and(|p| {
-            p.installed_packages
-                .iter()
-                .any(|i| i.package_id == package_id)
-        });
-        if !has {
-            opssc_fabric::lifecycle::install(&peer.endorser, &pkg)
-                .await
-                .with_context(|| {
-                    format!("install the OpsSC package {label} on peer {}", peer.name)
-                })?;
-            report
-                .actions
-                .push(format!("installed {package_id} on peer {}", peer.name));
-        }
-    }
-    let main = ctx.main_peer();
-    let approved = observed
-        .local
-        .approved
-        .get(&Observed::chaincode_key(ops, name))
-        .is_some_and(|a| a.sequence >= committed.sequence);
-    if !approved {
-        let def = opssc_fabric::lifecycle::ChaincodeDefinition::new(
-            name,
-            &committed.version,
-            committed.sequence as i64,
-        );
-        let done = opssc_fabric::lifecycle::approve(&main.gateway, ops, &def, Some(&package_id))
-            .await
-            .with_context(|| format!("approve {name} on {ops} as {}", ctx.me))?;
-        report.actions.push(format!(
-            "approved {ops}/{name} {} sequence {} for {} (block {})",
-            committed.version, committed.sequence, ctx.me, done.block
-        ));
-    }
-    Ok(())
+    let package_id = opssc_fabric::package::package_id(&label, &bytes);
+    Ok(Some((
+        OpsPackage {
+            name: name.to_string(),
+            label: label.clone(),
+            package_id: package_id.clone(),
+        },
+        super::packages::Built {
+            label,
+            bytes,
+            package_id,
+        },
+    )))
 }
 
 /// Whether this org's main peer has every block the orderer has on
@@ -689,6 +348,8 @@ pub async fn caught_up(ctx: &Context, channel: &str) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::steps::blocking_risk;
+    use opssc_chaincode::model::Kind;
     use std::path::Path;
 
     fn golden(case: &str) -> Plan {
@@ -749,6 +410,7 @@ mod tests {
             electorate: Vec::new(),
             spec_commit: None,
             base_config_sequence: None,
+            open: None,
         };
         let (r0, id0) = filing_round(Kind::OrgAdd, &target, &payload, &[]).unwrap();
         assert_eq!(r0, 0);

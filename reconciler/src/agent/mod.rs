@@ -7,7 +7,9 @@
 //! - [`packages`]: the byte-reproducible chaincode packages it builds.
 //! - [`observe_live`]: the [`crate::observe::Observed`] snapshot read live.
 //! - [`ops`]: typed calls to the OpsSC chaincode.
-//! - [`pass`]: observe → plan → act, one attempt per step, idempotent.
+//! - [`pass`]: observe → plan → steps → execute → report, one attempt per step.
+//! - [`execute`]: the executor, one Fabric call per planned step.
+//! - [`error`]: typed errors and the retry policy that follows from them.
 //! - [`daemon`]: the level-triggered loop, event streams, health and metrics.
 //! - [`status`]: proposals, votes, tasks and conditions for `opssc status`.
 //! - [`founding`]: channels and the OpsSC from the spec (`opssc found`).
@@ -21,6 +23,8 @@ pub mod bootstrap;
 pub mod channel_changes;
 pub mod context;
 pub mod daemon;
+pub mod error;
+pub mod execute;
 pub mod founding;
 pub mod observe_live;
 pub mod ops;

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
-use opssc_chaincode::model::{Kind, Proposal, ProposalState, Target, Vote};
+use opssc_chaincode::model::{Kind, Proposal, ProposalState, Target, TaskEntry, Vote};
 use opssc_fabric::configtx::ChannelConfig;
 use opssc_fabric::configtx::signature_policy_to_dsl;
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
@@ -27,7 +27,8 @@ use super::context::Context;
 use super::packages::Built;
 use crate::observe::{
     ApprovedDefinition, CommittedDefinition, InstalledPackage, LocalPeer, Observed, ObservedBatch,
-    ObservedCapabilities, ObservedChannel, ObservedOrg, ProposalSummary,
+    ObservedCapabilities, ObservedChannel, ObservedOrg, ObservedTask, OpenDetail, ProposalSummary,
+    Task,
 };
 
 /// The endorsement policy of a definition, as text (signature DSL or a
@@ -173,6 +174,7 @@ fn summary(item: &Value) -> Option<ProposalSummary> {
         electorate: Vec::new(),
         spec_commit: None,
         base_config_sequence: None,
+        open: None,
     })
 }
 
@@ -197,6 +199,17 @@ pub async fn live(
     spec: &Spec,
     packages: &BTreeMap<String, Built>,
 ) -> Result<Observed> {
+    Ok(live_full(ctx, spec, packages).await?.0)
+}
+
+/// [`live`], with the decoded config of every observed channel (kept so
+/// that nothing fetches a config block again in the same pass).
+pub async fn live_full(
+    ctx: &Context,
+    spec: &Spec,
+    packages: &BTreeMap<String, Built>,
+) -> Result<(Observed, BTreeMap<String, ChannelConfig>)> {
+    let mut configs = BTreeMap::new();
     let me = ctx.me.clone();
     let mut observed = Observed {
         observed_by: me.clone(),
@@ -258,6 +271,7 @@ pub async fn live(
         observed
             .channels
             .insert(channel.clone(), observe_channel(&config, number));
+        configs.insert(channel.clone(), config);
         let defs = lifecycle::query_committed_all(&main.endorser, channel)
             .await
             .with_context(|| format!("read the committed chaincodes of channel {channel}"))?;
@@ -334,12 +348,95 @@ pub async fn live(
             if matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {
                 let got = ops.get(&s.id).await?;
                 let votes = ops.votes(&s.id).await?;
+                let tasks = if s.state == ProposalState::Approved {
+                    ops.tasks(&s.id, None).await?
+                } else {
+                    Vec::new()
+                };
                 s = with_ballot(s, &got.proposal, &votes);
+                s.open = Some(open_detail(&got, &votes, &tasks));
+                readiness(ctx, spec, &observed, &mut s).await?;
             }
             observed.proposals.push(s);
         }
     }
-    Ok(observed)
+    Ok((observed, configs))
+}
+
+/// What an open proposal's executor and voters need from `get` and `tasks`.
+fn open_detail(got: &super::ops::Got, votes: &[Vote], tasks: &[TaskEntry]) -> OpenDetail {
+    OpenDetail {
+        proposer: got.proposal.proposer.clone(),
+        payload: got.proposal.payload.clone(),
+        eligible_executors: got.eligible_executors.clone(),
+        execution_timeout_secs: got
+            .proposal
+            .execution
+            .as_ref()
+            .map_or(600, |e| e.timeout_secs)
+            .max(1) as u64,
+        tasks: tasks
+            .iter()
+            .filter_map(|t| {
+                Some(ObservedTask {
+                    org: t.org.clone(),
+                    task: Task::parse(&t.task)?,
+                    seq: t.seq,
+                    status: t.status,
+                    detail: t.detail.clone(),
+                })
+            })
+            .collect(),
+        commit_readiness: BTreeMap::new(),
+        config_signatures: votes
+            .iter()
+            .filter(|v| v.decision == opssc_chaincode::model::Decision::Approve)
+            .filter_map(|v| Some((v.org.clone(), v.config_signature.clone()?)))
+            .collect(),
+    }
+}
+
+/// For an approved chaincode proposal this organization may execute and
+/// whose definition is not committed yet: which organizations approved the
+/// definition the spec gives for the proposal's sequence.
+async fn readiness(
+    ctx: &Context,
+    spec: &Spec,
+    observed: &Observed,
+    s: &mut ProposalSummary,
+) -> Result<()> {
+    let (ProposalState::Approved, Some(name), Some(open)) =
+        (s.state, s.target.chaincode.as_ref(), s.open.as_mut())
+    else {
+        return Ok(());
+    };
+    let channel = &s.target.channel;
+    let Some(cc) = spec.chaincodes.get(&(channel.clone(), name.clone())) else {
+        return Ok(());
+    };
+    let Some(sequence) = open.payload["sequence"].as_u64() else {
+        return Ok(());
+    };
+    let committed = observed
+        .chaincodes
+        .get(&Observed::chaincode_key(channel, name))
+        .map_or(0, |c| c.sequence);
+    if !open.eligible_executors.contains(&ctx.me)
+        || committed >= sequence
+        || !observed.channels.contains_key(channel)
+    {
+        return Ok(());
+    }
+    let Ok(def) = super::pass::definition(cc, sequence) else {
+        return Ok(());
+    };
+    let ready = lifecycle::check_commit_readiness(&ctx.main_peer().endorser, channel, &def)
+        .await
+        .with_context(|| {
+            format!("check the commit readiness of {channel}/{name} sequence {sequence}")
+        })?;
+    open.commit_readiness = ready.approvals.into_iter().collect();
+    Ok(())
 }
 
 fn approved_definition(a: &lc::QueryApprovedChaincodeDefinitionResult) -> ApprovedDefinition {

@@ -4,11 +4,13 @@
 //! [`OpsClient`] turns each contract function into one method; submits go
 //! through the org's gateway (endorsed by as many organizations as the
 //! chaincode's endorsement policy needs, found by discovery), queries are
-//! evaluated on the org's own peer. Key decision: the contract's refusals come
-//! back as errors whose text starts with the contract's class
-//! (`conflict: ...`), so callers can tell "already done" from a failure.
+//! evaluated on the org's own peer. Key decision: every call fails with a
+//! typed [`AgentError`] that keeps Fabric's fault class and, when the
+//! contract refused, its [`opssc_chaincode::error::ContractError`] (parsed
+//! from the `class: message` text the contract answers), so callers tell
+//! "already done" from a failure by type, not by words.
 
-use anyhow::{Context as _, Result};
+use super::error::{AgentError, Result};
 use opssc_chaincode::api::{IdArgs, ListArgs, ProposeArgs, ReportTaskArgs, TasksArgs, VoteArgs};
 use opssc_chaincode::model::{Proposal, TaskEntry, Vote};
 use opssc_fabric::gateway::Gateway;
@@ -41,14 +43,20 @@ impl OpsClient {
             .gateway
             .submit_transaction(&self.channel, &self.chaincode, function, [bytes])
             .await
-            .with_context(|| {
-                format!(
-                    "OpsSC {function} on channel {} (chaincode {})",
-                    self.channel, self.chaincode
+            .map_err(|e| {
+                AgentError::fabric(
+                    format!(
+                        "OpsSC {function} on channel {} (chaincode {})",
+                        self.channel, self.chaincode
+                    ),
+                    e,
                 )
             })?;
-        serde_json::from_slice(&done.result)
-            .with_context(|| format!("OpsSC {function} answered something that is not JSON"))
+        serde_json::from_slice(&done.result).map_err(|e| {
+            AgentError::Answer(format!(
+                "OpsSC {function} answered something that is not JSON: {e}"
+            ))
+        })
     }
 
     async fn query<T: DeserializeOwned>(&self, function: &str, arg: &impl Serialize) -> Result<T> {
@@ -57,14 +65,20 @@ impl OpsClient {
             .gateway
             .evaluate_transaction(&self.channel, &self.chaincode, function, [bytes])
             .await
-            .with_context(|| {
-                format!(
-                    "OpsSC query {function} on channel {} (chaincode {}); is the OpsSC chaincode deployed?",
-                    self.channel, self.chaincode
+            .map_err(|e| {
+                AgentError::fabric(
+                    format!(
+                        "OpsSC query {function} on channel {} (chaincode {}); is the OpsSC chaincode deployed?",
+                        self.channel, self.chaincode
+                    ),
+                    e,
                 )
             })?;
-        serde_json::from_slice(&out)
-            .with_context(|| format!("OpsSC {function} answered an unexpected shape"))
+        serde_json::from_slice(&out).map_err(|e| {
+            AgentError::Answer(format!(
+                "OpsSC {function} answered an unexpected shape: {e}"
+            ))
+        })
     }
 
     /// Every proposal (all pages), in filing order.
@@ -98,7 +112,8 @@ impl OpsClient {
 
     pub async fn votes(&self, id: &str) -> Result<Vec<Vote>> {
         let v: Value = self.query("votes", &IdArgs { id: id.to_string() }).await?;
-        serde_json::from_value(v["votes"].clone()).context("OpsSC votes: unexpected shape")
+        serde_json::from_value(v["votes"].clone())
+            .map_err(|e| AgentError::Answer(format!("OpsSC votes: unexpected shape: {e}")))
     }
 
     pub async fn tasks(&self, id: &str, org: Option<&str>) -> Result<Vec<TaskEntry>> {
@@ -111,7 +126,8 @@ impl OpsClient {
                 },
             )
             .await?;
-        serde_json::from_value(v["tasks"].clone()).context("OpsSC tasks: unexpected shape")
+        serde_json::from_value(v["tasks"].clone())
+            .map_err(|e| AgentError::Answer(format!("OpsSC tasks: unexpected shape: {e}")))
     }
 
     pub async fn propose(&self, args: &ProposeArgs) -> Result<Value> {

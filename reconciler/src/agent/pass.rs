@@ -1,49 +1,47 @@
-//! One reconcile pass: observe → plan → act, for chaincode rollouts.
+//! One reconcile pass: observe → plan → steps → execute → report.
 //!
 //! [`run_pass`] builds this organization's packages, observes the network
-//! ([`super::observe_live::live`]), plans ([`crate::plan::plan`]) and then
-//! makes at most one attempt at every step whose preconditions hold, in this
-//! order per chaincode:
+//! once ([`super::observe_live::live`]: channel configs, committed and
+//! approved definitions, every open proposal with its payload, votes, tasks,
+//! eligible executors and commit readiness), plans ([`crate::plan::plan`]),
+//! turns the plan into steps ([`crate::plan::steps::steps`], given what only
+//! I/O can tell: whether the own peer caught up with the orderer) and runs
+//! them ([`super::execute::execute`], one Fabric call per step). For
+//! chaincodes the steps are: **file** the planned proposal; **vote** (the
+//! verdict and its reason are the plan's) and **tally** once the votes
+//! decide it; once approved **install**, **approve**, **report** each task;
+//! as an eligible executor, once the channel's `LifecycleEndorsement` is met,
+//! **commit** and **report committed**; without a pending change, heal
+//! local drift (install and approve the committed definition).
 //!
-//! 1. **File** the proposal the plan names, if it is not on the chain (the ID
-//!    is deterministic: a second filing by another org is a no-op).
-//! 2. **Vote** while it is `proposed`, per the vote policy: `auto` recomputes
-//!    the payload from this org's own spec and package and approves only an
-//!    identical one (a different one gets a reject with the difference);
-//!    `manual` waits for `opssc vote`. Then **tally** once the approvals
-//!    reach the quorum.
-//! 3. Once `approved`: **install** the package on every own peer, **approve**
-//!    the definition for this org, **report** each task once.
-//! 4. If this org is an eligible executor and enough orgs approved:
-//!    **commit** the definition, then **report committed**.
-//! 5. Without a pending change, heal local drift: install and approve the
-//!    committed definition (an org that joined late or missed a step).
+//! Channel configuration changes and joins are steps too: the ConfigUpdate
+//! bytes this organization computes from the observed config block, whether
+//! the approvals' signatures satisfy the orderer's policies, and whether the
+//! orderer's config of a channel not joined yet lists this organization are
+//! planning inputs ([`super::channel_changes`]).
 //!
-//! Every step is guarded by what the chain says (the committed definition
-//! sequence, this org's approved sequence, the proposal's state and the tasks
-//! already reported), so running a pass twice does nothing twice. The pass
-//! returns what should happen next ([`Next`]); it is never told why it runs.
+//! Every step is planned from what the chain says, so running a pass twice
+//! does nothing twice, and an empty list of steps makes no call. The pass
+//! returns what should happen next ([`Next`]), from the blocked items' look-
+//! again times and the failed steps' typed errors
+//! ([`super::error::AgentError::next`]); it is never told why it runs.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use opssc_chaincode::api::{ProposeArgs, ReportTaskArgs, VoteArgs, normalize_payload};
-use opssc_chaincode::model::{
-    ConfigSignatureB64, Decision, Kind, ProposalState, SpecRef, TaskStatus,
-};
+
+use opssc_chaincode::model::ConfigSignatureB64;
 use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
 use opssc_schema::Chaincode;
-use opssc_schema::local::VotePolicy;
 use prost::Message;
-use serde_json::Value;
 
 use super::context::Context;
-use super::packages::Built;
+use super::error::{AgentError, NextAction};
 use super::spec_source::SpecAt;
 use crate::observe::Observed;
-use crate::plan::{PlannedProposal, proposal::chaincode_payload};
+use crate::plan::steps::PlanInput;
 
 /// What should happen after a pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +67,8 @@ pub struct PassReport {
     /// The latest time to look again while waiting (e.g. when the executor
     /// role passes to the next organization, which no event announces).
     pub requeue_within: Option<Duration>,
+    /// The next action each failed step asks for ([`super::error::AgentError::next`]).
+    pub failures: Vec<NextAction>,
 }
 
 impl PassReport {
@@ -80,13 +80,39 @@ impl PassReport {
             errors: Vec::new(),
             next: Next::AwaitChange(Duration::from_secs(30)),
             requeue_within: None,
+            failures: Vec::new(),
+        }
+    }
+
+    /// A failed step of `what`: its error, and what its type asks for next.
+    pub(super) fn fail(&mut self, what: &str, e: &AgentError) {
+        let next = e.next();
+        match &next {
+            NextAction::Stall(why) => self.stalled.push(format!("{what}: {why}")),
+            _ => self.errors.push(format!("{what}: {e}")),
+        }
+        self.failures.push(next);
+    }
+
+    /// What a plan's blocked item means for this pass.
+    pub(super) fn blocked(&mut self, b: &crate::plan::steps::Blocked) {
+        let text = format!("{}: {}", b.what, b.why);
+        if b.stalled {
+            self.stalled.push(text);
+        } else {
+            self.waiting.push(text);
+        }
+        if let Some(ms) = b.look_again_ms {
+            self.requeue_within(Duration::from_millis(ms));
         }
     }
 
     fn finish(mut self) -> PassReport {
-        self.next = if !self.errors.is_empty() {
+        let retry = self.failures.contains(&NextAction::RetrySoon);
+        self.next = if retry || (!self.errors.is_empty() && self.failures.is_empty()) {
             Next::Retry(Duration::from_secs(3))
-        } else if !self.actions.is_empty() {
+        } else if !self.actions.is_empty() || !self.errors.is_empty() {
+            // A step the chain moved on under: observe again right away.
             Next::Now
         } else {
             let bound = Duration::from_secs(30);
@@ -99,6 +125,8 @@ impl PassReport {
         self.requeue_within = Some(self.requeue_within.map_or(d, |old| old.min(d)));
     }
 }
+
+pub use crate::plan::steps::payload_difference;
 
 /// The `validation_parameter` for a spec's endorsement policy.
 pub fn validation_parameter(cc: &Chaincode) -> Result<Vec<u8>> {
@@ -135,411 +163,129 @@ pub fn definition(cc: &Chaincode, sequence: u64) -> Result<ChaincodeDefinition> 
     Ok(def)
 }
 
-/// The top-level fields in which two payloads differ, for a reject reason;
-/// a different package comes first, named by both package IDs.
-pub fn payload_difference(on_chain: &Value, mine: &Value) -> String {
-    let lead = package_mismatch(on_chain, mine);
-    let rest = field_differences(on_chain, mine);
-    match lead {
-        Some(lead) => format!("{lead}; {rest}"),
-        None => rest,
-    }
-}
-
-/// "the proposal installs package A, this organization builds package B
-/// from <source>": a chaincode payload whose package differs from this org's.
-fn package_mismatch(on_chain: &Value, mine: &Value) -> Option<String> {
-    let theirs = on_chain.get("package_id")?.as_str()?;
-    let ours = mine.get("package_id")?.as_str()?;
-    if theirs == ours {
-        return None;
-    }
-    let from = match mine.get("source") {
-        Some(Value::Object(s)) if s.contains_key("git") => format!(
-            " from {} at commit {}",
-            crate::chaincode_source::redact_url(s["git"].as_str().unwrap_or("?")),
-            s.get("commit").and_then(Value::as_str).unwrap_or("?")
-        ),
-        _ => String::new(),
-    };
-    Some(format!(
-        "package mismatch: the proposal installs {theirs}, this organization builds {ours}{from}"
-    ))
-}
-
-fn field_differences(on_chain: &Value, mine: &Value) -> String {
-    let mut keys: Vec<&String> = Vec::new();
-    if let (Some(a), Some(b)) = (on_chain.as_object(), mine.as_object()) {
-        keys.extend(a.keys().chain(b.keys()).filter(|k| *k != "summary"));
-    }
-    keys.sort();
-    keys.dedup();
-    let diffs: Vec<String> = keys
-        .into_iter()
-        .filter(|k| on_chain.get(*k) != mine.get(*k))
-        .map(|k| {
-            format!(
-                "{k}: proposed {}, this organization computes {}",
-                on_chain.get(k).unwrap_or(&Value::Null),
-                mine.get(k).unwrap_or(&Value::Null)
-            )
-        })
-        .collect();
-    if diffs.is_empty() {
-        "the payload differs".to_string()
-    } else {
-        diffs.join("; ")
-    }
-}
-
 /// One pass over `at`'s spec.
 pub async fn run_pass(ctx: &Context, at: &SpecAt) -> PassReport {
     let mut report = PassReport::new();
     if let Err(e) = pass(ctx, at, &mut report).await {
-        report.errors.push(format!("{e:#}"));
+        // Typed: what happens next follows from the fault, not the text.
+        report.fail("pass", &AgentError::from(e));
     }
     report.finish()
 }
 
 async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()> {
     let spec = &at.spec;
-    let (built, build_errors) = ctx.build_packages(spec);
+    let (mut built, build_errors) = ctx.build_packages(spec);
     report.errors.extend(build_errors);
-    let observed = super::observe_live::live(ctx, spec, &built).await?;
+    let (observed, configs) = super::observe_live::live_full(ctx, spec, &built).await?;
     let plan = crate::plan::plan(spec, &observed, &ctx.me);
-    // Membership first: a channel change may be what a chaincode waits for.
-    for p in plan
+    let input = PlanInput {
+        spec_commit: at.git_commit(),
+        vote_policy: ctx.config.vote_policy,
+        consented: None,
+        caught_up: caught_up(ctx, spec, &observed, &plan, report).await,
+        // Proposals filed from the trusted commit or its history are judged
+        // now; from any other commit, once the spec source has it.
+        seen_commits: seen_commits(ctx, at, &observed),
+        config_updates: {
+            let (updates, errors) =
+                super::channel_changes::config_updates(ctx, at, &observed, &configs, &plan);
+            report.errors.extend(errors);
+            updates
+        },
+        vote_only: ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly,
+        ops_package: match super::channel_changes::opssc_package(ctx, at, &observed) {
+            Ok(Some((pkg, b))) => {
+                built.insert(b.label.clone(), b);
+                Some(pkg)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                report.fail("the OpsSC package", &AgentError::from(e));
+                None
+            }
+        },
+        admission: super::channel_changes::admission(ctx, at, &observed)
+            .await
+            .unwrap_or_else(|e| {
+                report.fail("channels to join", &AgentError::from(e));
+                Default::default()
+            }),
+    };
+    // Channel changes (membership first: a channel change may be what a
+    // chaincode waits for), joins, chaincodes and unplanned proposals: the
+    // plan decides, the executor executes.
+    let steps = crate::plan::steps::steps(spec, &observed, &plan, &input);
+    for b in &steps.blocked {
+        report.blocked(b);
+    }
+    super::execute::execute(ctx, at, &built, &steps.steps, report).await;
+    Ok(())
+}
+
+/// The spec commits of open proposals that are the trusted commit's
+/// ancestors in the agent's spec mirror (with the trusted commits since the
+/// root): the history this organization has seen.
+pub(super) fn seen_commits(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+) -> std::collections::BTreeSet<String> {
+    let mut out: std::collections::BTreeSet<String> =
+        at.signers.iter().map(|(c, _)| c.to_string()).collect();
+    let Some(head) = at.commit else {
+        return out;
+    };
+    let Ok(repo) = git2::Repository::open_bare(ctx.state_dir.join("spec-mirror")) else {
+        return out;
+    };
+    for commit in observed
         .proposals
         .iter()
-        .filter(|p| p.kind.carries_config_update())
+        .filter_map(|o| o.spec_commit.as_deref())
     {
-        if let Err(e) =
-            super::channel_changes::config_proposal(ctx, at, &observed, &plan, p, report).await
-        {
-            report.errors.push(format!("{}: {e:#}", p.target.channel));
+        let Ok(oid) = git2::Oid::from_str(commit) else {
+            continue;
+        };
+        if oid == head || repo.graph_descendant_of(head, oid).unwrap_or(false) {
+            out.insert(commit.to_string());
         }
     }
-    if let Err(e) = super::channel_changes::unplanned(ctx, at, &observed, &plan, report).await {
-        report.errors.push(format!("{e:#}"));
-    }
-    if let Err(e) = super::channel_changes::join_channels(ctx, at, &observed, report).await {
-        report.errors.push(format!("{e:#}"));
-    }
-    if let Err(e) = super::channel_changes::opssc_catch_up(ctx, at, &observed, report).await {
-        report.errors.push(format!("{e:#}"));
-    }
-    let mut caught_up: BTreeMap<String, bool> = BTreeMap::new();
-    for ((channel, name), cc) in &spec.chaincodes {
-        // Chaincodes are read from this org's own peer: only on channels it
-        // has joined.
-        if !spec.channels[channel].members.contains(&ctx.me)
+    out
+}
+
+/// Whether this org's main peer has caught up with the orderer on each
+/// channel with a planned chaincode change: the one height comparison the
+/// plan needs as input.
+async fn caught_up(
+    ctx: &Context,
+    spec: &opssc_schema::Spec,
+    observed: &Observed,
+    plan: &crate::plan::Plan,
+    report: &mut PassReport,
+) -> BTreeMap<String, bool> {
+    let mut out = BTreeMap::new();
+    for p in plan.proposals.iter().filter(|p| p.kind.is_chaincode()) {
+        let channel = &p.target.channel;
+        if out.contains_key(channel)
             || !observed.channels.contains_key(channel)
+            || !spec.channels[channel].members.contains(&ctx.me)
         {
             continue;
         }
-        let Some(pkg) = built.get(&cc.label) else {
-            continue;
-        };
-        let proposal = plan.proposals.iter().find(|p| {
-            p.kind.is_chaincode()
-                && p.target.channel == *channel
-                && p.target.chaincode.as_deref() == Some(name.as_str())
-        });
-        let step = match proposal {
-            // A peer that just joined has not seen the definitions yet: it
-            // must not propose (or judge) a sequence from a partial ledger.
-            Some(p) => match caught_up.get(channel) {
-                Some(true) => shared_change(ctx, at, &observed, cc, pkg, p, report).await,
-                Some(false) => Ok(()),
-                None => {
-                    let ok = super::channel_changes::caught_up(ctx, channel)
-                        .await
-                        .unwrap_or_else(|e| {
-                            report.errors.push(format!("{e:#}"));
-                            false
-                        });
-                    caught_up.insert(channel.clone(), ok);
-                    if ok {
-                        shared_change(ctx, at, &observed, cc, pkg, p, report).await
-                    } else {
-                        report.waiting.push(format!(
-                            "channel {channel}: the own peer is catching up with the orderer"
-                        ));
-                        report.requeue_within(Duration::from_secs(1));
-                        Ok(())
-                    }
-                }
-            },
-            None => heal(ctx, &observed, cc, pkg, report).await,
-        };
-        if let Err(e) = step {
-            report
-                .errors
-                .push(format!("chaincode {channel}/{name}: {e:#}"));
-        }
+        let ok = super::channel_changes::caught_up(ctx, channel)
+            .await
+            .unwrap_or_else(|e| {
+                report.fail(&format!("channel {channel}"), &AgentError::from(e));
+                false
+            });
+        out.insert(channel.clone(), ok);
     }
-    if let Err(e) = finish_committed(ctx, at, &observed, report).await {
-        report.errors.push(format!("{e:#}"));
-    }
-    Ok(())
-}
-
-/// An approved proposal whose definition is already on the chain (the
-/// executor stopped between the commit and the report): report it committed.
-async fn finish_committed(
-    ctx: &Context,
-    at: &SpecAt,
-    observed: &Observed,
-    report: &mut PassReport,
-) -> Result<()> {
-    let ops = ctx.ops(&at.spec.consortium.ops_channel);
-    for p in observed
-        .proposals
-        .iter()
-        .filter(|p| p.kind.is_chaincode() && p.state == ProposalState::Approved)
-    {
-        let Some(name) = &p.target.chaincode else {
-            continue;
-        };
-        let key = Observed::chaincode_key(&p.target.channel, name);
-        let Some(committed) = observed.chaincodes.get(&key) else {
-            continue;
-        };
-        let got = ops.get(&p.id).await?;
-        let sequence = got.proposal.payload["sequence"]
-            .as_u64()
-            .unwrap_or(u64::MAX);
-        if committed.sequence >= sequence && got.eligible_executors.contains(&ctx.me) {
-            ops.report_committed(&p.id, &format!("sequence {sequence} is on the chain"))
-                .await?;
-            report.actions.push(format!(
-                "{key}: reported {} committed (found on the chain)",
-                crate::plan::short_id(&p.id)
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// An earlier round of exactly this proposal that was rejected, if any.
-pub fn rejected_earlier(
-    observed: &Observed,
-    p: &PlannedProposal,
-    payload: &Value,
-) -> Option<String> {
-    (0..p.round).find_map(|round| {
-        let id = opssc_chaincode::compute_proposal_id(p.kind, &p.target, round, payload).ok()?;
-        observed
-            .proposals
-            .iter()
-            .any(|o| o.id == id && o.state == ProposalState::Rejected)
-            .then_some(id)
-    })
-}
-
-fn committed_sequence(observed: &Observed, cc: &Chaincode) -> u64 {
-    observed
-        .chaincodes
-        .get(&Observed::chaincode_key(&cc.channel, &cc.name))
-        .map_or(0, |c| c.sequence)
-}
-
-async fn shared_change(
-    ctx: &Context,
-    at: &SpecAt,
-    observed: &Observed,
-    cc: &Chaincode,
-    pkg: &Built,
-    p: &PlannedProposal,
-    report: &mut PassReport,
-) -> Result<()> {
-    let what = format!("{}/{}", cc.channel, cc.name);
-    let committed = committed_sequence(observed, cc);
-    let sequence = committed + 1;
-    let payload = chaincode_payload(cc, sequence, &pkg.package_id)
-        .with_context(|| format!("package ID {} has no SHA-256", pkg.package_id))?;
-    let payload_value = serde_json::to_value(&payload).expect("payload serializes");
-    let Some(id) = p.proposal_id.clone() else {
-        report
-            .waiting
-            .push(format!("{what}: the proposal ID is not known yet"));
-        return Ok(());
-    };
-    let ops = ctx.ops(&at.spec.consortium.ops_channel);
-    let Some(on_chain) = &p.on_chain else {
-        // The same change was rejected before: filing it again (next round)
-        // would only ask the same question; wait for a spec that changes it.
-        if let Some(rejected) = rejected_earlier(observed, p, &payload_value) {
-            report.stalled.push(format!(
-                "{what}: proposal {} for this exact change was rejected; commit a spec that changes it (or `retry` is not possible for a rejection)",
-                crate::plan::short_id(&rejected)
-            ));
-            return Ok(());
-        }
-        // Another organization's undecided proposal for the same chaincode
-        // with a payload this org does not compute: vote on it (a reject with
-        // the difference) instead of superseding it with ours, so two orgs
-        // that disagree do not replace each other's proposals forever.
-        if let Some(other) = observed.proposals.iter().find(|o| {
-            o.kind.is_chaincode() && o.target == p.target && o.state == ProposalState::Proposed
-        }) {
-            return vote_and_tally(
-                ctx,
-                &ops,
-                &other.id,
-                p.kind,
-                &payload_value,
-                None,
-                &what,
-                report,
-            )
-            .await;
-        }
-        let args = ProposeArgs {
-            kind: p.kind,
-            target: p.target.clone(),
-            payload: payload_value,
-            spec_ref: SpecRef {
-                git_commit: at.git_commit(),
-                spec_hash: at.spec.spec_hash.clone(),
-                base_config_sequence: None,
-                committed_chaincode_sequence: Some(committed),
-            },
-            deadline: None,
-            round: p.round,
-        };
-        let out = ops.propose(&args).await?;
-        report.actions.push(format!(
-            "{what}: filed proposal {} ({} {} sequence {sequence}): {}",
-            crate::plan::short_id(&id),
-            p.kind,
-            cc.version,
-            out["outcome"].as_str().unwrap_or("filed")
-        ));
-        return Ok(());
-    };
-    // The proposal on the chain may be another organization's (the plan
-    // matches by target when the exact ID is not there).
-    let id = on_chain.id.clone();
-    match on_chain.state {
-        ProposalState::Proposed => {
-            vote_and_tally(ctx, &ops, &id, p.kind, &payload_value, None, &what, report).await
-        }
-        ProposalState::Approved => {
-            execute_tasks(ctx, &ops, observed, cc, pkg, &id, sequence, report).await
-        }
-        ProposalState::Failed => {
-            report.stalled.push(format!(
-                "{what}: proposal {} failed; fix the cause, then `opssc retry {id}`",
-                crate::plan::short_id(&id)
-            ));
-            Ok(())
-        }
-        other => {
-            report.waiting.push(format!(
-                "{what}: proposal {} is {other}",
-                crate::plan::short_id(&id)
-            ));
-            Ok(())
-        }
-    }
-}
-
-/// Votes on proposal `id` unless this org did (`auto`: approve only a payload
-/// identical to `mine`), then tallies once the outcome is decided. For config
-/// kinds, `config_update` holds the bytes this org computed: an approval
-/// carries its admin's ConfigSignature over exactly those bytes.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn vote_and_tally(
-    ctx: &Context,
-    ops: &super::ops::OpsClient,
-    id: &str,
-    kind: Kind,
-    mine: &Value,
-    config_update: Option<&[u8]>,
-    what: &str,
-    report: &mut PassReport,
-) -> Result<()> {
-    let got = ops.get(id).await?;
-    let votes = ops.votes(id).await?;
-    let voted = votes.iter().any(|v| v.org == ctx.me);
-    let mut cast: Option<Decision> = None;
-    if !voted {
-        match ctx.config.vote_policy {
-            VotePolicy::Manual => {
-                report.waiting.push(format!(
-                    "{what}: proposal {} waits for {}'s manual vote (`opssc vote {id} approve|reject`)",
-                    crate::plan::short_id(id),
-                    ctx.me
-                ));
-            }
-            VotePolicy::Auto => {
-                let (_, canonical) = normalize_payload(kind, mine).map_err(|e| {
-                    anyhow::anyhow!("this organization's own payload is invalid: {e}")
-                })?;
-                let (decision, reason) = if canonical == got.proposal.payload {
-                    (
-                        Decision::Approve,
-                        "recomputed from the spec: identical".to_string(),
-                    )
-                } else {
-                    (
-                        Decision::Reject,
-                        payload_difference(&got.proposal.payload, &canonical),
-                    )
-                };
-                let config_signature = match (decision, config_update) {
-                    (Decision::Approve, Some(bytes)) => Some(config_signature(ctx, bytes)?),
-                    _ => None,
-                };
-                ops.vote(&VoteArgs {
-                    id: id.to_string(),
-                    decision,
-                    reason: reason.clone(),
-                    config_signature,
-                })
-                .await?;
-                cast = Some(decision);
-                report.actions.push(format!(
-                    "{what}: voted {decision:?} on {} ({reason})",
-                    crate::plan::short_id(id)
-                ));
-            }
-        }
-    }
-    let approvals = votes
-        .iter()
-        .filter(|v| v.decision == Decision::Approve)
-        .count()
-        + usize::from(cast == Some(Decision::Approve));
-    let rejections = votes
-        .iter()
-        .filter(|v| v.decision == Decision::Reject)
-        .count()
-        + usize::from(cast == Some(Decision::Reject));
-    let quorum = got.proposal.quorum as usize;
-    let electorate = got.proposal.electorate.len();
-    if approvals >= quorum || rejections > electorate.saturating_sub(quorum) {
-        let out = ops.tally(id).await?;
-        report.actions.push(format!(
-            "{what}: tallied {}: {}",
-            crate::plan::short_id(id),
-            out["outcome"]
-                .as_str()
-                .or(out["state"].as_str())
-                .unwrap_or("done")
-        ));
-    } else {
-        report.waiting.push(format!(
-            "{what}: proposal {} has {approvals} of {quorum} approvals",
-            crate::plan::short_id(id)
-        ));
-    }
-    Ok(())
+    out
 }
 
 /// This org admin's ConfigSignature over `config_update`, as the contract stores it.
-fn config_signature(ctx: &Context, config_update: &[u8]) -> Result<ConfigSignatureB64> {
+pub(super) fn config_signature(ctx: &Context, config_update: &[u8]) -> Result<ConfigSignatureB64> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let sig = opssc_fabric::configtx::sign::sign_update(ctx.signer.as_ref(), config_update)
@@ -548,460 +294,6 @@ fn config_signature(ctx: &Context, config_update: &[u8]) -> Result<ConfigSignatu
         signature_header: b64.encode(&sig.signature_header),
         signature: b64.encode(&sig.signature),
     })
-}
-
-/// Installs `pkg` on every own peer that lacks it; true if all have it.
-async fn install(
-    ctx: &Context,
-    observed: &Observed,
-    pkg: &Built,
-    report: &mut PassReport,
-) -> Result<()> {
-    for peer in &ctx.peers {
-        let has = observed.local.peers.get(&peer.name).is_some_and(|p| {
-            p.installed_packages
-                .iter()
-                .any(|i| i.package_id == pkg.package_id)
-        });
-        if has {
-            continue;
-        }
-        let done = lifecycle::install(&peer.endorser, &pkg.bytes)
-            .await
-            .with_context(|| format!("install {} on peer {}", pkg.package_id, peer.name))?;
-        anyhow::ensure!(
-            done.package_id == pkg.package_id,
-            "peer {} derived package ID {} for the package this org built as {}",
-            peer.name,
-            done.package_id,
-            pkg.package_id
-        );
-        report.actions.push(format!(
-            "installed {} on peer {}{}",
-            pkg.package_id,
-            peer.name,
-            if done.newly_installed {
-                ""
-            } else {
-                " (it was already there)"
-            }
-        ));
-    }
-    Ok(())
-}
-
-/// Why approved proposal `id` is not the change this org's spec asks for now
-/// (the spec moved on after the vote, e.g. to a commit that fixes a package
-/// that did not compile), if it is not. Executing it with today's package or
-/// definition would install and approve something nobody voted on.
-async fn approved_other_change(
-    ops: &super::ops::OpsClient,
-    cc: &Chaincode,
-    pkg: &Built,
-    id: &str,
-    sequence: u64,
-) -> Result<Option<String>> {
-    let got = ops.get(id).await?;
-    other_change(
-        &got.proposal.payload,
-        got.proposal.kind,
-        cc,
-        pkg,
-        sequence,
-        id,
-    )
-}
-
-/// [`approved_other_change`] on the proposal's kind and stored payload.
-fn other_change(
-    on_chain: &Value,
-    kind: Kind,
-    cc: &Chaincode,
-    pkg: &Built,
-    sequence: u64,
-    id: &str,
-) -> Result<Option<String>> {
-    let mine = chaincode_payload(cc, sequence, &pkg.package_id)
-        .with_context(|| format!("package ID {} has no SHA-256", pkg.package_id))?;
-    let mine = serde_json::to_value(&mine).expect("payload serializes");
-    let (_, canonical) = normalize_payload(kind, &mine)
-        .map_err(|e| anyhow::anyhow!("this organization's own payload is invalid: {e}"))?;
-    if &canonical == on_chain {
-        return Ok(None);
-    }
-    Ok(Some(format!(
-        "approved proposal {} is not the change the spec asks for now ({}); it is not executed with this organization's current package or definition: it must commit or fail first",
-        crate::plan::short_id(id),
-        payload_difference(on_chain, &canonical)
-    )))
-}
-
-/// [`install`] for proposal `id`; false when the package does not build. A
-/// source package the peer cannot build is compiled here to learn why
-/// (Fabric's reply says only "external builder failed"); go's messages go
-/// into this org's failed `install` task on the proposal, once per package,
-/// and the rollout stalls for this org (a pinned commit never starts to
-/// compile: the fix is a spec commit that pins another one).
-#[allow(clippy::too_many_arguments)]
-async fn install_or_report(
-    ctx: &Context,
-    ops: &super::ops::OpsClient,
-    observed: &Observed,
-    cc: &Chaincode,
-    pkg: &Built,
-    id: &str,
-    report: &mut PassReport,
-) -> Result<bool> {
-    let what = format!("{}/{}", cc.channel, cc.name);
-    let installed_everywhere = ctx.peers.iter().all(|peer| {
-        observed.local.peers.get(&peer.name).is_some_and(|p| {
-            p.installed_packages
-                .iter()
-                .any(|i| i.package_id == pkg.package_id)
-        })
-    });
-    let is_source = matches!(cc.package, opssc_schema::PackageSource::Source { .. });
-    if installed_everywhere || !is_source {
-        install(ctx, observed, pkg, report).await?;
-        return Ok(true);
-    }
-    let stalled = |report: &mut PassReport| {
-        report.stalled.push(format!(
-            "{what}: package {} does not compile (reported as {}'s failed install task on proposal {}); commit a spec that pins a commit that builds",
-            pkg.package_id,
-            ctx.me,
-            crate::plan::short_id(id)
-        ));
-    };
-    let latest_install = ops
-        .tasks(id, Some(&ctx.me))
-        .await?
-        .into_iter()
-        .filter(|t| t.task == "install")
-        .max_by_key(|t| t.seq);
-    if latest_install.is_some_and(|t| {
-        t.status == TaskStatus::Failed && t.detail.contains(pkg.package_id.as_str())
-    }) {
-        stalled(report);
-        fail_if_uncommittable(ctx, ops, id, pkg, report).await?;
-        return Ok(false);
-    }
-    let Err(e) = install(ctx, observed, pkg, report).await else {
-        return Ok(true);
-    };
-    let head = format!("{} does not compile:\n", pkg.package_id);
-    let max = opssc_chaincode::validate::MAX_TEXT - head.len();
-    let source_dir = super::packages::source_dir(&ctx.state_dir);
-    let Some(errors) = tokio::task::block_in_place(|| {
-        super::packages::compile_errors(&ctx.config, cc, &source_dir, max)
-    }) else {
-        return Err(e);
-    };
-    tracing::warn!(chaincode = %what, package = %pkg.package_id, error = %format!("{e:#}"), compiler = %errors, "install failed: the chaincode does not compile");
-    ops.report_task(&ReportTaskArgs {
-        id: id.to_string(),
-        task: "install".into(),
-        status: TaskStatus::Failed,
-        detail: format!("{head}{errors}"),
-        org: None,
-    })
-    .await?;
-    report.actions.push(format!(
-        "{what}: reported task install failed on {} (the package does not compile)",
-        crate::plan::short_id(id)
-    ));
-    stalled(report);
-    fail_if_uncommittable(ctx, ops, id, pkg, report).await?;
-    Ok(false)
-}
-
-/// As the proposal's eligible executor: once so many organizations reported
-/// that `pkg` does not compile that the approvals the commit needs (a
-/// majority of the electorate) cannot come, report the proposal failed, so
-/// that a spec pinning a commit that builds can be proposed next.
-async fn fail_if_uncommittable(
-    ctx: &Context,
-    ops: &super::ops::OpsClient,
-    id: &str,
-    pkg: &Built,
-    report: &mut PassReport,
-) -> Result<()> {
-    let got = ops.get(id).await?;
-    if got.proposal.state != ProposalState::Approved || !got.eligible_executors.contains(&ctx.me) {
-        return Ok(());
-    }
-    let mut latest: BTreeMap<String, opssc_chaincode::model::TaskEntry> = BTreeMap::new();
-    for t in ops.tasks(id, None).await? {
-        if t.task == "install" && latest.get(&t.org).is_none_or(|l| t.seq > l.seq) {
-            latest.insert(t.org.clone(), t);
-        }
-    }
-    let failed: Vec<&str> = latest
-        .values()
-        .filter(|t| t.status == TaskStatus::Failed && t.detail.contains(pkg.package_id.as_str()))
-        .map(|t| t.org.as_str())
-        .collect();
-    let n = got.proposal.electorate.len();
-    let needed = n / 2 + 1;
-    if failed.len() <= n.saturating_sub(needed) {
-        return Ok(());
-    }
-    let error = format!(
-        "package {} does not compile on {} of {n} organizations ({}), so the {needed} approvals the commit needs cannot come; commit a spec that pins a commit that builds",
-        pkg.package_id,
-        failed.len(),
-        failed.join(", ")
-    );
-    ops.report_failed(id, &error).await?;
-    report.actions.push(format!(
-        "{}/{}: reported {} failed: {error}",
-        got.proposal.target.channel,
-        got.proposal.target.chaincode.as_deref().unwrap_or("-"),
-        crate::plan::short_id(id)
-    ));
-    Ok(())
-}
-
-/// Approves `cc` at `sequence` for this org unless it already did.
-async fn approve(
-    ctx: &Context,
-    observed: &Observed,
-    cc: &Chaincode,
-    pkg: &Built,
-    sequence: u64,
-    report: &mut PassReport,
-) -> Result<()> {
-    let key = Observed::chaincode_key(&cc.channel, &cc.name);
-    let done = observed.local.approved.get(&key).is_some_and(|a| {
-        a.sequence == sequence
-            && a.version == cc.version
-            && a.package_id.as_deref() == Some(pkg.package_id.as_str())
-    });
-    if done {
-        return Ok(());
-    }
-    let def = definition(cc, sequence)?;
-    let committed = lifecycle::approve(
-        &ctx.main_peer().gateway,
-        &cc.channel,
-        &def,
-        Some(&pkg.package_id),
-    )
-    .await
-    .with_context(|| format!("approve {key} sequence {sequence} for {}", ctx.me))?;
-    report.actions.push(format!(
-        "approved {key} {} sequence {sequence} for {} (block {})",
-        cc.version, ctx.me, committed.block
-    ));
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn execute_tasks(
-    ctx: &Context,
-    ops: &super::ops::OpsClient,
-    observed: &Observed,
-    cc: &Chaincode,
-    pkg: &Built,
-    id: &str,
-    sequence: u64,
-    report: &mut PassReport,
-) -> Result<()> {
-    let what = format!("{}/{}", cc.channel, cc.name);
-    if let Some(why) = approved_other_change(ops, cc, pkg, id, sequence).await? {
-        report.stalled.push(format!("{what}: {why}"));
-        return Ok(());
-    }
-    let reported: Vec<String> = ops
-        .tasks(id, Some(&ctx.me))
-        .await?
-        .into_iter()
-        .filter(|t| t.status == TaskStatus::Done)
-        .map(|t| t.task)
-        .collect();
-    if !install_or_report(ctx, ops, observed, cc, pkg, id, report).await? {
-        return Ok(());
-    }
-    // The install report (ops channel) and the approval (the chaincode's
-    // channel) are independent transactions: order them in the same round.
-    let report_install = async {
-        if reported.iter().any(|t| t == "install") {
-            return Ok(None);
-        }
-        ops.report_task(&ReportTaskArgs {
-            id: id.to_string(),
-            task: "install".into(),
-            status: TaskStatus::Done,
-            detail: pkg.package_id.clone(),
-            org: None,
-        })
-        .await
-        .map(|_| {
-            Some(format!(
-                "{what}: reported task install on {}",
-                crate::plan::short_id(id)
-            ))
-        })
-    };
-    let mut approve_report = PassReport::new();
-    let (installed, approved) = tokio::join!(
-        report_install,
-        approve(ctx, observed, cc, pkg, sequence, &mut approve_report)
-    );
-    report.actions.extend(approve_report.actions);
-    if let Some(a) = installed? {
-        report.actions.push(a);
-    }
-    approved?;
-    if !reported.iter().any(|t| t == "approve") {
-        ops.report_task(&ReportTaskArgs {
-            id: id.to_string(),
-            task: "approve".into(),
-            status: TaskStatus::Done,
-            detail: format!("sequence {sequence}"),
-            org: None,
-        })
-        .await?;
-        report.actions.push(format!(
-            "{what}: reported task approve on {}",
-            crate::plan::short_id(id)
-        ));
-    }
-    // The shared step.
-    let got = ops.get(id).await?;
-    if !is_executor(
-        ctx,
-        &got,
-        report,
-        &format!("{what}: waiting for the executor"),
-        &format!("to commit sequence {sequence}"),
-    ) {
-        return Ok(());
-    }
-    let committed_now =
-        lifecycle::query_committed(&ctx.main_peer().endorser, &cc.channel, &cc.name)
-            .await?
-            .map_or(0, |d| d.sequence as u64);
-    if committed_now < sequence {
-        let def = definition(cc, sequence)?;
-        let readiness =
-            lifecycle::check_commit_readiness(&ctx.main_peer().endorser, &cc.channel, &def).await?;
-        let approved: Vec<String> = readiness
-            .approvals
-            .iter()
-            .filter(|(_, ok)| **ok)
-            .map(|(org, _)| org.clone())
-            .collect();
-        let members = at_least_majority(&readiness.approvals);
-        if approved.len() < members {
-            report.waiting.push(format!(
-                "{what}: executor {} waits for approvals of sequence {sequence}: {} of {members} ({})",
-                ctx.me,
-                approved.len(),
-                approved.join(", ")
-            ));
-            return Ok(());
-        }
-        let done = match lifecycle::commit(&ctx.main_peer().gateway, &cc.channel, &def, &approved)
-            .await
-        {
-            Ok(done) => done,
-            // Fabric refused the commit itself (not a network hiccup): record
-            // the failure on the chain, where every org sees it; `opssc retry`
-            // starts the next attempt (with the next executor first).
-            Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
-                // Another executor may have committed it in the meantime.
-                let now =
-                    lifecycle::query_committed(&ctx.main_peer().endorser, &cc.channel, &cc.name)
-                        .await?
-                        .map_or(0, |d| d.sequence as u64);
-                if now >= sequence {
-                    ops.report_committed(id, &format!("sequence {sequence} is on the chain"))
-                        .await?;
-                    report.actions.push(format!(
-                        "{what}: sequence {sequence} was committed meanwhile; reported {} committed",
-                        crate::plan::short_id(id)
-                    ));
-                    return Ok(());
-                }
-                let error = format!("commit {what} sequence {sequence}: {e}");
-                ops.report_failed(id, &error).await?;
-                report.stalled.push(format!(
-                    "{what}: {error}; recorded on proposal {} (fix the cause, then `opssc retry {id}`)",
-                    crate::plan::short_id(id)
-                ));
-                return Ok(());
-            }
-            Err(e) => {
-                return Err(
-                    anyhow::Error::new(e).context(format!("commit {what} sequence {sequence}"))
-                );
-            }
-        };
-        report.actions.push(format!(
-            "{what}: committed sequence {sequence} ({}) at block {}",
-            cc.version, done.block
-        ));
-    }
-    ops.report_committed(id, &format!("sequence {sequence} committed"))
-        .await?;
-    report.actions.push(format!(
-        "{what}: reported {} committed",
-        crate::plan::short_id(id)
-    ));
-    Ok(())
-}
-
-/// Whether this org may do proposal `got`'s shared step now. If not, says who
-/// may (`{waiting} ({executors}) {step}`) and looks again a few times per
-/// executor timeout: the next organization becomes eligible when it runs
-/// out, which no event announces.
-pub(super) fn is_executor(
-    ctx: &Context,
-    got: &super::ops::Got,
-    report: &mut PassReport,
-    waiting: &str,
-    step: &str,
-) -> bool {
-    if got.eligible_executors.contains(&ctx.me) {
-        return true;
-    }
-    let timeout = got
-        .proposal
-        .execution
-        .as_ref()
-        .map_or(600, |e| e.timeout_secs)
-        .max(1) as u64;
-    report.requeue_within(Duration::from_millis(timeout * 1000 / 4).max(Duration::from_secs(1)));
-    report.waiting.push(format!(
-        "{waiting} ({}) {step}",
-        got.eligible_executors.join(", ")
-    ));
-    false
-}
-
-/// A majority of the channel's members (the default LifecycleEndorsement).
-fn at_least_majority(approvals: &BTreeMap<String, bool>) -> usize {
-    approvals.len() / 2 + 1
-}
-
-/// No pending change: make sure this org runs the committed definition.
-async fn heal(
-    ctx: &Context,
-    observed: &Observed,
-    cc: &Chaincode,
-    pkg: &Built,
-    report: &mut PassReport,
-) -> Result<()> {
-    let key = Observed::chaincode_key(&cc.channel, &cc.name);
-    let Some(c) = observed.chaincodes.get(&key) else {
-        return Ok(());
-    };
-    if c.version != cc.version {
-        return Ok(());
-    }
-    install(ctx, observed, pkg, report).await?;
-    approve(ctx, observed, cc, pkg, c.sequence, report).await
 }
 
 #[cfg(test)]
@@ -1092,42 +384,6 @@ mod tests {
     }
 
     #[test]
-    fn an_approved_proposal_is_executed_only_for_the_change_it_carries() {
-        let cc = kv(Some(
-            "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')",
-        ));
-        let built = |hash: char| Built {
-            label: "kv_1.0".into(),
-            bytes: Vec::new(),
-            package_id: format!("kv_1.0:{}", hash.to_string().repeat(64)),
-        };
-        let voted = chaincode_payload(&cc, 2, &built('a').package_id).unwrap();
-        let (_, on_chain) = normalize_payload(
-            Kind::ChaincodeUpgrade,
-            &serde_json::to_value(&voted).unwrap(),
-        )
-        .unwrap();
-        let id = "f".repeat(64);
-        let same = other_change(&on_chain, Kind::ChaincodeUpgrade, &cc, &built('a'), 2, &id);
-        assert_eq!(same.unwrap(), None);
-        let moved = other_change(&on_chain, Kind::ChaincodeUpgrade, &cc, &built('b'), 2, &id)
-            .unwrap()
-            .unwrap();
-        assert!(
-            moved.starts_with("approved proposal ffffffffffff is not the change the spec asks for now (package mismatch: the proposal installs kv_1.0:aaaa"),
-            "{moved}"
-        );
-        assert!(moved.contains(&built('b').package_id), "{moved}");
-        let later = other_change(&on_chain, Kind::ChaincodeUpgrade, &cc, &built('a'), 3, &id)
-            .unwrap()
-            .unwrap();
-        assert!(
-            later.contains("sequence: proposed 2, this organization computes 3"),
-            "{later}"
-        );
-    }
-
-    #[test]
     fn the_pass_reports_what_happens_next() {
         let mut r = PassReport::new();
         r.requeue_within(Duration::from_secs(2));
@@ -1139,5 +395,46 @@ mod tests {
         assert_eq!(r.clone().finish().next, Next::Now);
         r.errors.push("y".into());
         assert!(matches!(r.finish().next, Next::Retry(_)));
+    }
+
+    #[test]
+    fn the_next_pass_follows_from_the_failed_steps_types() {
+        use super::super::error::contract_refusal;
+        let call = |fault, text: &str| AgentError::Call {
+            message: text.into(),
+            fault,
+            refusal: contract_refusal(text),
+        };
+        // The chain moved on under a step: observe again right away.
+        let mut r = PassReport::new();
+        r.fail(
+            "kv",
+            &call(
+                opssc_fabric::Fault::Rejected,
+                "conflict: proposal p is approved: votes are closed",
+            ),
+        );
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!(r.finish().next, Next::Now);
+        // A network hiccup: retry soon.
+        let mut r = PassReport::new();
+        r.fail("kv", &call(opssc_fabric::Fault::Transient, "unavailable"));
+        assert!(matches!(r.finish().next, Next::Retry(_)));
+        // A refusal the same call cannot overcome: stalled, with its reason.
+        let mut r = PassReport::new();
+        r.fail(
+            "kv",
+            &call(
+                opssc_fabric::Fault::Rejected,
+                "forbidden: Org3MSP may not vote: not in the electorate",
+            ),
+        );
+        assert!(r.errors.is_empty());
+        assert!(
+            r.stalled[0].contains("Org3MSP may not vote"),
+            "{:?}",
+            r.stalled
+        );
+        assert!(matches!(r.finish().next, Next::AwaitChange(_)));
     }
 }

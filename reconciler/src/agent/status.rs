@@ -5,10 +5,15 @@
 //! votes and tasks, and renders them for people: the spec commit (and the
 //! refused one, with why), each proposal with its votes against the quorum
 //! and the tasks each org reported, and one condition — `Ready` (nothing to
-//! do), `Progressing` (a rollout is under way), or `Stalled` (it cannot move
-//! without a person: a refused commit, a package this org cannot build, a
-//! rejected or failed proposal) — with its reasons. Key decision: status
-//! changes nothing; it is safe to run next to the agent.
+//! do), `Progressing` (a rollout is under way), `Unplanned` (an open
+//! proposal this organization's plan does not contain, with its proposer),
+//! or `Stalled` (it cannot move without a person: a refused commit, a
+//! package this org cannot build, a rejected or failed proposal, an approved
+//! proposal nobody executes) — with its reasons. Key decision: status
+//! changes nothing and decides nothing of its own: for channel changes,
+//! chaincodes and unplanned proposals the reasons are the plan's next steps
+//! and blocked items ([`crate::plan::steps`]), exactly what the agent's next pass takes;
+//! it is safe to run next to the agent.
 //!
 //! [`watch`] re-reads the status every interval and prints it, under a
 //! timestamp header, only when the rendered text changed ([`Watcher`]); it
@@ -32,6 +37,10 @@ use super::spec_source::SpecAt;
 pub enum Condition {
     Ready,
     Progressing,
+    /// An open proposal that this organization's plan does not contain
+    /// (filed by another member, or with a stolen identity): the agent
+    /// rejects it; a person should look at who filed it.
+    Unplanned,
     Stalled,
 }
 
@@ -43,12 +52,14 @@ pub struct Status {
 }
 
 impl Condition {
-    /// The exit code of `opssc status`: 0 Ready, 3 Progressing, 4 Stalled.
+    /// The exit code of `opssc status`: 0 Ready, 3 Progressing, 4 Stalled,
+    /// 5 Unplanned.
     pub fn exit_code(self) -> i32 {
         match self {
             Condition::Ready => 0,
             Condition::Progressing => 3,
             Condition::Stalled => 4,
+            Condition::Unplanned => 5,
         }
     }
 }
@@ -223,7 +234,7 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
     }
     let (built, errors) = ctx.build_packages(&at.spec);
     stalled.extend(errors);
-    let observed = super::observe_live::live(ctx, &at.spec, &built).await?;
+    let (observed, configs) = super::observe_live::live_full(ctx, &at.spec, &built).await?;
     let plan = crate::plan::plan(&at.spec, &observed, &ctx.me);
     let _ = writeln!(out, "chaincodes:");
     for ((channel, name), cc) in &at.spec.chaincodes {
@@ -320,76 +331,66 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
     if !any {
         let _ = writeln!(out, "  (none)");
     }
-    for pp in plan.proposals.iter().filter(|p| p.kind.is_chaincode()) {
-        let what = format!(
-            "{} {}/{}",
-            pp.kind,
-            pp.target.channel,
-            pp.target.chaincode.as_deref().unwrap_or("-")
-        );
-        match pp.on_chain.as_ref().map(|o| o.state) {
-            Some(ProposalState::Rejected) | Some(ProposalState::Failed) => {
-                stalled.push(format!("{what}: the proposal was rejected or failed"))
-            }
-            Some(s) => progressing.push(format!("{what}: proposal {s}")),
-            None => {
-                let rejected = pp.target.chaincode.as_ref().and_then(|name| {
-                    let cc = at
-                        .spec
-                        .chaincodes
-                        .get(&(pp.target.channel.clone(), name.clone()))?;
-                    let pkg = built.get(&cc.label)?;
-                    let committed = observed
-                        .chaincodes
-                        .get(&crate::observe::Observed::chaincode_key(&cc.channel, name))
-                        .map_or(0, |c| c.sequence);
-                    let payload = crate::plan::proposal::chaincode_payload(
-                        cc,
-                        committed + 1,
-                        &pkg.package_id,
-                    )?;
-                    let value = serde_json::to_value(&payload).ok()?;
-                    super::pass::rejected_earlier(&observed, pp, &value)
-                });
-                match rejected {
-                    Some(id) => stalled.push(format!(
-                        "{what}: proposal {} for this exact change was rejected; commit a spec that changes it",
-                        crate::plan::short_id(&id)
-                    )),
-                    None => progressing.push(format!("{what}: to be filed")),
-                }
-            }
+    // Channel changes, chaincodes and unplanned proposals: the plan's own
+    // steps and blocked items, as the agent's next pass would take them.
+    let input = crate::plan::steps::PlanInput {
+        spec_commit: at.git_commit(),
+        vote_policy: ctx.config.vote_policy,
+        consented: None,
+        caught_up: Default::default(),
+        seen_commits: super::pass::seen_commits(ctx, at, &observed),
+        // Not asked: the channels not joined yet are listed below.
+        admission: Default::default(),
+        config_updates: {
+            let (updates, errors) =
+                super::channel_changes::config_updates(ctx, at, &observed, &configs, &plan);
+            stalled.extend(errors);
+            updates
+        },
+        vote_only: ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly,
+        ops_package: super::channel_changes::opssc_package(ctx, at, &observed)?.map(|(p, _)| p),
+    };
+    let steps = crate::plan::steps::steps(&at.spec, &observed, &plan, &input);
+    let mut unplanned: Vec<String> = Vec::new();
+    for step in &steps.steps {
+        progressing.push(format!("next step: {step}"));
+    }
+    for b in &steps.blocked {
+        let line = format!("{}: {}", b.what, b.why);
+        if b.stalled {
+            stalled.push(line);
+        } else if b.what.starts_with("unplanned proposal") {
+            unplanned.push(line);
+        } else {
+            progressing.push(line);
         }
     }
-    // Channel changes: in progress while a proposal is on the chain, or while
-    // this org (a member that files them) has one to file; a new member is in
-    // progress until its peers joined the channels the spec puts it in.
-    let files_changes =
-        ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::Propose;
-    for pp in plan
+    for o in observed
         .proposals
         .iter()
-        .filter(|p| p.kind.carries_config_update())
+        .filter(|o| o.state == ProposalState::Proposed && !crate::plan::steps::planned(&plan, o))
     {
-        let what = match &pp.org {
-            Some(org) => format!("{} {org} on channel {}", pp.kind, pp.target.channel),
-            None => format!("{} of channel {}", pp.kind, pp.target.channel),
-        };
-        let live = observed.proposals.iter().any(|o| {
-            o.kind == pp.kind
-                && o.target == pp.target
-                && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
-        });
-        let member = observed
-            .channels
-            .get(&pp.target.channel)
-            .is_some_and(|c| c.members.contains_key(&ctx.me));
-        if live {
-            progressing.push(format!("{what}: proposal on the chain"));
-        } else if member && files_changes {
-            progressing.push(format!("{what}: to be filed"));
+        let line = format!(
+            "unplanned proposal {} ({} of channel {}{}) filed by {}: not in this organization's plan",
+            crate::plan::short_id(&o.id),
+            o.kind,
+            o.target.channel,
+            o.target
+                .chaincode
+                .as_ref()
+                .map(|c| format!(", chaincode {c}"))
+                .unwrap_or_default(),
+            o.open.as_ref().map_or("?", |d| d.proposer.as_str())
+        );
+        if !unplanned
+            .iter()
+            .any(|u| u.contains(&crate::plan::short_id(&o.id).to_string()))
+        {
+            unplanned.push(line);
         }
     }
+    // A new member is in progress until its peers joined the channels the
+    // spec puts it in.
     for (name, ch) in &at.spec.channels {
         let joined = observed
             .local
@@ -404,13 +405,15 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
     }
     let condition = if !stalled.is_empty() {
         Condition::Stalled
+    } else if !unplanned.is_empty() {
+        Condition::Unplanned
     } else if !progressing.is_empty() {
         Condition::Progressing
     } else {
         Condition::Ready
     };
     let _ = writeln!(out, "condition: {condition:?}");
-    for r in stalled.iter().chain(progressing.iter()) {
+    for r in stalled.iter().chain(&unplanned).chain(progressing.iter()) {
         let _ = writeln!(out, "  - {r}");
     }
     Ok(Status {

@@ -235,6 +235,91 @@ pub struct ProposalSummary {
     /// For config kinds: the config sequence the update was computed against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_config_sequence: Option<u64>,
+    /// For open proposals: what the executor and the voter need, read in the
+    /// same pass (so no step re-reads the proposal in the middle of acting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open: Option<OpenDetail>,
+}
+
+/// What `get` and `tasks` say about an open (proposed or approved) proposal,
+/// and, for an approved chaincode proposal this organization may execute,
+/// Fabric's commit readiness of its definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenDetail {
+    pub proposer: String,
+    /// The payload as the contract stored it (canonical form).
+    pub payload: serde_json::Value,
+    /// Who may execute the approved proposal now (empty while proposed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eligible_executors: Vec<String>,
+    /// How long one executor has before the next organization may take over.
+    #[serde(default = "default_timeout")]
+    pub execution_timeout_secs: u64,
+    /// Every task report, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<ObservedTask>,
+    /// `_lifecycle` CheckCommitReadiness of the definition this proposal
+    /// carries: which organizations approved it. Empty when not read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub commit_readiness: BTreeMap<String, bool>,
+    /// For config kinds: the ConfigSignatures the approving votes carry, by
+    /// organization (base64 of the signature header and the signature), so
+    /// the executor assembles the update without reading the votes again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
+}
+
+fn default_timeout() -> u64 {
+    600
+}
+
+/// The tasks the agents report on a proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    Install,
+    Approve,
+}
+
+impl Task {
+    /// The name the contract stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Install => "install",
+            Task::Approve => "approve",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Task> {
+        match name {
+            "install" => Some(Task::Install),
+            "approve" => Some(Task::Approve),
+            _ => None,
+        }
+    }
+}
+
+/// One task report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservedTask {
+    pub org: String,
+    pub task: Task,
+    pub seq: u32,
+    pub status: opssc_chaincode::model::TaskStatus,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl OpenDetail {
+    /// `org`'s latest report of `task`.
+    pub fn latest(&self, org: &str, task: Task) -> Option<&ObservedTask> {
+        self.tasks
+            .iter()
+            .filter(|t| t.org == org && t.task == task)
+            .max_by_key(|t| t.seq)
+    }
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -182,6 +182,23 @@ impl Approval {
         self.requirements.iter().any(|r| r.need.is_impossible())
     }
 
+    /// Whether these organizations' approvals (signatures) meet every
+    /// requirement; `None` when a requirement has too many combinations to
+    /// evaluate (read the policy).
+    pub fn satisfied_by(&self, orgs: &BTreeSet<String>) -> Option<bool> {
+        let mut all = true;
+        for r in &self.requirements {
+            let ok = match &r.need {
+                Need::Threshold { count, of } => {
+                    of.iter().filter(|o| orgs.contains(*o)).count() >= *count
+                }
+                need => need.to_sets()?.iter().any(|set| set.is_subset(orgs)),
+            };
+            all &= ok;
+        }
+        Some(all)
+    }
+
     /// `<policy> — <why>` for the first requirement that cannot be met.
     pub fn impossible_reason(&self) -> Option<String> {
         self.requirements.iter().find_map(|r| match &r.need {
@@ -528,13 +545,20 @@ fn parse_path(path: &str) -> Option<(Group, String)> {
     }
 }
 
+/// A majority of `n`: more than half (Fabric's MAJORITY, the default
+/// LifecycleEndorsement, the `majority` governance quorum). The one place
+/// this arithmetic lives.
+pub fn majority(n: usize) -> usize {
+    n / 2 + 1
+}
+
 /// How many of `n` sub-policies an implicit meta rule needs (Fabric's rule:
 /// ANY 1, ALL n, MAJORITY ⌊n/2⌋+1).
 pub fn meta_threshold(rule: MetaRule, n: usize) -> usize {
     match rule {
         MetaRule::Any => 1,
         MetaRule::All => n,
-        MetaRule::Majority => n / 2 + 1,
+        MetaRule::Majority => majority(n),
     }
 }
 
@@ -873,6 +897,21 @@ mod tests {
         // An implicit meta policy over a sub-policy the orgs do not define.
         let view = channel(&["A", "B"], &[("Admins", "MAJORITY Operators")]);
         assert!(view.application_admins().is_impossible());
+    }
+
+    #[test]
+    fn an_approval_is_satisfied_by_enough_organizations() {
+        let ch = channel(
+            &["A", "B", "C"],
+            &[("LifecycleEndorsement", "MAJORITY Endorsement")],
+        );
+        let set = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let lc = ch.lifecycle();
+        assert_eq!(lc.satisfied_by(&set(&["A"])), Some(false));
+        assert_eq!(lc.satisfied_by(&set(&["A", "C"])), Some(true));
+        let e = ch.endorsement("AND('A.peer', OR('B.peer', 'C.peer'))");
+        assert_eq!(e.satisfied_by(&set(&["B", "C"])), Some(false));
+        assert_eq!(e.satisfied_by(&set(&["A", "C"])), Some(true));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod desired;
 mod local;
 pub mod proposal;
 pub mod render;
+pub mod steps;
 
 use std::fmt;
 
@@ -57,6 +58,13 @@ pub struct Plan {
     pub local: Vec<LocalChange>,
     /// Things the planner noticed but does not change.
     pub notes: Vec<String>,
+    /// What `me`'s agent does in this pass, in order ([`plan_with`]); empty
+    /// when planned without a [`steps::PlanInput`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<steps::Step>,
+    /// Why the other things the spec asks for do not happen in this pass.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<steps::Blocked>,
 }
 
 impl Plan {
@@ -537,7 +545,19 @@ pub fn plan(spec: &Spec, observed: &Observed, me: &str) -> Plan {
         ballots,
         local,
         notes,
+        steps: Vec::new(),
+        blocked: Vec::new(),
     }
+}
+
+/// [`plan`], with the steps `me`'s agent takes in this pass and why the
+/// rest is blocked ([`steps::steps`]).
+pub fn plan_with(spec: &Spec, observed: &Observed, me: &str, input: &steps::PlanInput) -> Plan {
+    let mut p = plan(spec, observed, me);
+    let s = steps::steps(spec, observed, &p, input);
+    p.steps = s.steps;
+    p.blocked = s.blocked;
+    p
 }
 
 #[cfg(test)]

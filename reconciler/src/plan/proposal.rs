@@ -229,23 +229,79 @@ fn exact_id(spec: &Spec, observed: &Observed, shared: &[SharedChange], p: &mut P
         return;
     };
     let value = serde_json::to_value(&payload).expect("payload serializes");
-    // Rounds: a proposal for the same change that ended without a decision
-    // for it (rejected, expired, withdrawn, superseded) is filed again with
-    // the next round.
-    for round in 0..=observed.proposals.len() as u32 {
-        let Ok(id) = opssc_chaincode::compute_proposal_id(p.kind, &p.target, round, &value) else {
-            return;
-        };
-        match observed.proposals.iter().find(|o| o.id == id) {
-            Some(o) if dead(o.state) => continue,
-            found => {
-                p.proposal_id = Some(id);
-                p.round = round;
-                p.on_chain = found.map(on_chain);
-                return;
+    let Ok(r) = round_of(p.kind, &p.target, &value, &observed.proposals) else {
+        return;
+    };
+    p.on_chain = observed
+        .proposals
+        .iter()
+        .find(|o| o.id == r.id)
+        .map(on_chain);
+    p.proposal_id = Some(r.id);
+    p.round = r.round;
+}
+
+/// The round under which a payload is (to be) filed, and the contract ID
+/// that gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub round: u32,
+    pub id: String,
+    /// The latest earlier round of exactly this payload that was rejected.
+    pub rejected_before: Option<(u32, String)>,
+}
+
+/// The round rules, in one place: a proposal of exactly this payload that
+/// ended without being carried out (rejected, expired, withdrawn,
+/// superseded — for instance by a hostile filing for the same target) does
+/// not block the change; the next round is a new ID. A rejection is kept
+/// in [`Round::rejected_before`]: whoever files must not ask the same
+/// question again (the agent waits for a spec that changes it), while a
+/// later round that someone did file is followed.
+pub fn round_of(
+    kind: Kind,
+    target: &Target,
+    payload: &Value,
+    proposals: &[ProposalSummary],
+) -> Result<Round, opssc_chaincode::error::ContractError> {
+    const MAX_ROUNDS: u32 = 64;
+    let mut rejected_before = None;
+    let mut round = 0;
+    loop {
+        let id = opssc_chaincode::compute_proposal_id(kind, target, round, payload)?;
+        match proposals.iter().find(|o| o.id == id) {
+            Some(o) if dead(o.state) && round < MAX_ROUNDS => {
+                if o.state == ProposalState::Rejected {
+                    rejected_before = Some((round, id));
+                }
+                round += 1;
+            }
+            _ => {
+                return Ok(Round {
+                    round,
+                    id,
+                    rejected_before,
+                });
             }
         }
     }
+}
+
+/// The round (and so the contract's ID) under which a config update is
+/// filed ([`round_of`]); a rejected round that nobody followed with a later
+/// one is kept, so its outcome stands until the spec changes.
+pub fn filing_round(
+    kind: Kind,
+    target: &Target,
+    payload: &Value,
+    proposals: &[ProposalSummary],
+) -> Result<(u32, String), opssc_chaincode::error::ContractError> {
+    let r = round_of(kind, target, payload, proposals)?;
+    let filed = proposals.iter().any(|o| o.id == r.id);
+    Ok(match r.rejected_before {
+        Some(rejected) if !filed => rejected,
+        _ => (r.round, r.id),
+    })
 }
 
 /// The vote quorum when the consortium's governance raises it above the
@@ -264,7 +320,7 @@ fn vote_quorum(spec: &Spec, observed: &Observed, p: &PlannedProposal) -> Option<
     let n = electorate.len();
     let level = match quorum {
         Quorum::Policy => return None,
-        Quorum::Majority => n / 2 + 1,
+        Quorum::Majority => super::approval::majority(n),
         Quorum::TwoThirds => (2 * n).div_ceil(3),
         Quorum::All => n,
     };

@@ -1,0 +1,297 @@
+//! The agent's errors, typed, and what a pass does next because of them.
+//!
+//! Every failed step becomes an [`AgentError`] that keeps
+//! [`opssc_fabric::Fault`]'s classification and, when the OpsSC contract
+//! refused the call, the contract's own [`ContractError`] (parsed from the
+//! `class: message` text the contract returns through Fabric). What happens
+//! next ([`NextAction`]) follows from those types, never from matching words
+//! in a message: a transient fault is retried soon, a contract conflict
+//! (the state moved on: a second vote, a decided proposal) waits for a fresh
+//! observation, and a refusal that the same call cannot overcome (a bad
+//! argument, a forbidden call, a bug) stalls with its reason.
+
+use opssc_chaincode::error::ContractError;
+use opssc_fabric::Fault;
+
+pub type Result<T, E = AgentError> = std::result::Result<T, E>;
+
+/// A failed step.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A call to Fabric (a peer, the orderer, the OpsSC chaincode) failed.
+    #[error("{message}")]
+    Call {
+        /// The whole error chain, for people.
+        message: String,
+        fault: Fault,
+        /// The OpsSC contract's refusal, when it refused the call.
+        refusal: Option<ContractError>,
+    },
+    /// The step does not fit what this agent has (a package not built, a
+    /// chaincode not in the spec): a bug of the planner or the inputs.
+    #[error("{0}")]
+    Plan(String),
+    /// A node answered something this version does not understand (the
+    /// OpsSC chaincode of another version?).
+    #[error("{0}")]
+    Answer(String),
+}
+
+/// What the pass does after a failed step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextAction {
+    /// A network hiccup or a race that a new attempt can win: retry soon.
+    RetrySoon,
+    /// The chain moved on under the step: observe again, then plan again.
+    Observe,
+    /// The same call cannot succeed: a person must act.
+    Stall(String),
+}
+
+impl AgentError {
+    /// A failed Fabric call, with what was being done.
+    pub fn fabric(action: impl Into<String>, e: opssc_fabric::Error) -> AgentError {
+        let message = format!("{}: {}", action.into(), chain(&e));
+        AgentError::Call {
+            refusal: contract_refusal(&message),
+            fault: e.fault(),
+            message,
+        }
+    }
+
+    pub fn fault(&self) -> Fault {
+        match self {
+            AgentError::Call { fault, .. } => *fault,
+            AgentError::Plan(_) | AgentError::Answer(_) => Fault::Bug,
+        }
+    }
+
+    pub fn refusal(&self) -> Option<&ContractError> {
+        match self {
+            AgentError::Call { refusal, .. } => refusal.as_ref(),
+            AgentError::Plan(_) | AgentError::Answer(_) => None,
+        }
+    }
+
+    /// The retry policy.
+    pub fn next(&self) -> NextAction {
+        match self.refusal() {
+            Some(ContractError::Conflict { .. } | ContractError::NotFound { .. }) => {
+                return NextAction::Observe;
+            }
+            Some(ContractError::State(_)) => return NextAction::RetrySoon,
+            Some(r) => return NextAction::Stall(format!("the OpsSC refused: {r}")),
+            None => {}
+        }
+        match self.fault() {
+            Fault::Transient | Fault::Rejected => NextAction::RetrySoon,
+            Fault::Input | Fault::Bug => NextAction::Stall(self.to_string()),
+        }
+    }
+}
+
+/// Calls made through anyhow-based code (the observation, the config
+/// update, the commands): the fault of the first Fabric error in the chain, and the contract's
+/// refusal in its text.
+impl From<anyhow::Error> for AgentError {
+    fn from(e: anyhow::Error) -> AgentError {
+        // A typed error inside keeps its class; else the first Fabric error.
+        let fault = e
+            .chain()
+            .find_map(|c| {
+                c.downcast_ref::<AgentError>()
+                    .map(AgentError::fault)
+                    .or_else(|| c.downcast_ref::<opssc_fabric::Error>().map(|f| f.fault()))
+            })
+            .unwrap_or(Fault::Transient);
+        let message = chain(e.as_ref());
+        AgentError::Call {
+            refusal: contract_refusal(&message),
+            fault,
+            message,
+        }
+    }
+}
+
+/// An error and its sources, `outer: inner: innermost` — the one formatter
+/// of error chains in the agent.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        // Errors that repeat their source's text in their own add nothing.
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// The contract's refusal in an error text: the contract answers
+/// `<class>: <message>` (see `opssc_chaincode::shell`), which Fabric wraps
+/// in its own text. Parsed back into the [`ContractError`] variant of that
+/// class; the fields the text does not separate stay in `reason`.
+pub fn contract_refusal(text: &str) -> Option<ContractError> {
+    const CLASSES: [&str; 7] = [
+        "unknown_function",
+        "bad_argument",
+        "forbidden",
+        "not_found",
+        "conflict",
+        "state",
+        "corrupt",
+    ];
+    let (class, rest) = CLASSES.iter().find_map(|class| {
+        let needle = format!("{class}: ");
+        let at = text.match_indices(&needle).find(|(i, _)| {
+            // A class word starts the contract's message: at the start or
+            // after a separator, not inside another word.
+            *i == 0 || text[..*i].ends_with([' ', ',', ':', '('])
+        })?;
+        Some((*class, &text[at.0 + needle.len()..]))
+    })?;
+    let rest = rest.lines().next().unwrap_or(rest).trim().to_string();
+    Some(match class {
+        "unknown_function" => ContractError::UnknownFunction {
+            name: between(&rest, "`", "`").unwrap_or_default(),
+            known: rest
+                .split_once("known functions: ")
+                .map(|(_, k)| k.to_string())
+                .unwrap_or_default(),
+        },
+        "bad_argument" => ContractError::BadArgument {
+            field: between(&rest, "`", "`").unwrap_or_default(),
+            reason: rest
+                .split_once("`: ")
+                .map_or(rest.clone(), |(_, r)| r.to_string()),
+        },
+        "forbidden" => {
+            let (head, reason) = rest.split_once(": ").unwrap_or((&rest, ""));
+            let (msp, action) = head.split_once(" may not ").unwrap_or(("", head));
+            ContractError::Forbidden {
+                msp: msp.to_string(),
+                action: action.to_string(),
+                reason: reason.to_string(),
+            }
+        }
+        "not_found" => {
+            let (what, hint) = rest.split_once(" not found").unwrap_or((&rest, ""));
+            ContractError::NotFound {
+                what: what.to_string(),
+                hint: hint.trim_start_matches("; ").to_string(),
+            }
+        }
+        "conflict" => {
+            let (head, reason) = rest.split_once(": ").unwrap_or((&rest, ""));
+            let (what, state) = head.rsplit_once(" is ").unwrap_or((head, ""));
+            ContractError::Conflict {
+                what: what.to_string(),
+                state: state.to_string(),
+                reason: reason.to_string(),
+            }
+        }
+        "state" => ContractError::State(
+            rest.trim_start_matches("reading the world state failed: ")
+                .to_string(),
+        ),
+        _ => ContractError::Corrupt {
+            key: between(&rest, "`", "`").unwrap_or_default(),
+            reason: rest,
+        },
+    })
+}
+
+fn between(text: &str, open: &str, close: &str) -> Option<String> {
+    let (_, rest) = text.split_once(open)?;
+    let (inner, _) = rest.split_once(close)?;
+    Some(inner.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contract_refusal_parses_into_its_class() {
+        let text = "OpsSC vote on channel ops (chaincode opssc): endorse on peer0 failed with gRPC Unknown: chaincode response 500, conflict: proposal abc is approved: votes are closed";
+        match contract_refusal(text) {
+            Some(ContractError::Conflict {
+                what,
+                state,
+                reason,
+            }) => {
+                assert_eq!(what, "proposal abc");
+                assert_eq!(state, "approved");
+                assert_eq!(reason, "votes are closed");
+            }
+            other => panic!("{other:?}"),
+        }
+        match contract_refusal(
+            "chaincode response 500, forbidden: Org3MSP may not vote: not in the electorate",
+        ) {
+            Some(ContractError::Forbidden { msp, action, .. }) => {
+                assert_eq!((msp.as_str(), action.as_str()), ("Org3MSP", "vote"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            contract_refusal("x: bad_argument: invalid argument `payload`: too big"),
+            Some(ContractError::BadArgument { field, .. }) if field == "payload"
+        ));
+        // A word that merely ends in a class name is not a refusal.
+        assert!(contract_refusal("the nonconflict: fine").is_none());
+        assert!(contract_refusal("connection refused").is_none());
+    }
+
+    #[test]
+    fn the_next_action_follows_from_the_types() {
+        let call = |fault, refusal| AgentError::Call {
+            message: "m".into(),
+            fault,
+            refusal,
+        };
+        assert_eq!(call(Fault::Transient, None).next(), NextAction::RetrySoon);
+        assert_eq!(call(Fault::Rejected, None).next(), NextAction::RetrySoon);
+        assert!(matches!(
+            call(Fault::Input, None).next(),
+            NextAction::Stall(_)
+        ));
+        let conflict = contract_refusal("conflict: proposal p is approved: closed");
+        assert_eq!(call(Fault::Rejected, conflict).next(), NextAction::Observe);
+        let forbidden = contract_refusal("forbidden: A may not vote: no");
+        assert!(matches!(
+            call(Fault::Rejected, forbidden).next(),
+            NextAction::Stall(r) if r.contains("A may not vote")
+        ));
+        assert!(matches!(
+            AgentError::Plan("x".into()).next(),
+            NextAction::Stall(_)
+        ));
+    }
+
+    #[test]
+    fn an_anyhow_chain_keeps_the_fabric_fault() {
+        let fabric = opssc_fabric::Error::Timeout {
+            what: "the block".into(),
+            after: std::time::Duration::from_secs(1),
+        };
+        let e: AgentError = anyhow::Error::new(fabric).context("submit").into();
+        assert_eq!(e.fault(), Fault::Transient);
+        assert!(e.to_string().starts_with("submit: timed out"), "{e}");
+        // A typed error passed through anyhow keeps its class and refusal.
+        let typed = AgentError::Call {
+            message: "forbidden: A may not vote: no".into(),
+            fault: Fault::Rejected,
+            refusal: contract_refusal("forbidden: A may not vote: no"),
+        };
+        let back: AgentError = anyhow::Error::new(typed).context("observe").into();
+        assert_eq!(back.fault(), Fault::Rejected);
+        assert!(matches!(
+            back.refusal(),
+            Some(ContractError::Forbidden { .. })
+        ));
+    }
+}

@@ -1,0 +1,456 @@
+//! The executor: runs the steps of a plan ([`crate::plan::steps`]), one
+//! Fabric call per step, and reports a typed outcome per step.
+//!
+//! It decides nothing the plan has not decided: given no steps it makes no
+//! call. Two things follow from a step's outcome and are part of the step's
+//! definition, not a choice: when a step fails, the later steps of the same
+//! subject ([`Step::what`]) are skipped (the next pass plans again from a
+//! fresh observation); an [`Step::Install`] with `report_failure_on` whose
+//! source package does not compile is recorded as this organization's failed
+//! `install` task (compiled here to learn why: Fabric only says "external
+//! builder failed"); a [`Step::Commit`] that Fabric refuses is recorded as
+//! the proposal's failure unless the definition is committed meanwhile.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use opssc_chaincode::api::{ProposeArgs, ReportTaskArgs, VoteArgs};
+use opssc_chaincode::model::{SpecRef, TaskStatus};
+use opssc_fabric::lifecycle;
+
+use super::context::Context;
+use super::error::{AgentError, Result};
+use super::packages::Built;
+use super::pass::{PassReport, definition};
+use super::spec_source::SpecAt;
+use crate::observe::Task;
+use crate::plan::short_id;
+use crate::plan::steps::Step;
+
+/// How one step went.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Done; the text says what happened.
+    Done(String),
+    /// Done, and it also did what the subject's later steps were for (a
+    /// commit that another executor made meanwhile, reported committed).
+    Finished(String),
+    /// The network refused it for a reason a person must fix; the refusal is
+    /// recorded on the proposal.
+    Stalled(String),
+    /// An earlier step of the same subject failed.
+    Skipped,
+    Failed(AgentError),
+}
+
+/// Runs `steps` in order; fills `report` with what was done, what stalled and
+/// what failed, and returns each step's outcome.
+pub async fn execute(
+    ctx: &Context,
+    at: &SpecAt,
+    built: &BTreeMap<String, Built>,
+    steps: &[Step],
+    report: &mut PassReport,
+) -> Vec<Outcome> {
+    // Subjects whose later steps are skipped.
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::with_capacity(steps.len());
+    for step in steps {
+        if failed.contains(step.what()) {
+            out.push(Outcome::Skipped);
+            continue;
+        }
+        let outcome = match run(ctx, at, built, step).await {
+            Ok(o) => o,
+            Err(e) => Outcome::Failed(e),
+        };
+        match &outcome {
+            Outcome::Done(text) => report.actions.push(text.clone()),
+            Outcome::Finished(text) => {
+                failed.insert(step.what().to_string());
+                report.actions.push(text.clone());
+            }
+            Outcome::Stalled(text) => {
+                failed.insert(step.what().to_string());
+                report.stalled.push(text.clone());
+            }
+            Outcome::Failed(e) => {
+                failed.insert(step.what().to_string());
+                report.fail(step.what(), e);
+            }
+            Outcome::Skipped => {}
+        }
+        out.push(outcome);
+    }
+    out
+}
+
+fn chaincode<'a>(at: &'a SpecAt, channel: &str, name: &str) -> Result<&'a opssc_schema::Chaincode> {
+    at.spec
+        .chaincodes
+        .get(&(channel.to_string(), name.to_string()))
+        .ok_or_else(|| AgentError::Plan(format!("chaincode {channel}/{name} is not in the spec")))
+}
+
+/// One step: one call (see the module doc for the two follow-ups).
+async fn run(
+    ctx: &Context,
+    at: &SpecAt,
+    built: &BTreeMap<String, Built>,
+    step: &Step,
+) -> Result<Outcome> {
+    let ops = ctx.ops(&at.spec.consortium.ops_channel);
+    Ok(match step {
+        Step::Join { peer, channel, .. } => {
+            let orderer = ctx.orderers.first().ok_or_else(|| {
+                AgentError::Plan("the agent configuration lists no orderer".into())
+            })?;
+            let conn = ctx
+                .peers
+                .iter()
+                .find(|p| p.name == *peer)
+                .ok_or_else(|| AgentError::Plan(format!("{peer} is not an own peer")))?;
+            // The genesis block is what joining is made of: read and used
+            // in the same step.
+            let genesis = orderer
+                .deliver
+                .block(channel, opssc_fabric::deliver::Seek::Oldest)
+                .await
+                .map_err(|e| {
+                    AgentError::fabric(
+                        format!(
+                            "fetch block 0 of channel {channel} from orderer {}",
+                            orderer.name
+                        ),
+                        e,
+                    )
+                })?;
+            opssc_fabric::cscc::join_channel(&conn.endorser, &genesis)
+                .await
+                .map_err(|e| {
+                    AgentError::fabric(format!("join peer {peer} to channel {channel}"), e)
+                })?;
+            Outcome::Done(format!("joined peer {peer} to channel {channel}"))
+        }
+        Step::File {
+            what,
+            kind,
+            target,
+            payload,
+            round,
+            proposal_id,
+            committed_chaincode_sequence,
+            base_config_sequence,
+        } => {
+            let out = ops
+                .propose(&ProposeArgs {
+                    kind: *kind,
+                    target: target.clone(),
+                    payload: payload.clone(),
+                    spec_ref: SpecRef {
+                        git_commit: at.git_commit(),
+                        spec_hash: at.spec.spec_hash.clone(),
+                        base_config_sequence: *base_config_sequence,
+                        committed_chaincode_sequence: *committed_chaincode_sequence,
+                    },
+                    deadline: None,
+                    round: *round,
+                })
+                .await?;
+            let on = match base_config_sequence {
+                Some(base) => format!("config sequence {base}"),
+                None => format!(
+                    "{} sequence {}",
+                    payload["version"].as_str().unwrap_or("-"),
+                    payload["sequence"].as_u64().unwrap_or(0)
+                ),
+            };
+            Outcome::Done(format!(
+                "{what}: filed proposal {} ({kind} {on}): {}",
+                short_id(proposal_id),
+                out["outcome"].as_str().unwrap_or("filed")
+            ))
+        }
+        Step::Vote {
+            what,
+            proposal_id,
+            decision,
+            reason,
+            sign_config_update,
+        } => {
+            let config_signature = match sign_config_update {
+                Some(b64) => {
+                    use base64::Engine as _;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .map_err(|e| AgentError::Plan(format!("the update to sign: {e}")))?;
+                    Some(
+                        super::pass::config_signature(ctx, &bytes)
+                            .map_err(|e| AgentError::Plan(format!("{e:#}")))?,
+                    )
+                }
+                None => None,
+            };
+            ops.vote(&VoteArgs {
+                id: proposal_id.clone(),
+                decision: *decision,
+                reason: reason.clone(),
+                config_signature,
+            })
+            .await?;
+            Outcome::Done(format!(
+                "{what}: voted {decision:?} on {} ({reason})",
+                short_id(proposal_id)
+            ))
+        }
+        Step::Submit {
+            what,
+            proposal_id,
+            channel,
+            config_update,
+            signatures,
+        } => match super::channel_changes::submit(ctx, channel, config_update, signatures).await? {
+            Ok(sequence) => Outcome::Done(format!(
+                "{what}: submitted proposal {}; channel {channel} is at config sequence {sequence}",
+                short_id(proposal_id)
+            )),
+            Err(error) => {
+                ops.report_failed(proposal_id, &error).await?;
+                Outcome::Stalled(format!(
+                    "{what}: {error}; recorded on proposal {} (fix the cause, then `opssc retry {proposal_id}`)",
+                    short_id(proposal_id)
+                ))
+            }
+        },
+        Step::Tally { what, proposal_id } => {
+            let out = ops.tally(proposal_id).await?;
+            Outcome::Done(format!(
+                "{what}: tallied {}: {}",
+                short_id(proposal_id),
+                out["outcome"]
+                    .as_str()
+                    .or(out["state"].as_str())
+                    .unwrap_or("done")
+            ))
+        }
+        Step::Install {
+            what,
+            peer,
+            label,
+            package_id,
+            report_failure_on,
+        } => {
+            let pkg = built.get(label).ok_or_else(|| {
+                AgentError::Plan(format!("package {label} was not built in this pass"))
+            })?;
+            let conn = ctx
+                .peers
+                .iter()
+                .find(|p| p.name == *peer)
+                .ok_or_else(|| AgentError::Plan(format!("{peer} is not an own peer")))?;
+            match lifecycle::install(&conn.endorser, &pkg.bytes).await {
+                Ok(done) if done.package_id != *package_id => {
+                    return Err(AgentError::Plan(format!(
+                        "peer {peer} derived package ID {} for the package this org built as {package_id}",
+                        done.package_id
+                    )));
+                }
+                Ok(done) => Outcome::Done(format!(
+                    "installed {package_id} on peer {peer}{}",
+                    if done.newly_installed {
+                        ""
+                    } else {
+                        " (it was already there)"
+                    }
+                )),
+                Err(e) => {
+                    let e = AgentError::fabric(format!("install {package_id} on peer {peer}"), e);
+                    match report_failure_on {
+                        Some(id) => {
+                            install_failed(ctx, &ops, at, what, label, package_id, id, e).await?
+                        }
+                        None => return Err(e),
+                    }
+                }
+            }
+        }
+        Step::Approve {
+            what: _,
+            channel,
+            chaincode: name,
+            version,
+            sequence,
+            package_id,
+        } => {
+            // A chaincode of the spec gets the spec's definition; the OpsSC
+            // itself (not in the spec) the one committed on the ops channel.
+            let def = match at
+                .spec
+                .chaincodes
+                .get(&(channel.to_string(), name.to_string()))
+            {
+                Some(cc) => {
+                    definition(cc, *sequence).map_err(|e| AgentError::Plan(format!("{e:#}")))?
+                }
+                None => lifecycle::ChaincodeDefinition::new(name, version, *sequence as i64),
+            };
+            let done =
+                lifecycle::approve(&ctx.main_peer().gateway, channel, &def, Some(package_id))
+                    .await
+                    .map_err(|e| {
+                        AgentError::fabric(
+                            format!(
+                                "approve {channel}/{name} sequence {sequence} for {}",
+                                ctx.me
+                            ),
+                            e,
+                        )
+                    })?;
+            Outcome::Done(format!(
+                "approved {channel}/{name} {version} sequence {sequence} for {} (block {})",
+                ctx.me, done.block
+            ))
+        }
+        Step::ReportTask {
+            what,
+            proposal_id,
+            task,
+            status,
+            detail,
+        } => {
+            ops.report_task(&ReportTaskArgs {
+                id: proposal_id.clone(),
+                task: task.as_str().into(),
+                status: *status,
+                detail: detail.clone(),
+                org: None,
+            })
+            .await?;
+            Outcome::Done(format!(
+                "{what}: reported task {}{} on {}",
+                task.as_str(),
+                if *status == TaskStatus::Failed {
+                    " failed"
+                } else {
+                    ""
+                },
+                short_id(proposal_id)
+            ))
+        }
+        Step::Commit {
+            what,
+            proposal_id,
+            channel,
+            chaincode: name,
+            version,
+            sequence,
+            endorsers,
+        } => {
+            let cc = chaincode(at, channel, name)?;
+            let def = definition(cc, *sequence).map_err(|e| AgentError::Plan(format!("{e:#}")))?;
+            match lifecycle::commit(&ctx.main_peer().gateway, channel, &def, endorsers).await {
+                Ok(done) => Outcome::Done(format!(
+                    "{what}: committed sequence {sequence} ({version}) at block {}",
+                    done.block
+                )),
+                // Fabric refused the commit itself (not a network hiccup):
+                // record the failure on the chain, where every org sees it;
+                // `opssc retry` starts the next attempt (with the next
+                // executor first). Another executor may have committed it
+                // in the meantime.
+                Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
+                    let now = lifecycle::query_committed(&ctx.main_peer().endorser, channel, name)
+                        .await
+                        .map_err(|e| AgentError::fabric(format!("read {what}"), e))?
+                        .map_or(0, |d| d.sequence as u64);
+                    if now >= *sequence {
+                        ops.report_committed(
+                            proposal_id,
+                            &format!("sequence {sequence} is on the chain"),
+                        )
+                        .await?;
+                        // The ReportCommitted step that follows is done.
+                        return Ok(Outcome::Finished(format!(
+                            "{what}: sequence {sequence} was committed meanwhile; reported {} committed",
+                            short_id(proposal_id)
+                        )));
+                    }
+                    let error = format!("commit {what} sequence {sequence}: {e}");
+                    ops.report_failed(proposal_id, &error).await?;
+                    Outcome::Stalled(format!(
+                        "{what}: {error}; recorded on proposal {} (fix the cause, then `opssc retry {proposal_id}`)",
+                        short_id(proposal_id)
+                    ))
+                }
+                Err(e) => {
+                    return Err(AgentError::fabric(
+                        format!("commit {what} sequence {sequence}"),
+                        e,
+                    ));
+                }
+            }
+        }
+        Step::ReportCommitted {
+            what,
+            proposal_id,
+            detail,
+        } => {
+            ops.report_committed(proposal_id, detail).await?;
+            Outcome::Done(format!(
+                "{what}: reported {} committed ({detail})",
+                short_id(proposal_id)
+            ))
+        }
+        Step::ReportFailed {
+            what,
+            proposal_id,
+            error,
+        } => {
+            ops.report_failed(proposal_id, error).await?;
+            Outcome::Done(format!(
+                "{what}: reported {} failed: {error}",
+                short_id(proposal_id)
+            ))
+        }
+    })
+}
+
+/// A source package that failed to install on proposal `id`: compile it to
+/// learn why and record go's messages as this organization's failed
+/// `install` task (once per package: the plan does not install it again).
+#[allow(clippy::too_many_arguments)]
+async fn install_failed(
+    ctx: &Context,
+    ops: &super::ops::OpsClient,
+    at: &SpecAt,
+    what: &str,
+    label: &str,
+    package_id: &str,
+    id: &str,
+    e: AgentError,
+) -> Result<Outcome> {
+    let Some(cc) = at.spec.chaincodes.values().find(|c| c.label == label) else {
+        return Err(e);
+    };
+    let head = format!("{package_id} does not compile:\n");
+    let max = opssc_chaincode::validate::MAX_TEXT - head.len();
+    let source_dir = super::packages::source_dir(&ctx.state_dir);
+    let Some(errors) = tokio::task::block_in_place(|| {
+        super::packages::compile_errors(&ctx.config, cc, &source_dir, max)
+    }) else {
+        return Err(e);
+    };
+    tracing::warn!(chaincode = %what, package = %package_id, error = %e, compiler = %errors, "install failed: the chaincode does not compile");
+    ops.report_task(&ReportTaskArgs {
+        id: id.to_string(),
+        task: Task::Install.as_str().into(),
+        status: TaskStatus::Failed,
+        detail: format!("{head}{errors}"),
+        org: None,
+    })
+    .await?;
+    Ok(Outcome::Stalled(format!(
+        "{what}: package {package_id} does not compile (reported as {}'s failed install task on proposal {}); commit a spec that pins a commit that builds",
+        ctx.me,
+        short_id(id)
+    )))
+}

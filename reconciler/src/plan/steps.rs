@@ -1,0 +1,1797 @@
+//! Steps: the plan as the ordered list of actions one organization's agent
+//! takes in one pass, and why every other action is blocked.
+//!
+//! [`steps`] is pure: it reads the spec, the observation (which already holds
+//! every open proposal's payload, votes, tasks, eligible executors and commit
+//! readiness) and a [`PlanInput`] with what only I/O can tell (whether the
+//! own peer has caught up with the orderer, which proposals this
+//! organization's admin consented to). It decides everything an agent used
+//! to work out between Fabric calls: the vote verdict and its reason, whether
+//! a tally decides the proposal ([`tally_decides`]), the commit's endorsers
+//! and whether the channel's real `LifecycleEndorsement` is met, when an
+//! uncompilable package makes a proposal fail, which own installs and
+//! approvals remain. The executor ([`crate::agent::execute`]) runs the steps
+//! in order, one Fabric call each; given no steps it does nothing.
+//!
+//! Key decision: the steps of one pass are planned from one observation, so
+//! a step planned after another one counts on its effect (an approval
+//! planned before the commit counts as given). If an earlier step of the
+//! same subject fails, the executor skips the later ones and the next pass
+//! plans again from a fresh observation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use opssc_chaincode::api::normalize_payload;
+use opssc_chaincode::model::{Decision, Kind, ProposalState, Target, TaskStatus};
+use opssc_schema::local::VotePolicy;
+use opssc_schema::{Chaincode, PackageSource, Spec};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::approval::ChannelView;
+use super::proposal::{chaincode_payload, round_of};
+use super::{Plan, PlannedProposal, short_id};
+use crate::observe::{Observed, OpenDetail, ProposalSummary, Task};
+
+/// What the planner cannot compute from the spec and the observation: data
+/// gathered by I/O before planning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanInput {
+    /// The spec commit this pass plans from (recorded in filed proposals).
+    pub spec_commit: String,
+    /// How this organization votes on proposals that match its plan.
+    pub vote_policy: VotePolicy,
+    /// The proposals this organization's admin consented to. `None`: no
+    /// consent rule is configured, the vote policy alone decides (`auto`
+    /// approves a payload identical to this organization's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consented: Option<BTreeSet<String>>,
+    /// Per channel: whether this organization's main peer has every block
+    /// the orderer has (a peer that just joined must not plan chaincodes
+    /// from a partial ledger). A channel not listed counts as caught up.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub caught_up: BTreeMap<String, bool>,
+    /// Spec commits this organization knows besides `spec_commit` (its
+    /// trusted commits and their history). A proposal the plan does not contain
+    /// that was filed from one of these, or from `spec_commit`, is rejected;
+    /// one filed from a commit this organization has not seen waits a pass
+    /// (its spec source may not have fetched an honest member's newer commit
+    /// yet).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub seen_commits: BTreeSet<String>,
+    /// Per spec channel that lists this organization and that an own peer
+    /// has not joined: what the orderer says (a channel not listed was not
+    /// asked; nothing is planned for it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub admission: BTreeMap<String, Admission>,
+    /// The config updates this organization computed, by the planned
+    /// proposal's `intent_id`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_updates: BTreeMap<String, ConfigUpdateInput>,
+    /// `channelChanges: voteOnly`: never file a config proposal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vote_only: bool,
+    /// The OpsSC package a member added after founding installs and
+    /// approves, when its agent configuration names a server for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_package: Option<OpsPackage>,
+}
+
+/// What this organization computed for one planned config proposal from
+/// the channel's config block (I/O the planner cannot do).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigUpdateInput {
+    /// The ConfigUpdate bytes, base64.
+    pub config_update: String,
+    /// The proposal payload, as filed.
+    pub payload: Value,
+    /// The payload in the contract's canonical form (what votes compare).
+    pub canonical: Value,
+    /// The config sequence the update was computed against.
+    pub base_sequence: u64,
+    /// For an approved proposal of exactly these bytes: whether the
+    /// approvals' signatures satisfy what the orderer will check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submit: Option<SubmitCheck>,
+}
+
+/// The policies the orderer checks for an update, against the signatures
+/// on the chain (`configtx::required_signatures`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SubmitCheck {
+    /// The approvals' signatures satisfy every policy: submit.
+    Ready {
+        signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
+    },
+    /// Not yet: more approvals must sign.
+    Unsigned {
+        signed: Vec<String>,
+        policies: Vec<String>,
+    },
+    /// Even every voter's signature would not do: a policy names an
+    /// organization that does not vote on the OpsSC (the orderer
+    /// organization, for orderer settings).
+    OutsideElectorate {
+        outside: Vec<String>,
+        policies: Vec<String>,
+    },
+}
+
+/// This organization's package of the OpsSC chaincode itself, for the
+/// committed version on the ops channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpsPackage {
+    /// The OpsSC chaincode's name on the ops channel.
+    pub name: String,
+    pub label: String,
+    pub package_id: String,
+}
+
+/// Whether the ordering service admits this organization to a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Admission {
+    /// The channel's latest config lists this organization: join.
+    Listed,
+    /// The config does not list it yet.
+    NotListed { config_sequence: u64 },
+    /// The orderer does not serve the channel to this organization.
+    Unavailable { why: String },
+    /// The agent configuration lists no orderer to ask.
+    NoOrderer,
+}
+
+impl PlanInput {
+    /// Whether `o` was filed from a spec commit this organization knows.
+    pub fn has_seen(&self, o: &ProposalSummary) -> bool {
+        let commit = o.spec_commit.as_deref().unwrap_or("");
+        commit == self.spec_commit || self.seen_commits.contains(commit)
+    }
+
+    /// Automatic votes, every peer caught up: what `opssc plan` assumes.
+    pub fn auto(spec_commit: &str) -> PlanInput {
+        PlanInput {
+            spec_commit: spec_commit.to_string(),
+            vote_policy: VotePolicy::Auto,
+            consented: None,
+            caught_up: BTreeMap::new(),
+            seen_commits: BTreeSet::new(),
+            admission: BTreeMap::new(),
+            config_updates: BTreeMap::new(),
+            vote_only: false,
+            ops_package: None,
+        }
+    }
+}
+
+/// One action of the agent: one Fabric call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// Join an own peer to a channel whose config lists this organization,
+    /// from the channel's block 0 (fetched from the orderer).
+    Join {
+        what: String,
+        peer: String,
+        channel: String,
+    },
+    /// File a proposal on the OpsSC chaincode.
+    File {
+        what: String,
+        kind: Kind,
+        target: Target,
+        payload: Value,
+        round: u32,
+        /// The ID the contract will give it.
+        proposal_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        committed_chaincode_sequence: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_config_sequence: Option<u64>,
+    },
+    /// Submit an approved config update to the orderer, signed by the
+    /// approvals' ConfigSignatures, and wait for its config block. An update
+    /// the orderer refuses is recorded as the proposal's failure.
+    Submit {
+        what: String,
+        proposal_id: String,
+        channel: String,
+        config_update: String,
+        signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
+    },
+    /// Vote on a proposal. An approval of a config update carries this
+    /// organization admin's ConfigSignature over `sign_config_update`
+    /// (base64 of the ConfigUpdate bytes this organization computed).
+    Vote {
+        what: String,
+        proposal_id: String,
+        decision: Decision,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sign_config_update: Option<String>,
+    },
+    /// Decide a proposal whose votes decide it.
+    Tally { what: String, proposal_id: String },
+    /// Install a package this organization built on one of its peers. When
+    /// `report_failure_on` names a proposal, a package that does not compile
+    /// is recorded there as this organization's failed `install` task.
+    Install {
+        what: String,
+        peer: String,
+        label: String,
+        package_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report_failure_on: Option<String>,
+    },
+    /// Approve a chaincode definition for this organization.
+    Approve {
+        what: String,
+        channel: String,
+        chaincode: String,
+        version: String,
+        sequence: u64,
+        package_id: String,
+    },
+    /// Report a task of this organization on a proposal.
+    ReportTask {
+        what: String,
+        proposal_id: String,
+        task: Task,
+        status: TaskStatus,
+        detail: String,
+    },
+    /// Commit a chaincode definition, endorsed by the organizations that
+    /// approved it. A commit Fabric refuses is recorded as the proposal's
+    /// failure (unless the definition turns out to be committed already).
+    Commit {
+        what: String,
+        proposal_id: String,
+        channel: String,
+        chaincode: String,
+        version: String,
+        sequence: u64,
+        endorsers: Vec<String>,
+    },
+    /// The proposal's shared step is on the chain.
+    ReportCommitted {
+        what: String,
+        proposal_id: String,
+        detail: String,
+    },
+    /// The proposal cannot be executed.
+    ReportFailed {
+        what: String,
+        proposal_id: String,
+        error: String,
+    },
+}
+
+impl Step {
+    /// What the step is about (a chaincode `channel/name`, a proposal): the
+    /// executor skips the later steps of a subject whose step failed.
+    pub fn what(&self) -> &str {
+        match self {
+            Step::Join { what, .. }
+            | Step::File { what, .. }
+            | Step::Submit { what, .. }
+            | Step::Vote { what, .. }
+            | Step::Tally { what, .. }
+            | Step::Install { what, .. }
+            | Step::Approve { what, .. }
+            | Step::ReportTask { what, .. }
+            | Step::Commit { what, .. }
+            | Step::ReportCommitted { what, .. }
+            | Step::ReportFailed { what, .. } => what,
+        }
+    }
+}
+
+/// Why something the spec asks for does not happen in this pass.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    pub what: String,
+    pub why: String,
+    /// Nothing will move without a person (a rejected or failed change, a
+    /// package that does not compile); otherwise it waits for others.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stalled: bool,
+    /// Look again within this many milliseconds: no event announces the
+    /// change it waits for (the executor role passing on, a peer catching up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub look_again_ms: Option<u64>,
+}
+
+/// The steps of one pass, and what is blocked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Steps {
+    pub steps: Vec<Step>,
+    pub blocked: Vec<Blocked>,
+}
+
+impl Steps {
+    fn wait(&mut self, what: &str, why: String) {
+        self.blocked.push(Blocked {
+            what: what.to_string(),
+            why,
+            stalled: false,
+            look_again_ms: None,
+        });
+    }
+
+    fn wait_at_most(&mut self, what: &str, why: String, ms: u64) {
+        self.blocked.push(Blocked {
+            what: what.to_string(),
+            why,
+            stalled: false,
+            look_again_ms: Some(ms),
+        });
+    }
+
+    /// `o`'s open detail, or a wait saying it was not read.
+    fn open_of<'a>(&mut self, o: &'a ProposalSummary, what: &str) -> Option<&'a OpenDetail> {
+        if o.open.is_none() {
+            self.wait(
+                what,
+                format!("proposal {} was not read in full", short_id(&o.id)),
+            );
+        }
+        o.open.as_ref()
+    }
+
+    /// Another organization is the executor: say who, and look again a few
+    /// times per executor timeout (the next organization becomes eligible
+    /// when it runs out, which no event announces).
+    fn wait_for_executor(&mut self, open: &OpenDetail, what: &str, step: &str) {
+        self.wait_at_most(
+            what,
+            format!(
+                "waiting for the executor ({}) to {step}",
+                open.eligible_executors.join(", ")
+            ),
+            (open.execution_timeout_secs.max(1) * 1000 / 4).max(1000),
+        );
+    }
+
+    fn stall(&mut self, what: &str, why: String) {
+        self.blocked.push(Blocked {
+            what: what.to_string(),
+            why,
+            stalled: true,
+            look_again_ms: None,
+        });
+    }
+}
+
+/// Whether a tally now decides a proposal: the approvals reach the quorum,
+/// or so many rejected that the quorum can no longer be reached. The one
+/// place this arithmetic lives.
+pub fn tally_decides(
+    approvals: usize,
+    rejections: usize,
+    quorum: usize,
+    electorate: usize,
+) -> bool {
+    approvals >= quorum || rejections > electorate.saturating_sub(quorum)
+}
+
+/// How this organization votes on an open proposal that its plan contains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Vote(Decision, String),
+    /// A person must vote (`manual` policy, or no consent yet).
+    WaitForPerson(String),
+}
+
+/// The vote on `id`, whose stored payload is `on_chain`, when this
+/// organization computes `mine` (canonical form) for the same change.
+pub fn verdict(input: &PlanInput, me: &str, id: &str, on_chain: &Value, mine: &Value) -> Verdict {
+    if on_chain != mine {
+        // A different change is refused whatever the policy: its reason says
+        // what differs, so the proposer can see why.
+        if input.vote_policy == VotePolicy::Auto || input.consented.is_some() {
+            return Verdict::Vote(Decision::Reject, payload_difference(on_chain, mine));
+        }
+    }
+    let manual = format!("waits for {me}'s manual vote (`opssc vote {id} approve|reject`)");
+    match (&input.consented, input.vote_policy) {
+        (Some(ids), _) if ids.contains(id) => Verdict::Vote(
+            Decision::Approve,
+            "recomputed from the spec: identical; consented by this organization's admin".into(),
+        ),
+        (Some(_), _) => Verdict::WaitForPerson(format!(
+            "waits for {me}'s consent (an admin's approval in the spec repository, an auto-approve rule, or `opssc vote {id} approve|reject`)"
+        )),
+        (None, VotePolicy::Auto) => Verdict::Vote(
+            Decision::Approve,
+            "recomputed from the spec: identical".into(),
+        ),
+        (None, VotePolicy::Manual) => Verdict::WaitForPerson(manual),
+    }
+}
+
+/// The top-level fields in which two payloads differ, for a reject reason;
+/// a different package comes first, named by both package IDs.
+pub fn payload_difference(on_chain: &Value, mine: &Value) -> String {
+    let lead = package_mismatch(on_chain, mine);
+    let rest = field_differences(on_chain, mine);
+    match lead {
+        Some(lead) => format!("{lead}; {rest}"),
+        None => rest,
+    }
+}
+
+/// "the proposal installs package A, this organization builds package B
+/// from <source>": a chaincode payload whose package differs from this org's.
+fn package_mismatch(on_chain: &Value, mine: &Value) -> Option<String> {
+    let theirs = on_chain.get("package_id")?.as_str()?;
+    let ours = mine.get("package_id")?.as_str()?;
+    if theirs == ours {
+        return None;
+    }
+    let from = match mine.get("source") {
+        Some(Value::Object(s)) if s.contains_key("git") => format!(
+            " from {} at commit {}",
+            crate::chaincode_source::redact_url(s["git"].as_str().unwrap_or("?")),
+            s.get("commit").and_then(Value::as_str).unwrap_or("?")
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "package mismatch: the proposal installs {theirs}, this organization builds {ours}{from}"
+    ))
+}
+
+fn field_differences(on_chain: &Value, mine: &Value) -> String {
+    let mut keys: Vec<&String> = Vec::new();
+    if let (Some(a), Some(b)) = (on_chain.as_object(), mine.as_object()) {
+        keys.extend(a.keys().chain(b.keys()).filter(|k| *k != "summary"));
+    }
+    keys.sort();
+    keys.dedup();
+    let diffs: Vec<String> = keys
+        .into_iter()
+        .filter(|k| on_chain.get(*k) != mine.get(*k))
+        .map(|k| {
+            format!(
+                "{k}: proposed {}, this organization computes {}",
+                on_chain.get(k).unwrap_or(&Value::Null),
+                mine.get(k).unwrap_or(&Value::Null)
+            )
+        })
+        .collect();
+    if diffs.is_empty() {
+        "the payload differs".to_string()
+    } else {
+        diffs.join("; ")
+    }
+}
+
+/// The steps of `plan` (planned for `plan.me` from `observed`) for the
+/// chaincode path: file, vote, tally, install, approve, report, commit.
+pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -> Steps {
+    let mut out = Steps::default();
+    let me = plan.me.as_str();
+    if me != observed.observed_by {
+        return out;
+    }
+    for p in plan
+        .proposals
+        .iter()
+        .filter(|p| p.kind.carries_config_update())
+    {
+        config_steps(spec, observed, plan, me, input, p, &mut out);
+    }
+    joins(spec, observed, me, input, &mut out);
+    opssc_catch_up(spec, observed, input, &mut out);
+    for ((channel, name), cc) in &spec.chaincodes {
+        // Chaincodes are read from this org's own peer: only on channels it
+        // has joined.
+        if !spec.channels[channel].members.iter().any(|m| m == me)
+            || !observed.channels.contains_key(channel)
+        {
+            continue;
+        }
+        let Some(package_id) = observed.packages.get(&cc.label) else {
+            continue;
+        };
+        let what = format!("{channel}/{name}");
+        let proposal = plan.proposals.iter().find(|p| {
+            p.kind.is_chaincode()
+                && p.target.channel == *channel
+                && p.target.chaincode.as_deref() == Some(name.as_str())
+        });
+        match proposal {
+            Some(p) => {
+                if input.caught_up.get(channel) == Some(&false) {
+                    out.wait_at_most(
+                        &what,
+                        format!("channel {channel}: the own peer is catching up with the orderer"),
+                        1000,
+                    );
+                    continue;
+                }
+                chaincode_change(
+                    spec, observed, me, input, cc, package_id, p, &what, &mut out,
+                );
+            }
+            None => heal(observed, cc, package_id, &what, &mut out),
+        }
+    }
+    finish_committed(observed, me, &mut out);
+    unplanned(observed, plan, me, input, &mut out);
+    out
+}
+
+fn describe_planned(p: &PlannedProposal) -> String {
+    match &p.org {
+        Some(org) => format!("{} {org} on channel {}", p.kind, p.target.channel),
+        None => format!("{} of channel {}", p.kind, p.target.channel),
+    }
+}
+
+/// A risk of `p` that must be resolved by another change before `p` may be
+/// filed: a removed organization that is still a sole endorser, or an admin
+/// lockout.
+pub fn blocking_risk<'a>(plan: &'a Plan, p: &PlannedProposal) -> Option<&'a super::Risk> {
+    p.changes
+        .iter()
+        .flat_map(|&i| plan.shared[i].risks.iter())
+        .find(|r| {
+            matches!(
+                r.kind,
+                super::RiskKind::SoleEndorser | super::RiskKind::AdminLockout
+            )
+        })
+}
+
+/// One planned config proposal (`ChannelUpdate`, `OrgAdd`, `OrgRemove`) on a
+/// channel this organization is a member of: file it with the base config
+/// sequence; vote on it (an approval signs the update); another org's
+/// undecided proposal for the same change at the same base with other bytes
+/// gets a reject naming the difference; once approved, as an eligible
+/// executor, submit it when the approvals' signatures satisfy what the
+/// orderer checks — never against another base than its own (then it is
+/// recorded failed as stale, and the next pass files a fresh one).
+#[allow(clippy::too_many_arguments)]
+fn config_steps(
+    spec: &Spec,
+    observed: &Observed,
+    plan: &Plan,
+    me: &str,
+    input: &PlanInput,
+    p: &PlannedProposal,
+    out: &mut Steps,
+) {
+    let channel = &p.target.channel;
+    let what = describe_planned(p);
+    // Only the channel's current members vote on its config.
+    let Some(obs) = observed.channels.get(channel) else {
+        return;
+    };
+    let joined = observed
+        .local
+        .peers
+        .values()
+        .any(|l| l.joined_channels.iter().any(|c| c == channel));
+    if !obs.members.contains_key(me) || !joined {
+        return;
+    }
+    let ops_channel = &spec.consortium.ops_channel;
+    // The contract admits a new member to an application channel only once
+    // it is a member of the ops channel (where it votes from then on).
+    if let (Kind::OrgAdd, Some(org)) = (p.kind, &p.org)
+        && channel != ops_channel
+        && !observed
+            .channels
+            .get(ops_channel)
+            .is_some_and(|c| c.members.contains_key(org))
+    {
+        return out.wait(
+            &what,
+            format!("waits until {org} is a member of the ops channel {ops_channel}"),
+        );
+    }
+    // Removing a member is two-phase: what still needs it (a chaincode it
+    // must endorse, an admin policy only it can satisfy) changes first.
+    if let Some(risk) = blocking_risk(plan, p) {
+        return out.stall(&what, format!("not filed yet: {}", risk.message));
+    }
+    if let Some(pre) = p
+        .changes
+        .iter()
+        .flat_map(|&i| &plan.shared[i].requires)
+        .find(|r| matches!(r, super::Precondition::OrgCertificates { .. }))
+    {
+        return out.wait(&what, format!("waits until {pre}"));
+    }
+    // An organization that only votes has nothing to do until another
+    // member files this change.
+    let on_chain = observed.proposals.iter().any(|o| {
+        o.kind == p.kind
+            && o.target == p.target
+            && matches!(o.state, ProposalState::Proposed | ProposalState::Approved)
+    });
+    if input.vote_only && !on_chain {
+        return;
+    }
+    let Some(cu) = input.config_updates.get(&p.intent_id) else {
+        return out.wait(
+            &what,
+            "the update is computed from the channel's config block in the agent's pass".into(),
+        );
+    };
+    let bytes = {
+        use base64::Engine as _;
+        match base64::engine::general_purpose::STANDARD.decode(&cu.config_update) {
+            Ok(b) => b,
+            Err(e) => return out.stall(&what, format!("the computed update is not base64: {e}")),
+        }
+    };
+    let (round, id) =
+        match super::proposal::filing_round(p.kind, &p.target, &cu.payload, &observed.proposals) {
+            Ok(r) => r,
+            Err(e) => {
+                return out.stall(
+                    &what,
+                    format!("this organization's own payload is invalid: {e}"),
+                );
+            }
+        };
+    if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
+        return match mine.state {
+            ProposalState::Proposed => {
+                vote_steps(me, input, mine, &cu.canonical, Some(&bytes), &what, out)
+            }
+            ProposalState::Approved => submit_steps(observed, me, mine, cu, &what, out),
+            ProposalState::Rejected => out.stall(
+                &what,
+                format!(
+                    "proposal {} for exactly this update was rejected; commit a spec that changes it",
+                    short_id(&id)
+                ),
+            ),
+            ProposalState::Failed => out.stall(
+                &what,
+                format!(
+                    "proposal {} failed; fix the cause, then `opssc retry {id}`",
+                    short_id(&id)
+                ),
+            ),
+            other => out.wait(&what, format!("proposal {} is {other}", short_id(&id))),
+        };
+    }
+    // Another organization's undecided proposal for the same change, against
+    // the same config: answer it (a reject with the difference) rather than
+    // replace it, so two orgs that disagree do not supersede each other forever.
+    if let Some(other) = observed.proposals.iter().find(|o| {
+        o.kind == p.kind
+            && o.target == p.target
+            && o.state == ProposalState::Proposed
+            && (p.org.is_none() || o.org == p.org)
+            && o.base_config_sequence == Some(cu.base_sequence)
+    }) {
+        return vote_steps(me, input, other, &cu.canonical, None, &what, out);
+    }
+    if input.vote_only {
+        return out.wait(
+            &what,
+            "this organization only votes on channel changes (channelChanges: voteOnly); the proposal on the chain is not the update it computes".into(),
+        );
+    }
+    out.steps.push(Step::File {
+        what,
+        kind: p.kind,
+        target: p.target.clone(),
+        payload: cu.payload.clone(),
+        round,
+        proposal_id: id,
+        committed_chaincode_sequence: None,
+        base_config_sequence: Some(cu.base_sequence),
+    });
+}
+
+/// The executor's steps for approved config proposal `o`.
+fn submit_steps(
+    observed: &Observed,
+    me: &str,
+    o: &ProposalSummary,
+    cu: &ConfigUpdateInput,
+    what: &str,
+    out: &mut Steps,
+) {
+    let id = o.id.as_str();
+    let Some(open) = out.open_of(o, what) else {
+        return;
+    };
+    if !open.eligible_executors.iter().any(|e| e == me) {
+        return out.wait_for_executor(open, what, "submit the update");
+    }
+    let channel = &o.target.channel;
+    let now = observed.channels.get(channel).map(|c| c.config_sequence);
+    if o.base_config_sequence != now {
+        out.steps.push(Step::ReportFailed {
+            what: what.to_string(),
+            proposal_id: id.to_string(),
+            error: format!(
+                "stale: the update was computed against config sequence {} and channel {channel} is at {}; a new proposal is computed from the current config",
+                o.base_config_sequence.map_or("?".into(), |b| b.to_string()),
+                now.map_or("?".into(), |b| b.to_string())
+            ),
+        });
+        return;
+    }
+    match &cu.submit {
+        None => out.wait(what, "the signatures were not checked".into()),
+        Some(SubmitCheck::OutsideElectorate { outside, policies }) => out.stall(
+            what,
+            format!(
+                "the orderer will check {}, which needs a signature of {} — not a voter on the OpsSC, so opssc cannot collect it: an admin of {} must sign and submit this update (the approved bytes are the payload of proposal {id}), or change the spec back",
+                policies.join(", "),
+                outside.join(", "),
+                outside.join(", ")
+            ),
+        ),
+        Some(SubmitCheck::Unsigned { signed, policies }) => out.wait(
+            what,
+            format!(
+                "signatures of {} do not satisfy {} yet",
+                if signed.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    signed.join(", ")
+                },
+                policies.join(", ")
+            ),
+        ),
+        Some(SubmitCheck::Ready { signatures }) => {
+            out.steps.push(Step::Submit {
+                what: what.to_string(),
+                proposal_id: id.to_string(),
+                channel: channel.clone(),
+                config_update: cu.config_update.clone(),
+                signatures: signatures.clone(),
+            });
+            out.steps.push(Step::ReportCommitted {
+                what: what.to_string(),
+                proposal_id: id.to_string(),
+                detail: "the update is on the chain".into(),
+            });
+        }
+    }
+}
+
+/// The new organization's side: join every own peer to each spec channel
+/// whose config (as the orderer serves it) lists this organization; the
+/// chaincode steps then catch up.
+fn joins(spec: &Spec, observed: &Observed, me: &str, input: &PlanInput, out: &mut Steps) {
+    const ADDED_POLL_MS: u64 = 2000;
+    for (name, ch) in &spec.channels {
+        if !ch.members.iter().any(|m| m == me) {
+            continue;
+        }
+        let missing: Vec<&String> = observed
+            .local
+            .peers
+            .iter()
+            .filter(|(_, p)| !p.joined_channels.iter().any(|c| c == name))
+            .map(|(peer, _)| peer)
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let what = format!("channel {name}");
+        match input.admission.get(name) {
+            None => {}
+            Some(Admission::Listed) => {
+                for peer in missing {
+                    out.steps.push(Step::Join {
+                        what: what.clone(),
+                        peer: peer.clone(),
+                        channel: name.clone(),
+                    });
+                }
+            }
+            // No event announces it: look again soon.
+            Some(Admission::NotListed { config_sequence }) => out.wait_at_most(
+                &what,
+                format!(
+                    "waiting to be added by its members (config sequence {config_sequence} does not list {me})"
+                ),
+                ADDED_POLL_MS,
+            ),
+            Some(Admission::Unavailable { why }) => out.wait_at_most(
+                &what,
+                format!("waiting to be added by its members (the orderer does not serve it to {me}: {why})"),
+                ADDED_POLL_MS,
+            ),
+            Some(Admission::NoOrderer) => out.wait(
+                &what,
+                "this organization's peers have not joined it, and the agent configuration lists no orderer to fetch it from".into(),
+            ),
+        }
+    }
+}
+
+/// The OpsSC on this organization's own peers once they joined the ops
+/// channel (a member added after founding): install its package and
+/// approve the committed definition, so it endorses the OpsSC itself
+/// instead of relying on the other members' peers.
+fn opssc_catch_up(spec: &Spec, observed: &Observed, input: &PlanInput, out: &mut Steps) {
+    let Some(pkg) = &input.ops_package else {
+        return;
+    };
+    let ops = &spec.consortium.ops_channel;
+    let key = Observed::chaincode_key(ops, &pkg.name);
+    let Some(committed) = observed.chaincodes.get(&key) else {
+        return;
+    };
+    if pkg.label != format!("{}_{}", pkg.name, committed.version) {
+        return;
+    }
+    for peer in observed.local.peers.keys() {
+        if !installed(observed, peer, &pkg.package_id) {
+            out.steps.push(Step::Install {
+                what: key.clone(),
+                peer: peer.clone(),
+                label: pkg.label.clone(),
+                package_id: pkg.package_id.clone(),
+                report_failure_on: None,
+            });
+        }
+    }
+    let approved = observed
+        .local
+        .approved
+        .get(&key)
+        .is_some_and(|a| a.sequence >= committed.sequence);
+    if !approved {
+        out.steps.push(Step::Approve {
+            what: key,
+            channel: ops.clone(),
+            chaincode: pkg.name.clone(),
+            version: committed.version.clone(),
+            sequence: committed.sequence,
+            package_id: pkg.package_id.clone(),
+        });
+    }
+}
+
+/// Whether the plan contains a proposal for `o`'s change (same kind, target
+/// and, for membership changes, organization).
+pub fn planned(plan: &Plan, o: &ProposalSummary) -> bool {
+    plan.proposals
+        .iter()
+        .any(|p| p.kind == o.kind && p.target == o.target && (p.org.is_none() || p.org == o.org))
+}
+
+/// `Kind target (proposer)` of a proposal, for people.
+fn describe(o: &ProposalSummary) -> String {
+    let target = match (&o.target.chaincode, &o.org) {
+        (Some(cc), _) => format!("{}/{cc}", o.target.channel),
+        (None, Some(org)) => format!("{org} on channel {}", o.target.channel),
+        (None, None) => format!("channel {}", o.target.channel),
+    };
+    match o.open.as_ref() {
+        Some(open) => format!("{} {target} filed by {}", o.kind, open.proposer),
+        None => format!("{} {target}", o.kind),
+    }
+}
+
+/// Open proposals the plan does not contain: this organization votes Reject
+/// on each, with the reason, and tallies once the rejections decide it —
+/// never into "approved". An approved chaincode proposal that no spec
+/// change calls for is recorded failed by an eligible executor (unless its
+/// definition is on the chain: then it is reported committed), so it cannot
+/// block the spec's next change of the same chaincode.
+fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out: &mut Steps) {
+    for o in observed.proposals.iter().filter(|o| !planned(plan, o)) {
+        let what = format!("unplanned proposal {}", short_id(&o.id));
+        let voters = o
+            .votes
+            .iter()
+            .map(|(org, d)| format!("{org} {d:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match o.state {
+            ProposalState::Proposed if o.electorate.iter().any(|e| e == me) => {
+                let commit = o.spec_commit.as_deref().unwrap_or("");
+                let seen = input.has_seen(o);
+                let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
+                if !o.votes.contains_key(me) {
+                    if !seen {
+                        out.wait(
+                            &what,
+                            format!(
+                                "{} from spec commit {} that {me} has not seen: it is voted on once the spec source has it",
+                                describe(o),
+                                short_id(commit)
+                            ),
+                        );
+                        continue;
+                    }
+                    rejections += 1;
+                    out.steps.push(Step::Vote {
+                        what: what.clone(),
+                        proposal_id: o.id.clone(),
+                        decision: Decision::Reject,
+                        sign_config_update: None,
+                        reason: format!(
+                            "the spec at commit {} calls for no {} on channel {}{}",
+                            short_id(&input.spec_commit),
+                            o.kind,
+                            o.target.channel,
+                            o.target
+                                .chaincode
+                                .as_ref()
+                                .map(|c| format!(" for chaincode {c}"))
+                                .unwrap_or_default()
+                        ),
+                    });
+                }
+                // Tally once the rejections decide it (also on a later pass:
+                // the others' votes arrive after this org's), never before: a
+                // tally that decides nothing would cost an ordered round, and
+                // one that approves would carry out what this plan refuses.
+                let can_pass = o.electorate.len().saturating_sub(o.quorum as usize);
+                if rejections > can_pass {
+                    out.steps.push(Step::Tally {
+                        what,
+                        proposal_id: o.id.clone(),
+                    });
+                } else {
+                    out.wait(
+                        &what,
+                        format!(
+                            "{} is not in this organization's plan; votes before this pass: {}",
+                            describe(o),
+                            if voters.is_empty() {
+                                "none".into()
+                            } else {
+                                voters
+                            }
+                        ),
+                    );
+                }
+            }
+            // An approved config proposal whose update is already on the
+            // chain (an executor that stopped between submitting and
+            // reporting): report it committed, as an eligible executor.
+            ProposalState::Approved if o.kind.carries_config_update() => {
+                let (Some(open), Some(ch)) = (&o.open, observed.channels.get(&o.target.channel))
+                else {
+                    continue;
+                };
+                if ch.config_sequence > o.base_config_sequence.unwrap_or(0)
+                    && open.eligible_executors.iter().any(|e| e == me)
+                {
+                    out.steps.push(Step::ReportCommitted {
+                        what,
+                        proposal_id: o.id.clone(),
+                        detail: format!(
+                            "the update is on the chain (config sequence {})",
+                            ch.config_sequence
+                        ),
+                    });
+                }
+            }
+            ProposalState::Approved if o.kind.is_chaincode() => {
+                let Some(open) = &o.open else { continue };
+                // Its definition is on the chain: it is done, only the
+                // report is missing (its executor's step, finish_committed).
+                let sequence = open.payload["sequence"].as_u64().unwrap_or(u64::MAX);
+                let on_chain = o.target.chaincode.as_ref().is_some_and(|name| {
+                    observed
+                        .chaincodes
+                        .get(&Observed::chaincode_key(&o.target.channel, name))
+                        .is_some_and(|c| c.sequence >= sequence)
+                });
+                if on_chain {
+                    continue;
+                }
+                let done = out.steps.iter().any(|s| {
+                    matches!(s, Step::ReportCommitted { proposal_id, .. } | Step::ReportFailed { proposal_id, .. } if *proposal_id == o.id)
+                });
+                if done {
+                    continue;
+                }
+                if open.eligible_executors.iter().any(|e| e == me) && input.has_seen(o) {
+                    out.steps.push(Step::ReportFailed {
+                        what,
+                        proposal_id: o.id.clone(),
+                        error: format!(
+                            "{me} refuses to execute it: the spec at commit {} does not call for {}",
+                            short_id(&input.spec_commit),
+                            describe(o)
+                        ),
+                    });
+                } else {
+                    out.stall(
+                        &what,
+                        format!(
+                            "approved {} (votes: {voters}) is not in this organization's plan; waiting for its executor ({}) to record the refusal",
+                            describe(o),
+                            open.eligible_executors.join(", ")
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn committed_sequence(observed: &Observed, cc: &Chaincode) -> u64 {
+    observed
+        .chaincodes
+        .get(&Observed::chaincode_key(&cc.channel, &cc.name))
+        .map_or(0, |c| c.sequence)
+}
+
+/// This organization's payload for `cc` at `sequence`, in the contract's
+/// canonical form.
+fn my_payload(
+    kind: Kind,
+    cc: &Chaincode,
+    sequence: u64,
+    package_id: &str,
+) -> Result<Value, String> {
+    let payload = chaincode_payload(cc, sequence, package_id)
+        .ok_or_else(|| format!("package ID {package_id} has no SHA-256"))?;
+    let value = serde_json::to_value(&payload).expect("payload serializes");
+    normalize_payload(kind, &value)
+        .map(|(_, v)| v)
+        .map_err(|e| format!("this organization's own payload is invalid: {e}"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn chaincode_change(
+    spec: &Spec,
+    observed: &Observed,
+    me: &str,
+    input: &PlanInput,
+    cc: &Chaincode,
+    package_id: &str,
+    p: &PlannedProposal,
+    what: &str,
+    out: &mut Steps,
+) {
+    let committed = committed_sequence(observed, cc);
+    let sequence = committed + 1;
+    let mine = match my_payload(p.kind, cc, sequence, package_id) {
+        Ok(v) => v,
+        Err(e) => return out.stall(what, e),
+    };
+    let Some(id) = p.proposal_id.clone() else {
+        return out.wait(what, "the proposal ID is not known yet".into());
+    };
+    let _ = spec;
+    let Some(on_chain) = &p.on_chain else {
+        let rounds = round_of(p.kind, &p.target, &mine, &observed.proposals);
+        // The same change was rejected before: filing it again (next round)
+        // would only ask the same question; wait for a spec that changes it.
+        if let Some(rejected) = rounds.as_ref().ok().and_then(|r| r.rejected_before.clone()) {
+            return out.stall(
+                what,
+                format!(
+                    "proposal {} for this exact change was rejected; commit a spec that changes it (or `retry` is not possible for a rejection)",
+                    short_id(&rejected.1)
+                ),
+            );
+        }
+        // Another organization's undecided proposal for the same chaincode
+        // with a payload this org does not compute: vote on it (a reject with
+        // the difference) instead of superseding it with ours, so two orgs
+        // that disagree do not replace each other's proposals forever.
+        if let Some(other) = observed.proposals.iter().find(|o| {
+            o.kind.is_chaincode() && o.target == p.target && o.state == ProposalState::Proposed
+        }) {
+            return vote_steps(me, input, other, &mine, None, what, out);
+        }
+        out.steps.push(Step::File {
+            what: what.to_string(),
+            kind: p.kind,
+            target: p.target.clone(),
+            payload: mine,
+            round: p.round,
+            proposal_id: id,
+            committed_chaincode_sequence: Some(committed),
+            base_config_sequence: None,
+        });
+        return;
+    };
+    let id = on_chain.id.clone();
+    let Some(summary) = observed.proposals.iter().find(|o| o.id == id) else {
+        return out.wait(what, format!("proposal {} is not observed", short_id(&id)));
+    };
+    match on_chain.state {
+        ProposalState::Proposed => vote_steps(me, input, summary, &mine, None, what, out),
+        ProposalState::Approved => execute_chaincode(
+            observed, me, input, cc, package_id, summary, &mine, sequence, what, out,
+        ),
+        ProposalState::Failed => out.stall(
+            what,
+            format!(
+                "proposal {} failed; fix the cause, then `opssc retry {id}`",
+                short_id(&id)
+            ),
+        ),
+        other => out.wait(what, format!("proposal {} is {other}", short_id(&id))),
+    }
+}
+
+/// The vote and tally steps on open proposal `o` for this organization,
+/// whose own payload for the change is `mine` (canonical form); an approval
+/// of a config update signs `sign`.
+pub fn vote_on(
+    me: &str,
+    input: &PlanInput,
+    o: &ProposalSummary,
+    mine: &Value,
+    sign: Option<&[u8]>,
+    what: &str,
+) -> Steps {
+    let mut out = Steps::default();
+    vote_steps(me, input, o, mine, sign, what, &mut out);
+    out
+}
+
+/// Vote on `o` unless this organization did, then tally once the votes
+/// (counting the one planned here) decide it.
+fn vote_steps(
+    me: &str,
+    input: &PlanInput,
+    o: &ProposalSummary,
+    mine: &Value,
+    sign: Option<&[u8]>,
+    what: &str,
+    out: &mut Steps,
+) {
+    let Some(open) = out.open_of(o, what) else {
+        return;
+    };
+    let mut approvals = o
+        .votes
+        .values()
+        .filter(|d| **d == Decision::Approve)
+        .count();
+    let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
+    // This organization's tally never approves a change it would not approve.
+    let agrees = &open.payload == mine;
+    if !o.votes.contains_key(me) {
+        match verdict(input, me, &o.id, &open.payload, mine) {
+            Verdict::Vote(decision, reason) => {
+                match decision {
+                    Decision::Approve => approvals += 1,
+                    Decision::Reject => rejections += 1,
+                }
+                out.steps.push(Step::Vote {
+                    what: what.to_string(),
+                    proposal_id: o.id.clone(),
+                    decision,
+                    reason,
+                    sign_config_update: match decision {
+                        Decision::Approve => sign.map(|b| {
+                            use base64::Engine as _;
+                            base64::engine::general_purpose::STANDARD.encode(b)
+                        }),
+                        Decision::Reject => None,
+                    },
+                });
+            }
+            Verdict::WaitForPerson(why) => {
+                out.wait(what, format!("proposal {} {why}", short_id(&o.id)))
+            }
+        }
+    }
+    let quorum = o.quorum as usize;
+    let rejected = tally_decides(0, rejections, quorum, o.electorate.len());
+    if rejected || (agrees && tally_decides(approvals, 0, quorum, o.electorate.len())) {
+        out.steps.push(Step::Tally {
+            what: what.to_string(),
+            proposal_id: o.id.clone(),
+        });
+    } else {
+        out.wait(
+            what,
+            format!(
+                "proposal {} has {approvals} of {quorum} approvals",
+                short_id(&o.id)
+            ),
+        );
+    }
+}
+
+fn installed(observed: &Observed, peer: &str, package_id: &str) -> bool {
+    observed.local.peers.get(peer).is_some_and(|p| {
+        p.installed_packages
+            .iter()
+            .any(|i| i.package_id == package_id)
+    })
+}
+
+/// Install steps for every own peer that lacks the package.
+fn installs(
+    observed: &Observed,
+    cc: &Chaincode,
+    package_id: &str,
+    report_failure_on: Option<&str>,
+    what: &str,
+    out: &mut Steps,
+) {
+    for peer in observed.local.peers.keys() {
+        if !installed(observed, peer, package_id) {
+            out.steps.push(Step::Install {
+                what: what.to_string(),
+                peer: peer.clone(),
+                label: cc.label.clone(),
+                package_id: package_id.to_string(),
+                report_failure_on: report_failure_on.map(str::to_string),
+            });
+        }
+    }
+}
+
+/// Whether this org approved `cc` at `sequence` with `package_id`.
+fn approved(observed: &Observed, cc: &Chaincode, package_id: &str, sequence: u64) -> bool {
+    let key = Observed::chaincode_key(&cc.channel, &cc.name);
+    observed.local.approved.get(&key).is_some_and(|a| {
+        a.sequence == sequence
+            && a.version == cc.version
+            && a.package_id.as_deref() == Some(package_id)
+    })
+}
+
+fn approve_step(cc: &Chaincode, package_id: &str, sequence: u64, what: &str) -> Step {
+    Step::Approve {
+        what: what.to_string(),
+        channel: cc.channel.clone(),
+        chaincode: cc.name.clone(),
+        version: cc.version.clone(),
+        sequence,
+        package_id: package_id.to_string(),
+    }
+}
+
+/// The channel's `LifecycleEndorsement`, as observed.
+fn lifecycle(observed: &Observed, channel: &str) -> Option<super::Approval> {
+    observed
+        .channels
+        .get(channel)
+        .map(|ch| ChannelView::from_observed(channel, ch).lifecycle())
+}
+
+/// The latest `install` task of each organization that failed for `package_id`.
+fn failed_installs<'a>(
+    open: &'a OpenDetail,
+    electorate: &[String],
+    package_id: &str,
+) -> Vec<&'a str> {
+    electorate
+        .iter()
+        .filter_map(|org| open.latest(org, Task::Install))
+        .filter(|t| t.status == TaskStatus::Failed && t.detail.contains(package_id))
+        .map(|t| t.org.as_str())
+        .collect()
+}
+
+/// Approved proposal `o` for `cc`: install, approve, report, and as its
+/// executor commit and report committed.
+#[allow(clippy::too_many_arguments)]
+fn execute_chaincode(
+    observed: &Observed,
+    me: &str,
+    input: &PlanInput,
+    cc: &Chaincode,
+    package_id: &str,
+    o: &ProposalSummary,
+    mine: &Value,
+    sequence: u64,
+    what: &str,
+    out: &mut Steps,
+) {
+    let id = o.id.as_str();
+    let Some(open) = out.open_of(o, what) else {
+        return;
+    };
+    // The spec moved on after the vote (e.g. to a commit that fixes a package
+    // that did not compile): executing it with today's package or definition
+    // would install and approve something nobody voted on.
+    let executor = open.eligible_executors.iter().any(|e| e == me);
+    if &open.payload != mine {
+        let voters: Vec<String> = o
+            .votes
+            .iter()
+            .map(|(org, d)| format!("{org} {d:?}"))
+            .collect();
+        let why = format!(
+            "approved proposal {} (filed by {}; votes: {}) is not the change the spec asks for now ({})",
+            short_id(id),
+            open.proposer,
+            voters.join(", "),
+            payload_difference(&open.payload, mine)
+        );
+        // Its executor records the refusal, so it ends failed and the
+        // spec's change is filed next; the others wait for that.
+        // (Not when it was filed from a spec commit this organization has
+        // not seen: its own spec may be the one behind.)
+        if executor && input.has_seen(o) {
+            out.steps.push(Step::ReportFailed {
+                what: what.to_string(),
+                proposal_id: id.to_string(),
+                error: format!("{me} refuses to execute it: {why}"),
+            });
+        } else {
+            out.stall(
+                what,
+                format!(
+                    "{why}; it is not executed with this organization's current package or definition: it must commit or fail first (its executor: {})",
+                    open.eligible_executors.join(", ")
+                ),
+            );
+        }
+        return;
+    }
+    let everywhere = observed
+        .local
+        .peers
+        .keys()
+        .all(|peer| installed(observed, peer, package_id));
+    let from_source = matches!(cc.package, PackageSource::Source { .. });
+    if !everywhere && from_source {
+        let failed_here = open
+            .latest(me, Task::Install)
+            .is_some_and(|t| t.status == TaskStatus::Failed && t.detail.contains(package_id));
+        if failed_here {
+            out.stall(
+                what,
+                format!(
+                    "package {package_id} does not compile (reported as {me}'s failed install task on proposal {}); commit a spec that pins a commit that builds",
+                    short_id(id)
+                ),
+            );
+            if executor {
+                fail_if_uncommittable(observed, cc, open, o, package_id, what, out);
+            }
+            return;
+        }
+        installs(observed, cc, package_id, Some(id), what, out);
+    } else {
+        installs(observed, cc, package_id, None, what, out);
+    }
+    let reported = |task: Task| {
+        open.tasks
+            .iter()
+            .any(|t| t.org == me && t.task == task && t.status == TaskStatus::Done)
+    };
+    if !reported(Task::Install) {
+        out.steps.push(Step::ReportTask {
+            what: what.to_string(),
+            proposal_id: id.to_string(),
+            task: Task::Install,
+            status: TaskStatus::Done,
+            detail: package_id.to_string(),
+        });
+    }
+    if !approved(observed, cc, package_id, sequence) {
+        out.steps.push(approve_step(cc, package_id, sequence, what));
+    }
+    if !reported(Task::Approve) {
+        out.steps.push(Step::ReportTask {
+            what: what.to_string(),
+            proposal_id: id.to_string(),
+            task: Task::Approve,
+            status: TaskStatus::Done,
+            detail: format!("sequence {sequence}"),
+        });
+    }
+    // The shared step.
+    if !executor {
+        return out.wait_for_executor(open, what, &format!("commit sequence {sequence}"));
+    }
+    // This organization's approval is planned above (or given).
+    let mut approvals: BTreeSet<String> = open
+        .commit_readiness
+        .iter()
+        .filter(|(_, ok)| **ok)
+        .map(|(org, _)| org.clone())
+        .collect();
+    approvals.insert(me.to_string());
+    let Some(needed) = lifecycle(observed, &cc.channel) else {
+        return out.wait(what, format!("channel {} is not observed", cc.channel));
+    };
+    let met = needed.satisfied_by(&approvals).unwrap_or_else(|| {
+        // Too many combinations to list: the default policy's majority.
+        approvals.len() >= super::approval::majority(observed.channels[&cc.channel].members.len())
+    });
+    if !met {
+        return out.wait(
+            what,
+            format!(
+                "executor {me} waits for approvals of sequence {sequence}: {} so far ({}), {needed} needed",
+                approvals.len(),
+                approvals.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+    out.steps.push(Step::Commit {
+        what: what.to_string(),
+        proposal_id: id.to_string(),
+        channel: cc.channel.clone(),
+        chaincode: cc.name.clone(),
+        version: cc.version.clone(),
+        sequence,
+        endorsers: approvals.into_iter().collect(),
+    });
+    out.steps.push(Step::ReportCommitted {
+        what: what.to_string(),
+        proposal_id: id.to_string(),
+        detail: format!("sequence {sequence} committed"),
+    });
+}
+
+/// As the proposal's executor: once so many organizations reported that the
+/// package does not compile that the approvals the commit needs (the
+/// channel's `LifecycleEndorsement`) cannot come, report the proposal
+/// failed, so that a spec pinning a commit that builds can be proposed next.
+fn fail_if_uncommittable(
+    observed: &Observed,
+    cc: &Chaincode,
+    open: &OpenDetail,
+    o: &ProposalSummary,
+    package_id: &str,
+    what: &str,
+    out: &mut Steps,
+) {
+    let failed = failed_installs(open, &o.electorate, package_id);
+    let able: BTreeSet<String> = o
+        .electorate
+        .iter()
+        .filter(|org| !failed.contains(&org.as_str()))
+        .cloned()
+        .collect();
+    let Some(needed) = lifecycle(observed, &cc.channel) else {
+        return;
+    };
+    let n = o.electorate.len();
+    let possible = needed
+        .satisfied_by(&able)
+        .unwrap_or(able.len() >= super::approval::majority(n));
+    if possible {
+        return;
+    }
+    out.steps.push(Step::ReportFailed {
+        what: what.to_string(),
+        proposal_id: o.id.clone(),
+        error: format!(
+            "package {package_id} does not compile on {} of {n} organizations ({}), so the approvals the commit needs ({needed}) cannot come; commit a spec that pins a commit that builds",
+            failed.len(),
+            failed.join(", ")
+        ),
+    });
+}
+
+/// No pending change: make sure this org runs the committed definition.
+fn heal(observed: &Observed, cc: &Chaincode, package_id: &str, what: &str, out: &mut Steps) {
+    let key = Observed::chaincode_key(&cc.channel, &cc.name);
+    let Some(c) = observed.chaincodes.get(&key) else {
+        return;
+    };
+    if c.version != cc.version {
+        return;
+    }
+    installs(observed, cc, package_id, None, what, out);
+    if !approved(observed, cc, package_id, c.sequence) {
+        out.steps
+            .push(approve_step(cc, package_id, c.sequence, what));
+    }
+}
+
+/// An approved chaincode proposal whose definition is already on the chain
+/// (the executor stopped between the commit and the report): report it
+/// committed, as an eligible executor.
+fn finish_committed(observed: &Observed, me: &str, out: &mut Steps) {
+    for p in observed
+        .proposals
+        .iter()
+        .filter(|p| p.kind.is_chaincode() && p.state == ProposalState::Approved)
+    {
+        let (Some(name), Some(open)) = (&p.target.chaincode, &p.open) else {
+            continue;
+        };
+        let key = Observed::chaincode_key(&p.target.channel, name);
+        let Some(committed) = observed.chaincodes.get(&key) else {
+            continue;
+        };
+        let sequence = open.payload["sequence"].as_u64().unwrap_or(u64::MAX);
+        let planned = out.steps.iter().any(|s| {
+            matches!(s, Step::ReportCommitted { proposal_id, .. } | Step::ReportFailed { proposal_id, .. } if *proposal_id == p.id)
+        });
+        if committed.sequence >= sequence
+            && open.eligible_executors.iter().any(|e| e == me)
+            && !planned
+        {
+            out.steps.push(Step::ReportCommitted {
+                what: key,
+                proposal_id: p.id.clone(),
+                detail: format!("sequence {sequence} is on the chain"),
+            });
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Join { peer, channel, .. } => write!(f, "join {peer} to channel {channel}"),
+            Step::File {
+                what,
+                kind,
+                round,
+                proposal_id,
+                ..
+            } => write!(
+                f,
+                "{what}: file {kind} proposal {} (round {round})",
+                short_id(proposal_id)
+            ),
+            Step::Vote {
+                what,
+                proposal_id,
+                decision,
+                reason,
+                ..
+            } => write!(
+                f,
+                "{what}: vote {decision:?} on {} ({reason})",
+                short_id(proposal_id)
+            ),
+            Step::Tally { what, proposal_id } => {
+                write!(f, "{what}: tally {}", short_id(proposal_id))
+            }
+            Step::Submit {
+                what,
+                proposal_id,
+                signatures,
+                ..
+            } => write!(
+                f,
+                "{what}: submit {} signed by {}",
+                short_id(proposal_id),
+                signatures.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            Step::Install {
+                what,
+                peer,
+                package_id,
+                report_failure_on,
+                ..
+            } => {
+                write!(f, "{what}: install {package_id} on {peer}")?;
+                if let Some(id) = report_failure_on {
+                    write!(f, " (a build failure is reported on {})", short_id(id))?;
+                }
+                Ok(())
+            }
+            Step::Approve {
+                channel,
+                chaincode,
+                version,
+                sequence,
+                package_id,
+                ..
+            } => write!(
+                f,
+                "{channel}/{chaincode}: approve {version} sequence {sequence} with {package_id}"
+            ),
+            Step::ReportTask {
+                what,
+                proposal_id,
+                task,
+                status,
+                detail,
+            } => write!(
+                f,
+                "{what}: report task {} {status:?} on {} ({detail})",
+                task.as_str(),
+                short_id(proposal_id)
+            ),
+            Step::Commit {
+                what,
+                sequence,
+                endorsers,
+                ..
+            } => write!(
+                f,
+                "{what}: commit sequence {sequence}, endorsed by {}",
+                endorsers.join(", ")
+            ),
+            Step::ReportCommitted {
+                what,
+                proposal_id,
+                detail,
+            } => write!(
+                f,
+                "{what}: report {} committed ({detail})",
+                short_id(proposal_id)
+            ),
+            Step::ReportFailed {
+                what,
+                proposal_id,
+                error,
+            } => write!(
+                f,
+                "{what}: report {} failed: {error}",
+                short_id(proposal_id)
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            if self.stalled { "stalled" } else { "waiting" },
+            self.what,
+            self.why
+        )?;
+        if let Some(ms) = self.look_again_ms {
+            write!(f, " (look again within {ms} ms)")?;
+        }
+        Ok(())
+    }
+}
+
+/// The steps and blocked items as text, one per line: what the agent does
+/// next and why the rest waits.
+pub fn render(s: &Steps) -> String {
+    let mut out = String::new();
+    if s.steps.is_empty() {
+        out.push_str("steps: none\n");
+    } else {
+        out.push_str("steps:\n");
+        for (i, step) in s.steps.iter().enumerate() {
+            out.push_str(&format!("  {}. {step}\n", i + 1));
+        }
+    }
+    for b in &s.blocked {
+        out.push_str(&format!("  {b}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_tally_decides_at_the_quorum_or_when_it_cannot_be_reached() {
+        // 2 of 3.
+        assert!(!tally_decides(1, 0, 2, 3));
+        assert!(tally_decides(2, 0, 2, 3));
+        assert!(
+            !tally_decides(0, 1, 2, 3),
+            "one rejection leaves two voters"
+        );
+        assert!(tally_decides(0, 2, 2, 3));
+        // All of 3: one rejection decides.
+        assert!(tally_decides(0, 1, 3, 3));
+        assert!(!tally_decides(2, 0, 3, 3));
+    }
+
+    #[test]
+    fn the_verdict_follows_the_policy_and_the_consent() {
+        let mine = json!({"name": "kv", "version": "1.1"});
+        let other = json!({"name": "kv", "version": "9"});
+        let auto = PlanInput::auto("c");
+        assert_eq!(
+            verdict(&auto, "A", "id", &mine, &mine),
+            Verdict::Vote(
+                Decision::Approve,
+                "recomputed from the spec: identical".into()
+            )
+        );
+        match verdict(&auto, "A", "id", &other, &mine) {
+            Verdict::Vote(Decision::Reject, why) => {
+                assert!(why.contains("version: proposed \"9\""), "{why}")
+            }
+            v => panic!("{v:?}"),
+        }
+        let manual = PlanInput {
+            vote_policy: VotePolicy::Manual,
+            ..auto.clone()
+        };
+        assert!(matches!(
+            verdict(&manual, "A", "id", &mine, &mine),
+            Verdict::WaitForPerson(w) if w.contains("opssc vote id")
+        ));
+        // Consent as data: approve only what the admin consented to.
+        let consent = PlanInput {
+            consented: Some(["yes".to_string()].into()),
+            ..auto.clone()
+        };
+        assert!(matches!(
+            verdict(&consent, "A", "yes", &mine, &mine),
+            Verdict::Vote(Decision::Approve, _)
+        ));
+        assert!(matches!(
+            verdict(&consent, "A", "no", &mine, &mine),
+            Verdict::WaitForPerson(w) if w.contains("consent")
+        ));
+        assert!(matches!(
+            verdict(&consent, "A", "yes", &other, &mine),
+            Verdict::Vote(Decision::Reject, _)
+        ));
+    }
+
+    #[test]
+    fn a_member_added_after_founding_installs_and_approves_the_opssc() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let spec = opssc_schema::load_dir(&dir).spec.unwrap();
+        let mut observed = crate::observe::converged(&spec, "Org2MSP");
+        let ops = spec.consortium.ops_channel.clone();
+        observed.chaincodes.insert(
+            format!("{ops}/opssc"),
+            crate::observe::CommittedDefinition {
+                sequence: 1,
+                version: "1.0".into(),
+                endorsement_policy: "/Channel/Application/Endorsement".into(),
+                collections: Vec::new(),
+                init_required: false,
+                approvals: Default::default(),
+                last_modified: None,
+            },
+        );
+        let plan = crate::plan::plan(&spec, &observed, "Org2MSP");
+        let pkg = OpsPackage {
+            name: "opssc".into(),
+            label: "opssc_1.0".into(),
+            package_id: format!("opssc_1.0:{}", "c".repeat(64)),
+        };
+        let input = PlanInput {
+            ops_package: Some(pkg.clone()),
+            ..PlanInput::auto("c")
+        };
+        let s = steps(&spec, &observed, &plan, &input);
+        let peers = observed.local.peers.len();
+        assert_eq!(s.steps.len(), peers + 1, "{s:#?}");
+        assert!(
+            matches!(&s.steps[peers], Step::Approve { chaincode, sequence: 1, .. } if chaincode == "opssc")
+        );
+        // Installed and approved: nothing left.
+        for p in observed.local.peers.values_mut() {
+            p.installed_packages.push(crate::observe::InstalledPackage {
+                package_id: pkg.package_id.clone(),
+                label: pkg.label.clone(),
+            });
+        }
+        observed.local.approved.insert(
+            format!("{ops}/opssc"),
+            crate::observe::ApprovedDefinition {
+                sequence: 1,
+                version: "1.0".into(),
+                package_id: Some(pkg.package_id.clone()),
+            },
+        );
+        assert_eq!(steps(&spec, &observed, &plan, &input), Steps::default());
+    }
+
+    #[test]
+    fn the_steps_of_a_converged_network_are_none() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let spec = opssc_schema::load_dir(&dir).spec.unwrap();
+        let observed = crate::observe::converged(&spec, "Org1MSP");
+        let plan = crate::plan::plan(&spec, &observed, "Org1MSP");
+        let s = steps(&spec, &observed, &plan, &PlanInput::auto("c"));
+        assert_eq!(s, Steps::default());
+        // Another organization's view plans nothing for this one.
+        let plan = crate::plan::plan(&spec, &observed, "Org2MSP");
+        assert_eq!(
+            steps(&spec, &observed, &plan, &PlanInput::auto("c")),
+            Steps::default()
+        );
+    }
+}
