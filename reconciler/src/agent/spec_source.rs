@@ -4,9 +4,16 @@
 //!
 //! [`SpecAt`] carries the loaded [`Spec`], the commit it came from and the
 //! first refused commit, if any, so `status` can say why a newer commit was
-//! not applied. Key decision: a refused commit never stops the agent: it keeps
-//! acting on the last trusted commit (which may be the root: then nothing
-//! but the root's spec is applied).
+//! not applied, and the spec this organization *consented* to (see
+//! [`crate::consent`]). Key decision: a refused commit never stops the agent:
+//! it keeps acting on the last trusted commit (which may be the root: then
+//! nothing but the root's spec is applied).
+//!
+//! History only moves forward: the newest verified commit is persisted in the
+//! agent's state directory (`spec-verified`) and the next walk starts there,
+//! so a branch that no longer descends from it is refused, and a key removed
+//! since counts for no later commit. The file is kept per trusted root: an
+//! operator who configures another root starts over from it deliberately.
 
 use std::path::{Path, PathBuf};
 
@@ -26,8 +33,20 @@ pub struct SpecAt {
     pub tip: Option<Oid>,
     /// The first refused commit after the trusted one, with the reason.
     pub refused: Option<(Oid, String)>,
-    /// Who signed each trusted commit after the root.
+    /// Who vouched for each trusted commit verified in this pass.
     pub signers: Vec<(Oid, String)>,
+    /// The newest commit of the trusted chain whose spec this organization's
+    /// admins consented to, and that spec; None for a directory spec (the
+    /// operator who points the agent at a directory consents to it).
+    pub consented: Option<ConsentedSpec>,
+}
+
+/// The spec this organization consented to ([`crate::source::consented`]).
+pub struct ConsentedSpec {
+    pub commit: Oid,
+    /// How it consented, for status ("signed by Org1MSP/alice", ...).
+    pub how: String,
+    pub spec: Spec,
 }
 
 impl SpecAt {
@@ -66,6 +85,7 @@ pub fn resolve(
             tip: None,
             refused: None,
             signers: Vec::new(),
+            consented: None,
         })
     };
     if let Some(dir) = override_dir {
@@ -86,31 +106,134 @@ pub fn resolve(
         }) => {
             let source = GitSource::open(&state_dir.join("spec-mirror"), url)?;
             let tip = source.fetch(branch)?;
-            let root = trusted_root
-                .as_deref()
-                .map(|r| {
-                    Oid::from_str(r)
-                        .with_context(|| format!("spec.git.trustedRoot {r:?} is not a commit hash"))
-                })
-                .transpose()?;
-            let v = source.verify(tip, root, path.as_deref())?;
-            let dest: PathBuf = state_dir.join("spec-checkout").join(v.trusted.to_string());
-            if !dest.exists() {
-                let tmp = state_dir
-                    .join("spec-checkout")
-                    .join(format!("{}.tmp", v.trusted));
-                let _ = std::fs::remove_dir_all(&tmp);
-                source.checkout(v.trusted, path.as_deref(), &tmp)?;
-                std::fs::rename(&tmp, &dest)
-                    .with_context(|| format!("cannot move the checkout to {}", dest.display()))?;
+            let root = match trusted_root.as_deref() {
+                Some(r) => Oid::from_str(r).with_context(|| {
+                    format!("spec.git.trustedRoot {r:?} is not a commit hash (40 hex digits)")
+                })?,
+                None => bail!(
+                    "spec.git.trustedRoot is missing in the agent configuration of {}: set it to the commit your organization trusts without a signature (normally the founding commit)",
+                    config.msp_id
+                ),
+            };
+            let memo = VerifiedMemo::at(config, state_dir);
+            let from = memo.read(root)?.unwrap_or(root);
+            let repo = source.repository();
+            let v = source.verify(tip, from, path.as_deref())?;
+            if v.trusted != from || !memo.exists() {
+                memo.write(root, v.trusted)?;
             }
+            // The mirror keeps what was verified even after a force-push.
+            repo.reference("refs/opssc/verified", v.trusted, true, "verified")
+                .context("cannot record the verified commit in the spec mirror")?;
+            let dest = checkout_commit(&source, state_dir, v.trusted, path.as_deref())?;
+            let consent =
+                crate::source::consented(repo, v.trusted, root, &config.msp_id, path.as_deref())?;
+            let consented_spec = if consent.commit == v.trusted {
+                load_spec(&dest)?
+            } else {
+                load_spec(&checkout_commit(
+                    &source,
+                    state_dir,
+                    consent.commit,
+                    path.as_deref(),
+                )?)?
+            };
             Ok(SpecAt {
                 spec: load_spec(&dest)?,
                 commit: Some(v.trusted),
                 tip: (tip != v.trusted).then_some(tip),
                 refused: v.refused,
                 signers: v.signers,
+                consented: Some(ConsentedSpec {
+                    commit: consent.commit,
+                    how: consent.how,
+                    spec: consented_spec,
+                }),
             })
         }
+    }
+}
+
+/// Checks out `commit` once into `spec-checkout/<commit>` and returns the directory.
+fn checkout_commit(
+    source: &GitSource,
+    state_dir: &Path,
+    commit: Oid,
+    subdir: Option<&Path>,
+) -> Result<PathBuf> {
+    let dest: PathBuf = state_dir.join("spec-checkout").join(commit.to_string());
+    if !dest.exists() {
+        let tmp = state_dir
+            .join("spec-checkout")
+            .join(format!("{commit}.tmp"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        source.checkout(commit, subdir, &tmp)?;
+        std::fs::rename(&tmp, &dest)
+            .with_context(|| format!("cannot move the checkout to {}", dest.display()))?;
+    }
+    Ok(dest)
+}
+
+/// The newest commit this organization verified, persisted per trusted root
+/// in the agent's own state directory (shared by the daemon and the one-shot
+/// commands, which resolve into sub-directories of it).
+pub struct VerifiedMemo {
+    path: PathBuf,
+}
+
+impl VerifiedMemo {
+    pub fn at(config: &AgentConfig, state_dir: &Path) -> VerifiedMemo {
+        let base = config
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.to_path_buf());
+        VerifiedMemo {
+            path: base.join("spec-verified"),
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
+    /// The last verified commit for `root`; None when nothing was verified
+    /// from this root yet.
+    pub fn read(&self, root: Oid) -> Result<Option<Oid>> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+            }
+        };
+        let mut stored_root = None;
+        let mut verified = None;
+        for line in text.lines() {
+            match line.split_once(' ') {
+                Some(("root", v)) => stored_root = Oid::from_str(v.trim()).ok(),
+                Some(("verified", v)) => verified = Oid::from_str(v.trim()).ok(),
+                _ => {}
+            }
+        }
+        match (stored_root, verified) {
+            (Some(r), Some(v)) if r == root => Ok(Some(v)),
+            (Some(_), Some(_)) => Ok(None),
+            _ => bail!(
+                "{} is damaged (expected lines `root <commit>` and `verified <commit>`); restore it, or remove it to verify again from the trusted root",
+                self.path.display()
+            ),
+        }
+    }
+
+    pub fn write(&self, root: Oid, verified: Oid) -> Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, format!("root {root}\nverified {verified}\n"))
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &self.path)
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }
