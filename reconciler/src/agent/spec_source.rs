@@ -57,6 +57,28 @@ impl SpecAt {
             .map(|c| c.to_string())
             .unwrap_or_else(|| "0".repeat(40))
     }
+
+    /// What this organization consented to, as proposal IDs the planner
+    /// produces against `observed` (the input of [`crate::consent::consent_for`]).
+    /// A directory spec is consented whole.
+    pub fn consented_plan(
+        &self,
+        observed: &crate::observe::Observed,
+        me: &str,
+    ) -> crate::consent::ConsentedPlan {
+        match &self.consented {
+            None => {
+                crate::consent::ConsentedPlan::whole(&crate::plan::plan(&self.spec, observed, me))
+            }
+            Some(c) => crate::consent::ConsentedPlan::new(
+                &crate::plan::plan(&c.spec, observed, me),
+                &c.spec,
+                &self.spec,
+                Some(c.commit.to_string()),
+                c.how.clone(),
+            ),
+        }
+    }
 }
 
 /// Loads and validates the spec in `dir`.
