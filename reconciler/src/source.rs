@@ -747,6 +747,37 @@ pub fn create_approval(
         .map_err(|e| e.message().to_string())
 }
 
+/// The admin whom `key` belongs to in the spec an approval of `commit` is
+/// judged by: the spec of its first parent (the commit's own for a root).
+pub fn approver(
+    repo: &Repository,
+    commit: Oid,
+    subdir: Option<&Path>,
+    key: &ssh_key::PublicKey,
+) -> Result<AdminKey, String> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(|e| format!("commit {commit} not found: {}", e.message()))?;
+    let judged_by = c.parent_id(0).unwrap_or(commit);
+    let mut specs = SpecCache::new(repo, subdir);
+    let spec = specs
+        .spec(judged_by)
+        .map_err(|e| format!("{e}"))?
+        .ok_or_else(|| {
+            format!("the spec at {judged_by} does not validate, so it lists no admin key")
+        })?;
+    admin_keys(spec)
+        .into_iter()
+        .find(|k| k.key.key_data() == key.key_data())
+        .ok_or_else(|| {
+            format!(
+                "key {} is not an admin key of any organization in the spec at {judged_by} (the spec \
+                 an approval of {commit} is judged by): an approval with it would count for nothing",
+                key.fingerprint(Default::default())
+            )
+        })
+}
+
 /// Where an approval of `spec_tree` by `signer` is stored.
 pub fn approval_ref(spec_tree: Oid, signer: &AdminKey) -> String {
     let safe: String = format!("{}-{}", signer.org, signer.name)

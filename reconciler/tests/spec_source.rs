@@ -616,3 +616,77 @@ fn each_organization_consents_to_its_own_newest_commit() {
     let c = consented(source.repository(), c3, root, "Org3MSP", None).unwrap();
     assert_eq!(c.commit, root, "{}", c.how);
 }
+
+/// Runs the `opssc` binary; returns (success, stdout + stderr).
+fn opssc(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_opssc"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn opssc_approve_makes_an_approval_the_agent_counts() {
+    let (upstream_dir, repo, mirror_repo) = upstream_and_mirror();
+    let (alice, stranger) = (key(), key());
+    let files = spec_files(&[&alice]);
+    let root = commit(&repo, &files, "root", None);
+    let change = commit(
+        &repo,
+        &with_appended(files, "consortium.yaml", "# pr\n"),
+        "unsigned change",
+        None,
+    );
+    let keys = tempfile::tempdir().unwrap();
+    let write_key = |name: &str, k: &PrivateKey| {
+        let path = keys.path().join(name);
+        std::fs::write(
+            &path,
+            k.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let dir = upstream_dir.path().display().to_string();
+
+    // A key no organization lists: refused, saying why.
+    let (ok, text) = opssc(&[
+        "approve",
+        "HEAD",
+        "--repo",
+        &dir,
+        "--key",
+        &write_key("stranger", &stranger),
+    ]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("is not an admin key of any organization"),
+        "{text}"
+    );
+
+    let (ok, text) = opssc(&[
+        "approve",
+        &change.to_string(),
+        "--repo",
+        &dir,
+        "--key",
+        &write_key("alice", &alice),
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("Org1MSP/admin0 approved commit"), "{text}");
+    assert!(text.contains("refs/opssc/approvals/"), "{text}");
+
+    let source = mirror_of(&upstream_dir, &mirror_repo);
+    let v = source
+        .verify(source.fetch("main").unwrap(), root, None)
+        .unwrap();
+    assert_eq!(v.trusted, change, "{:?}", v.refused);
+    let c = consented(source.repository(), change, root, "Org1MSP", None).unwrap();
+    assert_eq!(c.commit, change);
+}
