@@ -690,3 +690,87 @@ fn opssc_approve_makes_an_approval_the_agent_counts() {
     let c = consented(source.repository(), change, root, "Org1MSP", None).unwrap();
     assert_eq!(c.commit, change);
 }
+
+/// An agent configuration of `msp` following `upstream`'s main branch from
+/// `root` (None: no trustedRoot), with its state in `state`.
+fn agent_config(msp: &str, upstream: &Path, root: Option<Oid>, state: &Path) -> String {
+    let root = root
+        .map(|r| format!("\n    trustedRoot: \"{r}\""))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: opssc/v1alpha1\nkind: AgentConfig\nmspId: {msp}\nidentity:\n  mspDir: msp\npeers: []\norderers: []\n\
+         stateDir: {}\nspec:\n  git:\n    url: \"file://{}\"\n    branch: main{root}\n",
+        state.display(),
+        upstream.display()
+    )
+}
+
+fn load_config(dir: &Path, text: &str) -> Result<opssc_schema::local::AgentConfig, String> {
+    let path = dir.join("opssc.yaml");
+    std::fs::write(&path, text).unwrap();
+    opssc_schema::local::AgentConfig::load(&path)
+}
+
+#[test]
+fn trusted_root_is_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load_config(
+        dir.path(),
+        &agent_config("Org1MSP", dir.path(), None, dir.path()),
+    )
+    .unwrap_err();
+    assert!(e.contains("spec.git.trustedRoot is missing"), "{e}");
+    assert!(e.contains("hint"), "{e}");
+}
+
+#[test]
+fn the_agent_remembers_what_it_verified_and_refuses_a_rewind() {
+    use opssc::agent::spec_source::resolve;
+    let (upstream_dir, repo, _) = upstream_and_mirror();
+    let (alice, bob) = (key(), key());
+    let files = spec_with(&[("org1", &[&alice]), ("org2", &[&bob])]);
+    let root = commit(&repo, &files, "root", None);
+    let c1 = commit(
+        &repo,
+        &with_appended(files.clone(), "consortium.yaml", "# 1\n"),
+        "by org1",
+        Some(&alice),
+    );
+    let c2 = commit(
+        &repo,
+        &with_appended(files.clone(), "consortium.yaml", "# 2\n"),
+        "by org2",
+        Some(&bob),
+    );
+    let state = tempfile::tempdir().unwrap();
+    let config = load_config(
+        state.path(),
+        &agent_config(
+            "Org1MSP",
+            upstream_dir.path(),
+            Some(root),
+            &state.path().join("state"),
+        ),
+    )
+    .unwrap();
+    // A one-shot command resolves into a sub-directory of the state directory.
+    let at = resolve(&config, &state.path().join("state/status"), None).unwrap();
+    assert_eq!(at.commit, Some(c2));
+    assert!(at.refused.is_none());
+    let consented = at.consented.as_ref().unwrap();
+    assert_eq!(
+        consented.commit, c1,
+        "Org1 consented to its own commit, not Org2's"
+    );
+    assert_eq!(consented.how, "signed by Org1MSP/admin0");
+
+    // The branch is force-pushed back to c1 (validly signed): the daemon,
+    // resolving into the state directory itself, stays on c2 and says why.
+    move_branch(&repo, c1);
+    let at = resolve(&config, &state.path().join("state"), None).unwrap();
+    assert_eq!(at.commit, Some(c2));
+    let (refused, why) = at.refused.unwrap();
+    assert_eq!(refused, c1);
+    assert!(why.contains("does not move forward"), "{why}");
+    assert_eq!(at.tip, Some(c1));
+}

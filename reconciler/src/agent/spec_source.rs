@@ -138,24 +138,46 @@ pub fn resolve(
                 ),
             };
             let memo = VerifiedMemo::at(config, state_dir);
-            let from = memo.read(root)?.unwrap_or(root);
+            let remembered = memo.read(root)?;
+            let from = remembered.as_ref().map_or(root, |m| m.verified);
             let repo = source.repository();
             let v = source.verify(tip, from, path.as_deref())?;
-            if v.trusted != from || !memo.exists() {
-                memo.write(root, v.trusted)?;
+            // Checkouts live next to the memo, shared by the daemon and the
+            // one-shot commands: a mirror that never saw the verified commit
+            // (it was force-pushed away before this mirror was made) still
+            // finds its spec there.
+            let shared = memo.dir();
+            let dest = checkout_commit(&source, &shared, v.trusted, path.as_deref())?;
+            let consent = if repo.find_commit(v.trusted).is_ok() {
+                // The mirror keeps what was verified even after a force-push.
+                repo.reference("refs/opssc/verified", v.trusted, true, "verified")
+                    .context("cannot record the verified commit in the spec mirror")?;
+                crate::source::consented(repo, v.trusted, root, &config.msp_id, path.as_deref())?
+            } else {
+                match remembered.as_ref().and_then(|m| m.consented.clone()) {
+                    Some((commit, how)) => crate::source::Consent { commit, how },
+                    None => bail!(
+                        "the spec mirror in {} lacks the verified commit {} and no consent was recorded for it; \
+                         the branch was rewritten: restore it so that it descends from {} again",
+                        state_dir.display(),
+                        v.trusted,
+                        v.trusted
+                    ),
+                }
+            };
+            let next = Memo {
+                verified: v.trusted,
+                consented: Some((consent.commit, consent.how.clone())),
+            };
+            if remembered.as_ref() != Some(&next) {
+                memo.write(root, &next)?;
             }
-            // The mirror keeps what was verified even after a force-push.
-            repo.reference("refs/opssc/verified", v.trusted, true, "verified")
-                .context("cannot record the verified commit in the spec mirror")?;
-            let dest = checkout_commit(&source, state_dir, v.trusted, path.as_deref())?;
-            let consent =
-                crate::source::consented(repo, v.trusted, root, &config.msp_id, path.as_deref())?;
             let consented_spec = if consent.commit == v.trusted {
                 load_spec(&dest)?
             } else {
                 load_spec(&checkout_commit(
                     &source,
-                    state_dir,
+                    &shared,
                     consent.commit,
                     path.as_deref(),
                 )?)?
@@ -196,6 +218,15 @@ fn checkout_commit(
     Ok(dest)
 }
 
+/// What an agent remembers about its spec between passes and restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memo {
+    /// The newest commit it verified.
+    pub verified: Oid,
+    /// The newest commit its organization consented to, and how.
+    pub consented: Option<(Oid, String)>,
+}
+
 /// The newest commit this organization verified, persisted per trusted root
 /// in the agent's own state directory (shared by the daemon and the one-shot
 /// commands, which resolve into sub-directories of it).
@@ -214,13 +245,17 @@ impl VerifiedMemo {
         }
     }
 
-    pub fn exists(&self) -> bool {
-        self.path.exists()
+    /// The directory the memo is in (the agent's state directory).
+    pub fn dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
-    /// The last verified commit for `root`; None when nothing was verified
-    /// from this root yet.
-    pub fn read(&self, root: Oid) -> Result<Option<Oid>> {
+    /// What was remembered for `root`; None when nothing was verified from
+    /// this root yet.
+    pub fn read(&self, root: Oid) -> Result<Option<Memo>> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -228,17 +263,18 @@ impl VerifiedMemo {
                 return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
             }
         };
-        let mut stored_root = None;
-        let mut verified = None;
-        for line in text.lines() {
-            match line.split_once(' ') {
-                Some(("root", v)) => stored_root = Oid::from_str(v.trim()).ok(),
-                Some(("verified", v)) => verified = Oid::from_str(v.trim()).ok(),
-                _ => {}
-            }
-        }
-        match (stored_root, verified) {
-            (Some(r), Some(v)) if r == root => Ok(Some(v)),
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .map(str::trim)
+        };
+        let oid = |name: &str| field(name).and_then(|v| Oid::from_str(v).ok());
+        match (oid("root"), oid("verified")) {
+            (Some(r), Some(verified)) if r == root => Ok(Some(Memo {
+                verified,
+                consented: oid("consented")
+                    .map(|c| (c, field("how").unwrap_or_default().to_string())),
+            })),
             (Some(_), Some(_)) => Ok(None),
             _ => bail!(
                 "{} is damaged (expected lines `root <commit>` and `verified <commit>`); restore it, or remove it to verify again from the trusted root",
@@ -247,14 +283,20 @@ impl VerifiedMemo {
         }
     }
 
-    pub fn write(&self, root: Oid, verified: Oid) -> Result<()> {
+    pub fn write(&self, root: Oid, memo: &Memo) -> Result<()> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        let mut text = format!("root {root}\nverified {}\n", memo.verified);
+        if let Some((commit, how)) = &memo.consented {
+            text.push_str(&format!(
+                "consented {commit}\nhow {}\n",
+                how.replace('\n', " ")
+            ));
+        }
         let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, format!("root {root}\nverified {verified}\n"))
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::rename(&tmp, &self.path)
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
