@@ -394,7 +394,7 @@ mod tests {
         let v = consent_for(
             by(Some("Org1MSP")),
             &nothing,
-            &[upgrades_by_org1.clone()],
+            std::slice::from_ref(&upgrades_by_org1),
             "Org2MSP",
             None,
         );
