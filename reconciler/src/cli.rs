@@ -224,8 +224,12 @@ pub enum Command {
         #[arg(long)]
         path: Option<PathBuf>,
         /// Push the approval to this remote (e.g. `origin`).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "list")]
         push: Option<String>,
+        /// Only list the approvals present and missing, per organization
+        /// (exit 2 when some organization has not approved; for the PR check).
+        #[arg(long)]
+        list: bool,
     },
     /// Start the next attempt of a failed proposal (the next executor goes first).
     Retry {

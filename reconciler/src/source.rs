@@ -778,6 +778,36 @@ pub fn approver(
         })
 }
 
+/// Per organization of the spec before `commit`: who of its admins vouched
+/// for the commit (signature or approval of its tree). An empty list is a
+/// missing consent (what the pull-request check lists).
+pub fn approvals_of(
+    repo: &Repository,
+    commit: Oid,
+    subdir: Option<&Path>,
+) -> Result<Vec<(String, Vec<Voucher>)>, SourceError> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(SourceError::git("finding the commit"))?;
+    let judged_by = c.parent_id(0).unwrap_or(commit);
+    let mut specs = SpecCache::new(repo, subdir);
+    let Some(spec) = specs.spec(judged_by)? else {
+        return Ok(Vec::new());
+    };
+    let orgs: Vec<String> = spec.organizations.keys().cloned().collect();
+    let keys = admin_keys(spec);
+    let approvals = Approvals::collect(repo, subdir)?;
+    let tree = spec_tree(repo, commit, subdir)?;
+    let (found, _) = vouchers(repo, commit, tree, &keys, &approvals);
+    Ok(orgs
+        .into_iter()
+        .map(|org| {
+            let mine = found.iter().filter(|v| v.org == org).cloned().collect();
+            (org, mine)
+        })
+        .collect())
+}
+
 /// Where an approval of `spec_tree` by `signer` is stored.
 pub fn approval_ref(spec_tree: Oid, signer: &AdminKey) -> String {
     let safe: String = format!("{}-{}", signer.org, signer.name)

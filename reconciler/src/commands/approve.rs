@@ -14,7 +14,54 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
 use git2::Repository;
-use opssc::source::{approval_ref, approver, create_approval, spec_tree};
+use opssc::source::{Voucher, approval_ref, approvals_of, approver, create_approval, spec_tree};
+
+/// Opens the repository around `repo_dir` and resolves `commit` in it.
+fn open(repo_dir: &Path, commit: &str) -> Result<(Repository, git2::Oid)> {
+    let repo = Repository::discover(repo_dir).with_context(|| {
+        format!(
+            "{} is not in a git repository (run this in a clone of the spec repository, or pass --repo)",
+            repo_dir.display()
+        )
+    })?;
+    let oid = repo
+        .revparse_single(commit)
+        .and_then(|o| o.peel_to_commit())
+        .with_context(|| {
+            format!("{commit:?} names no commit here (fetch the pull request's branch first)")
+        })?
+        .id();
+    Ok((repo, oid))
+}
+
+/// `opssc approve --list`: the approvals present and missing for `commit`.
+pub fn list(repo_dir: &Path, commit: &str, subdir: Option<&Path>) -> Result<i32> {
+    let (repo, commit) = open(repo_dir, commit)?;
+    let per_org = approvals_of(&repo, commit, subdir)?;
+    if per_org.is_empty() {
+        bail!("the spec before {commit} does not validate: no organization is known");
+    }
+    println!("approvals of {commit}:");
+    let mut missing = Vec::new();
+    for (org, vouchers) in &per_org {
+        if vouchers.is_empty() {
+            println!("  {org}: missing (an admin of {org} runs `opssc approve {commit}`)");
+            missing.push(org.as_str());
+        } else {
+            let who: Vec<String> = vouchers.iter().map(Voucher::describe).collect();
+            println!("  {org}: {}", who.join(", "));
+        }
+    }
+    if missing.is_empty() {
+        Ok(0)
+    } else {
+        println!(
+            "missing: {} (their agents wait, unless their own autoApprove rules cover the change)",
+            missing.join(", ")
+        );
+        Ok(2)
+    }
+}
 
 pub fn run(
     repo_dir: &Path,
@@ -23,19 +70,7 @@ pub fn run(
     subdir: Option<&Path>,
     push: Option<&str>,
 ) -> Result<i32> {
-    let repo = Repository::discover(repo_dir).with_context(|| {
-        format!(
-            "{} is not in a git repository (run this in a clone of the spec repository, or pass --repo)",
-            repo_dir.display()
-        )
-    })?;
-    let commit = repo
-        .revparse_single(commit)
-        .and_then(|o| o.peel_to_commit())
-        .with_context(|| {
-            format!("{commit:?} names no commit here (fetch the pull request's branch first)")
-        })?
-        .id();
+    let (repo, commit) = open(repo_dir, commit)?;
     let key_path = match key {
         Some(k) => k.to_path_buf(),
         None => signing_key_from_git_config(&repo)?,

@@ -66,9 +66,17 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Approve {
             commit,
             repo,
+            path,
+            list: true,
+            ..
+        } => approve::list(&repo, &commit, path.as_deref()),
+        Command::Approve {
+            commit,
+            repo,
             key,
             path,
             push,
+            list: false,
         } => approve::run(
             &repo,
             &commit,
