@@ -689,7 +689,9 @@ pub fn consented(
         let keys: Vec<AdminKey> = match specs.spec(parent.id())? {
             Some(s) => admin_keys(s)
                 .into_iter()
-                .filter(|k| k.org == org && current.contains(k))
+                .filter(|k| {
+                    k.org == org && current.iter().any(|c| c.key.key_data() == k.key.key_data())
+                })
                 .collect(),
             None => Vec::new(),
         };
@@ -839,5 +841,52 @@ mod tests {
         let e = format!("{:#}", source.fetch("main").unwrap_err());
         assert!(e.contains("http://***@127.0.0.1:1/spec.git"), "{e}");
         assert!(!e.contains("s3cret") && !e.contains("bob"), "{e}");
+    }
+
+    fn reference() -> Spec {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        opssc_schema::load_dir(&dir)
+            .spec
+            .expect("the reference spec is valid")
+    }
+
+    fn voucher(org: &str) -> Voucher {
+        Voucher {
+            org: org.into(),
+            name: "admin0".into(),
+            via: Via::Signature,
+        }
+    }
+
+    #[test]
+    fn ownership_needs_the_changed_organizations_own_voucher() {
+        let before = reference();
+        let mut after = before.clone();
+        let org1 = after.organizations.get_mut("Org1MSP").unwrap();
+        org1.admins.push(opssc_schema::Admin {
+            name: "carol".into(),
+            signing_key: "ssh-ed25519 AAAA".into(),
+        });
+        // Org2 alone: a breach of Org1's document.
+        let breaches = ownership_breaches(&before, &after, &[voucher("Org2MSP")]);
+        assert_eq!(breaches.len(), 1);
+        assert_eq!(breaches[0].org, "Org1MSP");
+        // With Org1's voucher (alone or with others): none.
+        assert!(ownership_breaches(&before, &after, &[voucher("Org1MSP")]).is_empty());
+        assert!(
+            ownership_breaches(&before, &after, &[voucher("Org2MSP"), voucher("Org1MSP")])
+                .is_empty()
+        );
+        // A new organization is sponsored; a removed one is a consortium change.
+        let mut grown = before.clone();
+        let mut org4 = grown.organizations["Org3MSP"].clone();
+        org4.msp_id = "Org4MSP".into();
+        grown.organizations.insert("Org4MSP".into(), org4);
+        assert!(ownership_breaches(&before, &grown, &[voucher("Org2MSP")]).is_empty());
+        let mut shrunk = before.clone();
+        shrunk.organizations.remove("Org3MSP");
+        assert!(ownership_breaches(&before, &shrunk, &[voucher("Org2MSP")]).is_empty());
+        // Unchanged documents need nobody.
+        assert!(ownership_breaches(&before, &before, &[voucher("Org2MSP")]).is_empty());
     }
 }
