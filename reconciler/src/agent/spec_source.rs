@@ -205,15 +205,25 @@ fn checkout_commit(
     commit: Oid,
     subdir: Option<&Path>,
 ) -> Result<PathBuf> {
-    let dest: PathBuf = state_dir.join("spec-checkout").join(commit.to_string());
+    let parent = state_dir.join("spec-checkout");
+    let dest: PathBuf = parent.join(commit.to_string());
     if !dest.exists() {
-        let tmp = state_dir
-            .join("spec-checkout")
-            .join(format!("{commit}.tmp"));
-        let _ = std::fs::remove_dir_all(&tmp);
+        // The daemon and a one-shot command may check out the same commit at
+        // once: each writes its own scratch directory, the first rename wins.
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!("{commit}."))
+            .tempdir_in(&parent)
+            .with_context(|| format!("cannot create a directory in {}", parent.display()))?;
+        let tmp = scratch.path().join("spec");
         source.checkout(commit, subdir, &tmp)?;
-        std::fs::rename(&tmp, &dest)
-            .with_context(|| format!("cannot move the checkout to {}", dest.display()))?;
+        if let Err(e) = std::fs::rename(&tmp, &dest)
+            && !dest.exists()
+        {
+            return Err(e)
+                .with_context(|| format!("cannot move the checkout to {}", dest.display()));
+        }
     }
     Ok(dest)
 }
