@@ -52,6 +52,7 @@ pub fn agent_configs(plan: &NetworkPlan, root: &Path) -> Vec<(PathBuf, AgentConf
         orderers: orderers(root, &plan.orderers, false),
         spec: None,
         vote_policy: VotePolicy::Auto,
+        auto_approve: Vec::new(),
         channel_changes: Default::default(),
         listen: None,
         state_dir: Some(PathBuf::from("agent-state")),

@@ -207,6 +207,30 @@ pub enum Command {
         #[arg(long, default_value = "ops")]
         ops_channel: String,
     },
+    /// Approve a spec commit as one of your organization's admins: a signed
+    /// approval of its spec tree under `refs/opssc/approvals/` (works for
+    /// merge, rebase and squash merges of a pull request).
+    Approve {
+        /// The commit to approve (a pull request's head, or a branch commit).
+        #[arg(default_value = "HEAD")]
+        commit: String,
+        /// A clone of the spec repository.
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// The admin's SSH private key (default: git config user.signingkey).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// The spec's directory inside the repository (spec.git.path).
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// Push the approval to this remote (e.g. `origin`).
+        #[arg(long, conflicts_with = "list")]
+        push: Option<String>,
+        /// Only list the approvals present and missing, per organization
+        /// (exit 2 when some organization has not approved; for the PR check).
+        #[arg(long)]
+        list: bool,
+    },
     /// Start the next attempt of a failed proposal (the next executor goes first).
     Retry {
         /// The proposal ID (in full).

@@ -8,7 +8,9 @@
 //!
 //! - [`agent`]: the per-organization agent (live observation, the reconcile
 //!   pass, the daemon, status).
-//! - [`source`]: the spec repository (git2) and commit-signature trust.
+//! - [`source`]: the spec repository (git2), commit-signature trust, ownership
+//!   and forward-only history.
+//! - [`consent`]: whether this organization consented to a shared change.
 //! - [`chaincode_source`]: chaincode source packages built from pinned git commits.
 //!
 //! Key decision: the planner is a pure function of its inputs; reading the
@@ -18,6 +20,7 @@
 pub mod agent;
 pub mod chaincode_source;
 pub mod config_update;
+pub mod consent;
 pub mod observe;
 pub mod plan;
 pub mod source;

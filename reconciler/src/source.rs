@@ -2,31 +2,43 @@
 //!
 //! The spec lives on a branch of a git repository that every organization can
 //! push to (through reviewed pull requests). The agent fetches that branch with
-//! git2 and acts only on commits it can trust: starting from a trusted root
-//! commit (named in the organization's local configuration, or the first commit
-//! of the branch), every commit on the first-parent chain to the tip must carry
-//! an SSH signature (git's `gpg.format ssh`) by an admin key that the spec *of
-//! its parent* lists for some organization. A commit cannot vouch for itself:
-//! a key added by a commit only counts from the next commit on. A merge commit
-//! vouches for what it merges, as a reviewed pull request does. The first
-//! refused commit stops the walk: the agent keeps acting on the last trusted
-//! commit and reports why the next one was refused.
+//! git2 and acts only on commits it can trust. Starting from the last commit
+//! this agent verified (at first: the trusted root of its configuration),
+//! every commit on the first-parent chain to the tip must
+//!
+//! - be vouched for by an admin key that the spec *of its parent* lists:
+//!   the key signed the commit (git's `gpg.format ssh`), or signed an
+//!   *approval* of the commit's spec tree (below). A commit cannot vouch for
+//!   itself: a key added by a commit only counts from the next commit on,
+//!   and a key removed by a commit no longer counts for any later commit,
+//!   merges included (a merge is judged by its first parent's spec);
+//! - carry a valid spec;
+//! - change an organization's own document (its certificates, nodes,
+//!   endpoints, admin keys) only with a voucher of that organization's own
+//!   admins ([`ownership_breaches`]). A new organization's document is a
+//!   sponsored change any admin may vouch for; from then on it is the new
+//!   organization's.
+//!
+//! The first refused commit stops the walk: the agent keeps acting on the
+//! last trusted commit and reports why the next one was refused. A tip that
+//! does not descend from the last verified commit (a force-push, a rewind, a
+//! fork from an older commit) is refused whole: history only moves forward.
+//!
+//! Key decision — approvals name spec *trees*: an approval is an SSH-signed
+//! commit under `refs/opssc/approvals/` whose tree is the approved spec tree.
+//! Pull-request hosts rewrite commits when they rebase or squash (and sign
+//! them with their own key, or not at all), but the resulting tree is the
+//! reviewed one when the pull request was up to date, so an approval of the
+//! tree still applies to the commit that lands. The same approvals are each
+//! organization's consent to a change ([`consented`]).
 
 use std::path::{Path, PathBuf};
 
+use std::collections::HashMap;
+
 use anyhow::{Context, bail};
 use git2::{Oid, Repository};
-
-/// The trusted state of a branch: the newest commit the agent may act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verification {
-    /// The newest trusted commit (the root when nothing after it is trusted).
-    pub trusted: Oid,
-    /// Who signed each trusted commit after the root: (commit, "Org1MSP/alice").
-    pub signers: Vec<(Oid, String)>,
-    /// The first commit that was refused, with the reason, if any.
-    pub refused: Option<(Oid, String)>,
-}
+use opssc_schema::Spec;
 
 /// A spec repository: a local mirror of the remote branch.
 pub struct GitSource {
@@ -67,7 +79,7 @@ impl GitSource {
             .with_context(|| format!("invalid spec repository URL {url}"))?;
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
         remote
-            .fetch(&[&refspec], None, None)
+            .fetch(&[refspec.as_str(), APPROVALS_REFSPEC], None, None)
             .map_err(redacted)
             .with_context(|| {
                 format!(
@@ -93,15 +105,15 @@ impl GitSource {
         checkout_tree(&self.repo, commit, subdir, dest)
     }
 
-    /// Walks the first-parent chain from `root` (or the branch's first commit)
-    /// to `tip`, accepting commits signed by an admin key of the parent's spec.
+    /// Walks the first-parent chain from `from` (the trusted root or the
+    /// last verified commit) to `tip`: see [`verify_chain`].
     pub fn verify(
         &self,
         tip: Oid,
-        root: Option<Oid>,
+        from: Oid,
         subdir: Option<&Path>,
-    ) -> anyhow::Result<Verification> {
-        verify_chain(&self.repo, tip, root, subdir)
+    ) -> Result<Verification, SourceError> {
+        verify_chain(&self.repo, tip, from, subdir)
     }
 }
 
@@ -156,50 +168,270 @@ fn write_tree(repo: &Repository, tree: &git2::Tree, dest: &Path) -> anyhow::Resu
     Ok(())
 }
 
-/// Admin signing keys listed in the spec of a commit: ("Org1MSP/alice", key).
-fn admin_keys(
-    repo: &Repository,
-    commit: Oid,
-    subdir: Option<&Path>,
-) -> anyhow::Result<Option<Vec<(String, ssh_key::PublicKey)>>> {
-    let scratch = tempfile::tempdir()?;
-    let dir: PathBuf = scratch.path().join("spec");
-    checkout_tree(repo, commit, subdir, &dir)?;
-    let loaded = opssc_schema::load_dir(&dir);
-    let Some(spec) = loaded.spec else {
-        return Ok(None);
-    };
+/// Where approvals of spec trees live in the spec repository: one signed
+/// commit per approval, under `refs/opssc/approvals/<spec tree>/<MSP>-<admin>`.
+pub const APPROVALS_REF_PREFIX: &str = "refs/opssc/approvals/";
+
+/// The fetch refspec that mirrors every approval (added to the branch's own).
+pub const APPROVALS_REFSPEC: &str = "+refs/opssc/approvals/*:refs/opssc/approvals/*";
+
+/// One admin signing key as a spec lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminKey {
+    /// The organization's MSP ID.
+    pub org: String,
+    /// The admin's name in the organization's document.
+    pub name: String,
+    pub key: ssh_key::PublicKey,
+}
+
+impl AdminKey {
+    /// "Org1MSP/alice".
+    pub fn who(&self) -> String {
+        format!("{}/{}", self.org, self.name)
+    }
+}
+
+/// The admin keys a spec lists, every organization's.
+pub fn admin_keys(spec: &Spec) -> Vec<AdminKey> {
     let mut keys = Vec::new();
     for org in spec.organizations.values() {
         for admin in &org.admins {
+            // Validation already reported a key that does not parse.
             if let Ok(key) = ssh_key::PublicKey::from_openssh(&admin.signing_key) {
-                keys.push((format!("{}/{}", org.msp_id, admin.name), key));
+                keys.push(AdminKey {
+                    org: org.msp_id.clone(),
+                    name: admin.name.clone(),
+                    key,
+                });
             }
         }
     }
-    Ok(Some(keys))
+    keys
 }
 
-/// Checks a commit's SSH signature against the given keys; returns the signer.
-pub fn check_commit_signature(
+/// How an admin vouched for a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// The admin signed the commit itself.
+    Signature,
+    /// The admin signed an approval (this commit) of the commit's spec tree.
+    Approval(Oid),
+}
+
+/// An admin who vouched for a commit, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voucher {
+    pub org: String,
+    pub name: String,
+    pub via: Via,
+}
+
+impl Voucher {
+    pub fn describe(&self) -> String {
+        match &self.via {
+            Via::Signature => format!("{}/{}", self.org, self.name),
+            Via::Approval(a) => format!("{}/{} (approval {})", self.org, self.name, short(*a)),
+        }
+    }
+}
+
+/// The first 12 hex digits of a commit, for messages.
+pub fn short(oid: Oid) -> String {
+    oid.to_string()[..12].to_string()
+}
+
+/// One organization document a commit changed without its owner's signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnershipBreach {
+    /// The owner: the MSP ID of the changed document.
+    pub org: String,
+    /// The admins who may sign the change ("Org1MSP/alice"), from the spec before it.
+    pub admins: Vec<String>,
+}
+
+/// Which organization documents changed from `before` to `after` without a
+/// voucher of their own organization. A document that is new in `after` is a
+/// sponsored change (any vouching admin will do; from then on it belongs to
+/// the new organization); a removed document is a change to the consortium,
+/// not to the organization, and goes through each organization's consent.
+pub fn ownership_breaches(
+    before: &Spec,
+    after: &Spec,
+    vouchers: &[Voucher],
+) -> Vec<OwnershipBreach> {
+    let mut breaches = Vec::new();
+    for (msp, old) in &before.organizations {
+        let Some(new) = after.organizations.get(msp) else {
+            continue;
+        };
+        if old == new || vouchers.iter().any(|v| v.org == *msp) {
+            continue;
+        }
+        breaches.push(OwnershipBreach {
+            org: msp.clone(),
+            admins: old
+                .admins
+                .iter()
+                .map(|a| format!("{msp}/{}", a.name))
+                .collect(),
+        });
+    }
+    breaches
+}
+
+/// The trusted state of a branch: the newest commit the agent may act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// The newest trusted commit (the starting commit when nothing after it is).
+    pub trusted: Oid,
+    /// Who vouched for each trusted commit after the start: (commit, "Org1MSP/alice").
+    pub signers: Vec<(Oid, String)>,
+    /// The first commit that was refused, with the reason, if any. A branch
+    /// that does not descend from the starting commit refuses its tip.
+    pub refused: Option<(Oid, String)>,
+}
+
+/// Signed approvals in the repository, by the spec tree they name.
+#[derive(Debug, Default)]
+pub struct Approvals {
+    by_tree: HashMap<Oid, Vec<Oid>>,
+}
+
+impl Approvals {
+    /// Every commit under [`APPROVALS_REF_PREFIX`], by its spec tree (the
+    /// tree of `subdir` in it). The ref's name is not trusted: only the
+    /// commit's tree and its signature count.
+    pub fn collect(repo: &Repository, subdir: Option<&Path>) -> Result<Approvals, SourceError> {
+        let mut by_tree: HashMap<Oid, Vec<Oid>> = HashMap::new();
+        let refs = repo
+            .references_glob(&format!("{APPROVALS_REF_PREFIX}*"))
+            .map_err(SourceError::git("listing approvals"))?;
+        for r in refs.flatten() {
+            let Ok(commit) = r.peel_to_commit() else {
+                continue;
+            };
+            let Ok(tree) = spec_tree(repo, commit.id(), subdir) else {
+                continue;
+            };
+            let list = by_tree.entry(tree).or_default();
+            if !list.contains(&commit.id()) {
+                list.push(commit.id());
+            }
+        }
+        Ok(Approvals { by_tree })
+    }
+
+    /// The approval commits naming `tree`.
+    pub fn of(&self, tree: Oid) -> &[Oid] {
+        self.by_tree.get(&tree).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// Errors of the verification half: the repository could not be read.
+/// (A commit that is not trusted is not an error: it is a refusal.)
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read the spec repository ({what})")]
+    Git {
+        what: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error("commit {commit} has no directory {dir} (check spec.git.path)")]
+    NoSubdir { commit: Oid, dir: String },
+    #[error("cannot check out commit {commit} to load its spec")]
+    Checkout {
+        commit: Oid,
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+impl SourceError {
+    fn git(what: &str) -> impl Fn(git2::Error) -> SourceError + '_ {
+        move |source| SourceError::Git {
+            what: what.to_string(),
+            source,
+        }
+    }
+}
+
+/// The spec tree of a commit: its tree, or the tree of `subdir` in it.
+pub fn spec_tree(
     repo: &Repository,
     commit: Oid,
-    keys: &[(String, ssh_key::PublicKey)],
-) -> Result<String, String> {
+    subdir: Option<&Path>,
+) -> Result<Oid, SourceError> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(SourceError::git("finding a commit"))?;
+    let tree = c.tree().map_err(SourceError::git("reading a tree"))?;
+    match subdir.filter(|s| !s.as_os_str().is_empty()) {
+        None => Ok(tree.id()),
+        Some(sub) => tree
+            .get_path(sub)
+            .map(|e| e.id())
+            .map_err(|_| SourceError::NoSubdir {
+                commit,
+                dir: sub.display().to_string(),
+            }),
+    }
+}
+
+/// Loads the specs of commits, once each.
+pub struct SpecCache<'r> {
+    repo: &'r Repository,
+    subdir: Option<PathBuf>,
+    loaded: HashMap<Oid, Option<Spec>>,
+}
+
+impl<'r> SpecCache<'r> {
+    pub fn new(repo: &'r Repository, subdir: Option<&Path>) -> Self {
+        SpecCache {
+            repo,
+            subdir: subdir.map(Path::to_path_buf),
+            loaded: HashMap::new(),
+        }
+    }
+
+    /// The valid spec at `commit`, or None when it does not validate.
+    pub fn spec(&mut self, commit: Oid) -> Result<Option<&Spec>, SourceError> {
+        if !self.loaded.contains_key(&commit) {
+            let scratch = tempfile::tempdir().map_err(|e| SourceError::Checkout {
+                commit,
+                source: e.into(),
+            })?;
+            let dir = scratch.path().join("spec");
+            checkout_tree(self.repo, commit, self.subdir.as_deref(), &dir)
+                .map_err(|source| SourceError::Checkout { commit, source })?;
+            let spec = opssc_schema::load_dir(&dir).spec;
+            self.loaded.insert(commit, spec);
+        }
+        Ok(self.loaded[&commit].as_ref())
+    }
+}
+
+/// Checks a commit's SSH signature against `keys`; returns the key that made it.
+pub fn check_commit_signature<'k>(
+    repo: &Repository,
+    commit: Oid,
+    keys: &'k [AdminKey],
+) -> Result<&'k AdminKey, String> {
     let (signature, signed) = match repo.extract_signature(&commit, None) {
         Ok(parts) => parts,
-        Err(_) => return Err("the commit is not signed (sign spec commits with an admin's SSH key: git config gpg.format ssh; git commit -S)".into()),
+        Err(_) => return Err("the commit is not signed (sign spec commits with an admin's SSH key: git config gpg.format ssh; git commit -S; or have admins `opssc approve` it)".into()),
     };
     let signature =
         std::str::from_utf8(&signature).map_err(|_| "the signature is not text".to_string())?;
     if signature.contains("BEGIN PGP SIGNATURE") {
-        return Err("the commit has an OpenPGP signature; opssc verifies SSH signatures only (git config gpg.format ssh)".into());
+        return Err("the commit has an OpenPGP signature; opssc verifies SSH signatures only (git config gpg.format ssh), or approvals made with `opssc approve`".into());
     }
     let sig = ssh_key::SshSig::from_pem(signature)
         .map_err(|e| format!("the SSH signature does not parse: {e}"))?;
-    for (who, key) in keys {
-        if key.key_data() == sig.public_key() && key.verify("git", &signed, &sig).is_ok() {
-            return Ok(who.clone());
+    for k in keys {
+        if k.key.key_data() == sig.public_key() && k.key.verify("git", &signed, &sig).is_ok() {
+            return Ok(k);
         }
     }
     let fingerprint =
@@ -209,50 +441,134 @@ pub fn check_commit_signature(
     ))
 }
 
-fn verify_chain(
+/// Everyone among `keys` who vouched for `commit`: by signing it, or by
+/// signing an approval of its spec tree. Also the reason the commit's own
+/// signature did not count, for the message when nobody vouched.
+pub fn vouchers(
     repo: &Repository,
-    tip: Oid,
-    root: Option<Oid>,
-    subdir: Option<&Path>,
-) -> anyhow::Result<Verification> {
-    // First-parent chain, newest first, down to the root.
-    let mut chain = Vec::new();
-    let mut current = repo.find_commit(tip)?;
-    loop {
-        if Some(current.id()) == root {
-            break;
+    commit: Oid,
+    tree: Oid,
+    keys: &[AdminKey],
+    approvals: &Approvals,
+) -> (Vec<Voucher>, Option<String>) {
+    let mut out = Vec::new();
+    let own = match check_commit_signature(repo, commit, keys) {
+        Ok(k) => {
+            out.push(Voucher {
+                org: k.org.clone(),
+                name: k.name.clone(),
+                via: Via::Signature,
+            });
+            None
         }
-        let parent = current.parent(0).ok();
-        chain.push(current.id());
-        match parent {
-            Some(p) => current = p,
-            None if root.is_none() => break,
-            None => bail!(
-                "commit {tip} does not descend from the trusted root {}",
-                root.expect("checked")
-            ),
+        Err(why) => Some(why),
+    };
+    for &approval in approvals.of(tree) {
+        if let Ok(k) = check_commit_signature(repo, approval, keys)
+            && !out.iter().any(|v| v.org == k.org && v.name == k.name)
+        {
+            out.push(Voucher {
+                org: k.org.clone(),
+                name: k.name.clone(),
+                via: Via::Approval(approval),
+            });
         }
     }
-    chain.reverse();
-    // Without an explicit root, the first commit of the branch is the root.
-    let root = match root {
-        Some(r) => r,
-        None => chain.remove(0),
+    (out, own)
+}
+
+/// The files under the spec trees that changed between two commits and
+/// mention `msp` (its Organization document, for messages).
+fn files_of_org(repo: &Repository, before: Oid, after: Oid, msp: &str) -> Vec<String> {
+    let (Ok(old), Ok(new)) = (repo.find_tree(before), repo.find_tree(after)) else {
+        return Vec::new();
     };
-    let mut keys = admin_keys(repo, root, subdir)?.unwrap_or_default();
+    let Ok(diff) = repo.diff_tree_to_tree(Some(&old), Some(&new), None) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for delta in diff.deltas() {
+        for side in [delta.new_file(), delta.old_file()] {
+            let Some(path) = side.path() else { continue };
+            let mentions = repo
+                .find_blob(side.id())
+                .is_ok_and(|b| String::from_utf8_lossy(b.content()).contains(msp));
+            let name = path.display().to_string();
+            if mentions && !files.contains(&name) {
+                files.push(name);
+            }
+        }
+    }
+    files
+}
+
+/// The first-parent chain from `tip` back to `from`, oldest first, without
+/// `from`; None when `from` is not on it.
+fn first_parent_chain(
+    repo: &Repository,
+    tip: Oid,
+    from: Oid,
+) -> Result<Option<Vec<Oid>>, SourceError> {
+    let mut chain = Vec::new();
+    let mut current = repo
+        .find_commit(tip)
+        .map_err(SourceError::git("finding the branch tip"))?;
+    loop {
+        if current.id() == from {
+            chain.reverse();
+            return Ok(Some(chain));
+        }
+        chain.push(current.id());
+        match current.parent(0) {
+            Ok(p) => current = p,
+            Err(_) => return Ok(None),
+        }
+    }
+}
+
+/// Walks the first-parent chain from `from` (the trusted root, or the last
+/// commit this agent verified) to `tip`. Each commit must be vouched for by
+/// an admin key of its parent's spec, must carry a valid spec, and may
+/// change an organization's own document only with that organization's
+/// voucher. A `tip` that does not descend from `from` is refused whole.
+pub fn verify_chain(
+    repo: &Repository,
+    tip: Oid,
+    from: Oid,
+    subdir: Option<&Path>,
+) -> Result<Verification, SourceError> {
     let mut verification = Verification {
-        trusted: root,
+        trusted: from,
         signers: Vec::new(),
         refused: None,
     };
+    let Some(chain) = first_parent_chain(repo, tip, from)? else {
+        verification.refused = Some((
+            tip,
+            format!(
+                "the branch does not move forward: its tip {tip} does not descend (first parent) from {from}, \
+                 the newest commit this organization verified; the branch was force-pushed, rewound or \
+                 replaced by a fork from an older commit. Acting on {from} until the branch builds on it again \
+                 (restore it: git push --force-with-lease origin {from}:BRANCH, then commit on top)"
+            ),
+        ));
+        return Ok(verification);
+    };
+    let approvals = Approvals::collect(repo, subdir)?;
+    let mut specs = SpecCache::new(repo, subdir);
     for commit in chain {
-        match check_commit_signature(repo, commit, &keys) {
-            Ok(signer) => {
+        match judge_commit(
+            repo,
+            &mut specs,
+            &approvals,
+            verification.trusted,
+            commit,
+            subdir,
+        )? {
+            Ok(vouchers) => {
                 verification.trusted = commit;
-                verification.signers.push((commit, signer));
-                if let Some(next) = admin_keys(repo, commit, subdir)? {
-                    keys = next;
-                }
+                let who: Vec<String> = vouchers.iter().map(Voucher::describe).collect();
+                verification.signers.push((commit, who.join(", ")));
             }
             Err(reason) => {
                 verification.refused = Some((commit, reason));
@@ -261,6 +577,252 @@ fn verify_chain(
         }
     }
     Ok(verification)
+}
+
+/// Whether `commit` may follow the trusted `parent`: Ok(its vouchers) or the reason.
+fn judge_commit(
+    repo: &Repository,
+    specs: &mut SpecCache,
+    approvals: &Approvals,
+    parent: Oid,
+    commit: Oid,
+    subdir: Option<&Path>,
+) -> Result<Result<Vec<Voucher>, String>, SourceError> {
+    let Some(before) = specs.spec(parent)?.cloned() else {
+        return Ok(Err(format!(
+            "the spec of its parent {parent} does not validate, so no admin key is known (run `opssc validate` on it)"
+        )));
+    };
+    let keys = admin_keys(&before);
+    let tree = match spec_tree(repo, commit, subdir) {
+        Ok(t) => t,
+        Err(SourceError::NoSubdir { dir, .. }) => {
+            return Ok(Err(format!("the commit has no spec directory {dir}")));
+        }
+        Err(e) => return Err(e),
+    };
+    let (vouchers, own) = vouchers(repo, commit, tree, &keys, approvals);
+    if vouchers.is_empty() {
+        return Ok(Err(own.unwrap_or_else(|| "nobody vouched for it".into())));
+    }
+    let Some(after) = specs.spec(commit)? else {
+        return Ok(Err(
+            "its spec does not validate (check it out and run `opssc validate` for every error)"
+                .into(),
+        ));
+    };
+    let breaches = ownership_breaches(&before, after, &vouchers);
+    if let Some(b) = breaches.first() {
+        let parent_tree = spec_tree(repo, parent, subdir)?;
+        let files = files_of_org(repo, parent_tree, tree, &b.org);
+        let file = if files.is_empty() {
+            format!("the Organization document of {}", b.org)
+        } else {
+            files.join(", ")
+        };
+        let signed: Vec<String> = vouchers.iter().map(Voucher::describe).collect();
+        let must = if b.admins.is_empty() {
+            format!("{} lists no admin key, so nobody can change it", b.org)
+        } else {
+            format!(
+                "an admin of {} must sign it ({})",
+                b.org,
+                b.admins.join(", ")
+            )
+        };
+        return Ok(Err(format!(
+            "{file}: changes organization {} (its certificates, nodes or admin keys), but the commit is signed by {} only; \
+             an organization's own document changes only with its own admin's signature: {must}, or `opssc approve` it",
+            b.org,
+            signed.join(", ")
+        )));
+    }
+    Ok(Ok(vouchers))
+}
+
+/// An organization's consent to the spec of one commit of the trusted chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    /// The newest commit of the chain whose spec the organization consented to.
+    pub commit: Oid,
+    /// How: "signed by Org1MSP/alice", "approval ... by ...", "the trusted root".
+    pub how: String,
+}
+
+/// The newest commit on the first-parent chain from `root` to `trusted`
+/// whose spec `org` consented to: one of its admins signed the commit or an
+/// approval of its spec tree. Keys count when the spec before the commit
+/// lists them for `org` *and* the trusted spec still does: a key the
+/// organization removed no longer speaks for it, not even about the past.
+/// The root counts as consented: the organization configured it.
+pub fn consented(
+    repo: &Repository,
+    trusted: Oid,
+    root: Oid,
+    org: &str,
+    subdir: Option<&Path>,
+) -> Result<Consent, SourceError> {
+    let approvals = Approvals::collect(repo, subdir)?;
+    let mut specs = SpecCache::new(repo, subdir);
+    let current: Vec<AdminKey> = match specs.spec(trusted)? {
+        Some(s) => admin_keys(s).into_iter().filter(|k| k.org == org).collect(),
+        None => Vec::new(),
+    };
+    let mut commit = repo
+        .find_commit(trusted)
+        .map_err(SourceError::git("finding the trusted commit"))?;
+    loop {
+        if commit.id() == root {
+            return Ok(Consent {
+                commit: root,
+                how: "the trusted root of this organization's configuration".into(),
+            });
+        }
+        let Ok(parent) = commit.parent(0) else {
+            // The trusted chain always reaches the root; a history without
+            // it leaves nothing consented but the root.
+            return Ok(Consent {
+                commit: root,
+                how: "the trusted root of this organization's configuration".into(),
+            });
+        };
+        let keys: Vec<AdminKey> = match specs.spec(parent.id())? {
+            Some(s) => admin_keys(s)
+                .into_iter()
+                .filter(|k| {
+                    k.org == org && current.iter().any(|c| c.key.key_data() == k.key.key_data())
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        if !keys.is_empty() {
+            let tree = spec_tree(repo, commit.id(), subdir)?;
+            let (found, _) = vouchers(repo, commit.id(), tree, &keys, &approvals);
+            if let Some(v) = found.first() {
+                let how = match &v.via {
+                    Via::Signature => format!("signed by {}/{}", v.org, v.name),
+                    Via::Approval(a) => {
+                        format!("approved by {}/{} in approval {}", v.org, v.name, short(*a))
+                    }
+                };
+                return Ok(Consent {
+                    commit: commit.id(),
+                    how,
+                });
+            }
+        }
+        commit = parent;
+    }
+}
+
+/// The approval of a commit's spec tree: an SSH-signed commit whose first
+/// parent is the approved commit and whose tree is the same, so it names the
+/// tree under the signature (what survives a rebase or squash merge that
+/// reproduces the tree) and points at what was reviewed. Returns the new
+/// approval commit; the caller stores it under [`approval_ref`].
+pub fn create_approval(
+    repo: &Repository,
+    approved: Oid,
+    signer: &AdminKey,
+    sign: impl FnOnce(&[u8]) -> Result<String, String>,
+) -> Result<Oid, String> {
+    let commit = repo
+        .find_commit(approved)
+        .map_err(|e| format!("commit {approved} not found: {}", e.message()))?;
+    let tree = commit.tree().map_err(|e| e.message().to_string())?;
+    let who = git2::Signature::now(&signer.who(), &format!("{}@opssc.invalid", signer.org))
+        .map_err(|e| e.message().to_string())?;
+    let message = format!(
+        "opssc approval by {} of {}\n\nApproved-commit: {approved}\nApproved-tree: {}\n",
+        signer.who(),
+        short(approved),
+        tree.id()
+    );
+    let buffer = repo
+        .commit_create_buffer(&who, &who, &message, &tree, &[&commit])
+        .map_err(|e| e.message().to_string())?;
+    let content = buffer
+        .as_str()
+        .map_err(|_| "the commit text is not UTF-8".to_string())?;
+    let signature = sign(content.as_bytes())?;
+    repo.commit_signed(content, &signature, None)
+        .map_err(|e| e.message().to_string())
+}
+
+/// The admin whom `key` belongs to in the spec an approval of `commit` is
+/// judged by: the spec of its first parent (the commit's own for a root).
+pub fn approver(
+    repo: &Repository,
+    commit: Oid,
+    subdir: Option<&Path>,
+    key: &ssh_key::PublicKey,
+) -> Result<AdminKey, String> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(|e| format!("commit {commit} not found: {}", e.message()))?;
+    let judged_by = c.parent_id(0).unwrap_or(commit);
+    let mut specs = SpecCache::new(repo, subdir);
+    let spec = specs
+        .spec(judged_by)
+        .map_err(|e| format!("{e}"))?
+        .ok_or_else(|| {
+            format!("the spec at {judged_by} does not validate, so it lists no admin key")
+        })?;
+    admin_keys(spec)
+        .into_iter()
+        .find(|k| k.key.key_data() == key.key_data())
+        .ok_or_else(|| {
+            format!(
+                "key {} is not an admin key of any organization in the spec at {judged_by} (the spec \
+                 an approval of {commit} is judged by): an approval with it would count for nothing",
+                key.fingerprint(Default::default())
+            )
+        })
+}
+
+/// Per organization of the spec before `commit`: who of its admins vouched
+/// for the commit (signature or approval of its tree). An empty list is a
+/// missing consent (what the pull-request check lists).
+pub fn approvals_of(
+    repo: &Repository,
+    commit: Oid,
+    subdir: Option<&Path>,
+) -> Result<Vec<(String, Vec<Voucher>)>, SourceError> {
+    let c = repo
+        .find_commit(commit)
+        .map_err(SourceError::git("finding the commit"))?;
+    let judged_by = c.parent_id(0).unwrap_or(commit);
+    let mut specs = SpecCache::new(repo, subdir);
+    let Some(spec) = specs.spec(judged_by)? else {
+        return Ok(Vec::new());
+    };
+    let orgs: Vec<String> = spec.organizations.keys().cloned().collect();
+    let keys = admin_keys(spec);
+    let approvals = Approvals::collect(repo, subdir)?;
+    let tree = spec_tree(repo, commit, subdir)?;
+    let (found, _) = vouchers(repo, commit, tree, &keys, &approvals);
+    Ok(orgs
+        .into_iter()
+        .map(|org| {
+            let mine = found.iter().filter(|v| v.org == org).cloned().collect();
+            (org, mine)
+        })
+        .collect())
+}
+
+/// Where an approval of `spec_tree` by `signer` is stored.
+pub fn approval_ref(spec_tree: Oid, signer: &AdminKey) -> String {
+    let safe: String = format!("{}-{}", signer.org, signer.name)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{APPROVALS_REF_PREFIX}{spec_tree}/{safe}")
 }
 
 #[cfg(test)]
@@ -279,5 +841,52 @@ mod tests {
         let e = format!("{:#}", source.fetch("main").unwrap_err());
         assert!(e.contains("http://***@127.0.0.1:1/spec.git"), "{e}");
         assert!(!e.contains("s3cret") && !e.contains("bob"), "{e}");
+    }
+
+    fn reference() -> Spec {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        opssc_schema::load_dir(&dir)
+            .spec
+            .expect("the reference spec is valid")
+    }
+
+    fn voucher(org: &str) -> Voucher {
+        Voucher {
+            org: org.into(),
+            name: "admin0".into(),
+            via: Via::Signature,
+        }
+    }
+
+    #[test]
+    fn ownership_needs_the_changed_organizations_own_voucher() {
+        let before = reference();
+        let mut after = before.clone();
+        let org1 = after.organizations.get_mut("Org1MSP").unwrap();
+        org1.admins.push(opssc_schema::Admin {
+            name: "carol".into(),
+            signing_key: "ssh-ed25519 AAAA".into(),
+        });
+        // Org2 alone: a breach of Org1's document.
+        let breaches = ownership_breaches(&before, &after, &[voucher("Org2MSP")]);
+        assert_eq!(breaches.len(), 1);
+        assert_eq!(breaches[0].org, "Org1MSP");
+        // With Org1's voucher (alone or with others): none.
+        assert!(ownership_breaches(&before, &after, &[voucher("Org1MSP")]).is_empty());
+        assert!(
+            ownership_breaches(&before, &after, &[voucher("Org2MSP"), voucher("Org1MSP")])
+                .is_empty()
+        );
+        // A new organization is sponsored; a removed one is a consortium change.
+        let mut grown = before.clone();
+        let mut org4 = grown.organizations["Org3MSP"].clone();
+        org4.msp_id = "Org4MSP".into();
+        grown.organizations.insert("Org4MSP".into(), org4);
+        assert!(ownership_breaches(&before, &grown, &[voucher("Org2MSP")]).is_empty());
+        let mut shrunk = before.clone();
+        shrunk.organizations.remove("Org3MSP");
+        assert!(ownership_breaches(&before, &shrunk, &[voucher("Org2MSP")]).is_empty());
+        // Unchanged documents need nobody.
+        assert!(ownership_breaches(&before, &before, &[voucher("Org2MSP")]).is_empty());
     }
 }

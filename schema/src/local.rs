@@ -36,6 +36,11 @@ pub struct AgentConfig {
     /// How this organization votes on proposals.
     #[serde(default)]
     pub vote_policy: VotePolicy,
+    /// Shared changes this organization approves without an approval by one
+    /// of its admins in git (its consent given in advance). They live here,
+    /// never in the shared spec: no other organization can widen them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub auto_approve: Vec<AutoApproveRule>,
     /// Whether the agent files the channel config proposals its spec calls
     /// for, or only votes on (and signs) other organizations' proposals.
     #[serde(default)]
@@ -151,13 +156,50 @@ pub enum SpecSource {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         poll_seconds: Option<u64>,
         /// The commit the organization trusts without a signature (40 hex
-        /// digits); default: the branch's first commit.
+        /// digits), e.g. the founding commit. Required: without it, whoever
+        /// can push an orphan branch would choose the root.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trusted_root: Option<String>,
     },
     /// A local directory watched for changes (no signature checks: for development).
     Dir { path: PathBuf },
 }
+
+/// One shared change this organization consents to in advance. Every field
+/// given must match; `kinds` is required so that a rule never approves more
+/// than its author meant. Example: chaincode upgrades on `trade` proposed by
+/// Org1MSP: `{kinds: [ChaincodeUpgrade], channels: [trade], proposedBy: [Org1MSP]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoApproveRule {
+    /// A name shown when the rule approves something (default: the rule's fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Proposal kinds: `ChaincodeDeploy`, `ChaincodeUpgrade`, `ChannelCreate`,
+    /// `ChannelUpdate`, `OrgAdd`, `OrgRemove`, `GovernanceChange`, `RegistryChange`.
+    pub kinds: Vec<String>,
+    /// Channels the change is on (default: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<String>,
+    /// Chaincodes the change is about (default: any; chaincode kinds only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chaincodes: Vec<String>,
+    /// Organizations whose agent filed the proposal (default: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proposed_by: Vec<String>,
+}
+
+/// The proposal kinds an [`AutoApproveRule`] may name (the OpsSC chaincode's).
+pub const PROPOSAL_KINDS: [&str; 8] = [
+    "ChaincodeDeploy",
+    "ChaincodeUpgrade",
+    "ChannelCreate",
+    "ChannelUpdate",
+    "OrgAdd",
+    "OrgRemove",
+    "GovernanceChange",
+    "RegistryChange",
+];
 
 fn default_branch() -> String {
     "main".to_string()
@@ -203,9 +245,51 @@ impl AgentConfig {
                 config.kind
             ));
         }
+        if let Err(e) = config.check() {
+            return Err(format!("{}: {e}", path.display()));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         Ok(config)
+    }
+
+    /// The rules serde cannot express: a git spec source names its trusted
+    /// root, and auto-approve rules name known proposal kinds.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(SpecSource::Git { trusted_root, .. }) = &self.spec {
+            match trusted_root.as_deref() {
+                None => {
+                    return Err("spec.git.trustedRoot is missing (hint: set it to the 40-hex commit \
+                         your organization trusts without a signature, normally the founding commit: \
+                         `git rev-list --max-parents=0 main` in the spec repository, checked with the \
+                         other organizations)"
+                        .into());
+                }
+                Some(r) if r.len() != 40 || !r.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    return Err(format!(
+                        "spec.git.trustedRoot {r:?} is not a commit hash (hint: 40 hex digits, \
+                         e.g. the output of `git rev-parse <commit>`)"
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for (i, rule) in self.auto_approve.iter().enumerate() {
+            if rule.kinds.is_empty() {
+                return Err(format!(
+                    "autoApprove[{i}]: kinds is empty (hint: name the proposal kinds the rule approves, e.g. [ChaincodeUpgrade])"
+                ));
+            }
+            for k in &rule.kinds {
+                if !PROPOSAL_KINDS.contains(&k.as_str()) {
+                    return Err(format!(
+                        "autoApprove[{i}]: unknown proposal kind {k:?} (hint: one of {})",
+                        PROPOSAL_KINDS.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Serializes to YAML (what `opssc dev` writes for each organization).

@@ -4,9 +4,16 @@
 //!
 //! [`SpecAt`] carries the loaded [`Spec`], the commit it came from and the
 //! first refused commit, if any, so `status` can say why a newer commit was
-//! not applied. Key decision: a refused commit never stops the agent: it keeps
-//! acting on the last trusted commit (which may be the root: then nothing
-//! but the root's spec is applied).
+//! not applied, and the spec this organization *consented* to (see
+//! [`crate::consent`]). Key decision: a refused commit never stops the agent:
+//! it keeps acting on the last trusted commit (which may be the root: then
+//! nothing but the root's spec is applied).
+//!
+//! History only moves forward: the newest verified commit is persisted in the
+//! agent's state directory (`spec-verified`) and the next walk starts there,
+//! so a branch that no longer descends from it is refused, and a key removed
+//! since counts for no later commit. The file is kept per trusted root: an
+//! operator who configures another root starts over from it deliberately.
 
 use std::path::{Path, PathBuf};
 
@@ -26,8 +33,20 @@ pub struct SpecAt {
     pub tip: Option<Oid>,
     /// The first refused commit after the trusted one, with the reason.
     pub refused: Option<(Oid, String)>,
-    /// Who signed each trusted commit after the root.
+    /// Who vouched for each trusted commit verified in this pass.
     pub signers: Vec<(Oid, String)>,
+    /// The newest commit of the trusted chain whose spec this organization's
+    /// admins consented to, and that spec; None for a directory spec (the
+    /// operator who points the agent at a directory consents to it).
+    pub consented: Option<ConsentedSpec>,
+}
+
+/// The spec this organization consented to ([`crate::source::consented`]).
+pub struct ConsentedSpec {
+    pub commit: Oid,
+    /// How it consented, for status ("signed by Org1MSP/alice", ...).
+    pub how: String,
+    pub spec: Spec,
 }
 
 impl SpecAt {
@@ -37,6 +56,28 @@ impl SpecAt {
         self.commit
             .map(|c| c.to_string())
             .unwrap_or_else(|| "0".repeat(40))
+    }
+
+    /// What this organization consented to, as proposal IDs the planner
+    /// produces against `observed` (the input of [`crate::consent::consent_for`]).
+    /// A directory spec is consented whole.
+    pub fn consented_plan(
+        &self,
+        observed: &crate::observe::Observed,
+        me: &str,
+    ) -> crate::consent::ConsentedPlan {
+        match &self.consented {
+            None => {
+                crate::consent::ConsentedPlan::whole(&crate::plan::plan(&self.spec, observed, me))
+            }
+            Some(c) => crate::consent::ConsentedPlan::new(
+                &crate::plan::plan(&c.spec, observed, me),
+                &c.spec,
+                &self.spec,
+                Some(c.commit.to_string()),
+                c.how.clone(),
+            ),
+        }
     }
 }
 
@@ -66,6 +107,7 @@ pub fn resolve(
             tip: None,
             refused: None,
             signers: Vec::new(),
+            consented: None,
         })
     };
     if let Some(dir) = override_dir {
@@ -86,31 +128,186 @@ pub fn resolve(
         }) => {
             let source = GitSource::open(&state_dir.join("spec-mirror"), url)?;
             let tip = source.fetch(branch)?;
-            let root = trusted_root
-                .as_deref()
-                .map(|r| {
-                    Oid::from_str(r)
-                        .with_context(|| format!("spec.git.trustedRoot {r:?} is not a commit hash"))
-                })
-                .transpose()?;
-            let v = source.verify(tip, root, path.as_deref())?;
-            let dest: PathBuf = state_dir.join("spec-checkout").join(v.trusted.to_string());
-            if !dest.exists() {
-                let tmp = state_dir
-                    .join("spec-checkout")
-                    .join(format!("{}.tmp", v.trusted));
-                let _ = std::fs::remove_dir_all(&tmp);
-                source.checkout(v.trusted, path.as_deref(), &tmp)?;
-                std::fs::rename(&tmp, &dest)
-                    .with_context(|| format!("cannot move the checkout to {}", dest.display()))?;
+            let root = match trusted_root.as_deref() {
+                Some(r) => Oid::from_str(r).with_context(|| {
+                    format!("spec.git.trustedRoot {r:?} is not a commit hash (40 hex digits)")
+                })?,
+                None => bail!(
+                    "spec.git.trustedRoot is missing in the agent configuration of {}: set it to the commit your organization trusts without a signature (normally the founding commit)",
+                    config.msp_id
+                ),
+            };
+            let memo = VerifiedMemo::at(config, state_dir);
+            let remembered = memo.read(root)?;
+            let from = remembered.as_ref().map_or(root, |m| m.verified);
+            let repo = source.repository();
+            let v = source.verify(tip, from, path.as_deref())?;
+            // Checkouts live next to the memo, shared by the daemon and the
+            // one-shot commands: a mirror that never saw the verified commit
+            // (it was force-pushed away before this mirror was made) still
+            // finds its spec there.
+            let shared = memo.dir();
+            let dest = checkout_commit(&source, &shared, v.trusted, path.as_deref())?;
+            let consent = if repo.find_commit(v.trusted).is_ok() {
+                // The mirror keeps what was verified even after a force-push.
+                repo.reference("refs/opssc/verified", v.trusted, true, "verified")
+                    .context("cannot record the verified commit in the spec mirror")?;
+                crate::source::consented(repo, v.trusted, root, &config.msp_id, path.as_deref())?
+            } else {
+                match remembered.as_ref().and_then(|m| m.consented.clone()) {
+                    Some((commit, how)) => crate::source::Consent { commit, how },
+                    None => bail!(
+                        "the spec mirror in {} lacks the verified commit {} and no consent was recorded for it; \
+                         the branch was rewritten: restore it so that it descends from {} again",
+                        state_dir.display(),
+                        v.trusted,
+                        v.trusted
+                    ),
+                }
+            };
+            let next = Memo {
+                verified: v.trusted,
+                consented: Some((consent.commit, consent.how.clone())),
+            };
+            if remembered.as_ref() != Some(&next) {
+                memo.write(root, &next)?;
             }
+            let consented_spec = if consent.commit == v.trusted {
+                load_spec(&dest)?
+            } else {
+                load_spec(&checkout_commit(
+                    &source,
+                    &shared,
+                    consent.commit,
+                    path.as_deref(),
+                )?)?
+            };
             Ok(SpecAt {
                 spec: load_spec(&dest)?,
                 commit: Some(v.trusted),
                 tip: (tip != v.trusted).then_some(tip),
                 refused: v.refused,
                 signers: v.signers,
+                consented: Some(ConsentedSpec {
+                    commit: consent.commit,
+                    how: consent.how,
+                    spec: consented_spec,
+                }),
             })
         }
+    }
+}
+
+/// Checks out `commit` once into `spec-checkout/<commit>` and returns the directory.
+fn checkout_commit(
+    source: &GitSource,
+    state_dir: &Path,
+    commit: Oid,
+    subdir: Option<&Path>,
+) -> Result<PathBuf> {
+    let parent = state_dir.join("spec-checkout");
+    let dest: PathBuf = parent.join(commit.to_string());
+    if !dest.exists() {
+        // The daemon and a one-shot command may check out the same commit at
+        // once: each writes its own scratch directory, the first rename wins.
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!("{commit}."))
+            .tempdir_in(&parent)
+            .with_context(|| format!("cannot create a directory in {}", parent.display()))?;
+        let tmp = scratch.path().join("spec");
+        source.checkout(commit, subdir, &tmp)?;
+        if let Err(e) = std::fs::rename(&tmp, &dest)
+            && !dest.exists()
+        {
+            return Err(e)
+                .with_context(|| format!("cannot move the checkout to {}", dest.display()));
+        }
+    }
+    Ok(dest)
+}
+
+/// What an agent remembers about its spec between passes and restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memo {
+    /// The newest commit it verified.
+    pub verified: Oid,
+    /// The newest commit its organization consented to, and how.
+    pub consented: Option<(Oid, String)>,
+}
+
+/// The newest commit this organization verified, persisted per trusted root
+/// in the agent's own state directory (shared by the daemon and the one-shot
+/// commands, which resolve into sub-directories of it).
+pub struct VerifiedMemo {
+    path: PathBuf,
+}
+
+impl VerifiedMemo {
+    pub fn at(config: &AgentConfig, state_dir: &Path) -> VerifiedMemo {
+        let base = config
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| state_dir.to_path_buf());
+        VerifiedMemo {
+            path: base.join("spec-verified"),
+        }
+    }
+
+    /// The directory the memo is in (the agent's state directory).
+    pub fn dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// What was remembered for `root`; None when nothing was verified from
+    /// this root yet.
+    pub fn read(&self, root: Oid) -> Result<Option<Memo>> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+            }
+        };
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .map(str::trim)
+        };
+        let oid = |name: &str| field(name).and_then(|v| Oid::from_str(v).ok());
+        match (oid("root"), oid("verified")) {
+            (Some(r), Some(verified)) if r == root => Ok(Some(Memo {
+                verified,
+                consented: oid("consented")
+                    .map(|c| (c, field("how").unwrap_or_default().to_string())),
+            })),
+            (Some(_), Some(_)) => Ok(None),
+            _ => bail!(
+                "{} is damaged (expected lines `root <commit>` and `verified <commit>`); restore it, or remove it to verify again from the trusted root",
+                self.path.display()
+            ),
+        }
+    }
+
+    pub fn write(&self, root: Oid, memo: &Memo) -> Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let mut text = format!("root {root}\nverified {}\n", memo.verified);
+        if let Some((commit, how)) = &memo.consented {
+            text.push_str(&format!(
+                "consented {commit}\nhow {}\n",
+                how.replace('\n', " ")
+            ));
+        }
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, &self.path)
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }

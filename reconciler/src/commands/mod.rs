@@ -1,6 +1,7 @@
 //! One module per subcommand; each returns the process exit code.
 
 mod agent;
+mod approve;
 mod bootstrap;
 mod found;
 mod live;
@@ -62,6 +63,27 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             config,
             ops_channel,
         } => vote::run(&config, &id, decision, &reason, &ops_channel),
+        Command::Approve {
+            commit,
+            repo,
+            path,
+            list: true,
+            ..
+        } => approve::list(&repo, &commit, path.as_deref()),
+        Command::Approve {
+            commit,
+            repo,
+            key,
+            path,
+            push,
+            list: false,
+        } => approve::run(
+            &repo,
+            &commit,
+            key.as_deref(),
+            path.as_deref(),
+            push.as_deref(),
+        ),
         Command::Retry {
             id,
             reason,
