@@ -18,6 +18,7 @@
 pub mod agent;
 pub mod chaincode_source;
 pub mod config_update;
+pub mod git_transport;
 pub mod observe;
 pub mod plan;
 pub mod source;
