@@ -12,8 +12,9 @@
 //! any ssh git host.
 //!
 //! Both can "disappear" in the middle of the next pack they send
-//! (`cut_next_pack_after`): the connection closes after that many bytes of
-//! the pack response, as when a server dies mid-fetch. Key decision: a
+//! (`cut_next_pack_after`): after that many bytes of the pack, the HTTPS
+//! server drops the connection (a crashed server), the ssh server goes
+//! silent on an open connection (a host gone from the network). Key decision: a
 //! missing `sshd` is an error that says how to install it
 //! ([`GitServerError::SshdMissing`]), never a silent skip, so a test that
 //! needs it fails on a machine that lacks it.
@@ -473,13 +474,14 @@ impl SshGitServer {
         std::fs::write(&authorized, format!("{}\n", authorized_key.trim()))
             .map_err(io_err(format!("write {}", authorized.display())))?;
         // The login shell runs this for every session: git's command, or,
-        // when a cut is armed, its first N bytes and then a dead connection.
+        // when a cut is armed, its first N bytes and then silence on an open
+        // connection (a host that vanished from the network sends no FIN).
         let serve = dir.join("serve.sh");
         let cut = dir.join("cut");
         std::fs::write(
             &serve,
             format!(
-                "#!/bin/sh\nif [ -f '{cut}' ]; then\n  n=$(cat '{cut}'); rm -f '{cut}'\n  sh -c \"$SSH_ORIGINAL_COMMAND\" | head -c \"$n\"\n  exit 1\nfi\nexec sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
+                "#!/bin/sh\nif [ -f '{cut}' ]; then\n  n=$(cat '{cut}'); rm -f '{cut}'\n  sh -c \"$SSH_ORIGINAL_COMMAND\" | head -c \"$n\"\n  exec sleep 3600\nfi\nexec sh -c \"$SSH_ORIGINAL_COMMAND\"\n",
                 cut = cut.display()
             ),
         )
@@ -568,7 +570,8 @@ impl SshGitServer {
     }
 
     /// The next session sends `bytes` bytes of git's answer and then
-    /// closes, as if the server died mid-fetch.
+    /// nothing more, its connection left open: the host vanished mid-fetch
+    /// (the client notices through its read timeout).
     pub fn cut_next_pack_after(&self, bytes: usize) -> Result<(), GitServerError> {
         let path = self.dir.join("cut");
         let mut f =

@@ -321,10 +321,7 @@ fn fetch_all(
     access: &RemoteAccess,
 ) -> Result<(), SourceError> {
     let url = redact_url(&source.url);
-    let fetch_err = |e: git2::Error| {
-        // libgit2 may quote the URL it was given: never show its user
-        // information, nor a configured secret.
-        let mut message = access.redact(e.message(), &source.url);
+    let explain = |mut message: String| {
         if access.credentials.is_none()
             && message.contains("authentication")
             && !message.contains("gitCredentials")
@@ -338,18 +335,21 @@ fn fetch_all(
             message,
         }
     };
-    let mut remote = repo.remote_anonymous(&source.url).map_err(fetch_err)?;
-    let mut options = access.fetch_options(&source.url);
-    remote
+    // libgit2 may quote the URL it was given: never show its user
+    // information, nor a configured secret.
+    let mut remote = repo
+        .remote_anonymous(&source.url)
+        .map_err(|e| explain(access.redact(e.message(), &source.url)))?;
+    access
         .fetch(
+            &mut remote,
             &[
                 "+refs/heads/*:refs/remotes/origin/*",
                 "+refs/tags/*:refs/tags/*",
             ],
-            Some(&mut options),
-            None,
+            &source.url,
         )
-        .map_err(fetch_err)
+        .map_err(explain)
 }
 
 #[cfg(test)]

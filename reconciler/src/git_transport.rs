@@ -379,12 +379,42 @@ impl RemoteAccess {
         message
     }
 
-    /// git2 fetch options for `url`: the credential and certificate
-    /// callbacks, and proxies found as git finds them.
-    pub fn fetch_options(&self, url: &str) -> FetchOptions<'_> {
+    /// Fetches `refspecs` from `remote` (whose URL is `url`) with the
+    /// credential and certificate callbacks, and proxies found as git finds
+    /// them. The error is a message for a person: why a credential or host
+    /// was refused (libgit2 replaces a callback's reason with a generic one;
+    /// it is kept here), without user information or secrets.
+    pub fn fetch(
+        &self,
+        remote: &mut git2::Remote<'_>,
+        refspecs: &[&str],
+        url: &str,
+    ) -> Result<(), String> {
+        let refusal = std::cell::RefCell::new(None::<String>);
+        let mut options = self.fetch_options(url, &refusal);
+        remote
+            .fetch(refspecs, Some(&mut options), None)
+            .map_err(|e| {
+                let message = match refusal.borrow_mut().take() {
+                    Some(why) => why,
+                    None => e.message().to_string(),
+                };
+                self.redact(&message, url)
+            })
+    }
+
+    fn fetch_options<'a>(
+        &'a self,
+        url: &str,
+        refusal: &'a std::cell::RefCell<Option<String>>,
+    ) -> FetchOptions<'a> {
         set_network_timeouts();
         let parsed = RemoteUrl::parse(url);
         let port = parsed.as_ref().and_then(RemoteUrl::effective_port);
+        let refuse = move |why: String, code| {
+            *refusal.borrow_mut() = Some(why.clone());
+            git2::Error::new(code, git2::ErrorClass::Callback, why)
+        };
         let mut callbacks = git2::RemoteCallbacks::new();
         let mut offered = Offered::default();
         callbacks.credentials(move |_url, user_in_url, allowed| {
@@ -401,29 +431,24 @@ impl RemoteAccess {
                     key,
                     passphrase,
                 } => Cred::ssh_key(&user, None, &key, passphrase.as_deref()),
-                CredStep::Refuse(why) => Err(git2::Error::new(
-                    git2::ErrorCode::Auth,
-                    git2::ErrorClass::Callback,
-                    why,
-                )),
+                CredStep::Refuse(why) => Err(refuse(why, git2::ErrorCode::Auth)),
             }
         });
         callbacks.certificate_check(move |cert, host| {
-            if let Some(hostkey) = cert.as_hostkey() {
-                let Some(blob) = hostkey.hostkey() else {
-                    return Err(cert_error("the SSH server's host key could not be read"));
-                };
-                return self.check_host_key(host, port.unwrap_or(22), blob);
-            }
-            match (cert.as_x509(), &self.ca_bundle) {
-                (Some(x509), Some(bundle)) => {
-                    verify_with_bundle(bundle, x509.data(), host)
-                        .map_err(|why| cert_error(&why))?;
-                    Ok(CertificateCheckStatus::CertificateOk)
+            let verdict = if let Some(hostkey) = cert.as_hostkey() {
+                match hostkey.hostkey() {
+                    Some(blob) => self.check_host_key(host, port.unwrap_or(22), blob),
+                    None => Err("the SSH server's host key could not be read".to_string()),
                 }
-                // No bundle: OpenSSL's verdict against the system's CAs.
-                _ => Ok(CertificateCheckStatus::CertificatePassthrough),
-            }
+            } else {
+                match (cert.as_x509(), &self.ca_bundle) {
+                    (Some(x509), Some(bundle)) => verify_with_bundle(bundle, x509.data(), host)
+                        .map(|()| CertificateCheckStatus::CertificateOk),
+                    // No bundle: OpenSSL's verdict against the system's CAs.
+                    _ => Ok(CertificateCheckStatus::CertificatePassthrough),
+                }
+            };
+            verdict.map_err(|why| refuse(why, git2::ErrorCode::Certificate))
         });
         let mut proxy = ProxyOptions::new();
         proxy.auto();
@@ -438,7 +463,7 @@ impl RemoteAccess {
         host: &str,
         port: u16,
         blob: &[u8],
-    ) -> Result<CertificateCheckStatus, git2::Error> {
+    ) -> Result<CertificateCheckStatus, String> {
         let (file, configured) = match &self.known_hosts {
             Some(f) => (f.clone(), true),
             None => (default_known_hosts(), false),
@@ -448,42 +473,51 @@ impl RemoteAccess {
             // The default file may be absent: then every host is unknown.
             Err(e) if !configured && e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => {
-                return Err(cert_error(&format!(
+                return Err(format!(
                     "cannot read the known_hosts file {}: {e}",
                     file.display()
-                )));
+                ));
             }
         };
         let verdict = KnownHosts::parse(&text).check(host, port, blob);
-        match host_key_decision(&verdict, self.accept_unknown_host_key) {
-            Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
-            Err(why) => Err(cert_error(&format!(
-                "{why} ({}; its key: {})",
-                file.display(),
-                known_hosts_line(host, port, blob)
-            ))),
-        }
+        host_key_decision(&verdict, self.accept_unknown_host_key)
+            .map(|()| CertificateCheckStatus::CertificateOk)
+            .map_err(|why| {
+                format!(
+                    "{why} (known_hosts: {}; the server presented: {})",
+                    file.display(),
+                    known_hosts_line(host, port, blob)
+                )
+            })
     }
 }
 
-fn cert_error(message: &str) -> git2::Error {
-    git2::Error::new(
-        git2::ErrorCode::Certificate,
-        git2::ErrorClass::Callback,
-        message,
-    )
+/// How long a read from a git server may wait (milliseconds), see
+/// [`set_read_timeout`].
+static READ_TIMEOUT_MS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(120_000);
+
+/// Sets how long a fetch waits for a silent server before it fails (default
+/// 120 s). git2 keeps this process-wide and reads it once, at the first
+/// fetch: call this before any (tests shorten it).
+pub fn set_read_timeout(timeout: std::time::Duration) {
+    let ms = i32::try_from(timeout.as_millis())
+        .unwrap_or(i32::MAX)
+        .max(1);
+    READ_TIMEOUT_MS.store(ms, std::sync::atomic::Ordering::SeqCst);
 }
 
 /// The agent never waits on a silent server forever: a connection that does
-/// not open in 30 s, or a read that waits 120 s, fails the fetch (the next
-/// poll retries). git2 keeps these process-wide.
+/// not open in 30 s, or a read that waits [`set_read_timeout`] (a host that
+/// vanished sends no FIN), fails the fetch; the next poll retries.
 fn set_network_timeouts() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // SAFETY: git2's options are set once, before this process fetches.
+        let read = READ_TIMEOUT_MS.load(std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: git2's options are plain integers in libgit2, set once,
+        // before the first fetch of this process reads them.
         unsafe {
             let _ = git2::opts::set_server_connect_timeout_in_milliseconds(30_000);
-            let _ = git2::opts::set_server_timeout_in_milliseconds(120_000);
+            let _ = git2::opts::set_server_timeout_in_milliseconds(read);
         }
     });
 }

@@ -102,10 +102,9 @@ impl GitSource {
             .with_context(|| format!("invalid spec repository URL {url}"))?;
         // No `+`: the fetch never moves the ref backwards or sideways.
         let refspec = format!("refs/heads/{branch}:refs/remotes/origin/{branch}");
-        let mut options = self.access.fetch_options(&self.url);
-        remote
-            .fetch(&[&refspec], Some(&mut options), None)
-            .map_err(redacted)
+        self.access
+            .fetch(&mut remote, &[&refspec], &self.url)
+            .map_err(|message| anyhow::anyhow!(message))
             .with_context(|| {
                 format!(
                     "cannot fetch branch {branch} of {url} (check the URL, the branch, network access and the gitCredentials entry for it)"
