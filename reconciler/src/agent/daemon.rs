@@ -206,8 +206,9 @@ async fn poll_git(
     let mut last = None;
     loop {
         let (url, branch, dir) = (url.clone(), branch.clone(), state_dir.join("spec-poll"));
+        let config = config.clone();
         let tip = tokio::task::spawn_blocking(move || {
-            GitSource::open(&dir, &url).and_then(|s| s.fetch(&branch))
+            GitSource::open_for(&dir, &url, &config).and_then(|s| s.fetch(&branch))
         })
         .await;
         match tip {
