@@ -2,8 +2,9 @@
 # The project's test command (README: "Run the tests"). CI runs exactly this.
 #
 # It needs only what a fresh machine of this project has (Rust via rustup, Go
-# with the Go module proxy); everything else is installed by the build itself:
-# Rust crates by cargo, Fabric's binaries by the devnet on first use, into
+# with the Go module proxy, Debian's apt); everything else is installed here or
+# by the build itself: the Debian packages below when missing, Rust crates by
+# cargo, Fabric's binaries by the devnet on first use, into
 # ${XDG_CACHE_HOME:-~/.cache}/opssc (outside the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,27 @@ step() { printf '\n==> %s\n' "$*"; }
 step "toolchain"
 cargo --version
 go version || { echo "error: Go is required to build Fabric for the devnet tests (https://go.dev/dl)"; exit 2; }
+
+step "system packages (installed only when missing)"
+# libssl-dev + pkg-config: git2's https transport links the system OpenSSL
+# (openssl-sys). openssh-server: reconciler/tests/git_transport.rs runs a
+# real sshd on a loopback port. git: the tests' git http-backend and fsck.
+missing=()
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v git >/dev/null 2>&1 || missing+=(git)
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: install ${missing[*]} (or your system's equivalents); the build and the git transport tests need them"
+    exit 2
+  fi
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "installing ${missing[*]}"
+  $sudo apt-get update
+  $sudo apt-get install -y "${missing[@]}"
+fi
 
 step "formatting (cargo fmt --check)"
 cargo fmt --all -- --check

@@ -49,6 +49,7 @@ pub mod config;
 pub mod demo;
 mod error;
 pub mod founding;
+pub mod git_server;
 pub mod handles;
 pub mod health;
 pub mod layout;

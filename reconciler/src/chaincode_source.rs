@@ -11,77 +11,34 @@
 //! Key decision: only a full 40-hex commit hash is accepted (branch and tag
 //! names move); the commit is looked up among the remote's branches and tags
 //! after a fetch, so no server-side "fetch by SHA" support is needed.
-//! Credentials for private repositories come from the organization's local
-//! configuration as [`GitCredentials`]; they are handed to git2 only, their
-//! `Debug` form is redacted, and URLs are shown without user information in
-//! every error.
+//! How the repository is reached (credentials, SSH host keys, CA bundle,
+//! proxy) comes from the organization's local configuration as a
+//! [`RemoteAccess`] ([`crate::git_transport`]); secrets are handed to git2
+//! only, and URLs are shown without user information in every error. The
+//! fetch may move branches backwards (`+` refspecs): a chaincode is pinned
+//! by its commit hash, which is all this module trusts.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use git2::{FetchOptions, ObjectType, Oid, RemoteCallbacks, Repository, TreeWalkMode};
+use git2::{ObjectType, Oid, Repository, TreeWalkMode};
 use opssc_fabric::source_package::{SourcePackage, golang_package};
 use sha2::{Digest, Sha256};
+
+pub use crate::git_transport::{
+    GitCredentials, GitSecret, RemoteAccess, redact_url, redact_userinfo,
+};
 
 /// Where a chaincode's source lives: a commit of a repository, and the
 /// directory of the Go module inside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceRef {
-    /// Repository URL (`file://`, `https://`, `ssh://`; the last two need
-    /// git2's `https` / `ssh` features).
+    /// Repository URL (`file://`, `http(s)://`, `ssh://`).
     pub url: String,
     /// Full commit hash, 40 hex digits.
     pub commit: String,
     /// Directory of the Go module inside the repository (`""` = root).
     pub path: String,
-}
-
-/// How this organization authenticates to a private repository (from its
-/// local configuration, never from the spec).
-#[derive(Clone, PartialEq, Eq)]
-pub struct GitCredentials {
-    /// The user name (for a token, what the host expects there).
-    pub username: String,
-    pub secret: GitSecret,
-}
-
-/// The secret half of [`GitCredentials`].
-#[derive(Clone, PartialEq, Eq)]
-pub enum GitSecret {
-    /// A password or access token, sent as HTTP basic authentication.
-    Password(String),
-    /// An SSH private key file (and its passphrase), for `ssh://` URLs.
-    SshKey {
-        private_key: PathBuf,
-        passphrase: Option<String>,
-    },
-}
-
-impl GitCredentials {
-    /// The strings that must never appear in a message.
-    fn secrets(&self) -> Vec<&str> {
-        match &self.secret {
-            GitSecret::Password(p) => vec![p.as_str()],
-            GitSecret::SshKey { passphrase, .. } => passphrase.iter().map(String::as_str).collect(),
-        }
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect()
-    }
-}
-
-impl fmt::Debug for GitCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.secret {
-            GitSecret::Password(_) => "password",
-            GitSecret::SshKey { .. } => "ssh key",
-        };
-        f.debug_struct("GitCredentials")
-            .field("username", &"<redacted>")
-            .field("secret", &format_args!("<redacted {kind}>"))
-            .finish()
-    }
 }
 
 /// Why a source package could not be built.
@@ -123,14 +80,15 @@ pub enum SourceError {
 }
 
 /// Fetches `source` into a mirror under `cache_dir` and builds its `golang`
-/// package labelled `label`.
+/// package labelled `label`, reaching the repository with `access`
+/// (`None`: anonymously, `~/.ssh/known_hosts`, the system's CAs).
 pub fn build_source_package(
     cache_dir: &Path,
     source: &SourceRef,
     label: &str,
-    credentials: Option<&GitCredentials>,
+    access: Option<&RemoteAccess>,
 ) -> Result<SourcePackage, SourceError> {
-    let files = fetch_tree(cache_dir, source, credentials)?;
+    let files = fetch_tree(cache_dir, source, access)?;
     golang_package(label, &files, &source.path).map_err(|e| SourceError::Package {
         url: redact_url(&source.url),
         commit: source.commit.clone(),
@@ -143,7 +101,7 @@ pub fn build_source_package(
 pub fn fetch_tree(
     cache_dir: &Path,
     source: &SourceRef,
-    credentials: Option<&GitCredentials>,
+    access: Option<&RemoteAccess>,
 ) -> Result<BTreeMap<String, Vec<u8>>, SourceError> {
     let url = redact_url(&source.url);
     let oid = parse_commit(&source.commit).ok_or_else(|| SourceError::NotACommit {
@@ -152,7 +110,8 @@ pub fn fetch_tree(
     })?;
     let repo = open_mirror(cache_dir, &source.url)?;
     if repo.find_commit(oid).is_err() {
-        fetch_all(&repo, source, credentials)?;
+        let anonymous = RemoteAccess::default();
+        fetch_all(&repo, source, access.unwrap_or(&anonymous))?;
     }
     let commit = repo
         .find_commit(oid)
@@ -359,25 +318,14 @@ fn open_mirror(cache_dir: &Path, url: &str) -> Result<Repository, SourceError> {
 fn fetch_all(
     repo: &Repository,
     source: &SourceRef,
-    credentials: Option<&GitCredentials>,
+    access: &RemoteAccess,
 ) -> Result<(), SourceError> {
     let url = redact_url(&source.url);
-    let secrets = credentials.map(GitCredentials::secrets).unwrap_or_default();
-    let fetch_err = |e: git2::Error| {
-        // libgit2 may quote the URL it was given: never show its user
-        // information, nor a configured secret.
-        let mut message = redact_userinfo(&e.message().replace(&source.url, &url));
-        for secret in &secrets {
-            message = message.replace(secret, "***");
-        }
-        if message.contains("no TLS stream available")
-            || message.contains("unsupported URL protocol")
+    let explain = |mut message: String| {
+        if access.credentials.is_none()
+            && message.contains("authentication")
+            && !message.contains("gitCredentials")
         {
-            message.push_str(
-                " (this opssc is built without git2's `https` and `ssh` transports: serve the repository over http:// or file://, e.g. a mirror inside the organization, or build opssc with git2's `https`/`ssh` features)",
-            );
-        }
-        if credentials.is_none() && message.contains("authentication") {
             message.push_str(
                 " (a private repository: add credentials for it under `gitCredentials` in the agent configuration)",
             );
@@ -387,125 +335,26 @@ fn fetch_all(
             message,
         }
     };
-    let mut remote = repo.remote_anonymous(&source.url).map_err(fetch_err)?;
-    let mut callbacks = RemoteCallbacks::new();
-    if let Some(creds) = credentials {
-        let mut tries = 0;
-        callbacks.credentials(move |_url, user_in_url, allowed| {
-            tries += 1;
-            if tries > 1 {
-                return Err(git2::Error::new(
-                    git2::ErrorCode::Auth,
-                    git2::ErrorClass::Http,
-                    "authentication failed: the repository refused the configured credentials",
-                ));
-            }
-            let user = user_in_url.unwrap_or(&creds.username);
-            match &creds.secret {
-                GitSecret::Password(p) if allowed.contains(git2::CredentialType::USER_PASS_PLAINTEXT) => {
-                    git2::Cred::userpass_plaintext(&creds.username, p)
-                }
-                GitSecret::SshKey {
-                    private_key,
-                    passphrase,
-                } if allowed.contains(git2::CredentialType::SSH_KEY) => {
-                    git2::Cred::ssh_key(user, None, private_key, passphrase.as_deref())
-                }
-                GitSecret::Password(_) => Err(git2::Error::from_str(
-                    "the repository asks for another kind of credentials than the configured password (an SSH key for ssh:// URLs)",
-                )),
-                GitSecret::SshKey { .. } => Err(git2::Error::from_str(
-                    "the repository asks for another kind of credentials than the configured SSH key (a password or token for https:// URLs)",
-                )),
-            }
-        });
-    }
-    let mut options = FetchOptions::new();
-    options.remote_callbacks(callbacks);
-    remote
+    // libgit2 may quote the URL it was given: never show its user
+    // information, nor a configured secret.
+    let mut remote = repo
+        .remote_anonymous(&source.url)
+        .map_err(|e| explain(access.redact(e.message(), &source.url)))?;
+    access
         .fetch(
+            &mut remote,
             &[
                 "+refs/heads/*:refs/remotes/origin/*",
                 "+refs/tags/*:refs/tags/*",
             ],
-            Some(&mut options),
-            None,
+            &source.url,
         )
-        .map_err(fetch_err)
-}
-
-/// `url` without user information (`https://user:token@host/x` →
-/// `https://***@host/x`).
-pub fn redact_url(url: &str) -> String {
-    redact_userinfo(url)
-}
-
-/// `text` with the user information of every URL in it replaced by `***`
-/// (`... https://user:token@host/x ...` → `... https://***@host/x ...`).
-pub fn redact_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        // The authority ends at the first '/', '?', '#' or whitespace.
-        let end = rest
-            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
-            .unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            out.push_str("***@");
-            rest = &rest[at + 1..];
-        }
-    }
-    out.push_str(rest);
-    out
+        .map_err(explain)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_lose_their_user_information() {
-        assert_eq!(
-            redact_url("https://bob:s3cret@git.example.com/cc.git"),
-            "https://***@git.example.com/cc.git"
-        );
-        assert_eq!(
-            redact_url("https://git.example.com/a@b"),
-            "https://git.example.com/a@b"
-        );
-        assert_eq!(redact_url("file:///tmp/repo"), "file:///tmp/repo");
-        assert_eq!(
-            redact_userinfo(
-                "failed to fetch https://bob:s3cret@h/x.git (via ssh://git@h:22/y) and http://h/z"
-            ),
-            "failed to fetch https://***@h/x.git (via ssh://***@h:22/y) and http://h/z"
-        );
-        assert_eq!(redact_userinfo("no url here: a@b"), "no url here: a@b");
-        assert_eq!(redact_userinfo("https://u:p@h"), "https://***@h");
-        let creds = GitCredentials {
-            username: "bob".into(),
-            secret: GitSecret::Password("s3cret".into()),
-        };
-        let shown = format!("{creds:?}");
-        assert!(
-            !shown.contains("s3cret") && !shown.contains("bob"),
-            "{shown}"
-        );
-        let key = GitCredentials {
-            username: "git".into(),
-            secret: GitSecret::SshKey {
-                private_key: "/keys/deploy".into(),
-                passphrase: Some("open sesame".into()),
-            },
-        };
-        let shown = format!("{key:?}");
-        assert!(
-            !shown.contains("open sesame") && shown.contains("ssh key"),
-            "{shown}"
-        );
-    }
 
     #[test]
     fn compiler_output_is_summarized_within_the_limit() {
@@ -693,9 +542,12 @@ mod tests {
             commit: commit.clone(),
             path: String::new(),
         };
-        let creds = |password: &str| GitCredentials {
-            username: "ci-bot".into(),
-            secret: GitSecret::Password(password.into()),
+        let creds = |password: &str| RemoteAccess {
+            credentials: Some(GitCredentials {
+                username: "ci-bot".into(),
+                secret: GitSecret::Password(password.into()),
+            }),
+            ..Default::default()
         };
 
         // No credentials: refused, with what to configure.

@@ -21,6 +21,7 @@ pub mod agent;
 pub mod chaincode_source;
 pub mod config_update;
 pub mod consent;
+pub mod git_transport;
 pub mod observe;
 pub mod plan;
 pub mod source;

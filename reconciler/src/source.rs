@@ -40,15 +40,50 @@ use anyhow::{Context, bail};
 use git2::{Oid, Repository};
 use opssc_schema::Spec;
 
+use crate::git_transport::{RemoteAccess, redact_url};
+
 /// A spec repository: a local mirror of the remote branch.
+///
+/// The transport (credentials, SSH host keys, CA bundle, proxy) is a
+/// [`RemoteAccess`]: [`GitSource::open_for`] takes it from the agent
+/// configuration's `gitCredentials` entry for the URL. The branch is fetched
+/// into `refs/remotes/origin/<branch>` as the server has it (a rewritten
+/// branch included): what to trust is decided by [`GitSource::verify`], which
+/// refuses anything that is not a fast-forward of the last verified commit. A fetch that fails half-way
+/// (the server went away) moves no ref; libgit2 keeps an incomplete pack out
+/// of the object database, so the next fetch starts clean.
 pub struct GitSource {
     repo: Repository,
     url: String,
+    access: RemoteAccess,
 }
 
 impl GitSource {
-    /// Opens (or creates) a bare mirror in `cache_dir` fetching from `url`.
+    /// Opens (or creates) a bare mirror in `cache_dir` fetching from `url`
+    /// anonymously (`~/.ssh/known_hosts`, the system's CAs).
     pub fn open(cache_dir: &Path, url: &str) -> anyhow::Result<GitSource> {
+        GitSource::open_with(cache_dir, url, RemoteAccess::default())
+    }
+
+    /// Opens the mirror, reaching `url` as `config` says (its matching
+    /// `gitCredentials` entry, read now).
+    pub fn open_for(
+        cache_dir: &Path,
+        url: &str,
+        config: &opssc_schema::local::AgentConfig,
+    ) -> anyhow::Result<GitSource> {
+        let access = RemoteAccess::for_url(config, url)
+            .with_context(|| format!("spec repository {}", redact_url(url)))?;
+        GitSource::open_with(cache_dir, url, access)
+    }
+
+    /// Opens (or creates) a bare mirror in `cache_dir` fetching from `url`
+    /// with `access`.
+    pub fn open_with(
+        cache_dir: &Path,
+        url: &str,
+        access: RemoteAccess,
+    ) -> anyhow::Result<GitSource> {
         let repo = match Repository::open_bare(cache_dir) {
             Ok(repo) => repo,
             Err(_) => {
@@ -62,28 +97,31 @@ impl GitSource {
         Ok(GitSource {
             repo,
             url: url.to_string(),
+            access,
         })
     }
 
-    /// Fetches `branch` and returns its tip.
+    /// Fetches `branch` and returns its tip (as far as it moved forward).
     pub fn fetch(&self, branch: &str) -> anyhow::Result<Oid> {
-        // The URL may carry user information: never show it, nor let libgit2's
-        // own message show it.
-        let url = crate::chaincode_source::redact_url(&self.url);
-        let redacted =
-            |e: git2::Error| anyhow::anyhow!(crate::chaincode_source::redact_userinfo(e.message()));
+        // The URL may carry user information, the access a secret: neither
+        // shows, not even in libgit2's own message.
+        let url = redact_url(&self.url);
+        let redacted = |e: git2::Error| anyhow::anyhow!(self.access.redact(e.message(), &self.url));
         let mut remote = self
             .repo
             .remote_anonymous(&self.url)
             .map_err(redacted)
             .with_context(|| format!("invalid spec repository URL {url}"))?;
+        // Forced on purpose: a rewritten branch is fetched as it is so that
+        // `verify` can see the rewind and refuse it with a reason (a refused
+        // non-fast-forward fetch would only say "cannot fetch").
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
-        remote
-            .fetch(&[refspec.as_str(), APPROVALS_REFSPEC], None, None)
-            .map_err(redacted)
+        self.access
+            .fetch(&mut remote, &[refspec.as_str(), APPROVALS_REFSPEC], &self.url)
+            .map_err(|message| anyhow::anyhow!(message))
             .with_context(|| {
                 format!(
-                    "cannot fetch branch {branch} of {url} (check the URL, the branch and network access)"
+                    "cannot fetch branch {branch} of {url} (check the URL, the branch, network access and the gitCredentials entry for it)"
                 )
             })?;
         let reference = self

@@ -61,23 +61,35 @@ pub struct AgentConfig {
     /// The name of the OpsSC chaincode on the ops channel (default `opssc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_chaincode: Option<String>,
-    /// Credentials for private chaincode source repositories, chosen by the
-    /// longest matching URL prefix. They stay here: the shared spec names
-    /// only the repository URL, and no message shows them.
+    /// How to reach git repositories (the spec repository and chaincode
+    /// sources): credentials, SSH host keys and CA bundles, per URL prefix.
+    /// The entry whose `urlPrefix` matches the URL in the most path segments
+    /// (same scheme, host and port) applies. They stay here: the shared spec
+    /// names only the repository URL, and no message shows a secret.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub git_credentials: Vec<GitCredentialConfig>,
 }
 
-/// How to authenticate to the git repositories whose URLs start with
-/// `urlPrefix`: a password or token (HTTPS basic authentication), read from a
-/// file or an environment variable, or an SSH private key (`ssh://` URLs).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// How to reach the git repositories under `urlPrefix`: a password or token
+/// (HTTPS basic authentication) read from a file or an environment variable,
+/// or an SSH private key (`ssh://` URLs); which SSH host keys to trust; which
+/// CAs to trust for HTTPS. An entry may carry only the trust settings (a
+/// public repository behind a private CA).
+///
+/// `urlPrefix` is compared by parts, not as text: scheme, host and port must
+/// be equal and its path segments must be the first segments of the URL's
+/// path, so `https://git.example.com/team` matches
+/// `https://git.example.com/team/cc.git` but neither
+/// `https://git.example.com.evil.io/team/cc.git` nor
+/// `https://git.example.com/team-b/cc.git`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GitCredentialConfig {
-    /// e.g. `https://git.example.com/consortium/`.
+    /// e.g. `https://git.example.com/consortium/` or `ssh://git@git.example.com/`.
     pub url_prefix: String,
     /// The user name (for an access token, what the host expects there,
     /// e.g. `x-access-token` or `oauth2`); for SSH, when the URL names none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub username: String,
     /// A file whose first line is the password or token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,6 +103,21 @@ pub struct GitCredentialConfig {
     /// A file whose first line is the SSH key's passphrase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssh_key_passphrase_file: Option<PathBuf>,
+    /// An OpenSSH `known_hosts` file with the host keys trusted for `ssh://`
+    /// URLs (default: `~/.ssh/known_hosts` of the agent's user). A host
+    /// that is not in it is refused unless `acceptUnknownHostKey`; a host
+    /// whose key differs from the listed one is always refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_hosts: Option<PathBuf>,
+    /// Accept an SSH host that `knownHosts` does not list (for development
+    /// only: anyone between the agent and the host can then serve the spec).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accept_unknown_host_key: bool,
+    /// A PEM file of the CA certificates trusted for `https://` URLs, instead
+    /// of the system's (a private CA). Include intermediate CAs the server
+    /// does not send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
 }
 
 /// An MSP identity directory as cryptogen and Fabric CA lay it out
@@ -325,6 +352,8 @@ impl AgentConfig {
                 &mut c.password_file,
                 &mut c.ssh_key,
                 &mut c.ssh_key_passphrase_file,
+                &mut c.known_hosts,
+                &mut c.ca_bundle,
             ]
             .into_iter()
             .flatten()

@@ -7,7 +7,8 @@
 //! Deliver, which carries `_lifecycle` approvals and commits by other
 //! orgs). Each wakes the loop through one [`Notify`] permit, so a burst
 //! costs one pass and an event during a pass causes one more. A local spec
-//! directory is watched (notify); `POST /trigger` or SIGHUP runs a pass now. Between
+//! directory is watched (notify); `POST /trigger` (from this machine only) or
+//! SIGHUP runs a pass now. Between
 //! events the pass's own [`Next`] decides: right away after it acted, a
 //! short retry after an error, a periodic requeue (events can be missed).
 //!
@@ -83,6 +84,30 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// How long a client of the HTTP endpoint may take to send its request.
+const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Who may ask for a pass now: `POST /trigger` from this machine only. The
+/// endpoint takes no credentials, so anyone who could reach it could make
+/// the agent run pass after pass against the network; a git host's push
+/// webhook reaches it through a local reverse proxy that checks the
+/// webhook's signature (or the poll notices the push anyway).
+fn trigger_decision(
+    method: &str,
+    peer: std::net::IpAddr,
+) -> Result<(), (&'static str, &'static str)> {
+    if !peer.to_canonical().is_loopback() {
+        return Err((
+            "403 Forbidden",
+            "POST /trigger is accepted from this machine only; relay webhooks through a local proxy",
+        ));
+    }
+    if method != "POST" {
+        return Err(("405 Method Not Allowed", "use POST /trigger"));
+    }
+    Ok(())
+}
+
 async fn serve_http(
     listen: String,
     metrics: Metrics,
@@ -99,7 +124,7 @@ async fn serve_http(
     tracing::info!(address = %listener.local_addr().map(|a| a.to_string()).unwrap_or(listen), "serving /healthz and /metrics");
     let registry = Arc::new(metrics.registry());
     loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
+        let Ok((mut sock, peer)) = listener.accept().await else {
             continue;
         };
         let registry = registry.clone();
@@ -107,9 +132,16 @@ async fn serve_http(
         let wake = wake.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 2048];
-            let n = sock.read(&mut buf).await.unwrap_or(0);
+            // A client that connects and sends nothing must not hold a task
+            // and a socket forever.
+            let n = match tokio::time::timeout(REQUEST_READ_TIMEOUT, sock.read(&mut buf)).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(_)) | Err(_) => return,
+            };
             let req = String::from_utf8_lossy(&buf[..n]);
-            let path = req.split_whitespace().nth(1).unwrap_or("/");
+            let mut words = req.split_whitespace();
+            let method = words.next().unwrap_or("");
+            let path = words.next().unwrap_or("/");
             let (status, ctype, body) = match path {
                 "/metrics" => {
                     let mut text = String::new();
@@ -132,14 +164,17 @@ async fn serve_http(
                         )
                     }
                 }
-                "/trigger" => {
-                    wake.notify_one();
-                    (
-                        "202 Accepted",
-                        "text/plain",
-                        "a pass will run\n".to_string(),
-                    )
-                }
+                "/trigger" => match trigger_decision(method, peer.ip()) {
+                    Ok(()) => {
+                        wake.notify_one();
+                        (
+                            "202 Accepted",
+                            "text/plain",
+                            "a pass will run\n".to_string(),
+                        )
+                    }
+                    Err((status, why)) => (status, "text/plain", format!("{why}\n")),
+                },
                 _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
             };
             let resp = format!(
@@ -171,8 +206,9 @@ async fn poll_git(
     let mut last = None;
     loop {
         let (url, branch, dir) = (url.clone(), branch.clone(), state_dir.join("spec-poll"));
+        let config = config.clone();
         let tip = tokio::task::spawn_blocking(move || {
-            GitSource::open(&dir, &url).and_then(|s| s.fetch(&branch))
+            GitSource::open_for(&dir, &url, &config).and_then(|s| s.fetch(&branch))
         })
         .await;
         match tip {
@@ -426,5 +462,84 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_local_post_triggers_a_pass() {
+        let local: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(trigger_decision("POST", local).is_ok());
+        assert!(trigger_decision("POST", "::1".parse().unwrap()).is_ok());
+        assert!(trigger_decision("POST", "::ffff:127.0.0.1".parse().unwrap()).is_ok());
+        assert_eq!(
+            trigger_decision("GET", local).unwrap_err().0,
+            "405 Method Not Allowed"
+        );
+        for remote in ["10.0.0.7", "192.168.1.2", "::ffff:10.0.0.7", "2001:db8::1"] {
+            let (status, why) = trigger_decision("POST", remote.parse().unwrap()).unwrap_err();
+            assert_eq!(status, "403 Forbidden", "{remote}");
+            assert!(why.contains("this machine only"), "{why}");
+        }
+    }
+
+    /// Sends `request` to the endpoint and returns the whole answer.
+    async fn ask(addr: std::net::SocketAddr, request: &str) -> String {
+        let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+        sock.write_all(request.as_bytes()).await.unwrap();
+        let mut out = String::new();
+        sock.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn trigger_wakes_the_loop_and_a_silent_client_is_dropped() {
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(serve_http(
+            addr.to_string(),
+            Metrics::default(),
+            Arc::new(AtomicI64::new(0)),
+            wake.clone(),
+        ));
+        let mut tries = 0;
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            tries += 1;
+            assert!(tries < 100, "the endpoint did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        let got = ask(addr, "GET /trigger HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(got.starts_with("HTTP/1.1 405"), "{got}");
+        let woken = tokio::time::timeout(Duration::from_millis(200), wake.notified()).await;
+        assert!(woken.is_err(), "a GET woke the loop");
+
+        let got = ask(addr, "POST /trigger HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(got.starts_with("HTTP/1.1 202"), "{got}");
+        tokio::time::timeout(Duration::from_secs(5), wake.notified())
+            .await
+            .expect("POST /trigger did not wake the loop");
+
+        // Connected, silent: the server closes the connection after the
+        // read timeout instead of waiting forever.
+        let started = std::time::Instant::now();
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(
+            REQUEST_READ_TIMEOUT + Duration::from_secs(5),
+            silent.read_to_end(&mut rest),
+        )
+        .await;
+        assert!(
+            matches!(read, Ok(Ok(0))),
+            "the silent connection was not closed: {read:?}"
+        );
+        assert!(started.elapsed() >= REQUEST_READ_TIMEOUT - Duration::from_millis(100));
     }
 }

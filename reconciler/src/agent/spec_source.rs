@@ -126,7 +126,7 @@ pub fn resolve(
             trusted_root,
             ..
         }) => {
-            let source = GitSource::open(&state_dir.join("spec-mirror"), url)?;
+            let source = GitSource::open_for(&state_dir.join("spec-mirror"), url, config)?;
             let tip = source.fetch(branch)?;
             let root = match trusted_root.as_deref() {
                 Some(r) => Oid::from_str(r).with_context(|| {
