@@ -678,3 +678,84 @@ proptest! {
         w.check_invariants();
     }
 }
+
+/// Any creator: an admin of a member (well-formed), a member's MSP ID with
+/// arbitrary certificate bytes, or arbitrary bytes.
+fn any_creator() -> impl Strategy<Value = Vec<u8>> {
+    use opssc_chaincode::sig::SerializedIdentity;
+    use prost::Message;
+    prop_oneof![
+        3 => (0..ACTORS.len()).prop_map(|i| {
+            let (ids, _) = fixtures();
+            SerializedIdentity {
+                mspid: ACTORS[i].to_string(),
+                id_bytes: ids[ACTORS[i]].cert_pem.clone(),
+            }
+            .encode_to_vec()
+        }),
+        1 => (0..ACTORS.len(), prop::collection::vec(any::<u8>(), 0..64)).prop_map(|(i, cert)| {
+            SerializedIdentity { mspid: ACTORS[i].to_string(), id_bytes: cert }.encode_to_vec()
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
+/// Any function name: a known one, or any string.
+fn any_function() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(
+            opssc_chaincode::INVOKE_FUNCTIONS
+                .iter()
+                .chain(opssc_chaincode::QUERY_FUNCTIONS.iter())
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+        ),
+        1 => "\\PC{0,20}",
+    ]
+}
+
+/// Any timestamp: near the world's clock, or any i64.
+fn any_time() -> impl Strategy<Value = i64> {
+    prop_oneof![3 => (0i64..3_000_000).prop_map(|d| T0 + d), 1 => any::<i64>()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The raw dispatch (what the shim hands over): any function, bytes,
+    /// creator and time. It never panics, a refused call changes nothing,
+    /// a query writes nothing, and what is accepted keeps the invariants.
+    #[test]
+    fn the_dispatch_never_panics_and_a_refused_call_changes_nothing(
+        calls in prop::collection::vec(
+            (any_function(), prop::collection::vec(hostile_arg(), 0..3), any_creator(), any_time()),
+            1..6,
+        ),
+    ) {
+        let mut w = World::new();
+        w.propose("Org1MSP", deploy("ch1", "basic", "1.0"));
+        w.propose("Org2MSP", channel_update("ch1"));
+        for (i, (f, args, creator, at)) in calls.into_iter().enumerate() {
+            let mut input = vec![f.clone().into_bytes()];
+            input.extend(args);
+            let before = w.net.state.clone();
+            let r = opssc_chaincode::shell::handle(&w.net.state, &creator, &format!("p{i}"), at, &input);
+            match r {
+                Ok(out) => {
+                    if opssc_chaincode::QUERY_FUNCTIONS.contains(&f.as_str()) {
+                        prop_assert!(out.writes.is_empty() && out.event.is_none(), "query {f} wrote");
+                    }
+                    if !out.writes.is_empty() {
+                        prop_assert!(out.event.is_some(), "{f} wrote without an event");
+                    }
+                    w.net.state.apply(&out.writes);
+                }
+                Err(e) => {
+                    prop_assert!(e.contains(": "), "a refusal names its class: {e}");
+                    prop_assert_eq!(&w.net.state, &before);
+                }
+            }
+            w.check_invariants();
+        }
+    }
+}
