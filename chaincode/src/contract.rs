@@ -6,8 +6,9 @@
 //! [`ContractError`] with nothing written. Time is the transaction timestamp
 //! only. Votes read just the proposal and the voter's own vote key and write
 //! only that key, so organizations voting in the same block never conflict;
-//! the decision is taken by `tally` (or lazily, once the deadline passed, by
-//! any call that touches the proposal).
+//! the decision is taken by `tally`. A deadline ends a proposal only through
+//! expiry attestations of enough of the electorate (`expire`, or a vote past
+//! the deadline): see the crate doc, "Against a hostile member".
 
 use std::collections::BTreeSet;
 
@@ -924,10 +925,11 @@ impl<'a> Call<'a> {
             ));
         }
 
-        // 4. Supersede this organization's own undecided proposal for the
-        // same target, once its votes are counted: one that already has
-        // its quorum (or enough rejections) is decided instead. Another
-        // organization's proposal is never superseded by this filing.
+        // 4. Supersede this organization's own undecided (or failed)
+        // proposal for the same target, once its votes are counted: one
+        // that already has its quorum (or enough rejections) is decided
+        // instead. Another organization's proposal is never superseded by
+        // this filing.
         let mut moved = vec![Moved {
             proposal_id: id.clone(),
             from: None,
@@ -937,11 +939,13 @@ impl<'a> Call<'a> {
         let mut superseded = Vec::new();
         if let Some(old_id) = self.get_json::<String>(&target_key)?
             && let Some(mut old) = self.get_json::<Proposal>(&keys::proposal(&old_id))?
-            && old.state.is_undecided()
+            && matches!(old.state, ProposalState::Proposed | ProposalState::Failed)
             && old.proposer == self.me()
         {
+            // A failed execution is closed by its proposer's newer change
+            // (the alternative, `retry`, stays open until then).
             let mut m = self.settle(&mut old)?;
-            if old.state.is_undecided() {
+            if matches!(old.state, ProposalState::Proposed | ProposalState::Failed) {
                 m.push(self.move_to(
                     &mut old,
                     ProposalState::Superseded,

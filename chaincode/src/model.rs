@@ -102,7 +102,8 @@ pub enum ProposalState {
     Expired,
     /// Withdrawn by its proposer before a decision. Terminal.
     Withdrawn,
-    /// A newer proposal for the same target was filed before a decision. Terminal.
+    /// The same organization filed a newer proposal for the same target
+    /// before a decision (or after the execution failed). Terminal.
     Superseded,
 }
 
@@ -154,7 +155,9 @@ impl ProposalState {
 
     /// The transition table. Decisions are final: nothing goes back to
     /// `Proposed`, and only `Failed -> Approved` (a retry) leaves a non-voting
-    /// state for an earlier one.
+    /// state for an earlier one. A failed proposal is closed when its
+    /// proposer files a newer change of the same target (`Failed ->
+    /// Superseded`).
     pub fn can_move_to(self, to: ProposalState) -> bool {
         use ProposalState::*;
         matches!(
@@ -163,7 +166,7 @@ impl ProposalState {
                 Proposed,
                 Approved | Rejected | Expired | Withdrawn | Superseded | Committed
             ) | (Approved, Committed | Failed)
-                | (Failed, Approved)
+                | (Failed, Approved | Superseded)
         )
     }
 }

@@ -561,3 +561,28 @@ fn listing_open_proposals_costs_the_open_ones_not_every_filing() {
         counting.rows.get()
     );
 }
+
+#[test]
+fn a_failed_proposal_is_closed_by_its_proposers_next_change_only() {
+    let mut n = Net::founded();
+    let id = approved(&mut n, deploy("ch1", "basic", "1.0"));
+    let order: Vec<String> =
+        serde_json::from_value(n.get(&id)["proposal"]["execution"]["order"].clone()).unwrap();
+    n.call(
+        &order[0],
+        "report_failed",
+        json!({"id": id, "error": "refused: package mismatch"}),
+    )
+    .unwrap();
+    assert_eq!(n.state_of(&id), "failed");
+    // Another organization's filing leaves it alone ...
+    n.call("Org3MSP", "propose", deploy("ch1", "basic", "6.6"))
+        .unwrap();
+    assert_eq!(n.state_of(&id), "failed");
+    // ... its proposer's next change of the target closes it.
+    let r = n
+        .call("Org1MSP", "propose", deploy("ch1", "basic", "1.1"))
+        .unwrap();
+    assert_eq!(r["superseded"], json!([id.clone()]));
+    assert_eq!(n.state_of(&id), "superseded");
+}
