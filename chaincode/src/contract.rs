@@ -92,8 +92,20 @@ pub const QUERY_FUNCTIONS: [&str; 7] = [
     "registry",
 ];
 
-/// Open (not terminal) proposals one organization may have filed at once.
+/// Open (not terminal) proposals one organization may have filed when its
+/// whole open set is counted (see [`OPEN_SHARD_FREE`]).
 pub const MAX_OPEN_PER_ORG: usize = 64;
+/// A filing whose shard of the proposer's open set (16 shards by the ID's
+/// first hex digit) holds fewer than this is accepted after reading only
+/// that shard; otherwise the whole set is counted against
+/// [`MAX_OPEN_PER_ORG`]. Range reads in an update transaction conflict with
+/// any concurrent insert into the range (Fabric's phantom check), so this
+/// keeps one organization's concurrent filings from invalidating each other,
+/// at the price of a looser bound: an organization never holds more than
+/// `MAX_OPEN_PER_ORG + 16 × OPEN_SHARD_FREE` (128) open proposals.
+pub const OPEN_SHARD_FREE: usize = 4;
+/// The most open proposals an organization can hold.
+pub const MAX_OPEN_PER_ORG_BOUND: usize = MAX_OPEN_PER_ORG + 16 * OPEN_SHARD_FREE;
 
 /// Index entries `list` reads at most per call.
 const LIST_SCAN_LIMIT: usize = 1000;
@@ -907,23 +919,7 @@ impl<'a> Call<'a> {
                 d
             }
         };
-        let mine = self
-            .tx
-            .range(
-                &keys::open_by_prefix(self.me()),
-                &prefix_end(&keys::open_by_prefix(self.me())),
-                MAX_OPEN_PER_ORG + 1,
-            )
-            .map_err(ContractError::State)?;
-        if mine.len() >= MAX_OPEN_PER_ORG {
-            return Err(ContractError::conflict(
-                format!("the open proposals of {}", self.me()),
-                "full",
-                format!(
-                    "it has {MAX_OPEN_PER_ORG} proposals that are not yet committed, rejected, expired, withdrawn or superseded; withdraw or settle some first"
-                ),
-            ));
-        }
+        self.check_open_limit(&id)?;
 
         // 4. Supersede this organization's own undecided (or failed)
         // proposal for the same target, once its votes are counted: one
@@ -1009,6 +1005,35 @@ impl<'a> Call<'a> {
             "electorate": p.electorate,
             "superseded": superseded,
         }))
+    }
+
+    /// The limit on the caller's open proposals (see [`OPEN_SHARD_FREE`]).
+    fn check_open_limit(&self, id: &str) -> Result<(), ContractError> {
+        let shard = keys::open_by_shard_prefix(self.me(), id);
+        let in_shard = self
+            .tx
+            .range(&shard, &prefix_end(&shard), OPEN_SHARD_FREE)
+            .map_err(ContractError::State)?
+            .len();
+        if in_shard < OPEN_SHARD_FREE {
+            return Ok(());
+        }
+        let all = keys::open_by_prefix(self.me());
+        let total = self
+            .tx
+            .range(&all, &prefix_end(&all), MAX_OPEN_PER_ORG)
+            .map_err(ContractError::State)?
+            .len();
+        if total >= MAX_OPEN_PER_ORG {
+            return Err(ContractError::conflict(
+                format!("the open proposals of {}", self.me()),
+                "full",
+                format!(
+                    "it has {total} proposals that are not yet committed, rejected, expired, withdrawn or superseded (at most {MAX_OPEN_PER_ORG}); withdraw or settle some first"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn check_target(&self, a: &ProposeArgs, payload: &Payload) -> Result<(), ContractError> {

@@ -8,7 +8,7 @@
 //! | `proposal~<id>` | [`crate::model::Proposal`] |
 //! | `index~<created_at, 20 digits>~<id>` | empty; lists proposals in filing order |
 //! | `open~<created_at, 20 digits>~<id>` | empty; the proposals not yet in a terminal state |
-//! | `openby~<msp>~<id>` | empty; the open proposals an organization filed (for its limit) |
+//! | `openby~<msp>~<first hex digit of id>~<id>` | empty; the open proposals an organization filed (for its limit) |
 //! | `target~<target key>~<msp>` | the latest proposal ID that organization filed for that target |
 //! | `vote~<id>~<msp>` | [`crate::model::Vote`] |
 //! | `expiry~<id>~<msp>` | [`crate::model::ExpiryAttestation`] |
@@ -38,8 +38,15 @@ pub fn open_by_prefix(msp: &str) -> String {
     format!("openby~{msp}~")
 }
 
+/// The shard of an open proposal in its proposer's open set: the first
+/// hex digit of its ID (16 shards), so the limit check of one filing reads
+/// only a sixteenth of the set while that shard is small.
+pub fn open_by_shard_prefix(msp: &str, id: &str) -> String {
+    format!("openby~{msp}~{}~", id.get(..1).unwrap_or("0"))
+}
+
 pub fn open_by(msp: &str, id: &str) -> String {
-    format!("openby~{msp}~{id}")
+    format!("{}{id}", open_by_shard_prefix(msp, id))
 }
 
 /// The latest proposal `msp` filed for the target (see [`target_key`]).

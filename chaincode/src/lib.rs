@@ -132,8 +132,10 @@
 //! - **Founding** needs every founding member's confirmation of the same
 //!   content; a wrong ops-channel entry is repaired by the ops channel's own
 //!   majority (see below).
-//! - **Cost**: at most [`contract::MAX_OPEN_PER_ORG`] open (non-terminal)
-//!   proposals per proposing organization; closed proposals leave the open
+//! - **Cost**: a limit on open (non-terminal) proposals per proposing
+//!   organization ([`contract::MAX_OPEN_PER_ORG`], checked so that one
+//!   organization's concurrent filings rarely conflict; never more than
+//!   [`contract::MAX_OPEN_PER_ORG_BOUND`]); closed proposals leave the open
 //!   index; every range read passes its limit down to the state (see
 //!   [`state::StateRead::range`] and `ccaas`), and update transactions read
 //!   only ranges bounded by construction (votes, attestations and signatures

@@ -476,26 +476,44 @@ fn channel_create_is_decided_by_the_ops_channel() {
 #[test]
 fn open_proposals_per_organization_are_limited() {
     let mut n = Net::founded();
-    let limit = opssc_chaincode::contract::MAX_OPEN_PER_ORG;
-    for i in 0..limit {
-        n.call(
-            "Org3MSP",
-            "propose",
-            deploy("ch1", &format!("cc{i}"), "1.0"),
-        )
-        .unwrap();
-    }
-    let e = n.refused("Org3MSP", "propose", deploy("ch1", "onemore", "1.0"));
-    assert_eq!(e.class(), "conflict", "{e}");
+    let bound = opssc_chaincode::contract::MAX_OPEN_PER_ORG_BOUND;
+    let mut filed = 0;
+    let refused = loop {
+        let args = deploy("ch1", &format!("cc{filed}"), "1.0");
+        let (before, events) = snapshot(&n);
+        match n.call("Org3MSP", "propose", args) {
+            Ok(_) => filed += 1,
+            Err(e) => {
+                assert_eq!(n.state, before);
+                assert_eq!(n.events.len(), events);
+                break e;
+            }
+        }
+        assert!(filed <= bound, "more than {bound} open proposals");
+    };
+    assert_eq!(refused.class(), "conflict", "{refused}");
+    assert!(
+        filed >= opssc_chaincode::contract::MAX_OPEN_PER_ORG,
+        "{filed}"
+    );
     // Other organizations are not affected.
     n.call("Org1MSP", "propose", deploy("ch1", "onemore", "1.0"))
         .unwrap();
-    // Closing one frees a slot.
-    let first = n
-        .call("Org1MSP", "list", json!({"open": true, "page_size": 1}))
+    // Closing proposals frees slots.
+    let open = n
+        .call("Org1MSP", "list", json!({"open": true, "page_size": 200}))
         .unwrap();
-    let id = first["items"][0]["id"].as_str().unwrap().to_string();
-    n.call("Org3MSP", "withdraw", json!({"id": id})).unwrap();
+    let mine: Vec<String> = open["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["proposer"] == "Org3MSP")
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(mine.len(), filed);
+    for id in &mine[10..] {
+        n.call("Org3MSP", "withdraw", json!({"id": id})).unwrap();
+    }
     n.call("Org3MSP", "propose", deploy("ch1", "onemore2", "1.0"))
         .unwrap();
 }

@@ -590,7 +590,7 @@ impl World {
             }
             // The open indexes hold exactly the proposals not yet terminal.
             let open = map.contains_key(&format!("open~{:020}~{id}", p.created_at));
-            let open_by = map.contains_key(&format!("openby~{}~{id}", p.proposer));
+            let open_by = map.contains_key(&format!("openby~{}~{}~{id}", p.proposer, &id[..1]));
             assert_eq!(
                 open,
                 !p.state.is_terminal(),
