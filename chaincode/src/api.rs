@@ -45,6 +45,10 @@ pub struct FoundArgs {
     pub channels: Vec<ChannelInput>,
     #[serde(default)]
     pub governance: Option<Governance>,
+    /// Admin certificate fingerprints (SHA-256 hex of the PEM bytes) by
+    /// organization, for MSPs whose admin certificates carry no NodeOU role.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub admin_certs: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// `propose`: file a proposal (idempotent per ID).
@@ -80,9 +84,20 @@ pub struct VoteArgs {
     pub decision: Decision,
     #[serde(default)]
     pub reason: String,
-    /// Required on approve votes for ChannelUpdate, OrgAdd and OrgRemove.
-    #[serde(default)]
+    /// Refused when present: signatures over a ConfigUpdate are given with
+    /// `sign` once the proposal is approved (kept so old clients get a clear
+    /// refusal instead of an unknown field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_signature: Option<ConfigSignatureB64>,
+}
+
+/// `sign`: an approving organization's ConfigSignature over an approved
+/// proposal's stored ConfigUpdate bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignArgs {
+    pub id: String,
+    pub config_signature: ConfigSignatureB64,
 }
 
 /// `withdraw` and `retry`.
@@ -141,6 +156,10 @@ pub struct ListArgs {
     /// The `bookmark` of the previous page.
     #[serde(default)]
     pub bookmark: Option<String>,
+    /// Only proposals not yet in a terminal state (proposed, approved,
+    /// failed), read from their own index: costs O(open), not O(ever filed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open: bool,
 }
 
 /// `tasks`.

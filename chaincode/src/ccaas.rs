@@ -8,8 +8,13 @@
 //! answer. When the contract returns, its writes are applied (`put_state` /
 //! `del_state`, in key order), its event is set and its response returned; a
 //! refusal becomes the chaincode's error response (`<class>: <text>`) and
-//! nothing is written. Range reads use `GetStateByRange` (pagination is not
-//! allowed in update transactions) and keep the first `limit` rows.
+//! nothing is written. Range reads pass their limit to the peer: in a query
+//! (the contract's read-only functions) as one page of
+//! `GetStateByRangeWithPagination` of `limit` rows, so the peer never sends
+//! more; in an update transaction Fabric refuses pagination, so
+//! `GetStateByRange` is used, and the contract reads there only ranges that
+//! are bounded by construction (one key per electorate member, capped task
+//! reports, the capped open proposals of one organization).
 
 use std::time::UNIX_EPOCH;
 
@@ -26,6 +31,11 @@ type Rows = Vec<(String, Vec<u8>)>;
 enum Read {
     Get(String, oneshot::Sender<Result<Option<Vec<u8>>, String>>),
     Range(String, String, usize, oneshot::Sender<Result<Rows, String>>),
+}
+
+/// Whether a function only reads (so its range reads may be paginated).
+fn is_query(function: &str) -> bool {
+    crate::QUERY_FUNCTIONS.contains(&function)
 }
 
 /// The contract's view of the state on the blocking thread: each read is
@@ -77,6 +87,7 @@ impl Chaincode for OpsSc {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         // The function name first, then its arguments (as the shell expects).
+        let paginate = is_query(&stub.function());
         let mut args = vec![stub.function().into_bytes()];
         args.extend(stub.args().iter().cloned());
         let (reads_tx, mut reads) = mpsc::channel::<Read>(1);
@@ -91,10 +102,17 @@ impl Chaincode for OpsSc {
                     let _ = answer.send(stub.get_state(&key).await.map_err(String::from));
                 }
                 Read::Range(start, end, limit, answer) => {
-                    let rows = stub
-                        .get_state_by_range(&start, &end)
-                        .await
-                        .map_err(String::from);
+                    let rows = if paginate {
+                        let page_size = i32::try_from(limit).unwrap_or(i32::MAX).max(1);
+                        stub.get_state_by_range_with_pagination(&start, &end, page_size, "")
+                            .await
+                            .map(|page| page.entries)
+                            .map_err(String::from)
+                    } else {
+                        stub.get_state_by_range(&start, &end)
+                            .await
+                            .map_err(String::from)
+                    };
                     let _ = answer.send(rows.map(|mut r| {
                         r.truncate(limit);
                         r

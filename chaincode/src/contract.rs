@@ -6,8 +6,9 @@
 //! [`ContractError`] with nothing written. Time is the transaction timestamp
 //! only. Votes read just the proposal and the voter's own vote key and write
 //! only that key, so organizations voting in the same block never conflict;
-//! the decision is taken by `tally` (or lazily, once the deadline passed, by
-//! any call that touches the proposal).
+//! the decision is taken by `tally`. A deadline ends a proposal only through
+//! expiry attestations of enough of the electorate (`expire`, or a vote past
+//! the deadline): see the crate doc, "Against a hostile member".
 
 use std::collections::BTreeSet;
 
@@ -17,15 +18,16 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::{
-    self, ChannelCreatePayload, ChannelInput, FoundArgs, IdArgs, ListArgs, OrgChangePayload,
-    Payload, ProposeArgs, ReasonArgs, RegistryAction, ReportCommittedArgs, ReportFailedArgs,
-    ReportTaskArgs, TasksArgs, VoteArgs,
+    self, ChannelInput, FoundArgs, IdArgs, ListArgs, OrgChangePayload, Payload, ProposeArgs,
+    ReasonArgs, RegistryAction, ReportCommittedArgs, ReportFailedArgs, ReportTaskArgs, SignArgs,
+    TasksArgs, VoteArgs,
 };
 use crate::error::ContractError;
 use crate::keys;
 use crate::model::{
-    ChannelEntry, ChannelPolicies, Decision, DecisionInfo, Execution, ExecutionReport, Governance,
-    Kind, Proposal, ProposalState, QuorumLevel, RegistryMeta, Rule, TaskEntry, Transition, Vote,
+    ChannelEntry, ChannelPolicies, Decision, DecisionInfo, Execution, ExecutionReport,
+    ExpiryAttestation, FoundingConfirmation, Governance, Kind, Proposal, ProposalState,
+    QuorumLevel, RegistryMeta, Rule, SignatureEntry, TaskEntry, Transition, Vote,
 };
 use crate::sig;
 use crate::state::{StateRead, Tx, Write, prefix_end};
@@ -64,8 +66,9 @@ pub struct Outcome {
 }
 
 /// Functions that change state (submit them as transactions).
-pub const INVOKE_FUNCTIONS: [&str; 11] = [
+pub const INVOKE_FUNCTIONS: [&str; 12] = [
     "found",
+    "sign",
     "propose",
     "vote",
     "tally",
@@ -79,13 +82,45 @@ pub const INVOKE_FUNCTIONS: [&str; 11] = [
 ];
 
 /// Functions that only read (evaluate them).
-pub const QUERY_FUNCTIONS: [&str; 6] = ["get", "list", "votes", "tasks", "history", "registry"];
+pub const QUERY_FUNCTIONS: [&str; 7] = [
+    "get",
+    "list",
+    "votes",
+    "signatures",
+    "tasks",
+    "history",
+    "registry",
+];
+
+/// Open (not terminal) proposals one organization may have filed when its
+/// whole open set is counted (see [`OPEN_SHARD_FREE`]).
+pub const MAX_OPEN_PER_ORG: usize = 64;
+/// A filing whose shard of the proposer's open set (16 shards by the ID's
+/// first hex digit) holds fewer than this is accepted after reading only
+/// that shard; otherwise the whole set is counted against
+/// [`MAX_OPEN_PER_ORG`]. Range reads in an update transaction conflict with
+/// any concurrent insert into the range (Fabric's phantom check), so this
+/// keeps one organization's concurrent filings from invalidating each other,
+/// at the price of a looser bound: an organization never holds more than
+/// `MAX_OPEN_PER_ORG + 16 × OPEN_SHARD_FREE` (128) open proposals.
+pub const OPEN_SHARD_FREE: usize = 4;
+/// The most open proposals an organization can hold.
+pub const MAX_OPEN_PER_ORG_BOUND: usize = MAX_OPEN_PER_ORG + 16 * OPEN_SHARD_FREE;
 
 /// Index entries `list` reads at most per call.
 const LIST_SCAN_LIMIT: usize = 1000;
-/// Most entries any per-proposal range read returns (votes are bounded by
-/// the electorate; tasks by this).
+/// Most entries any per-proposal range read returns: votes, expiry
+/// attestations and signatures are one per organization (at most
+/// [`validate::MAX_MEMBERS`] in an electorate); tasks are bounded by
+/// [`MAX_TASK_REPORTS`] per organization and [`MAX_TASKS_PER_ORG`].
 const RANGE_LIMIT: usize = 10_000;
+/// Reports one organization may make of one task on one proposal.
+pub const MAX_TASK_REPORTS: usize = 100;
+/// Task reports one organization may make on one proposal, all tasks together.
+pub const MAX_TASKS_PER_ORG: usize = 1000;
+/// The shortest voting period `propose` accepts for an explicit deadline: a
+/// filing cannot leave the other organizations no time to vote.
+pub const MIN_VOTING_PERIOD_SECS: i64 = 3600;
 
 /// Runs one call. `args` is the chaincode input after the function name:
 /// nothing, or one JSON object.
@@ -130,8 +165,15 @@ pub fn invoke(
         actor: sig::fingerprint(&ctx.creator_cert),
         event: None,
     };
+    // Only an organization's admin identities act for it (`found` checks
+    // against the admin certificates its own arguments list).
+    if INVOKE_FUNCTIONS.contains(&function) && function != "found" {
+        call.require_admin()?;
+    }
     let response = match function {
         "found" => call.found(parse(arg)?)?,
+        "sign" => call.sign(parse(arg)?)?,
+        "signatures" => call.query_signatures(parse(arg)?)?,
         "propose" => call.propose(parse(arg)?)?,
         "vote" => call.vote(parse(arg)?)?,
         "tally" => call.tally(parse(arg)?, false)?,
@@ -220,6 +262,9 @@ fn rotated(order: &[String], attempt: u32) -> Vec<String> {
 pub struct Count {
     pub approvals: Vec<String>,
     pub rejections: Vec<String>,
+    /// The latest vote's recorded time (0 without votes).
+    #[serde(skip)]
+    pub latest: i64,
 }
 
 impl Count {
@@ -258,6 +303,37 @@ impl<'a> Call<'a> {
 
     fn me(&self) -> &str {
         &self.ctx.creator_msp
+    }
+
+    /// The registry's admin certificate fingerprints of `msp` (none before
+    /// founding).
+    fn listed_admins(&self, msp: &str) -> Result<Vec<String>, ContractError> {
+        let meta: Option<RegistryMeta> = self.get_json(keys::META)?;
+        Ok(meta
+            .and_then(|m| m.admin_certs.get(msp).cloned())
+            .unwrap_or_default())
+    }
+
+    /// Refuses a creator that is not an admin of its organization.
+    fn require_admin(&self) -> Result<(), ContractError> {
+        let listed = self.listed_admins(self.me())?;
+        self.require_admin_among(&listed)
+    }
+
+    fn require_admin_among(&self, listed: &[String]) -> Result<(), ContractError> {
+        if sig::is_admin_cert(&self.ctx.creator_cert, listed) {
+            Ok(())
+        } else {
+            Err(ContractError::forbidden(
+                self.me(),
+                "act for its organization",
+                format!(
+                    "the creator is not an admin identity of {} (no OU={} in its certificate, and the registry does not list it); submit with the organization's admin",
+                    self.me(),
+                    sig::ADMIN_OU
+                ),
+            ))
+        }
     }
 
     fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, ContractError> {
@@ -329,8 +405,14 @@ impl<'a> Call<'a> {
         })
     }
 
+    /// Stores the proposal; one that reached a terminal state leaves the
+    /// open indexes (the agents' hot path and the proposer's limit).
     fn save(&mut self, p: &Proposal) {
         self.put_json(keys::proposal(&p.id), p);
+        if p.state.is_terminal() {
+            self.tx.delete(keys::open(p.created_at, &p.id));
+            self.tx.delete(keys::open_by(&p.proposer, &p.id));
+        }
     }
 
     fn emit(&mut self, name: &str, p: Option<&Proposal>, moved: &[Moved], detail: Value) {
@@ -391,6 +473,7 @@ impl<'a> Call<'a> {
             if !p.electorate.contains(&v.org) {
                 continue;
             }
+            c.latest = c.latest.max(v.cast_at);
             match v.decision {
                 Decision::Approve => c.approvals.push(v.org),
                 Decision::Reject => c.rejections.push(v.org),
@@ -399,14 +482,37 @@ impl<'a> Call<'a> {
         Ok(c)
     }
 
-    /// Decides an undecided proposal from its votes, or expires it when the
-    /// deadline passed undecided. Writes nothing; returns the moves made on
-    /// `p` (empty when it stays undecided).
+    /// The organizations of the electorate that attested the deadline passed.
+    fn attestations(&self, p: &Proposal) -> Result<Vec<String>, ContractError> {
+        Ok(self
+            .range_json::<ExpiryAttestation>(&keys::expiry_prefix(&p.id))?
+            .into_iter()
+            .map(|(_, a)| a.org)
+            .filter(|o| p.electorate.contains(o))
+            .collect())
+    }
+
+    /// Expiry attestations needed: as many organizations as a rejection
+    /// (`n - quorum + 1`), so expiring gives no coalition more power than
+    /// voting reject would, and one organization's clock cannot end another
+    /// organization's change.
+    fn expiry_needed(p: &Proposal) -> usize {
+        (p.electorate.len() as u32)
+            .saturating_sub(p.quorum)
+            .saturating_add(1) as usize
+    }
+
+    /// Decides an undecided proposal from its votes, or expires it when
+    /// enough of the electorate attested that the deadline passed. Writes
+    /// nothing; returns the moves made on `p` (empty when it stays
+    /// undecided). The decision time is the transaction time, but never
+    /// before the latest vote it counts.
     fn settle(&self, p: &mut Proposal) -> Result<Vec<Moved>, ContractError> {
         if !p.state.is_undecided() {
             return Ok(Vec::new());
         }
         let count = self.count(p)?;
+        let decided_at = self.now.max(count.latest);
         match count.decides(p.electorate.len(), p.quorum) {
             Some(ProposalState::Approved) => {
                 let note = format!(
@@ -415,7 +521,7 @@ impl<'a> Call<'a> {
                     p.electorate.len(),
                     p.quorum
                 );
-                self.record_decision(p, &count);
+                self.record_decision(p, &count, decided_at);
                 if p.kind.is_meta() {
                     let m = self.move_to(p, ProposalState::Committed, note)?;
                     Ok(vec![m])
@@ -423,7 +529,7 @@ impl<'a> Call<'a> {
                     let gov = self.governance()?;
                     p.execution = Some(Execution {
                         attempt: 1,
-                        started_at: self.now,
+                        started_at: decided_at,
                         timeout_secs: gov.executor_timeout_secs,
                         order: executor_order(&p.id, &count.approvals),
                         claimed_by: None,
@@ -441,48 +547,62 @@ impl<'a> Call<'a> {
                     p.electorate.len(),
                     p.quorum
                 );
-                self.record_decision(p, &count);
+                self.record_decision(p, &count, decided_at);
                 Ok(vec![self.move_to(p, ProposalState::Rejected, note)?])
             }
-            None if self.now >= p.deadline => {
-                let note = format!(
-                    "deadline passed with {} of {} approvals needed",
-                    count.approvals.len(),
-                    p.quorum
-                );
-                Ok(vec![self.move_to(p, ProposalState::Expired, note)?])
+            None => {
+                let attested = self.attestations(p)?;
+                if attested.len() >= Self::expiry_needed(p) {
+                    let note = format!(
+                        "deadline {} passed by the clocks of {} with {} of {} approvals needed",
+                        p.deadline,
+                        attested.join(", "),
+                        count.approvals.len(),
+                        p.quorum
+                    );
+                    Ok(vec![self.move_to(p, ProposalState::Expired, note)?])
+                } else {
+                    Ok(Vec::new())
+                }
             }
-            None => Ok(Vec::new()),
         }
     }
 
-    fn record_decision(&self, p: &mut Proposal, c: &Count) {
+    fn record_decision(&self, p: &mut Proposal, c: &Count, at: i64) {
         let mut approvals = c.approvals.clone();
         approvals.sort();
         let mut rejections = c.rejections.clone();
         rejections.sort();
         p.decision = Some(DecisionInfo {
-            at: self.now,
+            at,
             tx_id: self.ctx.tx_id.clone(),
             approvals,
             rejections,
         });
     }
 
-    /// Lazy settling for calls on a proposal: once the deadline passed, any
-    /// call that touches an undecided proposal settles it first. Returns the
-    /// moves when it did (the caller then reports that instead of acting).
-    fn settle_if_due(&mut self, p: &mut Proposal) -> Result<Vec<Moved>, ContractError> {
-        if p.state.is_undecided() && self.now >= p.deadline {
-            let moved = self.settle(p)?;
-            if !moved.is_empty() {
-                self.apply_if_committed(p)?;
-                self.save(p);
-            }
-            Ok(moved)
-        } else {
-            Ok(Vec::new())
+    /// Records this organization's expiry attestation (its clock says the
+    /// deadline of the undecided `p` passed) and settles `p` when enough of
+    /// the electorate attested. Returns the moves (empty while more
+    /// attestations are needed); saves `p` when it moved.
+    fn attest_expiry(&mut self, p: &mut Proposal) -> Result<Vec<Moved>, ContractError> {
+        let key = keys::expiry(&p.id, self.me());
+        if self.tx.get(&key).map_err(ContractError::State)?.is_none() {
+            let a = ExpiryAttestation {
+                proposal_id: p.id.clone(),
+                org: self.me().to_string(),
+                at: self.now,
+                tx_id: self.ctx.tx_id.clone(),
+                actor: self.actor.clone(),
+            };
+            self.put_json(key, &a);
         }
+        let moved = self.settle(p)?;
+        if !moved.is_empty() {
+            self.apply_if_committed(p)?;
+            self.save(p);
+        }
+        Ok(moved)
     }
 
     /// After a meta proposal moved to Committed in `settle`, applies it.
@@ -506,24 +626,38 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// The reply to a call that found the proposal past its deadline and
-    /// settled it instead of doing what was asked.
-    fn settled_instead(&mut self, p: &Proposal, moved: Vec<Moved>, asked: &str) -> Value {
-        let to = moved.last().map(|m| m.to).unwrap_or(p.state);
+    /// The reply to a call that found the proposal past its deadline (by
+    /// the caller's clock): the call counted as the caller's expiry
+    /// attestation instead of doing what was asked.
+    fn attested_instead(&mut self, p: &Proposal, moved: Vec<Moved>, asked: &str) -> Value {
+        let name = match moved.last() {
+            Some(m) => Self::event_name_for(m.to),
+            None => "ExpiryAttested",
+        };
         self.emit(
-            Self::event_name_for(to),
+            name,
             Some(p),
             &moved,
-            json!({ "trigger": asked }),
+            json!({ "trigger": asked, "org": self.me() }),
         );
+        let message = if p.state.is_undecided() {
+            format!(
+                "the voting deadline {} has passed by this transaction's time; the {asked} was recorded as {}'s expiry attestation instead ({} of the electorate must attest)",
+                p.deadline,
+                self.me(),
+                Self::expiry_needed(p)
+            )
+        } else {
+            format!(
+                "the voting deadline {} has passed; the proposal was settled as {} and the {asked} was not applied",
+                p.deadline, p.state
+            )
+        };
         json!({
             "outcome": "not_applied",
             "id": p.id,
             "state": p.state,
-            "message": format!(
-                "the voting deadline passed ({}); the proposal was settled as {} and the {asked} was not applied",
-                p.deadline, p.state
-            ),
+            "message": message,
         })
     }
 
@@ -580,6 +714,30 @@ impl<'a> Call<'a> {
         if let Some(g) = &a.governance {
             api::check_governance("governance", g)?;
         }
+        let mut admin_certs = std::collections::BTreeMap::new();
+        for (msp, fps) in &a.admin_certs {
+            validate::msp_id("admin_certs", msp)?;
+            if !members.contains(msp) {
+                return Err(ContractError::bad(
+                    "admin_certs",
+                    format!("{msp} is not a founding member"),
+                ));
+            }
+            if fps.len() > validate::MAX_MEMBERS {
+                return Err(ContractError::bad(
+                    format!("admin_certs.{msp}"),
+                    format!("lists more than {} certificates", validate::MAX_MEMBERS),
+                ));
+            }
+            let mut list = Vec::new();
+            for fp in fps {
+                validate::hex_digits(&format!("admin_certs.{msp}"), fp, &[64])?;
+                list.push(fp.to_ascii_lowercase());
+            }
+            list.sort();
+            list.dedup();
+            admin_certs.insert(msp.clone(), list);
+        }
         if self
             .tx
             .get(keys::META)
@@ -603,12 +761,59 @@ impl<'a> Call<'a> {
                 "the founder must be one of the founding members",
             ));
         }
+        let listed = admin_certs.get(self.me()).cloned().unwrap_or_default();
+        self.require_admin_among(&listed)?;
+        let gov = a.governance.unwrap_or_default();
+        // The content every founding member confirms: the arguments in
+        // canonical form (lists sorted, defaults written out), hashed.
+        channels.sort_by(|x, y| x.name.cmp(&y.name));
+        let content = json!({
+            "ops_channel": a.ops_channel,
+            "members": members,
+            "ops_policies": a.ops_policies,
+            "channels": channels,
+            "governance": gov,
+            "admin_certs": admin_certs,
+        });
+        let content_hash = hex::encode(Sha256::digest(
+            crate::canon::canonical_json(&crate::canon::canonicalize(&content)).as_bytes(),
+        ));
+        let confirmation = FoundingConfirmation {
+            content: content_hash.clone(),
+            org: self.me().to_string(),
+            at: self.now,
+            tx_id: self.ctx.tx_id.clone(),
+            actor: self.actor.clone(),
+        };
+        self.put_json(keys::founding(&content_hash, self.me()), &confirmation);
+        let mut waiting_for = Vec::new();
+        for m in &members {
+            let key = keys::founding(&content_hash, m);
+            if self.tx.get(&key).map_err(ContractError::State)?.is_none() {
+                waiting_for.push(m.clone());
+            }
+        }
+        if !waiting_for.is_empty() {
+            self.emit(
+                "FoundingConfirmed",
+                None,
+                &[],
+                json!({ "content": content_hash, "org": self.me(), "waiting_for": waiting_for }),
+            );
+            return Ok(json!({
+                "outcome": "confirmed",
+                "content": content_hash,
+                "waiting_for": waiting_for,
+                "message": "recorded; the registry takes effect when every founding member has called `found` with the same arguments",
+            }));
+        }
         let meta = RegistryMeta {
             ops_channel: a.ops_channel.clone(),
             founders: members.clone(),
             founded_by: self.me().to_string(),
             founded_at: self.now,
             tx_id: self.ctx.tx_id.clone(),
+            admin_certs,
         };
         self.put_json(keys::META.to_string(), &meta);
         let ops = ChannelEntry {
@@ -629,14 +834,13 @@ impl<'a> Call<'a> {
             };
             self.put_json(keys::channel(&e.name), &e);
         }
-        let gov = a.governance.unwrap_or_default();
         self.put_json(keys::GOVERNANCE.to_string(), &gov);
         let names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
         self.emit(
             "RegistryFounded",
             None,
             &[],
-            json!({ "ops_channel": a.ops_channel, "members": members, "channels": names }),
+            json!({ "ops_channel": a.ops_channel, "members": members, "channels": names, "content": content_hash }),
         );
         Ok(json!({ "outcome": "founded", "registry": meta, "governance": gov }))
     }
@@ -665,16 +869,22 @@ impl<'a> Call<'a> {
             ));
         }
 
-        // 3. Filing again is a no-op that returns the first filing.
+        // 3. Filing again returns the first filing; another organization
+        // filing the same open change backs it (its proposer can then no
+        // longer withdraw it).
         if let Some(mut existing) = self.get_json::<Proposal>(&keys::proposal(&id))? {
-            let moved = self.settle_if_due(&mut existing)?;
-            if !moved.is_empty() {
-                let to = moved.last().map(|m| m.to).unwrap_or(existing.state);
+            let backs = !existing.state.is_terminal()
+                && existing.proposer != self.me()
+                && !existing.also_filed_by.iter().any(|m| m == self.me());
+            if backs {
+                existing.also_filed_by.push(self.me().to_string());
+                existing.also_filed_by.sort();
+                self.save(&existing);
                 self.emit(
-                    Self::event_name_for(to),
+                    "ProposalBacked",
                     Some(&existing),
-                    &moved,
-                    json!({"trigger": "propose"}),
+                    &[],
+                    json!({ "org": self.me() }),
                 );
             }
             return Ok(json!({
@@ -691,42 +901,58 @@ impl<'a> Call<'a> {
         let deadline = match a.deadline {
             None => self.now.saturating_add(gov.voting_period_secs),
             Some(d) => {
+                let earliest = self
+                    .now
+                    .saturating_add(MIN_VOTING_PERIOD_SECS.min(gov.voting_period_secs));
                 let latest = self.now.saturating_add(gov.max_voting_period_secs);
-                if d <= self.now || d > latest {
+                if d < earliest || d > latest {
                     return Err(ContractError::bad(
                         "deadline",
                         format!(
-                            "must be after the transaction time {} and at most {latest} (governance max_voting_period_secs = {})",
-                            self.now, gov.max_voting_period_secs
+                            "must be between {earliest} and {latest}: at least {} s after the transaction time {} (the minimum voting period) and at most governance max_voting_period_secs = {} after it",
+                            MIN_VOTING_PERIOD_SECS.min(gov.voting_period_secs),
+                            self.now,
+                            gov.max_voting_period_secs
                         ),
                     ));
                 }
                 d
             }
         };
+        self.check_open_limit(&id)?;
 
-        // 4. Supersede the undecided proposal for the same target.
+        // 4. Supersede this organization's own undecided (or failed)
+        // proposal for the same target, once its votes are counted: one
+        // that already has its quorum (or enough rejections) is decided
+        // instead. Another organization's proposal is never superseded by
+        // this filing.
         let mut moved = vec![Moved {
             proposal_id: id.clone(),
             from: None,
             to: ProposalState::Proposed,
         }];
-        let target_key = keys::target_key(a.kind, &a.target);
+        let target_key = keys::target_of(a.kind, &a.target, self.me());
         let mut superseded = Vec::new();
         if let Some(old_id) = self.get_json::<String>(&target_key)?
             && let Some(mut old) = self.get_json::<Proposal>(&keys::proposal(&old_id))?
+            && matches!(old.state, ProposalState::Proposed | ProposalState::Failed)
+            && old.proposer == self.me()
         {
-            let mut m = self.settle_if_due(&mut old)?;
-            if old.state.is_undecided() {
+            // A failed execution is closed by its proposer's newer change
+            // (the alternative, `retry`, stays open until then).
+            let mut m = self.settle(&mut old)?;
+            if matches!(old.state, ProposalState::Proposed | ProposalState::Failed) {
                 m.push(self.move_to(
                     &mut old,
                     ProposalState::Superseded,
-                    format!("superseded by {id}"),
+                    format!("superseded by {id}, filed by the same organization"),
                 )?);
                 old.superseded_by = Some(id.clone());
-                self.save(&old);
                 superseded.push(old.id.clone());
+            } else {
+                self.apply_if_committed(&old)?;
             }
+            self.save(&old);
             moved.extend(m);
         }
 
@@ -747,6 +973,7 @@ impl<'a> Call<'a> {
             quorum_rule,
             decision: None,
             superseded_by: None,
+            also_filed_by: Vec::new(),
             execution: None,
             history: vec![Transition {
                 at: self.now,
@@ -759,6 +986,8 @@ impl<'a> Call<'a> {
         };
         self.save(&p);
         self.put_json(keys::index(p.created_at, &id), &Value::Null);
+        self.put_json(keys::open(p.created_at, &id), &Value::Null);
+        self.put_json(keys::open_by(self.me(), &id), &Value::Null);
         self.put_json(target_key, &id);
         self.emit(
             "ProposalFiled",
@@ -776,6 +1005,35 @@ impl<'a> Call<'a> {
             "electorate": p.electorate,
             "superseded": superseded,
         }))
+    }
+
+    /// The limit on the caller's open proposals (see [`OPEN_SHARD_FREE`]).
+    fn check_open_limit(&self, id: &str) -> Result<(), ContractError> {
+        let shard = keys::open_by_shard_prefix(self.me(), id);
+        let in_shard = self
+            .tx
+            .range(&shard, &prefix_end(&shard), OPEN_SHARD_FREE)
+            .map_err(ContractError::State)?
+            .len();
+        if in_shard < OPEN_SHARD_FREE {
+            return Ok(());
+        }
+        let all = keys::open_by_prefix(self.me());
+        let total = self
+            .tx
+            .range(&all, &prefix_end(&all), MAX_OPEN_PER_ORG)
+            .map_err(ContractError::State)?
+            .len();
+        if total >= MAX_OPEN_PER_ORG {
+            return Err(ContractError::conflict(
+                format!("the open proposals of {}", self.me()),
+                "full",
+                format!(
+                    "it has {total} proposals that are not yet committed, rejected, expired, withdrawn or superseded (at most {MAX_OPEN_PER_ORG}); withdraw or settle some first"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn check_target(&self, a: &ProposeArgs, payload: &Payload) -> Result<(), ContractError> {
@@ -910,20 +1168,43 @@ impl<'a> Call<'a> {
                 (ch.members, q, t)
             }
             Kind::ChannelCreate => {
-                let Payload::ChannelCreate(ChannelCreatePayload { members, .. }) = payload else {
-                    return Err(ContractError::bad(
-                        "payload",
-                        "is not a ChannelCreate payload",
-                    ));
-                };
-                let n = members.len() as u32;
+                // The new channel's name and members are the consortium's
+                // business: the ops channel decides, not the members the
+                // payload names (one organization could otherwise file,
+                // approve and squat a channel name alone).
+                let ops = registered(&meta.ops_channel)?;
+                let n = ops.members.len() as u32;
                 let (q, t) = raise(
-                    "the new channel's members,",
-                    Rule::Majority,
+                    "the ops channel's Admins policy",
+                    ops.policies.admins,
                     gov.quorum.channel_create,
                     n,
                 );
-                (members.clone(), q, t)
+                (ops.members, q, t)
+            }
+            Kind::RegistryChange if a.target.channel == meta.ops_channel => {
+                // Repairing the ops channel's own entry: its electorate is
+                // the registered members and the members the change names
+                // (every organization that can call the contract is on the
+                // ops channel, so a listed organization that votes proves
+                // its membership), deciding by a majority of them. A
+                // captured registry can so be repaired by the real members,
+                // and no single member can rewrite it.
+                let ops = registered(&meta.ops_channel)?;
+                let mut members: BTreeSet<String> = ops.members.into_iter().collect();
+                if let Payload::Registry(r) = payload {
+                    members.extend(r.members.iter().cloned());
+                }
+                let members: Vec<String> = members.into_iter().collect();
+                let n = members.len() as u32;
+                let q = Rule::Majority.required(n).max(1);
+                (
+                    members,
+                    q,
+                    format!(
+                        "{q} of {n}: a change of the ops channel's entry needs a majority of its registered and named members"
+                    ),
+                )
             }
             Kind::GovernanceChange | Kind::RegistryChange => {
                 let ops = registered(&meta.ops_channel)?;
@@ -1133,18 +1414,13 @@ impl<'a> Call<'a> {
 
     fn vote(&mut self, a: VoteArgs) -> Result<Value, ContractError> {
         validate::text("reason", &a.reason, validate::MAX_TEXT)?;
-        let sig_bytes = match &a.config_signature {
-            None => None,
-            Some(s) => Some((
-                validate::base64_bytes("config_signature.signature_header", &s.signature_header)?,
-                validate::base64_bytes("config_signature.signature", &s.signature)?,
-            )),
-        };
-        let mut p = self.load(&a.id)?;
-        let moved = self.settle_if_due(&mut p)?;
-        if !moved.is_empty() {
-            return Ok(self.settled_instead(&p, moved, "vote"));
+        if a.config_signature.is_some() {
+            return Err(ContractError::bad(
+                "config_signature",
+                "votes carry no ConfigSignature: a signature on the ledger before the decision would let anyone submit the update whatever the vote; once the proposal is approved, each approving organization gives it with `sign`",
+            ));
         }
+        let mut p = self.load(&a.id)?;
         if !p.state.is_undecided() {
             return Err(ContractError::conflict(
                 format!("proposal {}", p.id),
@@ -1153,6 +1429,10 @@ impl<'a> Call<'a> {
             ));
         }
         self.require_member(&p, "vote")?;
+        if self.now >= p.deadline {
+            let moved = self.attest_expiry(&mut p)?;
+            return Ok(self.attested_instead(&p, moved, "vote"));
+        }
         let key = keys::vote(&p.id, self.me());
         if let Some(existing) = self.get_json::<Vote>(&key)? {
             return Err(ContractError::conflict(
@@ -1164,41 +1444,12 @@ impl<'a> Call<'a> {
                 ),
             ));
         }
-        match (a.decision, &sig_bytes) {
-            (Decision::Approve, None) if p.kind.carries_config_update() => {
-                return Err(ContractError::bad(
-                    "config_signature",
-                    format!(
-                        "an approve vote on a {} carries the voter's ConfigSignature over the proposal's ConfigUpdate",
-                        p.kind
-                    ),
-                ));
-            }
-            (Decision::Approve, Some((header, signature))) if p.kind.carries_config_update() => {
-                let payload = api::parse_payload(p.kind, &p.payload)
-                    .map_err(|e| ContractError::corrupt(keys::proposal(&p.id), e))?;
-                let update_b64 = payload.config_update_b64().ok_or_else(|| {
-                    ContractError::corrupt(keys::proposal(&p.id), "no config_update")
-                })?;
-                let update = validate::base64_bytes("payload.config_update", update_b64)
-                    .map_err(|e| ContractError::corrupt(keys::proposal(&p.id), e))?;
-                sig::verify_config_signature(self.me(), header, signature, &update, self.now)
-                    .map_err(|r| ContractError::bad("config_signature", r))?;
-            }
-            (_, Some(_)) => {
-                return Err(ContractError::bad(
-                    "config_signature",
-                    "only approve votes on ChannelUpdate, OrgAdd and OrgRemove carry a ConfigSignature",
-                ));
-            }
-            (_, None) => {}
-        }
         let v = Vote {
             proposal_id: p.id.clone(),
             org: self.me().to_string(),
             decision: a.decision,
             reason: a.reason,
-            config_signature: a.config_signature,
+            config_signature: None,
             cast_at: self.now,
             tx_id: self.ctx.tx_id.clone(),
             actor: self.actor.clone(),
@@ -1219,9 +1470,89 @@ impl<'a> Call<'a> {
         }))
     }
 
+    // ------------------------------------------------------------ sign
+
+    /// Records an approving organization's ConfigSignature over the approved
+    /// proposal's stored ConfigUpdate bytes; the executor reads them with
+    /// the `signatures` query. Signing again replaces the organization's
+    /// signature (e.g. after its admin certificate was renewed).
+    fn sign(&mut self, a: SignArgs) -> Result<Value, ContractError> {
+        let header = validate::base64_bytes(
+            "config_signature.signature_header",
+            &a.config_signature.signature_header,
+        )?;
+        let signature =
+            validate::base64_bytes("config_signature.signature", &a.config_signature.signature)?;
+        let p = self.load(&a.id)?;
+        if !p.kind.carries_config_update() {
+            return Err(ContractError::bad(
+                "id",
+                format!(
+                    "proposal {} is a {}; only ChannelUpdate, OrgAdd and OrgRemove are signed",
+                    p.id, p.kind
+                ),
+            ));
+        }
+        if p.state != ProposalState::Approved {
+            return Err(ContractError::conflict(
+                format!("proposal {}", p.id),
+                p.state,
+                "signatures over a ConfigUpdate are given only while the proposal is approved: released before the decision, they would let anyone submit the update whatever the vote",
+            ));
+        }
+        let approvals = p
+            .decision
+            .as_ref()
+            .map(|d| d.approvals.clone())
+            .unwrap_or_default();
+        if !approvals.iter().any(|m| m == self.me()) {
+            return Err(ContractError::forbidden(
+                self.me(),
+                format!("sign the update of proposal {}", p.id),
+                format!(
+                    "only the organizations that approved it sign ({})",
+                    approvals.join(", ")
+                ),
+            ));
+        }
+        let payload = api::parse_payload(p.kind, &p.payload)
+            .map_err(|e| ContractError::corrupt(keys::proposal(&p.id), e))?;
+        let update_b64 = payload
+            .config_update_b64()
+            .ok_or_else(|| ContractError::corrupt(keys::proposal(&p.id), "no config_update"))?;
+        let update = validate::base64_bytes("payload.config_update", update_b64)
+            .map_err(|e| ContractError::corrupt(keys::proposal(&p.id), e))?;
+        let listed = self.listed_admins(self.me())?;
+        let signer = sig::verify_config_signature(
+            self.me(),
+            &listed,
+            &header,
+            &signature,
+            &update,
+            self.now,
+        )
+        .map_err(|r| ContractError::bad("config_signature", r))?;
+        let entry = SignatureEntry {
+            proposal_id: p.id.clone(),
+            org: self.me().to_string(),
+            config_signature: a.config_signature,
+            signer: signer.fingerprint,
+            at: self.now,
+            tx_id: self.ctx.tx_id.clone(),
+        };
+        self.put_json(keys::signature(&p.id, self.me()), &entry);
+        self.emit(
+            "UpdateSigned",
+            Some(&p),
+            &[],
+            json!({ "org": entry.org, "signer": entry.signer }),
+        );
+        Ok(json!({ "outcome": "signed", "id": p.id, "state": p.state, "org": entry.org }))
+    }
+
     // ------------------------------------------------------------ tally / expire
 
-    fn tally(&mut self, a: IdArgs, expire_only: bool) -> Result<Value, ContractError> {
+    fn tally(&mut self, a: IdArgs, expire: bool) -> Result<Value, ContractError> {
         let mut p = self.load(&a.id)?;
         if !p.state.is_undecided() {
             return Ok(json!({
@@ -1231,15 +1562,39 @@ impl<'a> Call<'a> {
                 "decision": p.decision,
             }));
         }
-        if expire_only && self.now < p.deadline {
-            return Err(ContractError::conflict(
-                format!("proposal {}", p.id),
-                p.state,
-                format!(
-                    "its deadline {} has not passed (transaction time {})",
-                    p.deadline, self.now
-                ),
-            ));
+        if expire {
+            if self.now < p.deadline {
+                return Err(ContractError::conflict(
+                    format!("proposal {}", p.id),
+                    p.state,
+                    format!(
+                        "its deadline {} has not passed (transaction time {})",
+                        p.deadline, self.now
+                    ),
+                ));
+            }
+            // An attestation, not a decision: one organization's clock
+            // cannot end a proposal (see `expiry_needed`).
+            self.require_member(&p, "attest the expiry of")?;
+            let moved = self.attest_expiry(&mut p)?;
+            let attested = self.attestations(&p)?;
+            let name = match moved.last() {
+                Some(m) => Self::event_name_for(m.to),
+                None => "ExpiryAttested",
+            };
+            self.emit(
+                name,
+                Some(&p),
+                &moved,
+                json!({ "org": self.me(), "attested": attested }),
+            );
+            return Ok(json!({
+                "outcome": if moved.is_empty() { "attested" } else { "decided" },
+                "id": p.id,
+                "state": p.state,
+                "attested": attested,
+                "needed": Self::expiry_needed(&p),
+            }));
         }
         let count = self.count(&p)?;
         let moved = self.settle(&mut p)?;
@@ -1280,10 +1635,6 @@ impl<'a> Call<'a> {
     fn withdraw(&mut self, a: ReasonArgs) -> Result<Value, ContractError> {
         validate::text("reason", &a.reason, validate::MAX_TEXT)?;
         let mut p = self.load(&a.id)?;
-        let moved = self.settle_if_due(&mut p)?;
-        if !moved.is_empty() {
-            return Ok(self.settled_instead(&p, moved, "withdrawal"));
-        }
         if !p.state.is_undecided() {
             return Err(ContractError::conflict(
                 format!("proposal {}", p.id),
@@ -1298,6 +1649,28 @@ impl<'a> Call<'a> {
                 format!(
                     "only its proposer {} may withdraw it; vote reject instead",
                     p.proposer
+                ),
+            ));
+        }
+        // A change another organization backs (filed it too, or approved
+        // it) is no longer the proposer's alone to end.
+        let count = self.count(&p)?;
+        let backers: Vec<String> = p
+            .also_filed_by
+            .iter()
+            .chain(count.approvals.iter())
+            .filter(|m| *m != self.me())
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !backers.is_empty() {
+            return Err(ContractError::forbidden(
+                self.me(),
+                format!("withdraw proposal {}", p.id),
+                format!(
+                    "{} backed it (filed it too or approved it); vote reject instead",
+                    backers.join(", ")
                 ),
             ));
         }
@@ -1346,22 +1719,26 @@ impl<'a> Call<'a> {
                 "it is neither in the proposal's electorate nor an organization the proposal adds",
             ));
         }
+        let all = keys::task_prefix_org(&p.id, self.me());
+        let total = self
+            .tx
+            .range(&all, &prefix_end(&all), MAX_TASKS_PER_ORG)
+            .map_err(ContractError::State)?
+            .len();
         let prefix = keys::task_prefix_org_task(&p.id, self.me(), &a.task);
         let seq = self
             .tx
-            .range(&prefix, &prefix_end(&prefix), RANGE_LIMIT)
+            .range(&prefix, &prefix_end(&prefix), MAX_TASK_REPORTS)
             .map_err(ContractError::State)?
             .len() as u32;
-        if seq as usize >= RANGE_LIMIT {
+        if seq as usize >= MAX_TASK_REPORTS || total >= MAX_TASKS_PER_ORG {
             return Err(ContractError::conflict(
-                format!(
-                    "the {} task history of {} on proposal {}",
-                    a.task,
-                    self.me(),
-                    p.id
-                ),
+                format!("the task history of {} on proposal {}", self.me(), p.id),
                 "full",
-                format!("it holds {RANGE_LIMIT} reports"),
+                format!(
+                    "it holds {seq} reports of {} and {total} in all (at most {MAX_TASK_REPORTS} per task and {MAX_TASKS_PER_ORG} in all)",
+                    a.task
+                ),
             ));
         }
         let entry = TaskEntry {
@@ -1442,6 +1819,21 @@ impl<'a> Call<'a> {
 
     fn claim_execution(&mut self, a: IdArgs) -> Result<Value, ContractError> {
         let (mut p, mut exec) = self.executing(&a.id)?;
+        // A claim's time is the claimant's clock: it is accepted only within
+        // the executors' turns counted from the decision, so a claim dated
+        // decades ahead cannot hold the shared step.
+        if self.now > exec.claim_deadline() {
+            return Err(ContractError::conflict(
+                format!("the execution of proposal {}", p.id),
+                "unclaimable",
+                format!(
+                    "claims are accepted until {} (every executor's turn after the decision at {}); the transaction time {} is later. Report the outcome without a claim",
+                    exec.claim_deadline(),
+                    exec.started_at,
+                    self.now
+                ),
+            ));
+        }
         self.require_eligible(&p, &exec, "claim the execution of")?;
         exec.claimed_by = Some(self.me().to_string());
         exec.claimed_at = Some(self.now);
@@ -1556,19 +1948,9 @@ impl<'a> Call<'a> {
 
     // ------------------------------------------------------------ queries
 
-    /// The proposal as it stands at the transaction time (settled in memory
-    /// when its deadline passed; nothing is written).
-    fn effective(&self, mut p: Proposal) -> Result<Proposal, ContractError> {
-        if p.state.is_undecided() && self.now >= p.deadline {
-            self.settle(&mut p)?;
-        }
-        Ok(p)
-    }
-
     fn query_get(&mut self, a: IdArgs) -> Result<Value, ContractError> {
-        let stored = self.load(&a.id)?;
-        let stored_state = stored.state;
-        let p = self.effective(stored)?;
+        let p = self.load(&a.id)?;
+        let stored_state = p.state;
         let count = self.count(&p)?;
         let voted: BTreeSet<&String> = count
             .approvals
@@ -1591,6 +1973,8 @@ impl<'a> Call<'a> {
                 "electorate": p.electorate.len(),
             },
             "eligible_executors": eligible,
+            "deadline_passed": p.state.is_undecided() && self.now >= p.deadline,
+            "expiry_attested_by": self.attestations(&p)?,
         }))
     }
 
@@ -1605,27 +1989,42 @@ impl<'a> Call<'a> {
                 format!("must be 1..={}", validate::MAX_PAGE),
             ));
         }
+        // `open`: the open index, which holds only proposals not yet in a
+        // terminal state, so the agents' pass costs O(open).
+        let (prefix, sample) = if a.open {
+            (keys::OPEN_PREFIX, keys::open(0, &"0".repeat(64)))
+        } else {
+            (keys::INDEX_PREFIX, keys::index(0, &"0".repeat(64)))
+        };
         let start = match &a.bookmark {
-            None => keys::INDEX_PREFIX.to_string(),
+            None => prefix.to_string(),
             Some(b) => {
-                let sample = keys::index(0, &"0".repeat(64));
                 if b.len() != sample.len()
-                    || !b.starts_with(keys::INDEX_PREFIX)
+                    || !b.starts_with(prefix)
                     || !b.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'~')
                 {
                     return Err(ContractError::bad(
                         "bookmark",
-                        "is not a bookmark returned by `list`",
+                        "is not a bookmark returned by `list` (with the same `open`)",
                     ));
                 }
                 format!("{b}~")
             }
         };
+        // Without filters a page needs page_size rows (one more tells
+        // whether there is a next page); filters may skip rows, up to the
+        // scan limit. The read never asks for more than that.
+        let filtered = a.state.is_some() || a.kind.is_some() || a.channel.is_some();
+        let scan_limit = if filtered {
+            LIST_SCAN_LIMIT
+        } else {
+            page_size + 1
+        };
         let rows = self
             .tx
-            .range(&start, &prefix_end(keys::INDEX_PREFIX), LIST_SCAN_LIMIT)
+            .range(&start, &prefix_end(prefix), scan_limit)
             .map_err(ContractError::State)?;
-        let scanned_all = rows.len() < LIST_SCAN_LIMIT;
+        let scanned_all = rows.len() < scan_limit;
         let mut items = Vec::new();
         let mut bookmark: Option<String> = None;
         for (i, (key, _)) in rows.iter().enumerate() {
@@ -1638,7 +2037,6 @@ impl<'a> Call<'a> {
                     "index entry without proposal",
                 ));
             };
-            let p = self.effective(p)?;
             let keep = a.state.is_none_or(|s| s == p.state)
                 && a.kind.is_none_or(|k| k == p.kind)
                 && a.channel.as_ref().is_none_or(|c| c == &p.target.channel);
@@ -1676,6 +2074,16 @@ impl<'a> Call<'a> {
             .map(|(_, v)| v)
             .collect();
         Ok(json!({ "id": p.id, "votes": votes }))
+    }
+
+    fn query_signatures(&mut self, a: IdArgs) -> Result<Value, ContractError> {
+        let p = self.load(&a.id)?;
+        let signatures: Vec<SignatureEntry> = self
+            .range_json::<SignatureEntry>(&keys::signature_prefix(&p.id))?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        Ok(json!({ "id": p.id, "state": p.state, "signatures": signatures }))
     }
 
     fn query_tasks(&mut self, a: TasksArgs) -> Result<Value, ContractError> {

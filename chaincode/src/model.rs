@@ -8,6 +8,7 @@
 //! the content. The lifecycle of a proposal is [`ProposalState`]; which moves
 //! are legal is [`ProposalState::can_move_to`], checked on every transition.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -101,7 +102,8 @@ pub enum ProposalState {
     Expired,
     /// Withdrawn by its proposer before a decision. Terminal.
     Withdrawn,
-    /// A newer proposal for the same target was filed before a decision. Terminal.
+    /// The same organization filed a newer proposal for the same target
+    /// before a decision (or after the execution failed). Terminal.
     Superseded,
 }
 
@@ -153,7 +155,9 @@ impl ProposalState {
 
     /// The transition table. Decisions are final: nothing goes back to
     /// `Proposed`, and only `Failed -> Approved` (a retry) leaves a non-voting
-    /// state for an earlier one.
+    /// state for an earlier one. A failed proposal is closed when its
+    /// proposer files a newer change of the same target (`Failed ->
+    /// Superseded`).
     pub fn can_move_to(self, to: ProposalState) -> bool {
         use ProposalState::*;
         matches!(
@@ -162,7 +166,7 @@ impl ProposalState {
                 Proposed,
                 Approved | Rejected | Expired | Withdrawn | Superseded | Committed
             ) | (Approved, Committed | Failed)
-                | (Failed, Approved)
+                | (Failed, Approved | Superseded)
         )
     }
 }
@@ -268,6 +272,47 @@ pub struct RegistryMeta {
     /// The organization whose transaction founded the registry.
     pub founded_by: String,
     pub founded_at: i64,
+    pub tx_id: String,
+    /// Admin certificates (SHA-256 fingerprints, hex) by organization, for
+    /// MSPs whose admins carry no NodeOU role (see [`crate::sig::is_admin_cert`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub admin_certs: BTreeMap<String, Vec<String>>,
+}
+
+/// One founding member's confirmation of a founding content:
+/// `founding~<content hash>~<msp>`. The registry takes effect when every
+/// member the content lists has confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FoundingConfirmation {
+    /// SHA-256 (hex) of the canonical `found` arguments.
+    pub content: String,
+    pub org: String,
+    pub at: i64,
+    pub tx_id: String,
+    pub actor: String,
+}
+
+/// One organization's statement that a proposal's deadline has passed by
+/// its clock: `expiry~<proposal>~<msp>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryAttestation {
+    pub proposal_id: String,
+    pub org: String,
+    pub at: i64,
+    pub tx_id: String,
+    pub actor: String,
+}
+
+/// An approving organization's `ConfigSignature` over an approved proposal's
+/// ConfigUpdate: `sig~<proposal>~<msp>`. Written only after approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureEntry {
+    pub proposal_id: String,
+    pub org: String,
+    pub config_signature: ConfigSignatureB64,
+    /// SHA-256 (hex) of the signing certificate.
+    pub signer: String,
+    pub at: i64,
     pub tx_id: String,
 }
 
@@ -424,7 +469,14 @@ pub struct ExecutionReport {
 /// node computes the same order and a retry starts with a different executor.
 /// At time `t`, the organizations at positions `0..=k` are eligible, where
 /// `k = (t - started_at) / timeout_secs`; while a claim is fresh
-/// (`t < claimed_at + timeout_secs`) only the claimer is.
+/// (`claimed_at <= t < claimed_at + timeout_secs`) only the claimer is.
+///
+/// Times are compared with the caller's own transaction time, and a time
+/// recorded by someone else's clock binds the caller only once the caller's
+/// clock has reached it: a claim dated after `t` is not a claim yet, and a
+/// decision dated after `t` (`t < started_at`) leaves every executor in the
+/// order eligible. So a future-dated claim or tally can never freeze an
+/// approved proposal for the other executors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Execution {
     pub attempt: u32,
@@ -446,6 +498,7 @@ impl Execution {
     /// The organizations that may claim or report at time `now`.
     pub fn eligible(&self, now: i64) -> Vec<String> {
         if let (Some(by), Some(at)) = (&self.claimed_by, self.claimed_at)
+            && at <= now
             && now < at.saturating_add(self.timeout_secs)
         {
             return vec![by.clone()];
@@ -453,9 +506,13 @@ impl Execution {
         if self.order.is_empty() {
             return Vec::new();
         }
-        let elapsed = now.saturating_sub(self.started_at).max(0);
-        let k = (elapsed / self.timeout_secs.max(1)) as u64;
-        let upto = (k.min(self.order.len() as u64 - 1)) as usize;
+        let upto = if now < self.started_at {
+            self.order.len() - 1
+        } else {
+            let elapsed = now.saturating_sub(self.started_at);
+            let k = (elapsed / self.timeout_secs.max(1)) as u64;
+            (k.min(self.order.len() as u64 - 1)) as usize
+        };
         let mut out: Vec<String> = self.order[..=upto].to_vec();
         if let Some(by) = &self.claimed_by
             && !out.contains(by)
@@ -463,6 +520,15 @@ impl Execution {
             out.push(by.clone());
         }
         out
+    }
+
+    /// The latest time a claim may carry: claims are bounded by the decision
+    /// time, not by the claimant's clock (each executor's turn, from
+    /// `started_at`, plus one timeout).
+    pub fn claim_deadline(&self) -> i64 {
+        let turns = (self.order.len() as i64).max(1);
+        self.started_at
+            .saturating_add(self.timeout_secs.saturating_mul(turns))
     }
 }
 
@@ -504,6 +570,10 @@ pub struct Proposal {
     pub decision: Option<DecisionInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_by: Option<String>,
+    /// Other organizations that filed the same change (same ID) while it was
+    /// open, sorted: they back it, so its proposer can no longer withdraw it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_filed_by: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution: Option<Execution>,
     pub history: Vec<Transition>,
@@ -563,10 +633,16 @@ mod tests {
         assert_eq!(e.eligible(1059), vec!["B"]);
         assert_eq!(e.eligible(1060), vec!["B", "A"]);
         assert_eq!(e.eligible(5000), vec!["B", "A", "C"]);
-        assert_eq!(e.eligible(10), vec!["B"]);
+        // A decision dated after the caller's time binds nobody to the order.
+        assert_eq!(e.eligible(10), vec!["B", "A", "C"]);
         e.claimed_by = Some("A".into());
         e.claimed_at = Some(1070);
         assert_eq!(e.eligible(1100), vec!["A"]);
         assert_eq!(e.eligible(1130), vec!["B", "A", "C"]);
+        // A claim dated after the caller's time is not a claim yet.
+        e.claimed_by = Some("C".into());
+        e.claimed_at = Some(1_000_000_000);
+        assert_eq!(e.eligible(1060), vec!["B", "A", "C"]);
+        assert_eq!(e.claim_deadline(), 1180);
     }
 }

@@ -68,9 +68,12 @@ mod tests {
     #[test]
     fn runs_a_call_from_raw_shim_values() {
         let s = MemState::new();
+        // The test certificate carries no NodeOU role: list it as the admin.
+        let fp = sig::fingerprint(b"-----BEGIN CERTIFICATE-----");
         let args = vec![
             b"found".to_vec(),
-            br#"{"ops_channel":"ops","members":["Org1MSP","Org2MSP"]}"#.to_vec(),
+            format!(r#"{{"ops_channel":"ops","members":["Org1MSP"],"admin_certs":{{"Org1MSP":["{fp}"]}}}}"#)
+                .into_bytes(),
         ];
         let out = handle(&s, &creator("Org1MSP"), "tx1", 1_700_000_000, &args).unwrap();
         assert_eq!(out.event.unwrap().name, "RegistryFounded");

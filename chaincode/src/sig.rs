@@ -8,9 +8,17 @@
 //! own MSP (`SerializedIdentity.mspid`), its certificate must hold a P-256
 //! key and be valid at the transaction time, and the low-S ECDSA signature
 //! must verify over `signature_header || config_update` (what Fabric's
-//! configtx checks). Verification is pure and deterministic, so every
+//! configtx checks), and the signer must be an admin of that organization
+//! ([`is_admin_cert`]). Verification is pure and deterministic, so every
 //! endorser reaches the same answer. Chain validation against the MSP's CA
 //! is left to the orderer, which is the authority on it.
+//!
+//! Admin identities: Fabric has already validated the transaction creator
+//! against its MSP before the contract runs, so the contract only decides
+//! the role. A certificate is an admin's when its subject carries the NodeOU
+//! role `OU=admin` (what `cryptogen` and Fabric CA issue with NodeOUs on; the
+//! MSP's CA alone can put it there), or when the registry lists its SHA-256
+//! fingerprint as that organization's admin (for MSPs without NodeOUs).
 
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, VerifyingKey};
@@ -48,6 +56,28 @@ pub fn fingerprint(cert: &[u8]) -> String {
     hex::encode(Sha256::digest(cert))
 }
 
+/// The NodeOU role an admin certificate carries in its subject.
+pub const ADMIN_OU: &str = "admin";
+
+/// Whether `cert_pem` is an admin certificate: NodeOU `OU=admin` in its
+/// subject, or its fingerprint among `listed` (the registry's admin
+/// certificates of the organization). Unparseable bytes are not an admin's.
+pub fn is_admin_cert(cert_pem: &[u8], listed: &[String]) -> bool {
+    let fp = fingerprint(cert_pem);
+    if listed.iter().any(|l| l.eq_ignore_ascii_case(&fp)) {
+        return true;
+    }
+    let Ok((_, pem)) = x509_parser::pem::parse_x509_pem(cert_pem) else {
+        return false;
+    };
+    let Ok(cert) = pem.parse_x509() else {
+        return false;
+    };
+    cert.subject()
+        .iter_organizational_unit()
+        .any(|ou| ou.as_str().is_ok_and(|s| s == ADMIN_OU))
+}
+
 /// Who signed a verified `ConfigSignature`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signer {
@@ -56,10 +86,13 @@ pub struct Signer {
     pub fingerprint: String,
 }
 
-/// Verifies a `ConfigSignature` by `voter_msp` over `config_update` at Unix
-/// time `now`. The error says what is wrong, for the voter to fix.
+/// Verifies a `ConfigSignature` by an admin of `voter_msp` over
+/// `config_update` at Unix time `now`; `listed_admins` are the registry's
+/// admin certificate fingerprints of `voter_msp`. The error says what is
+/// wrong, for the voter to fix.
 pub fn verify_config_signature(
     voter_msp: &str,
+    listed_admins: &[String],
     signature_header: &[u8],
     signature: &[u8],
     config_update: &[u8],
@@ -93,6 +126,12 @@ pub fn verify_config_signature(
             "the signer's certificate is not valid at the transaction time (valid {} to {})",
             cert.validity().not_before,
             cert.validity().not_after
+        ));
+    }
+    if !is_admin_cert(&creator.id_bytes, listed_admins) {
+        return Err(format!(
+            "the signer is not an admin of {voter_msp} (its certificate has no OU={ADMIN_OU} \
+             and the registry does not list it); sign with one of {voter_msp}'s admin identities"
         ));
     }
     let key = VerifyingKey::from_sec1_bytes(&cert.public_key().subject_public_key.data)

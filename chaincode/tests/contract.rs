@@ -44,6 +44,15 @@ fn found_once_by_a_founding_member() {
             json!({"ops_channel": OPS, "members": ["Org2MSP", "Org1MSP"]}),
         )
         .unwrap();
+    assert_eq!(r["outcome"], "confirmed");
+    assert_eq!(n.last_event().0, "FoundingConfirmed");
+    let r = n
+        .call(
+            "Org1MSP",
+            "found",
+            json!({"ops_channel": OPS, "members": ["Org1MSP", "Org2MSP"]}),
+        )
+        .unwrap();
     assert_eq!(r["outcome"], "founded");
     assert_eq!(r["registry"]["founders"], json!(["Org1MSP", "Org2MSP"]));
     assert_eq!(n.last_event().0, "RegistryFounded");
@@ -90,23 +99,30 @@ fn filing_is_idempotent_and_independent_of_the_proposer() {
     assert_eq!(ev["actor"], "Org1MSP");
 
     // Another org files the same change (different spec commit, later): same
-    // ID, nothing written, no event.
+    // ID; it is recorded as backing the change, once.
     n.now += 100;
-    let before = n.state.clone();
-    let events = n.events.len();
     let mut again = deploy("ch1", "basic", "1.0");
     again["spec_ref"]["git_commit"] = json!("d".repeat(40));
-    let r2 = n.call("Org2MSP", "propose", again).unwrap();
+    let r2 = n.call("Org2MSP", "propose", again.clone()).unwrap();
     assert_eq!(r2["outcome"], "exists");
     assert_eq!(id_of(&r2), id);
     assert_eq!(r2["proposer"], "Org1MSP");
-    assert_eq!(n.state, before);
-    assert_eq!(n.events.len(), events);
-    assert!(n.last.as_ref().unwrap().writes.is_empty());
+    assert_eq!(n.last_event().0, "ProposalBacked");
+    assert_eq!(n.get(&id)["proposal"]["also_filed_by"], json!(["Org2MSP"]));
+    // Filing again by an org already on record: nothing written, no event.
+    for org in ["Org1MSP", "Org2MSP"] {
+        let before = n.state.clone();
+        let events = n.events.len();
+        let r = n.call(org, "propose", again.clone()).unwrap();
+        assert_eq!(r["outcome"], "exists");
+        assert_eq!(n.state, before);
+        assert_eq!(n.events.len(), events);
+        assert!(n.last.as_ref().unwrap().writes.is_empty());
+    }
 }
 
 #[test]
-fn a_newer_proposal_supersedes_an_undecided_one_for_the_same_target() {
+fn a_newer_filing_supersedes_the_same_orgs_undecided_one_for_the_target() {
     let mut n = Net::founded();
     let old = id_of(
         &n.call("Org1MSP", "propose", deploy("ch1", "basic", "1.0"))
@@ -118,7 +134,7 @@ fn a_newer_proposal_supersedes_an_undecided_one_for_the_same_target() {
         .unwrap();
     assert_eq!(other["superseded"], json!([]));
     let r = n
-        .call("Org2MSP", "propose", deploy("ch1", "basic", "1.1"))
+        .call("Org1MSP", "propose", deploy("ch1", "basic", "1.1"))
         .unwrap();
     let new = id_of(&r);
     assert_eq!(r["superseded"], json!([old.clone()]));
@@ -420,7 +436,7 @@ fn vote_refusals() {
 }
 
 #[test]
-fn vote_after_the_deadline_expires_the_proposal_instead() {
+fn a_vote_after_the_deadline_counts_as_an_expiry_attestation() {
     let mut n = Net::founded();
     let mut a = deploy("ch1", "basic", "1.0");
     a["deadline"] = json!(T0 + 3600);
@@ -433,20 +449,28 @@ fn vote_after_the_deadline_expires_the_proposal_instead() {
         matches!(&e, ContractError::Conflict { reason, .. } if reason.contains("has not passed"))
     );
     n.now = T0 + 3600;
-    // Queries already show it expired, without writing.
-    assert_eq!(n.state_of(&id), "expired");
+    // Queries show the stored state and that the deadline passed.
+    let g = n.get(&id);
+    assert_eq!(g["proposal"]["state"], "proposed");
+    assert_eq!(g["deadline_passed"], true);
     let r = n
         .call("Org2MSP", "vote", json!({"id": id, "decision": "approve"}))
         .unwrap();
     assert_eq!(r["outcome"], "not_applied");
-    assert_eq!(r["state"], "expired");
-    assert_eq!(n.last_event().0, "ProposalExpired");
+    assert_eq!(r["state"], "proposed");
+    assert_eq!(n.last_event().0, "ExpiryAttested");
     let votes = n.call("Org1MSP", "votes", json!({"id": id})).unwrap();
     assert_eq!(
         votes["votes"].as_array().unwrap().len(),
         1,
         "the late vote was not recorded"
     );
+    // A second organization's late call completes the expiry (n - q + 1 = 2).
+    let r = n
+        .call("Org3MSP", "vote", json!({"id": id, "decision": "approve"}))
+        .unwrap();
+    assert_eq!(r["state"], "expired");
+    assert_eq!(n.last_event().0, "ProposalExpired");
     let e = n.refused("Org3MSP", "vote", json!({"id": id, "decision": "approve"}));
     assert!(matches!(&e, ContractError::Conflict { state, .. } if state == "expired"));
 }
@@ -455,10 +479,13 @@ fn vote_after_the_deadline_expires_the_proposal_instead() {
 fn expire_and_late_tally() {
     let mut n = Net::founded();
     let mut a = deploy("ch1", "basic", "1.0");
-    a["deadline"] = json!(T0 + 600);
+    a["deadline"] = json!(T0 + 3600);
     let id = id_of(&n.call("Org1MSP", "propose", a).unwrap());
-    n.now = T0 + 601;
+    n.now = T0 + 3601;
     let r = n.call("Org3MSP", "expire", json!({"id": id})).unwrap();
+    assert_eq!(r["outcome"], "attested");
+    assert_eq!(r["state"], "proposed");
+    let r = n.call("Org2MSP", "expire", json!({"id": id})).unwrap();
     assert_eq!(r["state"], "expired");
     assert_eq!(n.last_event().0, "ProposalExpired");
     // Expire again: already decided, nothing written.
@@ -468,7 +495,7 @@ fn expire_and_late_tally() {
 
     // Votes that reached the quorum in time count even if the tally is late.
     let mut a = deploy("ch1", "other", "1.0");
-    a["deadline"] = json!(n.now + 600);
+    a["deadline"] = json!(n.now + 3600);
     let id2 = id_of(&n.call("Org1MSP", "propose", a).unwrap());
     n.call("Org1MSP", "vote", json!({"id": id2, "decision": "approve"}))
         .unwrap();
@@ -509,23 +536,28 @@ fn withdraw_by_the_proposer_only() {
 // ------------------------------------------------------------------ config signatures
 
 #[test]
-fn channel_update_votes_carry_verified_config_signatures() {
+fn sign_checks_the_config_signature_against_the_stored_update() {
     let mut n = Net::founded();
     let id = id_of(&n.call("Org1MSP", "propose", channel_update("ch1")).unwrap());
+    for org in ["Org1MSP", "Org2MSP"] {
+        n.call(org, "vote", json!({"id": id, "decision": "approve"}))
+            .unwrap();
+    }
+    assert_eq!(
+        n.call("Org3MSP", "tally", json!({"id": id})).unwrap()["state"],
+        "approved"
+    );
     let field_reason = |e: &ContractError| match e {
         ContractError::BadArgument { field, reason } => (field.clone(), reason.clone()),
         other => panic!("expected a bad argument, got {other}"),
     };
-    // Approve without a signature.
-    let e = n.refused("Org1MSP", "vote", json!({"id": id, "decision": "approve"}));
-    assert_eq!(field_reason(&e).0, "config_signature");
-    // Org2's signature submitted by Org1: the signer's MSP is not the voter's.
+    // Org2's signature submitted by Org1: the signer's MSP is not the signer org.
     n.cert("Org2MSP");
     let theirs = n.config_signature("Org2MSP", UPDATE);
     let e = n.refused(
         "Org1MSP",
-        "vote",
-        json!({"id": id, "decision": "approve", "config_signature": theirs}),
+        "sign",
+        json!({"id": id, "config_signature": theirs}),
     );
     assert!(
         field_reason(&e)
@@ -539,61 +571,62 @@ fn channel_update_votes_carry_verified_config_signatures() {
     let claimed = n.config_signature_as("Org2MSP", "Org1MSP", UPDATE, false);
     n.call(
         "Org1MSP",
-        "vote",
-        json!({"id": id, "decision": "approve", "config_signature": claimed}),
+        "sign",
+        json!({"id": id, "config_signature": claimed}),
     )
     .unwrap();
     // Over other bytes.
     let wrong = n.config_signature("Org2MSP", b"some other update");
     let e = n.refused(
         "Org2MSP",
-        "vote",
-        json!({"id": id, "decision": "approve", "config_signature": wrong}),
+        "sign",
+        json!({"id": id, "config_signature": wrong}),
     );
     assert!(field_reason(&e).1.contains("does not verify"), "{e}");
     // High-S.
     let high = n.config_signature_as("Org2MSP", "Org2MSP", UPDATE, true);
     let e = n.refused(
         "Org2MSP",
-        "vote",
-        json!({"id": id, "decision": "approve", "config_signature": high}),
+        "sign",
+        json!({"id": id, "config_signature": high}),
     );
     assert!(field_reason(&e).1.contains("high S"), "{e}");
     // Garbage header.
     let e = n.refused(
         "Org2MSP",
-        "vote",
-        json!({"id": id, "decision": "approve", "config_signature": {"signature_header": "AQID", "signature": "AQID"}}),
+        "sign",
+        json!({"id": id, "config_signature": {"signature_header": "AQID", "signature": "AQID"}}),
     );
     assert_eq!(field_reason(&e).0, "config_signature");
-    // A reject vote carries no signature.
+    // The right one; signing again replaces it.
     let good = n.config_signature("Org2MSP", UPDATE);
-    let e = n.refused(
-        "Org2MSP",
-        "vote",
-        json!({"id": id, "decision": "reject", "config_signature": good.clone()}),
-    );
-    assert_eq!(field_reason(&e).0, "config_signature");
-    // The right one.
-    n.call(
-        "Org2MSP",
-        "vote",
-        json!({"id": id, "decision": "approve", "config_signature": good.clone()}),
-    )
-    .unwrap();
-    let votes = n.call("Org3MSP", "votes", json!({"id": id})).unwrap();
-    let v2 = votes["votes"]
+    for _ in 0..2 {
+        n.call(
+            "Org2MSP",
+            "sign",
+            json!({"id": id, "config_signature": good.clone()}),
+        )
+        .unwrap();
+    }
+    assert_eq!(n.last_event().0, "UpdateSigned");
+    let sigs = n.call("Org3MSP", "signatures", json!({"id": id})).unwrap();
+    let s2 = sigs["signatures"]
         .as_array()
         .unwrap()
         .iter()
         .find(|v| v["org"] == "Org2MSP")
         .unwrap()
         .clone();
-    assert_eq!(v2["config_signature"], good);
-    assert_eq!(
-        n.call("Org3MSP", "tally", json!({"id": id})).unwrap()["state"],
-        "approved"
+    assert_eq!(s2["config_signature"], good);
+    assert_eq!(sigs["signatures"].as_array().unwrap().len(), 2);
+    // A chaincode proposal has nothing to sign.
+    let cc = approved(&mut n, deploy("ch1", "basic", "1.0"));
+    let e = n.refused(
+        "Org1MSP",
+        "sign",
+        json!({"id": cc, "config_signature": good}),
     );
+    assert_eq!(field_reason(&e).0, "id");
 }
 
 // ------------------------------------------------------------------ execution
@@ -601,12 +634,8 @@ fn channel_update_votes_carry_verified_config_signatures() {
 /// Files and approves (Org1, Org2) a proposal; returns its ID.
 fn approved(n: &mut Net, args: Value) -> String {
     let id = id_of(&n.call("Org1MSP", "propose", args.clone()).unwrap());
-    let update = UPDATE;
     for org in ["Org1MSP", "Org2MSP"] {
-        let mut v = json!({"id": id, "decision": "approve"});
-        if args["payload"].get("config_update").is_some() {
-            v["config_signature"] = n.config_signature(org, update);
-        }
+        let v = json!({"id": id, "decision": "approve"});
         n.call(org, "vote", v).unwrap();
     }
     assert_eq!(
@@ -1121,6 +1150,8 @@ fn every_state_changing_call_emits_exactly_one_event() {
     assert_eq!(
         names,
         vec![
+            "FoundingConfirmed",
+            "FoundingConfirmed",
             "RegistryFounded",
             "ProposalFiled",
             "VoteCast",

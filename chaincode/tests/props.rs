@@ -8,8 +8,11 @@
 //! quorum math (an approved proposal had at least `quorum` approvals when
 //! decided, a rejected one more than `n - quorum` rejections, quorum is the
 //! majority of the channel or every ops member for meta-governance); filing
-//! the same change again returns the same ID and writes nothing; the outcome
-//! of each vote is the one an independent prediction gives.
+//! the same change again returns the same ID and writes nothing (unless a new
+//! organization backs it); the outcome of each vote is the one an independent
+//! prediction gives; the open indexes hold exactly the non-terminal
+//! proposals; signatures exist only from approving organizations after the
+//! decision; a claim is never recorded past the decision's window.
 
 mod common;
 
@@ -99,6 +102,16 @@ enum Op {
         org: usize,
         which: usize,
     },
+    /// A claim dated `ahead` seconds after the world's time.
+    ClaimAhead {
+        org: usize,
+        which: usize,
+        ahead: u32,
+    },
+    Sign {
+        org: usize,
+        which: usize,
+    },
     Committed {
         org: usize,
         which: usize,
@@ -122,18 +135,20 @@ fn op() -> impl Strategy<Value = Op> {
     // Mostly the latest proposals, where things are still moving.
     let which = prop_oneof![4 => 0usize..2, 1 => 0usize..8];
     prop_oneof![
-        1 => (org.clone(), 0usize..2, 0u8..2, 0u8..3, proptest::option::of(60u16..4000))
+        1 => (org.clone(), 0usize..2, 0u8..2, 0u8..3, proptest::option::of(3600u16..8000))
             .prop_map(|(org, channel, cc, version, deadline)| Op::ProposeDeploy { org, channel, cc, version, deadline }),
         1 => (org.clone(), 0u8..3).prop_map(|(org, k)| Op::ProposeUpdate { org, k }),
         1 => (org.clone(), 0u8..3).prop_map(|(org, timeout)| Op::ProposeGovernance { org, timeout }),
         1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Refile { org, which }),
-        10 => (org.clone(), which.clone(), prop::bool::weighted(0.75), prop::bool::weighted(0.9))
+        10 => (org.clone(), which.clone(), prop::bool::weighted(0.75), prop::bool::weighted(0.1))
             .prop_map(|(org, which, approve, sign)| Op::Vote { org, which, approve, sign }),
         4 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Tally { org, which }),
         1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Expire { org, which }),
         1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Withdraw { org, which }),
         2 => (org.clone(), which.clone(), any::<bool>()).prop_map(|(org, which, failed)| Op::Task { org, which, failed }),
         3 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Claim { org, which }),
+        1 => (org.clone(), which.clone(), any::<u32>()).prop_map(|(org, which, ahead)| Op::ClaimAhead { org, which, ahead }),
+        3 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Sign { org, which }),
         3 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Committed { org, which }),
         1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Failed { org, which }),
         1 => (org.clone(), which.clone()).prop_map(|(org, which)| Op::Retry { org, which }),
@@ -252,7 +267,7 @@ impl World {
             Op::ProposeUpdate { org, k } => {
                 let mut a = channel_update("ch1");
                 a["payload"]["config_update"] = json!(STANDARD.encode(update_bytes(k)));
-                a["deadline"] = json!(self.net.now + 3000);
+                a["deadline"] = json!(self.net.now + 4000);
                 self.propose(ACTORS[org], a);
             }
             Op::ProposeGovernance { org, timeout } => {
@@ -275,8 +290,19 @@ impl World {
                     Ok(r) => {
                         assert_eq!(r["outcome"], "exists");
                         assert_eq!(r["id"], id.as_str());
-                        // Idempotent: nothing written unless the deadline settled it.
-                        if !(p.state.is_undecided() && self.net.now >= p.deadline) {
+                        // Idempotent: nothing written unless a new org backs
+                        // the open change.
+                        let new_backer = !p.state.is_terminal()
+                            && p.proposer != ACTORS[org]
+                            && !p.also_filed_by.iter().any(|m| m == ACTORS[org]);
+                        if new_backer {
+                            assert!(
+                                self.stored(&id)
+                                    .also_filed_by
+                                    .iter()
+                                    .any(|m| m == ACTORS[org])
+                            );
+                        } else {
                             assert_eq!(self.net.state, before, "refiling wrote something");
                         }
                     }
@@ -301,25 +327,25 @@ impl World {
                     let bytes = STANDARD.decode(u.as_str().unwrap()).unwrap();
                     (0..3u8).find(|k| update_bytes(*k) == bytes)
                 });
-                let needs_sig = p.kind.carries_config_update() && approve;
-                if needs_sig && sign {
+                // Votes carry no signature any more: one attached is refused.
+                let with_sig = p.kind.carries_config_update() && approve && sign;
+                if with_sig {
                     a["config_signature"] = sigs[&(org.to_string(), k.unwrap())].clone();
                 }
                 let already = self.net.state.map.contains_key(&format!("vote~{id}~{org}"));
-                let predicted: Result<&str, &str> =
-                    if p.state.is_undecided() && self.net.now >= p.deadline {
-                        Ok("not_applied")
-                    } else if !p.state.is_undecided() {
-                        Err("conflict")
-                    } else if !p.electorate.iter().any(|m| m == org) {
-                        Err("forbidden")
-                    } else if already {
-                        Err("conflict")
-                    } else if needs_sig && !sign {
-                        Err("bad_argument")
-                    } else {
-                        Ok("vote_recorded")
-                    };
+                let predicted: Result<&str, &str> = if with_sig {
+                    Err("bad_argument")
+                } else if !p.state.is_undecided() {
+                    Err("conflict")
+                } else if !p.electorate.iter().any(|m| m == org) {
+                    Err("forbidden")
+                } else if self.net.now >= p.deadline {
+                    Ok("not_applied")
+                } else if already {
+                    Err("conflict")
+                } else {
+                    Ok("vote_recorded")
+                };
                 let got = self.call(org, "vote", a);
                 match (predicted, &got) {
                     (Ok(o), Ok(r)) => assert_eq!(r["outcome"], o),
@@ -340,9 +366,10 @@ impl World {
                 if let Some(id) = self.pick(which) {
                     let p = self.stored(&id);
                     let r = self.call(ACTORS[org], "expire", json!({"id": id}));
+                    let member = p.electorate.iter().any(|m| m == ACTORS[org]);
                     assert_eq!(
                         r.is_err(),
-                        p.state.is_undecided() && self.net.now < p.deadline
+                        p.state.is_undecided() && (self.net.now < p.deadline || !member)
                     );
                 }
             }
@@ -350,7 +377,7 @@ impl World {
                 if let Some(id) = self.pick(which) {
                     let p = self.stored(&id);
                     let r = self.call(ACTORS[org], "withdraw", json!({"id": id}));
-                    if r.is_ok() && self.net.now < p.deadline {
+                    if r.is_ok() {
                         assert_eq!(p.proposer, ACTORS[org]);
                         assert_eq!(self.stored(&id).state, ProposalState::Withdrawn);
                     }
@@ -369,6 +396,48 @@ impl World {
             Op::Claim { org, which } => {
                 if let Some(id) = self.pick(which) {
                     let _ = self.call(ACTORS[org], "claim_execution", json!({"id": id}));
+                }
+            }
+            Op::ClaimAhead { org, which, ahead } => {
+                if let Some(id) = self.pick(which) {
+                    let at = self.net.now + ahead as i64;
+                    let p = self.stored(&id);
+                    let before = self.net.state.clone();
+                    let r = self
+                        .net
+                        .call_at(ACTORS[org], at, "claim_execution", json!({"id": id}));
+                    match r {
+                        Ok(_) => {
+                            let e = p.execution.as_ref().unwrap();
+                            assert!(
+                                at <= e.claim_deadline(),
+                                "a claim past the decision's window"
+                            );
+                        }
+                        Err(_) => assert_eq!(self.net.state, before),
+                    }
+                }
+            }
+            Op::Sign { org, which } => {
+                if let Some(id) = self.pick(which) {
+                    let p = self.stored(&id);
+                    let org = ACTORS[org];
+                    let Some(k) = p.payload.get("config_update").and_then(|u| {
+                        let bytes = STANDARD.decode(u.as_str().unwrap()).unwrap();
+                        (0..3u8).find(|k| update_bytes(*k) == bytes)
+                    }) else {
+                        return;
+                    };
+                    let s = sigs[&(org.to_string(), k)].clone();
+                    let r = self.call(org, "sign", json!({"id": id, "config_signature": s}));
+                    let may = p.state == ProposalState::Approved
+                        && p.decision
+                            .as_ref()
+                            .unwrap()
+                            .approvals
+                            .iter()
+                            .any(|m| m == org);
+                    assert_eq!(r.is_ok(), may, "sign by {org} on {}: {r:?}", p.state);
                 }
             }
             Op::Committed { org, which } => {
@@ -415,7 +484,12 @@ impl World {
                     "index~",
                     "target~",
                     "vote~",
-                    "task~"
+                    "task~",
+                    "open~",
+                    "openby~",
+                    "expiry~",
+                    "sig~",
+                    "founding~"
                 ]
                 .iter()
                 .any(|p| k.starts_with(p)),
@@ -514,7 +588,29 @@ impl World {
             if p.kind == Kind::GovernanceChange && p.state == ProposalState::Committed {
                 assert_eq!(approvals, n, "governance changed without every ops member");
             }
-            // At most one undecided proposal per target.
+            // The open indexes hold exactly the proposals not yet terminal.
+            let open = map.contains_key(&format!("open~{:020}~{id}", p.created_at));
+            let open_by = map.contains_key(&format!("openby~{}~{}~{id}", p.proposer, &id[..1]));
+            assert_eq!(
+                open,
+                !p.state.is_terminal(),
+                "open index of {id} in {}",
+                p.state
+            );
+            assert_eq!(open_by, !p.state.is_terminal());
+            // Signatures only from approving organizations, after the decision.
+            for (k, _) in map.range(format!("sig~{id}~")..format!("sig~{id}\u{7f}")) {
+                let d = p
+                    .decision
+                    .as_ref()
+                    .expect("a signature before any decision");
+                let org = k.rsplit('~').next().unwrap();
+                assert!(
+                    d.approvals.iter().any(|m| m == org),
+                    "signature by a non-approver"
+                );
+            }
+            // At most one undecided proposal per target and proposer.
         }
         let mut open_targets = BTreeMap::new();
         for (id, args) in &self.filed {
@@ -523,6 +619,7 @@ impl World {
                 let key = (
                     args["kind"].as_str().unwrap().starts_with("Chaincode"),
                     p.target.clone(),
+                    p.proposer.clone(),
                 );
                 assert!(
                     open_targets.insert(key, id.clone()).is_none(),
@@ -579,5 +676,86 @@ proptest! {
         w.propose("Org1MSP", deploy("ch1", "basic", "1.0"));
         let _ = w.net.call_raw(ACTORS[org], f, &[arg]);
         w.check_invariants();
+    }
+}
+
+/// Any creator: an admin of a member (well-formed), a member's MSP ID with
+/// arbitrary certificate bytes, or arbitrary bytes.
+fn any_creator() -> impl Strategy<Value = Vec<u8>> {
+    use opssc_chaincode::sig::SerializedIdentity;
+    use prost::Message;
+    prop_oneof![
+        3 => (0..ACTORS.len()).prop_map(|i| {
+            let (ids, _) = fixtures();
+            SerializedIdentity {
+                mspid: ACTORS[i].to_string(),
+                id_bytes: ids[ACTORS[i]].cert_pem.clone(),
+            }
+            .encode_to_vec()
+        }),
+        1 => (0..ACTORS.len(), prop::collection::vec(any::<u8>(), 0..64)).prop_map(|(i, cert)| {
+            SerializedIdentity { mspid: ACTORS[i].to_string(), id_bytes: cert }.encode_to_vec()
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+    ]
+}
+
+/// Any function name: a known one, or any string.
+fn any_function() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(
+            opssc_chaincode::INVOKE_FUNCTIONS
+                .iter()
+                .chain(opssc_chaincode::QUERY_FUNCTIONS.iter())
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+        ),
+        1 => "\\PC{0,20}",
+    ]
+}
+
+/// Any timestamp: near the world's clock, or any i64.
+fn any_time() -> impl Strategy<Value = i64> {
+    prop_oneof![3 => (0i64..3_000_000).prop_map(|d| T0 + d), 1 => any::<i64>()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The raw dispatch (what the shim hands over): any function, bytes,
+    /// creator and time. It never panics, a refused call changes nothing,
+    /// a query writes nothing, and what is accepted keeps the invariants.
+    #[test]
+    fn the_dispatch_never_panics_and_a_refused_call_changes_nothing(
+        calls in prop::collection::vec(
+            (any_function(), prop::collection::vec(hostile_arg(), 0..3), any_creator(), any_time()),
+            1..6,
+        ),
+    ) {
+        let mut w = World::new();
+        w.propose("Org1MSP", deploy("ch1", "basic", "1.0"));
+        w.propose("Org2MSP", channel_update("ch1"));
+        for (i, (f, args, creator, at)) in calls.into_iter().enumerate() {
+            let mut input = vec![f.clone().into_bytes()];
+            input.extend(args);
+            let before = w.net.state.clone();
+            let r = opssc_chaincode::shell::handle(&w.net.state, &creator, &format!("p{i}"), at, &input);
+            match r {
+                Ok(out) => {
+                    if opssc_chaincode::QUERY_FUNCTIONS.contains(&f.as_str()) {
+                        prop_assert!(out.writes.is_empty() && out.event.is_none(), "query {f} wrote");
+                    }
+                    if !out.writes.is_empty() {
+                        prop_assert!(out.event.is_some(), "{f} wrote without an event");
+                    }
+                    w.net.state.apply(&out.writes);
+                }
+                Err(e) => {
+                    prop_assert!(e.contains(": "), "a refusal names its class: {e}");
+                    prop_assert_eq!(&w.net.state, &before);
+                }
+            }
+            w.check_invariants();
+        }
     }
 }

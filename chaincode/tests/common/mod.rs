@@ -25,9 +25,21 @@ pub struct Identity {
     pub key: SigningKey,
 }
 
+/// An admin identity (NodeOU role `admin`, as cryptogen issues them).
 pub fn identity(cn: &str) -> Identity {
+    identity_with_ou(cn, "admin")
+}
+
+/// An identity whose certificate subject carries `OU=<ou>` (the NodeOU role).
+pub fn identity_with_ou(cn: &str, ou: &str) -> Identity {
     let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let params = rcgen::CertificateParams::new(vec![cn.to_string()]).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![cn.to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn.to_string());
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationalUnitName, ou.to_string());
     let cert = params.self_signed(&kp).unwrap();
     let key = SigningKey::from_pkcs8_der(&kp.serialize_der()).unwrap();
     Identity {
@@ -42,6 +54,8 @@ pub struct Net {
     pub txn: u64,
     pub events: Vec<Event>,
     pub ids: BTreeMap<String, Identity>,
+    /// Client (non-admin) identities, by organization.
+    pub clients: BTreeMap<String, Identity>,
     /// The last successful outcome.
     pub last: Option<Outcome>,
 }
@@ -54,27 +68,29 @@ impl Net {
             txn: 0,
             events: Vec::new(),
             ids: BTreeMap::new(),
+            clients: BTreeMap::new(),
             last: None,
         }
     }
 
     /// A founded network: ops channel with Org1..3, channel `ch1` with all
     /// three, channel `ch2` with Org1 and Org2.
+    /// Every founding member confirms the same `found` arguments.
     pub fn founded() -> Self {
         let mut n = Net::new();
-        n.call(
-            "Org1MSP",
-            "found",
-            json!({
-                "ops_channel": OPS,
-                "members": ORGS,
-                "channels": [
-                    {"name": "ch1", "members": ORGS},
-                    {"name": "ch2", "members": ["Org1MSP", "Org2MSP"]},
-                ],
-            }),
-        )
-        .unwrap();
+        let args = json!({
+            "ops_channel": OPS,
+            "members": ORGS,
+            "channels": [
+                {"name": "ch1", "members": ORGS},
+                {"name": "ch2", "members": ["Org1MSP", "Org2MSP"]},
+            ],
+        });
+        let mut last = Value::Null;
+        for org in ORGS {
+            last = n.call(org, "found", args.clone()).unwrap();
+        }
+        assert_eq!(last["outcome"], "founded");
         n
     }
 
@@ -86,14 +102,84 @@ impl Net {
             .clone()
     }
 
+    /// A client (NodeOU role `client`) certificate of `org`.
+    pub fn client_cert(&mut self, org: &str) -> Vec<u8> {
+        self.clients
+            .entry(org.to_string())
+            .or_insert_with(|| identity_with_ou(&format!("User1@{org}"), "client"))
+            .cert_pem
+            .clone()
+    }
+
     pub fn ctx(&mut self, org: &str) -> TxContext {
+        let cert = self.cert(org);
+        self.ctx_with(org, cert, self.now)
+    }
+
+    pub fn ctx_with(&mut self, org: &str, cert: Vec<u8>, timestamp: i64) -> TxContext {
         self.txn += 1;
         TxContext {
             creator_msp: org.to_string(),
-            creator_cert: self.cert(org),
+            creator_cert: cert,
             tx_id: format!("tx{:04}", self.txn),
-            timestamp: self.now,
+            timestamp,
         }
+    }
+
+    /// Runs a call with an explicit context (certificate, timestamp); applies
+    /// its writes on success like `call`.
+    pub fn call_ctx(
+        &mut self,
+        ctx: TxContext,
+        f: &str,
+        args: Value,
+    ) -> Result<Value, ContractError> {
+        let out = invoke(&self.state, &ctx, f, &[serde_json::to_vec(&args).unwrap()])?;
+        self.state.apply(&out.writes);
+        if let Some(e) = &out.event {
+            self.events.push(e.clone());
+        }
+        let v = serde_json::from_slice(&out.response).unwrap();
+        self.last = Some(out);
+        Ok(v)
+    }
+
+    /// `call` by `org`'s admin with a transaction timestamp of its choosing.
+    pub fn call_at(
+        &mut self,
+        org: &str,
+        at: i64,
+        f: &str,
+        args: Value,
+    ) -> Result<Value, ContractError> {
+        let cert = self.cert(org);
+        let ctx = self.ctx_with(org, cert, at);
+        self.call_ctx(ctx, f, args)
+    }
+
+    /// `call` by a client (non-admin) identity of `org`.
+    pub fn call_as_client(
+        &mut self,
+        org: &str,
+        f: &str,
+        args: Value,
+    ) -> Result<Value, ContractError> {
+        let cert = self.client_cert(org);
+        let ctx = self.ctx_with(org, cert, self.now);
+        self.call_ctx(ctx, f, args)
+    }
+
+    /// Asserts that `r` is a refusal and that it changed nothing since `before`.
+    pub fn assert_refused(
+        &self,
+        r: Result<Value, ContractError>,
+        before: &MemState,
+        events: usize,
+    ) -> ContractError {
+        let e = r.expect_err("the call should be refused");
+        assert_eq!(&self.state, before, "a refused call changed the state");
+        assert_eq!(self.events.len(), events, "a refused call emitted an event");
+        e
     }
 
     pub fn call_raw(
@@ -159,32 +245,38 @@ impl Net {
         update: &[u8],
         high_s: bool,
     ) -> Value {
-        let cert = self.cert(org);
-        let creator = SerializedIdentity {
-            mspid: claimed_msp.to_string(),
-            id_bytes: cert,
-        }
-        .encode_to_vec();
-        let header = SignatureHeader {
-            creator,
-            nonce: vec![7; 24],
-        }
-        .encode_to_vec();
-        let mut msg = header.clone();
-        msg.extend_from_slice(update);
-        let sig: Signature = self.ids[org].key.sign(&msg);
-        let low = sig.normalize_s().unwrap_or(sig);
-        let sig = if high_s {
-            let (r, s) = low.split_scalars();
-            Signature::from_scalars(r, -s).unwrap()
-        } else {
-            low
-        };
-        json!({
-            "signature_header": STANDARD.encode(&header),
-            "signature": STANDARD.encode(sig.to_der().as_bytes()),
-        })
+        self.cert(org);
+        sign_config(&self.ids[org], claimed_msp, update, high_s)
     }
+}
+
+/// A ConfigSignature by identity `id` claiming `claimed_msp` over `update`,
+/// as base64 JSON; `high_s` makes the signature high-S.
+pub fn sign_config(id: &Identity, claimed_msp: &str, update: &[u8], high_s: bool) -> Value {
+    let creator = SerializedIdentity {
+        mspid: claimed_msp.to_string(),
+        id_bytes: id.cert_pem.clone(),
+    }
+    .encode_to_vec();
+    let header = SignatureHeader {
+        creator,
+        nonce: vec![7; 24],
+    }
+    .encode_to_vec();
+    let mut msg = header.clone();
+    msg.extend_from_slice(update);
+    let sig: Signature = id.key.sign(&msg);
+    let low = sig.normalize_s().unwrap_or(sig);
+    let sig = if high_s {
+        let (r, s) = low.split_scalars();
+        Signature::from_scalars(r, -s).unwrap()
+    } else {
+        low
+    };
+    json!({
+        "signature_header": STANDARD.encode(&header),
+        "signature": STANDARD.encode(sig.to_der().as_bytes()),
+    })
 }
 
 pub fn spec_ref() -> Value {

@@ -190,6 +190,7 @@ pub fn found_args(spec: &Spec) -> Result<FoundArgs> {
         ops_policies: Default::default(),
         channels,
         governance: Some(governance(spec)),
+        admin_certs: Default::default(),
     })
 }
 
