@@ -10,6 +10,7 @@
 //!   pass, the daemon, status).
 //! - [`source`]: the spec repository (git2) and commit-signature trust.
 //! - [`chaincode_source`]: chaincode source packages built from pinned git commits.
+//! - [`dev`]: founding a devnet's consortium (`opssc dev up`, the tests).
 //!
 //! Key decision: the planner is a pure function of its inputs; reading the
 //! live network (the preparation step) lives elsewhere and only fills an
@@ -18,6 +19,7 @@
 pub mod agent;
 pub mod chaincode_source;
 pub mod config_update;
+pub mod dev;
 pub mod observe;
 pub mod plan;
 pub mod source;
