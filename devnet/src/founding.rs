@@ -144,7 +144,7 @@ pub fn set_builder_value(org: &OrgHandle, name: &str, value: &str) -> Result<()>
 
 /// Points every organization's agent configuration at the spec repository
 /// (trusting its founding commit) and at the OpsSC chaincode.
-pub(crate) fn update_agent_configs(
+pub fn update_agent_configs(
     plan: &NetworkPlan,
     repo: &SpecRepo,
     label: &str,

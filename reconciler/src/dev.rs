@@ -216,3 +216,53 @@ async fn found_one(config: &Path, log: &Path, timeout: Duration) -> Result<bool>
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use opssc_devnet::agent_config::write_agent_configs;
+    use opssc_devnet::handles::plan;
+    use opssc_devnet::layout::Layout;
+    use opssc_devnet::ports::PortPool;
+    use opssc_devnet::spec_repo::SpecRepo;
+    use opssc_schema::local::AgentConfig;
+
+    use super::*;
+
+    /// The package the devnet routes each organization's peers to is the one
+    /// each organization's founding installs and approves, derived from its
+    /// own agent configuration as the devnet leaves it.
+    #[test]
+    fn every_organization_derives_the_package_the_devnet_serves() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let p = plan(
+            &opssc_devnet::Topology::reference(2),
+            &Layout::new(root),
+            &mut PortPool::new(),
+        )
+        .unwrap();
+        write_agent_configs(&p, root).unwrap();
+        let repo = SpecRepo {
+            path: root.join("spec-repo"),
+            url: format!("file://{}/spec-repo", root.display()),
+            branch: "main".into(),
+            root_commit: "a".repeat(40),
+            admin_keys: BTreeMap::new(),
+        };
+        let (label, bytes, id) = opssc_package().unwrap();
+        assert_eq!(label, format!("opssc_{OPSSC_VERSION}"));
+        opssc_devnet::founding::update_agent_configs(&p, &repo, &label, &BTreeMap::new()).unwrap();
+        for org in &p.orgs {
+            let config = AgentConfig::load(&org.agent_config).unwrap();
+            let (their_label, their_bytes, their_id) =
+                agent::founding::opssc_package(&config).unwrap();
+            assert_eq!(
+                (their_label.as_str(), their_id.as_str()),
+                (label.as_str(), id.as_str()),
+                "{}",
+                org.msp_id
+            );
+            assert_eq!(their_bytes, bytes, "{}", org.msp_id);
+        }
+    }
+}

@@ -28,9 +28,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,7 +46,6 @@ use opssc_fabric::gateway::Gateway;
 use opssc_fabric::tx::ChaincodeCall;
 use opssc_schema::local::AgentConfig;
 use serde_json::{Value, json};
-use ssh_key::{Algorithm, LineEnding, PrivateKey};
 
 use opssc_devnet::agent_config::agent_configs;
 use opssc_devnet::config::{core_yaml, write_yaml};
@@ -178,29 +176,6 @@ fn record_agent_pid(state_dir: &Path, pid: u32) -> anyhow::Result<()> {
         .open(&path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     writeln!(f, "{pid}").with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// Generates the new organization's admin SSH key into `<dir>/admin_ssh_key` (0600).
-fn new_admin_key(dir: &Path, msp_id: &str) -> anyhow::Result<(PathBuf, PrivateKey)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519)
-        .map_err(|e| anyhow::anyhow!("generating the admin SSH key of {msp_id}: {e}"))?;
-    key.set_comment(format!("admin@{msp_id}"));
-    let text = key
-        .to_openssh(LineEnding::LF)
-        .map_err(|e| anyhow::anyhow!("encoding the admin SSH key of {msp_id}: {e}"))?;
-    let path = dir.join("admin_ssh_key");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    let public = key.public_key().to_openssh()?;
-    std::fs::write(dir.join("admin_ssh_key.pub"), format!("{public}\n"))?;
-    Ok((path, key))
 }
 
 /// Waits until the peer answers on its operations and gRPC ports.
@@ -390,7 +365,7 @@ pub fn run(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
     ));
 
     // Its admin's SSH key (the devnet keeps it like the others').
-    let (key_path, org_key) = new_admin_key(&org_dir, &me)?;
+    let (key_path, org_key) = opssc_devnet::spec_repo::admin_key(&layout.root.join("orgs"), &me)?;
     state
         .founded
         .as_mut()
@@ -908,7 +883,8 @@ mod tests {
             std::fs::copy(spec.join(rel), dst).unwrap();
         }
         let d = org4();
-        let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+        let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+            .unwrap();
         let line = key.public_key().to_openssh().unwrap();
         // After the sponsor's commit: an organization of no channel.
         std::fs::write(
