@@ -7,11 +7,13 @@
 # 3. `opssc dev up`: builds Fabric from its Go module on first use (cached in
 #    ${XDG_CACHE_HOME:-~/.cache}/opssc, outside the repository), generates the
 #    organizations' crypto material, starts the orderer and one peer per
-#    organization on free 127.0.0.1 ports, joins them to their channels,
-#    writes the devnet's own spec repository (each organization's certificates
-#    and admin SSH key committed) and deploys the OpsSC chaincode on the ops
-#    channel (each organization installs and approves it, one commits);
-#    and runs each organization's demo chaincode-as-a-service server;
+#    organization on free 127.0.0.1 ports, writes the devnet's own spec
+#    repository (each organization's certificates and admin SSH key
+#    committed), starts each organization's OpsSC server and demo
+#    chaincode-as-a-service server, then founds the consortium as each
+#    organization's `opssc found` does: the channels created from the spec,
+#    the OpsSC installed and approved by every organization, committed by one,
+#    and its registry founded with the spec's members and governance;
 # 4. starts one `opssc agent` per peer organization (detached; PIDs in
 #    .opssc-dev/agents.pids): they verify the spec repository's signed
 #    commits, propose, vote, install, approve and commit what network-spec/

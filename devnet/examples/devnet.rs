@@ -1,23 +1,48 @@
-//! `opssc dev` without the rest of opssc: `cargo run -p opssc-devnet --example devnet -- up`.
+//! The devnet without the rest of opssc, for working on it alone:
+//! `cargo run -p opssc-devnet --example devnet -- up --orgs 3`.
 //!
-//! The same clap subcommands and the same `cli::run` the `opssc` binary embeds;
-//! handy while working on the devnet alone.
+//! Bare networks only (`opssc dev up --orgs`, `down`, `status`): founding a
+//! consortium from a spec is the reconciler's (`opssc dev up --spec`).
+
+use std::path::PathBuf;
 
 use clap::Parser;
+use opssc_devnet::{DevnetOptions, Topology, cli};
 
 #[derive(Parser)]
 #[command(
     name = "devnet",
-    about = "A Fabric network on this machine (the `opssc dev` commands)"
+    about = "A bare Fabric network on this machine (`opssc dev up --orgs`, `down`, `status`)"
 )]
-struct Cli {
-    #[command(subcommand)]
-    cmd: opssc_devnet::cli::DevCommand,
+enum Cmd {
+    /// Start the reference topology with this many peer organizations, detached.
+    Up {
+        #[arg(long, default_value_t = 3)]
+        orgs: usize,
+        #[arg(long, default_value = cli::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+    },
+    /// Stop the recorded processes and remove the state.
+    Down {
+        #[arg(long, default_value = cli::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+    },
+    /// What runs, with channel heights.
+    Status {
+        #[arg(long, default_value = cli::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+    },
 }
 
 fn main() {
-    let cli = Cli::parse();
-    match opssc_devnet::cli::run(cli.cmd) {
+    let result = match Cmd::parse() {
+        Cmd::Up { orgs, state_dir } => {
+            cli::up(DevnetOptions::new(Topology::reference(orgs)), &state_dir)
+        }
+        Cmd::Down { state_dir } => cli::down(&state_dir, false),
+        Cmd::Status { state_dir } => cli::show_status(&state_dir, false),
+    };
+    match result {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -7,11 +7,17 @@
 //! exactly the ones it started, by PID ([`process`]). Used by the tests
 //! ([`Devnet::start`]) and by `opssc dev up | down | status` ([`cli`]).
 //!
-//! Started from a network spec ([`DevnetOptions::from_spec`], what `opssc dev
-//! up` does), the devnet also *founds* the consortium ([`founding`]): a git
-//! spec repository at `<state>/spec-repo` holding each organization's
-//! certificates, endpoints and admin SSH key ([`spec_repo`]), and the OpsSC
-//! chaincode committed on the ops channel with one server per organization.
+//! The devnet starts things; it decides nothing about the consortium. Started
+//! from a network spec ([`DevnetOptions::from_spec`], what `opssc dev up`
+//! does), it starts the nodes joined to no channel, writes a git spec
+//! repository at `<state>/spec-repo` holding each organization's
+//! certificates, endpoints and admin SSH key ([`spec_repo`]), starts chaincode
+//! server processes and points the agent configurations at them
+//! ([`founding`]). Founding the consortium — channels from the spec, the
+//! OpsSC deployed, the registry founded with the spec's governance — is the
+//! reconciler's (`opssc found`), which `opssc dev up` runs for every
+//! organization: the reconciler depends on this crate, never the other way,
+//! so the founding cannot live here, and the devnet depends on no contract.
 //!
 //! The main type is [`Devnet`]. One key decision: everything a running
 //! network is — addresses, paths, PIDs with their start times — is decided
@@ -39,14 +45,12 @@
 // serde_json's json! macro recurses per token; the node templates are large.
 #![recursion_limit = "256"]
 
-pub mod add_org;
 pub mod agent_config;
 pub mod binaries;
 pub mod builders;
 pub mod channels;
 pub mod cli;
 pub mod config;
-pub mod demo;
 mod error;
 pub mod founding;
 pub mod git_server;
@@ -65,7 +69,7 @@ pub mod topology;
 pub use binaries::{FabricBinaries, PinnedFabric, fabric_binaries, pinned_fabric};
 pub use channels::peer_cli_env;
 pub use error::{CommandFailure, DevnetError};
-pub use founding::{ChaincodeRuntime, Founded, FoundingOptions};
+pub use founding::Founded;
 pub use handles::{ChannelHandle, OrdererHandle, OrdererOrgHandle, OrgHandle, PeerHandle};
 pub use network::{Devnet, DevnetOptions};
 pub use spec_repo::{SpecRepo, commit_files, commit_signed};

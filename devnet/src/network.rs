@@ -16,7 +16,7 @@ use crate::builders::{install_ccaas_builder, install_golang_builder};
 use crate::channels::{self, peer_cli_env};
 use crate::config::{core_yaml, crypto_config, orderer_yaml, write_yaml};
 use crate::error::{DevnetError, Result};
-use crate::founding::{ChaincodeRuntime, Founded, FoundingOptions};
+use crate::founding::Founded;
 use crate::handles::{
     ChannelHandle, NetworkPlan, OrdererHandle, OrdererOrgHandle, OrgHandle, PeerHandle, plan,
 };
@@ -24,6 +24,7 @@ use crate::health::{gossip_peers_known, probe_health, probe_listener, raft_leade
 use crate::layout::Layout;
 use crate::ports::PortPool;
 use crate::process::{NodeCommand, NodeKind, Supervised, Watchdog, log_tail, spawn_node, stop_all};
+use crate::spec_repo::SpecRepo;
 use crate::state::{STATE_FORMAT, StateFile, now_unix};
 use crate::status::{NetworkStatus, collect_status};
 use crate::tools::Tool;
@@ -46,9 +47,6 @@ pub struct DevnetOptions {
     pub quiet: bool,
     /// How long each readiness wait may take.
     pub ready_timeout: Duration,
-    /// Found the consortium once the network is up: the spec repository
-    /// and the OpsSC chaincode ([`crate::founding`]). `None`: a bare network.
-    pub founding: Option<FoundingOptions>,
     /// Create the topology's channels (orderers and peers join them). `false`:
     /// only the nodes start, healthy and joined to nothing — for founding the
     /// consortium from outside (`opssc found`). Default `true`.
@@ -64,14 +62,14 @@ impl DevnetOptions {
             detached: false,
             quiet: false,
             ready_timeout: Duration::from_secs(60),
-            founding: None,
             channels: true,
         }
     }
 
-    /// The network a spec describes, founded from it (spec repository,
-    /// OpsSC chaincode served as `runtime` says).
-    pub fn from_spec(spec_dir: &Path, runtime: ChaincodeRuntime) -> Result<DevnetOptions> {
+    /// The nodes of the network a spec describes, joined to no channel: the
+    /// organizations' founding (`opssc found`, run by `opssc dev up`) creates
+    /// the channels from the spec.
+    pub fn from_spec(spec_dir: &Path) -> Result<DevnetOptions> {
         let loaded = opssc_schema::load_dir(spec_dir);
         let Some(spec) = loaded.spec else {
             let errors: Vec<String> = loaded.report.errors().map(|d| d.render()).collect();
@@ -83,10 +81,7 @@ impl DevnetOptions {
             )));
         };
         let mut opts = DevnetOptions::new(Topology::from_spec(&spec)?);
-        opts.founding = Some(FoundingOptions {
-            spec_dir: spec_dir.to_path_buf(),
-            runtime,
-        });
+        opts.channels = false;
         Ok(opts)
     }
 }
@@ -108,8 +103,6 @@ pub struct Devnet {
     watchdog: Option<Watchdog>,
     finished: bool,
     founded: Option<Founded>,
-    /// Runs the in-process OpsSC servers, if any.
-    chaincode_runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Devnet {
@@ -118,21 +111,6 @@ impl Devnet {
     pub fn start(opts: DevnetOptions) -> Result<Devnet> {
         let started = Instant::now();
         opts.topology.validate()?;
-        if opts.detached
-            && matches!(
-                opts.founding,
-                Some(FoundingOptions {
-                    runtime: ChaincodeRuntime::InProcess,
-                    ..
-                })
-            )
-        {
-            return Err(DevnetError::Topology(
-                "a detached devnet cannot serve the OpsSC in-process (the servers would stop \
-                 with this process); use ChaincodeRuntime::Binary"
-                    .into(),
-            ));
-        }
         let say = |m: &str| {
             if !opts.quiet {
                 eprintln!("devnet: {m}");
@@ -167,21 +145,8 @@ impl Devnet {
                 watchdog,
                 finished: false,
                 founded: None,
-                chaincode_runtime: None,
             };
-            // When the organizations' agents found the consortium, they
-            // create the channels too.
-            let agents_found = opts
-                .founding
-                .as_ref()
-                .is_some_and(|f| f.runtime.agents_opssc().is_some());
-            let up = devnet
-                .bring_up(ports, opts.channels && !agents_found)
-                .and_then(|()| match &opts.founding {
-                    Some(f) => devnet.found(f),
-                    None => Ok(()),
-                });
-            match up {
+            match devnet.bring_up(ports, opts.channels) {
                 Ok(()) => return Ok(devnet),
                 // Ports are free when chosen and released just before the
                 // nodes start; another process may grab one in between. Start
@@ -307,8 +272,41 @@ impl Devnet {
         Ok(())
     }
 
-    /// Founds the consortium (see [`crate::founding`]) and records it.
-    fn found(&mut self, opts: &FoundingOptions) -> Result<()> {
+    /// Starts a chaincode server process for organization `msp_id` (e.g.
+    /// `opssc-chaincode --address A --chaincode-id ID`), logging to
+    /// `logs/<name>.log`; it is recorded in `devnet.json` and stopped with the
+    /// nodes. Detached like them when the devnet is.
+    pub fn start_chaincode_server(
+        &mut self,
+        name: &str,
+        msp_id: &str,
+        program: &Path,
+        args: &[&str],
+    ) -> Result<()> {
+        let dir = self.layout.root.join("orgs").join(msp_id);
+        std::fs::create_dir_all(&dir).map_err(DevnetError::io("create", &dir))?;
+        let (child, record) = spawn_node(&NodeCommand {
+            name,
+            kind: NodeKind::Chaincode,
+            program,
+            args,
+            config_dir: &dir,
+            log: &self.layout.log(name),
+            detached: self.detached,
+        })?;
+        self.track(child, record);
+        self.save_state()
+    }
+
+    /// Starts the key-value test server `kvcc` (at `program`) for each
+    /// chaincode-as-a-service chaincode of `spec` in each member's place
+    /// (see [`crate::founding`]); label → address template for the agent
+    /// configurations. Without the program it starts nothing and says so.
+    pub fn start_demo_servers(
+        &mut self,
+        spec: &opssc_schema::Spec,
+        program: &Path,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
         let (plan, layout) = (self.plan.clone(), self.layout.clone());
         let (quiet, t0) = (self.quiet, self.started);
         let say = |m: &str| {
@@ -317,10 +315,11 @@ impl Devnet {
             }
         };
         let mut started = Vec::new();
-        let result = crate::founding::found(
+        let result = crate::founding::start_demo_servers(
             &plan,
             &layout,
-            opts,
+            spec,
+            program,
             self.detached,
             &say,
             &mut |child, record| started.push((child, record)),
@@ -328,18 +327,45 @@ impl Devnet {
         for (child, record) in started {
             self.track(child, record);
         }
-        let started = result?;
-        let by_agents = started.founded.founded_by == "agents";
-        self.founded = Some(started.founded);
-        self.chaincode_runtime = started.runtime;
-        if by_agents {
-            // The channels are the agents' work: wait until they are led and
-            // every peer sees the others, as start-up does for its own.
-            self.wait_raft_leaders()?;
-            self.wait_gossip_membership()?;
-            self.say("ready: channels created by the agents, led, every peer sees the others");
-        }
+        self.save_state()?;
+        result
+    }
+
+    /// Points every organization's agent configuration at the spec
+    /// repository (trusting its founding commit), at the OpsSC package
+    /// `label` behind [`crate::founding::OPSSC_ADDRESS_TEMPLATE`] and at the
+    /// given chaincode server templates (label → template).
+    pub fn configure_agents(
+        &self,
+        repo: &SpecRepo,
+        label: &str,
+        templates: &std::collections::BTreeMap<String, String>,
+    ) -> Result<()> {
+        crate::founding::update_agent_configs(&self.plan, repo, label, templates)
+    }
+
+    /// Records the founding's outcome in `devnet.json`.
+    pub fn record_founded(&mut self, founded: Founded) -> Result<()> {
+        self.founded = Some(founded);
         self.save_state()
+    }
+
+    /// Waits until every channel of the topology has a Raft leader and every
+    /// peer's gossip sees the other peers of its channels — after the
+    /// channels were created from outside (`opssc found`), as start-up does
+    /// for its own.
+    pub fn wait_channels_ready(&mut self) -> Result<()> {
+        self.wait_raft_leaders()?;
+        self.wait_gossip_membership()?;
+        self.ready = true;
+        self.save_state()?;
+        self.say("ready: channels created by the founding, led, every peer sees the others");
+        Ok(())
+    }
+
+    /// Where the devnet keeps the log of the process named `name`.
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.layout.log(name)
     }
 
     /// Writes the spec repository for the spec in `spec_dir` with this
@@ -751,9 +777,6 @@ impl Devnet {
             w.disarm();
         }
         let stopped = stop_all(&mut self.procs, Duration::from_secs(10));
-        if let Some(rt) = self.chaincode_runtime.take() {
-            rt.shutdown_background();
-        }
         if !self.keep_state && stopped.is_ok() {
             let root = &self.layout.root;
             std::fs::remove_dir_all(root).map_err(DevnetError::io("remove", root))?;

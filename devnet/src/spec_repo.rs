@@ -157,8 +157,11 @@ fn fill_organization(doc: &Value, facts: &OrgFacts) -> Value {
     doc
 }
 
-/// Generates (or reuses) the admin SSH key of `msp_id` under `orgs_dir/<MspId>/`.
-fn admin_key(orgs_dir: &Path, msp_id: &str) -> Result<(PathBuf, PrivateKey)> {
+/// Generates the admin SSH key of `msp_id` into
+/// `orgs_dir/<MspId>/admin_ssh_key` (mode 0600 before a byte is written) and
+/// its public half next to it; the path and the key. Also used for an
+/// organization that joins later (`opssc dev demo add-org`).
+pub fn admin_key(orgs_dir: &Path, msp_id: &str) -> Result<(PathBuf, PrivateKey)> {
     let dir = orgs_dir.join(msp_id);
     std::fs::create_dir_all(&dir).map_err(DevnetError::io("create", &dir))?;
     let path = dir.join("admin_ssh_key");

@@ -133,6 +133,7 @@ pub enum Error {
     },
 
     /// An HTTPS request failed before an answer came back.
+    #[cfg(feature = "client")]
     #[error("{call} on {node} failed")]
     Http {
         call: String,
@@ -168,7 +169,9 @@ impl Error {
     pub fn fault(&self) -> Fault {
         match self {
             Error::Io { .. } | Error::Msp { .. } | Error::Invalid { .. } => Fault::Input,
-            Error::Connect { .. } | Error::Timeout { .. } | Error::Http { .. } => Fault::Transient,
+            Error::Connect { .. } | Error::Timeout { .. } => Fault::Transient,
+            #[cfg(feature = "client")]
+            Error::Http { .. } => Fault::Transient,
             Error::Serve { .. } => Fault::Transient,
             Error::Grpc { code, message, .. } => match code {
                 tonic::Code::Unavailable
@@ -221,6 +224,8 @@ impl Error {
         }
     }
 
+    // Used by the client modules only (feature `client`).
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn decode(
         what: impl Into<String>,
         node: impl Into<String>,
@@ -233,6 +238,7 @@ impl Error {
         }
     }
 
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
     pub(crate) fn protocol(
         call: impl Into<String>,
         node: impl Into<String>,

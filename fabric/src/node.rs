@@ -18,8 +18,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 
 use crate::error::{Error, NodeError, Result};
 
-/// Larger than gRPC's 4 MiB default: blocks, packages and config can be big.
-pub const MAX_MESSAGE_SIZE: usize = 100 * 1024 * 1024;
+pub use crate::MAX_MESSAGE_SIZE;
 
 /// Where a peer or orderer listens and how to verify it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

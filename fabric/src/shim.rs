@@ -28,8 +28,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::MAX_MESSAGE_SIZE;
 use crate::error::{Error, Result};
-use crate::node::MAX_MESSAGE_SIZE;
 use crate::protos::common::{ChannelHeader, Header, SignatureHeader};
 use crate::protos::msp::SerializedIdentity;
 use crate::protos::peer::chaincode_message::Type as MsgType;
@@ -957,6 +957,8 @@ mod tests {
         }
     }
 
+    // The client side of the TLS handshake is this crate's `node` (feature `client`).
+    #[cfg(feature = "client")]
     #[tokio::test]
     async fn tls_server_registers_and_a_panic_becomes_a_500() {
         use crate::protos::peer::chaincode_client::ChaincodeClient;

@@ -92,7 +92,7 @@ pub enum Command {
     /// Run a real Fabric network on this machine for trying opssc (no Docker).
     Dev {
         #[command(subcommand)]
-        cmd: opssc_devnet::cli::DevCommand,
+        cmd: DevCommand,
     },
     /// Show what the chain has, what the spec wants, and who must approve each change.
     ///
@@ -280,4 +280,74 @@ fn seconds(text: &str) -> Result<std::time::Duration, String> {
 pub enum VoteDecision {
     Approve,
     Reject,
+}
+
+/// `opssc dev ...` (see `commands/dev.rs`).
+#[derive(Debug, Clone, Subcommand)]
+pub enum DevCommand {
+    /// Start a Fabric network on this machine (no Docker) and leave it running.
+    ///
+    /// Builds Fabric from its Go module the first time (cached under
+    /// ~/.cache/opssc/fabric), generates crypto material and starts the
+    /// orderers and peers the spec describes on free 127.0.0.1 ports. Then
+    /// founds the consortium: a git spec repository in <state-dir>/spec-repo
+    /// with each organization's certificates, endpoints and admin SSH key, one
+    /// opssc-chaincode process per organization, and each organization's
+    /// `opssc found` (channels created from the spec, the OpsSC committed on
+    /// the ops channel, the registry founded). Prints where everything runs and
+    /// each organization's agent configuration (opssc.yaml).
+    Up {
+        /// The network spec to run and found.
+        #[arg(long, default_value = "network-spec", conflicts_with = "orgs")]
+        spec: PathBuf,
+        /// Instead of a spec: the reference topology with this many peer
+        /// organizations (Org1MSP, ...; channels ops and trade), not founded
+        /// (no spec repository, no OpsSC).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=20))]
+        orgs: Option<u16>,
+        /// Directory for all state: crypto material, ledgers, logs, devnet.json.
+        #[arg(long, default_value = opssc_devnet::cli::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        /// Number of Raft orderers (with --orgs).
+        #[arg(long, default_value = "1", value_parser = clap::builder::PossibleValuesParser::new(["1", "3"]))]
+        orderers: String,
+        /// Number of peers in every organization (with --orgs).
+        #[arg(long, default_value = "1", value_parser = clap::builder::PossibleValuesParser::new(["1", "2"]))]
+        peers_per_org: String,
+    },
+    /// Stop the devnet's processes (exactly the recorded PIDs) and remove its state.
+    Down {
+        #[arg(long, default_value = opssc_devnet::cli::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        /// Keep the state directory (ledgers, logs, crypto material).
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Play one of the paper's scenarios on a running devnet with its agents.
+    ///
+    /// `chaincode`: Org1's admin commits a signed upgrade of the spec's `kv`
+    /// chaincode, then the command watches every organization converge.
+    /// `add-org`: starts a new organization (Org4MSP: crypto material, peer,
+    /// chaincode servers, agent) next to the network; Org1's admin commits its
+    /// Organization file, Org4's admin commits its certificates and its
+    /// membership of every channel; the command watches the proposals, votes,
+    /// config updates, Org4's peer joining and the chaincodes answering there.
+    Demo {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(["chaincode", "add-org"]))]
+        scenario: String,
+        #[arg(long, default_value = opssc_devnet::cli::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        /// Give up watching after this many seconds (180 for chaincode, 300
+        /// for add-org when not given).
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Show the devnet's processes, ports, channels and heights.
+    Status {
+        #[arg(long, default_value = opssc_devnet::cli::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -12,6 +12,7 @@
 //!   and forward-only history.
 //! - [`consent`]: whether this organization consented to a shared change.
 //! - [`chaincode_source`]: chaincode source packages built from pinned git commits.
+//! - [`dev`]: founding a devnet's consortium (`opssc dev up`, the tests).
 //!
 //! Key decision: the planner is a pure function of its inputs; reading the
 //! live network (the preparation step) lives elsewhere and only fills an
@@ -21,6 +22,7 @@ pub mod agent;
 pub mod chaincode_source;
 pub mod config_update;
 pub mod consent;
+pub mod dev;
 pub mod git_transport;
 pub mod observe;
 pub mod plan;

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use opssc_devnet::{ChaincodeRuntime, Devnet, DevnetOptions};
+use opssc_devnet::Devnet;
 use opssc_schema::local::AgentConfig;
 use serde_json::Value;
 
@@ -138,7 +138,7 @@ fn deploy_kv_as_the_agents_do(devnet: &Devnet, repo: &Path, org1_config: &Path) 
     let definition = opssc::agent::pass::definition(kv, 1).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (package_id, _) = rt
-        .block_on(opssc_devnet::founding::deploy_chaincode(
+        .block_on(opssc_tests::lifecycle::deploy_chaincode(
             &orgs,
             "trade",
             &definition,
@@ -152,8 +152,7 @@ fn deploy_kv_as_the_agents_do(devnet: &Devnet, repo: &Path, org1_config: &Path) 
 fn plan_and_state_save_against_a_live_devnet() {
     let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
     let t0 = Instant::now();
-    let opts = DevnetOptions::from_spec(&spec_dir, ChaincodeRuntime::InProcess).unwrap();
-    let devnet = Devnet::start(opts).unwrap_or_else(|e| panic!("the devnet did not start:\n{e}"));
+    let devnet = opssc_tests::founded::start_founded(&spec_dir);
     eprintln!(
         "FIGURE devnet up + founding: {:.1} s",
         t0.elapsed().as_secs_f64()

@@ -5,5 +5,7 @@
 
 pub mod devnet_support;
 pub mod fabric_support;
+pub mod founded;
 pub mod gocc;
 pub mod kvcc;
+pub mod lifecycle;

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use opssc_devnet::cli::{self, DevCommand};
+use opssc_devnet::cli;
 use opssc_devnet::state::StateFile;
 use opssc_devnet::{Devnet, DevnetError, DevnetOptions, OrdererHandle, Topology};
 use opssc_schema::local::AgentConfig;
@@ -168,14 +168,7 @@ fn three_org_devnet_joins_channels_survives_a_peer_crash_and_stops_cleanly() {
         Err(e) => panic!("expected AlreadyRunning, got: {e}"),
         Ok(_) => panic!("a second devnet started on a running one's state directory"),
     }
-    let up_again = cli::run(DevCommand::Up {
-        spec: "network-spec".into(),
-        orgs: Some(1),
-        state_dir: state_dir.clone(),
-        orderers: "1".into(),
-        peers_per_org: "1".into(),
-    })
-    .unwrap();
+    let up_again = cli::up(DevnetOptions::new(Topology::reference(1)), &state_dir).unwrap();
     assert_eq!(up_again, 1, "`dev up` on a running devnet exits 1");
     assert!(devnet.status().unwrap().all_running());
 
@@ -208,11 +201,7 @@ fn three_org_devnet_joins_channels_survives_a_peer_crash_and_stops_cleanly() {
             .any(|l| l.contains(&victim.host) && l.contains("DOWN")),
         "{rendered}"
     );
-    let code = cli::run(DevCommand::Status {
-        state_dir: state_dir.clone(),
-        json: false,
-    })
-    .unwrap();
+    let code = cli::show_status(&state_dir, false).unwrap();
     assert_eq!(code, 2, "`dev status` exits 2 when a process is down");
 
     // Restart it: same ledger, so it is still on both channels.
@@ -275,14 +264,8 @@ fn dev_up_runs_detached_and_dev_down_stops_exactly_the_recorded_pids() {
     let state_dir = tmp.path().join("state");
     let _guard = DownOnDrop(&state_dir);
 
-    let code = cli::run(DevCommand::Up {
-        spec: "network-spec".into(),
-        orgs: Some(1),
-        state_dir: state_dir.clone(),
-        orderers: "1".into(),
-        peers_per_org: "1".into(),
-    })
-    .unwrap();
+    // What `opssc dev up --orgs 1` runs.
+    let code = cli::up(DevnetOptions::new(Topology::reference(1)), &state_dir).unwrap();
     assert_eq!(code, 0);
     let state = StateFile::load(&state_dir).unwrap();
     assert!(state.ready && state.detached);
@@ -295,18 +278,10 @@ fn dev_up_runs_detached_and_dev_down_stops_exactly_the_recorded_pids() {
         assert!(pid_alive(p.pid));
     }
     assert!(state_dir.join("orgs/Org1MSP/opssc.yaml").is_file());
-    let code = cli::run(DevCommand::Status {
-        state_dir: state_dir.clone(),
-        json: true,
-    })
-    .unwrap();
+    let code = cli::show_status(&state_dir, true).unwrap();
     assert_eq!(code, 0);
 
-    let code = cli::run(DevCommand::Down {
-        state_dir: state_dir.clone(),
-        keep: false,
-    })
-    .unwrap();
+    let code = cli::down(&state_dir, false).unwrap();
     assert_eq!(code, 0);
     for p in &state.processes {
         assert!(

@@ -1,7 +1,8 @@
 //! `opssc dev up` from the reference spec founds the consortium.
 //!
-//! The devnet is started from `network-spec/` exactly as `opssc dev up`
-//! does (`DevnetOptions::from_spec`), with the OpsSC servers in this process
+//! The devnet is started from `network-spec/` and founded exactly as `opssc
+//! dev up` does (`DevnetOptions::from_spec`, then `opssc::dev::found`: each
+//! organization's `opssc found`), with the OpsSC servers in this process
 //! (the `opssc-chaincode` binary is not built for this test crate). Then:
 //! the spec repository is a git repository whose founding commit validates
 //! with every organization's certificates, real endpoints and admin SSH key
@@ -18,16 +19,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use opssc_devnet::spec_repo::load_admin_key;
-use opssc_devnet::{ChaincodeRuntime, Devnet, DevnetOptions, commit_signed, founding};
+use opssc_devnet::{commit_signed, founding};
 use opssc_schema::local::{AgentConfig, SpecSource};
+use opssc_tests::founded::start_founded;
 use serde_json::{Value, json};
 
 #[test]
 fn dev_up_from_the_reference_spec_founds_the_consortium() {
     let spec_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
     let t0 = Instant::now();
-    let opts = DevnetOptions::from_spec(&spec_dir, ChaincodeRuntime::InProcess).unwrap();
-    let devnet = Devnet::start(opts).unwrap_or_else(|e| panic!("the devnet did not start:\n{e}"));
+    let devnet = start_founded(&spec_dir);
     let up_secs = t0.elapsed().as_secs_f64();
     let f = devnet.founded().expect("founded").clone();
     eprintln!(

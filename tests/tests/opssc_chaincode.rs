@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use opssc_chaincode::ccaas::OpsSc;
-use opssc_devnet::{Devnet, OrgHandle, Topology, founding};
+use opssc_devnet::{Devnet, OrgHandle, Topology};
 use opssc_fabric::configtx::{self, client, compute_update, edit, sign};
 use opssc_fabric::deliver::{Deliverer, Seek};
 use opssc_fabric::gateway::Gateway;
@@ -31,6 +31,7 @@ use opssc_fabric::{Error, Node, NodeConfig, Signer, SigningIdentity};
 use opssc_tests::devnet_support::start_devnet;
 use opssc_tests::fabric_support::{chain, peer_config, read, retry};
 use opssc_tests::kvcc::Kv;
+use opssc_tests::lifecycle::deploy_chaincode;
 use serde_json::{Value, json};
 
 const OPS: &str = "ops";
@@ -126,7 +127,7 @@ fn signature_json(sig: &ConfigSignature) -> Value {
 
 /// Serves `chaincode` here, then installs it on every peer, approves it as
 /// every org and commits it on the ops channel (the devnet's shared
-/// lifecycle recipe, `opssc_devnet::founding::deploy_chaincode`).
+/// lifecycle recipe, `opssc_tests::lifecycle::deploy_chaincode`).
 async fn deploy_ccaas<C: opssc_fabric::shim::Chaincode>(
     devnet: &Devnet,
     name: &str,
@@ -152,7 +153,7 @@ async fn deploy_ccaas<C: opssc_fabric::shim::Chaincode>(
     });
     let orgs: Vec<&OrgHandle> = devnet.orgs().iter().collect();
     let def = ChaincodeDefinition::new(name, "1.0", 1);
-    let (installed, block) = founding::deploy_chaincode(&orgs, OPS, &def, &pkg)
+    let (installed, block) = deploy_chaincode(&orgs, OPS, &def, &pkg)
         .await
         .unwrap_or_else(|e| panic!("deploying {name}: {e}"));
     assert_eq!(installed, package_id);
@@ -193,13 +194,16 @@ async fn scenario(devnet: &Devnet) {
         .unwrap();
 
     // ---- founding ------------------------------------------------------------
+    // The argument `opssc found` sends for the reference spec (this devnet's
+    // topology): its members, channels and governance.
+    let spec_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+    let spec = opssc_schema::load_dir(&spec_dir)
+        .spec
+        .expect("the reference spec validates");
+    let found_args = opssc::agent::founding::found_args(&spec).unwrap();
+    assert_eq!(found_args.members, ["Org1MSP", "Org2MSP", "Org3MSP"]);
     let first = retry("found", Duration::from_secs(90), || {
-        let arg = serde_json::to_vec(&json!({
-            "ops_channel": OPS,
-            "members": ["Org1MSP", "Org2MSP", "Org3MSP"],
-            "channels": [{"name": "trade", "members": ["Org1MSP", "Org2MSP", "Org3MSP"]}],
-        }))
-        .unwrap();
+        let arg = serde_json::to_vec(&found_args).unwrap();
         let gw = org1.gateway.clone();
         async move { gw.submit_transaction(OPS, CC, "found", [arg]).await }
     })

@@ -521,6 +521,85 @@ pub async fn peer_step(ctx: &Context, spec: &Spec) -> Result<Progress> {
 /// How long a round waits before the next when it had to wait on others.
 pub const ROUND_PAUSE: Duration = Duration::from_millis(700);
 
+/// This organization's whole part in founding (what `opssc found` runs, and
+/// `opssc dev up` for each organization): with orderer admin endpoints, join
+/// the orderers to every spec channel; with peers, repeat [`peer_step`] until
+/// nothing is left. Progress lines go to `out` (`done: ...`, `left: ...`,
+/// `failed (retried): ...`). `Ok(false)` when `timeout` passed first.
+pub async fn found(
+    config: AgentConfig,
+    spec: &Spec,
+    timeout: Duration,
+    out: &mut (dyn FnMut(&str) + Send),
+) -> Result<bool> {
+    let started = std::time::Instant::now();
+    let me = config.msp_id.clone();
+    let endpoints = admin_endpoints(&config)?;
+    if !endpoints.is_empty() {
+        let mut last_err = String::new();
+        loop {
+            match join_orderers(spec, &endpoints).await {
+                Ok(done) => {
+                    for a in &done {
+                        out(&format!("done: {a}"));
+                    }
+                    break;
+                }
+                Err(e) => {
+                    let text = format!("{e:#}");
+                    if text != last_err {
+                        out(&format!("failed (retried): {text}"));
+                        last_err = text;
+                    }
+                    if started.elapsed() > timeout {
+                        out(&format!("not done after {} s", timeout.as_secs()));
+                        return Ok(false);
+                    }
+                    tokio::time::sleep(ROUND_PAUSE).await;
+                }
+            }
+        }
+        out(&format!(
+            "orderers of {me} serve every channel of the spec ({} channel(s))",
+            spec.channels.len()
+        ));
+    }
+    if config.peers.is_empty() {
+        return Ok(true);
+    }
+    let ctx = Context::connect(config).await?;
+    let mut last_left: Vec<String> = Vec::new();
+    loop {
+        let (actions, left) = match peer_step(&ctx, spec).await {
+            Ok(p) => (p.actions, p.left),
+            Err(e) => (Vec::new(), vec![format!("failed (retried): {e:#}")]),
+        };
+        for a in &actions {
+            out(&format!("done: {a}"));
+        }
+        if left.is_empty() && actions.is_empty() {
+            out(&format!(
+                "founded: {me} joined its channels, the OpsSC is committed on {} and the registry founded",
+                spec.consortium.ops_channel
+            ));
+            return Ok(true);
+        }
+        if left != last_left {
+            for l in &left {
+                out(&format!("left: {l}"));
+            }
+            last_left = left.clone();
+        }
+        if started.elapsed() > timeout {
+            out(&format!("not done after {} s", timeout.as_secs()));
+            return Ok(false);
+        }
+        if actions.is_empty() {
+            tokio::time::sleep(ROUND_PAUSE).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,9 @@
 mod agent;
 mod approve;
 mod bootstrap;
+mod dev;
+mod dev_add_org;
+mod dev_demo;
 mod found;
 mod live;
 mod plan;
@@ -90,7 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             config,
             ops_channel,
         } => vote::retry(&config, &id, &reason, &ops_channel),
-        Command::Dev { cmd } => opssc_devnet::cli::run(cmd),
+        Command::Dev { cmd } => dev::run(cmd),
         Command::Schema { agent_config } => {
             if agent_config {
                 print!("{}", opssc_schema::schema_json::agent_config_schema());

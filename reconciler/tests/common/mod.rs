@@ -101,25 +101,33 @@ pub async fn serve<C: Chaincode>(label: &str, chaincode: C) -> (String, String) 
 }
 
 /// Deploys the OpsSC chaincode on `ops` (served here) and founds the
-/// registry: channel `trade` with all three organizations; chaincode changes
-/// need every member's vote; the executor has 10 s (the contract's minimum)
-/// before the next organization may take over.
+/// registry with the argument `opssc found` sends for the reference spec
+/// ([`opssc::agent::founding::found_args`]: the ops members, channel
+/// `trade`, the spec's governance), changed only where these tests need it:
+/// chaincode changes need every member's vote, and the executor has 10 s
+/// (the contract's minimum; the spec cannot state it) before the next
+/// organization may take over.
 pub async fn deploy_opssc(orgs: &[Org]) {
-    let _server = deploy_opssc_founding(
-        orgs,
-        json!({
-            "ops_channel": OPS,
-            "members": ["Org1MSP", "Org2MSP", "Org3MSP"],
-            "channels": [{"name": "trade", "members": ["Org1MSP", "Org2MSP", "Org3MSP"]}],
-            "governance": {
-                "voting_period_secs": 3600,
-                "max_voting_period_secs": 86400,
-                "executor_timeout_secs": 10,
-                "quorum": {"chaincode": "all"},
-            },
-        }),
-    )
-    .await;
+    let _server = deploy_opssc_founding(orgs, reference_found_args()).await;
+}
+
+/// The reference spec's `found` argument with the tests' governance (see
+/// [`deploy_opssc`]).
+pub fn reference_found_args() -> Value {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+    let spec = opssc_schema::load_dir(&dir)
+        .spec
+        .expect("the reference spec validates");
+    let mut args = opssc::agent::founding::found_args(&spec).unwrap();
+    let g = args
+        .governance
+        .as_mut()
+        .expect("found_args carries the spec's governance");
+    g.voting_period_secs = 3600;
+    g.max_voting_period_secs = 86400;
+    g.executor_timeout_secs = 10;
+    g.quorum.chaincode = opssc_chaincode::model::QuorumLevel::All;
+    serde_json::to_value(&args).unwrap()
 }
 
 /// Deploys the OpsSC chaincode on `ops` (served here) and calls `found` with

@@ -10,16 +10,23 @@
 //! package label (and so the package ID and each organization's server); the
 //! definition's version and sequence move, which is what every organization
 //! must approve.
+//!
+//! Convergence is read as data, not from `opssc status`'s text: each
+//! organization's status condition ([`opssc::agent::status`]) is Ready and
+//! its own peer reports the new version committed (`_lifecycle`).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context as _, bail};
+use opssc::agent::context::Context;
+use opssc::agent::status::Condition;
+use opssc::agent::{spec_source, status};
+use opssc_devnet::spec_repo::commit_files;
+use opssc_devnet::state::StateFile;
 use serde_json::Value;
 
-use crate::spec_repo::commit_files;
-use crate::state::StateFile;
+use super::agent::{load_config, runtime};
 
 /// The next version of a chaincode: the last number in it plus one (`1.0` → `1.1`).
 pub fn next_version(version: &str) -> String {
@@ -100,49 +107,84 @@ pub fn chaincode(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
         "vote after recomputing it, approve the new definition, and one of them commits it.\n"
     );
 
-    let opssc = std::env::current_exe()?;
     let configs: Vec<_> = state
         .plan
         .orgs
         .iter()
         .map(|o| o.agent_config.clone())
         .collect();
-    let started = Instant::now();
-    let needle = format!("chain {new} ");
-    loop {
-        let mut done = 0;
-        for config in &configs {
-            let out = Command::new(&opssc)
-                .arg("status")
-                .arg("--config")
-                .arg(config)
-                .output()?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            if out.status.success() && text.contains(&needle) {
-                done += 1;
+    let (channel, name) = chaincode_of(&new_text)?;
+    opssc_fabric::participation::install_ring_provider();
+    runtime()?.block_on(async move {
+        let started = Instant::now();
+        let mut orgs: Vec<Option<Context>> = configs.iter().map(|_| None).collect();
+        loop {
+            let mut done = 0;
+            for (config, ctx) in configs.iter().zip(orgs.iter_mut()) {
+                match converged(config, ctx, &channel, &name, &new).await {
+                    Ok(true) => done += 1,
+                    Ok(false) => {}
+                    // Not readable yet (a peer restarting, a fetch failing):
+                    // the next round asks again, with a new connection.
+                    Err(_) => *ctx = None,
+                }
             }
-        }
-        println!(
-            "  {done} of {} organizations see kv {new} committed and are Ready ({:.0} s)",
-            configs.len(),
-            started.elapsed().as_secs_f64()
-        );
-        if done == configs.len() {
             println!(
-                "\nconverged in {:.1} s after the commit",
+                "  {done} of {} organizations see {name} {new} committed and are Ready ({:.0} s)",
+                configs.len(),
                 started.elapsed().as_secs_f64()
             );
-            return Ok(0);
+            if done == configs.len() {
+                println!(
+                    "\nconverged in {:.1} s after the commit",
+                    started.elapsed().as_secs_f64()
+                );
+                return Ok(0);
+            }
+            if started.elapsed() > timeout {
+                println!(
+                    "\nnot converged after {} s; are the agents running? (`./scripts/quickstart.sh` starts them)",
+                    timeout.as_secs()
+                );
+                return Ok(1);
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        if started.elapsed() > timeout {
-            println!(
-                "\nnot converged after {} s; are the agents running? (`./scripts/quickstart.sh` starts them)",
-                timeout.as_secs()
-            );
-            return Ok(1);
-        }
-        std::thread::sleep(Duration::from_secs(2));
+    })
+}
+
+/// The channel and name of a Chaincode document.
+fn chaincode_of(text: &str) -> anyhow::Result<(String, String)> {
+    let doc: Value = serde_saphyr::from_str(text).context("the chaincode file does not parse")?;
+    let name = doc["metadata"]["name"]
+        .as_str()
+        .context("the chaincode has no metadata.name")?;
+    let channel = doc["spec"]["channel"]
+        .as_str()
+        .context("the chaincode has no spec.channel")?;
+    Ok((channel.to_string(), name.to_string()))
+}
+
+/// Whether the organization of `config` is Ready and its own peer has
+/// `version` of `name` committed on `channel`. Connects on first use.
+async fn converged(
+    config: &Path,
+    ctx: &mut Option<Context>,
+    channel: &str,
+    name: &str,
+    version: &str,
+) -> anyhow::Result<bool> {
+    if ctx.is_none() {
+        *ctx = Some(Context::connect(load_config(config)?).await?);
     }
+    let ctx = ctx.as_ref().expect("connected above");
+    let committed =
+        opssc_fabric::lifecycle::query_committed(&ctx.main_peer().endorser, channel, name).await?;
+    if committed.is_none_or(|d| d.version != version) {
+        return Ok(false);
+    }
+    let at = spec_source::resolve(&ctx.config, &ctx.state_dir.join("status"), None)?;
+    Ok(status::status(ctx, &at).await?.condition == Condition::Ready)
 }
 
 #[cfg(test)]

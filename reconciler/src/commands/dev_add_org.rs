@@ -28,14 +28,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context as _, bail};
+use opssc::agent::context::Context;
+use opssc::agent::{spec_source, status};
+
+use super::agent::load_config;
 use opssc_fabric::configtx;
 use opssc_fabric::deliver::Deliverer;
 use opssc_fabric::endorser::Endorser;
@@ -43,20 +46,19 @@ use opssc_fabric::gateway::Gateway;
 use opssc_fabric::tx::ChaincodeCall;
 use opssc_schema::local::AgentConfig;
 use serde_json::{Value, json};
-use ssh_key::{Algorithm, LineEnding, PrivateKey};
 
-use crate::agent_config::agent_configs;
-use crate::config::{core_yaml, write_yaml};
-use crate::founding::{OPSSC_NAME, admin, connect, set_builder_value};
-use crate::handles::{NetworkPlan, OrgHandle, PeerHandle};
-use crate::health::{probe_health, probe_listener};
-use crate::layout::Layout;
-use crate::ports::{PortPool, loopback};
-use crate::process::{NodeCommand, NodeKind, spawn_node};
-use crate::spec_repo::commit_signed;
-use crate::state::StateFile;
-use crate::tools::Tool;
-use crate::topology::PeerOrgDef;
+use opssc_devnet::agent_config::agent_configs;
+use opssc_devnet::config::{core_yaml, write_yaml};
+use opssc_devnet::founding::{OPSSC_NAME, admin, connect, set_builder_value};
+use opssc_devnet::handles::{NetworkPlan, OrgHandle, PeerHandle};
+use opssc_devnet::health::{probe_health, probe_listener};
+use opssc_devnet::layout::Layout;
+use opssc_devnet::ports::{PortPool, loopback};
+use opssc_devnet::process::{NodeCommand, NodeKind, spawn_node};
+use opssc_devnet::spec_repo::commit_signed;
+use opssc_devnet::state::StateFile;
+use opssc_devnet::tools::Tool;
+use opssc_devnet::topology::PeerOrgDef;
 
 /// The organization that sponsors the new one (commits its Organization file).
 pub const SPONSOR: &str = "Org1MSP";
@@ -176,29 +178,6 @@ fn record_agent_pid(state_dir: &Path, pid: u32) -> anyhow::Result<()> {
     writeln!(f, "{pid}").with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Generates the new organization's admin SSH key into `<dir>/admin_ssh_key` (0600).
-fn new_admin_key(dir: &Path, msp_id: &str) -> anyhow::Result<(PathBuf, PrivateKey)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519)
-        .map_err(|e| anyhow::anyhow!("generating the admin SSH key of {msp_id}: {e}"))?;
-    key.set_comment(format!("admin@{msp_id}"));
-    let text = key
-        .to_openssh(LineEnding::LF)
-        .map_err(|e| anyhow::anyhow!("encoding the admin SSH key of {msp_id}: {e}"))?;
-    let path = dir.join("admin_ssh_key");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(text.as_bytes())?;
-    let public = key.public_key().to_openssh()?;
-    std::fs::write(dir.join("admin_ssh_key.pub"), format!("{public}\n"))?;
-    Ok((path, key))
-}
-
 /// Waits until the peer answers on its operations and gRPC ports.
 fn wait_peer(peer: &PeerHandle, limit: Duration) -> anyhow::Result<()> {
     let start = Instant::now();
@@ -219,7 +198,7 @@ fn wait_peer(peer: &PeerHandle, limit: Duration) -> anyhow::Result<()> {
 }
 
 /// Runs the add-org demo on the devnet in `state_dir`; returns the exit code.
-pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
+pub fn run(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
     let mut state = StateFile::load(state_dir)?;
     let Some(founded) = state.founded.clone() else {
         bail!(
@@ -347,10 +326,10 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
     }
     let kvcc = exe.with_file_name("kvcc");
     let mut served = Vec::new();
-    for demo in crate::founding::demo_chaincodes(&spec, &kvcc, &say)? {
+    for demo in opssc_devnet::founding::demo_chaincodes(&spec, &kvcc, &say)? {
         let address = free()?;
         let (_child, record) =
-            crate::founding::spawn_demo_server(&org, &demo, &address, &kvcc, &layout, true)?;
+            opssc_devnet::founding::spawn_demo_server(&org, &demo, &address, &kvcc, &layout, true)?;
         state.processes.push(record);
         state.save()?;
         say(&format!(
@@ -386,7 +365,7 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
     ));
 
     // Its admin's SSH key (the devnet keeps it like the others').
-    let (key_path, org_key) = new_admin_key(&org_dir, &me)?;
+    let (key_path, org_key) = opssc_devnet::spec_repo::admin_key(&layout.root.join("orgs"), &me)?;
     state
         .founded
         .as_mut()
@@ -403,7 +382,7 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
     let org_file = format!("orgs/{}.yaml", def.name);
     let endpoint = org.peers[0].address.clone();
     let sponsor_key = founded.spec_repo.admin_key(SPONSOR)?;
-    let since_unix = crate::state::now_unix() as i64;
+    let since_unix = opssc_devnet::state::now_unix() as i64;
     let text = organization_yaml(&def, &endpoint, &key_line, false)?;
     let message = format!("{me}: a new organization, sponsored by {SPONSOR}");
     let oid = commit_signed(&repo, &[(&org_file, Some(&text))], &message, &sponsor_key)?;
@@ -500,7 +479,6 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
         timeout,
         &say,
     ))?;
-    rt.shutdown_background();
     if code == 0 {
         // `opssc dev status` shows the new peer's heights on its channels.
         let mut state = StateFile::load(&layout.root)?;
@@ -515,17 +493,22 @@ pub fn add_org(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
             }
         }
         state.save()?;
-        let out = Command::new(&exe)
-            .arg("status")
-            .arg("--config")
-            .arg(&org.agent_config)
-            .output()?;
-        println!(
-            "\n`opssc status --config {}`:\n{}",
-            org.agent_config.display(),
-            String::from_utf8_lossy(&out.stdout)
-        );
+        let status = rt.block_on(async {
+            let ctx = Context::connect(load_config(&org.agent_config)?).await?;
+            let at = spec_source::resolve(&ctx.config, &ctx.state_dir.join("status"), None)?;
+            status::status(&ctx, &at).await
+        });
+        match status {
+            Ok(s) => println!(
+                "\n{me}'s status ({:?}, as `opssc status --config {}` shows it):\n{}",
+                s.condition,
+                org.agent_config.display(),
+                s.text
+            ),
+            Err(e) => println!("\n{me}'s status cannot be read yet: {e:#}"),
+        }
     }
+    rt.shutdown_background();
     Ok(code)
 }
 
@@ -900,7 +883,8 @@ mod tests {
             std::fs::copy(spec.join(rel), dst).unwrap();
         }
         let d = org4();
-        let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+        let key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+            .unwrap();
         let line = key.public_key().to_openssh().unwrap();
         // After the sponsor's commit: an organization of no channel.
         std::fs::write(
@@ -945,9 +929,9 @@ mod tests {
 
     #[test]
     fn the_agent_configuration_follows_the_sponsors_spec_with_its_own_peer() {
-        use crate::agent_config::write_agent_configs;
-        use crate::handles::plan;
-        use crate::topology::Topology;
+        use opssc_devnet::agent_config::write_agent_configs;
+        use opssc_devnet::handles::plan;
+        use opssc_devnet::topology::Topology;
         use opssc_schema::local::SpecSource;
 
         let tmp = tempfile::tempdir().unwrap();
