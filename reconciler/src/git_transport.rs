@@ -23,7 +23,10 @@
 //!   (rustls' WebPKI verifier, run on the certificate OpenSSL received), so
 //!   a private CA vouches for no other host.
 //! - Secrets are read when a fetch is prepared, handed only to git2, and
-//!   removed from every message ([`RemoteAccess::redact`]).
+//!   removed from every message ([`RemoteAccess::redact`]); a refusal keeps
+//!   its reason (libgit2 would replace it with a generic one).
+//! - A server that does not answer fails the fetch (30 s to connect, 120 s
+//!   per read, [`set_read_timeout`]) instead of hanging the agent's poll.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

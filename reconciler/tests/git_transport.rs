@@ -540,3 +540,81 @@ fn ssh_server_going_silent_mid_fetch_leaves_the_mirror_sound_and_the_next_fetch_
     let files = fetch_tree(&cc_mirrors, &source_ref, Some(&access)).unwrap();
     assert_eq!(files["noise.bin"].len(), BLOB);
 }
+
+/// An HTTP `CONNECT` proxy on 127.0.0.1 that records where it was asked
+/// to connect; returns its URL and the record.
+fn connect_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let record = record.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let mut words = head.split_whitespace();
+                let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+                    let _ = client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
+                    return;
+                };
+                record.lock().unwrap().push(target.to_string());
+                let Ok(upstream) = std::net::TcpStream::connect(target) else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                    return;
+                };
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let (mut client, mut upstream) = (client, upstream);
+                let up = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut u2);
+                    let _ = u2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut upstream, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+                let _ = up.join();
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn https_goes_through_the_proxy_git_is_configured_with() {
+    let h = https();
+    let (proxy, seen) = connect_proxy();
+    let config = config(h.tmp.path(), vec![h.entry.clone()]);
+    let mirror = h.tmp.path().join("spec-mirror");
+    let source = GitSource::open_for(&mirror, &h.url, &config).unwrap();
+    // git's own setting, as `git config http.proxy` writes it (here in the
+    // mirror's configuration; ~/.gitconfig and https_proxy work the same).
+    source
+        .repository()
+        .config()
+        .unwrap()
+        .set_str("http.proxy", &proxy)
+        .unwrap();
+    assert_eq!(source.fetch("main").unwrap(), h.first);
+    let server = h.url["https://".len()..]
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|t| *t == server),
+        "the proxy saw {seen:?}, expected CONNECTs to {server}"
+    );
+}
