@@ -202,12 +202,20 @@ async fn scenario(devnet: &Devnet) {
         .expect("the reference spec validates");
     let found_args = opssc::agent::founding::found_args(&spec).unwrap();
     assert_eq!(found_args.members, ["Org1MSP", "Org2MSP", "Org3MSP"]);
-    let first = retry("found", Duration::from_secs(90), || {
-        let arg = serde_json::to_vec(&found_args).unwrap();
-        let gw = org1.gateway.clone();
-        async move { gw.submit_transaction(OPS, CC, "found", [arg]).await }
-    })
-    .await;
+    let found_arg = serde_json::to_vec(&found_args).unwrap();
+    // Every founding member confirms the same content; the last one founds.
+    let mut first = None;
+    for org in &orgs {
+        let arg = found_arg.clone();
+        let done = retry("found", Duration::from_secs(90), || {
+            let arg = arg.clone();
+            let gw = org.gateway.clone();
+            async move { gw.submit_transaction(OPS, CC, "found", [arg]).await }
+        })
+        .await;
+        first = Some(done);
+    }
+    let first = first.unwrap();
     let founded: Value = serde_json::from_slice(&first.result).unwrap();
     assert_eq!(founded["outcome"], "founded");
     assert_eq!(first.event.as_ref().unwrap().event_name, "RegistryFounded");
@@ -350,8 +358,11 @@ async fn scenario(devnet: &Devnet) {
     assert_eq!(
         significant,
         [
+            "FoundingConfirmed",
+            "FoundingConfirmed",
             "RegistryFounded",
             "ProposalFiled",
+            "ProposalBacked",
             "ProposalApproved",
             "ExecutionClaimed",
             "ProposalCommitted"
@@ -384,12 +395,28 @@ async fn scenario(devnet: &Devnet) {
     }))
     .await;
     let cu_id = cu["id"].as_str().unwrap().to_string();
-    // Org3 tries to pass off Org1's signature as its approval.
+    // A vote carrying a signature is refused: signatures come after approval.
+    let org3_sig = sign::sign_update(org3.admin.as_ref(), &update_bytes).unwrap();
+    refused(
+        org3,
+        "vote",
+        json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&org3_sig)}),
+        "bad_argument",
+    )
+    .await;
+    for org in [org1, org3] {
+        ok(org, "vote", json!({"id": cu_id, "decision": "approve"})).await;
+    }
+    assert_eq!(
+        ok(org2, "tally", json!({"id": cu_id})).await["state"],
+        "approved"
+    );
+    // Org3 tries to pass off Org1's signature as its own.
     let org1_sig = sign::sign_update(org1.admin.as_ref(), &update_bytes).unwrap();
     let text = refused(
         org3,
-        "vote",
-        json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&org1_sig)}),
+        "sign",
+        json!({"id": cu_id, "config_signature": signature_json(&org1_sig)}),
         "bad_argument",
     )
     .await;
@@ -398,8 +425,8 @@ async fn scenario(devnet: &Devnet) {
     let wrong = sign::sign_update(org3.admin.as_ref(), b"other bytes").unwrap();
     refused(
         org3,
-        "vote",
-        json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&wrong)}),
+        "sign",
+        json!({"id": cu_id, "config_signature": signature_json(&wrong)}),
         "bad_argument",
     )
     .await;
@@ -407,20 +434,16 @@ async fn scenario(devnet: &Devnet) {
         let sig = sign::sign_update(org.admin.as_ref(), &update_bytes).unwrap();
         ok(
             org,
-            "vote",
-            json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&sig)}),
+            "sign",
+            json!({"id": cu_id, "config_signature": signature_json(&sig)}),
         )
         .await;
     }
-    assert_eq!(
-        ok(org2, "tally", json!({"id": cu_id})).await["state"],
-        "approved"
-    );
     // The executor collects the signatures from the chain and submits.
     let got = query(org2, "get", json!({"id": cu_id})).await;
     let executor = by(got["proposal"]["execution"]["order"][0].as_str().unwrap());
-    let votes = query(executor, "votes", json!({"id": cu_id})).await;
-    let signatures: Vec<ConfigSignature> = votes["votes"]
+    let votes = query(executor, "signatures", json!({"id": cu_id})).await;
+    let signatures: Vec<ConfigSignature> = votes["signatures"]
         .as_array()
         .unwrap()
         .iter()
@@ -537,8 +560,11 @@ async fn scenario(devnet: &Devnet) {
         )
         .unwrap();
         ids.push(id);
+        // Spread over the organizations: the contract's open-proposal limit
+        // reads the filer's open set, so one organization's concurrent
+        // filings can invalidate each other (PHANTOM_READ_CONFLICT).
         filings.push((
-            org1.gateway.clone(),
+            orgs[i % orgs.len()].gateway.clone(),
             CC,
             "propose".into(),
             serde_json::to_vec(&args).unwrap(),
@@ -600,7 +626,25 @@ async fn run_concurrently(
             } else {
                 vec![arg]
             };
-            let r = gw.submit_transaction(OPS, cc, &function, args).await;
+            // A filing invalidated by a concurrent filing of the same
+            // organization (the open-limit range read) is submitted again,
+            // as an agent's next pass would.
+            let mut tries = 0;
+            let r = loop {
+                let r = gw
+                    .submit_transaction(OPS, cc, &function, args.clone())
+                    .await;
+                match &r {
+                    Err(e)
+                        if function == "propose"
+                            && tries < 5
+                            && chain(e).contains("PHANTOM_READ_CONFLICT") =>
+                    {
+                        tries += 1;
+                    }
+                    _ => break r,
+                }
+            };
             drop(permit);
             r.map(|_| ()).map_err(|e| chain(&e))
         });
