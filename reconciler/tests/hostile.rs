@@ -114,7 +114,7 @@ enum As {
 
 /// `peer chaincode invoke -C ops -n opssc` of `function(arg)` as `org`'s
 /// admin or client, endorsed by every organization's first peer and waiting
-/// for the commit: `Ok(output)` when the CLI says it committed, `Err(output)`
+/// for the commit: `Ok(output)` when the CLI exits 0 (it committed), `Err(output)`
 /// otherwise (the endorsement refused, or the transaction invalid).
 fn cli_invoke(
     devnet: &Devnet,
@@ -159,7 +159,7 @@ fn cli_invoke(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    if out.status.success() && text.contains("status:200") {
+    if out.status.success() {
         Ok(text)
     } else {
         Err(text)
@@ -213,7 +213,7 @@ async fn submit_dated(o: &Org, function: &str, arg: &Value, shift: i64) -> Resul
 /// What an honest organization relies on: the registry and every
 /// proposal's state (in filing order).
 async fn snapshot(o: &Org) -> Value {
-    let registry = query(o, "registry", Value::Null).await;
+    let registry = query(o, "registry", json!({})).await;
     let mut items = Vec::new();
     let mut bookmark = Value::Null;
     loop {
@@ -364,7 +364,7 @@ async fn scenario(devnet: &Devnet) -> Table {
         })
         .await;
     }
-    let registry = query(&orgs[0], "registry", Value::Null).await;
+    let registry = query(&orgs[0], "registry", json!({})).await;
     assert!(!registry["meta"].is_null(), "founded: {registry:#}");
 
     let mut servers = std::collections::BTreeMap::new();
@@ -503,7 +503,8 @@ async fn scenario(devnet: &Devnet) -> Table {
                     observed = format!(
                         "filed; electorate {electorate}; after Org3's approve+tally: {state}"
                     );
-                    ok = electorate.as_array().map(|a| a.len()) == Some(3)
+                    // `electorate` is the count, or the list in other versions.
+                    ok = (electorate == 3 || electorate.as_array().map(|a| a.len()) == Some(3))
                         && state != "approved"
                         && state != "committed";
                     let _ = cli_invoke(devnet, h3, As::Admin, "withdraw", &json!({"id": id}));
@@ -620,21 +621,47 @@ async fn scenario(devnet: &Devnet) -> Table {
         r.is_err() && v.iter().all(|v| v["org"] != "Org2MSP") && before == snapshot(&orgs[0]).await,
     );
 
-    // ---- 10. A signature before the decision.
+    // ---- 10. A signature before the decision, on a channel update (the
+    //      kind that is signed) still `proposed`.
+    let update = json!({
+        "kind": "ChannelUpdate",
+        "target": {"channel": "trade"},
+        "payload": {"config_update": "CgV0cmFkZRIA"},
+        "spec_ref": {"git_commit": "0".repeat(40), "spec_hash": "0".repeat(64), "base_config_sequence": 1},
+    });
+    let filed = cli_invoke(devnet, h3, As::Admin, "propose", &update);
+    let uid = snapshot_list(&orgs[0])
+        .await
+        .into_iter()
+        .rev()
+        .find(|p| p["kind"] == "ChannelUpdate" && p["state"] == "proposed")
+        .map(|p| p["id"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let _ = cli_invoke(
+        devnet,
+        h3,
+        As::Admin,
+        "vote",
+        &json!({"id": uid, "decision": "approve"}),
+    );
     let r = cli_invoke(
         devnet,
         h3,
         As::Admin,
         "sign",
-        &json!({"id": unplanned, "config_signature": {"signature_header": "AAAA", "signature": "AAAA"}}),
+        &json!({"id": uid, "config_signature": {"signature_header": "AAAA", "signature": "AAAA"}}),
     );
-    let sigs = query(&orgs[0], "signatures", json!({"id": unplanned})).await;
+    let sigs = query(&orgs[0], "signatures", json!({"id": uid})).await;
     t.record(
         "sign_before_approval",
-        "refused; no signature stored",
-        describe(&r),
-        r.is_err() && sigs["signatures"].as_array().is_some_and(|a| a.is_empty()),
+        "refused while proposed; no signature stored",
+        format!("update filed {}; sign {}", filed.is_ok(), describe(&r)),
+        filed.is_ok()
+            && refused_with(&r, "approved")
+            && sigs["signatures"].as_array().is_some_and(|a| a.is_empty()),
     );
+    // Org3 cleans up its own, unbacked proposal.
+    let _ = cli_invoke(devnet, h3, As::Admin, "withdraw", &json!({"id": uid}));
 
     // ---- 11. report_committed before a decision.
     let r = cli_invoke(
@@ -727,6 +754,44 @@ async fn scenario(devnet: &Devnet) -> Table {
         state == "rejected"
             && rejects.iter().any(|r| r.starts_with("Org1MSP"))
             && rejects.iter().any(|r| r.starts_with("Org2MSP")),
+    );
+
+    // ---- 15b. The same attack naming the spec commit every agent has:
+    //      whether the rejection above only waits for an unknown commit.
+    let head = spec.repo.head().unwrap().target().unwrap().to_string();
+    let mut known = hostile_upgrade("6.5", 2);
+    known["spec_ref"]["git_commit"] = json!(head);
+    let r = cli_invoke(devnet, h3, As::Admin, "propose", &known);
+    let kid = kv_proposals(&orgs[0])
+        .await
+        .into_iter()
+        .rev()
+        .find(|p| p["state"] == "proposed" && p["id"] != unplanned.as_str())
+        .map(|p| p["id"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default();
+    let start = Instant::now();
+    let (state, rejects) = loop {
+        let v = votes(&orgs[0], &kid).await;
+        let rejects: Vec<String> = v
+            .iter()
+            .filter(|v| v["decision"] == "reject")
+            .map(|v| format!("{}: {}", v["org"].as_str().unwrap_or("?"), v["reason"]))
+            .collect();
+        let state = get(&orgs[0], &kid).await["state"].clone();
+        if state == "rejected" || start.elapsed() > Duration::from_secs(45) {
+            break (state, rejects);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    t.record(
+        "unplanned_upgrade_known_commit_rejected",
+        "rejected within one pass, with reasons",
+        format!(
+            "filed {}; state {state} after {:?}; rejects {rejects:?}",
+            r.is_ok(),
+            start.elapsed()
+        ),
+        r.is_ok() && state == "rejected" && !rejects.is_empty(),
     );
 
     // ---- 16. Short deadline on the agents' exact next change.
@@ -1009,7 +1074,7 @@ fn cli_invoke_raw(
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    if out.status.success() && text.contains("status:200") {
+    if out.status.success() {
         Ok(text)
     } else {
         Err(text)
