@@ -356,14 +356,6 @@ async fn scenario(devnet: &Devnet) -> Table {
     let mut found = common::reference_found_args();
     found["governance"]["quorum"]["chaincode"] = json!("majority");
     common::deploy_opssc_founding(&orgs, found.clone()).await;
-    for o in &orgs[1..] {
-        let arg = serde_json::to_vec(&found).unwrap();
-        common::retry("found", Duration::from_secs(60), || {
-            o.gateway
-                .submit_transaction(OPS, "opssc", "found", [arg.clone()])
-        })
-        .await;
-    }
     let registry = query(&orgs[0], "registry", json!({})).await;
     assert!(!registry["meta"].is_null(), "founded: {registry:#}");
 
