@@ -825,7 +825,7 @@ async fn scenario(devnet: &Devnet) -> Table {
         {
             break true;
         }
-        if start.elapsed() > Duration::from_secs(90) {
+        if start.elapsed() > Duration::from_secs(60) {
             break false;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -837,7 +837,7 @@ async fn scenario(devnet: &Devnet) -> Table {
         "withdraw",
         &json!({"id": copy_id, "reason": "changed my mind"}),
     );
-    let rolled = answering(&orgs, "1.1", Duration::from_secs(240)).await;
+    let rolled = answering(&orgs, "1.1", Duration::from_secs(150)).await;
     let final_state = get(&orgs[0], &copy_id).await["state"].clone();
     t.record(
         "summary_copy_filed_first",
@@ -877,7 +877,7 @@ async fn scenario(devnet: &Devnet) -> Table {
         }
         None => Err("kv 1.2 was never approved".into()),
     };
-    let rolled = answering(&orgs, "1.2", Duration::from_secs(240)).await;
+    let rolled = answering(&orgs, "1.2", Duration::from_secs(150)).await;
     t.record(
         "future_dated_claim",
         "kv 1.2 still commits (claim refused or ignored)",
@@ -940,7 +940,7 @@ async fn scenario(devnet: &Devnet) -> Table {
             && text.contains("Org3MSP"),
     );
     spec.commit(&[("chaincodes/kv.yaml".into(), kv_yaml("1.3"))], "kv 1.3");
-    let rolled = answering(&orgs, "1.3", Duration::from_secs(240)).await;
+    let rolled = answering(&orgs, "1.3", Duration::from_secs(150)).await;
     let hend = get(&orgs[0], &hid).await["state"].clone();
     t.record(
         "hostile_approved_does_not_block",
