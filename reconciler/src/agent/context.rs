@@ -49,6 +49,9 @@ pub struct Context {
     pub state_dir: PathBuf,
     /// Source packages already built (pinned commits never change).
     pub sources: super::packages::SourceCache,
+    /// When a spec commit cited by a proposal was first found missing from
+    /// the spec mirror (see `pass::seen_commits`).
+    pub missing_commits: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Context {
@@ -118,6 +121,7 @@ impl Context {
             orderers,
             state_dir,
             sources: Default::default(),
+            missing_commits: Default::default(),
         })
     }
 

@@ -435,8 +435,11 @@ async fn readiness(
         .chaincodes
         .get(&Observed::chaincode_key(channel, name))
         .map_or(0, |c| c.sequence);
+    // Only the next sequence can be committed: a proposal naming another one
+    // (a hostile or stale filing) is refused by the plan, and asking Fabric
+    // about it would only fail the observation.
     if !open.eligible_executors.contains(&ctx.me)
-        || committed >= sequence
+        || sequence != committed + 1
         || !observed.channels.contains_key(channel)
     {
         return Ok(());

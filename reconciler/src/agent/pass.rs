@@ -27,7 +27,7 @@
 //! ([`super::error::AgentError::next`]); it is never told why it runs.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 
@@ -239,19 +239,49 @@ pub(super) fn seen_commits(
     let Ok(repo) = git2::Repository::open_bare(ctx.state_dir.join("spec-mirror")) else {
         return out;
     };
+    let mut missing = ctx
+        .missing_commits
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     for commit in observed
         .proposals
         .iter()
         .filter_map(|o| o.spec_commit.as_deref())
     {
         let Ok(oid) = git2::Oid::from_str(commit) else {
+            // Not even a commit hash: no spec can stand behind it.
+            out.insert(commit.to_string());
             continue;
         };
         if oid == head || repo.graph_descendant_of(head, oid).unwrap_or(false) {
             out.insert(commit.to_string());
+        } else if repo.find_commit(oid).is_err() {
+            // Not on the spec branch as this mirror has it. An honest agent
+            // that verified a newer commit first may be one poll ahead, so
+            // the commit gets a grace period; after it, the proposal is
+            // judged against this organization's spec like any other (a
+            // member cannot escape the reject by citing a made-up commit).
+            let first = *missing
+                .entry(commit.to_string())
+                .or_insert_with(Instant::now);
+            if first.elapsed() >= missing_commit_grace(ctx) {
+                out.insert(commit.to_string());
+            }
         }
     }
     out
+}
+
+/// How long a cited spec commit may be missing from the mirror before the
+/// proposal citing it is judged anyway: two git polls, at least 10 s.
+pub(super) fn missing_commit_grace(ctx: &Context) -> Duration {
+    let poll = match &ctx.config.spec {
+        Some(opssc_schema::local::SpecSource::Git { poll_seconds, .. }) => {
+            poll_seconds.unwrap_or(5)
+        }
+        _ => 5,
+    };
+    Duration::from_secs((2 * poll).max(10))
 }
 
 /// Whether this org's main peer has caught up with the orderer on each

@@ -393,7 +393,7 @@ pub enum Verdict {
 /// The vote on `id`, whose stored payload is `on_chain`, when this
 /// organization computes `mine` (canonical form) for the same change.
 pub fn verdict(input: &PlanInput, me: &str, id: &str, on_chain: &Value, mine: &Value) -> Verdict {
-    if on_chain != mine {
+    if !same_change(on_chain, mine) {
         // A different change is refused whatever the policy: its reason says
         // what differs, so the proposer can see why.
         if input.vote_policy == VotePolicy::Auto || input.consented.is_some() {
@@ -415,6 +415,21 @@ pub fn verdict(input: &PlanInput, me: &str, id: &str, on_chain: &Value, mine: &V
         ),
         (None, VotePolicy::Manual) => Verdict::WaitForPerson(manual),
     }
+}
+
+/// Whether two payloads carry the same change. The free-form `summary` is
+/// not part of it (the contract leaves it out of the proposal ID too): a
+/// copy of the agents' change filed first with another summary is the same
+/// proposal, and voting it down would kill the honest change.
+pub fn same_change(on_chain: &Value, mine: &Value) -> bool {
+    fn without_summary(v: &Value) -> Value {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("summary");
+        }
+        v
+    }
+    without_summary(on_chain) == without_summary(mine)
 }
 
 /// The top-level fields in which two payloads differ, for a reject reason;
@@ -941,13 +956,16 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                 let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
                 if !o.votes.contains_key(me) {
                     if !seen {
-                        out.wait(
+                        // Looked at again soon: a commit missing from the
+                        // spec branch is judged after a short grace period.
+                        out.wait_at_most(
                             &what,
                             format!(
-                                "{} from spec commit {} that {me} has not seen: it is voted on once the spec source has it",
+                                "{} from spec commit {} that {me} has not seen: it is voted on once the spec source has it (or, if the branch never has it, after a grace period)",
                                 describe(o),
                                 short_id(commit)
                             ),
+                            5_000,
                         );
                         continue;
                     }
@@ -1194,7 +1212,7 @@ fn vote_steps(
         .count();
     let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
     // This organization's tally never approves a change it would not approve.
-    let agrees = &open.payload == mine;
+    let agrees = same_change(&open.payload, mine);
     if !o.votes.contains_key(me) {
         match verdict(input, me, &o.id, &open.payload, mine) {
             Verdict::Vote(decision, reason) => {
@@ -1328,7 +1346,7 @@ fn execute_chaincode(
     // that did not compile): executing it with today's package or definition
     // would install and approve something nobody voted on.
     let executor = open.eligible_executors.iter().any(|e| e == me);
-    if &open.payload != mine {
+    if !same_change(&open.payload, mine) {
         let voters: Vec<String> = o
             .votes
             .iter()
@@ -1713,6 +1731,24 @@ mod tests {
         // All of 3: one rejection decides.
         assert!(tally_decides(0, 1, 3, 3));
         assert!(!tally_decides(2, 0, 3, 3));
+    }
+
+    #[test]
+    fn a_copy_with_another_summary_is_the_same_change() {
+        let mine = json!({"name": "kv", "version": "1.1"});
+        let copy = json!({"name": "kv", "version": "1.1", "summary": "hostile words"});
+        assert!(same_change(&copy, &mine));
+        let auto = PlanInput::auto("c");
+        assert_eq!(
+            verdict(&auto, "Org1MSP", "id", &copy, &mine),
+            Verdict::Vote(
+                Decision::Approve,
+                "recomputed from the spec: identical".into()
+            ),
+            "voting the copy down would kill the honest change"
+        );
+        let other = json!({"name": "kv", "version": "1.2", "summary": "same words"});
+        assert!(!same_change(&other, &mine));
     }
 
     #[test]
