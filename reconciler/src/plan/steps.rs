@@ -1159,6 +1159,18 @@ fn chaincode_change(
         return;
     };
     let id = on_chain.id.clone();
+    // A competing undecided proposal for the same chaincode (another
+    // payload, so another ID, e.g. another organization's package): no
+    // filing supersedes another organization's, so this organization answers
+    // it too (a reject naming the difference), or both would wait forever.
+    for other in observed.proposals.iter().filter(|o| {
+        o.kind.is_chaincode()
+            && o.target == p.target
+            && o.state == ProposalState::Proposed
+            && o.id != id
+    }) {
+        vote_steps(me, input, other, &mine, what, out);
+    }
     let Some(summary) = observed.proposals.iter().find(|o| o.id == id) else {
         return out.wait(what, format!("proposal {} is not observed", short_id(&id)));
     };
