@@ -363,7 +363,7 @@ impl SpecServers {
     /// Publishes `spec` over https (the token and CA files under
     /// `work/spec-git/`), and over ssh to `ssh_keys` (public key lines) if
     /// there are any.
-    fn start(work: &Path, spec: &SpecRepo, ssh_keys: &[String]) -> SpecServers {
+    pub fn start(work: &Path, spec: &SpecRepo, ssh_keys: &[String]) -> SpecServers {
         use rand::RngCore as _;
         let dir = work.join("spec-git");
         std::fs::create_dir_all(&dir).unwrap();
@@ -406,7 +406,7 @@ impl SpecServers {
     /// The spec URL and the `gitCredentials` entry an agent fetching over
     /// `transport` uses; `dir` is the agent's directory (its ssh key is
     /// `dir/spec_key`, its `known_hosts` is written there).
-    fn access(&self, transport: SpecTransport, dir: &Path) -> (String, GitCredentialConfig) {
+    pub fn access(&self, transport: SpecTransport, dir: &Path) -> (String, GitCredentialConfig) {
         match transport {
             SpecTransport::Https => (self.https_url.clone(), self.https_entry.clone()),
             SpecTransport::Ssh => {
