@@ -16,12 +16,10 @@ cargo --version
 go version || { echo "error: Go is required to build Fabric for the devnet tests (https://go.dev/dl)"; exit 2; }
 
 step "system packages (installed only when missing)"
-# libssl-dev + pkg-config: git2's https transport links the system OpenSSL
-# (openssl-sys). openssh-server: reconciler/tests/git_transport.rs runs a
-# real sshd on a loopback port. git: the tests' git http-backend and fsck.
+# openssh-server: reconciler/tests/git_transport.rs runs a real sshd on a
+# loopback port. git: the tests' git http-backend and fsck. (git2's OpenSSL
+# is built from source by cargo: no system headers needed.)
 missing=()
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v git >/dev/null 2>&1 || missing+=(git)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -202,24 +202,21 @@ async fn scenario(devnet: &Devnet) {
         .expect("the reference spec validates");
     let found_args = opssc::agent::founding::found_args(&spec).unwrap();
     assert_eq!(found_args.members, ["Org1MSP", "Org2MSP", "Org3MSP"]);
+    let found_arg = serde_json::to_vec(&found_args).unwrap();
     // Every founding member confirms the same content; the last one founds.
-    let mut last = None;
-    for (i, o) in [org1, org2, org3].into_iter().enumerate() {
+    let mut first = None;
+    for org in &orgs {
+        let arg = found_arg.clone();
         let done = retry("found", Duration::from_secs(90), || {
-            let arg = serde_json::to_vec(&found_args).unwrap();
-            let gw = o.gateway.clone();
+            let arg = arg.clone();
+            let gw = org.gateway.clone();
             async move { gw.submit_transaction(OPS, CC, "found", [arg]).await }
         })
         .await;
-        let answer: Value = serde_json::from_slice(&done.result).unwrap();
-        if i < 2 {
-            assert_eq!(answer["outcome"], "confirmed", "{answer}");
-            assert_eq!(answer["waiting_for"].as_array().unwrap().len(), 2 - i);
-            assert_eq!(done.event.as_ref().unwrap().event_name, "FoundingConfirmed");
-        }
-        last = Some((answer, done));
+        first = Some(done);
     }
-    let (founded, first) = last.unwrap();
+    let first = first.unwrap();
+    let founded: Value = serde_json::from_slice(&first.result).unwrap();
     assert_eq!(founded["outcome"], "founded");
     assert_eq!(first.event.as_ref().unwrap().event_name, "RegistryFounded");
     refused(
@@ -361,8 +358,11 @@ async fn scenario(devnet: &Devnet) {
     assert_eq!(
         significant,
         [
+            "FoundingConfirmed",
+            "FoundingConfirmed",
             "RegistryFounded",
             "ProposalFiled",
+            "ProposalBacked",
             "ProposalApproved",
             "ExecutionClaimed",
             "ProposalCommitted"
@@ -395,12 +395,12 @@ async fn scenario(devnet: &Devnet) {
     }))
     .await;
     let cu_id = cu["id"].as_str().unwrap().to_string();
-    // Votes carry no signature any more: one offered with a vote is refused.
-    let early = sign::sign_update(org1.admin.as_ref(), &update_bytes).unwrap();
+    // A vote carrying a signature is refused: signatures come after approval.
+    let org3_sig = sign::sign_update(org3.admin.as_ref(), &update_bytes).unwrap();
     refused(
-        org1,
+        org3,
         "vote",
-        json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&early)}),
+        json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&org3_sig)}),
         "bad_argument",
     )
     .await;
@@ -411,12 +411,12 @@ async fn scenario(devnet: &Devnet) {
         ok(org2, "tally", json!({"id": cu_id})).await["state"],
         "approved"
     );
-    // Once approved, each approving organization signs the stored bytes.
     // Org3 tries to pass off Org1's signature as its own.
+    let org1_sig = sign::sign_update(org1.admin.as_ref(), &update_bytes).unwrap();
     let text = refused(
         org3,
         "sign",
-        json!({"id": cu_id, "config_signature": signature_json(&early)}),
+        json!({"id": cu_id, "config_signature": signature_json(&org1_sig)}),
         "bad_argument",
     )
     .await;
@@ -428,15 +428,6 @@ async fn scenario(devnet: &Devnet) {
         "sign",
         json!({"id": cu_id, "config_signature": signature_json(&wrong)}),
         "bad_argument",
-    )
-    .await;
-    // Org2 did not approve: it may not sign.
-    let org2_sig = sign::sign_update(org2.admin.as_ref(), &update_bytes).unwrap();
-    refused(
-        org2,
-        "sign",
-        json!({"id": cu_id, "config_signature": signature_json(&org2_sig)}),
-        "forbidden",
     )
     .await;
     for org in [org1, org3] {
@@ -451,12 +442,12 @@ async fn scenario(devnet: &Devnet) {
     // The executor collects the signatures from the chain and submits.
     let got = query(org2, "get", json!({"id": cu_id})).await;
     let executor = by(got["proposal"]["execution"]["order"][0].as_str().unwrap());
-    let stored = query(executor, "signatures", json!({"id": cu_id})).await;
-    let signatures: Vec<ConfigSignature> = stored["signatures"]
+    let votes = query(executor, "signatures", json!({"id": cu_id})).await;
+    let signatures: Vec<ConfigSignature> = votes["signatures"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| &e["config_signature"])
+        .filter_map(|v| v.get("config_signature"))
         .map(|s| ConfigSignature {
             signature_header: STANDARD
                 .decode(s["signature_header"].as_str().unwrap())
@@ -486,7 +477,7 @@ async fn scenario(devnet: &Devnet) {
     .await
     .unwrap_or_else(|e| {
         panic!(
-            "the orderer refused the update built from the stored signatures: {}",
+            "the orderer refused the update built from the votes: {}",
             chain(&e)
         )
     });
@@ -569,8 +560,11 @@ async fn scenario(devnet: &Devnet) {
         )
         .unwrap();
         ids.push(id);
+        // Spread over the organizations: the contract's open-proposal limit
+        // reads the filer's open set, so one organization's concurrent
+        // filings can invalidate each other (PHANTOM_READ_CONFLICT).
         filings.push((
-            org1.gateway.clone(),
+            orgs[i % orgs.len()].gateway.clone(),
             CC,
             "propose".into(),
             serde_json::to_vec(&args).unwrap(),
@@ -632,7 +626,25 @@ async fn run_concurrently(
             } else {
                 vec![arg]
             };
-            let r = gw.submit_transaction(OPS, cc, &function, args).await;
+            // A filing invalidated by a concurrent filing of the same
+            // organization (the open-limit range read) is submitted again,
+            // as an agent's next pass would.
+            let mut tries = 0;
+            let r = loop {
+                let r = gw
+                    .submit_transaction(OPS, cc, &function, args.clone())
+                    .await;
+                match &r {
+                    Err(e)
+                        if function == "propose"
+                            && tries < 5
+                            && chain(e).contains("PHANTOM_READ_CONFLICT") =>
+                    {
+                        tries += 1;
+                    }
+                    _ => break r,
+                }
+            };
             drop(permit);
             r.map(|_| ()).map_err(|e| chain(&e))
         });
