@@ -5,7 +5,10 @@
 //! registry (what `opssc dev` / a consortium's founding does once), builds a
 //! spec repository (a real git repository; the root commit is every agent's
 //! trusted root and lists Org1's admin SSH key), and starts one agent per
-//! organization. Then, with no Fabric command from the test:
+//! organization. The agents fetch the spec repository from git hosts on
+//! loopback: Org1 and Org3 over https, Org2 over ssh (both transports, and
+//! Org2's restart in step 3, against real servers). Then, with no Fabric
+//! command from the test:
 //! 1. a signed commit adds chaincode `kv` 1.0 → it answers on every org's peer;
 //! 2. a signed commit upgrades it to 2.0 (sequence 2, computed) → 2.0 answers
 //!    everywhere;
@@ -32,8 +35,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    Agent, Org, agents_logs, chain, commit, deploy_opssc, found_spec_repo, org, query, serve,
-    start_agents,
+    Agent, Org, SpecTransport, agents_logs, chain, commit, deploy_opssc, found_spec_repo, org,
+    query, serve, start_agents_over,
 };
 use opssc_fabric::lifecycle;
 use opssc_fabric::shim::{Chaincode, Stub};
@@ -126,8 +129,13 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     let spec = found_spec_repo(work.path());
     let (repo, admin_key) = (&spec.repo, &spec.admin_key);
 
-    // One agent per organization, as a separate process.
-    let mut agents = start_agents(handles, work.path(), &spec, |msp_id, config| {
+    // One agent per organization, as a separate process; Org2's fetches the
+    // spec over ssh, the others' over https.
+    let transport = |msp_id: &str| match msp_id {
+        "Org2MSP" => SpecTransport::Ssh,
+        _ => SpecTransport::Https,
+    };
+    let mut agents = start_agents_over(handles, work.path(), &spec, transport, |msp_id, config| {
         config.chaincode_servers = servers.clone();
         if msp_id == "Org3MSP" {
             // Org3 runs kv 4.5 elsewhere: it derives another package ID.
@@ -151,6 +159,14 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         took.as_secs_f64()
     );
     let _ = t;
+    // Each agent got the spec from its git host (no file:// path is left).
+    let servers = &agents[0].spec_servers;
+    assert!(servers.https.requests() > 0, "no https fetch was served");
+    let sshd_log = servers.ssh_log();
+    assert!(
+        sshd_log.contains("Accepted publickey"),
+        "Org2's agent did not fetch over ssh:\n{sshd_log}"
+    );
     // The chaincode works across orgs: a put endorsed by two orgs, read on each.
     orgs[0]
         .gateway

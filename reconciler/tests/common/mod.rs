@@ -8,6 +8,13 @@
 //! Key decision: the agents are real `opssc agent` processes fed only by git
 //! commits to the spec repository; the test never runs a Fabric command for
 //! them, it only observes (queries, the OpsSC contract's records, logs).
+//!
+//! The agents fetch the spec as a consortium's agents do, from a git host,
+//! not from `file://`: git's smart HTTP behind TLS with a test CA and basic
+//! authentication (the token in a file, the CA in `caBundle`), or, for the
+//! organizations a test names ([`start_agents_over`]), a real `sshd` with a
+//! key and a `known_hosts` file. The servers live as long as any agent that
+//! fetches from them (each [`Agent`] holds them).
 
 #![allow(dead_code)] // each test binary uses a part
 
@@ -19,13 +26,14 @@ use std::time::{Duration, Instant};
 use git2::{Oid, Repository};
 use opssc_chaincode::ccaas::OpsSc;
 use opssc_devnet::OrgHandle;
+use opssc_devnet::git_server::{HttpsGitServer, SshGitServer, generate_ssh_key};
 use opssc_fabric::endorser::Endorser;
 use opssc_fabric::gateway::Gateway;
 use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
 use opssc_fabric::package::{self, Connection};
 use opssc_fabric::shim::Chaincode;
 use opssc_fabric::{Error, Fault, Node, NodeConfig, Signer, SigningIdentity};
-use opssc_schema::local::{AgentConfig, SpecSource};
+use opssc_schema::local::{AgentConfig, GitCredentialConfig, SpecSource};
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, PrivateKey};
 
@@ -255,6 +263,9 @@ pub struct Agent {
     pub config: PathBuf,
     pub log: PathBuf,
     pub child: Option<Child>,
+    /// The git servers this agent fetches the spec from: kept running while
+    /// any agent (restarted ones included) may still fetch.
+    pub spec_servers: Arc<SpecServers>,
 }
 
 impl Agent {
@@ -324,28 +335,149 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// How an organization's agent reaches the spec repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecTransport {
+    /// git's smart HTTP over TLS: basic authentication with a token from a
+    /// file, the server's test CA as `caBundle`.
+    Https,
+    /// OpenSSH: the organization's own key, the server's host key in a
+    /// `known_hosts` file.
+    Ssh,
+}
+
+/// The git servers publishing a test's spec repository (its working
+/// repository, served as it is: commits are visible at once).
+pub struct SpecServers {
+    pub https: HttpsGitServer,
+    /// Started only when an organization fetches over ssh.
+    pub ssh: Option<SshGitServer>,
+    /// What the agents put in `spec.url` for each transport.
+    https_url: String,
+    ssh_url: Option<String>,
+    /// The shared `gitCredentials` entry for the https URL.
+    https_entry: GitCredentialConfig,
+}
+
+impl SpecServers {
+    /// Publishes `spec` over https (the token and CA files under
+    /// `work/spec-git/`), and over ssh to `ssh_keys` (public key lines) if
+    /// there are any.
+    pub fn start(work: &Path, spec: &SpecRepo, ssh_keys: &[String]) -> SpecServers {
+        use rand::RngCore as _;
+        let dir = work.join("spec-git");
+        std::fs::create_dir_all(&dir).unwrap();
+        // The repository's parent is the server's root; `git http-backend`
+        // finds `<name>/.git` of a working repository as it finds `<name>.git`.
+        let root = spec.dir.parent().expect("the spec repository has a parent");
+        let name = spec.dir.file_name().unwrap().to_string_lossy().to_string();
+        let mut token = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut token);
+        let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
+        let user = "opssc-agent";
+        let https = HttpsGitServer::start(root, user, &token)
+            .unwrap_or_else(|e| panic!("cannot serve the spec over https: {}", chain(&e)));
+        let token_file = dir.join("token");
+        std::fs::write(&token_file, format!("{token}\n")).unwrap();
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, https.ca_pem()).unwrap();
+        let https_entry = GitCredentialConfig {
+            url_prefix: https.url(""),
+            username: user.into(),
+            password_file: Some(token_file),
+            ca_bundle: Some(ca_file),
+            ..Default::default()
+        };
+        let https_url = https.url(&name);
+        let ssh = (!ssh_keys.is_empty()).then(|| {
+            SshGitServer::start(&dir.join("sshd"), &ssh_keys.join("\n"))
+                .unwrap_or_else(|e| panic!("cannot serve the spec over ssh: {}", chain(&e)))
+        });
+        let ssh_url = ssh.as_ref().map(|s| s.url(&spec.dir));
+        SpecServers {
+            https,
+            ssh,
+            https_url,
+            ssh_url,
+            https_entry,
+        }
+    }
+
+    /// The spec URL and the `gitCredentials` entry an agent fetching over
+    /// `transport` uses; `dir` is the agent's directory (its ssh key is
+    /// `dir/spec_key`, its `known_hosts` is written there).
+    pub fn access(&self, transport: SpecTransport, dir: &Path) -> (String, GitCredentialConfig) {
+        match transport {
+            SpecTransport::Https => (self.https_url.clone(), self.https_entry.clone()),
+            SpecTransport::Ssh => {
+                let ssh = self.ssh.as_ref().expect("the ssh server runs");
+                let known_hosts = dir.join("known_hosts");
+                std::fs::write(&known_hosts, format!("{}\n", ssh.known_hosts_line())).unwrap();
+                let entry = GitCredentialConfig {
+                    url_prefix: format!("ssh://127.0.0.1:{}/", ssh.port()),
+                    ssh_key: Some(dir.join("spec_key")),
+                    known_hosts: Some(known_hosts),
+                    ..Default::default()
+                };
+                (self.ssh_url.clone().expect("the ssh server runs"), entry)
+            }
+        }
+    }
+
+    /// What sshd logged, if it runs (for a failing test's message).
+    pub fn ssh_log(&self) -> String {
+        self.ssh.as_ref().map(|s| s.log()).unwrap_or_default()
+    }
+}
+
 /// Writes each organization's agent configuration under `work/<MSP ID>/`
-/// (the devnet's, following `spec` with a 1 s poll, adjusted by `configure`)
-/// and starts one agent per organization.
+/// (the devnet's, following `spec` over https with a 1 s poll, adjusted by
+/// `configure`) and starts one agent per organization.
 pub fn start_agents(
     handles: &[OrgHandle],
     work: &Path,
     spec: &SpecRepo,
     configure: impl Fn(&str, &mut AgentConfig),
 ) -> Vec<Agent> {
+    start_agents_over(handles, work, spec, |_| SpecTransport::Https, configure)
+}
+
+/// [`start_agents`], each organization's agent fetching the spec over the
+/// transport `transport(MSP ID)` names.
+pub fn start_agents_over(
+    handles: &[OrgHandle],
+    work: &Path,
+    spec: &SpecRepo,
+    transport: impl Fn(&str) -> SpecTransport,
+    configure: impl Fn(&str, &mut AgentConfig),
+) -> Vec<Agent> {
+    // Every organization over ssh has its own key, authorized on the server.
+    let mut ssh_keys = Vec::new();
+    for h in handles {
+        if transport(&h.msp_id) == SpecTransport::Ssh {
+            let dir = work.join(&h.msp_id);
+            std::fs::create_dir_all(&dir).unwrap();
+            let public = generate_ssh_key(&dir.join("spec_key"))
+                .unwrap_or_else(|e| panic!("cannot make {}'s ssh key: {}", h.msp_id, chain(&e)));
+            ssh_keys.push(public);
+        }
+    }
+    let servers = Arc::new(SpecServers::start(work, spec, &ssh_keys));
     let mut agents = Vec::new();
     for h in handles {
         let mut config = AgentConfig::load(&h.agent_config).unwrap();
+        let dir = work.join(&h.msp_id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (url, entry) = servers.access(transport(&h.msp_id), &dir);
         config.spec = Some(SpecSource::Git {
-            url: format!("file://{}", spec.dir.display()),
+            url,
             branch: "main".into(),
             path: None,
             poll_seconds: Some(1),
             trusted_root: Some(spec.root.to_string()),
         });
+        config.git_credentials.push(entry);
         config.listen = Some(format!("127.0.0.1:{}", free_port()));
-        let dir = work.join(&h.msp_id);
-        std::fs::create_dir_all(&dir).unwrap();
         config.state_dir = Some(dir.join("state"));
         // The reference spec does not describe this devnet's channel
         // settings (its endpoints, batch timeout and consenters are the
@@ -359,6 +491,7 @@ pub fn start_agents(
             config: path,
             log: dir.join("agent.log"),
             child: None,
+            spec_servers: servers.clone(),
         };
         a.start();
         agents.push(a);
