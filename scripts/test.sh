@@ -16,8 +16,8 @@ cargo --version
 go version || { echo "error: Go is required to build Fabric for the devnet tests (https://go.dev/dl)"; exit 2; }
 
 step "system packages (installed only when missing)"
-# openssh-server: reconciler/tests/git_transport.rs runs a real sshd on a
-# loopback port. git: the tests' git http-backend and fsck. (git2's OpenSSL
+# openssh-server: reconciler/tests/git_transport.rs and agent_chaincode.rs
+# run a real sshd on a loopback port. git: the tests' git http-backend and fsck. (git2's OpenSSL
 # is built from source by cargo: no system headers needed.)
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
