@@ -213,6 +213,23 @@ pub const APPROVALS_REF_PREFIX: &str = "refs/opssc/approvals/";
 /// The fetch refspec that mirrors every approval (added to the branch's own).
 pub const APPROVALS_REFSPEC: &str = "+refs/opssc/approvals/*:refs/opssc/approvals/*";
 
+/// Every approval reference of `repo` with its commit: what the daemon's git
+/// poll compares between fetches, so a pushed approval wakes the agent like
+/// a moved branch does.
+pub fn approval_refs(repo: &Repository) -> anyhow::Result<std::collections::BTreeMap<String, Oid>> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in repo
+        .references_glob(&format!("{APPROVALS_REF_PREFIX}*"))
+        .context("cannot list the approvals in the spec mirror")?
+    {
+        let r = r.context("cannot read an approval reference")?;
+        if let (Some(name), Some(target)) = (r.name().ok(), r.target()) {
+            out.insert(name.to_string(), target);
+        }
+    }
+    Ok(out)
+}
+
 /// One admin signing key as a spec lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminKey {
