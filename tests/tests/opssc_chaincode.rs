@@ -202,13 +202,24 @@ async fn scenario(devnet: &Devnet) {
         .expect("the reference spec validates");
     let found_args = opssc::agent::founding::found_args(&spec).unwrap();
     assert_eq!(found_args.members, ["Org1MSP", "Org2MSP", "Org3MSP"]);
-    let first = retry("found", Duration::from_secs(90), || {
-        let arg = serde_json::to_vec(&found_args).unwrap();
-        let gw = org1.gateway.clone();
-        async move { gw.submit_transaction(OPS, CC, "found", [arg]).await }
-    })
-    .await;
-    let founded: Value = serde_json::from_slice(&first.result).unwrap();
+    // Every founding member confirms the same content; the last one founds.
+    let mut last = None;
+    for (i, o) in [org1, org2, org3].into_iter().enumerate() {
+        let done = retry("found", Duration::from_secs(90), || {
+            let arg = serde_json::to_vec(&found_args).unwrap();
+            let gw = o.gateway.clone();
+            async move { gw.submit_transaction(OPS, CC, "found", [arg]).await }
+        })
+        .await;
+        let answer: Value = serde_json::from_slice(&done.result).unwrap();
+        if i < 2 {
+            assert_eq!(answer["outcome"], "confirmed", "{answer}");
+            assert_eq!(answer["waiting_for"].as_array().unwrap().len(), 2 - i);
+            assert_eq!(done.event.as_ref().unwrap().event_name, "FoundingConfirmed");
+        }
+        last = Some((answer, done));
+    }
+    let (founded, first) = last.unwrap();
     assert_eq!(founded["outcome"], "founded");
     assert_eq!(first.event.as_ref().unwrap().event_name, "RegistryFounded");
     refused(
@@ -384,12 +395,28 @@ async fn scenario(devnet: &Devnet) {
     }))
     .await;
     let cu_id = cu["id"].as_str().unwrap().to_string();
-    // Org3 tries to pass off Org1's signature as its approval.
-    let org1_sig = sign::sign_update(org1.admin.as_ref(), &update_bytes).unwrap();
+    // Votes carry no signature any more: one offered with a vote is refused.
+    let early = sign::sign_update(org1.admin.as_ref(), &update_bytes).unwrap();
+    refused(
+        org1,
+        "vote",
+        json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&early)}),
+        "bad_argument",
+    )
+    .await;
+    for org in [org1, org3] {
+        ok(org, "vote", json!({"id": cu_id, "decision": "approve"})).await;
+    }
+    assert_eq!(
+        ok(org2, "tally", json!({"id": cu_id})).await["state"],
+        "approved"
+    );
+    // Once approved, each approving organization signs the stored bytes.
+    // Org3 tries to pass off Org1's signature as its own.
     let text = refused(
         org3,
-        "vote",
-        json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&org1_sig)}),
+        "sign",
+        json!({"id": cu_id, "config_signature": signature_json(&early)}),
         "bad_argument",
     )
     .await;
@@ -398,33 +425,38 @@ async fn scenario(devnet: &Devnet) {
     let wrong = sign::sign_update(org3.admin.as_ref(), b"other bytes").unwrap();
     refused(
         org3,
-        "vote",
-        json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&wrong)}),
+        "sign",
+        json!({"id": cu_id, "config_signature": signature_json(&wrong)}),
         "bad_argument",
+    )
+    .await;
+    // Org2 did not approve: it may not sign.
+    let org2_sig = sign::sign_update(org2.admin.as_ref(), &update_bytes).unwrap();
+    refused(
+        org2,
+        "sign",
+        json!({"id": cu_id, "config_signature": signature_json(&org2_sig)}),
+        "forbidden",
     )
     .await;
     for org in [org1, org3] {
         let sig = sign::sign_update(org.admin.as_ref(), &update_bytes).unwrap();
         ok(
             org,
-            "vote",
-            json!({"id": cu_id, "decision": "approve", "config_signature": signature_json(&sig)}),
+            "sign",
+            json!({"id": cu_id, "config_signature": signature_json(&sig)}),
         )
         .await;
     }
-    assert_eq!(
-        ok(org2, "tally", json!({"id": cu_id})).await["state"],
-        "approved"
-    );
     // The executor collects the signatures from the chain and submits.
     let got = query(org2, "get", json!({"id": cu_id})).await;
     let executor = by(got["proposal"]["execution"]["order"][0].as_str().unwrap());
-    let votes = query(executor, "votes", json!({"id": cu_id})).await;
-    let signatures: Vec<ConfigSignature> = votes["votes"]
+    let stored = query(executor, "signatures", json!({"id": cu_id})).await;
+    let signatures: Vec<ConfigSignature> = stored["signatures"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|v| v.get("config_signature"))
+        .map(|e| &e["config_signature"])
         .map(|s| ConfigSignature {
             signature_header: STANDARD
                 .decode(s["signature_header"].as_str().unwrap())
@@ -454,7 +486,7 @@ async fn scenario(devnet: &Devnet) {
     .await
     .unwrap_or_else(|e| {
         panic!(
-            "the orderer refused the update built from the votes: {}",
+            "the orderer refused the update built from the stored signatures: {}",
             chain(&e)
         )
     });

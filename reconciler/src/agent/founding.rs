@@ -9,8 +9,10 @@
 //! - [`peer_step`]: a peer organization joins its own peers to its channels
 //!   from block 0 as the orderer serves it, installs the OpsSC package and
 //!   approves its definition; the first ops-channel member by MSP ID commits
-//!   it once a majority approved, then calls the contract's `found` with the
-//!   spec's channels.
+//!   it once a majority approved; then every ops-channel member confirms the
+//!   registry with the contract's `found` (the spec's channels, identical
+//!   arguments from every member) and waits until the last confirmation
+//!   wrote it, naming who has not confirmed yet.
 //!
 //! Key decision: every step reads the chain before it acts (is the channel
 //! served, the peer joined, the package installed, the definition approved,
@@ -44,7 +46,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::context::Context;
+use super::error::AgentError;
 use crate::config_update;
+use opssc_chaincode::error::ContractError;
 
 /// The OpsSC's version on a founded channel: this build's version (the
 /// package label is `<name>_<version>`, as the devnet labels it).
@@ -326,15 +330,10 @@ fn majority(count: usize, n: usize) -> bool {
     count * 2 > n
 }
 
-/// Whether the OpsSC error means the registry exists already.
-fn already_founded(e: &anyhow::Error) -> bool {
-    format!("{e:#}").contains("conflict")
-}
-
 /// One round of this peer organization's founding (see the module doc).
 /// Each step checks the chain first; a step that must wait for others says
 /// so in `left` and the caller runs the round again.
-pub async fn peer_step(ctx: &Context, spec: &Spec) -> Result<Progress> {
+pub async fn peer_step(ctx: &Context, spec: &Spec, confirmed: &mut bool) -> Result<Progress> {
     let mut p = Progress::default();
     let ops = spec.consortium.ops_channel.clone();
     // 1. Own peers join their channels from block 0 as the orderer serves it.
@@ -475,7 +474,7 @@ pub async fn peer_step(ctx: &Context, spec: &Spec) -> Result<Progress> {
             }
         }
     }
-    // 5. Found the registry (the committer), or wait until it is founded.
+    // 5. Confirm the registry, and wait until every member confirmed it.
     let client = ctx.ops(&ops);
     let registry: Value = match client
         .gateway
@@ -493,29 +492,119 @@ pub async fn peer_step(ctx: &Context, spec: &Spec) -> Result<Progress> {
     if !registry["meta"].is_null() {
         return Ok(p);
     }
-    if ctx.me != committer {
-        p.left.push(format!(
-            "registry on {ops}: waiting for {committer} to found it"
-        ));
-        return Ok(p);
-    }
+    // Every founding member confirms the same content; the last one's
+    // confirmation writes the registry. This org submits its confirmation
+    // once per run, then only evaluates `found` (never committed) to learn
+    // who has not confirmed yet: the answer is computed against the ledger,
+    // where its own confirmation already is.
     let args = serde_json::to_vec(&found_args(spec)?).expect("FoundArgs serialize");
-    match client
-        .gateway
-        .submit_transaction(&ops, &name, "found", [args.as_slice()])
-        .await
-        .map_err(anyhow::Error::from)
-    {
-        Ok(done) => p.actions.push(format!(
-            "founded the registry on {ops} (block {})",
-            done.block
-        )),
-        Err(e) if already_founded(&e) => {}
-        Err(e) => p
-            .left
-            .push(format!("registry on {ops}: `found` failed, retried: {e:#}")),
+    let answer = if *confirmed {
+        client
+            .gateway
+            .evaluate_transaction(&ops, &name, "found", [args.as_slice()])
+            .await
+            .map_err(|e| AgentError::fabric(format!("OpsSC found (evaluated) on {ops}"), e))
+            .and_then(|bytes| parse_answer(&bytes))
+    } else {
+        client
+            .gateway
+            .submit_transaction(&ops, &name, "found", [args.as_slice()])
+            .await
+            .map_err(|e| AgentError::fabric(format!("OpsSC found on {ops}"), e))
+            .and_then(|done| parse_answer(&done.result))
+    };
+    match answer {
+        Ok(FoundAnswer::Founded) if *confirmed => {
+            // Every confirmation is on the ledger but the registry is not
+            // written (the last confirmer's transaction lost a race):
+            // submitting completes it.
+            *confirmed = false;
+            p.left.push(format!(
+                "registry on {ops}: every member confirmed, writing it"
+            ));
+        }
+        Ok(FoundAnswer::Founded) => {
+            p.actions.push(format!("founded the registry on {ops}"));
+        }
+        Ok(FoundAnswer::Waiting {
+            content,
+            waiting_for,
+        }) => {
+            if !*confirmed {
+                *confirmed = true;
+                p.actions.push(format!(
+                    "confirmed the registry content {} on {ops} as {}",
+                    short(&content),
+                    ctx.me
+                ));
+            }
+            p.left.push(waiting_message(&ops, &content, &waiting_for));
+        }
+        Err(e) if e.refusal().is_some_and(is_founded_refusal) => {}
+        Err(e) => {
+            // A confirmation that lost an MVCC race with another member's
+            // is submitted again.
+            *confirmed = false;
+            p.left
+                .push(format!("registry on {ops}: `found` failed, retried: {e}"));
+        }
     }
     Ok(p)
+}
+
+/// What `found` answered (see the contract's crate doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FoundAnswer {
+    /// `outcome: founded`: the registry is written.
+    Founded,
+    /// `outcome: confirmed`: this content still waits for these members.
+    Waiting {
+        content: String,
+        waiting_for: Vec<String>,
+    },
+}
+
+fn parse_answer(bytes: &[u8]) -> std::result::Result<FoundAnswer, AgentError> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| {
+        AgentError::Answer(format!(
+            "OpsSC found answered something that is not JSON: {e}"
+        ))
+    })?;
+    found_answer(&v)
+}
+
+/// The typed answer of `found`, from its JSON.
+pub fn found_answer(v: &Value) -> std::result::Result<FoundAnswer, AgentError> {
+    match v["outcome"].as_str() {
+        Some("founded") => Ok(FoundAnswer::Founded),
+        Some("confirmed") => Ok(FoundAnswer::Waiting {
+            content: v["content"].as_str().unwrap_or_default().to_string(),
+            waiting_for: serde_json::from_value(v["waiting_for"].clone()).map_err(|e| {
+                AgentError::Answer(format!("OpsSC found: `waiting_for` is not a list: {e}"))
+            })?,
+        }),
+        other => Err(AgentError::Answer(format!(
+            "OpsSC found answered outcome {other:?}; this version knows `founded` and `confirmed` (is the OpsSC of another version?)"
+        ))),
+    }
+}
+
+/// The contract's refusal of `found` because the registry exists already.
+pub fn is_founded_refusal(r: &ContractError) -> bool {
+    matches!(r, ContractError::Conflict { state, .. } if state == "founded")
+}
+
+/// The "left" line while other founding members have not confirmed.
+pub fn waiting_message(ops: &str, content: &str, waiting_for: &[String]) -> String {
+    format!(
+        "registry on {ops}: waiting for {} to confirm it (content {}): each runs `opssc found` with the same spec commit; a member that confirmed another content has a different spec",
+        waiting_for.join(", "),
+        short(content)
+    )
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
 }
 
 /// How long a round waits before the next when it had to wait on others.
@@ -569,8 +658,9 @@ pub async fn found(
     }
     let ctx = Context::connect(config).await?;
     let mut last_left: Vec<String> = Vec::new();
+    let mut confirmed = false;
     loop {
-        let (actions, left) = match peer_step(&ctx, spec).await {
+        let (actions, left) = match peer_step(&ctx, spec, &mut confirmed).await {
             Ok(p) => (p.actions, p.left),
             Err(e) => (Vec::new(), vec![format!("failed (retried): {e:#}")]),
         };
@@ -733,6 +823,56 @@ mod tests {
         assert_eq!(g.quorum.channel_update, QuorumLevel::Policy);
         opssc_chaincode::api::check_governance("governance", &g).unwrap();
         assert_eq!(found_args(&spec).unwrap().governance, Some(g));
+    }
+
+    #[test]
+    fn found_answers_are_typed() {
+        use serde_json::json;
+        assert_eq!(
+            found_answer(&json!({"outcome": "founded", "registry": {}})).unwrap(),
+            FoundAnswer::Founded
+        );
+        assert_eq!(
+            found_answer(
+                &json!({"outcome": "confirmed", "content": "ab", "waiting_for": ["Org2MSP"]})
+            )
+            .unwrap(),
+            FoundAnswer::Waiting {
+                content: "ab".into(),
+                waiting_for: vec!["Org2MSP".into()]
+            }
+        );
+        assert!(found_answer(&json!({"outcome": "exists"})).is_err());
+        let m = waiting_message(
+            "ops",
+            &"c".repeat(64),
+            &["Org2MSP".into(), "Org3MSP".into()],
+        );
+        assert!(
+            m.contains("Org2MSP, Org3MSP") && m.contains("(content cccccccccccc)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn the_founded_refusal_is_recognized_by_type() {
+        // The text the contract answers through Fabric when the registry exists.
+        let founded = ContractError::Conflict {
+            what: "the registry".into(),
+            state: "founded".into(),
+            reason:
+                "it was founded by Org1MSP at 1 (tx t); change it with a RegistryChange proposal"
+                    .into(),
+        };
+        let text = format!("chaincode response 500, conflict: {founded}");
+        let parsed = super::super::error::contract_refusal(&text).unwrap();
+        assert!(is_founded_refusal(&parsed), "{parsed:?}");
+        let other = ContractError::Conflict {
+            what: "proposal x".into(),
+            state: "approved".into(),
+            reason: "r".into(),
+        };
+        assert!(!is_founded_refusal(&other));
     }
 
     #[test]

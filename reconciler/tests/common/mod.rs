@@ -130,8 +130,8 @@ pub fn reference_found_args() -> Value {
     serde_json::to_value(&args).unwrap()
 }
 
-/// Deploys the OpsSC chaincode on `ops` (served here) and calls `found` with
-/// `found`; the address of the OpsSC server (package label `opssc_1.0`).
+/// Deploys the OpsSC chaincode on `ops` (served here) and has every founding
+/// member of `found` among `orgs` confirm it; the address of the OpsSC server (package label `opssc_1.0`).
 pub async fn deploy_opssc_founding(orgs: &[Org], found: Value) -> String {
     let (addr, package_id) = serve("opssc_1.0", OpsSc).await;
     let pkg = package::ccaas_package("opssc_1.0", &Connection::plaintext(&addr)).unwrap();
@@ -152,13 +152,20 @@ pub async fn deploy_opssc_founding(orgs: &[Org], found: Value) -> String {
         lifecycle::commit(&orgs[0].gateway, OPS, &def, &endorsing)
     })
     .await;
+    // The registry takes effect once every founding member confirmed the
+    // same arguments: each organization here confirms, the last one founds.
     let arg = serde_json::to_vec(&found).unwrap();
-    retry("found", Duration::from_secs(90), || {
-        orgs[0]
-            .gateway
-            .submit_transaction(OPS, "opssc", "found", [arg.clone()])
-    })
-    .await;
+    let members: Vec<String> = serde_json::from_value(found["members"].clone()).unwrap();
+    let mut last = Value::Null;
+    for o in orgs.iter().filter(|o| members.contains(&o.msp_id)) {
+        let done = retry("found", Duration::from_secs(90), || {
+            o.gateway
+                .submit_transaction(OPS, "opssc", "found", [arg.clone()])
+        })
+        .await;
+        last = serde_json::from_slice(&done.result).unwrap();
+    }
+    assert_eq!(last["outcome"], "founded", "{last}");
     addr
 }
 
