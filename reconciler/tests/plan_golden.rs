@@ -127,6 +127,48 @@ fn case_steps(case: &Path) -> plan::steps::Steps {
     plan::steps::steps(&spec, &observed, &p, &case_input(case))
 }
 
+/// The Sign step's conditions, on the steps-config-sign case: this
+/// organization signs only what it approved, once, and only its own bytes.
+#[test]
+fn an_organization_signs_only_its_own_approved_bytes_once() {
+    use plan::steps::Step;
+    let case = golden().join("steps-config-sign");
+    let (spec, observed, p) = case_plan(&case);
+    let input = case_input(&case);
+    let signs = |o: &Observed, i: &plan::steps::PlanInput| {
+        plan::steps::steps(&spec, o, &p, i)
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Sign { .. }))
+            .count()
+    };
+    assert_eq!(signs(&observed, &input), 1);
+    // No approval by this organization (whoever votes): nothing to sign.
+    let mut no_vote = observed.clone();
+    no_vote.proposals[0].votes.remove("Org1MSP");
+    assert_eq!(signs(&no_vote, &input), 0);
+    // Signed already: not again.
+    let mut signed = observed.clone();
+    let other = signed.proposals[0].open.as_ref().unwrap().config_signatures["Org2MSP"].clone();
+    signed.proposals[0]
+        .open
+        .as_mut()
+        .unwrap()
+        .config_signatures
+        .insert("Org1MSP".into(), other);
+    assert_eq!(signs(&signed, &input), 0);
+    // Stored bytes other than the ones this organization computes: stalled.
+    let mut other_bytes = observed.clone();
+    other_bytes.proposals[0].open.as_mut().unwrap().payload["config_update"] = "BAUG".into();
+    let s = plan::steps::steps(&spec, &other_bytes, &p, &input);
+    assert!(!s.steps.iter().any(|s| matches!(s, Step::Sign { .. })));
+    assert!(
+        s.blocked
+            .iter()
+            .any(|b| b.stalled && b.why.contains("not signed"))
+    );
+}
+
 #[test]
 fn golden_steps_match_their_snapshots() {
     let mut failures = Vec::new();
@@ -159,6 +201,7 @@ fn the_step_catalogue_covers_the_agent_situations() {
                 Step::File { .. } => "file",
                 Step::Submit { .. } => "submit",
                 Step::Vote { .. } => "vote",
+                Step::Sign { .. } => "sign",
                 Step::Tally { .. } => "tally",
                 Step::Install { .. } => "install",
                 Step::Approve { .. } => "approve",
@@ -238,6 +281,20 @@ fn the_step_catalogue_covers_the_agent_situations() {
     ));
     let submit = case("steps-config-submit");
     assert_eq!(kinds(&submit), ["submit", "report_committed"]);
+    // Approved with this organization's approval but without its signature:
+    // it signs the stored bytes (the ones it computed) and waits for the
+    // signatures to satisfy the channel's policy before submitting.
+    let sign = case("steps-config-sign");
+    assert_eq!(kinds(&sign), ["sign"]);
+    assert!(matches!(
+        &sign.steps[0],
+        Step::Sign { config_update, .. } if config_update == "AQID"
+    ));
+    assert!(
+        sign.blocked
+            .iter()
+            .any(|b| b.why.contains("signatures of Org2MSP"))
+    );
     // A new organization whose admission the orderer confirms for trade
     // (not yet for ops): it joins trade, and waits for ops.
     let new = case("add-org-bootstrap");

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use opssc_chaincode::api::{ProposeArgs, ReportTaskArgs, VoteArgs};
+use opssc_chaincode::api::{ProposeArgs, ReportTaskArgs, SignArgs, VoteArgs};
 use opssc_chaincode::model::{SpecRef, TaskStatus};
 use opssc_fabric::lifecycle;
 
@@ -175,30 +175,37 @@ async fn run(
             proposal_id,
             decision,
             reason,
-            sign_config_update,
         } => {
-            let config_signature = match sign_config_update {
-                Some(b64) => {
-                    use base64::Engine as _;
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(b64)
-                        .map_err(|e| AgentError::Plan(format!("the update to sign: {e}")))?;
-                    Some(
-                        super::pass::config_signature(ctx, &bytes)
-                            .map_err(|e| AgentError::Plan(format!("{e:#}")))?,
-                    )
-                }
-                None => None,
-            };
             ops.vote(&VoteArgs {
                 id: proposal_id.clone(),
                 decision: *decision,
                 reason: reason.clone(),
-                config_signature,
+                config_signature: None,
             })
             .await?;
             Outcome::Done(format!(
                 "{what}: voted {decision:?} on {} ({reason})",
+                short_id(proposal_id)
+            ))
+        }
+        Step::Sign {
+            what,
+            proposal_id,
+            config_update,
+        } => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(config_update)
+                .map_err(|e| AgentError::Plan(format!("the update to sign: {e}")))?;
+            let config_signature = super::pass::config_signature(ctx, &bytes)
+                .map_err(|e| AgentError::Plan(format!("{e:#}")))?;
+            ops.sign(&SignArgs {
+                id: proposal_id.clone(),
+                config_signature,
+            })
+            .await?;
+            Outcome::Done(format!(
+                "{what}: signed the update of {}",
                 short_id(proposal_id)
             ))
         }

@@ -13,7 +13,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
-use opssc_chaincode::model::{Kind, Proposal, ProposalState, Target, TaskEntry, Vote};
+use opssc_chaincode::model::{
+    Kind, Proposal, ProposalState, SignatureEntry, Target, TaskEntry, Vote,
+};
 use opssc_fabric::configtx::ChannelConfig;
 use opssc_fabric::configtx::signature_policy_to_dsl;
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
@@ -353,8 +355,16 @@ pub async fn live_full(
                 } else {
                     Vec::new()
                 };
+                // Signatures exist only once a config proposal is approved
+                // (the contract's `sign`; votes carry none).
+                let signatures =
+                    if s.state == ProposalState::Approved && s.kind.carries_config_update() {
+                        ops.signatures(&s.id).await?
+                    } else {
+                        Vec::new()
+                    };
                 s = with_ballot(s, &got.proposal, &votes);
-                s.open = Some(open_detail(&got, &votes, &tasks));
+                s.open = Some(open_detail(&got, &tasks, &signatures));
                 readiness(ctx, spec, &observed, &mut s).await?;
             }
             observed.proposals.push(s);
@@ -363,8 +373,13 @@ pub async fn live_full(
     Ok((observed, configs))
 }
 
-/// What an open proposal's executor and voters need from `get` and `tasks`.
-fn open_detail(got: &super::ops::Got, votes: &[Vote], tasks: &[TaskEntry]) -> OpenDetail {
+/// What an open proposal's executor and voters need from `get`, `tasks` and
+/// `signatures`.
+fn open_detail(
+    got: &super::ops::Got,
+    tasks: &[TaskEntry],
+    signatures: &[SignatureEntry],
+) -> OpenDetail {
     OpenDetail {
         proposer: got.proposal.proposer.clone(),
         payload: got.proposal.payload.clone(),
@@ -388,10 +403,9 @@ fn open_detail(got: &super::ops::Got, votes: &[Vote], tasks: &[TaskEntry]) -> Op
             })
             .collect(),
         commit_readiness: BTreeMap::new(),
-        config_signatures: votes
+        config_signatures: signatures
             .iter()
-            .filter(|v| v.decision == opssc_chaincode::model::Decision::Approve)
-            .filter_map(|v| Some((v.org.clone(), v.config_signature.clone()?)))
+            .map(|s| (s.org.clone(), s.config_signature.clone()))
             .collect(),
     }
 }

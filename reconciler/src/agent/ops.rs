@@ -11,8 +11,10 @@
 //! "already done" from a failure by type, not by words.
 
 use super::error::{AgentError, Result};
-use opssc_chaincode::api::{IdArgs, ListArgs, ProposeArgs, ReportTaskArgs, TasksArgs, VoteArgs};
-use opssc_chaincode::model::{Proposal, TaskEntry, Vote};
+use opssc_chaincode::api::{
+    IdArgs, ListArgs, ProposeArgs, ReportTaskArgs, SignArgs, TasksArgs, VoteArgs,
+};
+use opssc_chaincode::model::{Proposal, SignatureEntry, TaskEntry, Vote};
 use opssc_fabric::gateway::Gateway;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -116,6 +118,15 @@ impl OpsClient {
             .map_err(|e| AgentError::Answer(format!("OpsSC votes: unexpected shape: {e}")))
     }
 
+    /// The ConfigSignatures the approving organizations gave with `sign`.
+    pub async fn signatures(&self, id: &str) -> Result<Vec<SignatureEntry>> {
+        let v: Value = self
+            .query("signatures", &IdArgs { id: id.to_string() })
+            .await?;
+        serde_json::from_value(v["signatures"].clone())
+            .map_err(|e| AgentError::Answer(format!("OpsSC signatures: unexpected shape: {e}")))
+    }
+
     pub async fn tasks(&self, id: &str, org: Option<&str>) -> Result<Vec<TaskEntry>> {
         let v: Value = self
             .query(
@@ -136,6 +147,11 @@ impl OpsClient {
 
     pub async fn vote(&self, args: &VoteArgs) -> Result<Value> {
         self.submit_raw("vote", args).await
+    }
+
+    /// This organization's ConfigSignature over an approved update.
+    pub async fn sign(&self, args: &SignArgs) -> Result<Value> {
+        self.submit_raw("sign", args).await
     }
 
     pub async fn tally(&self, id: &str) -> Result<Value> {

@@ -263,9 +263,11 @@ pub struct OpenDetail {
     /// carries: which organizations approved it. Empty when not read.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub commit_readiness: BTreeMap<String, bool>,
-    /// For config kinds: the ConfigSignatures the approving votes carry, by
-    /// organization (base64 of the signature header and the signature), so
-    /// the executor assembles the update without reading the votes again.
+    /// For approved config kinds: the ConfigSignatures the approving
+    /// organizations gave with the contract's `sign` (its `signatures`
+    /// query), by organization (base64 of the signature header and the
+    /// signature), so the executor assembles the update without reading
+    /// them again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config_signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
 }

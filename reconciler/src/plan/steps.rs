@@ -206,16 +206,22 @@ pub enum Step {
         config_update: String,
         signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
     },
-    /// Vote on a proposal. An approval of a config update carries this
-    /// organization admin's ConfigSignature over `sign_config_update`
-    /// (base64 of the ConfigUpdate bytes this organization computed).
+    /// Vote on a proposal. A vote carries no ConfigSignature: the contract
+    /// releases signatures only after the decision ([`Step::Sign`]).
     Vote {
         what: String,
         proposal_id: String,
         decision: Decision,
         reason: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        sign_config_update: Option<String>,
+    },
+    /// Give this organization admin's ConfigSignature over an approved
+    /// config proposal's update (the contract's `sign`): planned only when
+    /// this organization voted approve on it and the stored bytes are the
+    /// ones it computes itself (`config_update`, base64).
+    Sign {
+        what: String,
+        proposal_id: String,
+        config_update: String,
     },
     /// Decide a proposal whose votes decide it.
     Tally { what: String, proposal_id: String },
@@ -282,6 +288,7 @@ impl Step {
             | Step::File { what, .. }
             | Step::Submit { what, .. }
             | Step::Vote { what, .. }
+            | Step::Sign { what, .. }
             | Step::Tally { what, .. }
             | Step::Install { what, .. }
             | Step::Approve { what, .. }
@@ -556,7 +563,8 @@ pub fn blocking_risk<'a>(plan: &'a Plan, p: &PlannedProposal) -> Option<&'a supe
 
 /// One planned config proposal (`ChannelUpdate`, `OrgAdd`, `OrgRemove`) on a
 /// channel this organization is a member of: file it with the base config
-/// sequence; vote on it (an approval signs the update); another org's
+/// sequence; vote on it; once approved, sign it if this organization
+/// approved it (see [`sign_steps`]); another org's
 /// undecided proposal for the same change at the same base with other bytes
 /// gets a reject naming the difference; once approved, as an eligible
 /// executor, submit it when the approvals' signatures satisfy what the
@@ -630,13 +638,12 @@ fn config_steps(
             "the update is computed from the channel's config block in the agent's pass".into(),
         );
     };
-    let bytes = {
+    {
         use base64::Engine as _;
-        match base64::engine::general_purpose::STANDARD.decode(&cu.config_update) {
-            Ok(b) => b,
-            Err(e) => return out.stall(&what, format!("the computed update is not base64: {e}")),
+        if let Err(e) = base64::engine::general_purpose::STANDARD.decode(&cu.config_update) {
+            return out.stall(&what, format!("the computed update is not base64: {e}"));
         }
-    };
+    }
     let (round, id) =
         match super::proposal::filing_round(p.kind, &p.target, &cu.payload, &observed.proposals) {
             Ok(r) => r,
@@ -650,9 +657,12 @@ fn config_steps(
     if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
         return match mine.state {
             ProposalState::Proposed => {
-                vote_steps(me, input, mine, &cu.canonical, Some(&bytes), &what, out)
+                vote_steps(me, input, mine, &cu.canonical, &what, out)
             }
-            ProposalState::Approved => submit_steps(observed, me, mine, cu, &what, out),
+            ProposalState::Approved => {
+                sign_steps(me, mine, cu, &what, out);
+                submit_steps(observed, me, mine, cu, &what, out)
+            }
             ProposalState::Rejected => out.stall(
                 &what,
                 format!(
@@ -680,7 +690,7 @@ fn config_steps(
             && (p.org.is_none() || o.org == p.org)
             && o.base_config_sequence == Some(cu.base_sequence)
     }) {
-        return vote_steps(me, input, other, &cu.canonical, None, &what, out);
+        return vote_steps(me, input, other, &cu.canonical, &what, out);
     }
     if input.vote_only {
         return out.wait(
@@ -697,6 +707,37 @@ fn config_steps(
         proposal_id: id,
         committed_chaincode_sequence: None,
         base_config_sequence: Some(cu.base_sequence),
+    });
+}
+
+/// This organization's signature over approved config proposal `o`: given
+/// once it voted approve (the agent or a person with `opssc vote`), it has
+/// not signed yet, and the stored update is byte for byte the one it
+/// computed (`cu`). Signatures exist only after the decision, so nobody can
+/// submit an update the OpsSC did not approve.
+fn sign_steps(me: &str, o: &ProposalSummary, cu: &ConfigUpdateInput, what: &str, out: &mut Steps) {
+    if o.votes.get(me) != Some(&Decision::Approve) {
+        return;
+    }
+    let Some(open) = out.open_of(o, what) else {
+        return;
+    };
+    if open.config_signatures.contains_key(me) {
+        return;
+    }
+    if open.payload["config_update"].as_str() != Some(cu.config_update.as_str()) {
+        return out.stall(
+            what,
+            format!(
+                "proposal {} is approved, but its stored update is not the one this organization computes from its spec and the channel's config: not signed",
+                short_id(&o.id)
+            ),
+        );
+    }
+    out.steps.push(Step::Sign {
+        what: what.to_string(),
+        proposal_id: o.id.clone(),
+        config_update: cu.config_update.clone(),
     });
 }
 
@@ -924,7 +965,6 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                         what: what.clone(),
                         proposal_id: o.id.clone(),
                         decision: Decision::Reject,
-                        sign_config_update: None,
                         reason: format!(
                             "the spec at commit {} calls for no {} on channel {}{}",
                             short_id(&input.spec_commit),
@@ -1095,7 +1135,7 @@ fn chaincode_change(
         if let Some(other) = observed.proposals.iter().find(|o| {
             o.kind.is_chaincode() && o.target == p.target && o.state == ProposalState::Proposed
         }) {
-            return vote_steps(me, input, other, &mine, None, what, out);
+            return vote_steps(me, input, other, &mine, what, out);
         }
         out.steps.push(Step::File {
             what: what.to_string(),
@@ -1114,7 +1154,7 @@ fn chaincode_change(
         return out.wait(what, format!("proposal {} is not observed", short_id(&id)));
     };
     match on_chain.state {
-        ProposalState::Proposed => vote_steps(me, input, summary, &mine, None, what, out),
+        ProposalState::Proposed => vote_steps(me, input, summary, &mine, what, out),
         ProposalState::Approved => execute_chaincode(
             observed, me, input, cc, package_id, summary, &mine, sequence, what, out,
         ),
@@ -1130,18 +1170,16 @@ fn chaincode_change(
 }
 
 /// The vote and tally steps on open proposal `o` for this organization,
-/// whose own payload for the change is `mine` (canonical form); an approval
-/// of a config update signs `sign`.
+/// whose own payload for the change is `mine` (canonical form).
 pub fn vote_on(
     me: &str,
     input: &PlanInput,
     o: &ProposalSummary,
     mine: &Value,
-    sign: Option<&[u8]>,
     what: &str,
 ) -> Steps {
     let mut out = Steps::default();
-    vote_steps(me, input, o, mine, sign, what, &mut out);
+    vote_steps(me, input, o, mine, what, &mut out);
     out
 }
 
@@ -1152,7 +1190,6 @@ fn vote_steps(
     input: &PlanInput,
     o: &ProposalSummary,
     mine: &Value,
-    sign: Option<&[u8]>,
     what: &str,
     out: &mut Steps,
 ) {
@@ -1179,13 +1216,6 @@ fn vote_steps(
                     proposal_id: o.id.clone(),
                     decision,
                     reason,
-                    sign_config_update: match decision {
-                        Decision::Approve => sign.map(|b| {
-                            use base64::Engine as _;
-                            base64::engine::general_purpose::STANDARD.encode(b)
-                        }),
-                        Decision::Reject => None,
-                    },
                 });
             }
             Verdict::WaitForPerson(why) => {
@@ -1558,6 +1588,9 @@ impl std::fmt::Display for Step {
             Step::Tally { what, proposal_id } => {
                 write!(f, "{what}: tally {}", short_id(proposal_id))
             }
+            Step::Sign {
+                what, proposal_id, ..
+            } => write!(f, "{what}: sign the update of {}", short_id(proposal_id)),
             Step::Submit {
                 what,
                 proposal_id,
