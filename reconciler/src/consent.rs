@@ -25,6 +25,14 @@
 //! Key decision: consent is data for the planner's vote step, never a side
 //! effect: [`ConsentVerdict::Missing`] says whose consent is missing and what
 //! to run, for `status` and `plan` to show.
+//!
+//! [`consent_to_plan`] applies it to a whole plan: the agent's pass and
+//! `opssc status` (one function, so they say the same) put the consented IDs
+//! into the planner's `PlanInput.consented` and the missing consents into
+//! `PlanInput.consent_missing`, which a waiting vote quotes. A proposal
+//! already on the chain is judged with its proposer (auto-approve rules may
+//! name it) and by its contract ID, which for config kinds is known only
+//! once filed. `votePolicy: manual` leaves `consented` unset: a person votes.
 
 use std::collections::BTreeSet;
 
