@@ -106,8 +106,8 @@ done
 cat <<TXT
 
 The network is running and every organization's agent reports Ready. Next:
-  $opssc dev demo chaincode              # Org1's admin commits a signed kv upgrade; watch all orgs converge
-  $opssc dev demo add-org                # Org4 starts next to the network and joins it by signed commits
+  $opssc dev demo chaincode              # Org1's admin commits a signed kv upgrade, the other admins approve it; watch all orgs converge
+  $opssc dev demo add-org                # Org4 starts next to the network and joins it by signed commits the members approve
   $opssc status --config ${configs[0]} --watch   # proposals, votes, tasks, conditions, live (Ctrl-C ends)
   $opssc dev status                      # processes, ports, channels and heights
   $opssc plan --spec network-spec --state examples/spec-repo/state/observed.json   # a plan
@@ -115,5 +115,9 @@ The network is running and every organization's agent reports Ready. Next:
 Each organization's agent configuration is in .opssc-dev/orgs/<MSP>/opssc.yaml;
 the devnet's spec repository (each organization's certificates and admin key
 committed) is .opssc-dev/spec-repo: commit a change signed with an admin key
-(.opssc-dev/orgs/<MSP>/admin_ssh_key) and the agents roll it out.
+(.opssc-dev/orgs/<MSP>/admin_ssh_key); each other organization's agent
+votes for it once that organization's admin approved it
+(`$opssc approve COMMIT --key .opssc-dev/orgs/<MSP>/admin_ssh_key` in the
+spec repository; the demos do this on the other organizations' behalf and
+say so), or once an autoApprove rule in its own opssc.yaml covers it.
 TXT

@@ -25,6 +25,14 @@
 //! Key decision: consent is data for the planner's vote step, never a side
 //! effect: [`ConsentVerdict::Missing`] says whose consent is missing and what
 //! to run, for `status` and `plan` to show.
+//!
+//! [`consent_to_plan`] applies it to a whole plan: the agent's pass and
+//! `opssc status` (one function, so they say the same) put the consented IDs
+//! into the planner's `PlanInput.consented` and the missing consents into
+//! `PlanInput.consent_missing`, which a waiting vote quotes. A proposal
+//! already on the chain is judged with its proposer (auto-approve rules may
+//! name it) and by its contract ID, which for config kinds is known only
+//! once filed. `votePolicy: manual` leaves `consented` unset: a person votes.
 
 use std::collections::BTreeSet;
 
@@ -192,6 +200,81 @@ pub fn consent_for(
             id = p.id(),
         ),
     }
+}
+
+/// This organization's consent to every proposal of a plan: the planner's
+/// [`crate::plan::steps::PlanInput`] `consented` set and, for each proposal
+/// it may not approve yet, what is missing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Consent {
+    /// Consented proposals: their intent IDs, planned contract IDs and the
+    /// IDs of the open proposals on the chain that file them.
+    pub ids: BTreeSet<String>,
+    /// By the same IDs: whose consent is missing and what to run.
+    pub missing: std::collections::BTreeMap<String, String>,
+}
+
+/// [`consent_for`] over every proposal of `plan`, and over every open
+/// proposal on the chain that files one of them (with its proposer, which
+/// auto-approve rules may name). Pure: the agent's pass and `opssc status`
+/// both call it, so they say the same.
+pub fn consent_to_plan(
+    plan: &Plan,
+    observed: &crate::observe::Observed,
+    consented: &ConsentedPlan,
+    rules: &[AutoApproveRule],
+    me: &str,
+    trusted_commit: Option<&str>,
+) -> Consent {
+    let mut out = Consent::default();
+    for p in &plan.proposals {
+        // The open proposals on the chain for this change, by who filed them.
+        let filed: Vec<(&str, Option<&str>)> = observed
+            .proposals
+            .iter()
+            .filter(|o| {
+                o.state == opssc_chaincode::model::ProposalState::Proposed
+                    && o.kind == p.kind
+                    && o.target == p.target
+                    && (p.org.is_none() || o.org == p.org)
+            })
+            .map(|o| (o.id.as_str(), o.open.as_ref().map(|d| d.proposer.as_str())))
+            .collect();
+        let mut record = |ids: &[&str], verdict: ConsentVerdict| {
+            for id in ids {
+                match &verdict {
+                    ConsentVerdict::Given { .. } => {
+                        out.ids.insert(id.to_string());
+                    }
+                    ConsentVerdict::Missing { what_to_do, .. } => {
+                        out.missing.insert(id.to_string(), what_to_do.clone());
+                    }
+                }
+            }
+        };
+        let planned: Vec<&str> = std::iter::once(p.intent_id.as_str())
+            .chain(p.proposal_id.as_deref())
+            .collect();
+        let unfiled = Asked {
+            proposal: p,
+            proposer: None,
+        };
+        record(
+            &planned,
+            consent_for(unfiled, consented, rules, me, trusted_commit),
+        );
+        for (id, proposer) in filed {
+            let asked = Asked {
+                proposal: p,
+                proposer,
+            };
+            record(
+                &[id],
+                consent_for(asked, consented, rules, me, trusted_commit),
+            );
+        }
+    }
+    out
 }
 
 fn describe_target(t: &Target) -> String {
@@ -411,6 +494,57 @@ mod tests {
             "x",
         );
         assert!(consent_for(asked, &same, &[], "Org2MSP", None).is_given());
+    }
+
+    #[test]
+    fn consent_to_a_plan_covers_filed_proposals_by_their_proposer() {
+        let (before, _, tip_plan) = upgrade();
+        let mut observed = converged(&before, "Org2MSP");
+        let p = &tip_plan.proposals[0];
+        let filed: crate::observe::ProposalSummary = serde_json::from_value(serde_json::json!({
+            "id": "filed-by-org1",
+            "kind": "ChaincodeUpgrade",
+            "target": p.target,
+            "state": "proposed",
+            "open": {"proposer": "Org1MSP", "payload": {}},
+        }))
+        .unwrap();
+        observed.proposals.push(filed);
+        let nothing = ConsentedPlan::new(
+            &plan(&before, &observed, "Org2MSP"),
+            &before,
+            &before,
+            None,
+            "root",
+        );
+        let commit = "ef".repeat(20);
+        // No consent: every ID says what is missing, none is consented.
+        let c = consent_to_plan(
+            &tip_plan,
+            &observed,
+            &nothing,
+            &[],
+            "Org2MSP",
+            Some(&commit),
+        );
+        assert!(c.ids.is_empty(), "{c:?}");
+        for id in [p.intent_id.as_str(), p.id(), "filed-by-org1"] {
+            assert!(
+                c.missing[id].contains("opssc approve efefefefefef"),
+                "{id}: {c:?}"
+            );
+        }
+        // A rule for upgrades proposed by Org1 consents to Org1's filing
+        // only: the same change not filed yet has no proposer to match.
+        let rules = [rule(&["ChaincodeUpgrade"], &[], &["Org1MSP"])];
+        let c = consent_to_plan(&tip_plan, &observed, &nothing, &rules, "Org2MSP", None);
+        assert_eq!(c.ids, ["filed-by-org1".to_string()].into(), "{c:?}");
+        assert!(c.missing.contains_key(&p.intent_id));
+        // A rule for any proposer consents to all of it.
+        let rules = [rule(&["ChaincodeUpgrade"], &[], &[])];
+        let c = consent_to_plan(&tip_plan, &observed, &nothing, &rules, "Org2MSP", None);
+        assert!(c.missing.is_empty(), "{c:?}");
+        assert!(c.ids.contains("filed-by-org1") && c.ids.contains(&p.intent_id));
     }
 
     #[test]

@@ -213,6 +213,23 @@ pub const APPROVALS_REF_PREFIX: &str = "refs/opssc/approvals/";
 /// The fetch refspec that mirrors every approval (added to the branch's own).
 pub const APPROVALS_REFSPEC: &str = "+refs/opssc/approvals/*:refs/opssc/approvals/*";
 
+/// Every approval reference of `repo` with its commit: what the daemon's git
+/// poll compares between fetches, so a pushed approval wakes the agent like
+/// a moved branch does.
+pub fn approval_refs(repo: &Repository) -> anyhow::Result<std::collections::BTreeMap<String, Oid>> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in repo
+        .references_glob(&format!("{APPROVALS_REF_PREFIX}*"))
+        .context("cannot list the approvals in the spec mirror")?
+    {
+        let r = r.context("cannot read an approval reference")?;
+        if let (Some(name), Some(target)) = (r.name().ok(), r.target()) {
+            out.insert(name.to_string(), target);
+        }
+    }
+    Ok(out)
+}
+
 /// One admin signing key as a spec lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminKey {
@@ -861,6 +878,56 @@ pub fn approval_ref(spec_tree: Oid, signer: &AdminKey) -> String {
         })
         .collect();
     format!("{APPROVALS_REF_PREFIX}{spec_tree}/{safe}")
+}
+
+/// An approval [`approve`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// "Org2MSP/bob".
+    pub who: String,
+    pub tree: Oid,
+    pub approval: Oid,
+    pub refname: String,
+}
+
+/// An admin's approval of `commit`, signed by `sign` (an SSH signature of
+/// the given bytes, namespace "git", by the admin whose public key is
+/// `key`), stored at its [`approval_ref`] in `repo`. What `opssc approve`
+/// does, and what tests and demos call to consent as an organization.
+pub fn approve(
+    repo: &Repository,
+    commit: Oid,
+    subdir: Option<&Path>,
+    key: &ssh_key::PublicKey,
+    sign: impl FnOnce(&[u8]) -> Result<String, String>,
+) -> anyhow::Result<Stored> {
+    let admin = approver(repo, commit, subdir, key).map_err(|e| anyhow::anyhow!(e))?;
+    let approval = create_approval(repo, commit, &admin, sign)
+        .map_err(|e| anyhow::anyhow!("cannot create the approval: {e}"))?;
+    let tree = spec_tree(repo, commit, subdir)?;
+    let refname = approval_ref(tree, &admin);
+    repo.reference(&refname, approval, true, "opssc approve")
+        .with_context(|| format!("cannot write {refname}"))?;
+    Ok(Stored {
+        who: admin.who(),
+        tree,
+        approval,
+        refname,
+    })
+}
+
+/// [`approve`] with an unencrypted private key in memory.
+pub fn approve_with_key(
+    repo: &Repository,
+    commit: Oid,
+    subdir: Option<&Path>,
+    key: &ssh_key::PrivateKey,
+) -> anyhow::Result<Stored> {
+    approve(repo, commit, subdir, key.public_key(), |bytes| {
+        key.sign("git", ssh_key::HashAlg::Sha512, bytes)
+            .and_then(|s| s.to_pem(ssh_key::LineEnding::LF))
+            .map_err(|e| format!("signing the approval: {e}"))
+    })
 }
 
 #[cfg(test)]

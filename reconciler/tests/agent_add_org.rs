@@ -278,11 +278,27 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         repo: Repository::open(&repo_dir).unwrap(),
         admin_key: org1_key.clone(),
         root,
+        admins: vec![("Org1MSP".into(), org1_key.clone())],
     };
 
+    // This test is about how a new organization is added (its channel
+    // updates, joins, faults and timings), not about consent: every agent
+    // consents in advance to every kind of shared change by an autoApprove
+    // rule, as a consortium that wants full automation configures it.
+    // Consent through admins' approvals is agent_consent.rs's subject.
     let mut agents = start_agents(handles, work.path(), &spec_source, |_, config| {
         config.chaincode_servers = servers.clone();
         config.channel_changes = opssc_schema::local::ChannelChangePolicy::Propose;
+        config.auto_approve = vec![opssc_schema::local::AutoApproveRule {
+            name: Some("this test: everything".into()),
+            kinds: opssc_schema::local::PROPOSAL_KINDS
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
+            channels: Vec::new(),
+            chaincodes: Vec::new(),
+            proposed_by: Vec::new(),
+        }];
     });
     let t_start = Instant::now();
     for (ch, name) in CHAINCODES {

@@ -127,7 +127,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     // The spec repository: the root lists Org1's admin key and no chaincode.
     let work = tempfile::tempdir().unwrap();
     let spec = found_spec_repo(work.path());
-    let (repo, admin_key) = (&spec.repo, &spec.admin_key);
+    let repo = &spec.repo;
 
     // One agent per organization, as a separate process; Org2's fetches the
     // spec over ssh, the others' over https.
@@ -145,13 +145,14 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         }
     });
 
+    // Every shared change below is signed by Org1's admin and approved in
+    // git by Org2's and Org3's admins (`SpecRepo::commit_consented`, the
+    // library function `opssc approve` runs): each organization consents.
     // 1. Deploy.
     let t = Instant::now();
-    commit(
-        repo,
+    spec.commit_consented(
         &[("chaincodes/kv.yaml".into(), kv_yaml("1.0"))],
         "add kv 1.0",
-        Some(admin_key),
     );
     let took = wait_answering(&orgs, "1.0", &agents, Duration::from_secs(240)).await;
     println!(
@@ -197,12 +198,8 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     );
 
     // 2. Upgrade.
-    let commit_2 = commit(
-        repo,
-        &[("chaincodes/kv.yaml".into(), kv_yaml("2.0"))],
-        "kv 2.0",
-        Some(admin_key),
-    );
+    let commit_2 =
+        spec.commit_consented(&[("chaincodes/kv.yaml".into(), kv_yaml("2.0"))], "kv 2.0");
     println!(
         "TRACE commit {commit_2} written at {:?}",
         std::time::SystemTime::now()
@@ -279,12 +276,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     }
 
     // 3. Upgrade with Org2's agent killed once the proposal is filed.
-    commit(
-        repo,
-        &[("chaincodes/kv.yaml".into(), kv_yaml("3.0"))],
-        "kv 3.0",
-        Some(admin_key),
-    );
+    spec.commit_consented(&[("chaincodes/kv.yaml".into(), kv_yaml("3.0"))], "kv 3.0");
     let start = Instant::now();
     loop {
         let filed = kv_proposals(&orgs[0]).await.len();
@@ -334,12 +326,8 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     //    executor timeout. The first executor is known from the proposal ID
     //    (the contract's order); its agent is killed as soon as the proposal
     //    is filed and its vote is cast by hand with `opssc vote`.
-    let trusted_4 = commit(
-        repo,
-        &[("chaincodes/kv.yaml".into(), kv_yaml("4.0"))],
-        "kv 4.0",
-        Some(admin_key),
-    );
+    let trusted_4 =
+        spec.commit_consented(&[("chaincodes/kv.yaml".into(), kv_yaml("4.0"))], "kv 4.0");
     let start = Instant::now();
     let id = loop {
         let ps = kv_proposals(&orgs[0]).await;
@@ -519,12 +507,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     //    nobody files the rejected change again.
     repo.reference("refs/heads/main", trusted_4, true, "revert")
         .unwrap();
-    commit(
-        repo,
-        &[("chaincodes/kv.yaml".into(), kv_yaml("4.5"))],
-        "kv 4.5",
-        Some(admin_key),
-    );
+    spec.commit_consented(&[("chaincodes/kv.yaml".into(), kv_yaml("4.5"))], "kv 4.5");
     let start = Instant::now();
     let rejected = loop {
         let ps = kv_proposals(&orgs[0]).await;

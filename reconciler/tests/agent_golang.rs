@@ -130,7 +130,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     // ---- 1. deploy v1 ---------------------------------------------------------
     let c1 = cc_repo.commit(&main_go(&answer("v1"), ""), "v1");
     let id1 = package_id(&cc_repo, &c1, "gocc_1");
-    spec.commit(
+    spec.commit_consented(
         &[("chaincodes/gocc.yaml".into(), gocc_yaml("1", &url, &c1))],
         "add gocc 1",
     );
@@ -185,7 +185,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
 
     // ---- 2. upgrade to v2 --------------------------------------------------------
     let c2 = cc_repo.commit(&main_go(&answer("v2"), ""), "v2");
-    spec.commit(
+    spec.commit_consented(
         &[("chaincodes/gocc.yaml".into(), gocc_yaml("2", &url, &c2))],
         "gocc 2",
     );
@@ -296,7 +296,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     let filed: Value = serde_json::from_slice(&filed.result).unwrap();
     let tampered_id = filed["id"].as_str().unwrap().to_string();
     let t = Instant::now();
-    spec.commit(&[("chaincodes/gocc.yaml".into(), v3_yaml)], "gocc 3");
+    spec.commit_consented(&[("chaincodes/gocc.yaml".into(), v3_yaml)], "gocc 3");
     let state = wait_for(
         "the tampered proposal decided",
         Duration::from_secs(120),
@@ -390,7 +390,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     let c4 = cc_repo.commit(&main_go(&answer("v4"), TYPE_ERROR), "v4, broken");
     let broken = package_id(&cc_repo, &c4, "gocc_4");
     let t = Instant::now();
-    spec.commit(
+    spec.commit_consented(
         &[("chaincodes/gocc.yaml".into(), gocc_yaml("4", &url, &c4))],
         "gocc 4",
     );
@@ -533,7 +533,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     );
     let c5 = cc_repo.commit(&main_go(&answer("v5"), ""), "v5, fixed");
     let t = Instant::now();
-    spec.commit(
+    spec.commit_consented(
         &[("chaincodes/gocc.yaml".into(), gocc_yaml("5", &url, &c5))],
         "gocc 5",
     );

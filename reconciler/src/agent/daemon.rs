@@ -1,7 +1,8 @@
 //! The agent daemon: run the pass whenever something may have changed.
 //!
 //! Wake-ups come from three sources, and none carries meaning for the pass:
-//! a new tip of the spec branch (git fetch every `pollSeconds`), an OpsSC
+//! a new tip of the spec branch or a new approval under `refs/opssc/approvals/`
+//! (git fetch every `pollSeconds`), an OpsSC
 //! chaincode event (the gateway's ChaincodeEvents stream on the ops
 //! channel), and a new block on any other channel of the spec (filtered
 //! Deliver, which carries `_lifecycle` approvals and commits by other
@@ -207,18 +208,22 @@ async fn poll_git(
     loop {
         let (url, branch, dir) = (url.clone(), branch.clone(), state_dir.join("spec-poll"));
         let config = config.clone();
-        let tip = tokio::task::spawn_blocking(move || {
-            GitSource::open_for(&dir, &url, &config).and_then(|s| s.fetch(&branch))
+        // The branch tip and every approval: an admin's pushed `opssc
+        // approve` is consent the next pass acts on, as a new commit is.
+        let seen = tokio::task::spawn_blocking(move || {
+            let source = GitSource::open_for(&dir, &url, &config)?;
+            let tip = source.fetch(&branch)?;
+            Ok::<_, anyhow::Error>((tip, crate::source::approval_refs(source.repository())?))
         })
         .await;
-        match tip {
-            Ok(Ok(tip)) => {
-                if last.is_some() && last != Some(tip) {
-                    tracing::info!(%tip, "the spec branch moved");
+        match seen {
+            Ok(Ok(seen)) => {
+                if last.is_some() && last.as_ref() != Some(&seen) {
+                    tracing::info!(tip = %seen.0, approvals = seen.1.len(), "the spec branch or its approvals moved");
                     metrics.wakeups.inc();
                     wake.notify_one();
                 }
-                last = Some(tip);
+                last = Some(seen);
             }
             Ok(Err(e)) => {
                 tracing::warn!(error = format!("{e:#}"), "cannot fetch the spec repository")

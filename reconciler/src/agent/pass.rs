@@ -26,6 +26,7 @@
 //! again times and the failed steps' typed errors
 //! ([`super::error::AgentError::next`]); it is never told why it runs.
 
+use opssc_schema::local::VotePolicy;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -179,10 +180,13 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
     report.errors.extend(build_errors);
     let (observed, configs) = super::observe_live::live_full(ctx, spec, &built).await?;
     let plan = crate::plan::plan(spec, &observed, &ctx.me);
+    let consent = consent(ctx, at, &observed, &plan);
     let input = PlanInput {
         spec_commit: at.git_commit(),
         vote_policy: ctx.config.vote_policy,
-        consented: None,
+        // `manual`: a person votes on everything; consent decides automatic votes.
+        consented: (ctx.config.vote_policy == VotePolicy::Auto).then_some(consent.ids),
+        consent_missing: consent.missing,
         caught_up: caught_up(ctx, spec, &observed, &plan, report).await,
         // Proposals filed from the trusted commit or its history are judged
         // now; from any other commit, once the spec source has it.
@@ -221,6 +225,26 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
     }
     super::execute::execute(ctx, at, &built, &steps.steps, report).await;
     Ok(())
+}
+
+/// This organization's consent to each proposal of `plan`: its consented
+/// spec (own admins' signed commits and approvals) or its agent
+/// configuration's auto-approve rules. Shared by the pass and `status`.
+pub(super) fn consent(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+    plan: &crate::plan::Plan,
+) -> crate::consent::Consent {
+    let commit = at.commit.map(|c| c.to_string());
+    crate::consent::consent_to_plan(
+        plan,
+        observed,
+        &at.consented_plan(observed, &ctx.me),
+        &ctx.config.auto_approve,
+        &ctx.me,
+        commit.as_deref(),
+    )
 }
 
 /// The spec commits of open proposals that are the trusted commit's

@@ -22,6 +22,7 @@
 //! tested with a fake one. Polling, not OpsSC events: the status also shows
 //! this organization's installs and approvals, which raise no OpsSC event.
 
+use opssc_schema::local::VotePolicy;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -333,10 +334,13 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
     }
     // Channel changes, chaincodes and unplanned proposals: the plan's own
     // steps and blocked items, as the agent's next pass would take them.
+    let consent = super::pass::consent(ctx, at, &observed, &plan);
     let input = crate::plan::steps::PlanInput {
         spec_commit: at.git_commit(),
         vote_policy: ctx.config.vote_policy,
-        consented: None,
+        // `manual`: a person votes on everything; consent decides automatic votes.
+        consented: (ctx.config.vote_policy == VotePolicy::Auto).then_some(consent.ids),
+        consent_missing: consent.missing,
         caught_up: Default::default(),
         seen_commits: super::pass::seen_commits(ctx, at, &observed),
         // Not asked: the channels not joined yet are listed below.

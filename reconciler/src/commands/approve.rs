@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
 use git2::Repository;
-use opssc::source::{Voucher, approval_ref, approvals_of, approver, create_approval, spec_tree};
+use opssc::source::{Voucher, approvals_of, approve};
 
 /// Opens the repository around `repo_dir` and resolves `commit` in it.
 fn open(repo_dir: &Path, commit: &str) -> Result<(Repository, git2::Oid)> {
@@ -81,8 +81,7 @@ pub fn run(
             key_path.display()
         )
     })?;
-    let admin = approver(&repo, commit, subdir, private.public_key()).map_err(|e| anyhow!(e))?;
-    let approval = create_approval(&repo, commit, &admin, |bytes| {
+    let stored = approve(&repo, commit, subdir, private.public_key(), |bytes| {
         if private.is_encrypted() {
             ssh_keygen_sign(&key_path, bytes)
         } else {
@@ -91,15 +90,11 @@ pub fn run(
                 .and_then(|s| s.to_pem(ssh_key::LineEnding::LF))
                 .map_err(|e| format!("signing with {}: {e}", key_path.display()))
         }
-    })
-    .map_err(|e| anyhow!("cannot create the approval: {e}"))?;
-    let tree = spec_tree(&repo, commit, subdir)?;
-    let refname = approval_ref(tree, &admin);
-    repo.reference(&refname, approval, true, "opssc approve")
-        .with_context(|| format!("cannot write {refname}"))?;
+    })?;
+    let refname = stored.refname;
     println!(
-        "{} approved commit {commit} (spec tree {tree}): approval {approval} at {refname}",
-        admin.who()
+        "{} approved commit {commit} (spec tree {}): approval {} at {refname}",
+        stored.who, stored.tree, stored.approval
     );
     match push {
         Some(remote) => {

@@ -457,8 +457,29 @@ pub fn run(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
         "{me}'s admin committed {} \"{message}\" (its CA and TLS CA certificates), signed with {me}'s own key",
         &oid.to_string()[..12]
     ));
+    // Consent is per organization: each member's agent votes for the
+    // OrgAdds only once that member's admin approved the commit in git. The
+    // demo holds every admin key of the devnet, so it performs those human
+    // steps on the members' behalf, visibly, with the function `opssc
+    // approve` runs.
+    let members: Vec<String> = founded
+        .spec_repo
+        .admin_keys
+        .keys()
+        .filter(|m| **m != me)
+        .cloned()
+        .collect();
+    for member in &members {
+        let key = founded.spec_repo.admin_key(member)?;
+        let stored = opssc::source::approve_with_key(&repo, oid, None, &key)?;
+        say(&format!(
+            "{member}'s admin approved it (`opssc approve {}`; the demo does it on {member}'s behalf): {}",
+            &oid.to_string()[..12],
+            stored.refname
+        ));
+    }
     println!(
-        "The members' agents now verify the commit, file one OrgAdd per channel, vote after recomputing it,\n\
+        "The members' agents now verify the commit and their approvals, file one OrgAdd per channel, vote after recomputing it,\n\
          the executor submits each config update with the signatures; {me}'s agent joins its peer from\n\
          block 0 and installs and approves every committed chaincode.\n"
     );

@@ -99,9 +99,28 @@ pub fn chaincode(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
     let key = founded.spec_repo.admin_key(me)?;
     let message = format!("kv: upgrade the definition {old} -> {new}");
     let oid = commit_files(&repo, &[(file, Some(&new_text))], &message, Some(&key))?;
-    println!("{me}'s admin committed {oid} \"{message}\", SSH-signed — the only human step.");
+    println!("{me}'s admin committed {oid} \"{message}\", SSH-signed — human step 1.");
+    // Consent is per organization: the other organizations' agents approve
+    // only once their own admins approved the commit in git. The demo holds
+    // every admin key of the devnet, so it performs those human steps on
+    // their behalf, visibly, with the function `opssc approve` runs.
+    let mut step = 1;
+    for (other, _) in founded
+        .spec_repo
+        .admin_keys
+        .iter()
+        .filter(|(m, _)| *m != me)
+    {
+        step += 1;
+        let key = founded.spec_repo.admin_key(other)?;
+        let stored = opssc::source::approve_with_key(&repo, oid, None, &key)?;
+        println!(
+            "{other}'s admin approved it (`opssc approve {oid}`; the demo does it on {other}'s behalf) — human step {step}: {}",
+            stored.refname
+        );
+    }
     println!(
-        "The agents now: notice the commit, verify its signature, file the ChaincodeUpgrade proposal,"
+        "The agents now: notice the commit and the approvals, verify their signatures, file the ChaincodeUpgrade proposal,"
     );
     println!(
         "vote after recomputing it, approve the new definition, and one of them commits it.\n"

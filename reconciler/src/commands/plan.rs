@@ -83,5 +83,73 @@ pub fn run(
         PlanFormat::Markdown => render::markdown(&plan),
     };
     print!("{out}");
+    // Live, as an organization: whether it consented to each shared change,
+    // and whose consent is missing (what its agent would wait for).
+    if let (Some(config), PlanFormat::Text) = (config, format)
+        && state.is_none()
+        && !plan.proposals.is_empty()
+    {
+        match consent_lines(config, &spec, &observed, &plan) {
+            Ok(lines) => {
+                println!("\nconsent of {me}");
+                for l in lines {
+                    println!("  {l}");
+                }
+            }
+            Err(e) => eprintln!(
+                "warning: cannot tell {me}'s consent: {e:#}\n  hint: check the spec source of {}",
+                config.display()
+            ),
+        }
+    }
     Ok(if plan.is_empty() { 0 } else { 2 })
+}
+
+/// One line per planned proposal: consented (and how), or what is missing.
+/// The consented spec is the agent configuration's spec source's (its
+/// admins' signed commits and approvals); the planned spec is the one given.
+fn consent_lines(
+    config: &Path,
+    spec: &opssc_schema::Spec,
+    observed: &observe::Observed,
+    plan: &plan::Plan,
+) -> anyhow::Result<Vec<String>> {
+    use opssc::consent::{ConsentedPlan, consent_to_plan};
+    let config = super::agent::load_config(config)?;
+    let me = &config.msp_id;
+    let state_dir = config
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from(".opssc-agent"));
+    let at = opssc::agent::spec_source::resolve(&config, &state_dir.join("plan"), None)?;
+    let consented = match &at.consented {
+        Some(c) => ConsentedPlan::new(
+            &plan::plan(&c.spec, observed, me),
+            &c.spec,
+            spec,
+            Some(c.commit.to_string()),
+            c.how.clone(),
+        ),
+        None => ConsentedPlan::new(
+            &plan::plan(&at.spec, observed, me),
+            &at.spec,
+            spec,
+            None,
+            "the spec directory the agent is given",
+        ),
+    };
+    // The commit to approve is the one that brings this spec (a pull
+    // request's head): not known here, so the hint says COMMIT.
+    let consent = consent_to_plan(plan, observed, &consented, &config.auto_approve, me, None);
+    Ok(plan
+        .proposals
+        .iter()
+        .map(|p| {
+            let what = format!("{} {}", p.kind, plan::short_id(p.id()));
+            match consent.missing.get(&p.intent_id) {
+                Some(missing) => format!("{what}: missing — {missing}"),
+                None => format!("{what}: consented"),
+            }
+        })
+        .collect())
 }

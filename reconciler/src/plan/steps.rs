@@ -46,6 +46,11 @@ pub struct PlanInput {
     /// approves a payload identical to this organization's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consented: Option<BTreeSet<String>>,
+    /// For proposals not in `consented`, by the same IDs: whose consent is
+    /// missing and what to run ([`crate::consent::consent_to_plan`]), so a
+    /// waiting vote says it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consent_missing: BTreeMap<String, String>,
     /// Per channel: whether this organization's main peer has every block
     /// the orderer has (a peer that just joined must not plan chaincodes
     /// from a partial ledger). A channel not listed counts as caught up.
@@ -155,6 +160,7 @@ impl PlanInput {
             spec_commit: spec_commit.to_string(),
             vote_policy: VotePolicy::Auto,
             consented: None,
+            consent_missing: BTreeMap::new(),
             caught_up: BTreeMap::new(),
             seen_commits: BTreeSet::new(),
             admission: BTreeMap::new(),
@@ -406,9 +412,12 @@ pub fn verdict(input: &PlanInput, me: &str, id: &str, on_chain: &Value, mine: &V
             Decision::Approve,
             "recomputed from the spec: identical; consented by this organization's admin".into(),
         ),
-        (Some(_), _) => Verdict::WaitForPerson(format!(
-            "waits for {me}'s consent (an admin's approval in the spec repository, an auto-approve rule, or `opssc vote {id} approve|reject`)"
-        )),
+        (Some(_), _) => Verdict::WaitForPerson(match input.consent_missing.get(id) {
+            Some(what_to_do) => what_to_do.clone(),
+            None => format!(
+                "waits for {me}'s consent (an admin's approval in the spec repository, an auto-approve rule, or `opssc vote {id} approve|reject`)"
+            ),
+        }),
         (None, VotePolicy::Auto) => Verdict::Vote(
             Decision::Approve,
             "recomputed from the spec: identical".into(),
@@ -1806,6 +1815,15 @@ mod tests {
             verdict(&consent, "A", "yes", &other, &mine),
             Verdict::Vote(Decision::Reject, _)
         ));
+        // A waiting vote says whose consent is missing and what to run.
+        let hinted = PlanInput {
+            consent_missing: [("no".to_string(), "approve spec commit c1".to_string())].into(),
+            ..consent.clone()
+        };
+        assert_eq!(
+            verdict(&hinted, "A", "no", &mine, &mine),
+            Verdict::WaitForPerson("approve spec commit c1".into())
+        );
     }
 
     #[test]

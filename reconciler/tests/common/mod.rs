@@ -222,36 +222,90 @@ pub struct SpecRepo {
     pub admin_key: PrivateKey,
     /// The founding commit, every agent's trusted root.
     pub root: Oid,
+    /// Every organization's admin key listed in the root (Org1's is
+    /// `admin_key`), by MSP ID: what each organization consents with.
+    pub admins: Vec<(String, PrivateKey)>,
 }
+
+/// The admin each organization of the reference spec lists in the root.
+pub const ADMINS: [(&str, &str, &str); 3] = [
+    ("Org1MSP", "orgs/org1.yaml", "alice"),
+    ("Org2MSP", "orgs/org2.yaml", "bob"),
+    ("Org3MSP", "orgs/org3.yaml", "carol"),
+];
 
 impl SpecRepo {
     /// A commit of `files` signed by the admin; its ID.
     pub fn commit(&self, files: &[(String, String)], message: &str) -> Oid {
         commit(&self.repo, files, message, Some(&self.admin_key))
     }
+
+    /// `msp`'s admin key.
+    pub fn admin_of(&self, msp: &str) -> &PrivateKey {
+        &self
+            .admins
+            .iter()
+            .find(|(m, _)| m == msp)
+            .unwrap_or_else(|| panic!("{msp} lists no admin in the test's spec"))
+            .1
+    }
+
+    /// `msp`'s admin approves `commit` the way `opssc approve` does (the
+    /// same library function), in the repository the agents fetch from.
+    pub fn approve(&self, commit: Oid, msp: &str) -> opssc::source::Stored {
+        opssc::source::approve_with_key(&self.repo, commit, None, self.admin_of(msp))
+            .unwrap_or_else(|e| panic!("{msp} approves {commit}: {e:#}"))
+    }
+
+    /// Org2's and Org3's admins approve `commit` (Org1's admin signed it):
+    /// every organization has consented.
+    pub fn approve_by_others(&self, commit: Oid) {
+        for (msp, _, _) in &ADMINS[1..] {
+            self.approve(commit, msp);
+        }
+    }
+
+    /// A commit signed by Org1's admin that Org2's and Org3's admins then
+    /// approve: a shared change every organization consented to.
+    pub fn commit_consented(&self, files: &[(String, String)], message: &str) -> Oid {
+        let c = self.commit(files, message);
+        self.approve_by_others(c);
+        c
+    }
 }
 
 /// A new spec repository under `work`: the reference spec, no chaincode,
-/// Org1's admin key listed, committed signed.
+/// each organization's admin key listed ([`ADMINS`]), committed signed by
+/// Org1's.
 pub fn found_spec_repo(work: &Path) -> SpecRepo {
     let dir = work.join("spec");
     let repo = Repository::init(&dir).unwrap();
-    let admin_key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+    let admins: Vec<(String, PrivateKey)> = ADMINS
+        .iter()
+        .map(|(msp, _, _)| {
+            let key = PrivateKey::random(&mut rand::rngs::OsRng, Algorithm::Ed25519).unwrap();
+            (msp.to_string(), key)
+        })
+        .collect();
     let mut files = reference_spec();
     for (rel, text) in &mut files {
-        if rel == "orgs/org1.yaml" {
-            text.push_str(&format!(
-                "  admins:\n    - name: alice\n      signingKey: \"{}\"\n",
-                admin_key.public_key().to_openssh().unwrap()
-            ));
+        for ((_, file, name), (_, key)) in ADMINS.iter().zip(&admins) {
+            if rel == file {
+                text.push_str(&format!(
+                    "  admins:\n    - name: {name}\n      signingKey: \"{}\"\n",
+                    key.public_key().to_openssh().unwrap()
+                ));
+            }
         }
     }
+    let admin_key = admins[0].1.clone();
     let root = commit(&repo, &files, "founding spec", Some(&admin_key));
     SpecRepo {
         dir,
         repo,
         admin_key,
         root,
+        admins,
     }
 }
 
