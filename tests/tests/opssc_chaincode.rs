@@ -361,8 +361,11 @@ async fn scenario(devnet: &Devnet) {
     assert_eq!(
         significant,
         [
+            "FoundingConfirmed",
+            "FoundingConfirmed",
             "RegistryFounded",
             "ProposalFiled",
+            "ProposalBacked",
             "ProposalApproved",
             "ExecutionClaimed",
             "ProposalCommitted"
