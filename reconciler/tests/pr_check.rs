@@ -319,6 +319,17 @@ fn a_pull_request_adding_an_org_and_upgrading_a_chaincode_is_planned() {
     assert!(md.contains("capability downgrade"), "{md}");
     assert!(md.contains("V2_5 → V2_0"), "{md}");
     assert!(md.starts_with("### opssc plan"), "{md}");
+    // Consent: no admin approved this tree, so every organization is listed
+    // as missing, with the command its admin runs.
+    assert!(md.contains("### Consent: approvals of this tree"), "{md}");
+    for org in ["Org1MSP", "Org2MSP", "Org3MSP"] {
+        assert!(
+            md.contains(&format!(
+                "{org}: missing (an admin of {org} runs `opssc approve"
+            )),
+            "{md}"
+        );
+    }
     assert_eq!(
         c.summary, c.markdown,
         "the job summary gets the same Markdown"

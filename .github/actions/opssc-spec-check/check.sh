@@ -3,6 +3,7 @@
 #
 #   opssc validate SPEC --format github
 #   opssc plan --spec SPEC --state STATE --format markdown
+#   opssc approve --list HEAD     (which organizations consented, which not)
 #
 # plus the plumbing GitHub needs around them. Run it by hand from the root of a
 # spec repository to see exactly what the pull request will show:
@@ -101,10 +102,33 @@ echo "==> opssc plan --spec $spec --state $state ${org_args[*]} --format markdow
   >"$scratch/plan.md" 2>"$scratch/plan.err"
 plan_rc=$?
 cat "$scratch/plan.err" >&2
+# Consent (docs/guide/consent.md): which organizations approved the tree this
+# pull request lands, and which approvals are missing. Informational: a missing
+# approval makes that organization's agent wait, it does not fail the check.
+approvals() {
+  local top rel
+  top=$(git -C "$spec" rev-parse --show-toplevel 2>/dev/null) || return 0
+  rel=$(realpath --relative-to="$top" "$spec")
+  # Approvals live under refs/opssc/approvals/; checkouts do not fetch them.
+  git -C "$top" fetch -q origin '+refs/opssc/approvals/*:refs/opssc/approvals/*' >/dev/null 2>&1 || true
+  "$opssc" approve --list HEAD --repo "$top" --path "$rel" >"$scratch/approvals.txt" 2>&1
+  case $? in
+    0 | 2)
+      printf '\n### Consent: approvals of this tree\n'
+      fenced "$scratch/approvals.txt"
+      ;;
+    *)
+      printf '\n### Consent: the approvals could not be listed\n'
+      fenced "$scratch/approvals.txt"
+      ;;
+  esac
+}
+
 case "$plan_rc" in
   0 | 2)
     # 0: no changes, 2: changes. Both are a successful check.
     cp "$scratch/plan.md" "$out"
+    approvals >>"$out"
     cat "$out"
     summary
     exit 0
