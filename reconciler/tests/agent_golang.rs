@@ -563,9 +563,28 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             o.msp_id
         );
     }
+    // The failed proposal is never executed. It stays failed, unless the
+    // organization that filed it also filed the fix: the contract closes a
+    // proposer's failed proposal for the same target with its next change
+    // (superseded, pointing at the fix), so it leaves the open index.
     let got = query(&orgs[0], "get", json!({"id": p4})).await;
-    assert_eq!(
-        got["proposal"]["state"], "failed",
-        "the failed proposal stays failed"
-    );
+    let state = got["proposal"]["state"].as_str().unwrap_or_default();
+    match state {
+        "failed" => {}
+        "superseded" => {
+            let by = got["proposal"]["superseded_by"]
+                .as_str()
+                .unwrap_or_default();
+            let fix = query(&orgs[0], "get", json!({"id": by})).await;
+            assert_eq!(fix["proposal"]["state"], "committed", "{got:#}\n{fix:#}");
+            assert_eq!(
+                fix["proposal"]["proposer"], got["proposal"]["proposer"],
+                "only its own proposer's next change closes a failed proposal"
+            );
+            assert_eq!(fix["proposal"]["payload"]["version"], "5", "{fix:#}");
+        }
+        other => {
+            panic!("the failed proposal ends failed or superseded by the fix, not {other}: {got:#}")
+        }
+    }
 }
