@@ -49,5 +49,6 @@ fi
 
 step "tests (unit, property, and end-to-end on a real Fabric devnet)"
 # One test binary at a time: each end-to-end binary starts its own devnet and
-# the machine has two cores.
-cargo test --workspace --locked -- --test-threads=2
+# the machine has two cores. --no-fail-fast: one failing binary does not hide
+# the results of the others.
+cargo test --workspace --locked --no-fail-fast -- --test-threads=2
