@@ -377,8 +377,9 @@ async fn scenario(devnet: &Devnet) -> Table {
         config.chaincode_servers = servers.clone();
     });
 
-    // The honest baseline: kv 1.0 from a signed commit.
-    spec.commit(
+    // The honest baseline: kv 1.0 from a commit signed by Org1's admin and
+    // approved in git by Org2's and Org3's (each organization's consent).
+    spec.commit_consented(
         &[("chaincodes/kv.yaml".into(), kv_yaml("1.0"))],
         "add kv 1.0",
     );
@@ -813,7 +814,7 @@ async fn scenario(devnet: &Devnet) -> Table {
         .map(|p| p["id"].as_str().unwrap_or_default().to_string())
         .unwrap_or_default();
     start_all(&mut agents);
-    spec.commit(&[("chaincodes/kv.yaml".into(), kv_yaml("1.1"))], "kv 1.1");
+    spec.commit_consented(&[("chaincodes/kv.yaml".into(), kv_yaml("1.1"))], "kv 1.1");
     // Wait until an honest organization backs it (files it too or approves).
     let start = Instant::now();
     let backed = loop {
@@ -859,7 +860,7 @@ async fn scenario(devnet: &Devnet) -> Table {
     }
 
     // ---- 18. A claim dated decades ahead on the honest kv 1.2 change.
-    spec.commit(&[("chaincodes/kv.yaml".into(), kv_yaml("1.2"))], "kv 1.2");
+    spec.commit_consented(&[("chaincodes/kv.yaml".into(), kv_yaml("1.2"))], "kv 1.2");
     let start = Instant::now();
     let id_12 = loop {
         let ps = kv_proposals(&orgs[0]).await;
@@ -939,7 +940,7 @@ async fn scenario(devnet: &Devnet) -> Table {
             && text.contains(&hid[..hid.len().min(12)])
             && text.contains("Org3MSP"),
     );
-    spec.commit(&[("chaincodes/kv.yaml".into(), kv_yaml("1.3"))], "kv 1.3");
+    spec.commit_consented(&[("chaincodes/kv.yaml".into(), kv_yaml("1.3"))], "kv 1.3");
     let rolled = answering(&orgs, "1.3", Duration::from_secs(150)).await;
     let hend = get(&orgs[0], &hid).await["state"].clone();
     t.record(
