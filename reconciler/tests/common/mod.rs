@@ -76,7 +76,15 @@ pub async fn org(handle: &OrgHandle) -> Org {
     }
 }
 
-/// Retries `f` while it fails with a transient error, for at most `limit`.
+/// Endorsing peers disagree for a moment when one of them has not committed
+/// the previous block yet (e.g. the next founding confirmation right after
+/// the last one): the gateway reports mismatching proposal responses.
+fn peers_lagging(e: &Error) -> bool {
+    chain(e).contains("ProposalResponsePayloads do not match")
+}
+
+/// Retries `f` while it fails with a transient error (or endorsing peers at
+/// different heights), for at most `limit`.
 pub async fn retry<T, F, Fut>(what: &str, limit: Duration, mut f: F) -> T
 where
     F: FnMut() -> Fut,
@@ -86,7 +94,10 @@ where
     loop {
         match f().await {
             Ok(v) => return v,
-            Err(e) if e.fault() == Fault::Transient && start.elapsed() < limit => {
+            Err(e)
+                if (e.fault() == Fault::Transient || peers_lagging(&e))
+                    && start.elapsed() < limit =>
+            {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(e) => panic!("{what} failed after {:?}: {}", start.elapsed(), chain(&e)),
