@@ -23,29 +23,11 @@ use std::time::{Duration, Instant};
 
 use common::{Agent, Org, agents_logs, deploy_opssc, found_spec_repo, org, query, serve};
 use opssc_fabric::lifecycle;
-use opssc_fabric::shim::{Chaincode, Stub};
 use opssc_tests::devnet_support::{Topology, start_devnet};
-use opssc_tests::kvcc::Kv;
 use serde_json::{Value, json};
 use ssh_key::{Algorithm, PrivateKey};
 
-/// The kv chaincode plus `version`, so the test sees which package answers.
-struct Versioned(&'static str);
-
-impl Chaincode for Versioned {
-    async fn invoke(&self, stub: &mut Stub) -> Result<Vec<u8>, String> {
-        if stub.function() == "version" {
-            return Ok(self.0.as_bytes().to_vec());
-        }
-        Kv.invoke(stub).await
-    }
-}
-
-fn kv_yaml(version: &str) -> String {
-    format!(
-        "apiVersion: opssc/v1alpha1\nkind: Chaincode\nmetadata:\n  name: kv\nspec:\n  channel: trade\n  version: \"{version}\"\n  package:\n    ccaas: {{}}\n  endorsementPolicy: \"OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')\"\n"
-    )
-}
+use common::{Versioned, kv_yaml};
 
 async fn wait_answering(orgs: &[Org], want: &str, agents: &[Agent], limit: Duration) -> Duration {
     common::wait_answering(orgs, "kv", "version", &[""], want, agents, limit).await

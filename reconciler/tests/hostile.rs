@@ -29,30 +29,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use common::{Agent, OPS, Org, agents_logs, chain, found_spec_repo, org, query, serve};
 use opssc_fabric::Signer;
 use opssc_fabric::protos::common::{ChannelHeader, Header};
-use opssc_fabric::shim::{Chaincode, Stub};
 use opssc_fabric::tx::{ChaincodeCall, SignedProposal};
 use opssc_tests::devnet_support::{Devnet, OrgHandle, Topology, start_devnet};
-use opssc_tests::kvcc::Kv;
 use prost::Message;
 use serde_json::{Value, json};
 
-/// The kv chaincode plus `version`, so the test sees which package answers.
-struct Versioned(&'static str);
-
-impl Chaincode for Versioned {
-    async fn invoke(&self, stub: &mut Stub) -> Result<Vec<u8>, String> {
-        if stub.function() == "version" {
-            return Ok(self.0.as_bytes().to_vec());
-        }
-        Kv.invoke(stub).await
-    }
-}
-
-fn kv_yaml(version: &str) -> String {
-    format!(
-        "apiVersion: opssc/v1alpha1\nkind: Chaincode\nmetadata:\n  name: kv\nspec:\n  channel: trade\n  version: \"{version}\"\n  package:\n    ccaas: {{}}\n  endorsementPolicy: \"OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')\"\n"
-    )
-}
+use common::{Versioned, kv_yaml};
 
 fn now() -> i64 {
     SystemTime::now()

@@ -631,3 +631,23 @@ pub async fn proposals_for(o: &Org, chaincode: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// The kv chaincode plus `version`, so a test sees which package answers.
+pub struct Versioned(pub &'static str);
+
+impl Chaincode for Versioned {
+    async fn invoke(&self, stub: &mut opssc_fabric::shim::Stub) -> Result<Vec<u8>, String> {
+        if stub.function() == "version" {
+            return Ok(self.0.as_bytes().to_vec());
+        }
+        opssc_tests::kvcc::Kv.invoke(stub).await
+    }
+}
+
+/// The spec document of chaincode `kv` on `trade` at `version`
+/// (chaincode-as-a-service, 2 of the 3 organizations endorse).
+pub fn kv_yaml(version: &str) -> String {
+    format!(
+        "apiVersion: opssc/v1alpha1\nkind: Chaincode\nmetadata:\n  name: kv\nspec:\n  channel: trade\n  version: \"{version}\"\n  package:\n    ccaas: {{}}\n  endorsementPolicy: \"OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')\"\n"
+    )
+}
