@@ -517,7 +517,9 @@ async fn scenario(devnet: &Devnet) {
     .await
     .unwrap_or_else(|e| panic!("{}", chain(&e)));
     assert!(done.block > commit.block);
-    let kv2 = lifecycle::query_committed(&org1.endorser, CHANNEL, "kv2")
+    // Ask the peer whose deliver stream reported the block: the other peers
+    // may not have committed it yet.
+    let kv2 = lifecycle::query_committed(&org2.endorser, CHANNEL, "kv2")
         .await
         .unwrap()
         .expect("kv2 committed");
