@@ -207,7 +207,8 @@ async fn define(orgs: &[Org], def: &ChaincodeDefinition, package_id: &str) {
         lifecycle::commit(&orgs[0].gateway, CHANNEL, def, &endorsing)
     })
     .await;
-    let committed = lifecycle::query_committed(&orgs[2].endorser, CHANNEL, CC)
+    // The gateway's commit waited for its own peer (orgs[0]); the others may lag.
+    let committed = lifecycle::query_committed(&orgs[0].endorser, CHANNEL, CC)
         .await
         .unwrap()
         .expect("committed");
