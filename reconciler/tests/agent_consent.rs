@@ -562,7 +562,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         Some("ANY Endorsement".to_string())
     );
     assert_eq!(
-        trade_after.acls().get("qscc/GetChainInfo").map(String::as_str),
+        trade_after
+            .acls()
+            .get("qscc/GetChainInfo")
+            .map(String::as_str),
         Some("/Channel/Application/Writers")
     );
     let list = query(&orgs[0], "list", json!({"page_size": 200})).await;
