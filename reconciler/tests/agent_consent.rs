@@ -19,12 +19,15 @@
 //!    agent (now filing channel changes) files the OrgAdd and approves it;
 //!    Org2 (no consent) waits, naming the approval it needs; Org3's agent
 //!    (now `manual`) waits, naming the vote and the command. Nothing
-//!    commits until Org3's admin runs `opssc vote <id> approve`; then the
-//!    proposal is approved, Org3's agent signs the update (the plan's `Sign`
-//!    step, given only for the bytes it computes itself), Org1's and Org3's
-//!    signatures satisfy `MAJORITY Admins`, the update commits, `ops` lists
-//!    Org4MSP, and every `opssc status` is Ready. Org2 neither approved nor
-//!    signed.
+//!    commits until Org3's admin runs `opssc vote <id> approve` — and not
+//!    then either while Org3's agent is down: the proposal is approved but
+//!    only Org1 signed. Its first attempt fails (the executor's
+//!    `report_failed`, sent by the test as that executor); Org2's admin
+//!    runs `opssc proposal retry`; Org3's agent comes back and signs the
+//!    update (the plan's `Sign` step, given only for the bytes it computes
+//!    itself); Org1's and Org3's signatures satisfy `MAJORITY Admins`, the
+//!    update commits, `ops` lists Org4MSP, and every `opssc status` is
+//!    Ready. Org2 neither approved nor signed.
 //!
 //! e. (issue 20) one signed commit, consented by every organization, changes
 //!    `trade`'s Endorsement policy to `ANY Endorsement` and sets an ACL
@@ -37,8 +40,9 @@
 //! `opssc proposal show` lists the votes, Org2's `opssc proposal withdraw`
 //! of Org1's proposal is refused with the contract's reason and what to do
 //! instead, Org1's withdrawal works (its agent then files the next round),
-//! `list --open` shows the new round only, and `retry` / `expire` of an
-//! open proposal before its deadline are refused with the reason.
+//! `list --open` shows the new round only, `retry` / `expire` of an open
+//! proposal before its deadline are refused with the reason, and `retry`
+//! of the failed attempt starts the next one.
 //!
 //! The devnet runs a fourth organization that is a member of no channel,
 //! the organization case (d) adds. The spec's root describes the devnet's
@@ -469,7 +473,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         "Org2's status names the missing consent:\n{out}"
     );
 
-    // Org3's admin votes, as a person does.
+    // Org3's admin votes, as a person does, while Org3's agent is down: the
+    // proposal is approved, but nothing commits without Org3's signature,
+    // which only its agent gives.
+    agents[2].kill();
     let voted = agents[2].opssc(&["vote", &id, "approve", "--reason", "Org4 is welcome"]);
     let said = String::from_utf8_lossy(&voted.stdout).to_string();
     assert!(
@@ -478,6 +485,81 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         voted.status,
         String::from_utf8_lossy(&voted.stderr)
     );
+    let state_of = |got: &Value| got["proposal"]["state"].as_str().unwrap_or("").to_string();
+    let start = Instant::now();
+    let got = loop {
+        let got = query(&orgs[0], "get", json!({"id": id})).await;
+        if state_of(&got) == "approved" {
+            break got;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the OrgAdd is not approved after Org3's vote: {got:#}\n{}",
+            agents_logs(&agents)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let signed = query(&orgs[0], "signatures", json!({"id": id})).await;
+    assert_eq!(
+        signed["signatures"].as_array().unwrap().len(),
+        1,
+        "only Org1 signed: {signed:#}"
+    );
+    let ops_now = configtx::client::fetch_config(&orgs[0].deliver, "ops")
+        .await
+        .unwrap();
+    assert_eq!(ops_now.sequence, ops_before.sequence, "committed unsigned");
+
+    // The first attempt fails (its executor records the failure; recorded
+    // here with that executor's admin identity, standing in for an orderer
+    // outage). `show` says so and what to do; Org2's admin starts the next
+    // attempt with `opssc proposal retry`.
+    let executor = got["eligible_executors"][0].as_str().unwrap().to_string();
+    let as_executor = orgs.iter().find(|o| o.msp_id == executor).unwrap();
+    let arg = serde_json::to_vec(
+        &json!({"id": id, "error": "the orderer was unreachable (recorded by the test)"}),
+    )
+    .unwrap();
+    as_executor
+        .gateway
+        .submit_transaction(common::OPS, "opssc", "report_failed", [arg])
+        .await
+        .unwrap_or_else(|e| panic!("report_failed as {executor}: {}", common::chain(&e)));
+    let got = query(&orgs[0], "get", json!({"id": id})).await;
+    assert_eq!(state_of(&got), "failed", "{got:#}");
+    let (code, out, _) = run(&agents[1], &["proposal", "show", &id]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("attempt 1 failed ({executor} at "))
+            && out.contains("the orderer was unreachable")
+            && out.contains(&format!("`opssc proposal retry {}`", &id[..12])),
+        "opssc proposal show of a failed proposal:\n{out}"
+    );
+    let (code, out, err) = run(
+        &agents[1],
+        &[
+            "proposal",
+            "retry",
+            &id[..12],
+            "--reason",
+            "the orderer is back",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains(&format!(
+            "Org2MSP started attempt 2 of proposal {}",
+            &id[..12]
+        )),
+        "{out}"
+    );
+    let got = query(&orgs[0], "get", json!({"id": id})).await;
+    assert_eq!(state_of(&got), "approved", "{got:#}");
+    assert_eq!(got["proposal"]["execution"]["attempt"], 2, "{got:#}");
+
+    // Org3's agent comes back: it signs (its own bytes), the update commits.
+    agents[2].start();
     let start = Instant::now();
     let ops_after = loop {
         let c = configtx::client::fetch_config(&orgs[0].deliver, "ops")
@@ -488,13 +570,13 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "the OrgAdd does not commit after Org3's vote\n{}",
+            "the OrgAdd does not commit once Org3's agent is back\n{}",
             agents_logs(&agents)
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     println!(
-        "FIGURE OrgAdd: {:.1} s from Org3's manual vote to the config block",
+        "FIGURE OrgAdd: {:.1} s from Org3's agent restart (after its admin's vote) to the config block",
         start.elapsed().as_secs_f64()
     );
     assert_eq!(ops_after.sequence, ops_before.sequence + 1);
