@@ -231,7 +231,17 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// Start the next attempt of a failed proposal (the next executor goes first).
+    /// Proposals on the OpsSC: list them, show one (votes, signatures,
+    /// tasks, deadline), withdraw, retry or expire one.
+    ///
+    /// Exit codes: 0 done, 1 refused by the OpsSC (its reason and what to
+    /// do instead are printed) or no such proposal, 2 other errors.
+    Proposal {
+        #[command(subcommand)]
+        command: ProposalCommand,
+    },
+    /// Start the next attempt of a failed proposal (the next executor goes
+    /// first); the same as `opssc proposal retry`.
     Retry {
         /// The proposal ID (in full).
         id: String,
@@ -244,6 +254,73 @@ pub enum Command {
         /// The ops channel.
         #[arg(long, default_value = "ops")]
         ops_channel: String,
+    },
+}
+
+/// Where `opssc proposal` commands connect: the organization's agent
+/// configuration and the ops channel.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OpsTarget {
+    /// The organization's agent configuration (`opssc.yaml`).
+    #[arg(long, default_value = "opssc.yaml")]
+    pub config: PathBuf,
+    /// The ops channel.
+    #[arg(long, default_value = "ops")]
+    pub ops_channel: String,
+}
+
+/// `opssc proposal` subcommands. A proposal ID may be given in full or as
+/// a unique prefix (`opssc status` and `list` show 12 digits).
+#[derive(Debug, Subcommand)]
+pub enum ProposalCommand {
+    /// Every proposal, in filing order: ID, state, change, proposer,
+    /// quorum, deadline.
+    List {
+        /// Only proposals not decided or carried out yet (proposed, approved, failed).
+        #[arg(long)]
+        open: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: OpsTarget,
+    },
+    /// One proposal: the change, state, deadline, every vote against the
+    /// quorum, signatures over a config update, execution, tasks, history,
+    /// and what this organization can do next.
+    Show {
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: OpsTarget,
+    },
+    /// Withdraw a proposal this organization filed (only before it is
+    /// decided and while no other organization backs it).
+    Withdraw {
+        id: String,
+        /// Why (recorded on the chain).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        target: OpsTarget,
+    },
+    /// Start the next attempt of a failed proposal (the next executor goes first).
+    Retry {
+        id: String,
+        /// Why (recorded on the chain).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        target: OpsTarget,
+    },
+    /// Attest, as this organization, that a proposal's deadline passed; it
+    /// expires once as many members attested as a rejection needs.
+    Expire {
+        id: String,
+        #[command(flatten)]
+        target: OpsTarget,
     },
 }
 

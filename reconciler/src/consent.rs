@@ -12,7 +12,11 @@
 //!    ([`crate::source::consented`]);
 //! 3. the change matches an auto-approve rule of the organization's own agent
 //!    configuration ([`AutoApproveRule`], never in the shared spec);
-//! 4. a person runs `opssc vote` (outside the agent: nothing to decide here).
+//! 4. a person runs `opssc vote` (outside the agent: nothing to decide
+//!    here). The vote carries no signature; for a config kind the agent
+//!    signs the update once the proposal is approved, only for the
+//!    proposal of the bytes it computes itself (`plan::steps`, the `Sign`
+//!    step), so a misled person's vote on other bytes gets no signature.
 //!
 //! [`consent_for`] is the pure decision: a proposal the trusted spec's plan
 //! calls for is consented when the consented spec's plan (against the same
@@ -318,46 +322,6 @@ pub fn describe_rule(rule: &AutoApproveRule) -> String {
     parts.join(" ")
 }
 
-/// The planned proposal of `kind` on `target` (for OrgAdd / OrgRemove: of
-/// organization `org`): what a manual vote recomputes a config update from.
-pub fn planned_for<'p>(
-    plan: &'p Plan,
-    kind: Kind,
-    target: &Target,
-    org: Option<&str>,
-) -> Option<&'p PlannedProposal> {
-    plan.proposals.iter().find(|p| {
-        p.kind == kind
-            && p.target == *target
-            && (!matches!(kind, Kind::OrgAdd | Kind::OrgRemove) || p.org.as_deref() == org)
-    })
-}
-
-/// Whether the ConfigUpdate stored in a proposal is the one this
-/// organization computed (`mine`, against config sequence `sequence`); if
-/// not, why, for the person voting.
-pub fn same_update(
-    stored: &[u8],
-    mine: &[u8],
-    sequence: u64,
-    proposal_base: Option<u64>,
-) -> Result<(), String> {
-    if stored == mine {
-        return Ok(());
-    }
-    match proposal_base {
-        Some(base) if base != sequence => Err(format!(
-            "the proposal's update was computed against config sequence {base}, the channel is at {sequence}: \
-             it is stale (the agents file it again against the current config)"
-        )),
-        _ => Err(format!(
-            "the proposal's config update ({} bytes) is not the one this organization computes from its spec ({} bytes)",
-            stored.len(),
-            mine.len()
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,36 +554,5 @@ mod tests {
         assert!(!consent_for(by(Some("Org1MSP")), &nothing, &deploys, "Org2MSP", None).is_given());
         let any_upgrade = [rule(&["ChaincodeUpgrade"], &[], &[])];
         assert!(consent_for(by(None), &nothing, &any_upgrade, "Org2MSP", None).is_given());
-    }
-
-    #[test]
-    fn a_manual_vote_signs_only_the_update_it_recomputes() {
-        assert_eq!(same_update(b"abc", b"abc", 4, Some(4)), Ok(()));
-        let stale = same_update(b"abc", b"abd", 5, Some(4)).unwrap_err();
-        assert!(
-            stale.contains("config sequence 4, the channel is at 5"),
-            "{stale}"
-        );
-        let other = same_update(b"abc", b"abcd", 4, Some(4)).unwrap_err();
-        assert!(
-            other.contains("not the one this organization computes"),
-            "{other}"
-        );
-    }
-
-    #[test]
-    fn planned_for_finds_the_proposal_by_kind_target_and_org() {
-        let (_, _, tip_plan) = upgrade();
-        let p = &tip_plan.proposals[0];
-        assert_eq!(
-            planned_for(&tip_plan, p.kind, &p.target, None).map(|q| &q.intent_id),
-            Some(&p.intent_id)
-        );
-        assert!(planned_for(&tip_plan, Kind::ChaincodeDeploy, &p.target, None).is_none());
-        let elsewhere = Target {
-            channel: "elsewhere".into(),
-            chaincode: p.target.chaincode.clone(),
-        };
-        assert!(planned_for(&tip_plan, p.kind, &elsewhere, None).is_none());
     }
 }

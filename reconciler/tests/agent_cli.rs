@@ -34,6 +34,11 @@ fn a_missing_configuration_is_named() {
         &["status", "--config", "nope.yaml"][..],
         &["vote", "abc", "approve", "--config", "nope.yaml"][..],
         &["retry", "abc", "--config", "nope.yaml"][..],
+        &["proposal", "list", "--config", "nope.yaml"][..],
+        &["proposal", "show", "abc", "--config", "nope.yaml"][..],
+        &["proposal", "withdraw", "abc", "--config", "nope.yaml"][..],
+        &["proposal", "retry", "abc", "--config", "nope.yaml"][..],
+        &["proposal", "expire", "abc", "--config", "nope.yaml"][..],
     ] {
         let (code, err) = opssc(dir.path(), cmd);
         assert_eq!(code, 2, "{cmd:?}: {err}");

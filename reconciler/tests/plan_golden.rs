@@ -169,6 +169,48 @@ fn an_organization_signs_only_its_own_approved_bytes_once() {
     );
 }
 
+/// The same for a `votePolicy: manual` organization, whose approval a
+/// person gave with `opssc vote` (no automatic verdict guards its
+/// signature): it signs only its own approved bytes, and a proposal of the
+/// same change with other bytes, approved as well, gets no signature.
+#[test]
+fn a_manual_organization_signs_only_its_own_approved_bytes() {
+    use opssc_schema::local::VotePolicy;
+    use plan::steps::Step;
+    let case = golden().join("steps-config-sign");
+    let (spec, observed, p) = case_plan(&case);
+    let input = plan::steps::PlanInput {
+        vote_policy: VotePolicy::Manual,
+        consented: None,
+        ..case_input(&case)
+    };
+    let signed = |o: &Observed| -> Vec<String> {
+        plan::steps::steps(&spec, o, &p, &input)
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Sign { proposal_id, .. } => Some(proposal_id.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let own = observed.proposals[0].id.clone();
+    assert_eq!(signed(&observed), vec![own.clone()]);
+    // Its stored bytes differ from the ones this organization computes: stalled.
+    let mut other_bytes = observed.clone();
+    other_bytes.proposals[0].open.as_mut().unwrap().payload["config_update"] = "BAUG".into();
+    assert!(signed(&other_bytes).is_empty());
+    // Another proposal for the same change with other bytes (so another
+    // ID), approved with this organization's vote by a person who was
+    // misled: never signed, whatever the vote says.
+    let mut tampered = observed.clone();
+    let t = &mut tampered.proposals[0];
+    t.id = "f".repeat(64);
+    t.open.as_mut().unwrap().payload["config_update"] = "BAUG".into();
+    assert!(t.votes.contains_key("Org1MSP"));
+    assert!(signed(&tampered).is_empty(), "{own}");
+}
+
 #[test]
 fn golden_steps_match_their_snapshots() {
     let mut failures = Vec::new();

@@ -36,6 +36,12 @@ pub struct Got {
     pub tally: Value,
     #[serde(default)]
     pub eligible_executors: Vec<String>,
+    /// Whether the deadline has passed at the query's time.
+    #[serde(default)]
+    pub deadline_passed: bool,
+    /// The organizations that attested the deadline passed (`expire`).
+    #[serde(default)]
+    pub expiry_attested_by: Vec<String>,
 }
 
 impl OpsClient {
@@ -85,6 +91,12 @@ impl OpsClient {
 
     /// Every proposal (all pages), in filing order.
     pub async fn list_all(&self) -> Result<Vec<Value>> {
+        self.list(false).await
+    }
+
+    /// Every proposal (all pages), in filing order; with `open`, only those
+    /// not yet terminal (proposed, approved, failed).
+    pub async fn list(&self, open: bool) -> Result<Vec<Value>> {
         let mut items = Vec::new();
         let mut bookmark = None;
         loop {
@@ -94,6 +106,7 @@ impl OpsClient {
                     &ListArgs {
                         page_size: Some(200),
                         bookmark: bookmark.clone(),
+                        open,
                         ..Default::default()
                     },
                 )
@@ -177,6 +190,26 @@ impl OpsClient {
             },
         )
         .await
+    }
+
+    /// `proposed` → `withdrawn`: only by its proposer, while no other
+    /// organization backs it.
+    pub async fn withdraw(&self, id: &str, reason: &str) -> Result<Value> {
+        self.submit_raw(
+            "withdraw",
+            &opssc_chaincode::api::ReasonArgs {
+                id: id.to_string(),
+                reason: reason.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// This organization's attestation that the deadline passed; the
+    /// proposal expires once enough of the electorate attested.
+    pub async fn expire(&self, id: &str) -> Result<Value> {
+        self.submit_raw("expire", &IdArgs { id: id.to_string() })
+            .await
     }
 
     /// `failed` → `approved` again, attempt + 1.

@@ -9,6 +9,7 @@ mod dev_demo;
 mod found;
 mod live;
 mod plan;
+mod proposal;
 mod reconcile;
 mod state;
 mod status;
@@ -92,7 +93,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             reason,
             config,
             ops_channel,
-        } => vote::retry(&config, &id, &reason, &ops_channel),
+        } => proposal::act(&config, proposal::Action::Retry, &id, &reason, &ops_channel),
+        Command::Proposal { command } => proposal::run(command),
         Command::Dev { cmd } => dev::run(cmd),
         Command::Schema { agent_config } => {
             if agent_config {

@@ -1,12 +1,16 @@
-//! `opssc vote <id> approve|reject`: a manual vote as this organization;
-//! `opssc retry <id>`: the next attempt of a failed proposal.
+//! `opssc vote <id> approve|reject`: a manual vote as this organization
+//! (`opssc retry` and the other calls on a proposal are in
+//! [`super::proposal`]).
 //!
 //! A manual vote works for every kind and carries no signature: the contract
 //! releases ConfigSignatures only after the decision. Once a config kind
 //! (ChannelUpdate, OrgAdd, OrgRemove) this organization approved is
 //! approved, its agent signs the update (the plan's `Sign` step), and only
 //! if the stored bytes are the ones it computes from its own verified spec
-//! and the channel's config.
+//! and the channel's config. A refusal by the contract (a second vote, a
+//! decided proposal, not in the electorate) prints its reason and what to
+//! do instead and exits 1; the ID may be a unique prefix, as for
+//! `opssc proposal`.
 
 use std::path::Path;
 
@@ -15,6 +19,7 @@ use opssc_chaincode::api::VoteArgs;
 use opssc_chaincode::model::Decision;
 
 use super::agent::{load_config, runtime};
+use super::proposal::{Action, full_id, refusal_hint, refused};
 use crate::cli::VoteDecision;
 use opssc::agent::context::Context;
 
@@ -33,15 +38,26 @@ pub fn run(
             VoteDecision::Approve => Decision::Approve,
             VoteDecision::Reject => Decision::Reject,
         };
-        let got = ops.get(id).await?;
-        let out = ops
+        let id = match full_id(&ops, id).await? {
+            Ok(id) => id,
+            Err(code) => return Ok(code),
+        };
+        let got = match ops.get(&id).await {
+            Ok(got) => got,
+            Err(e) => return refused(e, |r| refusal_hint(Action::Vote, &id, r)).map(|_| 1),
+        };
+        let out = match ops
             .vote(&VoteArgs {
-                id: id.to_string(),
+                id: id.clone(),
                 decision,
                 reason: reason.to_string(),
                 config_signature: None,
             })
-            .await?;
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => return refused(e, |r| refusal_hint(Action::Vote, &id, r)).map(|_| 1),
+        };
         println!("{} voted {decision:?} on {id}: {}", ctx.me, out);
         if decision == Decision::Approve && got.proposal.kind.carries_config_update() {
             println!(
@@ -49,16 +65,6 @@ pub fn run(
                 ctx.me
             );
         }
-        Ok(0)
-    })
-}
-
-pub fn retry(config: &Path, id: &str, reason: &str, ops_channel: &str) -> Result<i32> {
-    let config = load_config(config)?;
-    runtime()?.block_on(async move {
-        let ctx = Context::connect(config).await?;
-        let out = ctx.ops(ops_channel).retry(id, reason).await?;
-        println!("{} asked for another attempt of {id}: {}", ctx.me, out);
         Ok(0)
     })
 }

@@ -289,6 +289,67 @@ impl SpecRepo {
 /// each organization's admin key listed ([`ADMINS`]), committed signed by
 /// Org1's.
 pub fn found_spec_repo(work: &Path) -> SpecRepo {
+    found_spec_repo_of(work, reference_spec())
+}
+
+/// The reference spec with what a devnet of `Topology::reference` really
+/// runs written in, read from its ops channel's `config`: each member's
+/// anchor peer, the Raft consenter (endpoint and TLS certificate) and the
+/// batch settings. With it, an agent that files channel changes finds none
+/// to file until a commit asks for one (the spec wins over the network).
+pub fn devnet_spec(config: &opssc_fabric::configtx::ChannelConfig) -> Vec<(String, String)> {
+    let raft = config.etcdraft().expect("a Raft channel");
+    let c = &raft.consenters[0];
+    let batch = config.batch_size().expect("batch size");
+    let timeout = config.batch_timeout().expect("batch timeout");
+    let mut files = reference_spec();
+    for (rel, text) in &mut files {
+        match rel.as_str() {
+            "consortium.yaml" => {
+                *text = text
+                    .replace("timeout: 500ms", &format!("timeout: {timeout}"))
+                    .replace(
+                        "maxMessageCount: 100",
+                        &format!(
+                            "maxMessageCount: {}\n      absoluteMaxBytes: \"{}\"\n      preferredMaxBytes: \"{}\"",
+                            batch.max_message_count, batch.absolute_max_bytes, batch.preferred_max_bytes
+                        ),
+                    );
+            }
+            "orgs/orderer.yaml" => {
+                *text = text.replace(
+                    "endpoint: orderer0.example.com:7050",
+                    &format!(
+                        "endpoint: {}:{}\n      tlsCert:\n        file: orderer/orderer0-tls.pem",
+                        c.host, c.port
+                    ),
+                );
+            }
+            _ => {}
+        }
+        for (msp, file, _) in ADMINS {
+            if rel.as_str() == file {
+                let a = &config.anchor_peers(msp)[0];
+                let placeholder = format!(
+                    "endpoint: peer0.{}.example.com:7051",
+                    file.trim_start_matches("orgs/").trim_end_matches(".yaml")
+                );
+                assert!(text.contains(&placeholder), "{text}");
+                *text = text.replace(&placeholder, &format!("endpoint: {}:{}", a.host, a.port));
+            }
+        }
+    }
+    files.push((
+        "orgs/orderer/orderer0-tls.pem".into(),
+        String::from_utf8(c.server_tls_cert.clone()).unwrap(),
+    ));
+    files
+}
+
+/// A new spec repository under `work` holding `files` (the reference
+/// spec's documents), each organization's admin key listed ([`ADMINS`]),
+/// committed signed by Org1's.
+pub fn found_spec_repo_of(work: &Path, files: Vec<(String, String)>) -> SpecRepo {
     let dir = work.join("spec");
     let repo = Repository::init(&dir).unwrap();
     let admins: Vec<(String, PrivateKey)> = ADMINS
@@ -298,7 +359,7 @@ pub fn found_spec_repo(work: &Path) -> SpecRepo {
             (msp.to_string(), key)
         })
         .collect();
-    let mut files = reference_spec();
+    let mut files = files;
     for (rel, text) in &mut files {
         for ((_, file, name), (_, key)) in ADMINS.iter().zip(&admins) {
             if rel == file {
