@@ -211,6 +211,47 @@ fn a_manual_organization_signs_only_its_own_approved_bytes() {
     assert!(signed(&tampered).is_empty(), "{own}");
 }
 
+/// An approved config proposal the plan no longer contains (its channel has
+/// moved on): the eligible executor reports it committed only when its own
+/// update bytes produced a config block, failed when the blocks since its
+/// base show they did not, and nothing while that is unknown. A moved
+/// sequence alone proves nothing, and reporting an unsigned update committed
+/// would make the contract apply its registry changes.
+#[test]
+fn an_unplanned_approved_update_is_reported_by_what_the_blocks_show() {
+    use plan::steps::Step;
+    let case = golden().join("steps-config-sign");
+    let (spec, mut observed, mut p) = case_plan(&case);
+    let input = case_input(&case);
+    p.proposals.clear();
+    let executor = &observed.proposals[0]
+        .open
+        .as_ref()
+        .unwrap()
+        .eligible_executors[0];
+    assert_eq!(executor, &observed.observed_by);
+    let base = observed.proposals[0].base_config_sequence.unwrap();
+    observed.channels.get_mut("trade").unwrap().config_sequence = base + 1;
+    let reports = |on_chain: Option<bool>| -> Vec<String> {
+        let mut o = observed.clone();
+        o.proposals[0].open.as_mut().unwrap().update_on_chain = on_chain;
+        plan::steps::steps(&spec, &o, &p, &input)
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::ReportCommitted { .. } => Some("committed".to_string()),
+                Step::ReportFailed { error, .. } => Some(format!("failed: {error}")),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(reports(Some(true)), vec!["committed".to_string()]);
+    assert!(reports(None).is_empty(), "{:?}", reports(None));
+    let failed = reports(Some(false));
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("without its update"), "{failed:?}");
+}
+
 #[test]
 fn golden_steps_match_their_snapshots() {
     let mut failures = Vec::new();

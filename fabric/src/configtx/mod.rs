@@ -37,7 +37,7 @@ pub use dsl::{parse_implicit_meta, parse_signature_policy, signature_policy_to_d
 pub use error::ConfigError;
 pub use model::{
     APPLICATION_GROUP, CHANNEL_GROUP, ChannelConfig, Group, ImplicitMetaRule, ORDERER_GROUP,
-    Policy, PolicyRule, Value, ValueContent,
+    Policy, PolicyRule, Value, ValueContent, applied_config_update,
 };
 pub use msp::{MspDefinition, NodeOus, Organization};
 pub use signers::{Requirement, SignatureRequirements, WrittenElement, required_signatures};

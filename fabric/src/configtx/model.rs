@@ -637,20 +637,74 @@ impl Group {
     }
 }
 
+/// The first envelope of a block (a config block has exactly one).
+fn first_envelope(block: &Block, what: &str) -> Result<Envelope> {
+    let data = block
+        .data
+        .as_ref()
+        .and_then(|d| d.data.first())
+        .ok_or_else(|| ConfigError::malformed(what, "has no transaction"))?;
+    Envelope::decode(data.as_slice())
+        .map_err(|e| ConfigError::decode(format!("the envelope of {what}"), e))
+}
+
+/// `Envelope → Payload → ConfigEnvelope` of a `CONFIG` transaction, with the
+/// channel it belongs to.
+fn decode_config_envelope(envelope: &Envelope, what: &str) -> Result<(String, ConfigEnvelope)> {
+    let payload = Payload::decode(envelope.payload.as_slice())
+        .map_err(|e| ConfigError::decode(format!("the payload of {what}"), e))?;
+    let header = payload
+        .header
+        .as_ref()
+        .ok_or_else(|| ConfigError::malformed(what, "payload has no header"))?;
+    let channel_header = ChannelHeader::decode(header.channel_header.as_slice())
+        .map_err(|e| ConfigError::decode(format!("the channel header of {what}"), e))?;
+    if channel_header.r#type != HeaderType::Config as i32 {
+        return Err(ConfigError::malformed(
+            what,
+            format!(
+                "is not a config block (transaction type {} instead of CONFIG); \
+                 read the block that the last-config index of the newest block points to",
+                channel_header.r#type
+            ),
+        ));
+    }
+    let config_envelope = ConfigEnvelope::decode(payload.data.as_slice())
+        .map_err(|e| ConfigError::decode(format!("the config envelope of {what}"), e))?;
+    Ok((channel_header.channel_id, config_envelope))
+}
+
+/// What a config block records about the update that produced it: the
+/// config's sequence and the `ConfigUpdate` bytes exactly as their signers
+/// signed them (the orderer keeps the submitted `CONFIG_UPDATE` envelope as
+/// the config's `last_update`); `None` for a genesis block, which no update
+/// produced. Comparing these bytes is how a reader proves that one given
+/// update, and not merely some update, moved the channel.
+pub fn applied_config_update(block: &Block) -> Result<(u64, Option<Vec<u8>>)> {
+    let number = block.header.as_ref().map(|h| h.number).unwrap_or_default();
+    let what = format!("block {number}");
+    let (_, config_envelope) = decode_config_envelope(&first_envelope(block, &what)?, &what)?;
+    let sequence = config_envelope.config.as_ref().map_or(0, |c| c.sequence);
+    let Some(last_update) = config_envelope.last_update else {
+        return Ok((sequence, None));
+    };
+    if last_update.payload.is_empty() {
+        return Ok((sequence, None));
+    }
+    let payload = Payload::decode(last_update.payload.as_slice())
+        .map_err(|e| ConfigError::decode(format!("the last update of {what}"), e))?;
+    let update = common::ConfigUpdateEnvelope::decode(payload.data.as_slice())
+        .map_err(|e| ConfigError::decode(format!("the config update envelope of {what}"), e))?;
+    Ok((sequence, Some(update.config_update)))
+}
+
 impl ChannelConfig {
     /// Decodes the config of a config block (a channel's genesis block or any
     /// later config block): `Block → Envelope → Payload → ConfigEnvelope → Config`.
     pub fn from_block(block: &Block) -> Result<ChannelConfig> {
         let number = block.header.as_ref().map(|h| h.number).unwrap_or_default();
         let what = format!("block {number}");
-        let data = block
-            .data
-            .as_ref()
-            .and_then(|d| d.data.first())
-            .ok_or_else(|| ConfigError::malformed(&what, "has no transaction"))?;
-        let envelope = Envelope::decode(data.as_slice())
-            .map_err(|e| ConfigError::decode(format!("the envelope of {what}"), e))?;
-        Self::from_config_envelope(&envelope, &what)
+        Self::from_config_envelope(&first_envelope(block, &what)?, &what)
     }
 
     /// Decodes an encoded config block.
@@ -661,30 +715,11 @@ impl ChannelConfig {
 
     /// Decodes the `CONFIG` envelope of a config block.
     pub fn from_config_envelope(envelope: &Envelope, what: &str) -> Result<ChannelConfig> {
-        let payload = Payload::decode(envelope.payload.as_slice())
-            .map_err(|e| ConfigError::decode(format!("the payload of {what}"), e))?;
-        let header = payload
-            .header
-            .as_ref()
-            .ok_or_else(|| ConfigError::malformed(what, "payload has no header"))?;
-        let channel_header = ChannelHeader::decode(header.channel_header.as_slice())
-            .map_err(|e| ConfigError::decode(format!("the channel header of {what}"), e))?;
-        if channel_header.r#type != HeaderType::Config as i32 {
-            return Err(ConfigError::malformed(
-                what,
-                format!(
-                    "is not a config block (transaction type {} instead of CONFIG); \
-                     read the block that the last-config index of the newest block points to",
-                    channel_header.r#type
-                ),
-            ));
-        }
-        let config_envelope = ConfigEnvelope::decode(payload.data.as_slice())
-            .map_err(|e| ConfigError::decode(format!("the config envelope of {what}"), e))?;
+        let (channel_id, config_envelope) = decode_config_envelope(envelope, what)?;
         let config = config_envelope
             .config
             .ok_or_else(|| ConfigError::malformed(what, "config envelope has no config"))?;
-        Self::from_config(&channel_header.channel_id, &config)
+        Self::from_config(&channel_id, &config)
     }
 
     /// Decodes a `common.Config` of channel `channel_id`.
@@ -852,5 +887,64 @@ impl ChannelConfig {
             .find(groups)
             .and_then(|g| g.policies.get(*name))
             .map(|p| &p.rule)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::SystemTime;
+
+    /// A config block at `sequence` whose config envelope records
+    /// `config_update` as the update that produced it.
+    fn config_block(sequence: u64, config_update: Option<&[u8]>) -> Block {
+        let config = ChannelConfig {
+            channel_id: "c".into(),
+            sequence,
+            root: Group::default(),
+        };
+        let mut block =
+            super::super::genesis::genesis_block_from_config(&config, SystemTime::UNIX_EPOCH, b"n");
+        let Some(update) = config_update else {
+            return block;
+        };
+        let raw = &mut block.data.as_mut().unwrap().data[0];
+        let mut envelope = Envelope::decode(raw.as_slice()).unwrap();
+        let mut payload = Payload::decode(envelope.payload.as_slice()).unwrap();
+        let mut config_envelope = ConfigEnvelope::decode(payload.data.as_slice()).unwrap();
+        let update_payload = Payload {
+            header: payload.header.clone(),
+            data: common::ConfigUpdateEnvelope {
+                config_update: update.to_vec(),
+                signatures: Vec::new(),
+            }
+            .encode_to_vec(),
+        };
+        config_envelope.last_update = Some(Envelope {
+            payload: update_payload.encode_to_vec(),
+            signature: b"sig".to_vec(),
+        });
+        payload.data = config_envelope.encode_to_vec();
+        envelope.payload = payload.encode_to_vec();
+        *raw = envelope.encode_to_vec();
+        block
+    }
+
+    #[test]
+    fn a_config_block_names_the_update_bytes_that_produced_it() {
+        assert_eq!(
+            applied_config_update(&config_block(0, None)).unwrap(),
+            (0, None),
+            "a genesis block was produced by no update"
+        );
+        assert_eq!(
+            applied_config_update(&config_block(3, Some(b"update bytes"))).unwrap(),
+            (3, Some(b"update bytes".to_vec()))
+        );
+        let block = config_block(3, Some(b"update bytes"));
+        assert_eq!(ChannelConfig::from_block(&block).unwrap().sequence, 3);
+        let mut not_config = block.clone();
+        not_config.data.as_mut().unwrap().data.clear();
+        assert!(applied_config_update(&not_config).is_err());
     }
 }

@@ -13,11 +13,14 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use opssc_chaincode::model::{
     Kind, Proposal, ProposalState, SignatureEntry, Target, TaskEntry, Vote,
 };
 use opssc_fabric::configtx::ChannelConfig;
 use opssc_fabric::configtx::signature_policy_to_dsl;
+use opssc_fabric::deliver::Seek;
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
 use opssc_fabric::protos::lifecycle as lc;
 use opssc_fabric::{cscc, lifecycle};
@@ -364,7 +367,26 @@ pub async fn live_full(
                         Vec::new()
                     };
                 s = with_ballot(s, &got.proposal, &votes);
-                s.open = Some(open_detail(&got, &tasks, &signatures));
+                let mut open = open_detail(&got, &tasks, &signatures);
+                let moved_past = |base: u64| {
+                    observed
+                        .channels
+                        .get(&s.target.channel)
+                        .is_some_and(|c| c.config_sequence > base)
+                };
+                if let (ProposalState::Approved, Some(base), Some(update)) = (
+                    s.state,
+                    s.base_config_sequence,
+                    got.proposal.payload["config_update"].as_str(),
+                ) && moved_past(base)
+                {
+                    let update = BASE64.decode(update).with_context(|| {
+                        format!("decode the config update of proposal {}", s.id)
+                    })?;
+                    open.update_on_chain =
+                        update_on_chain(ctx, &s.target.channel, base, &update).await?;
+                }
+                s.open = Some(open);
                 readiness(ctx, spec, &observed, &mut s).await?;
             }
             observed.proposals.push(s);
@@ -407,7 +429,44 @@ fn open_detail(
             .iter()
             .map(|s| (s.org.clone(), s.config_signature.clone()))
             .collect(),
+        update_on_chain: None,
     }
+}
+
+/// How many config blocks one pass reads back looking for an approved
+/// proposal's update; more config changes than this since its base means the
+/// question waits (it is asked only between an update's commit and its
+/// report, or for a proposal nobody may submit).
+const CONFIG_BLOCKS_READ_BACK: usize = 16;
+
+/// Whether `update` (ConfigUpdate bytes) produced one of the config blocks of
+/// `channel` after config sequence `base`: reads config blocks newest first,
+/// following each one's predecessor's last-config pointer.
+async fn update_on_chain(
+    ctx: &Context,
+    channel: &str,
+    base: u64,
+    update: &[u8],
+) -> Result<Option<bool>> {
+    let deliver = &ctx.main_peer().deliver;
+    let mut block = deliver.latest_config_block(channel).await?;
+    for _ in 0..CONFIG_BLOCKS_READ_BACK {
+        let (sequence, applied) = opssc_fabric::configtx::applied_config_update(&block)?;
+        if sequence <= base {
+            return Ok(Some(false));
+        }
+        if applied.as_deref() == Some(update) {
+            return Ok(Some(true));
+        }
+        let number = opssc_fabric::block::number(&block);
+        if number == 0 {
+            return Ok(Some(false));
+        }
+        let before = deliver.block(channel, Seek::Number(number - 1)).await?;
+        let index = opssc_fabric::block::last_config_index(&before)?;
+        block = deliver.block(channel, Seek::Number(index)).await?;
+    }
+    Ok(None)
 }
 
 /// For an approved chaincode proposal this organization may execute and

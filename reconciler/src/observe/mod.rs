@@ -270,6 +270,14 @@ pub struct OpenDetail {
     /// them again.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config_signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
+    /// For an approved config kind whose channel has moved past the
+    /// proposal's base sequence: whether a config block since the base was
+    /// produced by exactly this proposal's update bytes. `None` when not read
+    /// (the channel has not moved, or more config blocks than one pass reads
+    /// lie between). A moved sequence alone proves nothing: another update
+    /// may have moved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_on_chain: Option<bool>,
 }
 
 fn default_timeout() -> u64 {

@@ -1021,25 +1021,43 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                     );
                 }
             }
-            // An approved config proposal whose update is already on the
-            // chain (an executor that stopped between submitting and
-            // reporting): report it committed, as an eligible executor.
+            // An approved config proposal that is not in this plan: either
+            // its update is on the chain (an executor stopped between
+            // submitting and reporting) and an eligible executor reports it
+            // committed, or the channel moved on without it and the spec no
+            // longer calls for it, and the executor reports it failed. Only
+            // the update's own bytes in a config block count as committed: a
+            // moved sequence alone would let an approved update that nobody
+            // signed be reported committed after any other change, and the
+            // contract would apply its registry changes.
             ProposalState::Approved if o.kind.carries_config_update() => {
-                let (Some(open), Some(ch)) = (&o.open, observed.channels.get(&o.target.channel))
-                else {
+                let Some(open) = &o.open else { continue };
+                if !open.eligible_executors.iter().any(|e| e == me) {
                     continue;
-                };
-                if ch.config_sequence > o.base_config_sequence.unwrap_or(0)
-                    && open.eligible_executors.iter().any(|e| e == me)
-                {
-                    out.steps.push(Step::ReportCommitted {
+                }
+                let sequence = observed
+                    .channels
+                    .get(&o.target.channel)
+                    .map_or(0, |c| c.config_sequence);
+                match open.update_on_chain {
+                    Some(true) => out.steps.push(Step::ReportCommitted {
                         what,
                         proposal_id: o.id.clone(),
                         detail: format!(
-                            "the update is on the chain (config sequence {})",
-                            ch.config_sequence
+                            "its update is on the chain (config sequence {sequence})"
                         ),
-                    });
+                    }),
+                    Some(false) if input.has_seen(o) => out.steps.push(Step::ReportFailed {
+                        what,
+                        proposal_id: o.id.clone(),
+                        error: format!(
+                            "channel {} moved to config sequence {sequence} without its update, and the spec at commit {} does not call for {}",
+                            o.target.channel,
+                            short_id(&input.spec_commit),
+                            describe(o)
+                        ),
+                    }),
+                    _ => {}
                 }
             }
             ProposalState::Approved if o.kind.is_chaincode() => {
