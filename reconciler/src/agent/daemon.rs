@@ -15,7 +15,8 @@
 //!
 //! `/healthz` (200 once a pass finished within the last few minutes) and
 //! `/metrics` (Prometheus text) are served on `listen`. Logs are structured
-//! (tracing). Key decision: the loop never sleeps to wait for another
+//! (tracing). After each pass the notifier ([`super::notify`]) queues the
+//! webhooks the pass calls for, without waiting for any receiver. Key decision: the loop never sleeps to wait for another
 //! party; the only timers are the poll interval and the requeue bound.
 
 use std::sync::Arc;
