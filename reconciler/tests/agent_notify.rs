@@ -1,7 +1,7 @@
 //! Outgoing notifications and `/metrics`, end to end (issue 21 parts 2 and
 //! 5): one 3-organization devnet with three `opssc agent` processes. Org1
-//! and Org2 vote by hand (`votePolicy: manual`); Org3 votes automatically,
-//! so every proposal needs one of the two by a person. A local HTTP receiver
+//! and Org2 vote by hand (`votePolicy: manual`, the test runs `opssc vote`
+//! for both); Org3 votes automatically. A local HTTP receiver
 //! (a plain tokio listener recording requests) is Org1's webhook (JSON, every
 //! event, a secret header from a file) and Org2's (Slack format, failed
 //! tasks only).
@@ -345,8 +345,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         );
     }
 
-    // Org1's admin votes: kv 1.0 rolls out.
+    // Org1's and Org2's admins vote (the quorum is every organization):
+    // kv 1.0 rolls out.
     vote(&agents[0], &kv_id);
+    vote(&agents[1], &kv_id);
     common::wait_answering(
         &orgs,
         "kv",
@@ -421,6 +423,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     );
     let gocc_id = needed["proposal"].as_str().unwrap().to_string();
     vote(&agents[0], &gocc_id);
+    vote(&agents[1], &gocc_id);
     let failed = wait_event(&log, "taskFailed", Duration::from_secs(300), &agents, |e| {
         e["proposal"] == gocc_id.as_str()
     })
