@@ -18,7 +18,7 @@
 //!    organization's install fails, and a "task failed" notification arrives
 //!    at Org1 (JSON, with the compiler's message) and at Org2 (Slack
 //!    `{"text"}`); Org1 also announces that it is stalled; each event
-//!    arrives once.
+//!    arrives once, also after Org1's agent restarts.
 
 mod common;
 
@@ -144,15 +144,21 @@ async fn wait_event(
     }
 }
 
-/// The agent's `/metrics` text.
+/// The agent's `/metrics` text (empty while the agent does not listen).
 async fn metrics(agent: &Agent) -> String {
     let listen = AgentConfig::load(&agent.config).unwrap().listen.unwrap();
-    let mut sock = tokio::net::TcpStream::connect(&listen).await.unwrap();
-    sock.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    let Ok(mut sock) = tokio::net::TcpStream::connect(&listen).await else {
+        return String::new();
+    };
     let mut out = String::new();
-    sock.read_to_string(&mut out).await.unwrap();
+    if sock
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .is_err()
+        || sock.read_to_string(&mut out).await.is_err()
+    {
+        return String::new();
+    }
     out
 }
 
@@ -232,7 +238,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     let token = format!("hook-token-{}", std::process::id());
     let token_file = work.path().join("hook-token");
     std::fs::write(&token_file, format!("{token}\n")).unwrap();
-    let agents = common::start_agents(handles, work.path(), &spec, |msp, config| {
+    let mut agents = common::start_agents(handles, work.path(), &spec, |msp, config| {
         config
             .chaincode_servers
             .insert("kv_1.0".into(), kv_addr.clone());
@@ -481,8 +487,18 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     )
     .await;
 
-    // Each event once, however many passes ran meanwhile.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Each event once, however many passes ran meanwhile, and after a
+    // restart of Org1's agent (the sent-set is in its state directory).
+    agents[0].kill();
+    agents[0].start();
+    wait_metric(
+        &agents[0],
+        "opssc_agent_passes_total",
+        |v| v >= 2.0,
+        Duration::from_secs(60),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let events = org1_events(&log);
     let mut ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     let n = ids.len();

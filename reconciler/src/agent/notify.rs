@@ -92,6 +92,9 @@ pub struct Memory {
 /// How long an event that is no longer current stays in the sent-set.
 pub const FORGET_AFTER_SECS: i64 = 3600;
 
+/// How often the sent-set records that a current event is still current.
+pub const REFRESH_SECS: i64 = 60;
+
 /// One pass, as the decision sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Observation<'a> {
@@ -125,8 +128,15 @@ pub fn decide(memory: &Memory, obs: &Observation, now_unix: i64) -> (Vec<Event>,
     }
     let mut fresh = Vec::new();
     for e in events {
-        if next.sent.insert(e.id.clone(), now_unix).is_none() {
-            fresh.push(e);
+        match next.sent.get_mut(&e.id) {
+            None => {
+                next.sent.insert(e.id.clone(), now_unix);
+                fresh.push(e);
+            }
+            // Refreshed once a minute, not every pass: the memory file is
+            // written only when the memory changes.
+            Some(seen) if now_unix.saturating_sub(*seen) >= REFRESH_SECS => *seen = now_unix,
+            Some(_) => {}
         }
     }
     next.sent
@@ -831,8 +841,9 @@ mod tests {
         assert_eq!(votes_pending(ME, &v), 1);
         // The next pass, and the one after a restart (the memory as saved):
         let saved: Memory = serde_json::from_slice(&serde_json::to_vec(&memory).unwrap()).unwrap();
-        let (again, _) = decide(&saved, &obs, 1005);
+        let (again, unchanged) = decide(&saved, &obs, 1005);
         assert!(again.is_empty(), "{again:?}");
+        assert_eq!(unchanged, memory, "nothing to save within a minute");
 
         // The agent votes itself (auto): nothing to announce, nothing pending.
         let auto = view(
