@@ -353,7 +353,7 @@ fn vote_text(me: &str, view: &PassView, o: &ProposalSummary) -> String {
     }
     let _ = write!(
         out,
-        "Vote: opssc vote {} approve|reject (votes so far: {} of {} approvals needed)",
+        "Vote: opssc vote {} approve|reject (approvals so far: {} of the {} needed)",
         o.id,
         o.votes
             .values()
