@@ -68,6 +68,89 @@ pub struct AgentConfig {
     /// names only the repository URL, and no message shows a secret.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub git_credentials: Vec<GitCredentialConfig>,
+    /// Webhooks the agent notifies when something needs this organization's
+    /// attention (its vote, a failed task, a stalled rollout, ...). Each
+    /// event is sent once per receiver, also across restarts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationConfig>,
+}
+
+/// One webhook receiver: where to POST, in which format, for which events.
+/// Example: `{url: "https://hooks.slack.com/services/...", format: slack,
+/// events: [voteNeeded, taskFailed]}`. A failed delivery is retried with
+/// growing pauses; the reconcile loop never waits for a receiver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationConfig {
+    /// `http://` or `https://` URL the notification is POSTed to. It may
+    /// carry a token (Slack's incoming webhooks do): it is never logged.
+    pub url: String,
+    /// `json` (default): the event as a JSON object; `slack`: `{"text": ...}`
+    /// for Slack-compatible incoming webhooks (Mattermost, Rocket.Chat, ...).
+    #[serde(default)]
+    pub format: NotificationFormat,
+    /// The events to send (default: all of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<NotificationEvent>,
+    /// A header that authenticates the agent to the receiver, its value read
+    /// from a file or an environment variable (never written here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_header: Option<SecretHeader>,
+    /// Seconds one delivery attempt may take (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    /// A PEM file of the CA certificates trusted for an `https://` receiver,
+    /// instead of the system's (a private CA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// How a notification's body is shaped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationFormat {
+    #[default]
+    Json,
+    Slack,
+}
+
+/// What a notification is about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationEvent {
+    /// A proposal waits for this organization's vote by a person (`manual`
+    /// vote policy, or no consent yet); the message carries the plan of the change.
+    VoteNeeded,
+    /// A proposal this organization filed was rejected.
+    ProposalRejected,
+    /// A proposal this organization filed failed (its shared step was refused).
+    ProposalFailed,
+    /// An organization reported a failed task (e.g. an install whose
+    /// package does not compile) on an approved proposal.
+    TaskFailed,
+    /// The agent is Stalled: something cannot move without a person.
+    Stalled,
+    /// An open proposal that this organization's plan does not contain
+    /// appeared (the `Unplanned` condition of `opssc status`).
+    Unplanned,
+}
+
+/// A request header whose value is a secret: `{name: Authorization,
+/// valueFile: /run/secrets/hook-token}`. Exactly one of `valueFile` and
+/// `valueEnv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretHeader {
+    /// The header name, e.g. `Authorization` or `X-Webhook-Token`.
+    pub name: String,
+    /// A file whose first line is the header's value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_file: Option<PathBuf>,
+    /// An environment variable of the agent's process holding the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_env: Option<String>,
 }
 
 /// How to reach the git repositories under `urlPrefix`: a password or token
@@ -316,6 +399,39 @@ impl AgentConfig {
                 }
             }
         }
+        for (i, n) in self.notifications.iter().enumerate() {
+            let scheme_ok = ["http://", "https://"]
+                .iter()
+                .any(|p| n.url.len() > p.len() && n.url[..p.len()].eq_ignore_ascii_case(p));
+            if !scheme_ok {
+                return Err(format!(
+                    "notifications[{i}]: url must start with http:// or https:// (hint: the receiver's full webhook URL)"
+                ));
+            }
+            if n.timeout_seconds == Some(0) {
+                return Err(format!(
+                    "notifications[{i}]: timeoutSeconds is 0 (hint: leave it out for 10 seconds)"
+                ));
+            }
+            if let Some(h) = &n.secret_header {
+                if h.value_file.is_some() == h.value_env.is_some() {
+                    return Err(format!(
+                        "notifications[{i}].secretHeader: give exactly one of valueFile and valueEnv"
+                    ));
+                }
+                if h.name.is_empty()
+                    || !h
+                        .name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(format!(
+                        "notifications[{i}].secretHeader: name {:?} is not a header name (hint: e.g. Authorization)",
+                        h.name
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -360,6 +476,94 @@ impl AgentConfig {
             {
                 fix(p);
             }
+        }
+        for n in &mut self.notifications {
+            for p in [
+                n.ca_bundle.as_mut(),
+                n.secret_header.as_mut().and_then(|h| h.value_file.as_mut()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                fix(p);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(extra: &str) -> Result<AgentConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("opssc.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: opssc/v1alpha1\nkind: AgentConfig\nmspId: Org1MSP\nidentity: {{mspDir: msp}}\npeers: []\norderers: []\n{extra}"
+            ),
+        )
+        .unwrap();
+        AgentConfig::load(&path).map(|mut c| {
+            // Paths are resolved against the temporary directory: strip it.
+            for n in &mut c.notifications {
+                if let Some(p) = &mut n.ca_bundle {
+                    *p = p.strip_prefix(dir.path()).unwrap().to_path_buf();
+                }
+                if let Some(p) = n.secret_header.as_mut().and_then(|h| h.value_file.as_mut()) {
+                    *p = p.strip_prefix(dir.path()).unwrap().to_path_buf();
+                }
+            }
+            c
+        })
+    }
+
+    #[test]
+    fn notifications_parse_with_defaults_and_relative_paths() {
+        let c = load(
+            "notifications:\n- url: https://hooks.example.com/x\n  format: slack\n  events: [voteNeeded, taskFailed]\n  secretHeader: {name: Authorization, valueFile: token}\n  caBundle: ca.pem\n- url: http://127.0.0.1:9/\n",
+        )
+        .unwrap();
+        let n = &c.notifications[0];
+        assert_eq!(n.format, NotificationFormat::Slack);
+        assert_eq!(
+            n.events,
+            [NotificationEvent::VoteNeeded, NotificationEvent::TaskFailed]
+        );
+        assert_eq!(n.ca_bundle.as_deref(), Some(Path::new("ca.pem")));
+        let h = n.secret_header.as_ref().unwrap();
+        assert_eq!(h.value_file.as_deref(), Some(Path::new("token")));
+        let plain = &c.notifications[1];
+        assert_eq!(plain.format, NotificationFormat::Json);
+        assert!(plain.events.is_empty() && plain.secret_header.is_none());
+    }
+
+    #[test]
+    fn bad_notifications_are_refused_with_a_hint() {
+        for (yaml, says) in [
+            ("- url: ftp://x/\n", "http:// or https://"),
+            ("- url: https://\n", "http:// or https://"),
+            (
+                "- url: https://x/\n  timeoutSeconds: 0\n",
+                "timeoutSeconds is 0",
+            ),
+            (
+                "- url: https://x/\n  secretHeader: {name: A, valueFile: f, valueEnv: E}\n",
+                "exactly one of valueFile and valueEnv",
+            ),
+            (
+                "- url: https://x/\n  secretHeader: {name: A}\n",
+                "exactly one of valueFile and valueEnv",
+            ),
+            (
+                "- url: https://x/\n  secretHeader: {name: \"A: b\", valueEnv: E}\n",
+                "is not a header name",
+            ),
+            ("- url: https://x/\n  events: [voteNeded]\n", "voteNeded"),
+        ] {
+            let e = load(&format!("notifications:\n{yaml}")).unwrap_err();
+            assert!(e.contains(says), "{yaml}: {e}");
         }
     }
 }

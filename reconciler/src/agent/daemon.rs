@@ -15,7 +15,8 @@
 //!
 //! `/healthz` (200 once a pass finished within the last few minutes) and
 //! `/metrics` (Prometheus text) are served on `listen`. Logs are structured
-//! (tracing). Key decision: the loop never sleeps to wait for another
+//! (tracing). After each pass the notifier ([`super::notify`]) queues the
+//! webhooks the pass calls for, without waiting for any receiver. Key decision: the loop never sleeps to wait for another
 //! party; the only timers are the poll interval and the requeue bound.
 
 use std::sync::Arc;
@@ -26,7 +27,9 @@ use anyhow::Result;
 use opssc_fabric::deliver::{Seek, Stop};
 use opssc_schema::local::{AgentConfig, SpecSource};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
@@ -37,7 +40,7 @@ use super::spec_source;
 use crate::source::GitSource;
 
 /// The agent's metrics.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Metrics {
     pub passes: Counter,
     pub pass_errors: Counter,
@@ -46,11 +49,111 @@ pub struct Metrics {
     pub waiting: Gauge,
     pub refused_commits: Gauge,
     pub last_pass_unix: Gauge,
+    /// Proposals on the OpsSC chaincode, by state (`proposed`, `committed`, ...).
+    pub proposals: Family<Vec<(String, String)>, Gauge>,
+    /// Proposals waiting for this organization's vote by a person.
+    pub votes_pending: Gauge,
+    /// When the last pass without a failed step finished.
+    pub last_success_unix: Gauge,
+    pub pass_duration: Histogram,
+    /// Seconds since the spec commit the agent acts on was made.
+    pub spec_commit_age: Gauge,
+    /// Commits on the spec branch after the one the agent acts on (refused
+    /// or not verified yet).
+    pub spec_commits_behind: Gauge,
+    /// Failed task reports seen on the chain (each once).
+    pub task_failures: Counter,
+    pub notifications: super::notify::Counters,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            passes: Counter::default(),
+            pass_errors: Counter::default(),
+            actions: Counter::default(),
+            wakeups: Counter::default(),
+            waiting: Gauge::default(),
+            refused_commits: Gauge::default(),
+            last_pass_unix: Gauge::default(),
+            proposals: Family::default(),
+            votes_pending: Gauge::default(),
+            last_success_unix: Gauge::default(),
+            // 50 ms to about 100 s.
+            pass_duration: Histogram::new(exponential_buckets(0.05, 2.0, 12)),
+            spec_commit_age: Gauge::default(),
+            spec_commits_behind: Gauge::default(),
+            task_failures: Counter::default(),
+            notifications: Default::default(),
+        }
+    }
 }
 
 impl Metrics {
+    /// What one pass saw: proposals by state, pending votes, new failed tasks.
+    fn observe_pass(&self, me: &str, view: &super::notify::PassView, new_task_failures: usize) {
+        for (state, n) in super::notify::proposals_by_state(&view.observed) {
+            self.proposals
+                .get_or_create(&vec![("state".to_string(), state.as_str().to_string())])
+                .set(n as i64);
+        }
+        self.votes_pending
+            .set(super::notify::votes_pending(me, view) as i64);
+        self.task_failures.inc_by(new_task_failures as u64);
+    }
+
     fn registry(&self) -> Registry {
         let mut r = Registry::with_prefix("opssc_agent");
+        r.register(
+            "proposals",
+            "Proposals on the OpsSC chaincode, by state",
+            self.proposals.clone(),
+        );
+        r.register(
+            "votes_pending",
+            "Proposals waiting for this organization's vote by a person",
+            self.votes_pending.clone(),
+        );
+        r.register(
+            "last_success_timestamp_seconds",
+            "When the last pass without a failed step finished (Unix seconds)",
+            self.last_success_unix.clone(),
+        );
+        r.register(
+            "pass_duration_seconds",
+            "How long a reconcile pass took",
+            self.pass_duration.clone(),
+        );
+        r.register(
+            "spec_commit_age_seconds",
+            "Seconds since the spec commit the agent acts on was made",
+            self.spec_commit_age.clone(),
+        );
+        r.register(
+            "spec_commits_behind",
+            "Commits on the spec branch after the one the agent acts on",
+            self.spec_commits_behind.clone(),
+        );
+        r.register(
+            "task_failures",
+            "Failed task reports seen on the chain",
+            self.task_failures.clone(),
+        );
+        r.register(
+            "notifications_sent",
+            "Notifications delivered",
+            self.notifications.sent.clone(),
+        );
+        r.register(
+            "notifications_failed",
+            "Notifications given up after every retry",
+            self.notifications.failed.clone(),
+        );
+        r.register(
+            "notifications_dropped",
+            "Notifications dropped because a receiver's queue was full",
+            self.notifications.dropped.clone(),
+        );
         r.register("passes", "Reconcile passes run", self.passes.clone());
         r.register(
             "pass_errors",
@@ -76,6 +179,21 @@ impl Metrics {
         );
         r
     }
+}
+
+/// The age of the spec commit `at` acts on, and how many commits the branch
+/// tip is ahead of it, from the agent's spec mirror (None for a directory).
+fn spec_lag(state_dir: &std::path::Path, at: &super::spec_source::SpecAt) -> Option<(i64, i64)> {
+    let commit = at.commit?;
+    let repo = git2::Repository::open_bare(state_dir.join("spec-mirror")).ok()?;
+    let made = repo.find_commit(commit).ok()?.time().seconds();
+    let behind = match at.tip {
+        Some(tip) if tip != commit => repo
+            .graph_ahead_behind(tip, commit)
+            .map_or(0, |(ahead, _)| ahead as i64),
+        _ => 0,
+    };
+    Some((unix_now() - made, behind))
 }
 
 fn unix_now() -> i64 {
@@ -395,6 +513,12 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
         wake.clone(),
         metrics.clone(),
     ));
+    let mut notifier = super::notify::Notifier::start(
+        &ctx.config,
+        &ctx.state_dir,
+        super::notify::Backoff::default(),
+        metrics.notifications.clone(),
+    );
     let mut watched = false;
     loop {
         let at = {
@@ -436,8 +560,36 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
                 } else {
                     metrics.refused_commits.set(0);
                 }
+                let started = std::time::Instant::now();
                 let report = run_pass(&ctx, &at).await;
+                metrics
+                    .pass_duration
+                    .observe(started.elapsed().as_secs_f64());
                 metrics.passes.inc();
+                if let Some((age, behind)) = spec_lag(&ctx.state_dir, &at) {
+                    metrics.spec_commit_age.set(age);
+                    metrics.spec_commits_behind.set(behind);
+                }
+                // Notifications: the pass's stalled items, and a refused
+                // commit (which `opssc status` calls Stalled too).
+                let mut stalled = report.stalled.clone();
+                if let Some((commit, why)) = &at.refused {
+                    stalled.push(format!(
+                        "spec commit {commit} is refused ({why}); acting on {} until a trusted commit follows",
+                        at.git_commit()
+                    ));
+                }
+                let fresh = notifier.after_pass(report.view.as_deref(), &stalled, unix_now());
+                if let Some(view) = &report.view {
+                    let new_failures = fresh
+                        .iter()
+                        .filter(|e| e.event == opssc_schema::local::NotificationEvent::TaskFailed)
+                        .count();
+                    metrics.observe_pass(&ctx.me, view, new_failures);
+                }
+                if report.errors.is_empty() && report.view.is_some() {
+                    metrics.last_success_unix.set(unix_now());
+                }
                 metrics.actions.inc_by(report.actions.len() as u64);
                 metrics.waiting.set(report.waiting.len() as i64);
                 for a in &report.actions {

@@ -11,6 +11,7 @@
 //! - [`execute`]: the executor, one Fabric call per planned step.
 //! - [`error`]: typed errors and the retry policy that follows from them.
 //! - [`daemon`]: the level-triggered loop, event streams, health and metrics.
+//! - [`notify`]: webhooks for what needs this organization's attention.
 //! - [`status`]: proposals, votes, tasks and conditions for `opssc status`.
 //! - [`founding`]: channels and the OpsSC from the spec (`opssc found`).
 //!
@@ -26,6 +27,7 @@ pub mod daemon;
 pub mod error;
 pub mod execute;
 pub mod founding;
+pub mod notify;
 pub mod observe_live;
 pub mod ops;
 pub mod packages;

@@ -70,6 +70,9 @@ pub struct PassReport {
     pub requeue_within: Option<Duration>,
     /// The next action each failed step asks for ([`super::error::AgentError::next`]).
     pub failures: Vec<NextAction>,
+    /// What the pass observed and planned (None when it failed before):
+    /// for notifications and metrics.
+    pub view: Option<Box<super::notify::PassView>>,
 }
 
 impl PassReport {
@@ -82,6 +85,7 @@ impl PassReport {
             next: Next::AwaitChange(Duration::from_secs(30)),
             requeue_within: None,
             failures: Vec::new(),
+            view: None,
         }
     }
 
@@ -224,6 +228,11 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
         report.blocked(b);
     }
     super::execute::execute(ctx, at, &built, &steps.steps, report).await;
+    report.view = Some(Box::new(super::notify::PassView {
+        observed,
+        plan,
+        steps,
+    }));
     Ok(())
 }
 
