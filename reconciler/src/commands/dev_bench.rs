@@ -118,6 +118,47 @@ pub fn script_rounds(orgs: usize) -> usize {
     orgs + 1
 }
 
+/// Seconds since midnight (UTC) of a log line's RFC 3339 timestamp
+/// (`2026-12-05T11:02:54.659158Z ...`); `None` for a line without one.
+pub fn log_time_of_day(line: &str) -> Option<f64> {
+    let t = line.get(11..)?.split('Z').next()?;
+    let mut parts = t.splitn(3, ':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    (line.as_bytes().get(10) == Some(&b'T')).then_some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// What an agent did after the change, from its log (`msp`, text): every
+/// action, failed step and spec move, as (seconds after `t0`, MSP ID,
+/// message), in time order. `t0` is seconds since midnight UTC; a line
+/// before it (by up to a minute: clock and write order) counts from 0.
+pub fn timeline(logs: &[(String, String)], t0: f64) -> Vec<(f64, String, String)> {
+    let mut out = Vec::new();
+    for (msp, text) in logs {
+        for line in text.lines() {
+            let Some(t) = log_time_of_day(line) else {
+                continue;
+            };
+            let Some(msg) = line.split_once(": ").map(|(_, m)| m).filter(|m| {
+                m.starts_with("acted") || m.starts_with("step failed") || m.contains("moved")
+            }) else {
+                continue;
+            };
+            // Across midnight the difference wraps around.
+            let d = (t - t0).rem_euclid(86400.0);
+            let d = if d > 86400.0 - 60.0 { 0.0 } else { d };
+            let msg = msg
+                .replace("acted commit=", "")
+                .split_once(" action=")
+                .map_or(msg.to_string(), |(_, a)| a.to_string());
+            out.push((d, msp.clone(), msg));
+        }
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
 /// The median of `samples` (seconds); `None` for none.
 pub fn median(samples: &[f64]) -> Option<f64> {
     let mut s: Vec<f64> = samples.to_vec();
@@ -290,8 +331,9 @@ pub fn run(opts: BenchOptions) -> anyhow::Result<i32> {
             Ok((row, idle)) => {
                 for (msp, rss, cpu) in &idle.0 {
                     println!(
-                        "idle agent {msp}: RSS {:.1} MB, CPU {cpu:.2} % (debug/release: the build of this opssc)",
-                        *rss as f64 / 1e6
+                        "idle agent {msp}: RSS {:.1} MB, CPU {cpu:.2} % ({} build)",
+                        *rss as f64 / 1e6,
+                        build_profile()
                     );
                 }
                 println!("{}", render_table(std::slice::from_ref(&row)));
@@ -312,14 +354,18 @@ pub fn run(opts: BenchOptions) -> anyhow::Result<i32> {
         "\nLower bound = {} dependent ordered rounds × the measured round:\n{}\n(this agent takes {AGENT_ROUNDS_TODAY} today; the script takes N approvals + 1 commit, one after the other)\nBuild: {}\n",
         rollout_rounds().len(),
         lines.join("\n"),
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
+        build_profile()
     );
     print!("{}", render_table(&rows));
     Ok(if failed { 1 } else { 0 })
+}
+
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
 }
 
 /// Every `.yaml` file under `dir`, by path relative to it.
@@ -472,6 +518,10 @@ fn run_one(
             Some(&key),
         )?;
         let start = Instant::now();
+        let t0 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs_f64()
+            .rem_euclid(86400.0);
         for (msp, _, _, listen) in &agents.procs {
             if let Err(e) = trigger(listen).await {
                 say(&format!("POST /trigger to {msp}'s agent failed: {e:#}"));
@@ -481,16 +531,26 @@ fn run_one(
         say(&format!(
             "agents: kv {new} answering on every peer {agents_took:.2} s after the consented commit"
         ));
+        // Let the agents finish the pass that committed (its log lines).
+        tokio::time::sleep(Duration::from_secs(2)).await;
         let mut mvcc = 0;
+        let mut logs = Vec::new();
         for ((msp, _, log, _), from) in agents.procs.iter().zip(&offsets) {
             let text = read_from(log, *from)?;
             let here = count_mvcc(&text);
             mvcc += here;
-            std::fs::write(root.join(format!("upgrade-{msp}.log")), &text)?;
             if here > 0 {
                 say(&format!("{msp}'s agent: {here} MVCC_READ_CONFLICT"));
             }
+            logs.push((msp.clone(), text));
         }
+        let lines: Vec<String> = timeline(&logs, t0)
+            .into_iter()
+            .map(|(d, msp, msg)| format!("+{d:6.2} s  {msp}  {msg}"))
+            .collect();
+        let lines = lines.join("\n");
+        println!("agents' timeline after the commit (from their logs):\n{lines}");
+        std::fs::write(root.join("upgrade-timeline.txt"), lines + "\n")?;
         let seq = opssc_fabric::lifecycle::query_committed(&admins[0].endorser, CHANNEL, CC)
             .await?
             .context("kv has no committed definition after the upgrade")?
@@ -637,16 +697,30 @@ async fn round_time(admins: &[Admin], key: &str) -> anyhow::Result<f64> {
         .await
         .with_context(|| format!("kv put {key}"))?;
     let call = ChaincodeCall::new(CHANNEL, CC, "get", [key]);
+    // Every peer at once: asking them one after the other would add the
+    // queries of the peers already done to the round.
+    let mut waits = tokio::task::JoinSet::new();
     for a in admins {
-        loop {
-            match a.endorser.query("get", &call).await {
-                Ok(v) if v == b"bench" => break,
-                _ if start.elapsed() > Duration::from_secs(60) => {
-                    bail!("{key} is not on {}'s peer after 60 s", a.msp_id)
+        let (endorser, call, msp, key) = (
+            a.endorser.clone(),
+            call.clone(),
+            a.msp_id.clone(),
+            key.to_string(),
+        );
+        waits.spawn(async move {
+            loop {
+                match endorser.query("get", &call).await {
+                    Ok(v) if v == b"bench" => return Ok(()),
+                    _ if start.elapsed() > Duration::from_secs(60) => {
+                        bail!("{key} is not on {msp}'s peer after 60 s")
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
                 }
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
             }
-        }
+        });
+    }
+    while let Some(r) = waits.join_next().await {
+        r??;
     }
     Ok(start.elapsed().as_secs_f64())
 }
@@ -661,24 +735,35 @@ async fn wait_definition(
     timeout: Duration,
 ) -> anyhow::Result<f64> {
     let call = ChaincodeCall::new(CHANNEL, CC, "get", ["round0"]);
+    let mut waits = tokio::task::JoinSet::new();
     for a in admins {
-        loop {
-            let committed =
-                opssc_fabric::lifecycle::query_committed(&a.endorser, CHANNEL, CC).await;
-            let there = matches!(&committed, Ok(Some(d))
-                if d.version == version && sequence.is_none_or(|s| d.sequence == s));
-            if there && a.endorser.query("get", &call).await.is_ok() {
-                break;
+        let (endorser, call, msp, version) = (
+            a.endorser.clone(),
+            call.clone(),
+            a.msp_id.clone(),
+            version.to_string(),
+        );
+        waits.spawn(async move {
+            loop {
+                let committed =
+                    opssc_fabric::lifecycle::query_committed(&endorser, CHANNEL, CC).await;
+                let there = matches!(&committed, Ok(Some(d))
+                    if d.version == version && sequence.is_none_or(|s| d.sequence == s));
+                if there && endorser.query("get", &call).await.is_ok() {
+                    return Ok(());
+                }
+                if start.elapsed() > timeout {
+                    bail!(
+                        "kv {version} does not answer on {msp}'s peer after {} s; look at the agents' logs",
+                        timeout.as_secs()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            if start.elapsed() > timeout {
-                bail!(
-                    "kv {version} does not answer on {}'s peer after {} s; look at the agents' logs",
-                    a.msp_id,
-                    timeout.as_secs()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        });
+    }
+    while let Some(r) = waits.join_next().await {
+        r??;
     }
     Ok(start.elapsed().as_secs_f64())
 }
@@ -894,6 +979,32 @@ mod tests {
         assert_eq!(count_mvcc("INFO nothing"), 0);
         assert!((cpu_percent(5, 100, Duration::from_secs(10)) - 0.5).abs() < 1e-9);
         assert_eq!(cpu_percent(5, 0, Duration::from_secs(10)), 0.0);
+    }
+
+    #[test]
+    fn the_timeline_counts_from_the_commit() {
+        let org1 = "2026-12-05T11:02:54.663695Z  WARN opssc::agent::daemon: step failed; it is retried error=x: MVCC_READ_CONFLICT\n\
+                    2026-12-05T11:02:55.000000Z  INFO opssc::agent::daemon: observed 10 things\n\
+                    not a log line\n";
+        let org3 = "2026-12-05T11:02:54.662156Z  INFO opssc::agent::daemon: acted commit=dc92 action=trade/kv: filed proposal 57ed\n";
+        let t0 = 11.0 * 3600.0 + 2.0 * 60.0 + 53.5;
+        let t = timeline(
+            &[
+                ("Org1MSP".into(), org1.into()),
+                ("Org3MSP".into(), org3.into()),
+            ],
+            t0,
+        );
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!(t[0].1, "Org3MSP");
+        assert_eq!(t[0].2, "trade/kv: filed proposal 57ed");
+        assert!((t[0].0 - 1.162156).abs() < 1e-6, "{}", t[0].0);
+        assert!(t[1].2.starts_with("step failed"));
+        // A line a moment before the clock started counts from 0; midnight wraps.
+        assert_eq!(timeline(&[("A".into(), org3.into())], t0 + 2.0)[0].0, 0.0);
+        let late = "2026-12-06T00:00:01.000000Z  INFO x: acted commit=1 action=a\n";
+        assert!((timeline(&[("A".into(), late.into())], 86399.0)[0].0 - 2.0).abs() < 1e-9);
+        assert_eq!(log_time_of_day("2026-12-05 11:02:54Z x"), None);
     }
 
     #[test]
