@@ -360,6 +360,13 @@ pub fn run(opts: BenchOptions) -> anyhow::Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
+/// The first three fields of `/proc/loadavg` ("?" where it cannot be read).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
 fn build_profile() -> &'static str {
     if cfg!(debug_assertions) {
         "debug"
@@ -501,7 +508,12 @@ fn run_one(
         tokio::time::sleep(Duration::from_secs(3)).await;
         let idle = measure_idle(&agents, IDLE_WINDOW).await?;
 
-        // The upgrade through the agents.
+        // The upgrade through the agents. The machine's load goes with the
+        // figure: on a shared machine it moves them more than anything else.
+        say(&format!(
+            "load average before the upgrade: {}",
+            load_average()
+        ));
         let repo = git2::Repository::open(&repo_dir)?;
         let file = "chaincodes/kv.yaml";
         let text = std::fs::read_to_string(repo_dir.join(file))?;
