@@ -362,6 +362,10 @@ pub enum DevCommand {
         /// Give up a wait after this many seconds.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// Which flows: rollout (a kv upgrade), add-org (a new organization
+        /// on ops and two application channels with two chaincodes each).
+        #[arg(long, default_value = "rollout")]
+        flows: String,
     },
     /// Show the devnet's processes, ports, channels and heights.
     Status {

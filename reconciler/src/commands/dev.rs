@@ -49,12 +49,18 @@ pub fn run(cmd: DevCommand) -> Result<i32> {
             spec,
             state_dir,
             timeout,
-        } => super::dev_bench::run(super::dev_bench::BenchOptions {
-            orgs: super::dev_bench::parse_orgs(&orgs)?,
-            spec,
-            state_dir,
-            timeout: Duration::from_secs(timeout),
-        }),
+            flows,
+        } => {
+            let (rollout, add_org) = super::dev_bench::parse_flows(&flows)?;
+            super::dev_bench::run(super::dev_bench::BenchOptions {
+                orgs: super::dev_bench::parse_orgs(&orgs)?,
+                spec,
+                state_dir,
+                timeout: Duration::from_secs(timeout),
+                rollout,
+                add_org,
+            })
+        }
         DevCommand::Demo {
             scenario,
             state_dir,

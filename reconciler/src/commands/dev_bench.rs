@@ -46,7 +46,7 @@ use opssc_devnet::{Devnet, DevnetOptions, OrgHandle};
 use opssc_fabric::endorser::Endorser;
 use opssc_fabric::gateway::Gateway;
 use opssc_fabric::tx::ChaincodeCall;
-use opssc_schema::local::{AgentConfig, AutoApproveRule};
+use opssc_schema::local::{AgentConfig, AutoApproveRule, SpecSource};
 use serde_json::{Value, json};
 
 use super::dev_demo::bump_chaincode_document;
@@ -103,6 +103,31 @@ pub fn rollout_rounds() -> Vec<Round> {
         Round {
             what: "the executor commits the definition",
             why: "Fabric commits only a definition a majority has approved, and the OpsSC only an approved proposal",
+        },
+    ]
+}
+
+/// The dependent ordered rounds of adding an organization to the ops channel
+/// and two application channels with two chaincodes each, as the design
+/// requires them (the OrgAdds of every channel filed together, the config
+/// signatures riding along with the votes, reports riding along).
+pub fn add_org_rounds() -> Vec<Round> {
+    vec![
+        Round {
+            what: "one member files the OrgAdd of every channel the new organization joins",
+            why: "the others vote on proposals on the chain",
+        },
+        Round {
+            what: "the members vote, each vote carrying its admin's signature of the config update",
+            why: "the update needs a majority's signatures, which exist only once they consented",
+        },
+        Round {
+            what: "the executor submits the config updates of all channels at once",
+            why: "the new organization's peer can join a channel only once its config lists the organization",
+        },
+        Round {
+            what: "the new organization approves every committed chaincode at once",
+            why: "its peer runs a chaincode only once its organization approved the definition (with its package); the join itself is not an ordered transaction",
         },
     ]
 }
@@ -295,6 +320,43 @@ pub fn n_org_spec(base: &[(String, String)], n: usize) -> anyhow::Result<Vec<(St
     Ok(out)
 }
 
+/// The add-org bench's spec: [`n_org_spec`] plus a second application
+/// channel `market` (`trade`'s settings) and two chaincodes on each
+/// application channel (`kv`, `kv2` on `trade`; `mk`, `mk2` on `market`).
+pub fn add_org_spec(base: &[(String, String)], n: usize) -> anyhow::Result<Vec<(String, String)>> {
+    let mut files = n_org_spec(base, n)?;
+    let text_of = |files: &[(String, String)], path: &str| -> anyhow::Result<String> {
+        files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, t)| t.clone())
+            .with_context(|| format!("the base spec has no {path}"))
+    };
+    let renamed = |text: &str, name: &str, channel: Option<&str>| -> anyhow::Result<String> {
+        let mut doc: Value =
+            serde_saphyr::from_str(text).context("a base document does not parse")?;
+        doc["metadata"]["name"] = json!(name);
+        if let Some(ch) = channel {
+            doc["spec"]["channel"] = json!(ch);
+        }
+        Ok(serde_saphyr::to_string(&doc)?)
+    };
+    let trade = text_of(&files, "channels/trade.yaml")?;
+    let kv = text_of(&files, "chaincodes/kv.yaml")?;
+    files.push((
+        "channels/market.yaml".into(),
+        renamed(&trade, "market", None)?,
+    ));
+    for (name, channel) in [("kv2", "trade"), ("mk", "market"), ("mk2", "market")] {
+        files.push((
+            format!("chaincodes/{name}.yaml"),
+            renamed(&kv, name, Some(channel))?,
+        ));
+    }
+    files.sort();
+    Ok(files)
+}
+
 /// The auto-approve rule every organization's agent gets: its standing
 /// consent to upgrades of the bench's chaincode.
 pub fn bench_rule() -> AutoApproveRule {
@@ -315,6 +377,25 @@ pub struct BenchOptions {
     pub spec: PathBuf,
     pub state_dir: PathBuf,
     pub timeout: Duration,
+    /// Which flows run.
+    pub rollout: bool,
+    pub add_org: bool,
+}
+
+/// `rollout,add-org` → (rollout, add-org).
+pub fn parse_flows(s: &str) -> anyhow::Result<(bool, bool)> {
+    let (mut rollout, mut add_org) = (false, false);
+    for f in s.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        match f {
+            "rollout" => rollout = true,
+            "add-org" => add_org = true,
+            other => bail!("unknown flow {other:?} in --flows (rollout, add-org)"),
+        }
+    }
+    if !(rollout || add_org) {
+        bail!("--flows names no flow (rollout, add-org)");
+    }
+    Ok((rollout, add_org))
 }
 
 /// Idle agents, per organization: (RSS bytes, CPU %).
@@ -326,6 +407,25 @@ pub fn run(opts: BenchOptions) -> anyhow::Result<i32> {
     let mut rows = Vec::new();
     let mut failed = false;
     for &n in &opts.orgs {
+        if !opts.add_org {
+            continue;
+        }
+        println!("\n== add-org: {n} organizations + 1 ==");
+        match run_add_org(&opts, &base, n) {
+            Ok(row) => {
+                println!("{}", render_table(std::slice::from_ref(&row)));
+                rows.push(row);
+            }
+            Err(e) => {
+                failed = true;
+                println!("add-org at {n} organizations: the run failed: {e:#}");
+            }
+        }
+    }
+    for &n in &opts.orgs {
+        if !opts.rollout {
+            continue;
+        }
         println!("\n== {n} organizations ==");
         match run_one(&opts, &base, n) {
             Ok((row, idle)) => {
@@ -350,8 +450,18 @@ pub fn run(opts: BenchOptions) -> anyhow::Result<i32> {
         .enumerate()
         .map(|(i, r)| format!("  {}. {} ({})", i + 1, r.what, r.why))
         .collect();
+    let add: Vec<String> = add_org_rounds()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("  {}. {} ({})", i + 1, r.what, r.why))
+        .collect();
     println!(
-        "\nLower bound = {} dependent ordered rounds × the measured round:\n{}\n(this agent takes {AGENT_ROUNDS_TODAY} today; the script takes N approvals + 1 commit, one after the other)\nBuild: {}\n",
+        "\nAdd-org lower bound = {} dependent ordered rounds × the measured round:\n{}",
+        add_org_rounds().len(),
+        add.join("\n")
+    );
+    println!(
+        "\nRollout lower bound = {} dependent ordered rounds × the measured round:\n{}\n(this agent takes {AGENT_ROUNDS_TODAY} today; the script takes N approvals + 1 commit, one after the other)\nBuild: {}\n",
         rollout_rounds().len(),
         lines.join("\n"),
         build_profile()
@@ -429,30 +539,43 @@ fn free_address() -> anyhow::Result<String> {
         .to_string())
 }
 
-fn run_one(
+/// A founded bench network with its agents running.
+struct Net {
+    root: PathBuf,
+    devnet: Devnet,
+    founded: opssc_devnet::Founded,
+    servers: super::dev::Processes,
+    orgs: Vec<OrgHandle>,
+    agents: Agents,
+}
+
+/// Starts and founds the network of `files` (the spec) in
+/// `<state>/<name>`, then one agent per organization (see [`start_agents`]).
+fn start_net(
     opts: &BenchOptions,
-    base: &[(String, String)],
-    n: usize,
-) -> anyhow::Result<(Row, Idle)> {
-    let root = std::path::absolute(opts.state_dir.join(format!("n{n}")))?;
+    files: Vec<(String, String)>,
+    name: &str,
+    poll_seconds: Option<u64>,
+    say: &dyn Fn(&str),
+) -> anyhow::Result<Net> {
+    let root = std::path::absolute(opts.state_dir.join(name))?;
     if root.exists() {
         std::fs::remove_dir_all(&root)
             .with_context(|| format!("cannot clear {} from an earlier bench", root.display()))?;
     }
     let spec_dir = root.join("spec");
-    for (rel, text) in n_org_spec(base, n)? {
+    for (rel, text) in files {
         let path = spec_dir.join(rel);
         std::fs::create_dir_all(path.parent().expect("a file in a directory"))?;
         std::fs::write(&path, text)?;
     }
-    let t0 = Instant::now();
-    let say = |m: &str| println!("[{:>6.1} s] {m}", t0.elapsed().as_secs_f64());
     let mut dopts = DevnetOptions::from_spec(&spec_dir)?;
     dopts.state_dir = Some(root.join("devnet"));
     dopts.keep_state = true;
     dopts.quiet = true;
     dopts.ready_timeout = Duration::from_secs(120);
     let mut devnet = Devnet::start(dopts)?;
+    let n = devnet.orgs().len();
     say(&format!("{n}-organization devnet ready"));
     let mut servers = super::dev::Processes {
         chaincode: super::dev::sibling("opssc-chaincode")?,
@@ -463,46 +586,159 @@ fn run_one(
         &spec_dir,
         &mut servers,
         Duration::from_secs(300),
-        &say,
+        say,
     )?;
     say("consortium founded");
 
     let orgs: Vec<OrgHandle> = devnet.orgs().to_vec();
-    let mut agents = start_agents(&devnet, &orgs)?;
+    let agents = start_agents(&devnet, &orgs, poll_seconds)?;
     say(&format!("{n} agents started"));
+    Ok(Net {
+        root,
+        devnet,
+        founded,
+        servers,
+        orgs,
+        agents,
+    })
+}
+
+/// Each organization's admin at its own peer.
+async fn admins(orgs: &[OrgHandle]) -> anyhow::Result<Vec<Admin>> {
+    let mut admins = Vec::new();
+    for o in orgs {
+        let node = connect(&o.peers[0]).await?;
+        let signer = admin(o)?;
+        admins.push(Admin {
+            msp_id: o.msp_id.clone(),
+            endorser: Endorser::new(node.clone(), signer.clone()),
+            gateway: Gateway::new(node, signer),
+        });
+    }
+    Ok(admins)
+}
+
+/// The median of [`ROUND_SAMPLES`] lone rounds.
+async fn measure_round(admins: &[Admin], say: &dyn Fn(&str)) -> anyhow::Result<f64> {
+    let mut samples = Vec::new();
+    for i in 0..ROUND_SAMPLES {
+        samples.push(round_time(admins, &format!("round{i}")).await?);
+    }
+    let round = median(&samples).expect("samples");
+    say(&format!(
+        "one ordered round: median {round:.2} s of {:?}",
+        samples
+            .iter()
+            .map(|s| format!("{s:.2}"))
+            .collect::<Vec<_>>()
+    ));
+    Ok(round)
+}
+
+/// The add-org flow at `n` existing organizations: the network of
+/// [`add_org_spec`] with agents polling every second, its round, then the
+/// `opssc dev demo add-org` scenario (Org<n+1>'s nodes and agent, the
+/// sponsor's and its own signed commits, the members' approvals in git)
+/// timed from the new organization's commit to the last chaincode answering
+/// on its peer.
+fn run_add_org(opts: &BenchOptions, base: &[(String, String)], n: usize) -> anyhow::Result<Row> {
+    let t0 = Instant::now();
+    let say = |m: &str| println!("[{:>6.1} s] {m}", t0.elapsed().as_secs_f64());
+    let net = start_net(
+        opts,
+        add_org_spec(base, n)?,
+        &format!("add-org-n{n}"),
+        Some(1),
+        &say,
+    )?;
+    opssc_fabric::participation::install_ring_provider();
+    let rt = super::agent::runtime()?;
+    let round = rt.block_on(async {
+        let admins = admins(&net.orgs).await?;
+        let configs: Vec<PathBuf> = net.orgs.iter().map(|o| o.agent_config.clone()).collect();
+        wait_ready(&admins, &configs, "1.0", opts.timeout).await?;
+        say("4 chaincodes committed by the agents, every organization Ready");
+        measure_round(&admins, &say).await
+    })?;
+    drop(rt);
+    let state_dir = net.devnet.state_dir().to_path_buf();
+    let new_msp = format!("Org{}MSP", n + 1);
+    let logs: Vec<PathBuf> = net
+        .orgs
+        .iter()
+        .map(|o| o.msp_id.clone())
+        .chain(std::iter::once(new_msp))
+        .map(|m| net.devnet.log_path(&format!("agent-{m}")))
+        .collect();
+    let offsets: Vec<u64> = logs
+        .iter()
+        .map(|l| std::fs::metadata(l).map_or(0, |m| m.len()))
+        .collect();
+    say(&format!(
+        "load average before the add-org: {}",
+        load_average()
+    ));
+    let result = super::dev_add_org::add_org(&state_dir, opts.timeout, n);
+    // What the scenario started (the new organization's peer and servers,
+    // recorded in devnet.json, and its agent, in agents.pids) is stopped by
+    // those PIDs; the devnet's own processes with it.
+    if let Ok(text) = std::fs::read_to_string(state_dir.join("agents.pids")) {
+        for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            // SAFETY: kill(2) on a PID this bench's scenario started.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+    let _ = opssc_devnet::cli::stop_recorded(&state_dir, true);
+    let (code, took) = result?;
+    let mut mvcc = 0;
+    for (log, from) in logs.iter().zip(offsets) {
+        mvcc += count_mvcc(&read_from(log, from).unwrap_or_default());
+    }
+    if code != 0 {
+        bail!(
+            "the add-org scenario did not finish (exit {code}); the logs are in {}",
+            state_dir.join("logs").display()
+        );
+    }
+    Ok(Row {
+        flow: "add-org (2 channels × 2 chaincodes)".into(),
+        orgs: n,
+        round: Some(round),
+        rounds: add_org_rounds().len(),
+        agents: took,
+        script: None,
+        mvcc: Some(mvcc),
+    })
+}
+
+fn run_one(
+    opts: &BenchOptions,
+    base: &[(String, String)],
+    n: usize,
+) -> anyhow::Result<(Row, Idle)> {
+    let t0 = Instant::now();
+    let say = |m: &str| println!("[{:>6.1} s] {m}", t0.elapsed().as_secs_f64());
+    let Net {
+        root,
+        devnet,
+        founded,
+        servers,
+        orgs,
+        mut agents,
+    } = start_net(opts, n_org_spec(base, n)?, &format!("n{n}"), None, &say)?;
 
     opssc_fabric::participation::install_ring_provider();
     let rt = super::agent::runtime()?;
     let repo_dir = founded.spec_repo.path.clone();
     let key = founded.spec_repo.admin_key("Org1MSP")?;
     let (row, idle, seq) = rt.block_on(async {
-        let mut admins = Vec::new();
-        for o in &orgs {
-            let node = connect(&o.peers[0]).await?;
-            let signer = admin(o)?;
-            admins.push(Admin {
-                msp_id: o.msp_id.clone(),
-                endorser: Endorser::new(node.clone(), signer.clone()),
-                gateway: Gateway::new(node, signer),
-            });
-        }
+        let admins = admins(&orgs).await?;
         let configs: Vec<PathBuf> = orgs.iter().map(|o| o.agent_config.clone()).collect();
         wait_ready(&admins, &configs, "1.0", opts.timeout).await?;
         say("kv 1.0 committed by the agents, every organization Ready");
-
-        // The round time.
-        let mut samples = Vec::new();
-        for i in 0..ROUND_SAMPLES {
-            samples.push(round_time(&admins, &format!("round{i}")).await?);
-        }
-        let round = median(&samples).expect("samples");
-        say(&format!(
-            "one ordered round: median {round:.2} s of {:?}",
-            samples
-                .iter()
-                .map(|s| format!("{s:.2}"))
-                .collect::<Vec<_>>()
-        ));
+        let round = measure_round(&admins, &say).await?;
 
         // Idle agents (a pass may still be finishing: let it).
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -611,7 +847,11 @@ fn run_one(
 /// Gives each organization's agent its auto-approve rule and a listen
 /// address, then starts it (`opssc agent`, this executable), logging to
 /// `<devnet>/logs/agent-<MSP>.log`.
-fn start_agents(devnet: &Devnet, orgs: &[OrgHandle]) -> anyhow::Result<Agents> {
+fn start_agents(
+    devnet: &Devnet,
+    orgs: &[OrgHandle],
+    poll_seconds: Option<u64>,
+) -> anyhow::Result<Agents> {
     let exe = std::env::current_exe()?;
     let mut agents = Agents { procs: Vec::new() };
     for o in orgs {
@@ -621,6 +861,11 @@ fn start_agents(devnet: &Devnet, orgs: &[OrgHandle]) -> anyhow::Result<Agents> {
         let mut config: AgentConfig =
             serde_saphyr::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
         config.auto_approve.push(bench_rule());
+        if let (Some(every), Some(SpecSource::Git { poll_seconds, .. })) =
+            (poll_seconds, config.spec.as_mut())
+        {
+            *poll_seconds = Some(every);
+        }
         let listen = free_address()?;
         config.listen = Some(listen.clone());
         std::fs::write(path, config.to_yaml())?;
@@ -1017,6 +1262,36 @@ mod tests {
         let late = "2026-12-06T00:00:01.000000Z  INFO x: acted commit=1 action=a\n";
         assert!((timeline(&[("A".into(), late.into())], 86399.0)[0].0 - 2.0).abs() < 1e-9);
         assert_eq!(log_time_of_day("2026-12-05 11:02:54Z x"), None);
+    }
+
+    #[test]
+    fn the_add_org_spec_has_two_channels_of_two_chaincodes() {
+        let files = add_org_spec(&base(), 3).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in &files {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let loaded = opssc_schema::load_dir(dir.path());
+        let errors: Vec<String> = loaded.report.errors().map(|e| e.render()).collect();
+        let spec = loaded.spec.unwrap_or_else(|| panic!("{errors:#?}"));
+        for ch in ["trade", "market"] {
+            let mut on: Vec<&str> = spec
+                .chaincodes
+                .values()
+                .filter(|c| c.channel == ch)
+                .map(|c| c.name.as_str())
+                .collect();
+            on.sort();
+            assert_eq!(on.len(), 2, "{ch}: {on:?}");
+            assert_eq!(spec.channels[ch].members.len(), 3);
+        }
+        assert_eq!(add_org_rounds().len(), 4);
+        assert_eq!(parse_flows("rollout,add-org").unwrap(), (true, true));
+        assert_eq!(parse_flows("add-org").unwrap(), (false, true));
+        assert!(parse_flows("remove-org").is_err());
+        assert!(parse_flows("").is_err());
     }
 
     #[test]
