@@ -30,9 +30,19 @@
 //!    `commit` (endorsed by a majority's peers), then per peer
 //!    `querycommitted` until it shows the new sequence and `chaincode query`.
 //!
-//! It prints one table ([`render_table`]). Key decision: the round counting,
-//! the spec variant and the table are pure functions, unit-tested; the
-//! measurement itself needs a devnet and is not part of the test suite.
+//! With `--flows add-org` (before the rollouts), for each N: a network of
+//! [`add_org_spec`] (a second application channel, two chaincodes on each)
+//! whose agents poll every second, its round, then the scenario of `opssc
+//! dev demo add-org` (shared code, [`super::dev_add_org::add_org`]) timed
+//! from the new organization's commit to its four chaincodes answering on
+//! its peer, against [`add_org_rounds`] × the round.
+//!
+//! It prints one table ([`render_table`]). Key decisions: the round counting
+//! (what the design needs, not what today's agent does), the spec variants,
+//! the log timeline and the table are pure functions, unit-tested; the
+//! measurement itself needs a devnet and is not part of the test suite; the
+//! bench starts and founds its networks through the same code as `opssc dev
+//! up` and the demos, so it measures what users run.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
