@@ -1305,6 +1305,38 @@ mod tests {
     }
 
     #[test]
+    fn the_subcommand_defaults_to_a_quick_rollout_bench() {
+        use crate::cli::{Cli, Command, DevCommand};
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let mut all = vec!["opssc", "dev", "bench"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).map(|c| c.command) {
+                Ok(Command::Dev {
+                    cmd:
+                        DevCommand::Bench {
+                            orgs,
+                            flows,
+                            state_dir,
+                            timeout,
+                            ..
+                        },
+                }) => Some((orgs, flows, state_dir, timeout)),
+                _ => None,
+            }
+        };
+        let (orgs, flows, state_dir, timeout) = parse(&[]).unwrap();
+        assert_eq!(parse_orgs(&orgs).unwrap(), vec![3, 5, 10]);
+        assert_eq!(parse_flows(&flows).unwrap(), (true, false));
+        assert_eq!(state_dir, Path::new(".opssc-bench"));
+        assert_eq!(timeout, 300);
+        let (orgs, flows, ..) = parse(&["--orgs", "3", "--flows", "rollout,add-org"]).unwrap();
+        assert_eq!(parse_orgs(&orgs).unwrap(), vec![3]);
+        assert_eq!(parse_flows(&flows).unwrap(), (true, true));
+        assert!(parse(&["--bogus"]).is_none());
+    }
+
+    #[test]
     fn the_table_has_bounds_and_ratios() {
         let rows = [
             Row {
