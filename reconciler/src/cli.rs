@@ -419,6 +419,31 @@ pub enum DevCommand {
         #[arg(long)]
         timeout: Option<u64>,
     },
+    /// Measure the lead time of a chaincode rollout (issue 19).
+    ///
+    /// For each N of --orgs: starts and founds an N-organization devnet with
+    /// one agent per organization, measures one ordered round, the idle
+    /// agents, a signed and auto-approved `kv` upgrade through the agents
+    /// (told by POST /trigger) and the same upgrade by a zero-delay `peer`
+    /// CLI script; prints one table. Stops everything it started.
+    Bench {
+        /// Organization counts, e.g. 3,5,10.
+        #[arg(long, default_value = "3,5,10")]
+        orgs: String,
+        /// The spec the N-organization networks are modelled on.
+        #[arg(long, default_value = "network-spec")]
+        spec: PathBuf,
+        /// Where each run's state goes (<dir>/n<N>; kept for the logs).
+        #[arg(long, default_value = ".opssc-bench")]
+        state_dir: PathBuf,
+        /// Give up a wait after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Which flows: rollout (a kv upgrade), add-org (a new organization
+        /// on ops and two application channels with two chaincodes each).
+        #[arg(long, default_value = "rollout")]
+        flows: String,
+    },
     /// Show the devnet's processes, ports, channels and heights.
     Status {
         #[arg(long, default_value = opssc_devnet::cli::DEFAULT_STATE_DIR)]

@@ -44,6 +44,23 @@ pub fn run(cmd: DevCommand) -> Result<i32> {
         },
         DevCommand::Down { state_dir, keep } => cli::down(&state_dir, keep),
         DevCommand::Status { state_dir, json } => cli::show_status(&state_dir, json),
+        DevCommand::Bench {
+            orgs,
+            spec,
+            state_dir,
+            timeout,
+            flows,
+        } => {
+            let (rollout, add_org) = super::dev_bench::parse_flows(&flows)?;
+            super::dev_bench::run(super::dev_bench::BenchOptions {
+                orgs: super::dev_bench::parse_orgs(&orgs)?,
+                spec,
+                state_dir,
+                timeout: Duration::from_secs(timeout),
+                rollout,
+                add_org,
+            })
+        }
         DevCommand::Demo {
             scenario,
             state_dir,
@@ -112,9 +129,9 @@ fn optional_sibling(name: &str) -> PathBuf {
 }
 
 /// `opssc dev up`'s servers: processes, recorded by the devnet.
-struct Processes {
-    chaincode: PathBuf,
-    kvcc: PathBuf,
+pub(crate) struct Processes {
+    pub(crate) chaincode: PathBuf,
+    pub(crate) kvcc: PathBuf,
 }
 
 impl opssc::dev::Servers for Processes {

@@ -186,7 +186,7 @@ fn chaincode_of(text: &str) -> anyhow::Result<(String, String)> {
 
 /// Whether the organization of `config` is Ready and its own peer has
 /// `version` of `name` committed on `channel`. Connects on first use.
-async fn converged(
+pub(crate) async fn converged(
     config: &Path,
     ctx: &mut Option<Context>,
     channel: &str,

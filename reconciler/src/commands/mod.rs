@@ -5,6 +5,7 @@ mod approve;
 mod bootstrap;
 mod dev;
 mod dev_add_org;
+mod dev_bench;
 mod dev_demo;
 mod found;
 mod live;

@@ -1,0 +1,1409 @@
+//! `opssc dev bench`: the lead time of a chaincode rollout through the agents,
+//! against its lower bound and against a zero-delay `peer` CLI script, for N
+//! organizations (issue 19, "A benchmark harness in the repository").
+//!
+//! For each N of `--orgs` (default 3, 5, 10) one run:
+//! 1. an N-organization variant of the spec ([`n_org_spec`]: every
+//!    organization a member of `ops` and `trade`, `kv` on `trade` with the
+//!    channel's default MAJORITY endorsement) is started and founded exactly
+//!    as `opssc dev up --spec` does ([`opssc::dev::found`], the same
+//!    [`super::dev::Processes`]); every organization's agent configuration
+//!    gets an `autoApprove` rule for `ChaincodeUpgrade` of `kv` on `trade`
+//!    (its standing consent) and a `listen` address; one `opssc agent`
+//!    process per organization is started, and the run waits until `kv 1.0`
+//!    is committed and every organization is Ready;
+//! 2. the round time: a `kv put` submitted alone through Org1's gateway, from
+//!    signing until every peer answers the new value (median of
+//!    [`ROUND_SAMPLES`]); the lower bound is [`rollout_rounds`] × that time;
+//! 3. the idle agents' RSS and CPU over [`IDLE_WINDOW`];
+//! 4. **agents**: Org1's admin commits the signed upgrade of `kv` (the
+//!    others' auto-approve rules cover it, so the change is consented at that
+//!    moment); the clock starts when the commit is written; every agent is
+//!    told with `POST /trigger`, so the git poll interval is not measured; the
+//!    clock stops when every peer has the new definition committed and `kv`
+//!    answers there. `MVCC_READ_CONFLICT`s in the agents' logs written during
+//!    the upgrade are counted;
+//! 5. the agents are stopped (their PIDs, children of this process) so they do
+//!    not restore the spec's definition, and **script**: the next sequence of
+//!    `kv` by the real `peer` binary the devnet runs, as a zero-delay script
+//!    does it: `approveformyorg` as each organization one after the other,
+//!    `commit` (endorsed by a majority's peers), then per peer
+//!    `querycommitted` until it shows the new sequence and `chaincode query`.
+//!
+//! With `--flows add-org` (before the rollouts), for each N: a network of
+//! [`add_org_spec`] (a second application channel, two chaincodes on each)
+//! whose agents poll every second, its round, then the scenario of `opssc
+//! dev demo add-org` (shared code, [`super::dev_add_org::add_org`]) timed
+//! from the new organization's commit to its four chaincodes answering on
+//! its peer, against [`add_org_rounds`] × the round.
+//!
+//! It prints one table ([`render_table`]). Key decisions: the round counting
+//! (what the design needs, not what today's agent does), the spec variants,
+//! the log timeline and the table are pure functions, unit-tested; the
+//! measurement itself needs a devnet and is not part of the test suite; the
+//! bench starts and founds its networks through the same code as `opssc dev
+//! up` and the demos, so it measures what users run.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use opssc_devnet::founding::{admin, connect};
+use opssc_devnet::spec_repo::commit_files;
+use opssc_devnet::{Devnet, DevnetOptions, OrgHandle};
+use opssc_fabric::endorser::Endorser;
+use opssc_fabric::gateway::Gateway;
+use opssc_fabric::tx::ChaincodeCall;
+use opssc_schema::local::{AgentConfig, AutoApproveRule, SpecSource};
+use serde_json::{Value, json};
+
+use super::dev_demo::bump_chaincode_document;
+
+/// How many lone transactions give the round time (their median).
+pub const ROUND_SAMPLES: usize = 5;
+/// How long the idle agents are watched.
+pub const IDLE_WINDOW: Duration = Duration::from_secs(10);
+/// The chaincode the bench upgrades, and its channel.
+const CC: &str = "kv";
+const CHANNEL: &str = "trade";
+
+// ------------------------------------------------------------ pure parts
+
+/// `3,5,10` → `[3, 5, 10]`; each between 2 and 20.
+pub fn parse_orgs(s: &str) -> anyhow::Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let n: usize = part
+            .parse()
+            .with_context(|| format!("{part:?} in --orgs is not a number (e.g. --orgs 3,5,10)"))?;
+        if !(2..=20).contains(&n) {
+            bail!("--orgs {n}: a bench network has 2 to 20 organizations");
+        }
+        out.push(n);
+    }
+    if out.is_empty() {
+        bail!("--orgs names no organization count (e.g. --orgs 3,5,10)");
+    }
+    Ok(out)
+}
+
+/// One dependent ordered round of a flow, and why it cannot overlap the
+/// one before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Round {
+    pub what: &'static str,
+    pub why: &'static str,
+}
+
+/// The dependent ordered rounds of a consented chaincode rollout, as the
+/// design requires them (the issue's target: no tally round, votes and own
+/// approvals together, reports riding along).
+pub fn rollout_rounds() -> Vec<Round> {
+    vec![
+        Round {
+            what: "one organization files the ChaincodeUpgrade proposal (and approves its own definition)",
+            why: "the others vote on a proposal on the chain, so it must be committed first",
+        },
+        Round {
+            what: "the other organizations vote, each approving its own definition in the same round",
+            why: "the vote that reaches the quorum decides; an approval needs no proposal record, but the commit needs the decision",
+        },
+        Round {
+            what: "the executor commits the definition",
+            why: "Fabric commits only a definition a majority has approved, and the OpsSC only an approved proposal",
+        },
+    ]
+}
+
+/// The dependent ordered rounds of adding an organization to the ops channel
+/// and two application channels with two chaincodes each, as the design
+/// requires them (the OrgAdds of every channel filed together, the config
+/// signatures riding along with the votes, reports riding along).
+pub fn add_org_rounds() -> Vec<Round> {
+    vec![
+        Round {
+            what: "one member files the OrgAdd of every channel the new organization joins",
+            why: "the others vote on proposals on the chain",
+        },
+        Round {
+            what: "the members vote, each vote carrying its admin's signature of the config update",
+            why: "the update needs a majority's signatures, which exist only once they consented",
+        },
+        Round {
+            what: "the executor submits the config updates of all channels at once",
+            why: "the new organization's peer can join a channel only once its config lists the organization",
+        },
+        Round {
+            what: "the new organization approves every committed chaincode at once",
+            why: "its peer runs a chaincode only once its organization approved the definition (with its package); the join itself is not an ordered transaction",
+        },
+    ]
+}
+
+/// The rounds this agent takes today (for the reading, not the bound):
+/// propose, vote ∥, tally, approve ∥ with the install report, the approval
+/// report, commit.
+pub const AGENT_ROUNDS_TODAY: usize = 6;
+
+/// The rounds of the zero-delay script: each organization approves after
+/// the previous one (one admin, one terminal), then the commit.
+pub fn script_rounds(orgs: usize) -> usize {
+    orgs + 1
+}
+
+/// Seconds since midnight (UTC) of a log line's RFC 3339 timestamp
+/// (`2026-12-05T11:02:54.659158Z ...`); `None` for a line without one.
+pub fn log_time_of_day(line: &str) -> Option<f64> {
+    let t = line.get(11..)?.split('Z').next()?;
+    let mut parts = t.splitn(3, ':');
+    let h: f64 = parts.next()?.parse().ok()?;
+    let m: f64 = parts.next()?.parse().ok()?;
+    let s: f64 = parts.next()?.parse().ok()?;
+    (line.as_bytes().get(10) == Some(&b'T')).then_some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// What an agent did after the change, from its log (`msp`, text): every
+/// action, failed step and spec move, as (seconds after `t0`, MSP ID,
+/// message), in time order. `t0` is seconds since midnight UTC; a line
+/// before it (by up to a minute: clock and write order) counts from 0.
+pub fn timeline(logs: &[(String, String)], t0: f64) -> Vec<(f64, String, String)> {
+    let mut out = Vec::new();
+    for (msp, text) in logs {
+        for line in text.lines() {
+            let Some(t) = log_time_of_day(line) else {
+                continue;
+            };
+            let Some(msg) = line.split_once(": ").map(|(_, m)| m).filter(|m| {
+                m.starts_with("acted") || m.starts_with("step failed") || m.contains("moved")
+            }) else {
+                continue;
+            };
+            // Across midnight the difference wraps around.
+            let d = (t - t0).rem_euclid(86400.0);
+            let d = if d > 86400.0 - 60.0 { 0.0 } else { d };
+            let msg = msg
+                .replace("acted commit=", "")
+                .split_once(" action=")
+                .map_or(msg.to_string(), |(_, a)| a.to_string());
+            out.push((d, msp.clone(), msg));
+        }
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+/// The median of `samples` (seconds); `None` for none.
+pub fn median(samples: &[f64]) -> Option<f64> {
+    let mut s: Vec<f64> = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(s[n / 2]),
+        n => Some((s[n / 2 - 1] + s[n / 2]) / 2.0),
+    }
+}
+
+/// How many MVCC read conflicts an agent log reports.
+pub fn count_mvcc(log: &str) -> usize {
+    log.matches("MVCC_READ_CONFLICT").count()
+}
+
+/// CPU use in percent of one core: `ticks` of user+system time (at
+/// `ticks_per_sec`) over `wall`.
+pub fn cpu_percent(ticks: u64, ticks_per_sec: u64, wall: Duration) -> f64 {
+    if ticks_per_sec == 0 || wall.is_zero() {
+        return 0.0;
+    }
+    100.0 * ticks as f64 / ticks_per_sec as f64 / wall.as_secs_f64()
+}
+
+/// One line of the table. `None`: not measured (the reason is printed).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row {
+    pub flow: String,
+    pub orgs: usize,
+    pub round: Option<f64>,
+    pub rounds: usize,
+    pub agents: Option<f64>,
+    pub script: Option<f64>,
+    pub mvcc: Option<usize>,
+}
+
+impl Row {
+    pub fn lower_bound(&self) -> Option<f64> {
+        self.round.map(|r| r * self.rounds as f64)
+    }
+}
+
+fn secs(v: Option<f64>) -> String {
+    v.map_or("–".into(), |s| format!("{s:.2} s"))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+        _ => "–".into(),
+    }
+}
+
+/// The result table (Markdown, as docs/BENCHMARKS.md records it).
+pub fn render_table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| flow | N | lower bound | agents | script | agents / lower bound | agents / script | MVCC conflicts |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for r in rows {
+        let lb = r.lower_bound();
+        let bound = match (lb, r.round) {
+            (Some(lb), Some(round)) => format!("{lb:.2} s ({} × {round:.2} s)", r.rounds),
+            _ => "–".into(),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.flow,
+            r.orgs,
+            bound,
+            secs(r.agents),
+            secs(r.script),
+            ratio(r.agents, lb),
+            ratio(r.agents, r.script),
+            r.mvcc.map_or("–".into(), |m| m.to_string()),
+        ));
+    }
+    out
+}
+
+/// The spec of `base` (relative path → text; `network-spec/`'s files) for
+/// `n` peer organizations: `orgs/org<i>.yaml` for each (modelled on Org1's
+/// file), every channel with all of them as members, and every chaincode's
+/// explicit endorsement policy dropped (it names the reference's three
+/// organizations; the channel's MAJORITY default applies instead).
+pub fn n_org_spec(base: &[(String, String)], n: usize) -> anyhow::Result<Vec<(String, String)>> {
+    let members: Vec<String> = (1..=n).map(|i| format!("Org{i}MSP")).collect();
+    let template = base
+        .iter()
+        .find(|(p, _)| p == "orgs/org1.yaml")
+        .map(|(_, t)| t.as_str())
+        .context("the base spec has no orgs/org1.yaml to model the organizations on")?;
+    let mut out = Vec::new();
+    for (path, text) in base {
+        if path.starts_with("orgs/org") && path != "orgs/orderer.yaml" {
+            continue; // regenerated below
+        }
+        if !(path.starts_with("channels/") || path.starts_with("chaincodes/")) {
+            out.push((path.clone(), text.clone()));
+            continue;
+        }
+        let doc: Value = serde_saphyr::from_str(text)
+            .with_context(|| format!("{path} of the base spec does not parse"))?;
+        let edited = match doc.get("kind").and_then(Value::as_str) {
+            Some("Channel") => {
+                let mut doc = doc;
+                doc["spec"]["members"] = json!(members);
+                Some(doc)
+            }
+            Some("Chaincode") => {
+                let mut doc = doc;
+                if let Some(spec) = doc.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove("endorsementPolicy");
+                }
+                Some(doc)
+            }
+            _ => None,
+        };
+        let text = match edited {
+            Some(doc) => serde_saphyr::to_string(&doc)
+                .with_context(|| format!("{path} does not serialize"))?,
+            None => text.clone(),
+        };
+        out.push((path.clone(), text));
+    }
+    for i in 1..=n {
+        let text = template
+            .replace("org1", &format!("org{i}"))
+            .replace("Org1MSP", &format!("Org{i}MSP"));
+        out.push((format!("orgs/org{i}.yaml"), text));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The add-org bench's spec: [`n_org_spec`] plus a second application
+/// channel `market` (`trade`'s settings) and two chaincodes on each
+/// application channel (`kv`, `kv2` on `trade`; `mk`, `mk2` on `market`).
+pub fn add_org_spec(base: &[(String, String)], n: usize) -> anyhow::Result<Vec<(String, String)>> {
+    let mut files = n_org_spec(base, n)?;
+    let text_of = |files: &[(String, String)], path: &str| -> anyhow::Result<String> {
+        files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, t)| t.clone())
+            .with_context(|| format!("the base spec has no {path}"))
+    };
+    let renamed = |text: &str, name: &str, channel: Option<&str>| -> anyhow::Result<String> {
+        let mut doc: Value =
+            serde_saphyr::from_str(text).context("a base document does not parse")?;
+        doc["metadata"]["name"] = json!(name);
+        if let Some(ch) = channel {
+            doc["spec"]["channel"] = json!(ch);
+        }
+        Ok(serde_saphyr::to_string(&doc)?)
+    };
+    let trade = text_of(&files, "channels/trade.yaml")?;
+    let kv = text_of(&files, "chaincodes/kv.yaml")?;
+    files.push((
+        "channels/market.yaml".into(),
+        renamed(&trade, "market", None)?,
+    ));
+    for (name, channel) in [("kv2", "trade"), ("mk", "market"), ("mk2", "market")] {
+        files.push((
+            format!("chaincodes/{name}.yaml"),
+            renamed(&kv, name, Some(channel))?,
+        ));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The auto-approve rule every organization's agent gets: its standing
+/// consent to upgrades of the bench's chaincode.
+pub fn bench_rule() -> AutoApproveRule {
+    AutoApproveRule {
+        name: Some("bench: kv upgrades".into()),
+        kinds: vec!["ChaincodeUpgrade".into()],
+        channels: vec![CHANNEL.into()],
+        chaincodes: vec![CC.into()],
+        proposed_by: Vec::new(),
+    }
+}
+
+// ------------------------------------------------------------ the run
+
+/// What one run of `opssc dev bench` is told.
+pub struct BenchOptions {
+    pub orgs: Vec<usize>,
+    pub spec: PathBuf,
+    pub state_dir: PathBuf,
+    pub timeout: Duration,
+    /// Which flows run.
+    pub rollout: bool,
+    pub add_org: bool,
+}
+
+/// `rollout,add-org` → (rollout, add-org).
+pub fn parse_flows(s: &str) -> anyhow::Result<(bool, bool)> {
+    let (mut rollout, mut add_org) = (false, false);
+    for f in s.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        match f {
+            "rollout" => rollout = true,
+            "add-org" => add_org = true,
+            other => bail!("unknown flow {other:?} in --flows (rollout, add-org)"),
+        }
+    }
+    if !(rollout || add_org) {
+        bail!("--flows names no flow (rollout, add-org)");
+    }
+    Ok((rollout, add_org))
+}
+
+/// Idle agents, per organization: (RSS bytes, CPU %).
+struct Idle(Vec<(String, u64, f64)>);
+
+/// Runs the bench for every N; prints the table; the exit code.
+pub fn run(opts: BenchOptions) -> anyhow::Result<i32> {
+    let base = read_spec_dir(&opts.spec)?;
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for &n in &opts.orgs {
+        if !opts.add_org {
+            continue;
+        }
+        println!("\n== add-org: {n} organizations + 1 ==");
+        match run_add_org(&opts, &base, n) {
+            Ok(row) => {
+                println!("{}", render_table(std::slice::from_ref(&row)));
+                rows.push(row);
+            }
+            Err(e) => {
+                failed = true;
+                println!("add-org at {n} organizations: the run failed: {e:#}");
+            }
+        }
+    }
+    for &n in &opts.orgs {
+        if !opts.rollout {
+            continue;
+        }
+        println!("\n== {n} organizations ==");
+        match run_one(&opts, &base, n) {
+            Ok((row, idle)) => {
+                for (msp, rss, cpu) in &idle.0 {
+                    println!(
+                        "idle agent {msp}: RSS {:.1} MB, CPU {cpu:.2} % ({} build)",
+                        *rss as f64 / 1e6,
+                        build_profile()
+                    );
+                }
+                println!("{}", render_table(std::slice::from_ref(&row)));
+                rows.push(row);
+            }
+            Err(e) => {
+                failed = true;
+                println!("{n} organizations: the run failed: {e:#}");
+            }
+        }
+    }
+    let lines: Vec<String> = rollout_rounds()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("  {}. {} ({})", i + 1, r.what, r.why))
+        .collect();
+    let add: Vec<String> = add_org_rounds()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("  {}. {} ({})", i + 1, r.what, r.why))
+        .collect();
+    println!(
+        "\nAdd-org lower bound = {} dependent ordered rounds × the measured round:\n{}",
+        add_org_rounds().len(),
+        add.join("\n")
+    );
+    println!(
+        "\nRollout lower bound = {} dependent ordered rounds × the measured round:\n{}\n(this agent takes {AGENT_ROUNDS_TODAY} today; the script takes N approvals + 1 commit, one after the other)\nBuild: {}\n",
+        rollout_rounds().len(),
+        lines.join("\n"),
+        build_profile()
+    );
+    print!("{}", render_table(&rows));
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// The first three fields of `/proc/loadavg` ("?" where it cannot be read).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
+
+/// Every `.yaml` file under `dir`, by path relative to it.
+fn read_spec_dir(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d)
+            .with_context(|| format!("cannot read the spec directory {} (--spec)", d.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                let rel = path.strip_prefix(dir)?.to_string_lossy().into_owned();
+                out.push((rel, std::fs::read_to_string(&path)?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The agent processes this bench started; stopped (by their PIDs) on drop.
+struct Agents {
+    procs: Vec<(String, Child, PathBuf, String)>,
+}
+
+impl Agents {
+    fn stop(&mut self) {
+        for (_, child, _, _) in &mut self.procs {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.procs.clear();
+    }
+}
+
+impl Drop for Agents {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One organization's admin at its own peer.
+struct Admin {
+    msp_id: String,
+    endorser: Endorser,
+    gateway: Gateway,
+}
+
+fn free_address() -> anyhow::Result<String> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .to_string())
+}
+
+/// A founded bench network with its agents running.
+struct Net {
+    root: PathBuf,
+    devnet: Devnet,
+    founded: opssc_devnet::Founded,
+    servers: super::dev::Processes,
+    orgs: Vec<OrgHandle>,
+    agents: Agents,
+}
+
+/// Starts and founds the network of `files` (the spec) in
+/// `<state>/<name>`, then one agent per organization (see [`start_agents`]).
+fn start_net(
+    opts: &BenchOptions,
+    files: Vec<(String, String)>,
+    name: &str,
+    poll_seconds: Option<u64>,
+    say: &dyn Fn(&str),
+) -> anyhow::Result<Net> {
+    let root = std::path::absolute(opts.state_dir.join(name))?;
+    if root.exists() {
+        std::fs::remove_dir_all(&root)
+            .with_context(|| format!("cannot clear {} from an earlier bench", root.display()))?;
+    }
+    let spec_dir = root.join("spec");
+    for (rel, text) in files {
+        let path = spec_dir.join(rel);
+        std::fs::create_dir_all(path.parent().expect("a file in a directory"))?;
+        std::fs::write(&path, text)?;
+    }
+    let mut dopts = DevnetOptions::from_spec(&spec_dir)?;
+    dopts.state_dir = Some(root.join("devnet"));
+    dopts.keep_state = true;
+    dopts.quiet = true;
+    dopts.ready_timeout = Duration::from_secs(120);
+    let mut devnet = Devnet::start(dopts)?;
+    let n = devnet.orgs().len();
+    say(&format!("{n}-organization devnet ready"));
+    let mut servers = super::dev::Processes {
+        chaincode: super::dev::sibling("opssc-chaincode")?,
+        kvcc: super::dev::sibling("kvcc")?,
+    };
+    let founded = opssc::dev::found(
+        &mut devnet,
+        &spec_dir,
+        &mut servers,
+        Duration::from_secs(300),
+        say,
+    )?;
+    say("consortium founded");
+
+    let orgs: Vec<OrgHandle> = devnet.orgs().to_vec();
+    let agents = start_agents(&devnet, &orgs, poll_seconds)?;
+    say(&format!("{n} agents started"));
+    Ok(Net {
+        root,
+        devnet,
+        founded,
+        servers,
+        orgs,
+        agents,
+    })
+}
+
+/// Each organization's admin at its own peer.
+async fn admins(orgs: &[OrgHandle]) -> anyhow::Result<Vec<Admin>> {
+    let mut admins = Vec::new();
+    for o in orgs {
+        let node = connect(&o.peers[0]).await?;
+        let signer = admin(o)?;
+        admins.push(Admin {
+            msp_id: o.msp_id.clone(),
+            endorser: Endorser::new(node.clone(), signer.clone()),
+            gateway: Gateway::new(node, signer),
+        });
+    }
+    Ok(admins)
+}
+
+/// The median of [`ROUND_SAMPLES`] lone rounds.
+async fn measure_round(admins: &[Admin], say: &dyn Fn(&str)) -> anyhow::Result<f64> {
+    let mut samples = Vec::new();
+    for i in 0..ROUND_SAMPLES {
+        samples.push(round_time(admins, &format!("round{i}")).await?);
+    }
+    let round = median(&samples).expect("samples");
+    say(&format!(
+        "one ordered round: median {round:.2} s of {:?}",
+        samples
+            .iter()
+            .map(|s| format!("{s:.2}"))
+            .collect::<Vec<_>>()
+    ));
+    Ok(round)
+}
+
+/// The add-org flow at `n` existing organizations: the network of
+/// [`add_org_spec`] with agents polling every second, its round, then the
+/// `opssc dev demo add-org` scenario (Org<n+1>'s nodes and agent, the
+/// sponsor's and its own signed commits, the members' approvals in git)
+/// timed from the new organization's commit to the last chaincode answering
+/// on its peer.
+fn run_add_org(opts: &BenchOptions, base: &[(String, String)], n: usize) -> anyhow::Result<Row> {
+    let t0 = Instant::now();
+    let say = |m: &str| println!("[{:>6.1} s] {m}", t0.elapsed().as_secs_f64());
+    let net = start_net(
+        opts,
+        add_org_spec(base, n)?,
+        &format!("add-org-n{n}"),
+        Some(1),
+        &say,
+    )?;
+    opssc_fabric::participation::install_ring_provider();
+    let rt = super::agent::runtime()?;
+    let round = rt.block_on(async {
+        let admins = admins(&net.orgs).await?;
+        let configs: Vec<PathBuf> = net.orgs.iter().map(|o| o.agent_config.clone()).collect();
+        wait_ready(&admins, &configs, "1.0", opts.timeout).await?;
+        say("4 chaincodes committed by the agents, every organization Ready");
+        measure_round(&admins, &say).await
+    })?;
+    drop(rt);
+    let state_dir = net.devnet.state_dir().to_path_buf();
+    let new_msp = format!("Org{}MSP", n + 1);
+    let logs: Vec<PathBuf> = net
+        .orgs
+        .iter()
+        .map(|o| o.msp_id.clone())
+        .chain(std::iter::once(new_msp))
+        .map(|m| net.devnet.log_path(&format!("agent-{m}")))
+        .collect();
+    let offsets: Vec<u64> = logs
+        .iter()
+        .map(|l| std::fs::metadata(l).map_or(0, |m| m.len()))
+        .collect();
+    say(&format!(
+        "load average before the add-org: {}",
+        load_average()
+    ));
+    let result = super::dev_add_org::add_org(&state_dir, opts.timeout, n);
+    // What the scenario started (the new organization's peer and servers,
+    // recorded in devnet.json, and its agent, in agents.pids) is stopped by
+    // those PIDs; the devnet's own processes with it.
+    if let Ok(text) = std::fs::read_to_string(state_dir.join("agents.pids")) {
+        for pid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            // SAFETY: kill(2) on a PID this bench's scenario started.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+    let _ = opssc_devnet::cli::stop_recorded(&state_dir, true);
+    let (code, took) = result?;
+    let mut mvcc = 0;
+    for (log, from) in logs.iter().zip(offsets) {
+        mvcc += count_mvcc(&read_from(log, from).unwrap_or_default());
+    }
+    if code != 0 {
+        bail!(
+            "the add-org scenario did not finish (exit {code}); the logs are in {}",
+            state_dir.join("logs").display()
+        );
+    }
+    Ok(Row {
+        flow: "add-org (2 channels × 2 chaincodes)".into(),
+        orgs: n,
+        round: Some(round),
+        rounds: add_org_rounds().len(),
+        agents: took,
+        script: None,
+        mvcc: Some(mvcc),
+    })
+}
+
+fn run_one(
+    opts: &BenchOptions,
+    base: &[(String, String)],
+    n: usize,
+) -> anyhow::Result<(Row, Idle)> {
+    let t0 = Instant::now();
+    let say = |m: &str| println!("[{:>6.1} s] {m}", t0.elapsed().as_secs_f64());
+    let Net {
+        root,
+        devnet,
+        founded,
+        servers,
+        orgs,
+        mut agents,
+    } = start_net(opts, n_org_spec(base, n)?, &format!("n{n}"), None, &say)?;
+
+    opssc_fabric::participation::install_ring_provider();
+    let rt = super::agent::runtime()?;
+    let repo_dir = founded.spec_repo.path.clone();
+    let key = founded.spec_repo.admin_key("Org1MSP")?;
+    let (row, idle, seq) = rt.block_on(async {
+        let admins = admins(&orgs).await?;
+        let configs: Vec<PathBuf> = orgs.iter().map(|o| o.agent_config.clone()).collect();
+        wait_ready(&admins, &configs, "1.0", opts.timeout).await?;
+        say("kv 1.0 committed by the agents, every organization Ready");
+        let round = measure_round(&admins, &say).await?;
+
+        // Idle agents (a pass may still be finishing: let it).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let idle = measure_idle(&agents, IDLE_WINDOW).await?;
+
+        // The upgrade through the agents. The machine's load goes with the
+        // figure: on a shared machine it moves them more than anything else.
+        say(&format!(
+            "load average before the upgrade: {}",
+            load_average()
+        ));
+        let repo = git2::Repository::open(&repo_dir)?;
+        let file = "chaincodes/kv.yaml";
+        let text = std::fs::read_to_string(repo_dir.join(file))?;
+        let (new_text, old, new) = bump_chaincode_document(&text)?;
+        let offsets: Vec<u64> = agents
+            .procs
+            .iter()
+            .map(|(_, _, log, _)| std::fs::metadata(log).map_or(0, |m| m.len()))
+            .collect();
+        commit_files(
+            &repo,
+            &[(file, Some(&new_text))],
+            &format!("kv: upgrade {old} -> {new} (bench)"),
+            Some(&key),
+        )?;
+        let start = Instant::now();
+        let t0 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs_f64()
+            .rem_euclid(86400.0);
+        for (msp, _, _, listen) in &agents.procs {
+            if let Err(e) = trigger(listen).await {
+                say(&format!("POST /trigger to {msp}'s agent failed: {e:#}"));
+            }
+        }
+        let agents_took = wait_definition(&admins, &new, None, start, opts.timeout).await?;
+        say(&format!(
+            "agents: kv {new} answering on every peer {agents_took:.2} s after the consented commit"
+        ));
+        // Let the agents finish the pass that committed (its log lines).
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut mvcc = 0;
+        let mut logs = Vec::new();
+        for ((msp, _, log, _), from) in agents.procs.iter().zip(&offsets) {
+            let text = read_from(log, *from)?;
+            let here = count_mvcc(&text);
+            mvcc += here;
+            if here > 0 {
+                say(&format!("{msp}'s agent: {here} MVCC_READ_CONFLICT"));
+            }
+            logs.push((msp.clone(), text));
+        }
+        let lines: Vec<String> = timeline(&logs, t0)
+            .into_iter()
+            .map(|(d, msp, msg)| format!("+{d:6.2} s  {msp}  {msg}"))
+            .collect();
+        let lines = lines.join("\n");
+        println!("agents' timeline after the commit (from their logs):\n{lines}");
+        std::fs::write(root.join("upgrade-timeline.txt"), lines + "\n")?;
+        let seq = opssc_fabric::lifecycle::query_committed(&admins[0].endorser, CHANNEL, CC)
+            .await?
+            .context("kv has no committed definition after the upgrade")?
+            .sequence;
+        anyhow::Ok((
+            Row {
+                flow: "chaincode rollout".into(),
+                orgs: n,
+                round: Some(round),
+                rounds: rollout_rounds().len(),
+                agents: Some(agents_took),
+                script: None,
+                mvcc: Some(mvcc),
+            },
+            idle,
+            seq,
+        ))
+    })?;
+    let mut row = row;
+
+    // The zero-delay peer CLI script, agents stopped.
+    agents.stop();
+    say("agents stopped (they would restore the spec's definition)");
+    let package_id = opssc_devnet::founding::demo_chaincodes(
+        &opssc_schema::load_dir(&repo_dir)
+            .spec
+            .context("the spec repository does not validate")?,
+        &servers.kvcc,
+        &|_| {},
+    )?
+    .into_iter()
+    .find(|d| d.name == CC)
+    .context("no kv demo chaincode in the spec")?
+    .package_id;
+    let script = run_script(&devnet, &orgs, &package_id, seq + 1)?;
+    say(&format!(
+        "script: sequence {} answering on every peer in {script:.2} s ({} rounds)",
+        seq + 1,
+        script_rounds(n)
+    ));
+    row.script = Some(script);
+    drop(devnet);
+    Ok((row, idle))
+}
+
+/// Gives each organization's agent its auto-approve rule and a listen
+/// address, then starts it (`opssc agent`, this executable), logging to
+/// `<devnet>/logs/agent-<MSP>.log`.
+fn start_agents(
+    devnet: &Devnet,
+    orgs: &[OrgHandle],
+    poll_seconds: Option<u64>,
+) -> anyhow::Result<Agents> {
+    let exe = std::env::current_exe()?;
+    let mut agents = Agents { procs: Vec::new() };
+    for o in orgs {
+        let path = &o.agent_config;
+        let text = std::fs::read_to_string(path)?;
+        // Parsed without resolving paths, so the relative paths stay relative.
+        let mut config: AgentConfig =
+            serde_saphyr::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+        config.auto_approve.push(bench_rule());
+        if let (Some(every), Some(SpecSource::Git { poll_seconds, .. })) =
+            (poll_seconds, config.spec.as_mut())
+        {
+            *poll_seconds = Some(every);
+        }
+        let listen = free_address()?;
+        config.listen = Some(listen.clone());
+        std::fs::write(path, config.to_yaml())?;
+        let log = devnet.log_path(&format!("agent-{}", o.msp_id));
+        let file = std::fs::File::create(&log)?;
+        let child = Command::new(&exe)
+            .args(["agent", "--config"])
+            .arg(path)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()
+            .with_context(|| format!("starting {}'s agent", o.msp_id))?;
+        agents.procs.push((o.msp_id.clone(), child, log, listen));
+    }
+    Ok(agents)
+}
+
+/// `POST /trigger` to an agent's listen address.
+async fn trigger(listen: &str) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(listen).await?;
+    s.write_all(
+        b"POST /trigger HTTP/1.1\r\nHost: bench\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await?;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await??;
+    let head = String::from_utf8_lossy(&buf[..n]);
+    if !head.contains(" 20") {
+        bail!("the agent answered {head:?}");
+    }
+    Ok(())
+}
+
+/// The text of `path` from byte `from`.
+fn read_from(path: &Path, from: u64) -> anyhow::Result<String> {
+    use std::io::Seek as _;
+    let mut f = std::fs::File::open(path)?;
+    f.seek(std::io::SeekFrom::Start(from))?;
+    let mut s = String::new();
+    f.read_to_string(&mut s)?;
+    Ok(s)
+}
+
+/// Waits until `version` of kv is committed on every peer and every
+/// organization reports Ready.
+async fn wait_ready(
+    admins: &[Admin],
+    configs: &[PathBuf],
+    version: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut ctxs: Vec<Option<opssc::agent::context::Context>> =
+        configs.iter().map(|_| None).collect();
+    loop {
+        let mut done = 0;
+        for (config, ctx) in configs.iter().zip(ctxs.iter_mut()) {
+            match super::dev_demo::converged(config, ctx, CHANNEL, CC, version).await {
+                Ok(true) => done += 1,
+                Ok(false) => {}
+                Err(_) => *ctx = None,
+            }
+        }
+        if done == admins.len() {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            bail!(
+                "only {done} of {} organizations have kv {version} and are Ready after {} s; the agents' logs are in the devnet's logs/",
+                admins.len(),
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One lone transaction: from signing until every peer answers its value.
+async fn round_time(admins: &[Admin], key: &str) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    admins[0]
+        .gateway
+        .submit_transaction(CHANNEL, CC, "put", [key.as_bytes(), b"bench".as_slice()])
+        .await
+        .with_context(|| format!("kv put {key}"))?;
+    let call = ChaincodeCall::new(CHANNEL, CC, "get", [key]);
+    // Every peer at once: asking them one after the other would add the
+    // queries of the peers already done to the round.
+    let mut waits = tokio::task::JoinSet::new();
+    for a in admins {
+        let (endorser, call, msp, key) = (
+            a.endorser.clone(),
+            call.clone(),
+            a.msp_id.clone(),
+            key.to_string(),
+        );
+        waits.spawn(async move {
+            loop {
+                match endorser.query("get", &call).await {
+                    Ok(v) if v == b"bench" => return Ok(()),
+                    _ if start.elapsed() > Duration::from_secs(60) => {
+                        bail!("{key} is not on {msp}'s peer after 60 s")
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        });
+    }
+    while let Some(r) = waits.join_next().await {
+        r??;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Seconds from `start` until every peer has kv `version` (and `sequence`,
+/// when given) committed and kv answers there.
+async fn wait_definition(
+    admins: &[Admin],
+    version: &str,
+    sequence: Option<i64>,
+    start: Instant,
+    timeout: Duration,
+) -> anyhow::Result<f64> {
+    let call = ChaincodeCall::new(CHANNEL, CC, "get", ["round0"]);
+    let mut waits = tokio::task::JoinSet::new();
+    for a in admins {
+        let (endorser, call, msp, version) = (
+            a.endorser.clone(),
+            call.clone(),
+            a.msp_id.clone(),
+            version.to_string(),
+        );
+        waits.spawn(async move {
+            loop {
+                let committed =
+                    opssc_fabric::lifecycle::query_committed(&endorser, CHANNEL, CC).await;
+                let there = matches!(&committed, Ok(Some(d))
+                    if d.version == version && sequence.is_none_or(|s| d.sequence == s));
+                if there && endorser.query("get", &call).await.is_ok() {
+                    return Ok(());
+                }
+                if start.elapsed() > timeout {
+                    bail!(
+                        "kv {version} does not answer on {msp}'s peer after {} s; look at the agents' logs",
+                        timeout.as_secs()
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
+    while let Some(r) = waits.join_next().await {
+        r??;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// RSS and CPU of every agent over `window`, from `/proc`.
+async fn measure_idle(agents: &Agents, window: Duration) -> anyhow::Result<Idle> {
+    let ticks = |pid: u32| -> anyhow::Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // Fields after the command name, which is in parentheses.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+        Ok(f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
+    };
+    let rss = |pid: u32| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .map_or(0, |kb| kb * 1024)
+    };
+    let before: Vec<u64> = agents
+        .procs
+        .iter()
+        .map(|(_, c, _, _)| ticks(c.id()))
+        .collect::<anyhow::Result<_>>()?;
+    let t = Instant::now();
+    tokio::time::sleep(window).await;
+    let wall = t.elapsed();
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let mut out = Vec::new();
+    for ((msp, c, _, _), b) in agents.procs.iter().zip(before) {
+        let after = ticks(c.id())?;
+        out.push((
+            msp.clone(),
+            rss(c.id()),
+            cpu_percent(after.saturating_sub(b), hz, wall),
+        ));
+    }
+    Ok(Idle(out))
+}
+
+/// The zero-delay script with the real `peer` binary: approve as each
+/// organization in turn, commit, then per peer `querycommitted` until the
+/// sequence shows and a `chaincode query`. Its seconds.
+fn run_script(
+    devnet: &Devnet,
+    orgs: &[OrgHandle],
+    package_id: &str,
+    sequence: i64,
+) -> anyhow::Result<f64> {
+    let peer_bin = &devnet.bin().peer;
+    let orderer = &devnet.orderers()[0];
+    let seq = sequence.to_string();
+    let version = format!("script{sequence}");
+    let ca = orderer.tls_ca_cert.to_string_lossy().into_owned();
+    let ord = [
+        "-o",
+        orderer.address.as_str(),
+        "--ordererTLSHostnameOverride",
+        orderer.host.as_str(),
+        "--tls",
+        "--cafile",
+        ca.as_str(),
+    ];
+    let peer = |o: &OrgHandle, args: &[&str]| -> anyhow::Result<String> {
+        let out = Command::new(peer_bin)
+            .envs(devnet.peer_cli_env(o, &o.peers[0]))
+            .args(args)
+            .output()
+            .with_context(|| format!("running {}", peer_bin.display()))?;
+        if !out.status.success() {
+            bail!(
+                "peer {} as {} failed: {}",
+                args.join(" "),
+                o.msp_id,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    };
+    let start = Instant::now();
+    for o in orgs {
+        let mut args = vec!["lifecycle", "chaincode", "approveformyorg"];
+        args.extend_from_slice(&ord);
+        args.extend_from_slice(&[
+            "--channelID",
+            CHANNEL,
+            "--name",
+            CC,
+            "--version",
+            &version,
+            "--package-id",
+            package_id,
+            "--sequence",
+            &seq,
+        ]);
+        peer(o, &args)?;
+    }
+    let mut args = vec!["lifecycle", "chaincode", "commit"];
+    args.extend_from_slice(&ord);
+    args.extend_from_slice(&[
+        "--channelID",
+        CHANNEL,
+        "--name",
+        CC,
+        "--version",
+        &version,
+        "--sequence",
+        &seq,
+    ]);
+    let endorsers: Vec<(String, String)> = orgs
+        .iter()
+        .take(orgs.len() / 2 + 1)
+        .map(|o| {
+            (
+                o.peers[0].address.clone(),
+                o.peers[0].tls_ca_cert.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    for (addr, cert) in &endorsers {
+        args.extend_from_slice(&["--peerAddresses", addr, "--tlsRootCertFiles", cert]);
+    }
+    peer(&orgs[0], &args)?;
+    let want = format!("Sequence: {sequence},");
+    for o in orgs {
+        loop {
+            let out = peer(
+                o,
+                &[
+                    "lifecycle",
+                    "chaincode",
+                    "querycommitted",
+                    "--channelID",
+                    CHANNEL,
+                    "--name",
+                    CC,
+                ],
+            )?;
+            if out.contains(&want) {
+                break;
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                bail!(
+                    "{}'s peer does not show sequence {sequence}: {out}",
+                    o.msp_id
+                );
+            }
+        }
+        peer(
+            o,
+            &[
+                "chaincode",
+                "query",
+                "--channelID",
+                CHANNEL,
+                "--name",
+                CC,
+                "--ctor",
+                r#"{"Args":["get","round0"]}"#,
+            ],
+        )?;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(String, String)> {
+        read_spec_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec")).unwrap()
+    }
+
+    #[test]
+    fn the_rollout_counts_three_dependent_rounds() {
+        let r = rollout_rounds();
+        assert_eq!(r.len(), 3);
+        assert!(r[0].what.contains("files"));
+        assert!(r[2].what.contains("commits"));
+        assert!(AGENT_ROUNDS_TODAY > r.len());
+        assert_eq!(script_rounds(3), 4);
+        assert_eq!(script_rounds(10), 11);
+    }
+
+    #[test]
+    fn orgs_lists_parse_and_bad_ones_say_so() {
+        assert_eq!(parse_orgs("3,5,10").unwrap(), vec![3, 5, 10]);
+        assert_eq!(parse_orgs(" 4 ").unwrap(), vec![4]);
+        assert!(parse_orgs("3,x").is_err());
+        assert!(parse_orgs("1").is_err());
+        assert!(parse_orgs("21").is_err());
+        assert!(parse_orgs(",").is_err());
+    }
+
+    #[test]
+    fn medians_mvcc_and_cpu() {
+        assert_eq!(median(&[0.5, 0.1, 0.3]), Some(0.3));
+        assert_eq!(median(&[0.4, 0.2]), Some(0.30000000000000004));
+        assert_eq!(median(&[]), None);
+        let log = "WARN vote failed: MVCC_READ_CONFLICT\nINFO ok\nWARN tally: status MVCC_READ_CONFLICT (11)\n";
+        assert_eq!(count_mvcc(log), 2);
+        assert_eq!(count_mvcc("INFO nothing"), 0);
+        assert!((cpu_percent(5, 100, Duration::from_secs(10)) - 0.5).abs() < 1e-9);
+        assert_eq!(cpu_percent(5, 0, Duration::from_secs(10)), 0.0);
+    }
+
+    #[test]
+    fn the_timeline_counts_from_the_commit() {
+        let org1 = "2026-12-05T11:02:54.663695Z  WARN opssc::agent::daemon: step failed; it is retried error=x: MVCC_READ_CONFLICT\n\
+                    2026-12-05T11:02:55.000000Z  INFO opssc::agent::daemon: observed 10 things\n\
+                    not a log line\n";
+        let org3 = "2026-12-05T11:02:54.662156Z  INFO opssc::agent::daemon: acted commit=dc92 action=trade/kv: filed proposal 57ed\n";
+        let t0 = 11.0 * 3600.0 + 2.0 * 60.0 + 53.5;
+        let t = timeline(
+            &[
+                ("Org1MSP".into(), org1.into()),
+                ("Org3MSP".into(), org3.into()),
+            ],
+            t0,
+        );
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!(t[0].1, "Org3MSP");
+        assert_eq!(t[0].2, "trade/kv: filed proposal 57ed");
+        assert!((t[0].0 - 1.162156).abs() < 1e-6, "{}", t[0].0);
+        assert!(t[1].2.starts_with("step failed"));
+        // A line a moment before the clock started counts from 0; midnight wraps.
+        assert_eq!(timeline(&[("A".into(), org3.into())], t0 + 2.0)[0].0, 0.0);
+        let late = "2026-12-06T00:00:01.000000Z  INFO x: acted commit=1 action=a\n";
+        assert!((timeline(&[("A".into(), late.into())], 86399.0)[0].0 - 2.0).abs() < 1e-9);
+        assert_eq!(log_time_of_day("2026-12-05 11:02:54Z x"), None);
+    }
+
+    #[test]
+    fn the_add_org_spec_has_two_channels_of_two_chaincodes() {
+        let files = add_org_spec(&base(), 3).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in &files {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let loaded = opssc_schema::load_dir(dir.path());
+        let errors: Vec<String> = loaded.report.errors().map(|e| e.render()).collect();
+        let spec = loaded.spec.unwrap_or_else(|| panic!("{errors:#?}"));
+        for ch in ["trade", "market"] {
+            let mut on: Vec<&str> = spec
+                .chaincodes
+                .values()
+                .filter(|c| c.channel == ch)
+                .map(|c| c.name.as_str())
+                .collect();
+            on.sort();
+            assert_eq!(on.len(), 2, "{ch}: {on:?}");
+            assert_eq!(spec.channels[ch].members.len(), 3);
+        }
+        assert_eq!(add_org_rounds().len(), 4);
+        assert_eq!(parse_flows("rollout,add-org").unwrap(), (true, true));
+        assert_eq!(parse_flows("add-org").unwrap(), (false, true));
+        assert!(parse_flows("remove-org").is_err());
+        assert!(parse_flows("").is_err());
+    }
+
+    #[test]
+    fn the_subcommand_defaults_to_a_quick_rollout_bench() {
+        use crate::cli::{Cli, Command, DevCommand};
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let mut all = vec!["opssc", "dev", "bench"];
+            all.extend_from_slice(args);
+            match Cli::try_parse_from(all).map(|c| c.command) {
+                Ok(Command::Dev {
+                    cmd:
+                        DevCommand::Bench {
+                            orgs,
+                            flows,
+                            state_dir,
+                            timeout,
+                            ..
+                        },
+                }) => Some((orgs, flows, state_dir, timeout)),
+                _ => None,
+            }
+        };
+        let (orgs, flows, state_dir, timeout) = parse(&[]).unwrap();
+        assert_eq!(parse_orgs(&orgs).unwrap(), vec![3, 5, 10]);
+        assert_eq!(parse_flows(&flows).unwrap(), (true, false));
+        assert_eq!(state_dir, Path::new(".opssc-bench"));
+        assert_eq!(timeout, 300);
+        let (orgs, flows, ..) = parse(&["--orgs", "3", "--flows", "rollout,add-org"]).unwrap();
+        assert_eq!(parse_orgs(&orgs).unwrap(), vec![3]);
+        assert_eq!(parse_flows(&flows).unwrap(), (true, true));
+        assert!(parse(&["--bogus"]).is_none());
+    }
+
+    #[test]
+    fn the_table_has_bounds_and_ratios() {
+        let rows = [
+            Row {
+                flow: "chaincode rollout".into(),
+                orgs: 3,
+                round: Some(0.5),
+                rounds: 3,
+                agents: Some(6.0),
+                script: Some(3.0),
+                mvcc: Some(4),
+            },
+            Row {
+                flow: "chaincode rollout".into(),
+                orgs: 5,
+                rounds: 3,
+                ..Row::default()
+            },
+        ];
+        let t = render_table(&rows);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 4, "{t}");
+        assert!(lines[0].starts_with("| flow | N | lower bound | agents | script |"));
+        assert_eq!(
+            lines[2],
+            "| chaincode rollout | 3 | 1.50 s (3 × 0.50 s) | 6.00 s | 3.00 s | 4.00× | 2.00× | 4 |"
+        );
+        assert_eq!(
+            lines[3],
+            "| chaincode rollout | 5 | – | – | – | – | – | – |"
+        );
+    }
+
+    #[test]
+    fn the_n_org_spec_validates_with_everyone_everywhere() {
+        let files = n_org_spec(&base(), 5).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in &files {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let loaded = opssc_schema::load_dir(dir.path());
+        let errors: Vec<String> = loaded.report.errors().map(|e| e.render()).collect();
+        let spec = loaded.spec.unwrap_or_else(|| panic!("{errors:#?}"));
+        let all: Vec<String> = (1..=5).map(|i| format!("Org{i}MSP")).collect();
+        for ch in ["ops", "trade"] {
+            assert_eq!(spec.channels[ch].members, all, "{ch}");
+        }
+        assert_eq!(
+            files
+                .iter()
+                .filter(|(p, _)| p.starts_with("orgs/org") && p != "orgs/orderer.yaml")
+                .count(),
+            5
+        );
+        let kv = &files
+            .iter()
+            .find(|(p, _)| p == "chaincodes/kv.yaml")
+            .unwrap()
+            .1;
+        assert!(!kv.contains("endorsementPolicy"), "{kv}");
+        // The rule the agents get is a valid configuration entry.
+        let rule = bench_rule();
+        assert!(
+            rule.kinds
+                .iter()
+                .all(|k| opssc_schema::local::PROPOSAL_KINDS.contains(&k.as_str()))
+        );
+    }
+}
