@@ -89,6 +89,15 @@ pub struct VoteArgs {
     /// refusal instead of an unknown field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_signature: Option<ConfigSignatureB64>,
+    /// The organizations whose recorded votes this vote counts with its own
+    /// to decide the proposal. Absent: every vote is counted (a range read,
+    /// so the vote conflicts with any other vote on the proposal ordered
+    /// before it in the same block). Named: only those votes are read, one
+    /// key each; votes are immutable, so reading the ones already committed
+    /// never conflicts with a concurrent vote. Naming fewer votes can only
+    /// leave the proposal undecided, never decide it wrongly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<Vec<String>>,
 }
 
 /// `sign`: an approving organization's ConfigSignature over an approved

@@ -4,9 +4,13 @@
 //! [`invoke`] parses the call, runs it, and returns an [`Outcome`] — the
 //! writes, at most one event, and the JSON response — or a
 //! [`ContractError`] with nothing written. Time is the transaction timestamp
-//! only. Votes read just the proposal and the voter's own vote key and write
-//! only that key, so organizations voting in the same block never conflict;
-//! the decision is taken by `tally`. A deadline ends a proposal only through
+//! only. A vote writes its own key and, when the votes it counts decide the
+//! proposal, the decision (the same `settle` and `conclude` as `tally`). A
+//! vote that names the votes it counts (`counted`) reads just the proposal
+//! and those keys, which are immutable once written, so organizations voting
+//! in the same block never conflict; one that counts every vote reads the
+//! vote range and conflicts with a vote ordered before it in the block (the
+//! CLI's default, the agents name theirs). A deadline ends a proposal only through
 //! expiry attestations of enough of the electorate (`expire`, or a vote past
 //! the deadline): see the crate doc, "Against a hostile member".
 
@@ -468,8 +472,39 @@ impl<'a> Call<'a> {
     }
 
     fn count(&self, p: &Proposal) -> Result<Count, ContractError> {
+        self.count_of(p, None)
+    }
+
+    /// Counts the votes of the electorate on `p`: every one (a range read),
+    /// or, given `named`, only those organizations' votes plus the caller's
+    /// own, one key read each (see [`crate::api::VoteArgs::counted`]).
+    /// Each organization counts once whatever the list repeats.
+    fn count_of(&self, p: &Proposal, named: Option<&[String]>) -> Result<Count, ContractError> {
+        let votes: Vec<Vote> = match named {
+            None => self
+                .range_json::<Vote>(&keys::vote_prefix(&p.id))?
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect(),
+            Some(named) => {
+                let mut orgs: Vec<&str> = named.iter().map(String::as_str).collect();
+                orgs.push(self.me());
+                orgs.sort_unstable();
+                orgs.dedup();
+                let mut votes = Vec::new();
+                for org in orgs
+                    .into_iter()
+                    .filter(|o| p.electorate.iter().any(|m| m == o))
+                {
+                    if let Some(v) = self.get_json::<Vote>(&keys::vote(&p.id, org))? {
+                        votes.push(v);
+                    }
+                }
+                votes
+            }
+        };
         let mut c = Count::default();
-        for (_, v) in self.range_json::<Vote>(&keys::vote_prefix(&p.id))? {
+        for v in votes {
             if !p.electorate.contains(&v.org) {
                 continue;
             }
@@ -508,10 +543,20 @@ impl<'a> Call<'a> {
     /// undecided). The decision time is the transaction time, but never
     /// before the latest vote it counts.
     fn settle(&self, p: &mut Proposal) -> Result<Vec<Moved>, ContractError> {
+        self.settle_counting(p, None)
+    }
+
+    /// [`Self::settle`], counting only the `named` votes when given (see
+    /// [`Self::count_of`]).
+    fn settle_counting(
+        &self,
+        p: &mut Proposal,
+        named: Option<&[String]>,
+    ) -> Result<Vec<Moved>, ContractError> {
         if !p.state.is_undecided() {
             return Ok(Vec::new());
         }
-        let count = self.count(p)?;
+        let count = self.count_of(p, named)?;
         let decided_at = self.now.max(count.latest);
         match count.decides(p.electorate.len(), p.quorum) {
             Some(ProposalState::Approved) => {
@@ -610,6 +655,28 @@ impl<'a> Call<'a> {
         if p.kind.is_meta() && p.state == ProposalState::Committed {
             self.apply_effects(p)?;
         }
+        Ok(())
+    }
+
+    /// Records a decision `settle` made on `p` (the moves `moved`, not
+    /// empty): applies a committed meta proposal, saves `p` and emits the
+    /// event of its new state with the decision, the execution and `extra`
+    /// (merged into the event's detail). The one path by which `tally` and
+    /// a deciding `vote` finish.
+    fn conclude(
+        &mut self,
+        p: &Proposal,
+        moved: &[Moved],
+        extra: Value,
+    ) -> Result<(), ContractError> {
+        self.apply_if_committed(p)?;
+        self.save(p);
+        let to = moved.last().map(|m| m.to).unwrap_or(p.state);
+        let mut detail = json!({ "decision": p.decision, "execution": p.execution });
+        if let (Some(d), Value::Object(x)) = (detail.as_object_mut(), extra) {
+            d.extend(x);
+        }
+        self.emit(Self::event_name_for(to), Some(p), moved, detail);
         Ok(())
     }
 
@@ -1455,18 +1522,27 @@ impl<'a> Call<'a> {
             actor: self.actor.clone(),
         };
         self.put_json(key, &v);
-        self.emit(
-            "VoteCast",
-            Some(&p),
-            &[],
-            json!({ "org": v.org, "decision": v.decision }),
-        );
+        // The vote that reaches the quorum (or makes it unreachable) decides,
+        // through the same `settle` a tally runs: no separate tally round.
+        let moved = self.settle_counting(&mut p, a.counted.as_deref())?;
+        let vote_detail = json!({ "org": v.org, "decision": v.decision });
+        if moved.is_empty() {
+            self.emit("VoteCast", Some(&p), &[], vote_detail);
+        } else {
+            self.conclude(&p, &moved, json!({ "vote": vote_detail }))?;
+        }
         Ok(json!({
             "outcome": "vote_recorded",
             "id": p.id,
             "state": p.state,
             "decision": v.decision,
-            "message": "recorded; call `tally` to decide once enough votes are in",
+            "decided": !moved.is_empty(),
+            "execution": p.execution,
+            "message": if moved.is_empty() {
+                "recorded; the proposal stays undecided until a vote (or a `tally`) counts enough votes"
+            } else {
+                "recorded; this vote decided the proposal"
+            },
         }))
     }
 
@@ -1610,15 +1686,7 @@ impl<'a> Call<'a> {
                 "deadline": p.deadline,
             }));
         }
-        self.apply_if_committed(&p)?;
-        self.save(&p);
-        let to = moved.last().map(|m| m.to).unwrap_or(p.state);
-        self.emit(
-            Self::event_name_for(to),
-            Some(&p),
-            &moved,
-            json!({ "decision": p.decision, "execution": p.execution }),
-        );
+        self.conclude(&p, &moved, json!({}))?;
         Ok(json!({
             "outcome": "decided",
             "id": p.id,

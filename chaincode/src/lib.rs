@@ -8,9 +8,13 @@
 //! ID) to (writes, at most one event, a JSON response) — an [`Outcome`] — or a
 //! [`ContractError`] with nothing written. The chaincode-as-a-service main
 //! that serves it through the shim is a thin shell that applies the writes
-//! and sets the event. Key decisions: votes are conflict-free (each writes
-//! only its own key and reads no other vote), so the decision is a separate,
-//! idempotent `tally` call; and the contract holds against a hostile member
+//! and sets the event. Key decisions: the vote that reaches the quorum (or
+//! makes it unreachable) decides in its own transaction, through the same
+//! code as the idempotent `tally` (which stays for votes that arrived
+//! together and for expiry); a vote may name the votes it counts, one key
+//! each, so concurrent votes do not conflict (votes are immutable, and
+//! reading committed ones never clashes with a new one, while a range read
+//! of all votes would); and the contract holds against a hostile member
 //! (see "Against a hostile member" below).
 //!
 //! # Calling convention
@@ -35,7 +39,7 @@
 //! |---|---|---|---|
 //! | `found` | `{ops_channel, members: [msp], ops_policies?, channels?: [{name, members, policies?}], governance?, admin_certs?: {msp: [sha256 hex]}}` | each listed member, while the registry is empty | records the caller's confirmation of this content (`outcome: confirmed`, `waiting_for`; event `FoundingConfirmed`); the last member to confirm the same content writes the registry (`outcome: founded`; event `RegistryFounded`) |
 //! | `propose` | `{kind, target: {channel, chaincode?}, payload, spec_ref: {git_commit, spec_hash, base_config_sequence?, committed_chaincode_sequence?}, deadline?, round?}` | the electorate of the target | files the proposal (event `ProposalFiled`), or returns the existing one (`outcome: exists`); an organization other than the proposer filing an open one is recorded in `also_filed_by` (event `ProposalBacked`); supersedes the caller's own undecided proposal for the same target unless its votes already decide it |
-//! | `vote` | `{id, decision: approve\|reject, reason?}` | the proposal's electorate, once, before the deadline | writes `vote~<id>~<msp>`; event `VoteCast`. A `config_signature` is refused. Past the deadline (caller's clock) the vote counts as the caller's expiry attestation (`outcome: not_applied`) |
+//! | `vote` | `{id, decision: approve\|reject, reason?, counted?: [msp]}` | the proposal's electorate, once, before the deadline | writes `vote~<id>~<msp>`; event `VoteCast`, or, when the votes counted (every vote, or only the `counted` organizations' and the caller's) decide, the decision exactly as `tally` takes it (`decided: true`, event `ProposalApproved`/`ProposalRejected`/`ProposalCommitted`). A `config_signature` is refused. Past the deadline (caller's clock) the vote counts as the caller's expiry attestation (`outcome: not_applied`) |
 //! | `sign` | `{id, config_signature: {signature_header, signature}}` | an organization that approved, while the proposal is `approved` | stores its admin's ConfigSignature over the stored ConfigUpdate bytes in `sig~<id>~<msp>` (replacing its earlier one); event `UpdateSigned` |
 //! | `tally` | `{id}` | any admin | decides when the votes decide; otherwise `outcome: pending`, no write |
 //! | `expire` | `{id}` | the electorate, once the caller's clock is past the deadline | records the caller's expiry attestation (`outcome: attested`, event `ExpiryAttested`); the proposal expires when `n − quorum + 1` members attested and the votes do not decide it |
@@ -86,7 +90,8 @@
 //! States ([`model::ProposalState`]): `proposed` → `approved` → `committed`,
 //! or `approved` → `failed` → (`retry`) `approved`; `proposed` → `rejected` |
 //! `expired` | `withdrawn` | `superseded`. Meta-governance kinds go from
-//! `proposed` straight to `committed`: the deciding tally applies them.
+//! `proposed` straight to `committed`: the deciding vote or tally applies
+//! them.
 //!
 //! # Against a hostile member: what is compared
 //!

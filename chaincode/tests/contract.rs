@@ -329,13 +329,18 @@ fn majority_approves_and_the_executor_order_is_fixed() {
     let r = n.call("Org3MSP", "tally", json!({"id": id})).unwrap();
     assert_eq!(r["outcome"], "pending");
     assert!(n.last.as_ref().unwrap().writes.is_empty());
-    n.call("Org2MSP", "vote", json!({"id": id, "decision": "approve"}))
+    // The vote that reaches the quorum decides: no tally round.
+    let r = n
+        .call("Org2MSP", "vote", json!({"id": id, "decision": "approve"}))
         .unwrap();
-    let r = n.call("Org3MSP", "tally", json!({"id": id})).unwrap();
-    assert_eq!(r["outcome"], "decided");
+    assert_eq!(r["outcome"], "vote_recorded");
+    assert_eq!(r["decided"], true);
     assert_eq!(r["state"], "approved");
-    assert_eq!(n.last_event().0, "ProposalApproved");
+    let (name, ev) = n.last_event();
+    assert_eq!(name, "ProposalApproved");
+    assert_eq!(ev["detail"]["vote"]["org"], "Org2MSP");
     let g = n.get(&id);
+    assert_eq!(g["stored_state"], "approved");
     let order = g["proposal"]["execution"]["order"]
         .as_array()
         .unwrap()
@@ -376,13 +381,71 @@ fn rejections_that_make_approval_impossible_reject() {
         n.call("Org1MSP", "tally", json!({"id": id})).unwrap()["outcome"],
         "pending"
     );
-    n.call("Org3MSP", "vote", json!({"id": id, "decision": "reject"}))
+    // The rejection that makes the quorum unreachable decides.
+    let r = n
+        .call("Org3MSP", "vote", json!({"id": id, "decision": "reject"}))
         .unwrap();
-    let r = n.call("Org1MSP", "tally", json!({"id": id})).unwrap();
     assert_eq!(r["state"], "rejected");
+    assert_eq!(r["decided"], true);
     assert_eq!(n.last_event().0, "ProposalRejected");
+    let r = n.call("Org1MSP", "tally", json!({"id": id})).unwrap();
+    assert_eq!(r["outcome"], "already_decided");
     let e = n.refused("Org1MSP", "vote", json!({"id": id, "decision": "approve"}));
     assert_eq!(class(&e), "conflict");
+}
+
+#[test]
+fn a_vote_counts_only_the_votes_it_names() {
+    let mut n = Net::founded();
+    let id = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch1", "basic", "1.0"))
+            .unwrap(),
+    );
+    n.call("Org1MSP", "vote", json!({"id": id, "decision": "approve"}))
+        .unwrap();
+    // Naming no vote counts the caller's alone: 1 of quorum 2, undecided.
+    let r = n
+        .call(
+            "Org2MSP",
+            "vote",
+            json!({"id": id, "decision": "reject", "counted": []}),
+        )
+        .unwrap();
+    assert_eq!(r["decided"], false);
+    assert_eq!(n.last_event().0, "VoteCast");
+    // Only what is recorded counts, each organization once, members only:
+    // Org1's approval and Org3's own make the quorum; Org2's rejection is
+    // not named, repeats and an outsider change nothing.
+    let r = n
+        .call(
+            "Org3MSP",
+            "vote",
+            json!({"id": id, "decision": "approve", "counted": ["Org1MSP", "Org1MSP", "Org9MSP"]}),
+        )
+        .unwrap();
+    assert_eq!(r["state"], "approved");
+    let g = n.get(&id);
+    assert_eq!(
+        g["proposal"]["decision"]["approvals"],
+        json!(["Org1MSP", "Org3MSP"])
+    );
+    assert_eq!(g["proposal"]["decision"]["rejections"], json!([]));
+
+    // A name whose vote is a rejection is not an approval.
+    let id = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch1", "other", "1.0"))
+            .unwrap(),
+    );
+    n.call("Org1MSP", "vote", json!({"id": id, "decision": "reject"}))
+        .unwrap();
+    let r = n
+        .call(
+            "Org2MSP",
+            "vote",
+            json!({"id": id, "decision": "approve", "counted": ["Org1MSP"]}),
+        )
+        .unwrap();
+    assert_eq!(r["state"], "proposed");
 }
 
 #[test]
@@ -971,9 +1034,10 @@ fn governance_changes_need_every_ops_member_and_apply_on_the_tally() {
     );
     let reg = n.call("Org1MSP", "registry", json!({})).unwrap();
     assert_eq!(reg["governance"]["executor_timeout_secs"], 600);
-    n.call("Org3MSP", "vote", json!({"id": id, "decision": "approve"}))
+    // The last vote decides and applies the change in the same transaction.
+    let r = n
+        .call("Org3MSP", "vote", json!({"id": id, "decision": "approve"}))
         .unwrap();
-    let r = n.call("Org1MSP", "tally", json!({"id": id})).unwrap();
     assert_eq!(r["state"], "committed");
     assert_eq!(n.last_event().0, "ProposalCommitted");
     let reg = n.call("Org1MSP", "registry", json!({})).unwrap();
@@ -1154,7 +1218,6 @@ fn every_state_changing_call_emits_exactly_one_event() {
             "FoundingConfirmed",
             "RegistryFounded",
             "ProposalFiled",
-            "VoteCast",
             "VoteCast",
             "ProposalApproved"
         ]

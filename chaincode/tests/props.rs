@@ -196,6 +196,34 @@ impl World {
         }
     }
 
+    /// After a vote counting every vote: the proposal is undecided exactly
+    /// when the electorate's recorded votes do not decide it (the vote that
+    /// reaches the quorum decides, and no vote decides early).
+    fn check_vote_decides(&self, id: &str) {
+        let p = self.stored(id);
+        let prefix = format!("vote~{id}~");
+        let mut count = opssc_chaincode::contract::Count::default();
+        for (k, v) in self.net.state.map.range(prefix.clone()..) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let v: Vote = serde_json::from_slice(v).unwrap();
+            if p.electorate.contains(&v.org) {
+                match v.decision {
+                    opssc_chaincode::model::Decision::Approve => count.approvals.push(v.org),
+                    opssc_chaincode::model::Decision::Reject => count.rejections.push(v.org),
+                }
+            }
+        }
+        let decides = count.decides(p.electorate.len(), p.quorum);
+        assert_eq!(
+            p.state.is_undecided(),
+            decides.is_none(),
+            "{id}: {:?} with votes {count:?}",
+            p.state
+        );
+    }
+
     fn stored(&self, id: &str) -> Proposal {
         serde_json::from_slice(&self.net.state.map[&format!("proposal~{id}")]).unwrap()
     }
@@ -347,6 +375,9 @@ impl World {
                     Ok("vote_recorded")
                 };
                 let got = self.call(org, "vote", a);
+                if predicted == Ok("vote_recorded") && got.is_ok() {
+                    self.check_vote_decides(&id);
+                }
                 match (predicted, &got) {
                     (Ok(o), Ok(r)) => assert_eq!(r["outcome"], o),
                     (Err(c), Err(e)) => assert_eq!(e.class(), c, "{e}"),

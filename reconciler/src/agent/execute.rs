@@ -181,6 +181,7 @@ async fn run(
                 decision: *decision,
                 reason: reason.clone(),
                 config_signature: None,
+                counted: None,
             })
             .await?;
             Outcome::Done(format!(

@@ -52,6 +52,7 @@ pub fn run(
                 decision,
                 reason: reason.to_string(),
                 config_signature: None,
+                counted: None,
             })
             .await
         {
