@@ -297,11 +297,13 @@ fn the_step_catalogue_covers_the_agent_situations() {
     };
     // A fresh rollout: file the proposal, nothing else yet.
     assert_eq!(kinds(&case("steps-rollout")), ["file"]);
-    // Mid-vote: this organization's approval decides it, so it tallies.
+    // Mid-vote: this organization's approval reaches the quorum, so the
+    // vote decides (counting the approvals observed): no tally round.
     let mid = case("steps-mid-vote");
-    assert_eq!(kinds(&mid), ["vote", "tally"]);
+    assert_eq!(kinds(&mid), ["vote"]);
     assert!(
-        matches!(&mid.steps[0], Step::Vote { decision, .. } if *decision == opssc_chaincode::model::Decision::Approve)
+        matches!(&mid.steps[0], Step::Vote { decision, decides: true, counted, .. }
+            if *decision == opssc_chaincode::model::Decision::Approve && !counted.is_empty())
     );
     // The first executor died: the next one commits with the organizations
     // that approved (the channel's LifecycleEndorsement: 2 of 3).
@@ -321,10 +323,15 @@ fn the_step_catalogue_covers_the_agent_situations() {
             .any(|b| b.stalled && b.why.contains("does not compile"))
     );
     // Proposals the plan does not contain: rejected (with the reason),
-    // tallied once the rejections decide, never approved; an approved one is
-    // recorded failed by its executor; one from an unseen commit waits.
+    // decided by the rejection that makes the quorum unreachable, never
+    // approved; an approved one is recorded failed by its executor; one from
+    // an unseen commit waits.
     let hostile = case("steps-unplanned");
-    assert_eq!(kinds(&hostile), ["vote", "vote", "tally", "report_failed"]);
+    assert_eq!(kinds(&hostile), ["vote", "vote", "report_failed"]);
+    assert!(matches!(
+        &hostile.steps[1],
+        Step::Vote { decides: true, .. }
+    ));
     for s in &hostile.steps {
         if let Step::Vote {
             decision, reason, ..

@@ -175,15 +175,25 @@ async fn run(
             proposal_id,
             decision,
             reason,
+            counted,
+            ..
         } => {
-            ops.vote(&VoteArgs {
-                id: proposal_id.clone(),
-                decision: *decision,
-                reason: reason.clone(),
-                config_signature: None,
-                counted: None,
-            })
-            .await?;
+            let out = ops
+                .vote(&VoteArgs {
+                    id: proposal_id.clone(),
+                    decision: *decision,
+                    reason: reason.clone(),
+                    config_signature: None,
+                    counted: Some(counted.clone()),
+                })
+                .await?;
+            if out["decided"] == true {
+                return Ok(Outcome::Done(format!(
+                    "{what}: voted {decision:?} on {} ({reason}), deciding it: {}",
+                    short_id(proposal_id),
+                    out["state"].as_str().unwrap_or("decided")
+                )));
+            }
             Outcome::Done(format!(
                 "{what}: voted {decision:?} on {} ({reason})",
                 short_id(proposal_id)

@@ -768,6 +768,7 @@ mod tests {
                 execution_timeout_secs: 600,
                 tasks: Vec::new(),
                 commit_readiness: BTreeMap::new(),
+                update_on_chain: None,
                 config_signatures: BTreeMap::new(),
             }),
         }
@@ -853,6 +854,8 @@ mod tests {
                 proposal_id: id.clone(),
                 decision: Decision::Approve,
                 reason: "identical".into(),
+                counted: vec![],
+                decides: false,
             }],
         );
         let obs = Observation {
@@ -1011,6 +1014,8 @@ mod tests {
                 proposal_id: p.id.clone(),
                 decision: Decision::Reject,
                 reason: "no such change".into(),
+                counted: vec![],
+                decides: false,
             }],
         );
         let obs = Observation {

@@ -7,7 +7,8 @@
 //! own peer has caught up with the orderer, which proposals this
 //! organization's admin consented to). It decides everything an agent used
 //! to work out between Fabric calls: the vote verdict and its reason, whether
-//! a tally decides the proposal ([`tally_decides`]), the commit's endorsers
+//! the vote itself decides the proposal or a tally is still needed
+//! ([`tally_decides`]), the commit's endorsers
 //! and whether the channel's real `LifecycleEndorsement` is met, when an
 //! uncompilable package makes a proposal fail, which own installs and
 //! approvals remain. The executor ([`crate::agent::execute`]) runs the steps
@@ -213,6 +214,17 @@ pub enum Step {
         proposal_id: String,
         decision: Decision,
         reason: String,
+        /// The organizations whose observed votes agree with this one: the
+        /// contract counts these (one key each, no conflict with the
+        /// others' concurrent votes) with this vote, so the vote that
+        /// reaches the quorum decides. Never a vote of the other decision:
+        /// a reject never completes an approval.
+        #[serde(default)]
+        counted: Vec<String>,
+        /// Whether, by the observation, this vote decides the proposal (so
+        /// no tally follows it).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        decides: bool,
     },
     /// Give this organization admin's ConfigSignature over an approved
     /// config proposal's update (the contract's `sign`): planned only when
@@ -979,10 +991,13 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                         continue;
                     }
                     rejections += 1;
+                    let decides = rejections > o.electorate.len().saturating_sub(o.quorum as usize);
                     out.steps.push(Step::Vote {
                         what: what.clone(),
                         proposal_id: o.id.clone(),
                         decision: Decision::Reject,
+                        counted: agreeing(o, Decision::Reject),
+                        decides,
                         reason: format!(
                             "the spec at commit {} calls for no {} on channel {}{}",
                             short_id(&input.spec_commit),
@@ -995,6 +1010,10 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                                 .unwrap_or_default()
                         ),
                     });
+                    if decides {
+                        // This rejection decides: no tally.
+                        continue;
+                    }
                 }
                 // Tally once the rejections decide it (also on a later pass:
                 // the others' votes arrive after this org's), never before: a
@@ -1252,26 +1271,45 @@ fn vote_steps(
     let mut rejections = o.votes.values().filter(|d| **d == Decision::Reject).count();
     // This organization's tally never approves a change it would not approve.
     let agrees = same_change(&open.payload, mine);
+    let quorum = o.quorum as usize;
     if !o.votes.contains_key(me) {
         match verdict(input, me, &o.id, &open.payload, mine) {
             Verdict::Vote(decision, reason) => {
-                match decision {
-                    Decision::Approve => approvals += 1,
-                    Decision::Reject => rejections += 1,
-                }
+                let decides = match decision {
+                    Decision::Approve => {
+                        approvals += 1;
+                        agrees && tally_decides(approvals, 0, quorum, o.electorate.len())
+                    }
+                    Decision::Reject => {
+                        rejections += 1;
+                        tally_decides(0, rejections, quorum, o.electorate.len())
+                    }
+                };
+                // An approval of a change this plan does not compute counts
+                // no other vote: it never completes the quorum.
+                let counted = if decision == Decision::Approve && !agrees {
+                    Vec::new()
+                } else {
+                    agreeing(o, decision)
+                };
                 out.steps.push(Step::Vote {
                     what: what.to_string(),
                     proposal_id: o.id.clone(),
                     decision,
                     reason,
+                    counted,
+                    decides,
                 });
+                if decides {
+                    // The vote that reaches the quorum decides: no tally.
+                    return;
+                }
             }
             Verdict::WaitForPerson(why) => {
                 out.wait(what, format!("proposal {} {why}", short_id(&o.id)))
             }
         }
     }
-    let quorum = o.quorum as usize;
     let rejected = tally_decides(0, rejections, quorum, o.electorate.len());
     if rejected || (agrees && tally_decides(approvals, 0, quorum, o.electorate.len())) {
         out.steps.push(Step::Tally {
@@ -1287,6 +1325,16 @@ fn vote_steps(
             ),
         );
     }
+}
+
+/// The organizations whose observed votes on `o` are `decision`, the votes
+/// a vote of that decision counts (see [`Step::Vote`]).
+fn agreeing(o: &ProposalSummary, decision: Decision) -> Vec<String> {
+    o.votes
+        .iter()
+        .filter(|(_, d)| **d == decision)
+        .map(|(org, _)| org.clone())
+        .collect()
 }
 
 fn installed(observed: &Observed, peer: &str, package_id: &str) -> bool {
@@ -1627,11 +1675,13 @@ impl std::fmt::Display for Step {
                 proposal_id,
                 decision,
                 reason,
+                decides,
                 ..
             } => write!(
                 f,
-                "{what}: vote {decision:?} on {} ({reason})",
-                short_id(proposal_id)
+                "{what}: vote {decision:?} on {} ({reason}){}",
+                short_id(proposal_id),
+                if *decides { ", deciding it" } else { "" }
             ),
             Step::Tally { what, proposal_id } => {
                 write!(f, "{what}: tally {}", short_id(proposal_id))
