@@ -295,8 +295,27 @@ fn the_step_catalogue_covers_the_agent_situations() {
             })
             .collect()
     };
-    // A fresh rollout: file the proposal, nothing else yet.
-    assert_eq!(kinds(&case("steps-rollout")), ["file"]);
+    // A fresh rollout: one organization files the proposal, the first in
+    // the turn order; the observer (third) waits two graces for it, then
+    // files it itself.
+    let rollout = case("steps-rollout");
+    assert!(kinds(&rollout).is_empty(), "{rollout:?}");
+    assert!(
+        rollout
+            .blocked
+            .iter()
+            .any(|b| b.why.contains("files it first") && b.look_again_ms == Some(6_000)),
+        "{rollout:?}"
+    );
+    let (spec, observed, p) = case_plan(&golden().join("steps-rollout"));
+    let mut input = case_input(&golden().join("steps-rollout"));
+    input.waited_ms.insert(rollout.deferred[0].clone(), 5_999);
+    assert!(kinds(&plan::steps::steps(&spec, &observed, &p, &input)).is_empty());
+    input.waited_ms.insert(rollout.deferred[0].clone(), 6_000);
+    assert_eq!(
+        kinds(&plan::steps::steps(&spec, &observed, &p, &input)),
+        ["file"]
+    );
     // Mid-vote: this organization's approval reaches the quorum, so the
     // vote decides (counting the approvals observed): no tally round.
     let mid = case("steps-mid-vote");

@@ -52,6 +52,10 @@ pub struct Context {
     /// When a spec commit cited by a proposal was first found missing from
     /// the spec mirror (see `pass::seen_commits`).
     pub missing_commits: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Since when this organization has left each turn (filing or tallying
+    /// a proposal) to an organization before it in the turn order
+    /// (`plan::steps::Steps::deferred`).
+    pub deferred: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Context {
@@ -122,7 +126,30 @@ impl Context {
             state_dir,
             sources: Default::default(),
             missing_commits: Default::default(),
+            deferred: Default::default(),
         })
+    }
+
+    /// How long (ms) this organization has waited for each turn it left
+    /// to another organization, for the planner.
+    pub fn waited_ms(&self) -> std::collections::BTreeMap<String, u64> {
+        let deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        deferred
+            .iter()
+            .map(|(k, since)| (k.clone(), since.elapsed().as_millis() as u64))
+            .collect()
+    }
+
+    /// After a pass: keeps measuring the turns in `keys` (from now for a
+    /// new one) and forgets the rest (taken, or no longer planned).
+    pub fn keep_waiting(&self, keys: &[String]) {
+        let mut deferred = self.deferred.lock().unwrap_or_else(|e| e.into_inner());
+        deferred.retain(|k, _| keys.contains(k));
+        for k in keys {
+            deferred
+                .entry(k.clone())
+                .or_insert_with(std::time::Instant::now);
+        }
     }
 
     /// The first peer: queries and the gateway go through it.

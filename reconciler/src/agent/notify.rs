@@ -806,6 +806,7 @@ mod tests {
             steps: Steps {
                 steps,
                 blocked: Vec::new(),
+                deferred: Vec::new(),
             },
         }
     }

@@ -219,11 +219,14 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
                 report.fail("channels to join", &AgentError::from(e));
                 Default::default()
             }),
+        waited_ms: ctx.waited_ms(),
+        turn_grace_ms: crate::plan::steps::DEFAULT_TURN_GRACE_MS,
     };
     // Channel changes (membership first: a channel change may be what a
     // chaincode waits for), joins, chaincodes and unplanned proposals: the
     // plan decides, the executor executes.
     let steps = crate::plan::steps::steps(spec, &observed, &plan, &input);
+    ctx.keep_waiting(&steps.deferred);
     for b in &steps.blocked {
         report.blocked(b);
     }

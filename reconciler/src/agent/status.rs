@@ -353,6 +353,9 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
         },
         vote_only: ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly,
         ops_package: super::channel_changes::opssc_package(ctx, at, &observed)?.map(|(p, _)| p),
+        // A view: nothing waited yet.
+        waited_ms: Default::default(),
+        turn_grace_ms: crate::plan::steps::DEFAULT_TURN_GRACE_MS,
     };
     let steps = crate::plan::steps::steps(&at.spec, &observed, &plan, &input);
     let mut unplanned: Vec<String> = Vec::new();

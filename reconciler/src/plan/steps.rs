@@ -81,6 +81,44 @@ pub struct PlanInput {
     /// approves, when its agent configuration names a server for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_package: Option<OpsPackage>,
+    /// Per turn key ([`Steps::deferred`]): how long (ms) this organization
+    /// has left a step that every planning organization would take alike
+    /// to the organizations before it in the turn order ([`turn_order`]).
+    /// The agent measures it between passes; absent is 0.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub waited_ms: BTreeMap<String, u64>,
+    /// How long each organization in the turn order gets before the next
+    /// one takes the step itself (a silent or crashed organization delays a
+    /// change by this much, once).
+    #[serde(default = "default_turn_grace_ms")]
+    pub turn_grace_ms: u64,
+}
+
+/// [`PlanInput::turn_grace_ms`] by default: a few ordered rounds, so an
+/// honest filer's transaction is seen before the next organization files.
+pub const DEFAULT_TURN_GRACE_MS: u64 = 3_000;
+
+fn default_turn_grace_ms() -> u64 {
+    DEFAULT_TURN_GRACE_MS
+}
+
+/// The order in which the organizations `orgs` take turns at a step every
+/// one of them would take alike for `key` (filing proposal `key`, tallying
+/// it): sorted by `sha256(key || msp)`, the contract's executor order, so
+/// every agent computes the same order without talking to the others.
+pub fn turn_order(key: &str, orgs: &[String]) -> Vec<String> {
+    let mut orgs = orgs.to_vec();
+    orgs.sort();
+    orgs.dedup();
+    opssc_chaincode::contract::executor_order(key, &orgs)
+}
+
+/// How much longer (ms) `me` waits before taking its turn: 0 for the first
+/// organization of `order`, `rank × grace` minus what it `waited` for the
+/// others; an organization outside `order` comes after all of them.
+pub fn turn_wait_ms(order: &[String], me: &str, waited: u64, grace: u64) -> u64 {
+    let rank = order.iter().position(|m| m == me).unwrap_or(order.len()) as u64;
+    rank.saturating_mul(grace).saturating_sub(waited)
 }
 
 /// What this organization computed for one planned config proposal from
@@ -168,6 +206,8 @@ impl PlanInput {
             config_updates: BTreeMap::new(),
             vote_only: false,
             ops_package: None,
+            waited_ms: BTreeMap::new(),
+            turn_grace_ms: DEFAULT_TURN_GRACE_MS,
         }
     }
 }
@@ -332,9 +372,46 @@ pub struct Blocked {
 pub struct Steps {
     pub steps: Vec<Step>,
     pub blocked: Vec<Blocked>,
+    /// The turn keys this organization waits on (another organization's
+    /// turn to file or tally): the agent keeps measuring how long it
+    /// waited for these ([`PlanInput::waited_ms`]) and forgets the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<String>,
 }
 
 impl Steps {
+    /// Whether it is `me`'s turn to take `action` (a step every
+    /// organization of `orgs` would take alike) for turn key `key`; when
+    /// not, records the wait and the deferral. One organization acts, so
+    /// the others' identical transactions do not conflict with its own.
+    fn my_turn(
+        &mut self,
+        input: &PlanInput,
+        key: &str,
+        orgs: &[String],
+        me: &str,
+        what: &str,
+        action: &str,
+    ) -> bool {
+        let order = turn_order(key, orgs);
+        let waited = input.waited_ms.get(key).copied().unwrap_or(0);
+        let ms = turn_wait_ms(&order, me, waited, input.turn_grace_ms);
+        if ms == 0 {
+            return true;
+        }
+        let first = order
+            .first()
+            .map(String::as_str)
+            .unwrap_or("another organization");
+        self.wait_at_most(
+            what,
+            format!("{first} {action} first; {me} does unless it is done within {ms} ms"),
+            ms,
+        );
+        self.deferred.push(key.to_string());
+        false
+    }
+
     fn wait(&mut self, what: &str, why: String) {
         self.blocked.push(Blocked {
             what: what.to_string(),
@@ -1021,10 +1098,14 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                 // one that approves would carry out what this plan refuses.
                 let can_pass = o.electorate.len().saturating_sub(o.quorum as usize);
                 if rejections > can_pass {
-                    out.steps.push(Step::Tally {
-                        what,
-                        proposal_id: o.id.clone(),
-                    });
+                    let key = format!("tally:{}", o.id);
+                    let rejecters = agreeing(o, Decision::Reject);
+                    if out.my_turn(input, &key, &rejecters, me, &what, "tallies it") {
+                        out.steps.push(Step::Tally {
+                            what,
+                            proposal_id: o.id.clone(),
+                        });
+                    }
                 } else {
                     out.wait(
                         &what,
@@ -1169,7 +1250,6 @@ fn chaincode_change(
     let Some(id) = p.proposal_id.clone() else {
         return out.wait(what, "the proposal ID is not known yet".into());
     };
-    let _ = spec;
     let Some(on_chain) = &p.on_chain else {
         let rounds = round_of(p.kind, &p.target, &mine, &observed.proposals);
         // The same change was rejected before: filing it again (next round)
@@ -1191,6 +1271,18 @@ fn chaincode_change(
             o.kind.is_chaincode() && o.target == p.target && o.state == ProposalState::Proposed
         }) {
             return vote_steps(me, input, other, &mine, what, out);
+        }
+        // Every member plans the same proposal: one files it, the others
+        // vote once it is on the chain.
+        if !out.my_turn(
+            input,
+            &id,
+            &spec.channels[&cc.channel].members,
+            me,
+            what,
+            "files it",
+        ) {
+            return;
         }
         out.steps.push(Step::File {
             what: what.to_string(),
@@ -1312,10 +1404,20 @@ fn vote_steps(
     }
     let rejected = tally_decides(0, rejections, quorum, o.electorate.len());
     if rejected || (agrees && tally_decides(approvals, 0, quorum, o.electorate.len())) {
-        out.steps.push(Step::Tally {
-            what: what.to_string(),
-            proposal_id: o.id.clone(),
-        });
+        // Votes that arrived together: one of the organizations that voted
+        // this way tallies, so the tallies do not conflict.
+        let side = if rejected {
+            Decision::Reject
+        } else {
+            Decision::Approve
+        };
+        let key = format!("tally:{}", o.id);
+        if out.my_turn(input, &key, &agreeing(o, side), me, what, "tallies it") {
+            out.steps.push(Step::Tally {
+                what: what.to_string(),
+                proposal_id: o.id.clone(),
+            });
+        }
     } else {
         out.wait(
             what,
@@ -1820,6 +1922,47 @@ mod tests {
         // All of 3: one rejection decides.
         assert!(tally_decides(0, 1, 3, 3));
         assert!(!tally_decides(2, 0, 3, 3));
+    }
+
+    #[test]
+    fn one_organization_takes_a_turn_the_next_after_a_grace_each() {
+        let orgs: Vec<String> = ["Org3MSP", "Org1MSP", "Org2MSP", "Org1MSP"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let order = turn_order("p1", &orgs);
+        // Every agent computes the same order, whatever order it lists.
+        let mut reversed = orgs.clone();
+        reversed.reverse();
+        assert_eq!(order, turn_order("p1", &reversed));
+        assert_eq!(order.len(), 3);
+        // Another key spreads the turns: not always the same organization.
+        assert!(
+            (0..20).any(|i| turn_order(&format!("p{i}"), &orgs)[0] != order[0]),
+            "{order:?}"
+        );
+        assert_eq!(turn_wait_ms(&order, &order[0], 0, 3000), 0);
+        assert_eq!(turn_wait_ms(&order, &order[1], 0, 3000), 3000);
+        assert_eq!(turn_wait_ms(&order, &order[1], 2500, 3000), 500);
+        assert_eq!(turn_wait_ms(&order, &order[1], 3000, 3000), 0);
+        assert_eq!(turn_wait_ms(&order, &order[2], 4000, 3000), 2000);
+        // Not among them: after all of them.
+        assert_eq!(turn_wait_ms(&order, "Org9MSP", 0, 3000), 9000);
+        // A grace of 0: everyone at once (the old behaviour).
+        assert_eq!(turn_wait_ms(&order, &order[2], 0, 0), 0);
+
+        let mut out = Steps::default();
+        let input = PlanInput::auto("c");
+        assert!(out.my_turn(&input, "p1", &orgs, &order[0], "x", "files it"));
+        assert!(out.blocked.is_empty() && out.deferred.is_empty());
+        assert!(!out.my_turn(&input, "p1", &orgs, &order[2], "x", "files it"));
+        assert_eq!(out.deferred, vec!["p1".to_string()]);
+        assert_eq!(out.blocked[0].look_again_ms, Some(6000));
+        assert!(
+            out.blocked[0]
+                .why
+                .starts_with(&format!("{} files it first", order[0]))
+        );
     }
 
     #[test]
