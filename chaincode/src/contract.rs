@@ -10,7 +10,7 @@
 //! and those keys, which are immutable once written, so organizations voting
 //! in the same block never conflict; one that counts every vote reads the
 //! vote range and conflicts with a vote ordered before it in the block (the
-//! CLI's default, the agents name theirs). A deadline ends a proposal only through
+//! agents and `opssc vote` name theirs). A deadline ends a proposal only through
 //! expiry attestations of enough of the electorate (`expire`, or a vote past
 //! the deadline): see the crate doc, "Against a hostile member".
 

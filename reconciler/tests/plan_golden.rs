@@ -377,9 +377,16 @@ fn the_step_catalogue_covers_the_agent_situations() {
         && b.why.contains("filed by Org3MSP")
         && b.why.contains("Org2MSP Approve")
         && b.why.contains("its executor: Org1MSP")));
-    // Channel changes: file with the base config sequence; once approved
-    // and signed enough, the executor submits.
-    let file = case("steps-config-file");
+    // Channel changes: one member files (Org3MSP first here); the observer
+    // files after two graces without it, with the base config sequence;
+    // once approved and signed enough, the executor submits.
+    let dir = golden().join("steps-config-file");
+    let waiting = case("steps-config-file");
+    assert!(kinds(&waiting).is_empty(), "{waiting:?}");
+    let (spec, observed, p) = case_plan(&dir);
+    let mut input = case_input(&dir);
+    input.waited_ms.insert(waiting.deferred[0].clone(), 6_000);
+    let file = plan::steps::steps(&spec, &observed, &p, &input);
     assert_eq!(kinds(&file), ["file"]);
     assert!(matches!(
         &file.steps[0],

@@ -205,9 +205,11 @@ pub fn median(samples: &[f64]) -> Option<f64> {
     }
 }
 
-/// How many MVCC read conflicts an agent log reports.
+/// How many read conflicts an agent log reports: MVCC (a key read was
+/// written first by another transaction) and phantom (a range read changed),
+/// both the same contention between agents.
 pub fn count_mvcc(log: &str) -> usize {
-    log.matches("MVCC_READ_CONFLICT").count()
+    log.matches("MVCC_READ_CONFLICT").count() + log.matches("PHANTOM_READ_CONFLICT").count()
 }
 
 /// CPU use in percent of one core: `ticks` of user+system time (at
@@ -1243,6 +1245,7 @@ mod tests {
         assert_eq!(median(&[]), None);
         let log = "WARN vote failed: MVCC_READ_CONFLICT\nINFO ok\nWARN tally: status MVCC_READ_CONFLICT (11)\n";
         assert_eq!(count_mvcc(log), 2);
+        assert_eq!(count_mvcc("WARN tally: PHANTOM_READ_CONFLICT (12)"), 1);
         assert_eq!(count_mvcc("INFO nothing"), 0);
         assert!((cpu_percent(5, 100, Duration::from_secs(10)) - 0.5).abs() < 1e-9);
         assert_eq!(cpu_percent(5, 0, Duration::from_secs(10)), 0.0);

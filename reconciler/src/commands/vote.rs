@@ -52,7 +52,10 @@ pub fn run(
                 decision,
                 reason: reason.to_string(),
                 config_signature: None,
-                counted: None,
+                // The votes already recorded that agree with this one, one
+                // key each: a range read of every vote would conflict with
+                // the agents' votes in the same block.
+                counted: Some(agreeing(&got.tally, decision)),
             })
             .await
         {
@@ -68,4 +71,37 @@ pub fn run(
         }
         Ok(0)
     })
+}
+
+/// The organizations of a `get` reply's tally that voted `decision`.
+fn agreeing(tally: &serde_json::Value, decision: Decision) -> Vec<String> {
+    let side = match decision {
+        Decision::Approve => "approvals",
+        Decision::Reject => "rejections",
+    };
+    tally[side]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manual_vote_counts_the_recorded_votes_that_agree() {
+        let tally =
+            serde_json::json!({"approvals": ["Org1MSP"], "rejections": ["Org2MSP", "Org3MSP"]});
+        assert_eq!(agreeing(&tally, Decision::Approve), vec!["Org1MSP"]);
+        assert_eq!(
+            agreeing(&tally, Decision::Reject),
+            vec!["Org2MSP", "Org3MSP"]
+        );
+        assert!(agreeing(&serde_json::Value::Null, Decision::Approve).is_empty());
+    }
 }

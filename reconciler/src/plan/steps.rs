@@ -802,6 +802,17 @@ fn config_steps(
             "this organization only votes on channel changes (channelChanges: voteOnly); the proposal on the chain is not the update it computes".into(),
         );
     }
+    // Every current member computes the same update: one files it (a
+    // member that only votes is passed over after its grace).
+    let members: Vec<String> = obs
+        .members
+        .keys()
+        .filter(|m| p.org.as_ref() != Some(*m))
+        .cloned()
+        .collect();
+    if !out.my_turn(input, &id, &members, me, &what, "files it") {
+        return;
+    }
     out.steps.push(Step::File {
         what,
         kind: p.kind,
