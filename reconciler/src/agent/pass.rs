@@ -7,9 +7,12 @@
 //! turns the plan into steps ([`crate::plan::steps::steps`], given what only
 //! I/O can tell: whether the own peer caught up with the orderer) and runs
 //! them ([`super::execute::execute`], one Fabric call per step). For
-//! chaincodes the steps are: **file** the planned proposal; **vote** (the
-//! verdict and its reason are the plan's) and **tally** once the votes
-//! decide it; once approved **install**, **approve**, **report** each task;
+//! chaincodes the steps are: **file** the planned proposal (one
+//! organization, the first in the turn order; the others wait a grace
+//! each, measured here between passes in [`Context::deferred`]); **vote**
+//! (the verdict and its reason are the plan's; the vote that reaches the
+//! quorum decides) and **tally** only when votes cast together decide it
+//! (again one organization in turn); once approved **install**, **approve**, **report** each task;
 //! as an eligible executor, once the channel's `LifecycleEndorsement` is met,
 //! **commit** and **report committed**; without a pending change, heal
 //! local drift (install and approve the committed definition).
