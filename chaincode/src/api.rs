@@ -76,6 +76,18 @@ pub struct IdArgs {
     pub id: String,
 }
 
+/// `tally` (`expire` takes [`IdArgs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TallyArgs {
+    pub id: String,
+    /// The organizations whose recorded votes the tally counts, one key
+    /// each, as [`VoteArgs::counted`]; absent: every vote (a range read,
+    /// which a vote ordered before it in the same block invalidates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<Vec<String>>,
+}
+
 /// `vote`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

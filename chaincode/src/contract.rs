@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::api::{
     self, ChannelInput, FoundArgs, IdArgs, ListArgs, OrgChangePayload, Payload, ProposeArgs,
     ReasonArgs, RegistryAction, ReportCommittedArgs, ReportFailedArgs, ReportTaskArgs, SignArgs,
-    TasksArgs, VoteArgs,
+    TallyArgs, TasksArgs, VoteArgs,
 };
 use crate::error::ContractError;
 use crate::keys;
@@ -181,7 +181,16 @@ pub fn invoke(
         "propose" => call.propose(parse(arg)?)?,
         "vote" => call.vote(parse(arg)?)?,
         "tally" => call.tally(parse(arg)?, false)?,
-        "expire" => call.tally(parse(arg)?, true)?,
+        "expire" => {
+            let a: IdArgs = parse(arg)?;
+            call.tally(
+                TallyArgs {
+                    id: a.id,
+                    counted: None,
+                },
+                true,
+            )?
+        }
         "withdraw" => call.withdraw(parse(arg)?)?,
         "report_task" => call.report_task(parse(arg)?)?,
         "claim_execution" => call.claim_execution(parse(arg)?)?,
@@ -1628,7 +1637,7 @@ impl<'a> Call<'a> {
 
     // ------------------------------------------------------------ tally / expire
 
-    fn tally(&mut self, a: IdArgs, expire: bool) -> Result<Value, ContractError> {
+    fn tally(&mut self, a: TallyArgs, expire: bool) -> Result<Value, ContractError> {
         let mut p = self.load(&a.id)?;
         if !p.state.is_undecided() {
             return Ok(json!({
@@ -1672,8 +1681,8 @@ impl<'a> Call<'a> {
                 "needed": Self::expiry_needed(&p),
             }));
         }
-        let count = self.count(&p)?;
-        let moved = self.settle(&mut p)?;
+        let count = self.count_of(&p, a.counted.as_deref())?;
+        let moved = self.settle_counting(&mut p, a.counted.as_deref())?;
         if moved.is_empty() {
             return Ok(json!({
                 "outcome": "pending",

@@ -431,6 +431,37 @@ fn a_vote_counts_only_the_votes_it_names() {
     );
     assert_eq!(g["proposal"]["decision"]["rejections"], json!([]));
 
+    // A tally counts only the named votes too.
+    let id2 = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch1", "third", "1.0"))
+            .unwrap(),
+    );
+    for org in ["Org1MSP", "Org2MSP"] {
+        n.call(
+            org,
+            "vote",
+            json!({"id": id2, "decision": "approve", "counted": []}),
+        )
+        .unwrap();
+    }
+    let r = n
+        .call(
+            "Org3MSP",
+            "tally",
+            json!({"id": id2, "counted": ["Org1MSP"]}),
+        )
+        .unwrap();
+    assert_eq!(r["outcome"], "pending");
+    assert!(n.last.as_ref().unwrap().writes.is_empty());
+    let r = n
+        .call(
+            "Org3MSP",
+            "tally",
+            json!({"id": id2, "counted": ["Org1MSP", "Org2MSP"]}),
+        )
+        .unwrap();
+    assert_eq!(r["state"], "approved");
+
     // A name whose vote is a rejection is not an approval.
     let id = id_of(
         &n.call("Org1MSP", "propose", deploy("ch1", "other", "1.0"))

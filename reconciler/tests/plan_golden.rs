@@ -324,6 +324,40 @@ fn the_step_catalogue_covers_the_agent_situations() {
         matches!(&mid.steps[0], Step::Vote { decision, decides: true, counted, .. }
             if *decision == opssc_chaincode::model::Decision::Approve && !counted.is_empty())
     );
+    // Votes cast together that decide (this organization's among them):
+    // one of the approvers tallies, the first in the turn order, counting
+    // just their votes; the others wait their turn.
+    {
+        use opssc_chaincode::model::{Decision, ProposalState};
+        let dir = golden().join("steps-mid-vote");
+        let (spec, mut observed, p) = case_plan(&dir);
+        let me = p.me.clone();
+        let o = observed
+            .proposals
+            .iter_mut()
+            .find(|o| o.state == ProposalState::Proposed)
+            .unwrap();
+        o.votes.insert(me.clone(), Decision::Approve);
+        let approvers: Vec<String> = o
+            .votes
+            .iter()
+            .filter(|(_, d)| **d == Decision::Approve)
+            .map(|(m, _)| m.clone())
+            .collect();
+        let key = format!("tally:{}", o.id);
+        let order = plan::steps::turn_order(&key, &approvers);
+        let mut input = case_input(&dir);
+        let s = plan::steps::steps(&spec, &observed, &p, &input);
+        if order[0] != me {
+            assert!(kinds(&s).is_empty(), "{s:?}");
+            assert_eq!(s.deferred, vec![key.clone()]);
+            assert!(s.blocked.iter().any(|b| b.why.contains("tallies it first")));
+            input.waited_ms.insert(key, 60_000);
+        }
+        let s = plan::steps::steps(&spec, &observed, &p, &input);
+        assert_eq!(kinds(&s), ["tally"]);
+        assert!(matches!(&s.steps[0], Step::Tally { counted, .. } if *counted == approvers));
+    }
     // The first executor died: the next one commits with the organizations
     // that approved (the channel's LifecycleEndorsement: 2 of 3).
     let died = case("steps-executor-died");

@@ -239,8 +239,12 @@ async fn run(
                 ))
             }
         },
-        Step::Tally { what, proposal_id } => {
-            let out = ops.tally(proposal_id).await?;
+        Step::Tally {
+            what,
+            proposal_id,
+            counted,
+        } => {
+            let out = ops.tally(proposal_id, Some(counted.clone())).await?;
             Outcome::Done(format!(
                 "{what}: tallied {}: {}",
                 short_id(proposal_id),

@@ -12,7 +12,7 @@
 
 use super::error::{AgentError, Result};
 use opssc_chaincode::api::{
-    IdArgs, ListArgs, ProposeArgs, ReportTaskArgs, SignArgs, TasksArgs, VoteArgs,
+    IdArgs, ListArgs, ProposeArgs, ReportTaskArgs, SignArgs, TallyArgs, TasksArgs, VoteArgs,
 };
 use opssc_chaincode::model::{Proposal, SignatureEntry, TaskEntry, Vote};
 use opssc_fabric::gateway::Gateway;
@@ -167,9 +167,16 @@ impl OpsClient {
         self.submit_raw("sign", args).await
     }
 
-    pub async fn tally(&self, id: &str) -> Result<Value> {
-        self.submit_raw("tally", &IdArgs { id: id.to_string() })
-            .await
+    /// `tally`, counting only the `counted` organizations' votes when given.
+    pub async fn tally(&self, id: &str, counted: Option<Vec<String>>) -> Result<Value> {
+        self.submit_raw(
+            "tally",
+            &TallyArgs {
+                id: id.to_string(),
+                counted,
+            },
+        )
+        .await
     }
 
     pub async fn report_task(&self, args: &ReportTaskArgs) -> Result<Value> {

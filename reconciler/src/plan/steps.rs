@@ -276,7 +276,15 @@ pub enum Step {
         config_update: String,
     },
     /// Decide a proposal whose votes decide it.
-    Tally { what: String, proposal_id: String },
+    Tally {
+        what: String,
+        proposal_id: String,
+        /// The organizations whose observed votes decide it (the side this
+        /// organization tallies for): the contract reads just those keys,
+        /// so a vote cast meanwhile does not invalidate the tally.
+        #[serde(default)]
+        counted: Vec<String>,
+    },
     /// Install a package this organization built on one of its peers. When
     /// `report_failure_on` names a proposal, a package that does not compile
     /// is recorded there as this organization's failed `install` task.
@@ -1115,6 +1123,7 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                         out.steps.push(Step::Tally {
                             what,
                             proposal_id: o.id.clone(),
+                            counted: rejecters,
                         });
                     }
                 } else {
@@ -1423,10 +1432,12 @@ fn vote_steps(
             Decision::Approve
         };
         let key = format!("tally:{}", o.id);
-        if out.my_turn(input, &key, &agreeing(o, side), me, what, "tallies it") {
+        let counted = agreeing(o, side);
+        if out.my_turn(input, &key, &counted, me, what, "tallies it") {
             out.steps.push(Step::Tally {
                 what: what.to_string(),
                 proposal_id: o.id.clone(),
+                counted,
             });
         }
     } else {
@@ -1796,7 +1807,9 @@ impl std::fmt::Display for Step {
                 short_id(proposal_id),
                 if *decides { ", deciding it" } else { "" }
             ),
-            Step::Tally { what, proposal_id } => {
+            Step::Tally {
+                what, proposal_id, ..
+            } => {
                 write!(f, "{what}: tally {}", short_id(proposal_id))
             }
             Step::Sign {
