@@ -12,6 +12,7 @@
 //!   and forward-only history.
 //! - [`consent`]: whether this organization consented to a shared change.
 //! - [`chaincode_source`]: chaincode source packages built from pinned git commits.
+//! - [`import`]: the spec a running network implies (`opssc import`).
 //! - [`dev`]: founding a devnet's consortium (`opssc dev up`, the tests).
 //!
 //! Key decision: the planner is a pure function of its inputs; reading the
@@ -24,6 +25,7 @@ pub mod config_update;
 pub mod consent;
 pub mod dev;
 pub mod git_transport;
+pub mod import;
 pub mod observe;
 pub mod plan;
 pub mod source;
