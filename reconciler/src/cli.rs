@@ -137,6 +137,21 @@ pub enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Write the spec a running network implies, as the organization of
+    /// `--config` sees it: every channel its peers joined and every committed
+    /// chaincode definition. What the chain does not tell (package sources,
+    /// admins' SSH keys, …) is written as a `TODO(opssc import)` placeholder
+    /// and listed on stdout.
+    ///
+    /// Exit codes: 0 written, 1 error (unreachable network, --out not empty).
+    Import {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// The spec directory to write (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Found the consortium from the spec, this organization's part: the
     /// orderer organization joins its orderers to every channel (genesis
     /// block from the spec); a peer organization joins its peers, installs

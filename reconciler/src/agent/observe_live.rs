@@ -515,7 +515,8 @@ async fn readiness(
     Ok(())
 }
 
-fn approved_definition(a: &lc::QueryApprovedChaincodeDefinitionResult) -> ApprovedDefinition {
+/// What `_lifecycle` says this organization approved, with the package it chose.
+pub fn approved_definition(a: &lc::QueryApprovedChaincodeDefinitionResult) -> ApprovedDefinition {
     let package_id = a.source.as_ref().and_then(|s| match &s.r#type {
         Some(lc::chaincode_source::Type::LocalPackage(l)) => Some(l.package_id.clone()),
         _ => None,

@@ -8,6 +8,7 @@ mod dev_add_org;
 mod dev_bench;
 mod dev_demo;
 mod found;
+mod import;
 mod live;
 mod plan;
 mod proposal;
@@ -22,6 +23,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { dir, format } => validate::run(&dir, format),
+        Command::Import { config, out } => import::run(&config, &out),
         Command::Plan {
             spec,
             state,
