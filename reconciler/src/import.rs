@@ -405,7 +405,7 @@ pub fn import(facts: &Facts) -> Imported {
                 let name = unique(None, "peer", &mut used);
                 let _ = writeln!(
                     y,
-                    "    {TODO} {msp} has no anchor peer, so the chain names none of its peers; replace with its peers"
+                    "    {TODO} {msp} has no anchor peer, so the chain names none of its peers; replace with its peers (opssc validate fails until one is an anchor)"
                 );
                 let _ = writeln!(y, "    - name: {name}");
                 let _ = writeln!(
@@ -414,7 +414,7 @@ pub fn import(facts: &Facts) -> Imported {
                     q(&format!("{name}.{doc}.invalid:7051"))
                 );
                 out.placeholders.push(format!(
-                    "orgs/{doc}.yaml: {msp} has no anchor peer; a placeholder peer {name} (no anchor) is written"
+                    "orgs/{doc}.yaml: {msp} has no anchor peer; a placeholder peer {name} (no anchor) is written, and `opssc validate` fails until an anchor peer is named (the spec requires one per channel member; an invented one would be written to the chain)"
                 ));
             }
             peers.sort();

@@ -300,3 +300,87 @@ fn sizes_durations_and_versions_in_the_spec_syntax() {
     );
     assert_eq!(node_name("127.0.0.1:7051"), None);
 }
+
+#[test]
+fn collections_and_init_come_back_as_committed() {
+    let (_, spec) = example_specs()
+        .into_iter()
+        .find(|(d, _)| d.ends_with("network-spec"))
+        .unwrap();
+    let mut facts = facts_of(&spec, "Org1MSP");
+    let kv = facts.observed.chaincodes.get_mut("trade/kv").unwrap();
+    kv.init_required = true;
+    kv.collections = vec![crate::observe::CollectionDef {
+        name: "secrets".into(),
+        policy: "OR('Org1MSP.member', 'Org2MSP.member')".into(),
+        required_peer_count: 1,
+        max_peer_count: 2,
+        block_to_live: 10,
+        member_only_read: true,
+        member_only_write: true,
+    }];
+    let imported = import(&facts);
+    let back = load(&imported);
+    let cc = &back.chaincodes[&("trade".to_string(), "kv".to_string())];
+    assert!(cc.init_required);
+    assert_eq!(
+        desired::collections(cc),
+        facts.observed.chaincodes["trade/kv"].collections
+    );
+    let plan = crate::plan::plan(&back, &facts.observed, "Org1MSP");
+    assert!(plan.is_empty(), "{}", crate::plan::render::text(&plan));
+}
+
+#[test]
+fn an_organization_without_anchor_peers_gets_a_marked_placeholder_peer() {
+    let (_, spec) = example_specs()
+        .into_iter()
+        .find(|(d, _)| d.ends_with("network-spec"))
+        .unwrap();
+    let mut facts = facts_of(&spec, "Org1MSP");
+    for ch in facts.observed.channels.values_mut() {
+        ch.members.get_mut("Org3MSP").unwrap().anchor_peers.clear();
+    }
+    let imported = import(&facts);
+    let org3 = &imported
+        .files
+        .iter()
+        .find(|(p, _)| p == "orgs/org3.yaml")
+        .unwrap()
+        .1;
+    assert!(
+        org3.contains("TODO(opssc import): Org3MSP has no anchor peer"),
+        "{org3}"
+    );
+    assert!(
+        imported
+            .placeholders
+            .iter()
+            .any(|p| p.contains("Org3MSP has no anchor peer")),
+        "{:?}",
+        imported.placeholders
+    );
+    // The spec needs an anchor peer per member: validation fails until the
+    // operator names one, rather than an invented anchor reaching the chain.
+    let files = imported
+        .files
+        .iter()
+        .map(|(p, t)| (PathBuf::from("/imported").join(p), t.clone()))
+        .collect();
+    let loaded = opssc_schema::load_texts(Path::new("/imported"), files);
+    assert!(loaded.spec.is_none());
+    let errors: Vec<String> = loaded
+        .report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == opssc_schema::Severity::Error)
+        .map(|d| d.message.clone())
+        .collect();
+    assert!(!errors.is_empty());
+    assert!(
+        errors
+            .iter()
+            .all(|e| e == "Org3MSP has no anchor peer, but every member of a channel needs one"),
+        "{errors:?}"
+    );
+}
