@@ -63,9 +63,10 @@ pub fn collections(
     let mut out: Vec<crate::observe::CollectionDef> = package
         .iter()
         .flat_map(|p| p.config.iter())
-        .filter_map(|c| match &c.payload {
-            Some(collection_config::Payload::StaticCollectionConfig(s)) => Some(s),
-            None => None,
+        .filter_map(|c| {
+            c.payload
+                .as_ref()
+                .map(|collection_config::Payload::StaticCollectionConfig(s)| s)
         })
         .map(|s| crate::observe::CollectionDef {
             name: s.name.clone(),
