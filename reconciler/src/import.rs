@@ -5,9 +5,10 @@
 //! snapshot does not carry: the organizations' MSP certificates and orderer
 //! endpoints from the channel configs, the consenters' TLS certificates, this
 //! organization's peers from its agent configuration and the labels of the
-//! packages it approved) into spec files, as `(relative path, YAML text)`.
-//! The command (`commands/import.rs`) only reads the network and writes the
-//! files.
+//! packages it approved) into spec files, as `(relative path, YAML text)`;
+//! [`config_facts`] extracts the certificates and endpoints from decoded
+//! channel configs. The command (`commands/import.rs`) only reads the
+//! network and writes the files.
 //!
 //! Key decisions:
 //! - The output is chosen so that `opssc plan` against the same network is
@@ -31,6 +32,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use opssc_fabric::configtx::{ChannelConfig, Group, ValueContent};
 use opssc_schema::{Msp, OrgRole};
 
 use crate::observe::{Observed, ObservedBatch, ObservedChannel};
@@ -621,6 +623,68 @@ pub fn import(facts: &Facts) -> Imported {
     out.files.sort();
     out.placeholders.sort();
     out
+}
+
+fn pems(certs: &[Vec<u8>]) -> Vec<String> {
+    certs
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).trim().to_string() + "\n")
+        .collect()
+}
+
+/// An organization group of a channel config, as import facts.
+fn org_facts(group: &Group, role: OrgRole) -> Option<(String, OrgFacts)> {
+    let m = group.fabric_msp()?;
+    let orderer_endpoints = match group.values.get("Endpoints").map(|v| &v.content) {
+        Some(ValueContent::Endpoints(e)) => e.clone(),
+        _ => Vec::new(),
+    };
+    Some((
+        m.name.clone(),
+        OrgFacts {
+            role,
+            msp: Some(Msp {
+                ca_certs: pems(&m.root_certs),
+                intermediate_certs: pems(&m.intermediate_certs),
+                tls_ca_certs: pems(&m.tls_root_certs),
+                admin_certs: pems(&m.admins),
+                node_ous: m.fabric_node_ous.as_ref().is_some_and(|n| n.enable),
+            }),
+            orderer_endpoints,
+        },
+    ))
+}
+
+/// What the decoded channel configs say beyond the observation: the
+/// organizations (MSP certificates, orderer endpoints) by MSP ID and the
+/// consenters' TLS server certificates by `host:port`.
+pub fn config_facts(
+    configs: &BTreeMap<String, ChannelConfig>,
+) -> (BTreeMap<String, OrgFacts>, BTreeMap<String, String>) {
+    let mut orgs = BTreeMap::new();
+    let mut tls = BTreeMap::new();
+    for config in configs.values() {
+        for (group, role) in [
+            (config.application(), OrgRole::Peer),
+            (config.orderer(), OrgRole::Orderer),
+        ] {
+            for g in group.iter().flat_map(|g| g.groups.values()) {
+                if let Some((msp, f)) = org_facts(g, role) {
+                    orgs.entry(msp).or_insert(f);
+                }
+            }
+        }
+        for c in config.etcdraft().iter().flat_map(|m| m.consenters.iter()) {
+            tls.entry(format!("{}:{}", c.host, c.port))
+                .or_insert_with(|| {
+                    String::from_utf8_lossy(&c.server_tls_cert)
+                        .trim()
+                        .to_string()
+                        + "\n"
+                });
+        }
+    }
+    (orgs, tls)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! the agent's observer ([`observe_live::live_full`], over a skeleton spec
 //! that names just those channels), adds what the observer does not keep
 //! (MSP certificates, orderer endpoints and consenter TLS certificates from
-//! the decoded configs, the packages this organization approved), and writes
+//! the decoded configs, [`opssc::import::config_facts`], the packages this organization approved), and writes
 //! the files. Exit codes: 0 written (placeholders listed on stdout), 1 error.
 
 use std::collections::BTreeMap;
@@ -15,11 +15,10 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use opssc::agent::context::Context;
 use opssc::agent::observe_live;
-use opssc::import::{Facts, OrgFacts, TODO, import};
+use opssc::import::{Facts, TODO, config_facts, import};
 use opssc::observe::Observed;
-use opssc_fabric::configtx::{ChannelConfig, Group, ValueContent};
 use opssc_fabric::{cscc, lifecycle};
-use opssc_schema::{Batch, Capabilities, Channel, Consortium, Msp, OrgRole, Spec};
+use opssc_schema::{Batch, Capabilities, Channel, Consortium, Spec};
 
 use super::agent::{load_config, runtime};
 
@@ -125,66 +124,6 @@ fn skeleton(channels: &[String]) -> Spec {
             .collect(),
         chaincodes: BTreeMap::new(),
     }
-}
-
-fn pems(certs: &[Vec<u8>]) -> Vec<String> {
-    certs
-        .iter()
-        .map(|c| String::from_utf8_lossy(c).trim().to_string() + "\n")
-        .collect()
-}
-
-/// An organization group of a channel config, as import facts.
-fn org_facts(group: &Group, role: OrgRole) -> Option<(String, OrgFacts)> {
-    let m = group.fabric_msp()?;
-    let orderer_endpoints = match group.values.get("Endpoints").map(|v| &v.content) {
-        Some(ValueContent::Endpoints(e)) => e.clone(),
-        _ => Vec::new(),
-    };
-    Some((
-        m.name.clone(),
-        OrgFacts {
-            role,
-            msp: Some(Msp {
-                ca_certs: pems(&m.root_certs),
-                intermediate_certs: pems(&m.intermediate_certs),
-                tls_ca_certs: pems(&m.tls_root_certs),
-                admin_certs: pems(&m.admins),
-                node_ous: m.fabric_node_ous.as_ref().is_some_and(|n| n.enable),
-            }),
-            orderer_endpoints,
-        },
-    ))
-}
-
-/// What the configs say beyond the observation: organizations and consenter certificates.
-fn config_facts(
-    configs: &BTreeMap<String, ChannelConfig>,
-) -> (BTreeMap<String, OrgFacts>, BTreeMap<String, String>) {
-    let mut orgs = BTreeMap::new();
-    let mut tls = BTreeMap::new();
-    for config in configs.values() {
-        for (group, role) in [
-            (config.application(), OrgRole::Peer),
-            (config.orderer(), OrgRole::Orderer),
-        ] {
-            for g in group.iter().flat_map(|g| g.groups.values()) {
-                if let Some((msp, f)) = org_facts(g, role) {
-                    orgs.entry(msp).or_insert(f);
-                }
-            }
-        }
-        for c in config.etcdraft().iter().flat_map(|m| m.consenters.iter()) {
-            tls.entry(format!("{}:{}", c.host, c.port))
-                .or_insert_with(|| {
-                    String::from_utf8_lossy(&c.server_tls_cert)
-                        .trim()
-                        .to_string()
-                        + "\n"
-                });
-        }
-    }
-    (orgs, tls)
 }
 
 fn read(config: &Path) -> Result<Facts> {

@@ -384,3 +384,58 @@ fn an_organization_without_anchor_peers_gets_a_marked_placeholder_peer() {
         "{errors:?}"
     );
 }
+
+fn pem(name: &str) -> Vec<u8> {
+    format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n").into_bytes()
+}
+
+#[test]
+fn config_facts_carry_certificates_endpoints_and_consenter_certificates() {
+    use opssc_fabric::configtx::genesis::{ChannelDescription, channel_config};
+    use opssc_fabric::configtx::{MspDefinition, Organization};
+    use opssc_fabric::protos::etcdraft;
+    let org = Organization::application(MspDefinition::with_node_ous(
+        "Org1MSP",
+        &pem("ca.org1"),
+        &pem("tlsca.org1"),
+    ))
+    .unwrap()
+    .with_anchor_peers(&[("peer0.org1.example.com", 7051)]);
+    let orderer = Organization::orderer(
+        MspDefinition::with_node_ous("OrdererMSP", &pem("ca.o"), &pem("tlsca.o")),
+        vec!["orderer0.example.com:7050".into()],
+    )
+    .unwrap();
+    let desc = ChannelDescription::new(
+        "trade",
+        vec![org],
+        vec![orderer],
+        vec![etcdraft::Consenter {
+            host: "orderer0.example.com".into(),
+            port: 7050,
+            client_tls_cert: pem("client"),
+            server_tls_cert: pem("server"),
+        }],
+    );
+    let built = channel_config(&desc).unwrap();
+    let config = ChannelConfig::from_config("trade", &built.to_proto()).unwrap();
+    let (orgs, tls) = config_facts(&[("trade".to_string(), config)].into_iter().collect());
+    assert_eq!(orgs.keys().collect::<Vec<_>>(), ["OrdererMSP", "Org1MSP"]);
+    let org1 = &orgs["Org1MSP"];
+    assert_eq!(org1.role, OrgRole::Peer);
+    let msp = org1.msp.as_ref().unwrap();
+    assert_eq!(msp.ca_certs, [String::from_utf8(pem("ca.org1")).unwrap()]);
+    assert_eq!(
+        msp.tls_ca_certs,
+        [String::from_utf8(pem("tlsca.org1")).unwrap()]
+    );
+    assert!(msp.node_ous);
+    assert!(org1.orderer_endpoints.is_empty());
+    let o = &orgs["OrdererMSP"];
+    assert_eq!(o.role, OrgRole::Orderer);
+    assert_eq!(o.orderer_endpoints, ["orderer0.example.com:7050"]);
+    assert_eq!(
+        tls["orderer0.example.com:7050"],
+        String::from_utf8(pem("server")).unwrap()
+    );
+}
