@@ -1103,3 +1103,562 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     let days = era * 146_097 + doe - 719_468;
     Ok(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opssc_chaincode::model::{
+        DecisionInfo, Execution, ExecutionReport, SpecRef, Target, Transition,
+    };
+    use serde_json::json;
+
+    fn header(kind: common::HeaderType, tx_id: &str, channel: &str) -> common::Header {
+        common::Header {
+            channel_header: ChannelHeader {
+                r#type: kind as i32,
+                tx_id: tx_id.into(),
+                channel_id: channel.into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            signature_header: Vec::new(),
+        }
+    }
+
+    fn invoke_envelope(tx_id: &str, chaincode: &str, args: &[&[u8]]) -> Vec<u8> {
+        let cis = peer::ChaincodeInvocationSpec {
+            chaincode_spec: Some(peer::ChaincodeSpec {
+                chaincode_id: Some(peer::ChaincodeId {
+                    name: chaincode.into(),
+                    ..Default::default()
+                }),
+                input: Some(peer::ChaincodeInput {
+                    args: args.iter().map(|a| a.to_vec()).collect(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        };
+        let cap = peer::ChaincodeActionPayload {
+            chaincode_proposal_payload: peer::ChaincodeProposalPayload {
+                input: cis.encode_to_vec(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+            action: None,
+        };
+        let tx = peer::Transaction {
+            actions: vec![peer::TransactionAction {
+                header: Vec::new(),
+                payload: cap.encode_to_vec(),
+            }],
+        };
+        Envelope {
+            payload: Payload {
+                header: Some(header(
+                    common::HeaderType::EndorserTransaction,
+                    tx_id,
+                    "trade",
+                )),
+                data: tx.encode_to_vec(),
+            }
+            .encode_to_vec(),
+            signature: Vec::new(),
+        }
+        .encode_to_vec()
+    }
+
+    fn block(number: u64, envelopes: Vec<Vec<u8>>, valid: &[bool]) -> Block {
+        let filter: Vec<u8> = valid.iter().map(|v| if *v { 0 } else { 11 }).collect();
+        Block {
+            header: Some(common::BlockHeader {
+                number,
+                ..Default::default()
+            }),
+            data: Some(common::BlockData { data: envelopes }),
+            metadata: Some(common::BlockMetadata {
+                metadata: vec![Vec::new(), Vec::new(), filter],
+            }),
+        }
+    }
+
+    fn config_block(number: u64, sequence: u64, update: &[u8], update_tx: &str) -> Block {
+        let last_update = Envelope {
+            payload: Payload {
+                header: Some(header(
+                    common::HeaderType::ConfigUpdate,
+                    update_tx,
+                    "market",
+                )),
+                data: common::ConfigUpdateEnvelope {
+                    config_update: update.to_vec(),
+                    signatures: Vec::new(),
+                }
+                .encode_to_vec(),
+            }
+            .encode_to_vec(),
+            signature: Vec::new(),
+        };
+        let env = Envelope {
+            payload: Payload {
+                header: Some(header(common::HeaderType::Config, "", "market")),
+                data: common::ConfigEnvelope {
+                    config: Some(common::Config {
+                        sequence,
+                        ..Default::default()
+                    }),
+                    last_update: Some(last_update),
+                }
+                .encode_to_vec(),
+            }
+            .encode_to_vec(),
+            signature: Vec::new(),
+        };
+        block(number, vec![env.encode_to_vec()], &[true])
+    }
+
+    fn commit_args(name: &str, sequence: i64) -> Vec<u8> {
+        lc::CommitChaincodeDefinitionArgs {
+            name: name.into(),
+            sequence,
+            ..Default::default()
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn a_block_scan_finds_lifecycle_commits_and_skips_invalid_ones() {
+        let args = commit_args("kv", 2);
+        let b = block(
+            7,
+            vec![
+                invoke_envelope("t1", "kv", &[b"put", b"k"]),
+                invoke_envelope("t2", "_lifecycle", &[b"CommitChaincodeDefinition", &args]),
+                invoke_envelope("t3", "_lifecycle", &[b"CommitChaincodeDefinition", &args]),
+                invoke_envelope(
+                    "t4",
+                    "_lifecycle",
+                    &[b"ApproveChaincodeDefinitionForMyOrg", &args],
+                ),
+            ],
+            &[true, true, false, true],
+        );
+        let mut scan = ChannelScan::default();
+        let ids = scan_block(&b, &mut scan);
+        assert_eq!(ids, ["t1", "t2", "t4"]);
+        assert_eq!(
+            scan.lifecycle_commits,
+            [LifecycleCommit {
+                block: 7,
+                tx_id: "t2".into(),
+                name: "kv".into(),
+                sequence: 2
+            }]
+        );
+        assert!(scan.config_blocks.is_empty());
+    }
+
+    #[test]
+    fn a_config_block_names_the_update_it_applied() {
+        let b = config_block(4, 3, b"update bytes", "u1");
+        let fact = config_block_fact(&b).unwrap();
+        assert_eq!(fact.block, 4);
+        assert_eq!(fact.sequence, 3);
+        assert_eq!(fact.update.as_deref(), Some(b"update bytes".as_slice()));
+        assert_eq!(fact.update_tx_id.as_deref(), Some("u1"));
+        let not_config = block(5, vec![invoke_envelope("t", "kv", &[b"x"])], &[true]);
+        assert_eq!(config_block_fact(&not_config), None);
+    }
+
+    #[test]
+    fn pull_request_numbers_from_merge_and_squash_messages() {
+        assert_eq!(
+            pull_request_number("Merge pull request #12 from org4/join\n\nbody"),
+            Some(12)
+        );
+        assert_eq!(pull_request_number("Org4MSP joins trade (#7)"), Some(7));
+        assert_eq!(pull_request_number("fix (#3) and more (#41)"), Some(41));
+        assert_eq!(pull_request_number("Org4MSP joins trade"), None);
+        assert_eq!(pull_request_number("see (#abc)"), None);
+        assert_eq!(
+            pull_request_number("first line\nMerge pull request #9"),
+            None
+        );
+    }
+
+    #[test]
+    fn times_parse_as_utc() {
+        assert_eq!(parse_time("1700000000"), Ok(1_700_000_000));
+        assert_eq!(parse_time("1970-01-01"), Ok(0));
+        assert_eq!(parse_time("2026-12-05T10:00:00Z"), Ok(1_796_464_800));
+        assert_eq!(time(1_796_464_800), "2026-12-05T10:00:00Z");
+        assert_eq!(parse_time("2024-02-29T23:59"), Ok(1_709_251_140));
+        assert!(parse_time("yesterday").is_err());
+        assert!(parse_time("2026-13-01").is_err());
+    }
+
+    fn chaincode_proposal() -> ProposalFacts {
+        let p = Proposal {
+            id: "a".repeat(64),
+            kind: Kind::ChaincodeUpgrade,
+            target: Target {
+                channel: "trade".into(),
+                chaincode: Some("kv".into()),
+            },
+            round: 0,
+            payload: json!({"name": "kv", "version": "2.0", "sequence": 2}),
+            spec_ref: SpecRef {
+                git_commit: "c".repeat(40),
+                spec_hash: "0".repeat(64),
+                base_config_sequence: None,
+                committed_chaincode_sequence: Some(1),
+            },
+            proposer: "Org1MSP".into(),
+            created_at: 1000,
+            created_tx: "filed".into(),
+            deadline: 4600,
+            state: ProposalState::Committed,
+            electorate: vec!["Org1MSP".into(), "Org2MSP".into(), "Org3MSP".into()],
+            quorum: 2,
+            quorum_rule: "MAJORITY of 3".into(),
+            decision: Some(DecisionInfo {
+                at: 1010,
+                tx_id: "tally".into(),
+                approvals: vec!["Org1MSP".into(), "Org2MSP".into()],
+                rejections: vec![],
+            }),
+            superseded_by: None,
+            also_filed_by: vec![],
+            execution: Some(Execution {
+                attempt: 1,
+                started_at: 1010,
+                timeout_secs: 600,
+                order: vec!["Org2MSP".into(), "Org1MSP".into()],
+                claimed_by: Some("Org2MSP".into()),
+                claimed_at: Some(1020),
+                failures: vec![],
+                committed: Some(ExecutionReport {
+                    by: "Org2MSP".into(),
+                    at: 1030,
+                    tx_id: "reported".into(),
+                    attempt: 1,
+                    detail: "committed sequence 2".into(),
+                }),
+            }),
+            history: vec![
+                Transition {
+                    at: 1000,
+                    tx_id: "filed".into(),
+                    actor: "Org1MSP".into(),
+                    from: None,
+                    to: ProposalState::Proposed,
+                    note: String::new(),
+                },
+                Transition {
+                    at: 1010,
+                    tx_id: "tally".into(),
+                    actor: "Org2MSP".into(),
+                    from: Some(ProposalState::Proposed),
+                    to: ProposalState::Approved,
+                    note: String::new(),
+                },
+                Transition {
+                    at: 1030,
+                    tx_id: "reported".into(),
+                    actor: "Org2MSP".into(),
+                    from: Some(ProposalState::Approved),
+                    to: ProposalState::Committed,
+                    note: String::new(),
+                },
+            ],
+        };
+        let vote = |org: &str, at: i64, tx: &str| Vote {
+            proposal_id: p.id.clone(),
+            org: org.into(),
+            decision: Decision::Approve,
+            reason: String::new(),
+            config_signature: None,
+            cast_at: at,
+            tx_id: tx.into(),
+            actor: "f".repeat(64),
+        };
+        ProposalFacts {
+            votes: vec![vote("Org2MSP", 1005, "v2"), vote("Org1MSP", 1001, "v1")],
+            signatures: vec![],
+            tasks: vec![TaskEntry {
+                proposal_id: p.id.clone(),
+                org: "Org3MSP".into(),
+                task: "install".into(),
+                seq: 1,
+                status: TaskStatus::Done,
+                detail: "installed kv_2.0".into(),
+                at: 1020,
+                tx_id: "task3".into(),
+                actor: "e".repeat(64),
+            }],
+            proposal: p,
+        }
+    }
+
+    fn chain() -> ChainIndex {
+        let mut c = ChainIndex {
+            ops_channel: "ops".into(),
+            ..Default::default()
+        };
+        for (tx, b) in [
+            ("filed", 10),
+            ("v1", 11),
+            ("v2", 12),
+            ("tally", 12),
+            ("task3", 13),
+        ] {
+            c.ops_blocks.insert(tx.into(), b);
+        }
+        c.channels.insert(
+            "trade".into(),
+            ChannelScan {
+                lifecycle_commits: vec![
+                    LifecycleCommit {
+                        block: 5,
+                        tx_id: "old".into(),
+                        name: "kv".into(),
+                        sequence: 1,
+                    },
+                    LifecycleCommit {
+                        block: 9,
+                        tx_id: "cc-commit".into(),
+                        name: "kv".into(),
+                        sequence: 2,
+                    },
+                ],
+                config_blocks: vec![],
+            },
+        );
+        c
+    }
+
+    fn spec_commit() -> SpecCommit {
+        SpecCommit {
+            commit: "c".repeat(40),
+            author: "Alice".into(),
+            author_email: "alice@org1.example.com".into(),
+            at: "2026-12-05T10:00:00Z".into(),
+            subject: "kv 2.0 (#12)".into(),
+            pull_request: Some(12),
+            signed_by: Some(Admin {
+                org: "Org1MSP".into(),
+                name: "alice".into(),
+                key: "SHA256:abc".into(),
+            }),
+            approvals: vec![ApprovalFact {
+                admin: Admin {
+                    org: "Org2MSP".into(),
+                    name: "bob".into(),
+                    key: "SHA256:def".into(),
+                },
+                approval_commit: "d".repeat(40),
+                at: "2026-12-05T10:01:00Z".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn join_names_every_step_with_its_block() {
+        let facts = [chaincode_proposal()];
+        let commits = BTreeMap::from([("c".repeat(40), spec_commit())]);
+        let a = join(&facts, &commits, &chain(), &Filter::default());
+        assert_eq!(a.records.len(), 1);
+        let r = &a.records[0];
+        assert_eq!(r.change, "ChaincodeUpgrade trade/kv 2.0");
+        assert_eq!(r.spec.found.as_ref().unwrap().pull_request, Some(12));
+        assert_eq!(r.filed.tx.block, Some(10));
+        // Votes in the order they were cast, each with its block.
+        let votes: Vec<(&str, Option<u64>)> = r
+            .votes
+            .iter()
+            .map(|v| (v.org.as_str(), v.tx.block))
+            .collect();
+        assert_eq!(votes, [("Org1MSP", Some(11)), ("Org2MSP", Some(12))]);
+        let d = r.decision.as_ref().unwrap();
+        assert_eq!((d.outcome.as_str(), d.tx.block), ("approved", Some(12)));
+        let e = r.execution.as_ref().unwrap();
+        assert_eq!(e.executor.as_deref(), Some("Org2MSP"));
+        // The report's transaction is not in the scanned blocks: kept, unplaced.
+        assert_eq!(e.committed.as_ref().unwrap().tx.block, None);
+        // The definition commit of sequence 2, not the earlier one.
+        let applied = r.applied.as_ref().unwrap().tx.as_ref().unwrap();
+        assert_eq!(
+            (
+                applied.channel.as_str(),
+                applied.tx_id.as_str(),
+                applied.block
+            ),
+            ("trade", "cc-commit", Some(9))
+        );
+        assert_eq!(r.tasks[0].tx.block, Some(13));
+        assert_eq!(r.history.len(), 3);
+        assert_eq!(tx_refs(r).len(), 1 + 2 + 1 + 1 + 3 + 1 + 1);
+    }
+
+    #[test]
+    fn a_config_update_is_matched_by_its_bytes() {
+        let bytes = b"the update".to_vec();
+        let mut f = chaincode_proposal();
+        f.proposal.kind = Kind::OrgAdd;
+        f.proposal.target = Target {
+            channel: "market".into(),
+            chaincode: None,
+        };
+        f.proposal.payload = json!({
+            "org": "Org4MSP",
+            "config_update": base64::engine::general_purpose::STANDARD.encode(&bytes),
+        });
+        let mut c = chain();
+        c.channels.insert(
+            "market".into(),
+            ChannelScan {
+                lifecycle_commits: vec![],
+                config_blocks: vec![
+                    config_block_fact(&config_block(3, 1, b"other", "u0")).unwrap(),
+                    config_block_fact(&config_block(8, 2, &bytes, "u1")).unwrap(),
+                ],
+            },
+        );
+        let a = join(&[f.clone()], &BTreeMap::new(), &c, &Filter::default());
+        let r = &a.records[0];
+        assert_eq!(r.change, "OrgAdd Org4MSP on channel market");
+        assert!(r.spec.found.is_none());
+        let ap = r.applied.as_ref().unwrap();
+        assert_eq!(ap.config_sequence, Some(2));
+        let tx = ap.tx.as_ref().unwrap();
+        assert_eq!(
+            (tx.tx_id.as_str(), tx.block, tx.kind),
+            ("u1", Some(8), "config_block")
+        );
+        // A committed update that no block applied says so.
+        c.channels.get_mut("market").unwrap().config_blocks.pop();
+        let a = join(&[f], &BTreeMap::new(), &c, &Filter::default());
+        let ap = a.records[0].applied.as_ref().unwrap();
+        assert!(ap.tx.is_none());
+        assert!(
+            ap.note
+                .as_ref()
+                .unwrap()
+                .contains("no config block of channel market")
+        );
+    }
+
+    #[test]
+    fn filters_by_channel_chaincode_org_and_time() {
+        let facts = [chaincode_proposal()];
+        let commits = BTreeMap::from([("c".repeat(40), spec_commit())]);
+        let count = |f: Filter| join(&facts, &commits, &chain(), &f).records.len();
+        assert_eq!(count(Filter::default()), 1);
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            count(Filter {
+                channel: some("trade"),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            count(Filter {
+                channel: some("market"),
+                ..Default::default()
+            }),
+            0
+        );
+        assert_eq!(
+            count(Filter {
+                chaincode: some("kv"),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            count(Filter {
+                chaincode: some("bid"),
+                ..Default::default()
+            }),
+            0
+        );
+        // Org3 only reported a task; Org4 took no part.
+        assert_eq!(
+            count(Filter {
+                org: some("Org3MSP"),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            count(Filter {
+                org: some("Org4MSP"),
+                ..Default::default()
+            }),
+            0
+        );
+        assert_eq!(
+            count(Filter {
+                since: Some(1000),
+                until: Some(1000),
+                ..Default::default()
+            }),
+            1
+        );
+        assert_eq!(
+            count(Filter {
+                since: Some(1001),
+                ..Default::default()
+            }),
+            0
+        );
+        assert_eq!(
+            count(Filter {
+                until: Some(999),
+                ..Default::default()
+            }),
+            0
+        );
+    }
+
+    #[test]
+    fn renderers_show_each_step() {
+        let facts = [chaincode_proposal()];
+        let commits = BTreeMap::from([("c".repeat(40), spec_commit())]);
+        let a = join(&facts, &commits, &chain(), &Filter::default());
+        let text = render_text(&a);
+        for want in [
+            "# ChaincodeUpgrade trade/kv 2.0 [committed] round 0",
+            "pull request #12",
+            "signed by Org1MSP/alice (SHA256:abc)",
+            "approved by Org2MSP/bob",
+            "+ filed by Org1MSP at 1970-01-01T00:16:40Z (tx filed in ops block 10)",
+            "✓ Org1MSP approve",
+            "= approved at",
+            "- task Org3MSP install #1 done",
+            "* executed by Org2MSP (attempt 1)",
+            "(tx reported (block not found on ops))",
+            "> chaincode definition kv sequence 2: tx cc-commit in trade block 9",
+            "1 change\n",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+        let md = render_markdown(&a);
+        assert!(md.contains("| `aaaaaaaaaaaa` | ChaincodeUpgrade trade/kv 2.0 | `cccccccccccc` (#12) | Org1MSP | Org1MSP ✓, Org2MSP ✓ | Org2MSP | `cc-commit` trade #9 | committed |"), "{md}");
+        let v: serde_json::Value = serde_json::from_str(&render_json(&a)).unwrap();
+        assert_eq!(v["schema"], SCHEMA);
+        let r = &v["records"][0];
+        assert_eq!(
+            r["votes"][1]["tx"],
+            json!({"channel": "ops", "tx_id": "v2", "block": 12, "kind": "transaction"})
+        );
+        assert_eq!(r["spec"]["found"]["signed_by"]["org"], "Org1MSP");
+        assert_eq!(r["spec"]["found"]["approvals"][0]["org"], "Org2MSP");
+        assert_eq!(r["applied"]["tx"]["block"], 9);
+        assert_eq!(
+            render_text(&join(&[], &commits, &chain(), &Filter::default())),
+            "no change matches\n"
+        );
+    }
+}

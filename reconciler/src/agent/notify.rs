@@ -769,6 +769,7 @@ mod tests {
                 tasks: Vec::new(),
                 commit_readiness: BTreeMap::new(),
                 config_signatures: BTreeMap::new(),
+                update_on_chain: None,
             }),
         }
     }
