@@ -684,7 +684,183 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     {
         eprintln!("TRACE Org4MSP {line}");
     }
+
+    // 5. `opssc audit` lists every step of both rollouts, and what it names
+    //    is on the chain.
+    audit_matches_the_chain(&agents[0], &orgs[0], &hostile_id, &tampered_id).await;
     drop(agents);
+}
+
+/// Runs `opssc audit --format json` as `agent`'s organization and checks it
+/// against the chain read as `o`: every transaction it names is in the block
+/// it names (a config block's applied CONFIG_UPDATE for `config_block`), the
+/// votes are the contract's, and both rollouts (the four chaincode deploys,
+/// the three OrgAdds, the ACL update) are listed step by step.
+async fn audit_matches_the_chain(agent: &Agent, o: &Org, hostile_id: &str, tampered_id: &str) {
+    let out = agent.opssc(&["audit", "--format", "json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "opssc audit\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let audit: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(audit["schema"], opssc::audit::SCHEMA);
+    let records = audit["records"].as_array().unwrap();
+    let listed = proposals(o).await;
+    assert_eq!(records.len(), listed.len(), "one record per proposal");
+
+    let mut blocks: std::collections::HashMap<(String, u64), opssc_fabric::protos::common::Block> =
+        Default::default();
+    let mut checked = 0;
+    for r in records {
+        let id = r["proposal_id"].as_str().unwrap();
+        // Every transaction reference, wherever it is in the record.
+        let mut refs = Vec::new();
+        collect_tx_refs(r, &mut refs);
+        for t in refs {
+            let channel = t["channel"].as_str().unwrap().to_string();
+            let tx_id = t["tx_id"].as_str().unwrap();
+            let block = t["block"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{id}: transaction {tx_id} without a block: {r:#}"));
+            if !blocks.contains_key(&(channel.clone(), block)) {
+                let b = o
+                    .deliver
+                    .block(&channel, opssc_fabric::deliver::Seek::Number(block))
+                    .await
+                    .unwrap();
+                blocks.insert((channel.clone(), block), b);
+            }
+            let b = &blocks[&(channel.clone(), block)];
+            if t["kind"] == "config_block" {
+                let fact = opssc::audit::config_block_fact(b)
+                    .unwrap_or_else(|| panic!("{channel} block {block} is not a config block"));
+                assert_eq!(
+                    fact.update_tx_id.as_deref(),
+                    Some(tx_id),
+                    "{channel} block {block}"
+                );
+            } else {
+                let txs = opssc_fabric::block::transactions(b).unwrap();
+                assert!(
+                    txs.iter().any(|x| x.tx_id == tx_id && x.is_valid()),
+                    "{id}: {tx_id} is not a valid transaction of {channel} block {block}"
+                );
+            }
+            checked += 1;
+        }
+        // The votes are the contract's.
+        let votes = query(o, "votes", json!({ "id": id })).await;
+        let mut want: Vec<String> = votes["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| format!("{} {}", v["org"], v["decision"]))
+            .collect();
+        let mut got: Vec<String> = r["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| format!("{} {}", v["org"], v["decision"]))
+            .collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{id}");
+        // The spec commit each proposal was filed from is in the repository.
+        assert!(r["spec"]["found"].is_object(), "{id}: {:#}", r["spec"]);
+    }
+    assert!(checked > 50, "only {checked} transactions named");
+
+    let find = |kind: &str, channel: &str| -> Vec<&Value> {
+        records
+            .iter()
+            .filter(|r| r["kind"] == kind && r["channel"] == channel && r["outcome"] == "committed")
+            .collect()
+    };
+    // Both rollouts, every step: filed, a quorum of votes, the decision, the
+    // executor, the definition commit or config block, the tasks.
+    let mut committed = Vec::new();
+    for (ch, name) in CHAINCODES {
+        let deploys = find("ChaincodeDeploy", ch);
+        let d = deploys
+            .iter()
+            .find(|r| r["chaincode"] == name)
+            .unwrap_or_else(|| panic!("no committed deploy of {ch}/{name}"));
+        assert!(d["applied"]["what"].as_str().unwrap().contains(name));
+        committed.push(*d);
+    }
+    for ch in CHANNELS {
+        let adds = find("OrgAdd", ch);
+        assert_eq!(adds.len(), 1, "{ch}");
+        let add = adds[0];
+        assert_eq!(add["change"], format!("OrgAdd Org4MSP on channel {ch}"));
+        assert_eq!(add["applied"]["tx"]["kind"], "config_block");
+        // Org4's admin signed the spec commit that asked for it.
+        assert_eq!(
+            add["spec"]["found"]["signed_by"]["org"], "Org4MSP",
+            "{add:#}"
+        );
+        assert_eq!(
+            add["spec"]["found"]["subject"],
+            "Org4MSP joins ops, trade and market"
+        );
+        assert!(!add["signatures"].as_array().unwrap().is_empty(), "{add:#}");
+        committed.push(add);
+    }
+    let acl = find("ChannelUpdate", "market");
+    assert_eq!(acl.len(), 1);
+    committed.push(acl[0]);
+    for r in committed {
+        let quorum = r["filed"]["quorum"].as_u64().unwrap() as usize;
+        let approvals = r["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["decision"] == "approve")
+            .count();
+        assert!(approvals >= quorum, "{r:#}");
+        assert_eq!(r["decision"]["outcome"], "approved", "{r:#}");
+        assert!(r["execution"]["committed"]["by"].is_string(), "{r:#}");
+        assert!(r["applied"]["tx"]["block"].is_u64(), "{r:#}");
+        // Organizations report install and approve tasks for chaincode kinds.
+        if r["chaincode"].is_string() {
+            assert!(!r["tasks"].as_array().unwrap().is_empty(), "{r:#}");
+        }
+    }
+    for rejected in [hostile_id, tampered_id] {
+        let r = records
+            .iter()
+            .find(|r| r["proposal_id"] == rejected)
+            .unwrap();
+        assert_eq!(r["outcome"], "rejected");
+        assert!(r["applied"].is_null(), "{r:#}");
+    }
+
+    // The filters: only market's changes; and the text form names them.
+    let out = agent.opssc(&["audit", "--channel", "market", "--format", "text"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("# OrgAdd Org4MSP on channel market [committed]"),
+        "{text}"
+    );
+    assert!(!text.contains("on channel trade"), "{text}");
+}
+
+/// Every object with `tx_id` and `block` under `v`.
+fn collect_tx_refs<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("tx_id") && m.contains_key("block") {
+                out.push(v);
+            }
+            m.values().for_each(|x| collect_tx_refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_tx_refs(x, out)),
+        _ => {}
+    }
 }
 
 /// Polls `check` every 200 ms until it holds; panics with the agents' logs.
