@@ -415,7 +415,9 @@ pub fn scan_block(block: &Block, scan: &mut ChannelScan) -> Vec<String> {
         .unwrap_or(&[]);
     let mut ids = Vec::new();
     for (tx, raw) in txs.iter().zip(data) {
-        if !tx.is_valid() {
+        // An orderer's blocks carry no validation codes (read when no own
+        // peer joined the channel): their transactions are taken as they are.
+        if !tx.is_valid() && tx.validation != peer::TxValidationCode::NotValidated as i32 {
             continue;
         }
         ids.push(tx.tx_id.clone());
@@ -1246,6 +1248,13 @@ mod tests {
         let mut scan = ChannelScan::default();
         let ids = scan_block(&b, &mut scan);
         assert_eq!(ids, ["t1", "t2", "t4"]);
+        // Without validation codes (an orderer's block) every transaction counts.
+        let mut unvalidated = b.clone();
+        unvalidated.metadata = None;
+        assert_eq!(
+            scan_block(&unvalidated, &mut ChannelScan::default()),
+            ["t1", "t2", "t3", "t4"]
+        );
         assert_eq!(
             scan.lifecycle_commits,
             [LifecycleCommit {
