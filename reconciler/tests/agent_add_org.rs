@@ -691,88 +691,12 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     drop(agents);
 }
 
-/// Runs `opssc audit --format json` as `agent`'s organization and checks it
-/// against the chain read as `o`: every transaction it names is in the block
-/// it names (a config block's applied CONFIG_UPDATE for `config_block`), the
-/// votes are the contract's, and both rollouts (the four chaincode deploys,
-/// the three OrgAdds, the ACL update) are listed step by step.
+/// `opssc audit` as `agent`'s organization, checked against the chain by
+/// [`common::audit_against_chain`]; then both rollouts (the four chaincode
+/// deploys, the three OrgAdds, the ACL update) are listed step by step.
 async fn audit_matches_the_chain(agent: &Agent, o: &Org, hostile_id: &str, tampered_id: &str) {
-    let out = agent.opssc(&["audit", "--format", "json"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "opssc audit\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let audit: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(audit["schema"], opssc::audit::SCHEMA);
-    let records = audit["records"].as_array().unwrap();
-    let listed = proposals(o).await;
-    assert_eq!(records.len(), listed.len(), "one record per proposal");
-
-    let mut blocks: std::collections::HashMap<(String, u64), opssc_fabric::protos::common::Block> =
-        Default::default();
-    let mut checked = 0;
-    for r in records {
-        let id = r["proposal_id"].as_str().unwrap();
-        // Every transaction reference, wherever it is in the record.
-        let mut refs = Vec::new();
-        collect_tx_refs(r, &mut refs);
-        for t in refs {
-            let channel = t["channel"].as_str().unwrap().to_string();
-            let tx_id = t["tx_id"].as_str().unwrap();
-            let block = t["block"]
-                .as_u64()
-                .unwrap_or_else(|| panic!("{id}: transaction {tx_id} without a block: {r:#}"));
-            if !blocks.contains_key(&(channel.clone(), block)) {
-                let b = o
-                    .deliver
-                    .block(&channel, opssc_fabric::deliver::Seek::Number(block))
-                    .await
-                    .unwrap();
-                blocks.insert((channel.clone(), block), b);
-            }
-            let b = &blocks[&(channel.clone(), block)];
-            if t["kind"] == "config_block" {
-                let fact = opssc::audit::config_block_fact(b)
-                    .unwrap_or_else(|| panic!("{channel} block {block} is not a config block"));
-                assert_eq!(
-                    fact.update_tx_id.as_deref(),
-                    Some(tx_id),
-                    "{channel} block {block}"
-                );
-            } else {
-                let txs = opssc_fabric::block::transactions(b).unwrap();
-                assert!(
-                    txs.iter().any(|x| x.tx_id == tx_id && x.is_valid()),
-                    "{id}: {tx_id} is not a valid transaction of {channel} block {block}"
-                );
-            }
-            checked += 1;
-        }
-        // The votes are the contract's.
-        let votes = query(o, "votes", json!({ "id": id })).await;
-        let mut want: Vec<String> = votes["votes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| format!("{} {}", v["org"], v["decision"]))
-            .collect();
-        let mut got: Vec<String> = r["votes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| format!("{} {}", v["org"], v["decision"]))
-            .collect();
-        want.sort();
-        got.sort();
-        assert_eq!(got, want, "{id}");
-        // The spec commit each proposal was filed from is in the repository.
-        assert!(r["spec"]["found"].is_object(), "{id}: {:#}", r["spec"]);
-    }
-    assert!(checked > 50, "only {checked} transactions named");
-
+    let records = common::audit_against_chain(agent, o).await;
+    let records = &records;
     let find = |kind: &str, channel: &str| -> Vec<&Value> {
         records
             .iter()
@@ -847,20 +771,6 @@ async fn audit_matches_the_chain(agent: &Agent, o: &Org, hostile_id: &str, tampe
         "{text}"
     );
     assert!(!text.contains("on channel trade"), "{text}");
-}
-
-/// Every object with `tx_id` and `block` under `v`.
-fn collect_tx_refs<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
-    match v {
-        Value::Object(m) => {
-            if m.contains_key("tx_id") && m.contains_key("block") {
-                out.push(v);
-            }
-            m.values().for_each(|x| collect_tx_refs(x, out));
-        }
-        Value::Array(a) => a.iter().for_each(|x| collect_tx_refs(x, out)),
-        _ => {}
-    }
 }
 
 /// Polls `check` every 200 ms until it holds; panics with the agents' logs.
