@@ -771,6 +771,7 @@ async fn audit_matches_the_chain(agent: &Agent, o: &Org, hostile_id: &str, tampe
         "{text}"
     );
     assert!(!text.contains("on channel trade"), "{text}");
+    eprintln!("AUDIT --channel market\n{text}");
 }
 
 /// Polls `check` every 200 ms until it holds; panics with the agents' logs.
