@@ -816,7 +816,10 @@ pub fn render_text(a: &Audit) -> String {
                 tx_text(&v.tx)
             ));
             if !v.reason.is_empty() {
-                out.push_str(&format!("      {}\n", v.reason.replace('\n', "\n      ")));
+                out.push_str(&format!(
+                    "      {}\n",
+                    clip(&v.reason).replace('\n', "\n      ")
+                ));
             }
         }
         if let Some(d) = &r.decision {
@@ -902,6 +905,17 @@ pub fn render_text(a: &Audit) -> String {
     ));
     out
 }
+
+/// A reason for people: at most [`TEXT_REASON_CHARS`] characters (a
+/// reject may quote a whole config update; the JSON keeps all of it).
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(TEXT_REASON_CHARS) {
+        None => s.to_string(),
+        Some((i, _)) => format!("{}… (--format json has all of it)", &s[..i]),
+    }
+}
+
+const TEXT_REASON_CHARS: usize = 300;
 
 fn md_escape(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -996,7 +1010,7 @@ pub fn render_markdown(a: &Audit) -> String {
                 if v.reason.is_empty() {
                     String::new()
                 } else {
-                    format!(": {}", md_escape(&v.reason))
+                    format!(": {}", md_escape(&clip(&v.reason)))
                 }
             ));
         }
@@ -1669,5 +1683,26 @@ mod tests {
             render_text(&join(&[], &commits, &chain(), &Filter::default())),
             "no change matches\n"
         );
+    }
+
+    #[test]
+    fn long_reasons_are_clipped_in_text_only() {
+        let mut f = chaincode_proposal();
+        f.votes[0].reason = "é".repeat(1000);
+        let a = join(&[f], &BTreeMap::new(), &chain(), &Filter::default());
+        let text = render_text(&a);
+        assert!(text.contains(&format!(
+            "{}… (--format json has all of it)",
+            "é".repeat(300)
+        )));
+        assert!(!text.contains(&"é".repeat(301)));
+        let v: serde_json::Value = serde_json::from_str(&render_json(&a)).unwrap();
+        let reasons: Vec<usize> = v["records"][0]["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["reason"].as_str().unwrap().chars().count())
+            .collect();
+        assert!(reasons.contains(&1000), "{reasons:?}");
     }
 }
