@@ -207,6 +207,40 @@ pub enum Command {
         #[command(flatten)]
         watch: StatusWatch,
     },
+    /// Who changed what, and who agreed: one record per change (proposal)
+    /// joining its spec commit (author, signer, approvals, pull request),
+    /// the proposal, each vote, the decision, the executor, the definition
+    /// commit or config block, every task report and the outcome, with
+    /// transaction IDs and block numbers. Reads only the chain and the spec
+    /// repository.
+    Audit {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// A local clone of the spec repository (default: fetch the configured one).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Only changes of this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only changes of this chaincode.
+        #[arg(long)]
+        chaincode: Option<String>,
+        /// Only changes this organization (MSP ID) took part in.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only changes filed at or after this time (Unix seconds or 2026-12-05[T10:00:00Z]).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only changes filed at or before this time.
+        #[arg(long)]
+        until: Option<String>,
+        /// The ops channel.
+        #[arg(long, default_value = "ops")]
+        ops_channel: String,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+    },
     /// Vote on a proposal as this organization (for `votePolicy: manual`).
     Vote {
         /// The proposal ID (as `opssc status` shows it, in full).

@@ -2,6 +2,7 @@
 
 mod agent;
 mod approve;
+mod audit;
 mod bootstrap;
 mod dev;
 mod dev_add_org;
@@ -63,6 +64,35 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             spec,
             watch,
         } => status::run(&config, spec.as_deref(), watch),
+        Command::Audit {
+            config,
+            spec,
+            channel,
+            chaincode,
+            org,
+            since,
+            until,
+            ops_channel,
+            format,
+        } => {
+            let time = |t: Option<String>| -> anyhow::Result<Option<i64>> {
+                t.map(|t| opssc::audit::parse_time(&t).map_err(anyhow::Error::msg))
+                    .transpose()
+            };
+            audit::run(audit::Args {
+                config: &config,
+                spec: spec.as_deref(),
+                ops_channel: &ops_channel,
+                filter: opssc::audit::Filter {
+                    channel,
+                    chaincode,
+                    org,
+                    since: time(since)?,
+                    until: time(until)?,
+                },
+                format,
+            })
+        }
         Command::Vote {
             id,
             decision,
