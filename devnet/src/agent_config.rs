@@ -59,6 +59,7 @@ pub fn agent_configs(plan: &NetworkPlan, root: &Path) -> Vec<(PathBuf, AgentConf
         chaincode_servers: Default::default(),
         ops_chaincode: None,
         git_credentials: Vec::new(),
+        push_webhook: None,
     };
     let mut out = Vec::new();
     for org in &plan.orgs {
