@@ -430,7 +430,10 @@ mod tests {
         assert_eq!(hook.listen, "0.0.0.0:9102");
         // Relative to the configuration file, like every other path.
         let file = hook.secret_file.unwrap();
-        assert!(file.is_absolute() && file.ends_with("hook-secret"), "{file:?}");
+        assert!(
+            file.is_absolute() && file.ends_with("hook-secret"),
+            "{file:?}"
+        );
         let c = load(&format!(
             "{BASE}pushWebhook: {{listen: '0.0.0.0:9102', secretEnv: HOOK}}\n"
         ))
