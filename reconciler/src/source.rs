@@ -128,7 +128,7 @@ impl GitSource {
             .map_err(|message| anyhow::anyhow!(message))
             .with_context(|| {
                 format!(
-                    "cannot list the references of {url} (check the URL, network access and the gitCredentials entry for it)"
+                    "cannot fetch branch {branch} of {url}: listing its references failed (check the URL, network access and the gitCredentials entry for it)"
                 )
             })?;
         let mut local = approval_refs(&self.repo)?;
