@@ -327,6 +327,14 @@ impl AgentConfig {
                 Some(_) => {}
             }
         }
+        if self.push_webhook.is_some() && !matches!(self.spec, Some(SpecSource::Git { .. })) {
+            return Err(
+                "pushWebhook needs a git spec source (spec.git): a webhook announces \
+                 pushes to the spec repository (hint: remove pushWebhook, or follow the spec \
+                 repository with spec: {git: {url, branch, trustedRoot}})"
+                    .into(),
+            );
+        }
         if let Some(hook) = &self.push_webhook
             && hook.secret_file.is_some() == hook.secret_env.is_some()
         {
@@ -418,7 +426,7 @@ mod tests {
         AgentConfig::load(&path)
     }
 
-    const BASE: &str = "apiVersion: opssc/v1alpha1\nkind: AgentConfig\nmspId: Org1MSP\nidentity: {mspDir: msp}\npeers: []\norderers: []\n";
+    const BASE: &str = "apiVersion: opssc/v1alpha1\nkind: AgentConfig\nmspId: Org1MSP\nidentity: {mspDir: msp}\npeers: []\norderers: []\nspec: {git: {url: 'https://git.example.com/spec.git', trustedRoot: '0123456789012345678901234567890123456789'}}\n";
 
     #[test]
     fn a_push_webhook_names_exactly_one_secret() {
@@ -446,5 +454,14 @@ mod tests {
             let e = load(&format!("{BASE}pushWebhook: {hook}\n")).unwrap_err();
             assert!(e.contains("exactly one of secretFile and secretEnv"), "{e}");
         }
+        let dir_spec = BASE.replace(
+            "spec: {git: {url: 'https://git.example.com/spec.git', trustedRoot: '0123456789012345678901234567890123456789'}}",
+            "spec: {dir: {path: spec}}",
+        );
+        let e = load(&format!(
+            "{dir_spec}pushWebhook: {{listen: ':9102', secretEnv: HOOK}}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("pushWebhook needs a git spec source"), "{e}");
     }
 }
