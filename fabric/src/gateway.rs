@@ -409,8 +409,12 @@ impl Gateway {
     }
 
     /// Submits `endorsed` and waits for its commit, resubmitting the same
-    /// signed envelope as [`CommitPatience::next_step`] says.
-    async fn submit_until_committed(
+    /// signed envelope as [`CommitPatience::next_step`] says (what
+    /// [`Gateway::submit_proposal`] does after endorsing). Calling it for a
+    /// transaction already submitted is safe: a copy the orderer already
+    /// ordered is marked `DUPLICATE_TXID` and the first copy's code is
+    /// returned.
+    pub async fn submit_until_committed(
         &self,
         endorsed: &Endorsed,
     ) -> Result<(peer::TxValidationCode, u64)> {

@@ -14,7 +14,12 @@
 //!    the (only) orderer is SIGKILLed 3 s later and restarted 3 s after
 //!    that: the rollout finishes within a generous bound after the
 //!    orderer is back (before this change, each transaction in flight at
-//!    the crash waited the full 60 s commit-status timeout).
+//!    the crash waited the full 60 s commit-status timeout; but whether a
+//!    transaction is in flight at the crash is luck, so:)
+//! 4. a transaction the orderer accepted is lost by killing the orderer
+//!    right after Submit: it does not commit after the orderer is back;
+//!    sent again with the same transaction ID it commits once, and a
+//!    further copy changes nothing.
 //!
 //! Figures are printed with the prefix `FIGURE`.
 
@@ -25,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use common::{Agent, Versioned, agents_logs, deploy_opssc, found_spec_repo, kv_yaml, org, serve};
 use opssc::agent::webhook::{Headers, github_push};
+use opssc_fabric::tx::ChaincodeCall;
 use opssc_schema::local::{AgentConfig, PushWebhookConfig, SpecSource};
 use opssc_tests::devnet_support::{Devnet, Topology, start_devnet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -317,6 +323,58 @@ async fn scenario(devnet: &mut Devnet) {
         "the rollout took {after_back:?} after the orderer was back\n{}",
         agents_logs(&agents)
     );
+
+    // 4. The mechanism itself, deterministically: a transaction the orderer
+    // accepted (Submit answered SUCCESS) and lost in a crash before cutting
+    // its block (BatchTimeout 500 ms) never commits by itself; sent again
+    // with the same transaction ID, it commits once.
+    let gw = &orgs[0].gateway;
+    let proposal = ChaincodeCall::new(
+        "trade",
+        "kv",
+        "put",
+        [b"lost".as_slice(), b"once".as_slice()],
+    )
+    .sign(gw.signer().as_ref())
+    .unwrap();
+    let endorsed = gw
+        .endorse(&proposal, &[])
+        .await
+        .unwrap_or_else(|e| panic!("endorse: {}", common::chain(&e)));
+    gw.submit(&endorsed)
+        .await
+        .unwrap_or_else(|e| panic!("submit: {}", common::chain(&e)));
+    tokio::task::block_in_place(|| devnet.kill_orderer(&orderer)).unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::task::block_in_place(|| devnet.restart_orderer(&orderer).map(|_| ()))
+        .unwrap_or_else(|e| panic!("the orderer did not come back: {e}"));
+    // The orderer is back, but the transaction is gone: it does not commit
+    // by itself.
+    let waited = gw.commit_status(&endorsed.channel, &endorsed.tx_id);
+    let lost = tokio::time::timeout(Duration::from_secs(8), waited).await;
+    assert!(
+        lost.is_err(),
+        "the transaction was not lost in the crash: {lost:?} (the test lost its point)"
+    );
+    let resent = Instant::now();
+    let (code, block) = gw
+        .submit_until_committed(&endorsed)
+        .await
+        .unwrap_or_else(|e| panic!("resubmitting the lost transaction: {}", common::chain(&e)));
+    println!(
+        "FIGURE a transaction lost in an orderer crash, sent again: committed {:.1} s later in block {block}",
+        resent.elapsed().as_secs_f64()
+    );
+    assert_eq!(code, opssc_fabric::protos::peer::TxValidationCode::Valid);
+    let value = gw
+        .evaluate_transaction("trade", "kv", "get", ["lost"])
+        .await
+        .unwrap_or_else(|e| panic!("get: {}", common::chain(&e)));
+    assert_eq!(value, b"once");
+    // Sent once more after it committed: a duplicate, applied nothing, and
+    // the answer is still the first copy's.
+    let (again, at) = gw.submit_until_committed(&endorsed).await.unwrap();
+    assert_eq!((again, at), (code, block));
 }
 
 /// The agent's `listen` address (for `/trigger`).
