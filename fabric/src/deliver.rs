@@ -306,21 +306,14 @@ impl Deliverer {
 
     /// One block.
     pub async fn block(&self, channel: &str, which: Seek) -> Result<Block> {
-        let started = tokio::time::Instant::now();
-        let mut pause = Duration::from_millis(200);
-        loop {
-            match self.block_once(channel, which).await {
-                Err(e)
-                    if self.source == Source::Orderer
-                        && e.fault() == crate::Fault::Transient
-                        && started.elapsed() + pause < crate::orderer::RETRY_FOR =>
-                {
-                    tracing::debug!(node = %self.node.name(), %channel, error = %e, "orderer Deliver failed; retrying shortly");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-                done => return done,
+        match self.source {
+            Source::Orderer => {
+                crate::orderer::retry_restarting(self.node.name(), || {
+                    self.block_once(channel, which)
+                })
+                .await
             }
+            Source::Peer => self.block_once(channel, which).await,
         }
     }
 

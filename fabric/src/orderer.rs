@@ -28,6 +28,31 @@ use crate::protos::orderer::atomic_broadcast_client::AtomicBroadcastClient;
 /// unreachable or answers SERVICE_UNAVAILABLE.
 pub const RETRY_FOR: Duration = Duration::from_secs(10);
 
+/// Runs `call` until it succeeds, fails for good, or an orderer that is
+/// unreachable or unavailable (a transient fault) has had [`RETRY_FOR`]
+/// to come back; pauses 0.2 s, doubling up to 1 s.
+pub(crate) async fn retry_restarting<T, F, Fut>(node: &str, mut call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match call().await {
+            Err(e)
+                if e.fault() == crate::Fault::Transient
+                    && started.elapsed() + pause < RETRY_FOR =>
+            {
+                tracing::debug!(%node, error = %e, "the orderer is unreachable or unavailable; retrying shortly");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            done => return done,
+        }
+    }
+}
+
 /// An orderer's broadcast service.
 #[derive(Clone, Debug)]
 pub struct Orderer {
@@ -46,21 +71,7 @@ impl Orderer {
     /// Sends one envelope and waits for the orderer's answer, retrying an
     /// unreachable or unavailable orderer for up to [`RETRY_FOR`].
     pub async fn broadcast(&self, envelope: Envelope) -> Result<()> {
-        let started = tokio::time::Instant::now();
-        let mut pause = Duration::from_millis(200);
-        loop {
-            match self.broadcast_once(envelope.clone()).await {
-                Err(e)
-                    if e.fault() == crate::Fault::Transient
-                        && started.elapsed() + pause < RETRY_FOR =>
-                {
-                    tracing::debug!(node = %self.node.name(), error = %e, "broadcast failed; retrying shortly");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-                done => return done,
-            }
-        }
+        retry_restarting(self.node.name(), || self.broadcast_once(envelope.clone())).await
     }
 
     async fn broadcast_once(&self, envelope: Envelope) -> Result<()> {
