@@ -8,7 +8,8 @@
 //! Deliver, which carries `_lifecycle` approvals and commits by other
 //! orgs). Each wakes the loop through one [`Notify`] permit, so a burst
 //! costs one pass and an event during a pass causes one more. A local spec
-//! directory is watched (notify); `POST /trigger` (from this machine only) or
+//! directory is watched (notify); `POST /trigger` (from this machine only),
+//! a verified push webhook ([`super::webhook`], on its own address) or
 //! SIGHUP runs a pass now. Between
 //! events the pass's own [`Next`] decides: right away after it acted, a
 //! short retry after an error, a periodic requeue (events can be missed).
@@ -209,8 +210,8 @@ const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Who may ask for a pass now: `POST /trigger` from this machine only. The
 /// endpoint takes no credentials, so anyone who could reach it could make
 /// the agent run pass after pass against the network; a git host's push
-/// webhook reaches it through a local reverse proxy that checks the
-/// webhook's signature (or the poll notices the push anyway).
+/// webhook goes to the signature-checking receiver of `pushWebhook`
+/// ([`super::webhook`]) instead.
 fn trigger_decision(
     method: &str,
     peer: std::net::IpAddr,
@@ -218,7 +219,7 @@ fn trigger_decision(
     if !peer.to_canonical().is_loopback() {
         return Err((
             "403 Forbidden",
-            "POST /trigger is accepted from this machine only; relay webhooks through a local proxy",
+            "POST /trigger is accepted from this machine only; point webhooks at pushWebhook's /hooks/push",
         ));
     }
     if method != "POST" {
@@ -494,6 +495,14 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
         ));
     }
     tokio::spawn(on_sighup(wake.clone()));
+    if let (Some(hook), Some(SpecSource::Git { branch, .. })) = (&config.push_webhook, &config.spec)
+    {
+        tokio::spawn(super::webhook::serve(
+            hook.clone(),
+            branch.clone(),
+            wake.clone(),
+        ));
+    }
     let _watcher = watch_dir(&config, wake.clone());
     let ctx = loop {
         match Context::connect(config.clone()).await {
@@ -560,6 +569,7 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
                 } else {
                     metrics.refused_commits.set(0);
                 }
+                tracing::debug!(commit = %at.git_commit(), "pass starts");
                 let started = std::time::Instant::now();
                 let report = run_pass(&ctx, &at).await;
                 metrics
