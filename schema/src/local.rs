@@ -620,7 +620,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod tests {
+mod push_webhook_tests {
     use super::*;
 
     fn load(yaml: &str) -> Result<AgentConfig, String> {
