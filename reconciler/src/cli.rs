@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "opssc", version, about = "Declarative GitOps for Hyperledger Fabric consortia", long_about = None)]
+#[command(name = "opssc", version = env!("OPSSC_VERSION_LINE"), about = "Declarative GitOps for Hyperledger Fabric consortia", long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
