@@ -245,6 +245,19 @@ pub enum Command {
         #[arg(long, default_value = "ops")]
         ops_channel: String,
     },
+    /// Print the package ID of the OpsSC chaincode this organization installs
+    /// (label and address from `chaincodeServers`): what its OpsSC server
+    /// (`opssc-chaincode --chaincode-id`) must be started with. Reads only
+    /// the configuration file.
+    OpsPackageId {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// Write the ID to this file instead of standard output (for an
+        /// init container).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// `opssc status --watch` and its companions.

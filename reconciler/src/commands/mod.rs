@@ -8,6 +8,7 @@ mod dev_add_org;
 mod dev_demo;
 mod found;
 mod live;
+mod ops_package;
 mod plan;
 mod reconcile;
 mod state;
@@ -93,6 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             config,
             ops_channel,
         } => vote::retry(&config, &id, &reason, &ops_channel),
+        Command::OpsPackageId { config, output } => ops_package::run(&config, output.as_deref()),
         Command::Dev { cmd } => dev::run(cmd),
         Command::Schema { agent_config } => {
             if agent_config {
