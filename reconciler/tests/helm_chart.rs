@@ -547,3 +547,56 @@ fn missing_or_malformed_values_fail_with_what_to_set() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+/// The image and the chart agree: the user the image switches to is the one
+/// the chart's pods run as, the entrypoint is `opssc` (the chart passes only
+/// its arguments), and both binaries are built and copied.
+#[test]
+fn the_image_is_what_the_chart_expects() {
+    let containerfile = std::fs::read_to_string(repo_root().join("deploy/Containerfile")).unwrap();
+    let instructions: Vec<&str> = containerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let last = |keyword: &str| {
+        instructions
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix(keyword))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {keyword} in deploy/Containerfile"))
+    };
+    let chart_values: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(chart().join("values.yaml")).unwrap())
+            .unwrap();
+    let uid = chart_values["podSecurityContext"]["runAsUser"]
+        .as_u64()
+        .unwrap();
+    let gid = chart_values["podSecurityContext"]["runAsGroup"]
+        .as_u64()
+        .unwrap();
+    assert_ne!(uid, 0);
+    assert_eq!(last("USER "), format!("{uid}:{gid}"));
+    assert_eq!(last("ENTRYPOINT "), r#"["opssc"]"#);
+    assert!(
+        last("CMD ").contains("/etc/opssc/config/opssc.yaml"),
+        "the default command reads the chart's config path"
+    );
+    for bin in ["opssc", "opssc-chaincode"] {
+        assert!(
+            containerfile.contains(&format!("--bin {bin}"))
+                && containerfile.contains(&format!("target/release/{bin}"))
+                && containerfile.contains(&format!("/out/{bin}")),
+            "{bin} is built and copied into the image"
+        );
+    }
+    let chart_yaml: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(chart().join("Chart.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(
+        chart_yaml["appVersion"],
+        env!("CARGO_PKG_VERSION"),
+        "the chart's appVersion is the opssc version (the image tag, the OpsSC label)"
+    );
+}
