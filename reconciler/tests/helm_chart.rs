@@ -276,7 +276,7 @@ fn rendered_objects_carry_a_working_agent_for_each_reference_organization() {
         };
         for (path, field, default) in [
             ("signcerts/cert.pem", "certKey", "cert.pem"),
-            ("keystore/key.pem", "keyKey", "key.pem"),
+            ("keystore/priv_sk", "keyKey", "key.pem"),
             ("cacerts/ca.pem", "caKey", "root.pem"),
         ] {
             assert_eq!(
@@ -285,6 +285,29 @@ fn rendered_objects_carry_a_working_agent_for_each_reference_organization() {
                 "{org}: {path} in the MSP directory"
             );
         }
+        // The Secret as the kubelet projects it, with a generated admin
+        // certificate and key, loads as the agent loads its identity.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap()
+            .pem();
+        let secret: BTreeMap<String, String> = [
+            (key_or("certKey", "cert.pem"), cert.clone()),
+            (key_or("keyKey", "key.pem"), key.serialize_pem()),
+            (key_or("caKey", "root.pem"), cert),
+        ]
+        .into_iter()
+        .collect();
+        let projected = scratch.path().join(format!("{org}-msp"));
+        for (path, key) in &msp_items {
+            let file = projected.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, &secret[key]).unwrap();
+        }
+        opssc_fabric::SigningIdentity::from_msp_dir(msp, &projected)
+            .unwrap_or_else(|e| panic!("{org}: the projected MSP does not load: {e}"));
 
         // TLS roots: each file named is a key of the ConfigMap or Secret given.
         let roots = config
@@ -549,8 +572,8 @@ fn missing_or_malformed_values_fail_with_what_to_set() {
 }
 
 /// The image and the chart agree: the user the image switches to is the one
-/// the chart's pods run as, the entrypoint is `opssc` (the chart passes only
-/// its arguments), and both binaries are built and copied.
+/// the chart's pods run as, the entrypoint ends in `opssc` (the chart passes
+/// only its arguments), and both binaries are built and copied.
 #[test]
 fn the_image_is_what_the_chart_expects() {
     let containerfile = std::fs::read_to_string(repo_root().join("deploy/Containerfile")).unwrap();
@@ -578,7 +601,8 @@ fn the_image_is_what_the_chart_expects() {
         .unwrap();
     assert_ne!(uid, 0);
     assert_eq!(last("USER "), format!("{uid}:{gid}"));
-    assert_eq!(last("ENTRYPOINT "), r#"["opssc"]"#);
+    // tini as PID 1 forwards SIGTERM (the agent installs no handler for it).
+    assert_eq!(last("ENTRYPOINT "), r#"["/usr/bin/tini", "--", "opssc"]"#);
     assert!(
         last("CMD ").contains("/etc/opssc/config/opssc.yaml"),
         "the default command reads the chart's config path"
