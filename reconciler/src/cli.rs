@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "opssc", version, about = "Declarative GitOps for Hyperledger Fabric consortia", long_about = None)]
+#[command(name = "opssc", version = env!("OPSSC_VERSION_LINE"), about = "Declarative GitOps for Hyperledger Fabric consortia", long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -303,6 +303,19 @@ pub enum Command {
         /// The ops channel.
         #[arg(long, default_value = "ops")]
         ops_channel: String,
+    },
+    /// Print the package ID of the OpsSC chaincode this organization installs
+    /// (label and address from `chaincodeServers`): what its OpsSC server
+    /// (`opssc-chaincode --chaincode-id`) must be started with. Reads only
+    /// the configuration file.
+    OpsPackageId {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// Write the ID to this file instead of standard output (for an
+        /// init container).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
 }
 

@@ -11,6 +11,7 @@ mod dev_demo;
 mod found;
 mod import;
 mod live;
+mod ops_package;
 mod plan;
 mod proposal;
 mod reconcile;
@@ -128,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             ops_channel,
         } => proposal::act(&config, proposal::Action::Retry, &id, &reason, &ops_channel),
         Command::Proposal { command } => proposal::run(command),
+        Command::OpsPackageId { config, output } => ops_package::run(&config, output.as_deref()),
         Command::Dev { cmd } => dev::run(cmd),
         Command::Schema { agent_config } => {
             if agent_config {
