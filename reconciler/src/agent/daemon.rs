@@ -19,9 +19,15 @@
 //! (tracing). After each pass the notifier ([`super::notify`]) queues the
 //! webhooks the pass calls for, without waiting for any receiver. Key decision: the loop never sleeps to wait for another
 //! party; the only timers are the poll interval and the requeue bound.
+//!
+//! SIGTERM or SIGINT (a container runtime stopping the pod, Ctrl-C) stops
+//! the agent between passes with exit code 0: a pass in progress finishes
+//! first, a wait ends at once. Stopping mid-pass would be safe too (every
+//! step checks the chain first, as after a crash), but finishing the pass
+//! keeps its report and notifications.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -365,6 +371,23 @@ async fn on_sighup(wake: Arc<Notify>) {
     }
 }
 
+/// SIGTERM and SIGINT: asks the loop to stop (see the module doc).
+async fn on_stop_signal(stopping: Arc<AtomicBool>, stop: Arc<Notify>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping after the current pass"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping after the current pass"),
+    }
+    stopping.store(true, Ordering::SeqCst);
+    stop.notify_one();
+}
+
 /// A local spec directory (`spec: {dir: ...}`): wakes the loop on every change.
 fn watch_dir(config: &AgentConfig, wake: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
@@ -495,6 +518,9 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
         ));
     }
     tokio::spawn(on_sighup(wake.clone()));
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(Notify::new());
+    tokio::spawn(on_stop_signal(stopping.clone(), stop.clone()));
     if let (Some(hook), Some(SpecSource::Git { branch, .. })) = (&config.push_webhook, &config.spec)
     {
         tokio::spawn(super::webhook::serve(
@@ -512,6 +538,9 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
                     error = format!("{e:#}"),
                     "cannot connect yet; retrying in 2s"
                 );
+                if stopping.load(Ordering::SeqCst) {
+                    return Ok(0);
+                }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         }
@@ -530,6 +559,10 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
     );
     let mut watched = false;
     loop {
+        if stopping.load(Ordering::SeqCst) {
+            tracing::info!("stopped");
+            return Ok(0);
+        }
         let at = {
             let (config, state_dir) = (ctx.config.clone(), ctx.state_dir.clone());
             tokio::task::spawn_blocking(move || spec_source::resolve(&config, &state_dir, None))
@@ -625,6 +658,7 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
             Next::AwaitChange(d) | Next::Retry(d) => {
                 tokio::select! {
                     _ = wake.notified() => {}
+                    _ = stop.notified() => {}
                     _ = tokio::time::sleep(d) => {}
                 }
             }
