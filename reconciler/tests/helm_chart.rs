@@ -601,7 +601,7 @@ fn the_image_is_what_the_chart_expects() {
         .unwrap();
     assert_ne!(uid, 0);
     assert_eq!(last("USER "), format!("{uid}:{gid}"));
-    // tini as PID 1 forwards SIGTERM (the agent installs no handler for it).
+    // tini as PID 1 reaps children and forwards SIGTERM, on which the agent stops.
     assert_eq!(last("ENTRYPOINT "), r#"["/usr/bin/tini", "--", "opssc"]"#);
     assert!(
         last("CMD ").contains("/etc/opssc/config/opssc.yaml"),
