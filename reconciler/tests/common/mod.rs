@@ -681,6 +681,21 @@ pub async fn query(o: &Org, function: &str, args: Value) -> Value {
     serde_json::from_slice(&out).unwrap()
 }
 
+/// The OpsSC's `get` of proposal `id` once its state is `want`, or as it is
+/// after `limit`. A definition answers on the peers before its executor
+/// reports the proposal committed (the next transaction), so a test that
+/// judges the proposal after the rollout waits for that report, bounded.
+pub async fn wait_proposal_state(o: &Org, id: &str, want: &str, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let got = query(o, "get", json!({"id": id})).await;
+        if got["proposal"]["state"] == want || start.elapsed() > limit {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Every OpsSC proposal for `chaincode`, in filing order.
 pub async fn proposals_for(o: &Org, chaincode: &str) -> Vec<Value> {
     let list = query(o, "list", json!({"page_size": 200})).await;
