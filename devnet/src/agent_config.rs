@@ -60,6 +60,7 @@ pub fn agent_configs(plan: &NetworkPlan, root: &Path) -> Vec<(PathBuf, AgentConf
         ops_chaincode: None,
         git_credentials: Vec::new(),
         notifications: Vec::new(),
+        push_webhook: None,
     };
     let mut out = Vec::new();
     for org in &plan.orgs {

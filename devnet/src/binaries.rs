@@ -7,7 +7,9 @@
 //! that module. Key decision: the build runs with `-mod=readonly`, so every
 //! downloaded module is checked against the committed `go.sum`, and a file lock
 //! in the cache directory makes concurrent test binaries wait for one build
-//! instead of racing.
+//! instead of racing. [`go_tool`] builds other pinned Go tools (Helm for the
+//! chart tests) the same way into `opssc/tools/<name>/<version>/`, with
+//! `go install <package>@<version>`.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
@@ -127,14 +129,151 @@ fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// `${XDG_CACHE_HOME:-$HOME/.cache}/opssc/fabric`.
-pub fn cache_root() -> PathBuf {
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/opssc`: every tool opssc builds for
+/// itself lives under it, outside any repository.
+fn opssc_cache() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir);
-    base.join("opssc").join("fabric")
+    base.join("opssc")
+}
+
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/opssc/fabric`.
+pub fn cache_root() -> PathBuf {
+    opssc_cache().join("fabric")
+}
+
+/// A command-line tool built from its Go module at a pinned version, e.g.
+/// Helm for the chart tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoTool {
+    /// The binary's name, e.g. `helm`.
+    pub name: &'static str,
+    /// The main package, e.g. `helm.sh/helm/v4/cmd/helm`.
+    pub package: &'static str,
+    /// The module version, e.g. `v4.3.2` (names the cache directory).
+    pub version: &'static str,
+}
+
+/// The binary of `tool`, from `${XDG_CACHE_HOME:-~/.cache}/opssc/tools/<name>/<version>/`,
+/// or first built there with `go install <package>@<version>` (Go checks every
+/// module against the checksum database). Like [`fabric_binaries`], a file
+/// lock makes concurrent callers wait for one build.
+pub fn go_tool(tool: &GoTool, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    go_tool_in(
+        tool,
+        &opssc_cache().join("tools"),
+        &GoCommand::default(),
+        progress,
+    )
+}
+
+fn go_tool_in(
+    tool: &GoTool,
+    tools_dir: &Path,
+    go: &GoCommand,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PathBuf> {
+    // The pin names a cache directory: no path tricks.
+    if !tool.version.starts_with('v') || tool.version.contains('/') || tool.name.contains('/') {
+        return Err(DevnetError::ToolBuild {
+            tool: format!("{} {}", tool.name, tool.version),
+            failure: CommandFailure {
+                command: format!("go install {}@{}", tool.package, tool.version),
+                status: "not run: the version must look like v4.3.2 and the name be a file name"
+                    .into(),
+                output: String::new(),
+            },
+        });
+    }
+    let version_dir = tools_dir.join(tool.name).join(tool.version);
+    let bin = version_dir.join("bin").join(tool.name);
+    if is_executable(&bin) {
+        return Ok(bin);
+    }
+    fs::create_dir_all(&version_dir).map_err(DevnetError::io("create", &version_dir))?;
+    let lock_path = version_dir.join(".build.lock");
+    let lock = File::create(&lock_path).map_err(DevnetError::io("create", &lock_path))?;
+    if lock.try_lock().is_err() {
+        progress(&format!(
+            "waiting for another process building {} {} (lock {})",
+            tool.name,
+            tool.version,
+            lock_path.display()
+        ));
+        lock.lock().map_err(DevnetError::io("lock", &lock_path))?;
+    }
+    if is_executable(&bin) {
+        return Ok(bin);
+    }
+    let started = Instant::now();
+    let out_dir = version_dir.join("bin.partial");
+    if out_dir.exists() {
+        fs::remove_dir_all(&out_dir).map_err(DevnetError::io("remove", &out_dir))?;
+    }
+    fs::create_dir_all(&out_dir).map_err(DevnetError::io("create", &out_dir))?;
+    let target = format!("{}@{}", tool.package, tool.version);
+    let gobin = out_dir.to_string_lossy().into_owned();
+    let env = [("CGO_ENABLED", "0"), ("GOBIN", gobin.as_str())];
+    let command_line = format!("CGO_ENABLED=0 GOBIN={gobin} go install -v -trimpath {target}");
+    progress(&format!(
+        "building {} {} from its Go module into {}; this happens once",
+        tool.name,
+        tool.version,
+        bin.display()
+    ));
+    progress(&format!("running: {command_line}"));
+    let args: Vec<std::ffi::OsString> = vec![
+        "install".into(),
+        "-v".into(),
+        "-trimpath".into(),
+        target.into(),
+    ];
+    run_go(
+        go,
+        &args,
+        &version_dir,
+        &env,
+        &command_line,
+        started,
+        progress,
+    )
+    .map_err(|e| match e {
+        GoRunError::Missing(source) => DevnetError::GoMissing {
+            building: format!("{} {}", tool.name, tool.version),
+            source,
+        },
+        GoRunError::Spawn(e) => e,
+        GoRunError::Failed(failure) => DevnetError::ToolBuild {
+            tool: format!("{} {}", tool.name, tool.version),
+            failure,
+        },
+    })?;
+    if !is_executable(&out_dir.join(tool.name)) {
+        return Err(DevnetError::ToolBuild {
+            tool: format!("{} {}", tool.name, tool.version),
+            failure: CommandFailure {
+                command: command_line,
+                status: format!("succeeded but did not produce {}", tool.name),
+                output: String::new(),
+            },
+        });
+    }
+    let bin_dir = version_dir.join("bin");
+    if bin_dir.exists() {
+        fs::remove_dir_all(&bin_dir).map_err(DevnetError::io("remove", &bin_dir))?;
+    }
+    fs::rename(&out_dir, &bin_dir).map_err(DevnetError::io("rename", &out_dir))?;
+    progress(&format!(
+        "built {} {} in {} s",
+        tool.name,
+        tool.version,
+        started.elapsed().as_secs()
+    ));
+    drop(lock);
+    Ok(bin)
 }
 
 /// The pinned Fabric binaries: from the cache, or built into it first.
@@ -232,12 +371,82 @@ fn build(
         bin_dir.display()
     ));
     progress(&format!("running: {command_line}"));
+    let mut args: Vec<std::ffi::OsString> = ["build", "-v", "-trimpath", "-o"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    args.push(out_arg);
+    args.extend(packages.iter().map(Into::into));
+    run_go(
+        go,
+        &args,
+        &module_dir,
+        &env,
+        &command_line,
+        started,
+        progress,
+    )
+    .map_err(|e| match e {
+        GoRunError::Missing(source) => DevnetError::GoMissing {
+            building: format!("Fabric {}", pinned.release),
+            source,
+        },
+        GoRunError::Spawn(e) => e,
+        GoRunError::Failed(failure) => DevnetError::FabricBuild {
+            version: pinned.release.clone(),
+            failure,
+        },
+    })?;
+    let built = FabricBinaries::in_dir(&pinned.release, &out_dir);
+    if !built.all_present() {
+        return Err(DevnetError::FabricBuild {
+            version: pinned.release.clone(),
+            failure: CommandFailure {
+                command: command_line,
+                status: "succeeded but did not produce all six binaries".into(),
+                output: String::new(),
+            },
+        });
+    }
+    if bin_dir.exists() {
+        fs::remove_dir_all(&bin_dir).map_err(DevnetError::io("remove", &bin_dir))?;
+    }
+    fs::rename(&out_dir, &bin_dir).map_err(DevnetError::io("rename", &out_dir))?;
+    let _ = fs::remove_dir_all(&module_dir);
+    progress(&format!(
+        "built Fabric {} in {} s",
+        pinned.release,
+        started.elapsed().as_secs()
+    ));
+    Ok(())
+}
+
+/// Why running `go` failed.
+enum GoRunError {
+    /// No `go` on PATH.
+    Missing(std::io::Error),
+    /// `go` could not be started or waited for.
+    Spawn(DevnetError),
+    /// It ran and failed: the command and Go's own error lines.
+    Failed(CommandFailure),
+}
+
+/// Runs `go <args>` in `dir` with `env` (and the test overrides of `go`),
+/// reporting downloads and a running count of compiled packages to
+/// `progress`; on failure keeps Go's error lines, each once.
+fn run_go(
+    go: &GoCommand,
+    args: &[std::ffi::OsString],
+    dir: &Path,
+    env: &[(&str, &str)],
+    command_line: &str,
+    started: Instant,
+    progress: &mut dyn FnMut(&str),
+) -> std::result::Result<(), GoRunError> {
     let mut child = Command::new(&go.program)
-        .args(["build", "-v", "-trimpath", "-o"])
-        .arg(&out_arg)
-        .args(&packages)
-        .current_dir(&module_dir)
-        .envs(env)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
         .envs(go.extra_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -245,15 +454,12 @@ fn build(
         .spawn()
         .map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
-                DevnetError::GoMissing {
-                    version: pinned.release.clone(),
-                    source,
-                }
+                GoRunError::Missing(source)
             } else {
-                DevnetError::Spawn {
+                GoRunError::Spawn(DevnetError::Spawn {
                     program: go.program.clone(),
                     source,
-                }
+                })
             }
         })?;
     // stdout is empty for `go build`; drain it on a thread so it can never block.
@@ -273,7 +479,9 @@ fn build(
         let Ok(line) = line else { break };
         if line.starts_with("go: downloading") {
             if !downloading {
-                progress("downloading modules (verified against devnet/fabric-build/go.sum)");
+                progress(
+                    "downloading modules (Go checks each against its go.sum or checksum database hash)",
+                );
                 downloading = true;
             }
         } else if !line.contains(' ') {
@@ -290,9 +498,11 @@ fn build(
             tail.remove(0);
         }
     }
-    let status = child.wait().map_err(|source| DevnetError::Spawn {
-        program: go.program.clone(),
-        source,
+    let status = child.wait().map_err(|source| {
+        GoRunError::Spawn(DevnetError::Spawn {
+            program: go.program.clone(),
+            source,
+        })
     })?;
     let stdout = drain.join().unwrap_or_default();
     if !status.success() {
@@ -315,36 +525,12 @@ fn build(
             output.push('\n');
             output.push_str(stdout.trim_end());
         }
-        return Err(DevnetError::FabricBuild {
-            version: pinned.release.clone(),
-            failure: CommandFailure {
-                command: command_line,
-                status: status.to_string(),
-                output,
-            },
-        });
+        return Err(GoRunError::Failed(CommandFailure {
+            command: command_line.to_string(),
+            status: status.to_string(),
+            output,
+        }));
     }
-    let built = FabricBinaries::in_dir(&pinned.release, &out_dir);
-    if !built.all_present() {
-        return Err(DevnetError::FabricBuild {
-            version: pinned.release.clone(),
-            failure: CommandFailure {
-                command: command_line,
-                status: "succeeded but did not produce all six binaries".into(),
-                output: String::new(),
-            },
-        });
-    }
-    if bin_dir.exists() {
-        fs::remove_dir_all(&bin_dir).map_err(DevnetError::io("remove", &bin_dir))?;
-    }
-    fs::rename(&out_dir, &bin_dir).map_err(DevnetError::io("rename", &out_dir))?;
-    let _ = fs::remove_dir_all(&module_dir);
-    progress(&format!(
-        "built Fabric {} in {} s",
-        pinned.release,
-        started.elapsed().as_secs()
-    ));
     Ok(())
 }
 
@@ -439,6 +625,65 @@ mod tests {
             .arg("u+w")
             .arg(&modcache)
             .status();
+    }
+
+    #[test]
+    fn go_tool_without_go_says_what_it_was_building() {
+        let tmp = tempfile::tempdir().unwrap();
+        let go = GoCommand {
+            program: tmp.path().join("no-such-go"),
+            extra_env: Vec::new(),
+        };
+        let tool = GoTool {
+            name: "helm",
+            package: "helm.sh/helm/v4/cmd/helm",
+            version: "v4.3.2",
+        };
+        let err = go_tool_in(&tool, tmp.path(), &go, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, DevnetError::GoMissing { .. }), "{err}");
+        assert!(err.to_string().contains("helm v4.3.2"), "{err}");
+        // Nothing half-built is taken for the tool next time.
+        assert!(!tmp.path().join("helm/v4.3.2/bin/helm").exists());
+    }
+
+    #[test]
+    fn go_tool_found_in_the_cache_is_not_rebuilt() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join("helm/v4.3.2/bin/helm");
+        fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        fs::write(&bin, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        // A `go` that does not exist proves nothing was run.
+        let go = GoCommand {
+            program: tmp.path().join("no-such-go"),
+            extra_env: Vec::new(),
+        };
+        let tool = GoTool {
+            name: "helm",
+            package: "helm.sh/helm/v4/cmd/helm",
+            version: "v4.3.2",
+        };
+        assert_eq!(
+            go_tool_in(&tool, tmp.path(), &go, &mut |_| {}).unwrap(),
+            bin
+        );
+        let other = GoTool {
+            version: "v4.3.1",
+            ..tool
+        };
+        assert!(
+            go_tool_in(&other, tmp.path(), &go, &mut |_| {}).is_err(),
+            "keyed by version"
+        );
+        let sneaky = GoTool {
+            version: "v4/../../x",
+            ..tool
+        };
+        assert!(matches!(
+            go_tool_in(&sneaky, tmp.path(), &go, &mut |_| {}),
+            Err(DevnetError::ToolBuild { .. })
+        ));
     }
 
     #[test]

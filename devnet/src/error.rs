@@ -44,11 +44,12 @@ pub enum DevnetError {
     },
 
     #[error(
-        "`go` was not found on PATH; the devnet builds Fabric {version} from its Go module. \
-         Install Go 1.22 or newer (https://go.dev/dl/) and run again"
+        "`go` was not found on PATH; opssc builds {building} from its Go module. \
+         Install Go 1.26 or newer (https://go.dev/dl/) and run again"
     )]
     GoMissing {
-        version: String,
+        /// What was to be built, e.g. `Fabric v2.5.9` or `helm v4.3.2`.
+        building: String,
         #[source]
         source: std::io::Error,
     },
@@ -60,6 +61,17 @@ pub enum DevnetError {
     )]
     FabricBuild {
         version: String,
+        failure: CommandFailure,
+    },
+
+    #[error(
+        "building {tool} failed: {failure}\n\
+         hint: `go install` downloads modules through GOPROXY; check that the proxy is reachable \
+         (`go env GOPROXY`) and that the Go version is at least the one the module's go.mod names"
+    )]
+    ToolBuild {
+        /// The tool and its version, e.g. `helm v4.3.2`.
+        tool: String,
         failure: CommandFailure,
     },
 

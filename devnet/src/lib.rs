@@ -66,7 +66,7 @@ pub mod status;
 pub mod tools;
 pub mod topology;
 
-pub use binaries::{FabricBinaries, PinnedFabric, fabric_binaries, pinned_fabric};
+pub use binaries::{FabricBinaries, GoTool, PinnedFabric, fabric_binaries, go_tool, pinned_fabric};
 pub use channels::peer_cli_env;
 pub use error::{CommandFailure, DevnetError};
 pub use founding::Founded;

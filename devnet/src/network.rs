@@ -753,6 +753,55 @@ impl Devnet {
         Ok(&self.plan.orgs[oi].peers[pi])
     }
 
+    fn orderer_position(&self, name: &str) -> Result<usize> {
+        self.plan
+            .orderers
+            .iter()
+            .position(|o| o.name == name || o.host == name)
+            .ok_or_else(|| DevnetError::UnknownNode {
+                kind: "orderer",
+                name: name.to_string(),
+            })
+    }
+
+    /// Kills an orderer with SIGKILL (a crash, for tests) and waits until it
+    /// is gone.
+    pub fn kill_orderer(&mut self, name: &str) -> Result<()> {
+        let i = self.orderer_position(name)?;
+        let host = self.plan.orderers[i].host.clone();
+        let proc = self
+            .procs
+            .iter_mut()
+            .find(|p| p.record.name == host)
+            .expect("every planned orderer has a process");
+        proc.record.signal(libc::SIGKILL);
+        if let Some(child) = &mut proc.child {
+            let _ = child.wait();
+        }
+        Ok(())
+    }
+
+    /// Starts a stopped or killed orderer again with the same configuration
+    /// and ledger, and waits until it is healthy.
+    pub fn restart_orderer(&mut self, name: &str) -> Result<&OrdererHandle> {
+        let i = self.orderer_position(name)?;
+        let host = self.plan.orderers[i].host.clone();
+        if let Some(p) = self.procs.iter_mut().find(|p| p.record.name == host)
+            && p.is_running()
+        {
+            stop_all(std::slice::from_mut(p), Duration::from_secs(10))?;
+        }
+        self.spawn_orderer(i)?;
+        let at = self
+            .procs
+            .iter()
+            .position(|p| p.record.name == host)
+            .expect("the orderer was just started");
+        self.save_state()?;
+        self.wait_healthy(&[at])?;
+        Ok(&self.plan.orderers[i])
+    }
+
     /// Stops every node (SIGTERM, SIGKILL after 10 s), then removes the state
     /// directory unless it is kept.
     pub fn stop(mut self) -> Result<()> {

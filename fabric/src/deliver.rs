@@ -8,6 +8,12 @@
 //! response headers only with the first message); the request stream stays
 //! open until the stream is dropped; and a stream ends with `None` only after
 //! the node's SUCCESS status, so one that stops early is always an error.
+//!
+//! [`Deliverer::block`] from an orderer retries an orderer that is
+//! unreachable or answers SERVICE_UNAVAILABLE (restarting, its Raft cluster
+//! without a leader yet) for up to [`crate::orderer::RETRY_FOR`], so a
+//! caller reading a channel's config through it goes on as soon as the
+//! orderer answers again instead of failing a whole pass.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -300,6 +306,18 @@ impl Deliverer {
 
     /// One block.
     pub async fn block(&self, channel: &str, which: Seek) -> Result<Block> {
+        match self.source {
+            Source::Orderer => {
+                crate::orderer::retry_restarting(self.node.name(), || {
+                    self.block_once(channel, which)
+                })
+                .await
+            }
+            Source::Peer => self.block_once(channel, which).await,
+        }
+    }
+
+    async fn block_once(&self, channel: &str, which: Seek) -> Result<Block> {
         let stop = match which {
             Seek::Oldest => Stop::Number(0),
             Seek::Newest => Stop::Newest,

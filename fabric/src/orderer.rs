@@ -5,6 +5,16 @@
 //! call returns only after the orderer's answer; a non-SUCCESS answer becomes
 //! [`Error::Refused`] with the orderer's status and info text (e.g. the policy
 //! that was not satisfied).
+//!
+//! An orderer that is restarting refuses the connection, and one whose Raft
+//! cluster has no leader yet answers SERVICE_UNAVAILABLE: both are retried
+//! with the same envelope for a few seconds ([`RETRY_FOR`]) so a short
+//! outage costs its own length, not a caller's retry round. The same
+//! envelope is safe to send twice: it carries one transaction ID (the peers
+//! mark a second copy DUPLICATE_TXID) or one config update against one
+//! config sequence (a second copy fails validation).
+
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -13,6 +23,35 @@ use crate::error::{Error, Result};
 use crate::node::{MAX_MESSAGE_SIZE, Node, grpc_error};
 use crate::protos::common::{Envelope, Status};
 use crate::protos::orderer::atomic_broadcast_client::AtomicBroadcastClient;
+
+/// How long [`Orderer::broadcast`] keeps retrying an orderer that is
+/// unreachable or answers SERVICE_UNAVAILABLE.
+pub const RETRY_FOR: Duration = Duration::from_secs(10);
+
+/// Runs `call` until it succeeds, fails for good, or an orderer that is
+/// unreachable or unavailable (a transient fault) has had [`RETRY_FOR`]
+/// to come back; pauses 0.2 s, doubling up to 1 s.
+pub(crate) async fn retry_restarting<T, F, Fut>(node: &str, mut call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match call().await {
+            Err(e)
+                if e.fault() == crate::Fault::Transient
+                    && started.elapsed() + pause < RETRY_FOR =>
+            {
+                tracing::debug!(%node, error = %e, "the orderer is unreachable or unavailable; retrying shortly");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            done => return done,
+        }
+    }
+}
 
 /// An orderer's broadcast service.
 #[derive(Clone, Debug)]
@@ -29,8 +68,13 @@ impl Orderer {
         &self.node
     }
 
-    /// Sends one envelope and waits for the orderer's answer.
+    /// Sends one envelope and waits for the orderer's answer, retrying an
+    /// unreachable or unavailable orderer for up to [`RETRY_FOR`].
     pub async fn broadcast(&self, envelope: Envelope) -> Result<()> {
+        retry_restarting(self.node.name(), || self.broadcast_once(envelope.clone())).await
+    }
+
+    async fn broadcast_once(&self, envelope: Envelope) -> Result<()> {
         let call = "Broadcast";
         let mut client = AtomicBroadcastClient::new(self.node.channel())
             .max_encoding_message_size(MAX_MESSAGE_SIZE)

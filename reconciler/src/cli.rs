@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "opssc", version, about = "Declarative GitOps for Hyperledger Fabric consortia", long_about = None)]
+#[command(name = "opssc", version = env!("OPSSC_VERSION_LINE"), about = "Declarative GitOps for Hyperledger Fabric consortia", long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -137,6 +137,21 @@ pub enum Command {
         #[arg(long, default_value_t = 600)]
         timeout: u64,
     },
+    /// Write the spec a running network implies, as the organization of
+    /// `--config` sees it: every channel its peers joined and every committed
+    /// chaincode definition. What the chain does not tell (package sources,
+    /// admins' SSH keys, …) is written as a `TODO(opssc import)` placeholder
+    /// and listed on stdout.
+    ///
+    /// Exit codes: 0 written, 1 error (unreachable network, --out not empty).
+    Import {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// The spec directory to write (new or empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Found the consortium from the spec, this organization's part: the
     /// orderer organization joins its orderers to every channel (genesis
     /// block from the spec); a peer organization joins its peers, installs
@@ -191,6 +206,40 @@ pub enum Command {
         spec: Option<PathBuf>,
         #[command(flatten)]
         watch: StatusWatch,
+    },
+    /// Who changed what, and who agreed: one record per change (proposal)
+    /// joining its spec commit (author, signer, approvals, pull request),
+    /// the proposal, each vote, the decision, the executor, the definition
+    /// commit or config block, every task report and the outcome, with
+    /// transaction IDs and block numbers. Reads only the chain and the spec
+    /// repository.
+    Audit {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// A local clone of the spec repository (default: fetch the configured one).
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        /// Only changes of this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Only changes of this chaincode.
+        #[arg(long)]
+        chaincode: Option<String>,
+        /// Only changes this organization (MSP ID) took part in.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only changes filed at or after this time (Unix seconds or 2026-12-05[T10:00:00Z]).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only changes filed at or before this time.
+        #[arg(long)]
+        until: Option<String>,
+        /// The ops channel.
+        #[arg(long, default_value = "ops")]
+        ops_channel: String,
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
     },
     /// Vote on a proposal as this organization (for `votePolicy: manual`).
     Vote {
@@ -254,6 +303,19 @@ pub enum Command {
         /// The ops channel.
         #[arg(long, default_value = "ops")]
         ops_channel: String,
+    },
+    /// Print the package ID of the OpsSC chaincode this organization installs
+    /// (label and address from `chaincodeServers`): what its OpsSC server
+    /// (`opssc-chaincode --chaincode-id`) must be started with. Reads only
+    /// the configuration file.
+    OpsPackageId {
+        /// The organization's agent configuration (`opssc.yaml`).
+        #[arg(long, default_value = "opssc.yaml")]
+        config: PathBuf,
+        /// Write the ID to this file instead of standard output (for an
+        /// init container).
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
 }
 

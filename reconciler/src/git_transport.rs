@@ -406,11 +406,54 @@ impl RemoteAccess {
             })
     }
 
+    /// The references the remote advertises (`git ls-remote`), with the
+    /// same callbacks as [`RemoteAccess::fetch`]: one round trip, no pack.
+    pub fn list(
+        &self,
+        remote: &mut git2::Remote<'_>,
+        url: &str,
+    ) -> Result<Vec<(String, git2::Oid)>, String> {
+        let refusal = std::cell::RefCell::new(None::<String>);
+        let callbacks = self.callbacks(url, &refusal);
+        let mut proxy = ProxyOptions::new();
+        proxy.auto();
+        let message = |e: git2::Error| {
+            let message = match refusal.borrow_mut().take() {
+                Some(why) => why,
+                None => e.message().to_string(),
+            };
+            self.redact(&message, url)
+        };
+        let connection = remote
+            .connect_auth(git2::Direction::Fetch, Some(callbacks), Some(proxy))
+            .map_err(message)?;
+        let heads = connection
+            .list()
+            .map_err(message)?
+            .iter()
+            .map(|h| (h.name().to_string(), h.oid()))
+            .collect();
+        Ok(heads)
+    }
+
     fn fetch_options<'a>(
         &'a self,
         url: &str,
         refusal: &'a std::cell::RefCell<Option<String>>,
     ) -> FetchOptions<'a> {
+        let mut proxy = ProxyOptions::new();
+        proxy.auto();
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(self.callbacks(url, refusal));
+        options.proxy_options(proxy);
+        options
+    }
+
+    fn callbacks<'a>(
+        &'a self,
+        url: &str,
+        refusal: &'a std::cell::RefCell<Option<String>>,
+    ) -> git2::RemoteCallbacks<'a> {
         set_network_timeouts();
         let parsed = RemoteUrl::parse(url);
         let port = parsed.as_ref().and_then(RemoteUrl::effective_port);
@@ -453,12 +496,7 @@ impl RemoteAccess {
             };
             verdict.map_err(|why| refuse(why, git2::ErrorCode::Certificate))
         });
-        let mut proxy = ProxyOptions::new();
-        proxy.auto();
-        let mut options = FetchOptions::new();
-        options.remote_callbacks(callbacks);
-        options.proxy_options(proxy);
-        options
+        callbacks
     }
 
     fn check_host_key(

@@ -10,8 +10,11 @@
 //!   pass, the daemon, status).
 //! - [`source`]: the spec repository (git2), commit-signature trust, ownership
 //!   and forward-only history.
+//! - [`audit`]: `opssc audit`'s join of spec commits, proposals, votes and
+//!   blocks into one record per change, and its text / Markdown / JSON output.
 //! - [`consent`]: whether this organization consented to a shared change.
 //! - [`chaincode_source`]: chaincode source packages built from pinned git commits.
+//! - [`import`]: the spec a running network implies (`opssc import`).
 //! - [`dev`]: founding a devnet's consortium (`opssc dev up`, the tests).
 //!
 //! Key decision: the planner is a pure function of its inputs; reading the
@@ -19,11 +22,13 @@
 //! `Observed`.
 
 pub mod agent;
+pub mod audit;
 pub mod chaincode_source;
 pub mod config_update;
 pub mod consent;
 pub mod dev;
 pub mod git_transport;
+pub mod import;
 pub mod observe;
 pub mod plan;
 pub mod source;

@@ -103,10 +103,49 @@ impl GitSource {
 
     /// Fetches `branch` and returns its tip (as far as it moved forward).
     pub fn fetch(&self, branch: &str) -> anyhow::Result<Oid> {
+        self.fetch_if_moved(branch).map(|(tip, _)| tip)
+    }
+
+    /// [`GitSource::fetch`], and whether it downloaded: the references the
+    /// remote advertises (`git ls-remote`, one round trip) are compared
+    /// with the mirror's first, and when neither the branch nor an approval
+    /// moved ([`fetch_needed`]) the fetch is skipped. Polling an unchanged
+    /// repository every few seconds then costs the server one reference
+    /// listing, not a negotiation.
+    pub fn fetch_if_moved(&self, branch: &str) -> anyhow::Result<(Oid, bool)> {
         // The URL may carry user information, the access a secret: neither
         // shows, not even in libgit2's own message.
         let url = redact_url(&self.url);
         let redacted = |e: git2::Error| anyhow::anyhow!(self.access.redact(e.message(), &self.url));
+        let mut remote = self
+            .repo
+            .remote_anonymous(&self.url)
+            .map_err(redacted)
+            .with_context(|| format!("invalid spec repository URL {url}"))?;
+        let advertised = self
+            .access
+            .list(&mut remote, &self.url)
+            .map_err(|message| anyhow::anyhow!(message))
+            .with_context(|| {
+                format!(
+                    "cannot fetch branch {branch} of {url}: listing its references failed (check the URL, network access and the gitCredentials entry for it)"
+                )
+            })?;
+        let mut local = approval_refs(&self.repo)?;
+        let tracking = format!("refs/remotes/origin/{branch}");
+        if let Some(tip) = self
+            .repo
+            .find_reference(&tracking)
+            .ok()
+            .and_then(|r| r.target())
+        {
+            local.insert(tracking.clone(), tip);
+        }
+        if !fetch_needed(&advertised, &local, branch) {
+            return Ok((local[&tracking], false));
+        }
+        // `list` left the remote connected; the fetch opens its own.
+        drop(remote);
         let mut remote = self
             .repo
             .remote_anonymous(&self.url)
@@ -126,11 +165,12 @@ impl GitSource {
             })?;
         let reference = self
             .repo
-            .find_reference(&format!("refs/remotes/origin/{branch}"))
+            .find_reference(&tracking)
             .with_context(|| format!("branch {branch} does not exist in {url}"))?;
-        reference
+        let tip = reference
             .target()
-            .context("the branch reference is symbolic")
+            .context("the branch reference is symbolic")?;
+        Ok((tip, true))
     }
 
     pub fn repository(&self) -> &Repository {
@@ -153,6 +193,31 @@ impl GitSource {
     ) -> Result<Verification, SourceError> {
         verify_chain(&self.repo, tip, from, subdir)
     }
+}
+
+/// Whether fetching `branch` and the approvals would change the mirror:
+/// `advertised` are the remote's references (`refs/heads/...`,
+/// `refs/opssc/approvals/...`), `local` the mirror's copies
+/// (`refs/remotes/origin/<branch>` and its approvals). A branch the remote
+/// lacks needs the fetch too (its error says so); an approval the remote no
+/// longer has does not (fetching would not remove it either).
+pub fn fetch_needed(
+    advertised: &[(String, Oid)],
+    local: &std::collections::BTreeMap<String, Oid>,
+    branch: &str,
+) -> bool {
+    let head = format!("refs/heads/{branch}");
+    let tracking = format!("refs/remotes/origin/{branch}");
+    let Some((_, tip)) = advertised.iter().find(|(name, _)| *name == head) else {
+        return true;
+    };
+    if local.get(&tracking) != Some(tip) {
+        return true;
+    }
+    advertised
+        .iter()
+        .filter(|(name, _)| name.starts_with(APPROVALS_REF_PREFIX))
+        .any(|(name, oid)| local.get(name) != Some(oid))
 }
 
 /// Writes a commit's tree (or one directory of it) into `dest`.
@@ -946,6 +1011,98 @@ mod tests {
         let e = format!("{:#}", source.fetch("main").unwrap_err());
         assert!(e.contains("http://***@127.0.0.1:1/spec.git"), "{e}");
         assert!(!e.contains("s3cret") && !e.contains("bob"), "{e}");
+    }
+
+    fn oid(n: u8) -> Oid {
+        Oid::from_bytes(&[n; 20]).unwrap()
+    }
+
+    #[test]
+    fn a_fetch_is_needed_only_when_the_branch_or_an_approval_moved() {
+        let approval = format!("{APPROVALS_REF_PREFIX}Org2MSP/x");
+        let advertised = vec![
+            ("HEAD".to_string(), oid(1)),
+            ("refs/heads/main".to_string(), oid(1)),
+            ("refs/heads/other".to_string(), oid(9)),
+            (approval.clone(), oid(2)),
+        ];
+        let mut local = std::collections::BTreeMap::new();
+        // A fresh mirror has nothing.
+        assert!(fetch_needed(&advertised, &local, "main"));
+        local.insert("refs/remotes/origin/main".to_string(), oid(1));
+        // The approval is missing.
+        assert!(fetch_needed(&advertised, &local, "main"));
+        local.insert(approval.clone(), oid(2));
+        assert!(!fetch_needed(&advertised, &local, "main"));
+        // Another branch moving changes nothing; the spec branch does.
+        let mut moved = advertised.clone();
+        moved[2].1 = oid(8);
+        assert!(!fetch_needed(&moved, &local, "main"));
+        moved[1].1 = oid(7);
+        assert!(fetch_needed(&moved, &local, "main"));
+        // An approval replaced; an approval removed on the server.
+        let mut replaced = advertised.clone();
+        replaced[3].1 = oid(3);
+        assert!(fetch_needed(&replaced, &local, "main"));
+        assert!(!fetch_needed(&advertised[..3], &local, "main"));
+        // The branch is gone: fetch, so that the error says so.
+        assert!(fetch_needed(&advertised, &local, "release"));
+    }
+
+    #[test]
+    fn an_unchanged_repository_is_listed_not_fetched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let upstream = Repository::init(tmp.path().join("up")).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let commit = |parent: Option<Oid>, text: &str| {
+            let mut index = upstream.index().unwrap();
+            let blob = upstream.blob(text.as_bytes()).unwrap();
+            index
+                .add(&git2::IndexEntry {
+                    ctime: git2::IndexTime::new(0, 0),
+                    mtime: git2::IndexTime::new(0, 0),
+                    dev: 0,
+                    ino: 0,
+                    mode: 0o100644,
+                    uid: 0,
+                    gid: 0,
+                    file_size: text.len() as u32,
+                    id: blob,
+                    flags: 0,
+                    flags_extended: 0,
+                    path: b"f.txt".to_vec(),
+                })
+                .unwrap();
+            let tree = upstream.find_tree(index.write_tree().unwrap()).unwrap();
+            let parents: Vec<git2::Commit> = parent
+                .map(|p| upstream.find_commit(p).unwrap())
+                .into_iter()
+                .collect();
+            let refs: Vec<&git2::Commit> = parents.iter().collect();
+            upstream
+                .commit(Some("refs/heads/main"), &sig, &sig, text, &tree, &refs)
+                .unwrap()
+        };
+        let first = commit(None, "one");
+        let url = format!("file://{}", tmp.path().join("up").display());
+        let source = GitSource::open(&tmp.path().join("mirror"), &url).unwrap();
+        assert_eq!(source.fetch_if_moved("main").unwrap(), (first, true));
+        assert_eq!(source.fetch_if_moved("main").unwrap(), (first, false));
+        let second = commit(Some(first), "two");
+        assert_eq!(source.fetch_if_moved("main").unwrap(), (second, true));
+        assert_eq!(source.fetch_if_moved("main").unwrap(), (second, false));
+        // A new approval is consent the pass acts on: fetched.
+        upstream
+            .reference(
+                &format!("{APPROVALS_REF_PREFIX}Org2MSP/a"),
+                first,
+                false,
+                "approve",
+            )
+            .unwrap();
+        assert_eq!(source.fetch_if_moved("main").unwrap(), (second, true));
+        assert!(approval_refs(source.repository()).unwrap().len() == 1);
+        assert_eq!(source.fetch_if_moved("main").unwrap(), (second, false));
     }
 
     fn reference() -> Spec {

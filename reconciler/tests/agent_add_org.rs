@@ -684,7 +684,94 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     {
         eprintln!("TRACE Org4MSP {line}");
     }
+
+    // 5. `opssc audit` lists every step of both rollouts, and what it names
+    //    is on the chain.
+    audit_matches_the_chain(&agents[0], &orgs[0], &hostile_id, &tampered_id).await;
     drop(agents);
+}
+
+/// `opssc audit` as `agent`'s organization, checked against the chain by
+/// [`common::audit_against_chain`]; then both rollouts (the four chaincode
+/// deploys, the three OrgAdds, the ACL update) are listed step by step.
+async fn audit_matches_the_chain(agent: &Agent, o: &Org, hostile_id: &str, tampered_id: &str) {
+    let records = common::audit_against_chain(agent, o).await;
+    let records = &records;
+    let find = |kind: &str, channel: &str| -> Vec<&Value> {
+        records
+            .iter()
+            .filter(|r| r["kind"] == kind && r["channel"] == channel && r["outcome"] == "committed")
+            .collect()
+    };
+    // Both rollouts, every step: filed, a quorum of votes, the decision, the
+    // executor, the definition commit or config block, the tasks.
+    let mut committed = Vec::new();
+    for (ch, name) in CHAINCODES {
+        let deploys = find("ChaincodeDeploy", ch);
+        let d = deploys
+            .iter()
+            .find(|r| r["chaincode"] == name)
+            .unwrap_or_else(|| panic!("no committed deploy of {ch}/{name}"));
+        assert!(d["applied"]["what"].as_str().unwrap().contains(name));
+        committed.push(*d);
+    }
+    for ch in CHANNELS {
+        let adds = find("OrgAdd", ch);
+        assert_eq!(adds.len(), 1, "{ch}");
+        let add = adds[0];
+        assert_eq!(add["change"], format!("OrgAdd Org4MSP on channel {ch}"));
+        assert_eq!(add["applied"]["tx"]["kind"], "config_block");
+        // Org4's admin signed the spec commit that asked for it.
+        assert_eq!(
+            add["spec"]["found"]["signed_by"]["org"], "Org4MSP",
+            "{add:#}"
+        );
+        assert_eq!(
+            add["spec"]["found"]["subject"],
+            "Org4MSP joins ops, trade and market"
+        );
+        assert!(!add["signatures"].as_array().unwrap().is_empty(), "{add:#}");
+        committed.push(add);
+    }
+    let acl = find("ChannelUpdate", "market");
+    assert_eq!(acl.len(), 1);
+    committed.push(acl[0]);
+    for r in committed {
+        let quorum = r["filed"]["quorum"].as_u64().unwrap() as usize;
+        let approvals = r["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| v["decision"] == "approve")
+            .count();
+        assert!(approvals >= quorum, "{r:#}");
+        assert_eq!(r["decision"]["outcome"], "approved", "{r:#}");
+        assert!(r["execution"]["committed"]["by"].is_string(), "{r:#}");
+        assert!(r["applied"]["tx"]["block"].is_u64(), "{r:#}");
+        // Organizations report install and approve tasks for chaincode kinds.
+        if r["chaincode"].is_string() {
+            assert!(!r["tasks"].as_array().unwrap().is_empty(), "{r:#}");
+        }
+    }
+    for rejected in [hostile_id, tampered_id] {
+        let r = records
+            .iter()
+            .find(|r| r["proposal_id"] == rejected)
+            .unwrap();
+        assert_eq!(r["outcome"], "rejected");
+        assert!(r["applied"].is_null(), "{r:#}");
+    }
+
+    // The filters: only market's changes; and the text form names them.
+    let out = agent.opssc(&["audit", "--channel", "market", "--format", "text"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("# OrgAdd Org4MSP on channel market [committed]"),
+        "{text}"
+    );
+    assert!(!text.contains("on channel trade"), "{text}");
+    eprintln!("AUDIT --channel market\n{text}");
 }
 
 /// Polls `check` every 200 ms until it holds; panics with the agents' logs.

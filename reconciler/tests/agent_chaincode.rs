@@ -547,6 +547,48 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     );
     assert!(stdout.contains("was rejected"), "{stdout}");
     println!("{stdout}");
+
+    // 8. `opssc audit`, as Org3 (any organization gets the same answer),
+    //    lists every rollout step by step as the chain and the spec
+    //    repository have it: Org1's admin signed each commit, Org2's and
+    //    Org3's approved it, and each committed definition names its
+    //    `_lifecycle` commit.
+    let records = common::audit_against_chain(&agents[2], &orgs[2]).await;
+    for version in ["1.0", "2.0", "3.0", "4.0"] {
+        let r = records
+            .iter()
+            .find(|r| {
+                r["outcome"] == "committed" && r["change"].as_str().unwrap().ends_with(version)
+            })
+            .unwrap_or_else(|| panic!("no committed kv {version}: {records:#?}"));
+        let spec = &r["spec"]["found"];
+        assert_eq!(spec["signed_by"]["org"], "Org1MSP", "{r:#}");
+        let approvers: Vec<&str> = spec["approvals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["org"].as_str().unwrap())
+            .collect();
+        assert!(
+            approvers.contains(&"Org2MSP") && approvers.contains(&"Org3MSP"),
+            "{r:#}"
+        );
+        assert_eq!(r["decision"]["outcome"], "approved", "{r:#}");
+        assert!(r["execution"]["committed"]["by"].is_string(), "{r:#}");
+        assert_eq!(r["applied"]["tx"]["channel"], "trade", "{r:#}");
+        assert!(!r["tasks"].as_array().unwrap().is_empty(), "{r:#}");
+    }
+    let r = records
+        .iter()
+        .find(|r| r["proposal_id"] == rejected.as_str())
+        .unwrap();
+    assert_eq!(r["outcome"], "rejected");
+    assert!(r["applied"].is_null(), "{r:#}");
+    let out = agents[2].opssc(&["audit", "--chaincode", "kv", "--org", "Org3MSP"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("[rejected]"), "{text}");
+    println!("{text}");
 }
 
 async fn http_get(addr: &str, path: &str) -> String {

@@ -60,3 +60,46 @@ fn an_empty_msp_directory_says_where_to_point() {
     assert!(err.contains("admin identity of Org1MSP"), "{err}");
     assert!(err.contains("identity.mspDir"), "{err}");
 }
+
+/// SIGTERM (what a container runtime sends to stop a pod) stops the agent
+/// with exit code 0 instead of leaving it to be killed; here the agent is
+/// still retrying to connect (an identity it cannot load yet).
+#[test]
+fn sigterm_stops_the_agent_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("opssc.yaml"), CONFIG).unwrap();
+    std::fs::create_dir_all(dir.path().join("msp/signcerts")).unwrap();
+    std::fs::create_dir_all(dir.path().join("msp/keystore")).unwrap();
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_opssc"))
+        .args(["agent", "--config", "opssc.yaml"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    if let Some(status) = agent.try_wait().unwrap() {
+        let out = agent.wait_with_output().unwrap();
+        panic!(
+            "the agent exited on its own ({status}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = agent.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = agent.kill();
+            panic!("the agent did not stop within 10 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0), "{status}");
+}

@@ -575,7 +575,9 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             let by = got["proposal"]["superseded_by"]
                 .as_str()
                 .unwrap_or_default();
-            let fix = query(&orgs[0], "get", json!({"id": by})).await;
+            let fix =
+                common::wait_proposal_state(&orgs[0], by, "committed", Duration::from_secs(30))
+                    .await;
             assert_eq!(fix["proposal"]["state"], "committed", "{got:#}\n{fix:#}");
             assert_eq!(
                 fix["proposal"]["proposer"], got["proposal"]["proposer"],

@@ -403,6 +403,12 @@ fn the_agent_config_example_in_the_guide_loads() {
         Some(opssc_schema::local::SpecSource::Git { url, branch, .. }) => {
             assert_eq!(url, "https://git.example.com/consortium/network.git");
             assert_eq!(branch, "main");
+            // The example's https spec URL is reached through its own
+            // gitCredentials entry, matched as the agent matches it.
+            let entry = opssc::git_transport::matching_entry(&config.git_credentials, &url)
+                .expect("the example's urlPrefix parses")
+                .expect("a gitCredentials entry matches the spec URL");
+            assert!(entry.password_file.is_some(), "{entry:?}");
         }
         other => panic!("spec: {other:?}"),
     }

@@ -821,16 +821,10 @@ async fn scenario(devnet: &Devnet) -> Table {
         &json!({"id": copy_id, "reason": "changed my mind"}),
     );
     let rolled = answering(&orgs, "1.1", Duration::from_secs(150)).await;
-    // The definition answers before its executor reports the proposal
-    // committed (the next transaction): wait for that report, bounded.
-    let start = Instant::now();
-    let final_state = loop {
-        let state = get(&orgs[0], &copy_id).await["state"].clone();
-        if state == "committed" || start.elapsed() > Duration::from_secs(30) {
-            break state;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let final_state =
+        common::wait_proposal_state(&orgs[0], &copy_id, "committed", Duration::from_secs(30)).await
+            ["proposal"]["state"]
+            .clone();
     t.record(
         "summary_copy_filed_first",
         "same proposal as the agents'; kv 1.1 rolls out",

@@ -15,7 +15,11 @@
 //!    the batch timeout read from the chain as the spec's 500ms;
 //! 4. once kv is deployed as the agents deploy it (the package Org1's agent
 //!    builds, the definition it approves, installed and approved by every
-//!    member, committed), the plan is empty and exits 0.
+//!    member, committed), the plan is empty and exits 0;
+//! 5. `opssc import` as Org1 and as Org2 writes a spec that `opssc validate`
+//!    accepts (placeholders listed, certificates read from the configs) and
+//!    against which `plan --config` is empty (exit 0), kv's definition
+//!    included; an existing directory is never overwritten.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -317,6 +321,64 @@ fn plan_and_state_save_against_a_live_devnet() {
     let (code, text, err) = opssc(&["plan", "--spec", &repo_s, "--config", &config]);
     assert_eq!(code, 0, "{text}\n{err}");
     assert!(text.contains("No changes"), "{text}");
+
+    // 5. `opssc import` of the running network, as Org1 and as Org2: the
+    //    written spec validates and plans no change against the network.
+    for msp in ["Org1MSP", "Org2MSP"] {
+        let org = devnet.org(msp).expect(msp);
+        let org_config = org.agent_config.to_str().unwrap().to_string();
+        let imported = tmp.path().join(format!("imported-{msp}"));
+        let imported_s = imported.to_str().unwrap().to_string();
+        let t = Instant::now();
+        let (code, out, err) = opssc(&["import", "--config", &org_config, "--out", &imported_s]);
+        eprintln!("FIGURE import as {msp}: {} ms", t.elapsed().as_millis());
+        assert_eq!(code, 0, "import as {msp}\n{out}\n{err}");
+        // The placeholders are listed: kv's package source and the admins.
+        assert!(out.contains("package source of trade/kv"), "{out}");
+        assert!(out.contains("admins of Org3MSP"), "{out}");
+        let read = |rel: &str| {
+            std::fs::read_to_string(imported.join(rel))
+                .unwrap_or_else(|e| panic!("{rel} of the import as {msp}: {e}\n{out}"))
+        };
+        assert!(
+            read("consortium.yaml").contains("opsChannel: \"ops\""),
+            "{}",
+            read("consortium.yaml")
+        );
+        // The certificates come from the channel configs.
+        assert!(
+            read("orgs/org3.yaml").contains("BEGIN CERTIFICATE"),
+            "{}",
+            read("orgs/org3.yaml")
+        );
+        let kv = read("chaincodes/kv.yaml");
+        assert!(kv.contains("version: \"1.0\""), "{kv}");
+        assert!(kv.contains("TODO(opssc import)"), "{kv}");
+        assert!(
+            !imported.join("chaincodes/opssc.yaml").exists(),
+            "the OpsSC is no spec chaincode"
+        );
+        let (code, vout, verr) = opssc(&["validate", &imported_s]);
+        assert_eq!(code, 0, "validate the import as {msp}\n{vout}\n{verr}");
+        let replan = plan_json_exit(
+            &[
+                "plan",
+                "--spec",
+                &imported_s,
+                "--config",
+                &org_config,
+                "--format",
+                "json",
+            ],
+            0,
+        );
+        assert_eq!(replan["shared"], serde_json::json!([]), "{msp}: {replan:#}");
+        assert_eq!(replan["local"], serde_json::json!([]), "{msp}: {replan:#}");
+        // An existing spec is never overwritten.
+        let (code, _, err) = opssc(&["import", "--config", &org_config, "--out", &imported_s]);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("is not empty"), "{err}");
+    }
     eprintln!("FIGURE whole test: {:.1} s", t0.elapsed().as_secs_f64());
     devnet.stop().unwrap();
 }

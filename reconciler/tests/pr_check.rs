@@ -539,22 +539,37 @@ fn the_plan_comment_is_created_once_then_updated_in_place() {
 }
 
 #[test]
-fn a_live_agent_config_without_a_state_is_reported_not_ignored() {
-    // `opssc plan` cannot observe a live network yet: the check must say so
-    // instead of passing with an empty plan.
+fn an_agent_config_without_a_state_plans_against_the_live_network() {
+    // With no snapshot, the check runs `opssc plan --config` (the live
+    // observation itself is tested end to end in plan_live.rs). Here the
+    // configuration cannot be read, so the plan fails and says why, and the
+    // comment names the configuration without its private path.
     let repo = spec_repo();
     let out_file = repo.path().join("opssc-plan.md");
+    let missing = repo.path().join("no-such-dir/opssc.yaml");
     let out = run(
         Command::new(action_dir().join("check.sh"))
             .arg("network")
             .current_dir(repo.path())
             .env("OPSSC", opssc())
             .env("OPSSC_PLAN_OUT", &out_file)
-            .env("OPSSC_AGENT_CONFIG", repo.path().join("opssc.yaml"))
+            .env("OPSSC_AGENT_CONFIG", &missing)
+            .env_remove("OPSSC_ORG")
             .env_remove("GITHUB_STEP_SUMMARY"),
         1,
     );
     let markdown = std::fs::read_to_string(&out_file).unwrap();
-    assert!(markdown.contains("there is no plan"), "{markdown}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("live network"));
+    assert!(
+        markdown.contains("`opssc plan --spec network --config <agent-config>` exited with"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("cannot read agent configuration"),
+        "{markdown}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("==> opssc plan --spec network --config <agent-config>"),
+        "{stdout}"
+    );
 }

@@ -73,6 +73,11 @@ pub struct AgentConfig {
     /// event is sent once per receiver, also across restarts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotificationConfig>,
+    /// Receive the spec repository's push webhooks (GitHub, GitLab, Gitea):
+    /// a verified push to the spec branch runs a pass at once instead of at
+    /// the next poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_webhook: Option<PushWebhookConfig>,
 }
 
 /// One webhook receiver: where to POST, in which format, for which events.
@@ -151,6 +156,27 @@ pub struct SecretHeader {
     /// An environment variable of the agent's process holding the value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_env: Option<String>,
+}
+
+/// Where the agent receives push webhooks, and the secret they are signed
+/// with. The receiver serves only `POST /hooks/push` on its own address (it
+/// may face the git host, unlike `listen`). A request whose signature
+/// (GitHub's and Gitea's HMAC-SHA256, GitLab's token) does not match the
+/// secret is refused; a verified push only wakes the agent, which then
+/// fetches and verifies the signed commits as on every poll. Exactly one of
+/// `secretFile` and `secretEnv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushWebhookConfig {
+    /// Address to listen on, e.g. `0.0.0.0:9102` (any interface the git
+    /// host reaches, directly or through a proxy that terminates TLS).
+    pub listen: String,
+    /// A file whose first line is the webhook secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// An environment variable of the agent's process holding the webhook secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
 }
 
 /// How to reach the git repositories under `urlPrefix`: a password or token
@@ -384,6 +410,24 @@ impl AgentConfig {
                 Some(_) => {}
             }
         }
+        if self.push_webhook.is_some() && !matches!(self.spec, Some(SpecSource::Git { .. })) {
+            return Err(
+                "pushWebhook needs a git spec source (spec.git): a webhook announces \
+                 pushes to the spec repository (hint: remove pushWebhook, or follow the spec \
+                 repository with spec: {git: {url, branch, trustedRoot}})"
+                    .into(),
+            );
+        }
+        if let Some(hook) = &self.push_webhook
+            && hook.secret_file.is_some() == hook.secret_env.is_some()
+        {
+            return Err(
+                "pushWebhook: name exactly one of secretFile and secretEnv (hint: the \
+                 secret the git host signs its webhooks with; without one, anyone could make \
+                 the agent poll)"
+                    .into(),
+            );
+        }
         for (i, rule) in self.auto_approve.iter().enumerate() {
             if rule.kinds.is_empty() {
                 return Err(format!(
@@ -462,6 +506,13 @@ impl AgentConfig {
         }
         if let Some(SpecSource::Dir { path }) = &mut self.spec {
             fix(path);
+        }
+        if let Some(file) = self
+            .push_webhook
+            .as_mut()
+            .and_then(|h| h.secret_file.as_mut())
+        {
+            fix(file);
         }
         for c in &mut self.git_credentials {
             for p in [
@@ -565,5 +616,56 @@ mod tests {
             let e = load(&format!("notifications:\n{yaml}")).unwrap_err();
             assert!(e.contains(says), "{yaml}: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod push_webhook_tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Result<AgentConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("opssc.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        AgentConfig::load(&path)
+    }
+
+    const BASE: &str = "apiVersion: opssc/v1alpha1\nkind: AgentConfig\nmspId: Org1MSP\nidentity: {mspDir: msp}\npeers: []\norderers: []\nspec: {git: {url: 'https://git.example.com/spec.git', trustedRoot: '0123456789012345678901234567890123456789'}}\n";
+
+    #[test]
+    fn a_push_webhook_names_exactly_one_secret() {
+        let c = load(&format!(
+            "{BASE}pushWebhook: {{listen: '0.0.0.0:9102', secretFile: hook-secret}}\n"
+        ))
+        .unwrap();
+        let hook = c.push_webhook.unwrap();
+        assert_eq!(hook.listen, "0.0.0.0:9102");
+        // Relative to the configuration file, like every other path.
+        let file = hook.secret_file.unwrap();
+        assert!(
+            file.is_absolute() && file.ends_with("hook-secret"),
+            "{file:?}"
+        );
+        let c = load(&format!(
+            "{BASE}pushWebhook: {{listen: '0.0.0.0:9102', secretEnv: HOOK}}\n"
+        ))
+        .unwrap();
+        assert_eq!(c.push_webhook.unwrap().secret_env.as_deref(), Some("HOOK"));
+        for hook in [
+            "{listen: ':9102'}",
+            "{listen: ':9102', secretFile: f, secretEnv: HOOK}",
+        ] {
+            let e = load(&format!("{BASE}pushWebhook: {hook}\n")).unwrap_err();
+            assert!(e.contains("exactly one of secretFile and secretEnv"), "{e}");
+        }
+        let dir_spec = BASE.replace(
+            "spec: {git: {url: 'https://git.example.com/spec.git', trustedRoot: '0123456789012345678901234567890123456789'}}",
+            "spec: {dir: {path: spec}}",
+        );
+        let e = load(&format!(
+            "{dir_spec}pushWebhook: {{listen: ':9102', secretEnv: HOOK}}\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("pushWebhook needs a git spec source"), "{e}");
     }
 }

@@ -3,6 +3,8 @@
 #
 #   opssc validate SPEC --format github
 #   opssc plan --spec SPEC --state STATE --format markdown
+#     (or, with no STATE and an agent configuration, against the live network:
+#      opssc plan --spec SPEC --config OPSSC_AGENT_CONFIG --format markdown)
 #   opssc approve --list HEAD     (which organizations consented, which not)
 #
 # plus the plumbing GitHub needs around them. Run it by hand from the root of a
@@ -11,17 +13,18 @@
 #   .github/actions/opssc-spec-check/check.sh network state/observed.json
 #
 # Arguments: SPEC (the spec directory) and STATE (a state snapshot written by
-# `opssc state ...`; optional, see below).
+# `opssc state ...`; optional: without it and without OPSSC_AGENT_CONFIG the
+# spec is validated only).
 # Environment (all optional):
 #   OPSSC                 the opssc binary (default: `opssc` on PATH)
 #   OPSSC_ORG             plan the local changes of this MSP ID (default: the
 #                         organization that observed the state)
 #   OPSSC_PLAN_OUT        where to write the Markdown for the pull request
 #                         comment (default: opssc-plan.md)
-#   OPSSC_AGENT_CONFIG    an agent configuration file (opssc.yaml) for
-#                         planning against the live network instead of a
-#                         snapshot; not supported by `opssc plan` yet, so
-#                         with no STATE this is reported as an error
+#   OPSSC_AGENT_CONFIG    an agent configuration file (opssc.yaml): with no
+#                         STATE, the plan observes the live network as that
+#                         organization (the runner must reach its peers and
+#                         orderers); a STATE, when given, takes precedence
 #   GITHUB_STEP_SUMMARY   set by GitHub Actions: the Markdown is appended to it
 #
 # Output: the validation annotations (`::error file=..,line=..::..`) on stdout,
@@ -73,20 +76,18 @@ if [ "$validate_rc" -ne 0 ]; then
   exit 1
 fi
 
-if [ -z "$state" ] && [ -n "${OPSSC_AGENT_CONFIG:-}" ]; then
-  {
-    printf '### opssc: `%s` is valid, but there is no plan\n\n' "$spec"
-    printf 'An agent configuration was given for planning against the live network, but this opssc version plans only from a state snapshot. Pass `state:` (a file written by `opssc state ...`).\n'
-  } >"$out"
-  summary
-  echo "error: planning against a live network is not available in this opssc version; pass a state snapshot" >&2
-  exit 1
-fi
-
-if [ -z "$state" ]; then
+if [ -n "$state" ]; then
+  against=(--state "$state")
+  against_shown="--state $state"
+elif [ -n "${OPSSC_AGENT_CONFIG:-}" ]; then
+  # The live network, observed as the organization of this configuration.
+  # Its path is a private temporary file: the comment names it only as such.
+  against=(--config "$OPSSC_AGENT_CONFIG")
+  against_shown="--config <agent-config>"
+else
   {
     printf '### opssc: `%s` is valid\n\n' "$spec"
-    printf 'No state snapshot was given, so there is no plan. Pass `state:` (a file written by `opssc state ...`) to see the changes and who must approve them.\n'
+    printf 'No state snapshot and no agent configuration were given, so there is no plan. Pass `state:` (a file written by `opssc state ...`), or the `agent-config` secret to plan against the live network, to see the changes and who must approve them.\n'
   } >"$out"
   summary
   echo "warning: no state snapshot given; validated only" >&2
@@ -97,8 +98,8 @@ org_args=()
 if [ -n "${OPSSC_ORG:-}" ]; then
   org_args=(--org "$OPSSC_ORG")
 fi
-echo "==> opssc plan --spec $spec --state $state ${org_args[*]} --format markdown"
-"$opssc" plan --spec "$spec" --state "$state" "${org_args[@]}" --format markdown \
+echo "==> opssc plan --spec $spec $against_shown ${org_args[*]} --format markdown"
+"$opssc" plan --spec "$spec" "${against[@]}" "${org_args[@]}" --format markdown \
   >"$scratch/plan.md" 2>"$scratch/plan.err"
 plan_rc=$?
 cat "$scratch/plan.err" >&2
@@ -136,7 +137,7 @@ case "$plan_rc" in
   *)
     {
       printf '### opssc: planning `%s` failed\n\n' "$spec"
-      printf '`opssc plan --spec %s --state %s` exited with %s:\n' "$spec" "$state" "$plan_rc"
+      printf '`opssc plan --spec %s %s` exited with %s:\n' "$spec" "$against_shown" "$plan_rc"
       fenced "$scratch/plan.err"
     } >"$out"
     summary

@@ -8,7 +8,8 @@
 //! Deliver, which carries `_lifecycle` approvals and commits by other
 //! orgs). Each wakes the loop through one [`Notify`] permit, so a burst
 //! costs one pass and an event during a pass causes one more. A local spec
-//! directory is watched (notify); `POST /trigger` (from this machine only) or
+//! directory is watched (notify); `POST /trigger` (from this machine only),
+//! a verified push webhook ([`super::webhook`], on its own address) or
 //! SIGHUP runs a pass now. Between
 //! events the pass's own [`Next`] decides: right away after it acted, a
 //! short retry after an error, a periodic requeue (events can be missed).
@@ -18,9 +19,15 @@
 //! (tracing). After each pass the notifier ([`super::notify`]) queues the
 //! webhooks the pass calls for, without waiting for any receiver. Key decision: the loop never sleeps to wait for another
 //! party; the only timers are the poll interval and the requeue bound.
+//!
+//! SIGTERM or SIGINT (a container runtime stopping the pod, Ctrl-C) stops
+//! the agent between passes with exit code 0: a pass in progress finishes
+//! first, a wait ends at once. Stopping mid-pass would be safe too (every
+//! step checks the chain first, as after a crash), but finishing the pass
+//! keeps its report and notifications.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -209,8 +216,8 @@ const REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Who may ask for a pass now: `POST /trigger` from this machine only. The
 /// endpoint takes no credentials, so anyone who could reach it could make
 /// the agent run pass after pass against the network; a git host's push
-/// webhook reaches it through a local reverse proxy that checks the
-/// webhook's signature (or the poll notices the push anyway).
+/// webhook goes to the signature-checking receiver of `pushWebhook`
+/// ([`super::webhook`]) instead.
 fn trigger_decision(
     method: &str,
     peer: std::net::IpAddr,
@@ -218,7 +225,7 @@ fn trigger_decision(
     if !peer.to_canonical().is_loopback() {
         return Err((
             "403 Forbidden",
-            "POST /trigger is accepted from this machine only; relay webhooks through a local proxy",
+            "POST /trigger is accepted from this machine only; point webhooks at pushWebhook's /hooks/push",
         ));
     }
     if method != "POST" {
@@ -364,6 +371,23 @@ async fn on_sighup(wake: Arc<Notify>) {
     }
 }
 
+/// SIGTERM and SIGINT: asks the loop to stop (see the module doc).
+async fn on_stop_signal(stopping: Arc<AtomicBool>, stop: Arc<Notify>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping after the current pass"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping after the current pass"),
+    }
+    stopping.store(true, Ordering::SeqCst);
+    stop.notify_one();
+}
+
 /// A local spec directory (`spec: {dir: ...}`): wakes the loop on every change.
 fn watch_dir(config: &AgentConfig, wake: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
@@ -494,6 +518,17 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
         ));
     }
     tokio::spawn(on_sighup(wake.clone()));
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(Notify::new());
+    tokio::spawn(on_stop_signal(stopping.clone(), stop.clone()));
+    if let (Some(hook), Some(SpecSource::Git { branch, .. })) = (&config.push_webhook, &config.spec)
+    {
+        tokio::spawn(super::webhook::serve(
+            hook.clone(),
+            branch.clone(),
+            wake.clone(),
+        ));
+    }
     let _watcher = watch_dir(&config, wake.clone());
     let ctx = loop {
         match Context::connect(config.clone()).await {
@@ -503,6 +538,9 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
                     error = format!("{e:#}"),
                     "cannot connect yet; retrying in 2s"
                 );
+                if stopping.load(Ordering::SeqCst) {
+                    return Ok(0);
+                }
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
         }
@@ -521,6 +559,10 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
     );
     let mut watched = false;
     loop {
+        if stopping.load(Ordering::SeqCst) {
+            tracing::info!("stopped");
+            return Ok(0);
+        }
         let at = {
             let (config, state_dir) = (ctx.config.clone(), ctx.state_dir.clone());
             tokio::task::spawn_blocking(move || spec_source::resolve(&config, &state_dir, None))
@@ -560,6 +602,7 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
                 } else {
                     metrics.refused_commits.set(0);
                 }
+                tracing::debug!(commit = %at.git_commit(), "pass starts");
                 let started = std::time::Instant::now();
                 let report = run_pass(&ctx, &at).await;
                 metrics
@@ -615,6 +658,7 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
             Next::AwaitChange(d) | Next::Retry(d) => {
                 tokio::select! {
                     _ = wake.notified() => {}
+                    _ = stop.notified() => {}
                     _ = tokio::time::sleep(d) => {}
                 }
             }

@@ -34,3 +34,4 @@ pub mod packages;
 pub mod pass;
 pub mod spec_source;
 pub mod status;
+pub mod webhook;

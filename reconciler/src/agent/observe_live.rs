@@ -53,6 +53,44 @@ pub fn policy_text(validation_parameter: &[u8]) -> String {
     }
 }
 
+/// The private data collections of a definition, sorted by name, with
+/// their member policy as signature DSL. (A collection's own endorsement
+/// policy is not modelled by the spec, so it is not read.)
+pub fn collections(
+    package: Option<&opssc_fabric::protos::protos::CollectionConfigPackage>,
+) -> Vec<crate::observe::CollectionDef> {
+    use opssc_fabric::protos::protos::{collection_config, collection_policy_config};
+    let mut out: Vec<crate::observe::CollectionDef> = package
+        .iter()
+        .flat_map(|p| p.config.iter())
+        .filter_map(|c| {
+            c.payload
+                .as_ref()
+                .map(|collection_config::Payload::StaticCollectionConfig(s)| s)
+        })
+        .map(|s| crate::observe::CollectionDef {
+            name: s.name.clone(),
+            policy: match s
+                .member_orgs_policy
+                .as_ref()
+                .and_then(|p| p.payload.as_ref())
+            {
+                Some(collection_policy_config::Payload::SignaturePolicy(env)) => {
+                    signature_policy_to_dsl(env)
+                }
+                None => String::new(),
+            },
+            required_peer_count: s.required_peer_count.max(0) as u32,
+            max_peer_count: s.maximum_peer_count.max(0) as u32,
+            block_to_live: s.block_to_live,
+            member_only_read: s.member_only_read,
+            member_only_write: s.member_only_write,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 fn now_text() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -292,7 +330,7 @@ pub async fn live_full(
                     sequence: d.sequence as u64,
                     version: d.version.clone(),
                     endorsement_policy: policy_text(&d.validation_parameter),
-                    collections: Vec::new(),
+                    collections: collections(d.collections.as_ref()),
                     init_required: d.init_required,
                     approvals,
                     last_modified: None,
@@ -515,7 +553,8 @@ async fn readiness(
     Ok(())
 }
 
-fn approved_definition(a: &lc::QueryApprovedChaincodeDefinitionResult) -> ApprovedDefinition {
+/// What `_lifecycle` says this organization approved, with the package it chose.
+pub fn approved_definition(a: &lc::QueryApprovedChaincodeDefinitionResult) -> ApprovedDefinition {
     let package_id = a.source.as_ref().and_then(|s| match &s.r#type {
         Some(lc::chaincode_source::Type::LocalPackage(l)) => Some(l.package_id.clone()),
         _ => None,
@@ -643,6 +682,54 @@ mod tests {
                 )
             ]
         );
+    }
+
+    #[test]
+    fn collections_of_a_definition_with_their_member_policy() {
+        use opssc_fabric::configtx::parse_signature_policy;
+        use opssc_fabric::protos::protos::{
+            CollectionConfig, CollectionConfigPackage, CollectionPolicyConfig,
+            StaticCollectionConfig, collection_config, collection_policy_config,
+        };
+        let static_config = |name: &str, policy: &str, btl: u64| CollectionConfig {
+            payload: Some(collection_config::Payload::StaticCollectionConfig(
+                StaticCollectionConfig {
+                    name: name.into(),
+                    member_orgs_policy: Some(CollectionPolicyConfig {
+                        payload: Some(collection_policy_config::Payload::SignaturePolicy(
+                            parse_signature_policy(policy).unwrap(),
+                        )),
+                    }),
+                    required_peer_count: 1,
+                    maximum_peer_count: 3,
+                    block_to_live: btl,
+                    member_only_read: true,
+                    member_only_write: false,
+                    endorsement_policy: None,
+                },
+            )),
+        };
+        let package = CollectionConfigPackage {
+            config: vec![
+                static_config("secrets", "OR('Org2MSP.member', 'Org1MSP.member')", 0),
+                static_config("prices", "AND('Org1MSP.member', 'Org3MSP.member')", 100),
+            ],
+        };
+        let got = collections(Some(&package));
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].name, "prices");
+        assert_eq!(got[0].block_to_live, 100);
+        assert_eq!((got[0].required_peer_count, got[0].max_peer_count), (1, 3));
+        assert!((got[0].member_only_read, got[0].member_only_write) == (true, false));
+        assert!(crate::plan::desired::same_policy(
+            &got[0].policy,
+            "AND('Org1MSP.member', 'Org3MSP.member')"
+        ));
+        assert!(crate::plan::desired::same_policy(
+            &got[1].policy,
+            "OR('Org2MSP.member', 'Org1MSP.member')"
+        ));
+        assert!(collections(None).is_empty());
     }
 
     #[test]

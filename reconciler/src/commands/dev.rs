@@ -92,7 +92,7 @@ pub fn sibling(name: &str) -> Result<PathBuf> {
         }
     }
     anyhow::bail!(
-        "no {name} binary next to {}; build it (`cargo build -p opssc-chaincode -p opssc-tests --bins`) or install it next to opssc",
+        "no {name} binary next to {}; build it (`cargo build -p opssc-chaincode -p opssc-tests --bins`), or install it next to an installed opssc (`cargo install --locked --path chaincode` for opssc-chaincode)",
         exe.display()
     )
 }

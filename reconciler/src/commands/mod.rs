@@ -2,13 +2,16 @@
 
 mod agent;
 mod approve;
+mod audit;
 mod bootstrap;
 mod dev;
 mod dev_add_org;
 mod dev_bench;
 mod dev_demo;
 mod found;
+mod import;
 mod live;
+mod ops_package;
 mod plan;
 mod proposal;
 mod reconcile;
@@ -22,6 +25,7 @@ use crate::cli::{Cli, Command};
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Validate { dir, format } => validate::run(&dir, format),
+        Command::Import { config, out } => import::run(&config, &out),
         Command::Plan {
             spec,
             state,
@@ -61,6 +65,35 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             spec,
             watch,
         } => status::run(&config, spec.as_deref(), watch),
+        Command::Audit {
+            config,
+            spec,
+            channel,
+            chaincode,
+            org,
+            since,
+            until,
+            ops_channel,
+            format,
+        } => {
+            let time = |t: Option<String>| -> anyhow::Result<Option<i64>> {
+                t.map(|t| opssc::audit::parse_time(&t).map_err(anyhow::Error::msg))
+                    .transpose()
+            };
+            audit::run(audit::Args {
+                config: &config,
+                spec: spec.as_deref(),
+                ops_channel: &ops_channel,
+                filter: opssc::audit::Filter {
+                    channel,
+                    chaincode,
+                    org,
+                    since: time(since)?,
+                    until: time(until)?,
+                },
+                format,
+            })
+        }
         Command::Vote {
             id,
             decision,
@@ -96,6 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             ops_channel,
         } => proposal::act(&config, proposal::Action::Retry, &id, &reason, &ops_channel),
         Command::Proposal { command } => proposal::run(command),
+        Command::OpsPackageId { config, output } => ops_package::run(&config, output.as_deref()),
         Command::Dev { cmd } => dev::run(cmd),
         Command::Schema { agent_config } => {
             if agent_config {

@@ -681,6 +681,21 @@ pub async fn query(o: &Org, function: &str, args: Value) -> Value {
     serde_json::from_slice(&out).unwrap()
 }
 
+/// The OpsSC's `get` of proposal `id` once its state is `want`, or as it is
+/// after `limit`. A definition answers on the peers before its executor
+/// reports the proposal committed (the next transaction), so a test that
+/// judges the proposal after the rollout waits for that report, bounded.
+pub async fn wait_proposal_state(o: &Org, id: &str, want: &str, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let got = query(o, "get", json!({"id": id})).await;
+        if got["proposal"]["state"] == want || start.elapsed() > limit {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Every OpsSC proposal for `chaincode`, in filing order.
 pub async fn proposals_for(o: &Org, chaincode: &str) -> Vec<Value> {
     let list = query(o, "list", json!({"page_size": 200})).await;
@@ -711,4 +726,104 @@ pub fn kv_yaml(version: &str) -> String {
     format!(
         "apiVersion: opssc/v1alpha1\nkind: Chaincode\nmetadata:\n  name: kv\nspec:\n  channel: trade\n  version: \"{version}\"\n  package:\n    ccaas: {{}}\n  endorsementPolicy: \"OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')\"\n"
     )
+}
+
+/// Runs `opssc audit --format json` as `agent`'s organization and checks it
+/// against the chain read as `o`: one record per proposal; every
+/// transaction it names is a valid transaction of the block it names (for
+/// `kind: config_block`, the block's applied CONFIG_UPDATE); each record's
+/// votes are the contract's `votes`; each spec commit is in the repository.
+/// Returns the records.
+pub async fn audit_against_chain(agent: &Agent, o: &Org) -> Vec<Value> {
+    let out = agent.opssc(&["audit", "--format", "json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "opssc audit\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let audit: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(audit["schema"], opssc::audit::SCHEMA);
+    let records = audit["records"].as_array().unwrap().clone();
+    let listed = query(o, "list", json!({"page_size": 200})).await;
+    assert_eq!(
+        records.len(),
+        listed["items"].as_array().unwrap().len(),
+        "one record per proposal"
+    );
+    let mut blocks: std::collections::HashMap<(String, u64), opssc_fabric::protos::common::Block> =
+        Default::default();
+    let mut checked = 0;
+    for r in &records {
+        let id = r["proposal_id"].as_str().unwrap();
+        let mut refs = Vec::new();
+        collect_tx_refs(r, &mut refs);
+        for t in refs {
+            let channel = t["channel"].as_str().unwrap().to_string();
+            let tx_id = t["tx_id"].as_str().unwrap();
+            let block = t["block"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{id}: transaction {tx_id} without a block: {r:#}"));
+            let key = (channel.clone(), block);
+            if !blocks.contains_key(&key) {
+                let b = o
+                    .deliver
+                    .block(&channel, opssc_fabric::deliver::Seek::Number(block))
+                    .await
+                    .unwrap();
+                blocks.insert(key.clone(), b);
+            }
+            let b = &blocks[&key];
+            if t["kind"] == "config_block" {
+                let fact = opssc::audit::config_block_fact(b)
+                    .unwrap_or_else(|| panic!("{channel} block {block} is not a config block"));
+                assert_eq!(
+                    fact.update_tx_id.as_deref(),
+                    Some(tx_id),
+                    "{channel} block {block}"
+                );
+            } else {
+                let txs = opssc_fabric::block::transactions(b).unwrap();
+                assert!(
+                    txs.iter().any(|x| x.tx_id == tx_id && x.is_valid()),
+                    "{id}: {tx_id} is not a valid transaction of {channel} block {block}"
+                );
+            }
+            checked += 1;
+        }
+        let votes = query(o, "votes", json!({ "id": id })).await;
+        let line = |v: &Value| format!("{} {}", v["org"], v["decision"]);
+        let mut want: Vec<String> = votes["votes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(line)
+            .collect();
+        let mut got: Vec<String> = r["votes"].as_array().unwrap().iter().map(line).collect();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{id}");
+        assert!(r["spec"]["found"].is_object(), "{id}: {:#}", r["spec"]);
+    }
+    assert!(
+        checked >= 5 * records.len(),
+        "only {checked} transactions named by {} records",
+        records.len()
+    );
+    records
+}
+
+/// Every object with `tx_id` and `block` under `v`.
+fn collect_tx_refs<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("tx_id") && m.contains_key("block") {
+                out.push(v);
+            }
+            m.values().for_each(|x| collect_tx_refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_tx_refs(x, out)),
+        _ => {}
+    }
 }
