@@ -770,7 +770,6 @@ mod tests {
                 commit_readiness: BTreeMap::new(),
                 update_on_chain: None,
                 config_signatures: BTreeMap::new(),
-                update_on_chain: None,
             }),
         }
     }
