@@ -33,8 +33,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::{
-    Agent, Org, agents_logs, chain, commit, deploy_opssc_founding, org, query, reference_spec,
-    serve, start_agents,
+    Agent, Org, agents_logs, chain, commit, deploy_opssc_founding, query, serve, start_agents,
 };
 use git2::Repository;
 use opssc_fabric::configtx::{self, ChannelConfig, compute_update, edit, sign};
@@ -106,54 +105,15 @@ fn caps(config: &ChannelConfig) -> Caps {
     Caps(top(&[]), top(&["Orderer"]), top(&["Application"]))
 }
 
-/// The reference spec, with what this devnet really runs written in: each
-/// organization's anchor peer, the Raft consenter (endpoint and TLS
-/// certificate) and the batch settings, read from the ops channel's config.
-/// A spec that does not describe the network would have the agents propose
-/// to change it (the spec wins).
+/// The reference spec with what this devnet really runs written in
+/// ([`common::devnet_spec`]), without its channels (the test commits them)
+/// and with Org1's admin key `alice`.
 fn spec_of_devnet(config: &ChannelConfig, org1_key: &PrivateKey) -> Vec<(String, String)> {
-    let raft = config.etcdraft().expect("a Raft channel");
-    let c = &raft.consenters[0];
-    let batch = config.batch_size().expect("batch size");
-    let timeout = config.batch_timeout().expect("batch timeout");
-    let mut files: Vec<(String, String)> = reference_spec()
+    let mut files: Vec<(String, String)> = common::devnet_spec(config)
         .into_iter()
         .filter(|(rel, _)| !rel.starts_with("channels/"))
         .collect();
     for (rel, text) in &mut files {
-        match rel.as_str() {
-            "consortium.yaml" => {
-                *text = text
-                    .replace("timeout: 500ms", &format!("timeout: {timeout}"))
-                    .replace(
-                        "maxMessageCount: 100",
-                        &format!(
-                            "maxMessageCount: {}\n      absoluteMaxBytes: \"{}\"\n      preferredMaxBytes: \"{}\"",
-                            batch.max_message_count, batch.absolute_max_bytes, batch.preferred_max_bytes
-                        ),
-                    );
-                assert!(text.contains(&format!("timeout: {timeout}")), "{text}");
-            }
-            "orgs/orderer.yaml" => {
-                *text = text.replace(
-                    "endpoint: orderer0.example.com:7050",
-                    &format!(
-                        "endpoint: {}:{}\n      tlsCert:\n        file: orderer/orderer0-tls.pem",
-                        c.host, c.port
-                    ),
-                );
-            }
-            _ => {}
-        }
-        for i in 1..=3 {
-            if *rel == format!("orgs/org{i}.yaml") {
-                let a = &config.anchor_peers(&format!("Org{i}MSP"))[0];
-                *text = text.replace(
-                    &format!("endpoint: peer0.org{i}.example.com:7051"),
-                    &format!("endpoint: {}:{}", a.host, a.port),
-                );
-            }
-        }
         if rel == "orgs/org1.yaml" {
             text.push_str(&format!(
                 "  admins:\n    - name: alice\n      signingKey: \"{}\"\n",
@@ -161,10 +121,6 @@ fn spec_of_devnet(config: &ChannelConfig, org1_key: &PrivateKey) -> Vec<(String,
             ));
         }
     }
-    files.push((
-        "orgs/orderer/orderer0-tls.pem".into(),
-        String::from_utf8(c.server_tls_cert.clone()).unwrap(),
-    ));
     files
 }
 
@@ -205,20 +161,13 @@ async fn proposals(o: &Org) -> Vec<Value> {
 #[test]
 fn a_new_organization_joins_by_one_signed_commit() {
     let devnet = start_devnet(topology());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(scenario(&devnet));
 }
 
 async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     let handles = devnet.orgs();
-    let mut orgs = Vec::new();
-    for h in handles {
-        orgs.push(org(h).await);
-    }
+    let orgs = common::orgs_of(devnet).await;
     let members = &orgs[..3];
     let opssc_server = deploy_opssc_founding(
         members,

@@ -35,8 +35,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    Agent, Org, SpecTransport, agents_logs, chain, commit, deploy_opssc, found_spec_repo, org,
-    query, serve, start_agents_over,
+    Agent, Org, SpecTransport, agents_logs, chain, commit, deploy_opssc, found_spec_repo, query,
+    serve, start_agents_over,
 };
 use opssc_fabric::lifecycle;
 use opssc_schema::local::AgentConfig;
@@ -75,20 +75,13 @@ fn rss_and_cpu(pid: u32) -> (u64, u64) {
 #[test]
 fn chaincode_rollouts_driven_by_git_commits() {
     let devnet = start_devnet(Topology::reference(3));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(scenario(&devnet));
 }
 
 async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     let handles = devnet.orgs();
-    let mut orgs = Vec::new();
-    for h in handles {
-        orgs.push(org(h).await);
-    }
+    let orgs = common::orgs_of(devnet).await;
     deploy_opssc(&orgs).await;
 
     // The chaincode servers every version will dial.

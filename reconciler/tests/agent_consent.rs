@@ -169,11 +169,7 @@ fn topology() -> Topology {
 #[test]
 fn no_single_admin_moves_the_consortium() {
     let devnet = start_devnet(topology());
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(scenario(&devnet));
 }
 

@@ -29,7 +29,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Org, agents_logs, chain, deploy_opssc, found_spec_repo, org, query, start_agents};
+use common::{Org, agents_logs, chain, deploy_opssc, found_spec_repo, query, start_agents};
 use opssc::chaincode_source::{SourceRef, build_source_package};
 use opssc_chaincode::api::ProposeArgs;
 use opssc_chaincode::model::{Kind, SpecRef, Target};
@@ -93,21 +93,14 @@ where
 #[test]
 fn go_chaincode_rollouts_driven_by_git_commits() {
     let devnet = start_devnet(Topology::reference(3));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(scenario(&devnet));
 }
 
 async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     opssc_fabric::participation::install_ring_provider();
     let handles = devnet.orgs();
-    let mut orgs = Vec::new();
-    for h in handles {
-        orgs.push(org(h).await);
-    }
+    let orgs = common::orgs_of(devnet).await;
     deploy_opssc(&orgs).await;
 
     let work = tempfile::tempdir().unwrap();

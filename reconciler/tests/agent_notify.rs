@@ -25,7 +25,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Agent, agents_logs, deploy_opssc, found_spec_repo, org, serve};
+use common::{Agent, agents_logs, deploy_opssc, found_spec_repo, serve};
 use opssc_schema::local::{
     AgentConfig, NotificationConfig, NotificationEvent, NotificationFormat, SecretHeader,
     VotePolicy,
@@ -214,20 +214,13 @@ fn vote(agent: &Agent, id: &str) {
 #[test]
 fn notifications_reach_a_receiver_and_metrics_show_the_rollout() {
     let devnet = start_devnet(Topology::reference(3));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(scenario(&devnet));
 }
 
 async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     let handles = devnet.orgs();
-    let mut orgs = Vec::new();
-    for h in handles {
-        orgs.push(org(h).await);
-    }
+    let orgs = common::orgs_of(devnet).await;
     deploy_opssc(&orgs).await;
     let (kv_addr, _) = serve("kv_1.0", Versioned("1.0")).await;
     let work = tempfile::tempdir().unwrap();

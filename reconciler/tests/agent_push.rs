@@ -40,11 +40,7 @@ const SECRET: &str = "push-test-secret";
 #[test]
 fn push_webhooks_and_an_orderer_crash() {
     let mut devnet = start_devnet(Topology::reference(3));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(scenario(&mut devnet));
 }
 

@@ -312,11 +312,7 @@ fn hostile_upgrade(version: &str, sequence: u64) -> Value {
 #[test]
 fn a_hostile_member_cannot_block_or_hijack_the_consortium() {
     let devnet = start_devnet(Topology::reference(3));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     let table = rt.block_on(scenario(&devnet));
     table.print();
     let failed: Vec<&str> = table.0.iter().filter(|r| !r.ok).map(|r| r.case).collect();

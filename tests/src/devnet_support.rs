@@ -37,6 +37,16 @@ pub fn start_devnet(topology: Topology) -> Devnet {
         .unwrap_or_else(|e| panic!("the devnet did not start:\n{e}"))
 }
 
+/// The runtime an end-to-end test drives its scenario on: two worker
+/// threads, as the machine has two cores.
+pub fn test_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the test")
+}
+
 /// Runs `peer <args>` as `org`'s admin against `peer`; returns stdout.
 pub fn run_peer_cli(devnet: &Devnet, org: &OrgHandle, peer: &PeerHandle, args: &[&str]) -> String {
     let mut cmd = Command::new(&devnet.bin().peer);

@@ -92,11 +92,7 @@ fn org4_msp(devnet: &Devnet, dir: &Path) -> MspDefinition {
 #[test]
 fn config_updates_are_accepted_and_refused_by_a_real_orderer() {
     let devnet = start_devnet(Topology::reference(3));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(scenario(&devnet));
     drop(rt);
     devnet.stop().unwrap();

@@ -157,11 +157,7 @@ fn dev_up_from_the_reference_spec_founds_the_consortium() {
     );
 
     // ---- the OpsSC on every organization's peer -------------------------------
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(async {
         opssc_fabric::participation::install_ring_provider();
         let mut gateways = Vec::new();

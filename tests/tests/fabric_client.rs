@@ -77,11 +77,7 @@ async fn new_channel_genesis(orderer: &Deliverer, signer: &dyn Signer) -> Block 
 #[test]
 fn fabric_client_drives_a_real_network_end_to_end() {
     let devnet = start_devnet(Topology::reference(3));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(scenario(&devnet));
     drop(rt);
     devnet.stop().unwrap();

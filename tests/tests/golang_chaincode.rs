@@ -228,11 +228,7 @@ async fn evaluate(org: &Org, function: &str, args: &[&str]) -> String {
 #[test]
 fn go_source_chaincode_deploys_upgrades_and_survives_a_broken_build() {
     let devnet = shared_devnet();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(async {
         opssc_fabric::participation::install_ring_provider();
         let t0 = Instant::now();

@@ -163,11 +163,7 @@ async fn deploy_ccaas<C: opssc_fabric::shim::Chaincode>(
 #[test]
 fn opssc_chaincode_on_a_real_network() {
     let devnet = start_devnet(Topology::reference(3));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = opssc_tests::devnet_support::test_runtime();
     rt.block_on(scenario(&devnet));
     drop(rt);
     devnet.stop().unwrap();

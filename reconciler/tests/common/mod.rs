@@ -670,6 +670,15 @@ pub async fn wait_answering(
     }
 }
 
+/// A client of every organization of the devnet, in the devnet's order.
+pub async fn orgs_of(devnet: &opssc_tests::devnet_support::Devnet) -> Vec<Org> {
+    let mut orgs = Vec::new();
+    for h in devnet.orgs() {
+        orgs.push(org(h).await);
+    }
+    orgs
+}
+
 /// Evaluates an OpsSC query as `o`.
 pub async fn query(o: &Org, function: &str, args: Value) -> Value {
     let arg = serde_json::to_vec(&args).unwrap();
