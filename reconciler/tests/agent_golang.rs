@@ -315,10 +315,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         votes.iter().all(|v| v["decision"] == "reject"),
         "nobody approves another package: {votes:#?}"
     );
-    assert!(
-        votes.iter().any(|v| v["org"] != "Org3MSP"),
-        "another organization rejected it: {votes:#?}"
-    );
+    // The quorum is every member, so the first rejection decides (the vote
+    // settles it); whichever agent gets there first, Org3's own included:
+    // an agent judges a proposal filed in its organization's name like any.
+    assert!(!votes.is_empty(), "an agent rejected it: {votes:#?}");
     // An agent that judges it before its spec has v3 rejects it as a
     // proposal its plan does not contain (filed from the trusted v2 commit);
     // one that judges it after recomputes v3 and names the package mismatch.

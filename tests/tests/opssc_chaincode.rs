@@ -250,18 +250,25 @@ async fn scenario(devnet: &Devnet) {
     );
     assert_eq!(again["proposer"], "Org1MSP");
 
-    // Three votes at once: each writes only its own key, so all commit.
+    // Three votes at once, each naming no other vote it counts (`counted:
+    // []`): each reads and writes only its own key, so all commit. (A vote
+    // without `counted` reads every vote to see whether it decides, and is
+    // invalidated by any other vote ordered before it in its block.)
     let (v1, v2, v3) = tokio::join!(
         submit(
             org1,
             "vote",
-            json!({"id": id, "decision": "approve", "reason": "matches spec"})
+            json!({"id": id, "decision": "approve", "reason": "matches spec", "counted": []})
         ),
-        submit(org2, "vote", json!({"id": id, "decision": "approve"})),
+        submit(
+            org2,
+            "vote",
+            json!({"id": id, "decision": "approve", "counted": []})
+        ),
         submit(
             org3,
             "vote",
-            json!({"id": id, "decision": "reject", "reason": "not reviewed"})
+            json!({"id": id, "decision": "reject", "reason": "not reviewed", "counted": []})
         ),
     );
     for (who, v) in [("Org1", v1), ("Org2", v2), ("Org3", v3)] {
@@ -570,7 +577,10 @@ async fn scenario(devnet: &Devnet) {
     let mut calls: Vec<(Gateway, &'static str, String, Vec<u8>)> = Vec::new();
     for id in &ids {
         for org in &orgs {
-            let arg = serde_json::to_vec(&json!({"id": id, "decision": "approve"})).unwrap();
+            // `counted: []`: a vote that reads no other vote never
+            // conflicts with the concurrent votes on its proposal.
+            let arg = serde_json::to_vec(&json!({"id": id, "decision": "approve", "counted": []}))
+                .unwrap();
             calls.push((org.gateway.clone(), CC, "vote".into(), arg));
         }
     }
