@@ -117,7 +117,7 @@ the devnet's spec repository (each organization's certificates and admin key
 committed) is .opssc-dev/spec-repo: commit a change signed with an admin key
 (.opssc-dev/orgs/<MSP>/admin_ssh_key); each other organization's agent
 votes for it once that organization's admin approved it
-(`$opssc approve COMMIT --key .opssc-dev/orgs/<MSP>/admin_ssh_key` in the
+("$opssc approve COMMIT --key .opssc-dev/orgs/<MSP>/admin_ssh_key" in the
 spec repository; the demos do this on the other organizations' behalf and
 say so), or once an autoApprove rule in its own opssc.yaml covers it.
 TXT
