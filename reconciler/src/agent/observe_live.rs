@@ -21,7 +21,7 @@ use opssc_chaincode::model::{
 use opssc_fabric::configtx::ChannelConfig;
 use opssc_fabric::configtx::signature_policy_to_dsl;
 use opssc_fabric::deliver::Seek;
-use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
+use opssc_fabric::protos::common::{ApplicationPolicy, Block, application_policy};
 use opssc_fabric::protos::lifecycle as lc;
 use opssc_fabric::{cscc, lifecycle};
 use opssc_schema::Spec;
@@ -253,6 +253,9 @@ pub async fn live_full(
     packages: &BTreeMap<String, Built>,
 ) -> Result<(Observed, BTreeMap<String, ChannelConfig>)> {
     let mut configs = BTreeMap::new();
+    // The latest config block of each observed channel, kept for reading
+    // back from it in the same pass (an approved update's commit).
+    let mut config_blocks = BTreeMap::new();
     let me = ctx.me.clone();
     let mut observed = Observed {
         observed_by: me.clone(),
@@ -315,6 +318,7 @@ pub async fn live_full(
             .channels
             .insert(channel.clone(), observe_channel(&config, number));
         configs.insert(channel.clone(), config);
+        config_blocks.insert(channel.clone(), block);
         let defs = lifecycle::query_committed_all(&main.endorser, channel)
             .await
             .with_context(|| format!("read the committed chaincodes of channel {channel}"))?;
@@ -421,8 +425,12 @@ pub async fn live_full(
                     let update = BASE64.decode(update).with_context(|| {
                         format!("decode the config update of proposal {}", s.id)
                     })?;
-                    open.update_on_chain =
-                        update_on_chain(ctx, &s.target.channel, base, &update).await?;
+                    open.update_on_chain = match config_blocks.get(&s.target.channel) {
+                        Some(latest) => {
+                            update_on_chain(ctx, &s.target.channel, latest, base, &update).await?
+                        }
+                        None => None,
+                    };
                 }
                 s.open = Some(open);
                 readiness(ctx, spec, &observed, &mut s).await?;
@@ -477,17 +485,19 @@ fn open_detail(
 /// report, or for a proposal nobody may submit).
 const CONFIG_BLOCKS_READ_BACK: usize = 16;
 
-/// Whether `update` (ConfigUpdate bytes) produced one of the config blocks of
-/// `channel` after config sequence `base`: reads config blocks newest first,
-/// following each one's predecessor's last-config pointer.
+/// Whether `update` (ConfigUpdate bytes) produced one of the config blocks
+/// of `channel` after config sequence `base`: reads config blocks newest
+/// first from `latest` (the pass already holds it), following each one's
+/// predecessor's last-config pointer.
 async fn update_on_chain(
     ctx: &Context,
     channel: &str,
+    latest: &Block,
     base: u64,
     update: &[u8],
 ) -> Result<Option<bool>> {
     let deliver = &ctx.main_peer().deliver;
-    let mut block = deliver.latest_config_block(channel).await?;
+    let mut block = latest.clone();
     for _ in 0..CONFIG_BLOCKS_READ_BACK {
         let (sequence, applied) = opssc_fabric::configtx::applied_config_update(&block)?;
         if sequence <= base {
