@@ -277,7 +277,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     let market = &before[2];
     let hostile = edit::set_batch_timeout(market, "5s").unwrap();
     let bytes = sign::encode_update(&compute_update(market, &hostile).unwrap());
-    let arg = serde_json::to_vec(&json!({
+    let filed = common::submit_ops(
+        &orgs[0],
+        "propose",
+        &json!({
         "kind": "ChannelUpdate",
         "target": {"channel": "market"},
         "payload": {"config_update": base64::engine::general_purpose::STANDARD.encode(&bytes)},
@@ -286,17 +289,11 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             "spec_hash": "0".repeat(64),
             "base_config_sequence": market.sequence,
         },
-    }))
-    .unwrap();
-    let filed = orgs[0]
-        .gateway
-        .submit_transaction("ops", "opssc", "propose", [arg])
-        .await
-        .unwrap_or_else(|e| panic!("file the hostile update: {}", chain(&e)));
-    let hostile_id = serde_json::from_slice::<Value>(&filed.result).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        }),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("file the hostile update: {e}"));
+    let hostile_id = filed["id"].as_str().unwrap().to_string();
     wait_until(
         &agents,
         Duration::from_secs(60),
@@ -537,7 +534,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     )
     .unwrap();
     let tampered_bytes = sign::encode_update(&compute_update(&market_before, &tampered).unwrap());
-    let arg = serde_json::to_vec(&json!({
+    let filed = common::submit_ops(
+        &orgs[0],
+        "propose",
+        &json!({
         "kind": "ChannelUpdate",
         "target": {"channel": "market"},
         "payload": {"config_update": base64::engine::general_purpose::STANDARD.encode(&tampered_bytes)},
@@ -546,17 +546,11 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
             "spec_hash": "0".repeat(64),
             "base_config_sequence": market_before.sequence,
         },
-    }))
-    .unwrap();
-    let filed = orgs[0]
-        .gateway
-        .submit_transaction("ops", "opssc", "propose", [arg])
-        .await
-        .unwrap_or_else(|e| panic!("file the tampered update: {}", chain(&e)));
-    let tampered_id = serde_json::from_slice::<Value>(&filed.result).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        }),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("file the tampered update: {e}"));
+    let tampered_id = filed["id"].as_str().unwrap().to_string();
     for a in agents.iter_mut() {
         a.start();
     }

@@ -513,15 +513,13 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     // attempt with `opssc proposal retry`.
     let executor = got["eligible_executors"][0].as_str().unwrap().to_string();
     let as_executor = orgs.iter().find(|o| o.msp_id == executor).unwrap();
-    let arg = serde_json::to_vec(
+    common::submit_ops(
+        as_executor,
+        "report_failed",
         &json!({"id": id, "error": "the orderer was unreachable (recorded by the test)"}),
     )
-    .unwrap();
-    as_executor
-        .gateway
-        .submit_transaction(common::OPS, "opssc", "report_failed", [arg])
-        .await
-        .unwrap_or_else(|e| panic!("report_failed as {executor}: {}", common::chain(&e)));
+    .await
+    .unwrap_or_else(|e| panic!("report_failed as {executor}: {e}"));
     let got = query(&orgs[0], "get", json!({"id": id})).await;
     assert_eq!(state_of(&got), "failed", "{got:#}");
     let (code, out, _) = run(&agents[1], &["proposal", "show", &id]);

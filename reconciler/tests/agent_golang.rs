@@ -264,29 +264,11 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         deadline: None,
         round: 0,
     };
-    // Endorsing peers a block apart, or a conflict with the agents' own
-    // reports of the v2 rollout: try again.
-    let arg = serde_json::to_vec(&args).unwrap();
-    let mut attempts = 0;
-    let filed = loop {
-        attempts += 1;
-        match orgs[2]
-            .gateway
-            .submit_transaction("ops", "opssc", "propose", [arg.clone()])
-            .await
-        {
-            Ok(done) => break done,
-            Err(e)
-                if attempts < 10
-                    && (chain(&e).contains("do not match")
-                        || chain(&e).contains("MVCC_READ_CONFLICT")) =>
-            {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => panic!("propose as Org3's admin: {}", chain(&e)),
-        }
-    };
-    let filed: Value = serde_json::from_slice(&filed.result).unwrap();
+    // The agents' own reports of the v2 rollout may conflict with it: the
+    // helper sends it again, as an admin would.
+    let filed = common::submit_ops(&orgs[2], "propose", &serde_json::to_value(&args).unwrap())
+        .await
+        .unwrap_or_else(|e| panic!("propose as Org3's admin: {e}"));
     let tampered_id = filed["id"].as_str().unwrap().to_string();
     let t = Instant::now();
     spec.commit_consented(&[("chaincodes/gocc.yaml".into(), v3_yaml)], "gocc 3");

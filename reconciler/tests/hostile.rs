@@ -967,23 +967,15 @@ async fn scenario(devnet: &Devnet) -> Table {
         }
     }
     // Org1's filings are not limited by Org3's.
-    let honest = orgs[0]
-        .gateway
-        .submit_transaction(
-            OPS,
-            "opssc",
-            "propose",
-            [serde_json::to_vec(&{
-                let mut p = hostile_upgrade("1.0", 1);
-                p["kind"] = json!("ChaincodeDeploy");
-                p["target"]["chaincode"] = json!("honest");
-                p["payload"]["name"] = json!("honest");
-                p["spec_ref"]["committed_chaincode_sequence"] = json!(0);
-                p
-            })
-            .unwrap()],
-        )
-        .await;
+    let honest = common::submit_ops(&orgs[0], "propose", &{
+        let mut p = hostile_upgrade("1.0", 1);
+        p["kind"] = json!("ChaincodeDeploy");
+        p["target"]["chaincode"] = json!("honest");
+        p["payload"]["name"] = json!("honest");
+        p["spec_ref"]["committed_chaincode_sequence"] = json!(0);
+        p
+    })
+    .await;
     t.record(
         "open_proposal_limit",
         "Org3 refused after 64 open proposals; Org1 still files",

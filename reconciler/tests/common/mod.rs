@@ -105,6 +105,32 @@ where
     }
 }
 
+/// Submits `function(args)` to the OpsSC on `ops` as `o`'s admin and returns
+/// its result, sending it again (for at most 30 s) while it fails only
+/// because an agent's concurrent transaction conflicted with it (MVCC or
+/// phantom read) or the endorsing peers were a block apart: a member using
+/// the peer CLI would resend it too. A refusal is returned as its text.
+pub async fn submit_ops(o: &Org, function: &str, args: &Value) -> Result<Value, String> {
+    let arg = serde_json::to_vec(args).unwrap();
+    let start = Instant::now();
+    loop {
+        match o
+            .gateway
+            .submit_transaction(OPS, "opssc", function, [arg.as_slice()])
+            .await
+        {
+            Ok(done) => return Ok(serde_json::from_slice(&done.result).unwrap_or(Value::Null)),
+            Err(e)
+                if (e.fault() == Fault::Transient || peers_lagging(&e))
+                    && start.elapsed() < Duration::from_secs(30) =>
+            {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => return Err(chain(&e)),
+        }
+    }
+}
+
 /// Serves `chaincode` for the package `label` on a fresh port; the address
 /// and the package ID.
 pub async fn serve<C: Chaincode>(label: &str, chaincode: C) -> (String, String) {
