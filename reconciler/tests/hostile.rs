@@ -105,46 +105,64 @@ fn cli_invoke(
     function: &str,
     arg: &Value,
 ) -> Result<String, String> {
+    let input = json!({"Args": [function, arg.to_string()]}).to_string();
+    cli_invoke_input(devnet, org, who, &input)
+}
+
+/// Runs `peer chaincode invoke` with the `-c` input `input` (see
+/// [`cli_invoke`]). A transaction that lost a read conflict with an agent's
+/// concurrent one, or whose endorsing peers were a block apart, is sent
+/// again (at most five times), as an admin would: only the contract's
+/// answer counts as a refusal.
+fn cli_invoke_input(
+    devnet: &Devnet,
+    org: &OrgHandle,
+    who: As,
+    input: &str,
+) -> Result<String, String> {
     let peer = &org.peers[0];
     let orderer = &devnet.orderers()[0];
-    let input = json!({"Args": [function, arg.to_string()]}).to_string();
-    let mut cmd = Command::new(&devnet.bin().peer);
-    cmd.envs(devnet.peer_cli_env(org, peer));
-    if who == As::Client {
-        cmd.env("CORE_PEER_MSPCONFIGPATH", &org.user_msp_dir);
-    }
-    cmd.args([
-        "chaincode",
-        "invoke",
-        "-C",
-        OPS,
-        "-n",
-        "opssc",
-        "-c",
-        &input,
-    ]);
-    cmd.args([
-        "-o",
-        &orderer.address,
-        "--ordererTLSHostnameOverride",
-        &orderer.host,
-    ]);
-    cmd.args(["--tls", "--cafile"]).arg(&orderer.tls_ca_cert);
-    for o in devnet.orgs() {
-        cmd.args(["--peerAddresses", &o.peers[0].address, "--tlsRootCertFiles"])
-            .arg(&o.peers[0].tls_ca_cert);
-    }
-    cmd.args(["--waitForEvent", "--waitForEventTimeout", "30s"]);
-    let out = cmd.output().expect("run the peer CLI");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut cmd = Command::new(&devnet.bin().peer);
+        cmd.envs(devnet.peer_cli_env(org, peer));
+        if who == As::Client {
+            cmd.env("CORE_PEER_MSPCONFIGPATH", &org.user_msp_dir);
+        }
+        cmd.args(["chaincode", "invoke", "-C", OPS, "-n", "opssc", "-c", input]);
+        cmd.args([
+            "-o",
+            &orderer.address,
+            "--ordererTLSHostnameOverride",
+            &orderer.host,
+        ]);
+        cmd.args(["--tls", "--cafile"]).arg(&orderer.tls_ca_cert);
+        for o in devnet.orgs() {
+            cmd.args(["--peerAddresses", &o.peers[0].address, "--tlsRootCertFiles"])
+                .arg(&o.peers[0].tls_ca_cert);
+        }
+        cmd.args(["--waitForEvent", "--waitForEventTimeout", "30s"]);
+        let out = cmd.output().expect("run the peer CLI");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            return Ok(text);
+        }
+        let transient = [
+            "MVCC_READ_CONFLICT",
+            "PHANTOM_READ_CONFLICT",
+            "ProposalResponsePayloads do not match",
+        ]
+        .iter()
+        .any(|c| text.contains(c));
+        if !transient || attempt >= 5 {
+            return Err(text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
 }
 
@@ -1006,45 +1024,13 @@ fn cli_invoke_raw(
     function: &str,
     raw: &str,
 ) -> Result<String, String> {
-    let peer = &org.peers[0];
-    let orderer = &devnet.orderers()[0];
     let escaped = raw.replace('\\', "\\\\").replace('"', "\\\"");
-    let input = format!("{{\"Args\":[\"{function}\",\"{escaped}\"]}}");
-    let mut cmd = Command::new(&devnet.bin().peer);
-    cmd.envs(devnet.peer_cli_env(org, peer));
-    cmd.args([
-        "chaincode",
-        "invoke",
-        "-C",
-        OPS,
-        "-n",
-        "opssc",
-        "-c",
-        &input,
-    ]);
-    cmd.args([
-        "-o",
-        &orderer.address,
-        "--ordererTLSHostnameOverride",
-        &orderer.host,
-    ]);
-    cmd.args(["--tls", "--cafile"]).arg(&orderer.tls_ca_cert);
-    for o in devnet.orgs() {
-        cmd.args(["--peerAddresses", &o.peers[0].address, "--tlsRootCertFiles"])
-            .arg(&o.peers[0].tls_ca_cert);
-    }
-    cmd.args(["--waitForEvent", "--waitForEventTimeout", "30s"]);
-    let out = cmd.output().expect("run the peer CLI");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(text)
-    }
+    cli_invoke_input(
+        devnet,
+        org,
+        As::Admin,
+        &format!("{{\"Args\":[\"{function}\",\"{escaped}\"]}}"),
+    )
 }
 
 /// Every proposal (all pages).
