@@ -69,61 +69,54 @@ struct MapUpdate<T> {
     members_changed: bool,
 }
 
-fn policies_update(
-    original: &BTreeMap<String, ConfigPolicy>,
-    updated: &BTreeMap<String, ConfigPolicy>,
-) -> MapUpdate<ConfigPolicy> {
-    let mut u = MapUpdate {
-        read: BTreeMap::new(),
-        write: BTreeMap::new(),
-        same: BTreeMap::new(),
-        members_changed: false,
-    };
-    for (name, orig) in original {
-        let Some(upd) = updated.get(name) else {
-            u.members_changed = true;
-            continue;
-        };
-        if orig.mod_policy == upd.mod_policy && orig.policy == upd.policy {
-            u.same.insert(
-                name.clone(),
-                ConfigPolicy {
-                    version: orig.version,
-                    ..ConfigPolicy::default()
-                },
-            );
-            continue;
-        }
-        u.write.insert(
-            name.clone(),
-            ConfigPolicy {
-                version: orig.version + 1,
-                mod_policy: upd.mod_policy.clone(),
-                policy: upd.policy.clone(),
-            },
-        );
-    }
-    for (name, upd) in updated {
-        if original.contains_key(name) {
-            continue;
-        }
-        u.members_changed = true;
-        u.write.insert(
-            name.clone(),
-            ConfigPolicy {
-                version: 0,
-                mod_policy: upd.mod_policy.clone(),
-                policy: upd.policy.clone(),
-            },
-        );
-    }
-    u
+/// A versioned leaf of a config group: a policy or a value. Its content is
+/// everything but the version (for a value, compared by its encoded bytes, as
+/// Fabric does).
+trait Leaf: Default {
+    fn version(&self) -> u64;
+    fn same_content(&self, other: &Self) -> bool;
+    /// This leaf's content at `version`.
+    fn at_version(&self, version: u64) -> Self;
 }
 
-fn values_update(
-    original: &BTreeMap<String, ConfigValue>,
-    updated: &BTreeMap<String, ConfigValue>,
-) -> MapUpdate<ConfigValue> {
+impl Leaf for ConfigPolicy {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn same_content(&self, other: &Self) -> bool {
+        self.mod_policy == other.mod_policy && self.policy == other.policy
+    }
+    fn at_version(&self, version: u64) -> Self {
+        ConfigPolicy {
+            version,
+            mod_policy: self.mod_policy.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl Leaf for ConfigValue {
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn same_content(&self, other: &Self) -> bool {
+        self.mod_policy == other.mod_policy && self.value == other.value
+    }
+    fn at_version(&self, version: u64) -> Self {
+        ConfigValue {
+            version,
+            mod_policy: self.mod_policy.clone(),
+            value: self.value.clone(),
+        }
+    }
+}
+
+/// The update of one map of leaves: an unchanged leaf is "same" with only its
+/// version, a changed one is written at its version + 1, a new one at 0.
+fn leaves_update<T: Leaf>(
+    original: &BTreeMap<String, T>,
+    updated: &BTreeMap<String, T>,
+) -> MapUpdate<T> {
     let mut u = MapUpdate {
         read: BTreeMap::new(),
         write: BTreeMap::new(),
@@ -135,39 +128,19 @@ fn values_update(
             u.members_changed = true;
             continue;
         };
-        // Values compare by their encoded bytes, as Fabric does.
-        if orig.mod_policy == upd.mod_policy && orig.value == upd.value {
-            u.same.insert(
-                name.clone(),
-                ConfigValue {
-                    version: orig.version,
-                    ..ConfigValue::default()
-                },
-            );
-            continue;
+        if orig.same_content(upd) {
+            let reference = T::default().at_version(orig.version());
+            u.same.insert(name.clone(), reference);
+        } else {
+            u.write
+                .insert(name.clone(), upd.at_version(orig.version() + 1));
         }
-        u.write.insert(
-            name.clone(),
-            ConfigValue {
-                version: orig.version + 1,
-                mod_policy: upd.mod_policy.clone(),
-                value: upd.value.clone(),
-            },
-        );
     }
     for (name, upd) in updated {
-        if original.contains_key(name) {
-            continue;
+        if !original.contains_key(name) {
+            u.members_changed = true;
+            u.write.insert(name.clone(), upd.at_version(0));
         }
-        u.members_changed = true;
-        u.write.insert(
-            name.clone(),
-            ConfigValue {
-                version: 0,
-                mod_policy: upd.mod_policy.clone(),
-                value: upd.value.clone(),
-            },
-        );
     }
     u
 }
@@ -218,8 +191,8 @@ fn groups_update(
 
 /// Read set, write set, and whether anything in the group changed.
 fn group_update(original: &ConfigGroup, updated: &ConfigGroup) -> (ConfigGroup, ConfigGroup, bool) {
-    let mut policies = policies_update(&original.policies, &updated.policies);
-    let mut values = values_update(&original.values, &updated.values);
+    let mut policies = leaves_update(&original.policies, &updated.policies);
+    let mut values = leaves_update(&original.values, &updated.values);
     let mut groups = groups_update(&original.groups, &updated.groups);
 
     let membership_changed = policies.members_changed
