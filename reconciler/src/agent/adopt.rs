@@ -159,7 +159,13 @@ pub fn adoption(spec: &Spec, observed: &Observed, me: &str) -> Result<Adoption, 
         .shared
         .iter()
         .filter(|c| observed.channels.contains_key(c.change.channel()))
-        .map(|c| render::title(&c.change).1)
+        .map(|c| {
+            format!(
+                "{} (channel {})",
+                render::title(&c.change).1,
+                c.change.channel()
+            )
+        })
         .collect();
     if !changes.is_empty() {
         return Err(AdoptError::SpecDiffers { changes });
@@ -460,8 +466,14 @@ mod tests {
             panic!("{err:?}");
         };
         assert_eq!(changes.len(), 2, "{changes:?}");
-        assert!(changes.iter().any(|c| c.contains("trade")), "{changes:?}");
-        assert!(changes.iter().any(|c| c.contains("kv")), "{changes:?}");
+        assert!(
+            changes.contains(&"batch: timeout 1500ms → 500ms (channel trade)".to_string()),
+            "{changes:?}"
+        );
+        assert!(
+            changes.iter().any(|c| c.contains("kv 0.9 → 1.0")),
+            "{changes:?}"
+        );
         let text = err.to_string();
         assert!(text.contains("opssc import"), "{text}");
     }
