@@ -25,8 +25,9 @@
 //! 4. `opssc plan` is empty for every organization, a second `found
 //!    --adopt` does nothing, and a spec that changes what runs is refused;
 //! 5. the agents start and `opssc status` is Ready;
-//! 6. one consented spec commit upgrades kv to 2.0: the agents roll it out
-//!    (sequence 2), trade's config still untouched.
+//! 6. one consented spec commit upgrades kv to 2.0: the agents file one
+//!    OpsSC proposal, vote, and roll it out (sequence 2, the proposal
+//!    committed), trade's config still untouched.
 //!
 //! Figures (`FIGURE` lines): the CLI set-up, the adoption, the upgrade.
 
@@ -203,12 +204,11 @@ fn deploy_kv_with_fabric_cli(devnet: &Devnet, work: &Path, pkg: &[u8], package_i
     std::fs::write(&file, pkg).unwrap();
     let file = file.to_string_lossy().into_owned();
     for org in devnet.orgs() {
-        let out = peer(devnet, org, &["lifecycle", "chaincode", "install", &file])
+        peer(devnet, org, &["lifecycle", "chaincode", "install", &file])
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            out.contains(package_id) || out.contains("already successfully installed"),
-            "{out}"
-        );
+        let installed = peer(devnet, org, &["lifecycle", "chaincode", "queryinstalled"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(installed.contains(package_id), "{installed}");
     }
     let def = [
         "--channelID",
@@ -628,6 +628,17 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
         t.elapsed().as_secs_f64(),
         took.as_secs_f64()
     );
+    // One proposal, filed, voted and committed through the OpsSC.
+    let filed = rt.block_on(common::proposals_for(&orgs[0], "kv"));
+    assert_eq!(filed.len(), 1, "{filed:#?}");
+    let id = filed[0]["id"].as_str().unwrap().to_string();
+    let got = rt.block_on(common::wait_proposal_state(
+        &orgs[0],
+        &id,
+        "committed",
+        Duration::from_secs(60),
+    ));
+    assert_eq!(got["proposal"]["state"], "committed", "{got:#}");
     let after = fabric_view(&devnet, &org1, work);
     assert_eq!(after.0, before.0, "trade's config is untouched");
     assert!(after.1.contains("Version: 2.0, Sequence: 2"), "{after:?}");
