@@ -167,6 +167,12 @@ pub enum Command {
         /// Give up after this many seconds (exit 1).
         #[arg(long, default_value_t = 600)]
         timeout: u64,
+        /// Adopt a running network built without opssc: create only the ops
+        /// channel (or use the running one the spec names), install the
+        /// OpsSC and found the registry from the live channels; refused if
+        /// the spec differs from what runs (exit 2), which stays untouched.
+        #[arg(long)]
+        adopt: bool,
     },
     /// One pass of the agent: observe, plan, file proposals, vote, install,
     /// approve, commit when this org is the executor, report.

@@ -14,12 +14,14 @@
 //! - [`notify`]: webhooks for what needs this organization's attention.
 //! - [`status`]: proposals, votes, tasks and conditions for `opssc status`.
 //! - [`founding`]: channels and the OpsSC from the spec (`opssc found`).
+//! - [`adopt`]: the same on a network built without opssc (`opssc found --adopt`).
 //!
 //! Key decision: the pass is never told why it runs. Events (a new trusted
 //! commit, an OpsSC chaincode event, a new block on a chaincode's channel)
 //! only wake the loop; the pass works from what it observes, so a restart or
 //! a missed event costs one re-observation.
 
+pub mod adopt;
 pub mod bootstrap;
 pub mod channel_changes;
 pub mod context;

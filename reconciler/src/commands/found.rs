@@ -1,5 +1,7 @@
 //! `opssc found`: this organization's part in founding the consortium from
-//! the spec ([`opssc::agent::founding`]), run until done.
+//! the spec ([`opssc::agent::founding`]), run until done; with `--adopt`,
+//! in adopting a running network built without opssc
+//! ([`opssc::agent::adopt`]).
 //!
 //! The organization's agent configuration says which part: with orderer
 //! admin endpoints (`orderers[].adminAddress`, `tlsClient`) it joins its
@@ -7,6 +9,8 @@
 //! approves the OpsSC, and (first ops-channel member by MSP ID) commits it
 //! and founds the registry. Rounds repeat until nothing is left or the time
 //! is up; every round is idempotent, so running it again does nothing twice.
+//! Exit codes: 0 founded (adopted), 1 timeout, 2 error, 3 adoption refused
+//! (the spec differs from the running network; nothing was done).
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,9 +18,10 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::agent::{init_logging, load_config, runtime};
+use opssc::agent::adopt::{self, AdoptError};
 use opssc::agent::{founding, spec_source};
 
-pub fn run(config: &Path, spec: Option<&Path>, timeout: Duration) -> Result<i32> {
+pub fn run(config: &Path, spec: Option<&Path>, timeout: Duration, adopting: bool) -> Result<i32> {
     init_logging();
     opssc_fabric::participation::install_ring_provider();
     let config = load_config(config)?;
@@ -25,11 +30,21 @@ pub fn run(config: &Path, spec: Option<&Path>, timeout: Duration) -> Result<i32>
         .clone()
         .unwrap_or_else(|| ".opssc-agent".into());
     let at = spec_source::resolve(&config, &state_dir.join("found"), spec)?;
-    let done = runtime()?.block_on(founding::found(
-        config,
-        &at.spec,
-        timeout,
-        &mut |line: &str| println!("{line}"),
-    ))?;
+    let mut say = |line: &str| println!("{line}");
+    let rt = runtime()?;
+    let done = if adopting {
+        match rt.block_on(adopt::adopt(config, &at.spec, timeout, &mut say)) {
+            Ok(done) => done,
+            Err(e) => {
+                if let Some(refused) = e.downcast_ref::<AdoptError>() {
+                    eprintln!("refused: {refused}");
+                    return Ok(3);
+                }
+                return Err(e);
+            }
+        }
+    } else {
+        rt.block_on(founding::found(config, &at.spec, timeout, &mut say))?
+    };
     Ok(if done { 0 } else { 1 })
 }

@@ -55,10 +55,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
             config,
             spec,
             timeout,
+            adopt,
         } => found::run(
             &config,
             spec.as_deref(),
             std::time::Duration::from_secs(timeout),
+            adopt,
         ),
         Command::Status {
             config,
