@@ -32,6 +32,7 @@
 //! Figures (`FIGURE` lines): the CLI set-up, the adoption, the upgrade.
 
 mod common;
+use common::run_opssc as opssc;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -44,19 +45,6 @@ use opssc_schema::local::AgentConfig;
 use opssc_tests::devnet_support::test_runtime;
 
 const CHANNEL: &str = "trade";
-
-fn opssc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run opssc");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// `peer <args>` as `org`'s admin against its first peer; stdout and
 /// stderr together, or the failure with both.

@@ -22,6 +22,9 @@
 //! FIGURE lines: devnet start (nodes only), the concurrent founding's wall
 //! time, and the second (idle) run.
 
+mod common;
+use common::run_opssc as opssc;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -38,19 +41,6 @@ use opssc_schema::local::AgentConfig;
 use serde_json::Value;
 
 const TEMPLATE: &str = "{{.opssc}}";
-
-fn opssc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run opssc");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// The devnet's agent configuration of an organization, pointed at the OpsSC
 /// placeholder and a state directory under `work`, written to `work/<MSP>/opssc.yaml`.

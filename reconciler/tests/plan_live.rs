@@ -21,27 +21,15 @@
 //!    against which `plan --config` is empty (exit 0), kv's definition
 //!    included; an existing directory is never overwritten.
 
+mod common;
+use common::run_opssc as opssc;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use opssc_devnet::Devnet;
 use opssc_schema::local::AgentConfig;
 use serde_json::Value;
-
-/// Runs `opssc args…`; the exit code, stdout and stderr.
-fn opssc(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run opssc");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 /// A plan with changes (exit 2) as JSON, without the observation time
 /// (which differs per observation).

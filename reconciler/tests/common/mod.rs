@@ -473,6 +473,21 @@ impl Drop for Agent {
     }
 }
 
+/// Runs the `opssc` binary under test with `args` (logs at `warn`): its exit
+/// code, stdout and stderr.
+pub fn run_opssc(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_opssc"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run opssc");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A free port below the ephemeral range, so that a restarted agent can bind
 /// its listen address again (an outgoing connection may take an ephemeral
 /// port in the meantime).
