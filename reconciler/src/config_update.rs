@@ -20,7 +20,7 @@
 use anyhow::{Context as _, Result, anyhow, bail};
 use base64::Engine as _;
 use opssc_chaincode::api::{ChannelUpdatePayload, OrgChangePayload};
-use opssc_chaincode::model::Kind;
+use opssc_chaincode::model::{ChannelPolicies, Kind};
 use opssc_fabric::configtx::{
     ChannelConfig, MspDefinition, Organization, PolicyRule, compute_update, edit, sign,
 };
@@ -199,12 +199,18 @@ pub fn channel_update(spec: &Spec, config: &ChannelConfig, changes: &[&Change]) 
     Ok(sign::encode_update(&update))
 }
 
-/// The OpsSC payload of a config proposal carrying `update`.
+/// The OpsSC payload of a config proposal carrying `update`. A
+/// ChannelUpdate states the registry rules the channel has after it
+/// (`after`, from the spec channel: every config change of a channel rides
+/// in its one ChannelUpdate, so the channel's policies after it are the
+/// spec's); the contract checks them against the update and records them
+/// when it commits. OrgAdd and OrgRemove change no policy.
 pub fn proposal_payload(
     kind: Kind,
     org: Option<&str>,
     update: &[u8],
     changes: &[&Change],
+    after: ChannelPolicies,
 ) -> Result<Value> {
     let b64 = base64::engine::general_purpose::STANDARD.encode(update);
     let summary = json!(changes.iter().map(|c| c.kind_name()).collect::<Vec<_>>());
@@ -220,7 +226,7 @@ pub fn proposal_payload(
             config_update: b64,
             add_members: Vec::new(),
             remove_members: Vec::new(),
-            policies: None,
+            policies: Some(after),
             summary: Some(summary),
         }),
         other => bail!("{other} proposals carry no config update"),
@@ -407,13 +413,45 @@ mod tests {
         let (spec, config) = (spec(), trade());
         let change = add_org4();
         let bytes = channel_update(&spec, &config, &[&change]).unwrap();
-        let payload = proposal_payload(Kind::OrgAdd, Some("Org4MSP"), &bytes, &[&change]).unwrap();
+        let payload = proposal_payload(
+            Kind::OrgAdd,
+            Some("Org4MSP"),
+            &bytes,
+            &[&change],
+            ChannelPolicies::default(),
+        )
+        .unwrap();
         opssc_chaincode::api::normalize_payload(Kind::OrgAdd, &payload).unwrap();
         assert_eq!(update_bytes(&payload).unwrap(), bytes);
-        assert!(proposal_payload(Kind::OrgAdd, None, &bytes, &[&change]).is_err());
-        let cu = proposal_payload(Kind::ChannelUpdate, None, &bytes, &[&change]).unwrap();
+        assert!(
+            proposal_payload(
+                Kind::OrgAdd,
+                None,
+                &bytes,
+                &[&change],
+                ChannelPolicies::default()
+            )
+            .is_err()
+        );
+        let cu = proposal_payload(
+            Kind::ChannelUpdate,
+            None,
+            &bytes,
+            &[&change],
+            ChannelPolicies::default(),
+        )
+        .unwrap();
         opssc_chaincode::api::normalize_payload(Kind::ChannelUpdate, &cu).unwrap();
-        assert!(proposal_payload(Kind::ChaincodeDeploy, None, &bytes, &[]).is_err());
+        assert!(
+            proposal_payload(
+                Kind::ChaincodeDeploy,
+                None,
+                &bytes,
+                &[],
+                ChannelPolicies::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]

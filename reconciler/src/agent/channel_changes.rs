@@ -33,6 +33,7 @@ use super::error::AgentError;
 use super::spec_source::SpecAt;
 use crate::config_update;
 use crate::observe::Observed;
+use crate::plan::quorum::spec_registry_policies;
 use crate::plan::steps::{Admission, ConfigUpdateInput, OpsPackage, SubmitCheck};
 use crate::plan::{Change, Plan};
 
@@ -108,7 +109,14 @@ fn config_update_input(
 ) -> Result<ConfigUpdateInput> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let bytes = config_update::channel_update(&at.spec, config, changes)?;
-    let payload = config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, changes)?;
+    let after = at
+        .spec
+        .channels
+        .get(&p.target.channel)
+        .map(spec_registry_policies)
+        .ok_or_else(|| anyhow!("channel {} is not in the spec", p.target.channel))?;
+    let payload =
+        config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, changes, after)?;
     let (_, canonical) = opssc_chaincode::api::normalize_payload(p.kind, &payload)
         .map_err(|e| anyhow!("this organization's own payload is invalid: {e}"))?;
     let (_, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)

@@ -22,6 +22,7 @@ mod channels;
 pub mod desired;
 mod local;
 pub mod proposal;
+pub mod quorum;
 pub mod render;
 pub mod steps;
 
