@@ -24,6 +24,7 @@ use opssc_chaincode::model::{ChannelPolicies, Kind};
 use opssc_fabric::configtx::{
     ChannelConfig, MspDefinition, Organization, PolicyRule, compute_update, edit, sign,
 };
+use opssc_fabric::protos::common::{ConfigGroup, ConfigUpdate};
 use opssc_fabric::protos::etcdraft;
 use opssc_fabric::protos::orderer::BatchSize;
 use opssc_fabric::protos::protos::AnchorPeer;
@@ -234,6 +235,23 @@ pub fn proposal_payload(
     Ok(value.expect("payloads serialize"))
 }
 
+/// Whether `update` takes `msp`, a member of the channel, out of it: it
+/// rewrites the Application group's membership (a write set that lists
+/// every remaining member group at a new group version, as Fabric's
+/// `compute_update` does when a member is added or removed) without `msp`.
+/// An update that leaves the membership alone lists no member groups.
+pub fn removes_member(update: &ConfigUpdate, msp: &str) -> bool {
+    let app = |g: &Option<ConfigGroup>| {
+        g.as_ref()
+            .and_then(|g| g.groups.get("Application"))
+            .cloned()
+    };
+    let (Some(read), Some(write)) = (app(&update.read_set), app(&update.write_set)) else {
+        return false;
+    };
+    write.version > read.version && !write.groups.is_empty() && !write.groups.contains_key(msp)
+}
+
 /// The ConfigUpdate bytes of a config proposal's payload.
 pub fn update_bytes(payload: &Value) -> Result<Vec<u8>> {
     let b64 = payload["config_update"]
@@ -406,6 +424,30 @@ mod tests {
             bytes,
             channel_update(&spec, &config, &[&policy, &acl, &batch]).unwrap()
         );
+    }
+
+    #[test]
+    fn an_update_removes_the_members_its_application_write_set_leaves_out() {
+        let config = trade();
+        let removed = edit::remove_application_org(&config, "Org3MSP").unwrap();
+        let update = compute_update(&config, &removed).unwrap();
+        assert!(removes_member(&update, "Org3MSP"));
+        assert!(!removes_member(&update, "Org1MSP"));
+        let spec = spec();
+        let added = apply(&spec, &config, &add_org4()).unwrap().unwrap();
+        let update = compute_update(&config, &added).unwrap();
+        for org in ["Org1MSP", "Org3MSP", "Org4MSP"] {
+            assert!(!removes_member(&update, org), "{org}");
+        }
+        let policy = Change::PolicyChanged {
+            channel: "trade".into(),
+            name: "Admins".into(),
+            before: Some("MAJORITY Admins".into()),
+            after: Some("ALL Admins".into()),
+        };
+        let changed = apply(&spec, &config, &policy).unwrap().unwrap();
+        let update = compute_update(&config, &changed).unwrap();
+        assert!(!removes_member(&update, "Org3MSP"));
     }
 
     #[test]

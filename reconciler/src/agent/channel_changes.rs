@@ -194,6 +194,9 @@ pub async fn submit(
     let bytes = b64
         .decode(config_update)
         .map_err(|e| plan_err(format!("the update to submit: {e}")))?;
+    let update = ConfigUpdate::decode(bytes.as_slice())
+        .map_err(|e| plan_err(format!("the update to submit does not decode: {e}")))?;
+    let leaving = config_update::removes_member(&update, &ctx.me);
     let mut sigs = Vec::new();
     for (org, s) in signatures {
         sigs.push(ConfigSignature {
@@ -216,6 +219,31 @@ pub async fn submit(
             "this organization's agent configuration lists no orderer to submit the update to (add `orderers:`)".into(),
         ));
     };
+    if leaving {
+        // The update takes this organization out of the channel: once it
+        // commits, the orderer sends this organization none of its blocks,
+        // so the config block cannot be awaited. The orderer validates a
+        // config update against the channel's current config (read set,
+        // policies) before ordering it, so its acceptance is the answer; the
+        // next executor reads the block and reports the proposal committed.
+        let base = client::fetch_config(&ctx.main_peer().deliver, channel)
+            .await
+            .map_err(|e| {
+                AgentError::from(
+                    anyhow::Error::new(e).context(format!("read the config of channel {channel}")),
+                )
+            })?
+            .sequence;
+        return match orderer.orderer.broadcast(envelope).await {
+            Ok(()) => Ok(Ok(base + 1)),
+            Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
+                Ok(Err(format!("the orderer refused the update: {e:#}")))
+            }
+            Err(e) => Err(AgentError::from(
+                anyhow::Error::new(e).context(format!("submit the update of channel {channel}")),
+            )),
+        };
+    }
     match client::submit_and_wait(
         &orderer.orderer,
         &ctx.main_peer().deliver,
