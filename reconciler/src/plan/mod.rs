@@ -20,6 +20,7 @@ pub mod approval;
 mod chaincodes;
 mod channels;
 pub mod desired;
+pub mod governance;
 mod local;
 pub mod proposal;
 pub mod quorum;
