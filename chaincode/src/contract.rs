@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::{
-    self, ChannelInput, FoundArgs, IdArgs, ListArgs, OrgChangePayload, Payload, ProposeArgs,
-    ReasonArgs, RegistryAction, ReportCommittedArgs, ReportFailedArgs, ReportTaskArgs, SignArgs,
-    TallyArgs, TasksArgs, VoteArgs,
+    self, ChannelInput, ChannelUpdatePayload, FoundArgs, IdArgs, ListArgs, OrgChangePayload,
+    Payload, ProposeArgs, ReasonArgs, RegistryAction, ReportCommittedArgs, ReportFailedArgs,
+    ReportTaskArgs, SignArgs, TallyArgs, TasksArgs, VoteArgs,
 };
 use crate::error::ContractError;
 use crate::keys;
@@ -35,6 +35,7 @@ use crate::model::{
 };
 use crate::sig;
 use crate::state::{StateRead, Tx, Write, prefix_end};
+use crate::update_rules;
 use crate::validate;
 
 /// Who calls, when, in which transaction. Filled by the shell from the
@@ -1307,8 +1308,22 @@ impl<'a> Call<'a> {
             .map(|e| e.members)
             .unwrap_or_default();
         match payload {
-            Payload::OrgChange(OrgChangePayload { org, .. }) => {
+            Payload::OrgChange(OrgChangePayload {
+                org, config_update, ..
+            }) => {
                 let entry = self.registered(ch)?;
+                // An OrgAdd/OrgRemove cannot state new rules, so it may not
+                // change the policies the quorum is counted with.
+                let update = validate::base64_bytes("payload.config_update", config_update)?;
+                if update_rules::written(&update).any() {
+                    return Err(ContractError::bad(
+                        "payload.config_update",
+                        format!(
+                            "the update changes {ch}'s Admins or LifecycleEndorsement policy, which an {} cannot record; file that change as a ChannelUpdate",
+                            a.kind
+                        ),
+                    ));
+                }
                 let is_member = entry.members.contains(org);
                 if a.kind == Kind::OrgAdd {
                     if is_member {
@@ -1343,6 +1358,7 @@ impl<'a> Call<'a> {
             }
             Payload::ChannelUpdate(u) => {
                 let entry = self.registered(ch)?;
+                self.check_update_rules(ch, &entry, u)?;
                 if let Some(m) = u.add_members.iter().find(|m| entry.members.contains(m)) {
                     return Err(ContractError::bad(
                         "payload.add_members",
@@ -1420,6 +1436,47 @@ impl<'a> Call<'a> {
             Payload::Chaincode(_) => {}
         }
         Ok(())
+    }
+
+    /// A ChannelUpdate's stated rules are the ones its update leaves the
+    /// channel with ([`update_rules`]): they become the registry's when it
+    /// commits, and so the quorum of every later change of the channel. An
+    /// update that writes a rule must state it.
+    fn check_update_rules(
+        &self,
+        ch: &str,
+        entry: &ChannelEntry,
+        u: &ChannelUpdatePayload,
+    ) -> Result<(), ContractError> {
+        let update = validate::base64_bytes("payload.config_update", &u.config_update)?;
+        let written = update_rules::written(&update);
+        let expected = update_rules::expected(entry.policies, written);
+        let rules = |p: ChannelPolicies| {
+            format!(
+                "Admins {:?}, LifecycleEndorsement {:?}",
+                p.admins, p.lifecycle_endorsement
+            )
+            .to_uppercase()
+        };
+        match u.policies {
+            None if written.any() => Err(ContractError::bad(
+                "payload.policies",
+                format!(
+                    "the update changes {ch}'s policies to {}; state them in payload.policies",
+                    rules(expected)
+                ),
+            )),
+            Some(stated) if stated != expected => Err(ContractError::bad(
+                "payload.policies",
+                format!(
+                    "states {} but {ch} has {} after this update (registered: {}); when the registry is out of step with the channel, repair it with a RegistryChange",
+                    rules(stated),
+                    rules(expected),
+                    rules(entry.policies)
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Applies a committed proposal's effect on the registry or governance.

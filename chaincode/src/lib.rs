@@ -250,6 +250,7 @@ pub mod model;
 pub mod shell;
 pub mod sig;
 pub mod state;
+pub mod update_rules;
 pub mod validate;
 
 pub use api::compute_proposal_id;

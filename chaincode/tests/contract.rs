@@ -1259,3 +1259,117 @@ fn every_state_changing_call_emits_exactly_one_event() {
     assert_eq!(ev["transitions"][0]["from"], "proposed");
     assert!(ev["tx_id"].as_str().unwrap().starts_with("tx"));
 }
+
+// ------------------------------------------------------------------ quorum rules
+
+/// A ConfigUpdate of `channel` that sets its Application `Admins` policy to
+/// the implicit meta `rule` (0 ANY, 1 ALL, 2 MAJORITY).
+fn admins_update(channel: &str, rule: i32) -> Vec<u8> {
+    use opssc_fabric::protos::common::{
+        ConfigGroup, ConfigPolicy, ConfigUpdate, ImplicitMetaPolicy, Policy,
+    };
+    use prost::Message;
+    let policy = Policy {
+        r#type: 3,
+        value: ImplicitMetaPolicy {
+            sub_policy: "Admins".into(),
+            rule,
+        }
+        .encode_to_vec(),
+    };
+    let mut app = ConfigGroup {
+        version: 0,
+        ..Default::default()
+    };
+    app.policies.insert(
+        "Admins".into(),
+        ConfigPolicy {
+            version: 1,
+            policy: Some(policy),
+            mod_policy: "Admins".into(),
+        },
+    );
+    let mut write = ConfigGroup::default();
+    write.groups.insert("Application".into(), app);
+    ConfigUpdate {
+        channel_id: channel.into(),
+        read_set: Some(ConfigGroup::default()),
+        write_set: Some(write),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn registered_policies(n: &mut Net, channel: &str) -> Value {
+    let reg = n.call("Org1MSP", "registry", json!({})).unwrap();
+    reg["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == channel)
+        .unwrap()["policies"]
+        .clone()
+}
+
+#[test]
+fn the_quorum_follows_the_admins_rule_a_committed_update_sets() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut n = Net::founded();
+    let mut cu = channel_update("ch1");
+    cu["payload"]["config_update"] = json!(b64.encode(admins_update("ch1", 1)));
+    // An update that writes the Admins rule must state it, truly.
+    let e = n.refused("Org1MSP", "propose", cu.clone());
+    assert_eq!(class(&e), "bad_argument", "{e}");
+    assert!(
+        e.to_string().contains("state them in payload.policies"),
+        "{e}"
+    );
+    cu["payload"]["policies"] = json!({"admins": "MAJORITY"});
+    let e = n.refused("Org1MSP", "propose", cu.clone());
+    assert!(
+        e.to_string().contains(
+            "states ADMINS MAJORITY, LIFECYCLEENDORSEMENT MAJORITY but ch1 has ADMINS ALL"
+        ),
+        "{e}"
+    );
+    cu["payload"]["policies"] = json!({"admins": "ALL", "lifecycle_endorsement": "MAJORITY"});
+    let id = approved(&mut n, cu);
+    // Counted with the rule the channel has now: MAJORITY of 3.
+    assert_eq!(n.get(&id)["proposal"]["quorum"], 2);
+    assert_eq!(registered_policies(&mut n, "ch1")["admins"], "MAJORITY");
+    let ord = order(&mut n, &id);
+    n.call(&ord[0], "report_committed", json!({"id": id}))
+        .unwrap();
+    assert_eq!(registered_policies(&mut n, "ch1")["admins"], "ALL");
+    // From now on every config change of ch1 needs all three.
+    let mut rm = org_add("ch1", "Org3MSP");
+    rm["kind"] = json!("OrgRemove");
+    let r = n.call("Org1MSP", "propose", rm).unwrap();
+    assert_eq!(r["quorum"], 3, "{r:#}");
+    // An update that leaves the rules alone may state them as registered,
+    // not otherwise.
+    let mut plain = channel_update("ch1");
+    plain["payload"]["policies"] = json!({"admins": "ALL"});
+    n.call("Org2MSP", "propose", plain.clone()).unwrap();
+    plain["payload"]["policies"] = json!({"admins": "ANY"});
+    plain["spec_ref"]["git_commit"] = json!("e".repeat(40));
+    let e = n.refused("Org2MSP", "propose", plain);
+    assert!(e.to_string().contains("RegistryChange"), "{e}");
+}
+
+#[test]
+fn an_org_change_may_not_change_the_rules() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut n = Net::founded();
+    let mut add = org_add("ch2", "Org3MSP");
+    add["payload"]["config_update"] = json!(b64.encode(admins_update("ch2", 0)));
+    let e = n.refused("Org1MSP", "propose", add);
+    assert_eq!(class(&e), "bad_argument", "{e}");
+    assert!(
+        e.to_string()
+            .contains("file that change as a ChannelUpdate"),
+        "{e}"
+    );
+}

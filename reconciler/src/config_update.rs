@@ -20,10 +20,11 @@
 use anyhow::{Context as _, Result, anyhow, bail};
 use base64::Engine as _;
 use opssc_chaincode::api::{ChannelUpdatePayload, OrgChangePayload};
-use opssc_chaincode::model::Kind;
+use opssc_chaincode::model::{ChannelPolicies, Kind};
 use opssc_fabric::configtx::{
     ChannelConfig, MspDefinition, Organization, PolicyRule, compute_update, edit, sign,
 };
+use opssc_fabric::protos::common::{ConfigGroup, ConfigUpdate};
 use opssc_fabric::protos::etcdraft;
 use opssc_fabric::protos::orderer::BatchSize;
 use opssc_fabric::protos::protos::AnchorPeer;
@@ -199,12 +200,18 @@ pub fn channel_update(spec: &Spec, config: &ChannelConfig, changes: &[&Change]) 
     Ok(sign::encode_update(&update))
 }
 
-/// The OpsSC payload of a config proposal carrying `update`.
+/// The OpsSC payload of a config proposal carrying `update`. A
+/// ChannelUpdate states the registry rules the channel has after it
+/// (`after`, from the spec channel: every config change of a channel rides
+/// in its one ChannelUpdate, so the channel's policies after it are the
+/// spec's); the contract checks them against the update and records them
+/// when it commits. OrgAdd and OrgRemove change no policy.
 pub fn proposal_payload(
     kind: Kind,
     org: Option<&str>,
     update: &[u8],
     changes: &[&Change],
+    after: ChannelPolicies,
 ) -> Result<Value> {
     let b64 = base64::engine::general_purpose::STANDARD.encode(update);
     let summary = json!(changes.iter().map(|c| c.kind_name()).collect::<Vec<_>>());
@@ -220,12 +227,29 @@ pub fn proposal_payload(
             config_update: b64,
             add_members: Vec::new(),
             remove_members: Vec::new(),
-            policies: None,
+            policies: Some(after),
             summary: Some(summary),
         }),
         other => bail!("{other} proposals carry no config update"),
     };
     Ok(value.expect("payloads serialize"))
+}
+
+/// Whether `update` takes `msp`, a member of the channel, out of it: it
+/// rewrites the Application group's membership (a write set that lists
+/// every remaining member group at a new group version, as Fabric's
+/// `compute_update` does when a member is added or removed) without `msp`.
+/// An update that leaves the membership alone lists no member groups.
+pub fn removes_member(update: &ConfigUpdate, msp: &str) -> bool {
+    let app = |g: &Option<ConfigGroup>| {
+        g.as_ref()
+            .and_then(|g| g.groups.get("Application"))
+            .cloned()
+    };
+    let (Some(read), Some(write)) = (app(&update.read_set), app(&update.write_set)) else {
+        return false;
+    };
+    write.version > read.version && !write.groups.is_empty() && !write.groups.contains_key(msp)
 }
 
 /// The ConfigUpdate bytes of a config proposal's payload.
@@ -403,17 +427,73 @@ mod tests {
     }
 
     #[test]
+    fn an_update_removes_the_members_its_application_write_set_leaves_out() {
+        let config = trade();
+        let removed = edit::remove_application_org(&config, "Org3MSP").unwrap();
+        let update = compute_update(&config, &removed).unwrap();
+        assert!(removes_member(&update, "Org3MSP"));
+        assert!(!removes_member(&update, "Org1MSP"));
+        let spec = spec();
+        let added = apply(&spec, &config, &add_org4()).unwrap().unwrap();
+        let update = compute_update(&config, &added).unwrap();
+        for org in ["Org1MSP", "Org3MSP", "Org4MSP"] {
+            assert!(!removes_member(&update, org), "{org}");
+        }
+        let policy = Change::PolicyChanged {
+            channel: "trade".into(),
+            name: "Admins".into(),
+            before: Some("MAJORITY Admins".into()),
+            after: Some("ALL Admins".into()),
+        };
+        let changed = apply(&spec, &config, &policy).unwrap().unwrap();
+        let update = compute_update(&config, &changed).unwrap();
+        assert!(!removes_member(&update, "Org3MSP"));
+    }
+
+    #[test]
     fn payloads_are_what_the_contract_accepts() {
         let (spec, config) = (spec(), trade());
         let change = add_org4();
         let bytes = channel_update(&spec, &config, &[&change]).unwrap();
-        let payload = proposal_payload(Kind::OrgAdd, Some("Org4MSP"), &bytes, &[&change]).unwrap();
+        let payload = proposal_payload(
+            Kind::OrgAdd,
+            Some("Org4MSP"),
+            &bytes,
+            &[&change],
+            ChannelPolicies::default(),
+        )
+        .unwrap();
         opssc_chaincode::api::normalize_payload(Kind::OrgAdd, &payload).unwrap();
         assert_eq!(update_bytes(&payload).unwrap(), bytes);
-        assert!(proposal_payload(Kind::OrgAdd, None, &bytes, &[&change]).is_err());
-        let cu = proposal_payload(Kind::ChannelUpdate, None, &bytes, &[&change]).unwrap();
+        assert!(
+            proposal_payload(
+                Kind::OrgAdd,
+                None,
+                &bytes,
+                &[&change],
+                ChannelPolicies::default()
+            )
+            .is_err()
+        );
+        let cu = proposal_payload(
+            Kind::ChannelUpdate,
+            None,
+            &bytes,
+            &[&change],
+            ChannelPolicies::default(),
+        )
+        .unwrap();
         opssc_chaincode::api::normalize_payload(Kind::ChannelUpdate, &cu).unwrap();
-        assert!(proposal_payload(Kind::ChaincodeDeploy, None, &bytes, &[]).is_err());
+        assert!(
+            proposal_payload(
+                Kind::ChaincodeDeploy,
+                None,
+                &bytes,
+                &[],
+                ChannelPolicies::default()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -827,7 +827,12 @@ fn mutations() -> Vec<Mutation> {
         (
             "channel missing",
             |o| {
+                // Missing from the network: no peer has joined it either (a
+                // joined channel the observer cannot read is not created).
                 o.channels.remove("trade");
+                for p in o.local.peers.values_mut() {
+                    p.joined_channels.retain(|c| c != "trade");
+                }
             },
             Some("ChannelCreate"),
         ),

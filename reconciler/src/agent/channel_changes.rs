@@ -33,6 +33,7 @@ use super::error::AgentError;
 use super::spec_source::SpecAt;
 use crate::config_update;
 use crate::observe::Observed;
+use crate::plan::quorum::spec_registry_policies;
 use crate::plan::steps::{Admission, ConfigUpdateInput, OpsPackage, SubmitCheck};
 use crate::plan::{Change, Plan};
 
@@ -108,7 +109,14 @@ fn config_update_input(
 ) -> Result<ConfigUpdateInput> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let bytes = config_update::channel_update(&at.spec, config, changes)?;
-    let payload = config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, changes)?;
+    let after = at
+        .spec
+        .channels
+        .get(&p.target.channel)
+        .map(spec_registry_policies)
+        .ok_or_else(|| anyhow!("channel {} is not in the spec", p.target.channel))?;
+    let payload =
+        config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, changes, after)?;
     let (_, canonical) = opssc_chaincode::api::normalize_payload(p.kind, &payload)
         .map_err(|e| anyhow!("this organization's own payload is invalid: {e}"))?;
     let (_, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)
@@ -186,6 +194,9 @@ pub async fn submit(
     let bytes = b64
         .decode(config_update)
         .map_err(|e| plan_err(format!("the update to submit: {e}")))?;
+    let update = ConfigUpdate::decode(bytes.as_slice())
+        .map_err(|e| plan_err(format!("the update to submit does not decode: {e}")))?;
+    let leaving = config_update::removes_member(&update, &ctx.me);
     let mut sigs = Vec::new();
     for (org, s) in signatures {
         sigs.push(ConfigSignature {
@@ -208,6 +219,31 @@ pub async fn submit(
             "this organization's agent configuration lists no orderer to submit the update to (add `orderers:`)".into(),
         ));
     };
+    if leaving {
+        // The update takes this organization out of the channel: once it
+        // commits, the orderer sends this organization none of its blocks,
+        // so the config block cannot be awaited. The orderer validates a
+        // config update against the channel's current config (read set,
+        // policies) before ordering it, so its acceptance is the answer; the
+        // next executor reads the block and reports the proposal committed.
+        let base = client::fetch_config(&ctx.main_peer().deliver, channel)
+            .await
+            .map_err(|e| {
+                AgentError::from(
+                    anyhow::Error::new(e).context(format!("read the config of channel {channel}")),
+                )
+            })?
+            .sequence;
+        return match orderer.orderer.broadcast(envelope).await {
+            Ok(()) => Ok(Ok(base + 1)),
+            Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
+                Ok(Err(format!("the orderer refused the update: {e:#}")))
+            }
+            Err(e) => Err(AgentError::from(
+                anyhow::Error::new(e).context(format!("submit the update of channel {channel}")),
+            )),
+        };
+    }
     match client::submit_and_wait(
         &orderer.orderer,
         &ctx.main_peer().deliver,

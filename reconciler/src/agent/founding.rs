@@ -48,6 +48,7 @@ use sha2::{Digest, Sha256};
 use super::context::Context;
 use super::error::AgentError;
 use crate::config_update;
+use crate::plan::quorum::spec_registry_policies;
 use opssc_chaincode::error::ContractError;
 
 /// The OpsSC's version on a founded channel: this build's version (the
@@ -165,7 +166,10 @@ pub fn genesis_block(spec: &Spec, channel: &str) -> Result<Block> {
 }
 
 /// The contract's `found` arguments from the spec: the ops channel and its
-/// members, every other channel with its members (sorted by name).
+/// members, every other channel with its members (sorted by name), each with
+/// the Admins and LifecycleEndorsement rules its genesis block is built with
+/// ([`spec_registry_policies`]), so that the contract's quorum is the one
+/// Fabric checks from the first proposal on.
 pub fn found_args(spec: &Spec) -> Result<FoundArgs> {
     let ops = &spec.consortium.ops_channel;
     let ops_ch = spec
@@ -184,14 +188,14 @@ pub fn found_args(spec: &Spec) -> Result<FoundArgs> {
             ChannelInput {
                 name: c.name.clone(),
                 members: m,
-                policies: Default::default(),
+                policies: spec_registry_policies(c),
             }
         })
         .collect();
     Ok(FoundArgs {
         ops_channel: ops.clone(),
         members,
-        ops_policies: Default::default(),
+        ops_policies: spec_registry_policies(ops_ch),
         channels,
         governance: Some(governance(spec)),
         admin_certs: Default::default(),

@@ -294,9 +294,27 @@ pub async fn live_full(
     }
     let main = ctx.main_peer();
     let joined = observed.local.peers[&main.name].joined_channels.clone();
-    for channel in spec.channels.keys().filter(|c| joined.contains(c)) {
-        let block = match main.deliver.latest_config_block(channel).await {
+    for (channel, ch) in spec.channels.iter().filter(|(c, _)| joined.contains(c)) {
+        // A channel the spec takes this organization out of: once the
+        // removal commits, the orderer sends this organization none of the
+        // channel's blocks, so the own peer's copy stops at the config that
+        // still lists it. Such a channel is read from the orderer, which
+        // refuses it from then on: the organization is out, and neither
+        // observes nor acts on the channel any more.
+        let leaving = !ch.members.contains(&ctx.me);
+        let source = match (leaving, ctx.orderers.first()) {
+            (true, Some(o)) => &o.deliver,
+            _ => &main.deliver,
+        };
+        let block = match source.latest_config_block(channel).await {
             Ok(block) => block,
+            Err(e) if leaving && e.fault() == opssc_fabric::Fault::Rejected => {
+                tracing::info!(
+                    "channel {channel}: {} is no longer a member (the orderer refuses it the channel: {e}); not observed",
+                    ctx.me
+                );
+                continue;
+            }
             // A peer that has just joined serves nothing to this org until
             // its ledger reaches the config that admitted it: the channel is
             // observed as not joined yet (the next pass looks again).

@@ -30,6 +30,14 @@ pub(super) fn plan_channels(
     let mut out = Vec::new();
     for name in spec.channels.keys() {
         match observed.channels.get(name) {
+            // The channel exists (a peer of the observer joined it), but
+            // the observer cannot read it: a peer that was just admitted
+            // and has not caught up, or an organization removed from it.
+            // Creating it again is never the answer.
+            None if joined_by_observer(observed, name) => notes.push(format!(
+                "channel {name}: {}'s peer joined it but {} cannot read its config (not caught up yet, or no longer a member); nothing is planned for it",
+                observed.observed_by, observed.observed_by
+            )),
             None => out.push(create(spec, name)),
             Some(obs) => update(spec, name, obs, &mut out, notes),
         }
@@ -42,6 +50,14 @@ pub(super) fn plan_channels(
         }
     }
     out
+}
+
+fn joined_by_observer(observed: &Observed, channel: &str) -> bool {
+    observed
+        .local
+        .peers
+        .values()
+        .any(|p| p.joined_channels.iter().any(|c| c == channel))
 }
 
 fn create(spec: &Spec, name: &str) -> SharedChange {
@@ -470,5 +486,62 @@ pub(super) fn add_removal_risks(spec: &Spec, observed: &Observed, shared: &mut [
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::observe;
+    use crate::plan::{Change, plan};
+
+    fn reference() -> opssc_schema::Spec {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        opssc_schema::load_dir(&dir)
+            .spec
+            .expect("network-spec is valid")
+    }
+
+    fn creates(p: &crate::plan::Plan) -> Vec<String> {
+        p.shared
+            .iter()
+            .filter_map(|c| match &c.change {
+                Change::ChannelCreate { channel, .. } => Some(channel.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Org3 was removed from trade: its peer still lists the channel, the
+    /// orderer no longer serves it to Org3, so trade is not observed.
+    #[test]
+    fn a_joined_channel_the_observer_cannot_read_is_not_created_again() {
+        let mut spec = reference();
+        spec.channels
+            .get_mut("trade")
+            .unwrap()
+            .members
+            .retain(|m| m != "Org3MSP");
+        let mut observed = observe::converged(&spec, "Org3MSP");
+        observed.channels.remove("trade");
+        for p in observed.local.peers.values_mut() {
+            if !p.joined_channels.iter().any(|c| c == "trade") {
+                p.joined_channels.push("trade".into());
+            }
+        }
+        let p = plan(&spec, &observed, "Org3MSP");
+        assert!(creates(&p).is_empty(), "{:?}", creates(&p));
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.starts_with("channel trade: Org3MSP's peer joined it but")),
+            "{:?}",
+            p.notes
+        );
+        // A channel no peer of the observer joined is still created.
+        for peer in observed.local.peers.values_mut() {
+            peer.joined_channels.retain(|c| c != "trade");
+        }
+        let p = plan(&spec, &observed, "Org3MSP");
+        assert_eq!(creates(&p), vec!["trade".to_string()]);
     }
 }

@@ -20,8 +20,10 @@ pub mod approval;
 mod chaincodes;
 mod channels;
 pub mod desired;
+pub mod governance;
 mod local;
 pub mod proposal;
+pub mod quorum;
 pub mod render;
 pub mod steps;
 

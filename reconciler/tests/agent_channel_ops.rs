@@ -1,0 +1,246 @@
+//! Channel operations through the OpsSC, end to end (issue 20). One
+//! 3-organization devnet with three `opssc agent` processes following a
+//! spec repository whose root describes the devnet as it runs
+//! ([`common::devnet_spec`]), so no agent files anything until a commit asks
+//! for it. Org1's agent files channel changes (`channelChanges: propose`),
+//! the others vote and sign. Every change is one signed spec commit that every organization
+//! consented to ([`common::SpecRepo::commit_consented`]). The cases run in
+//! sequence on the same network:
+//!
+//! a. a channel policy by itself: `trade`'s Admins policy becomes
+//!    `ALL Admins`. One ChannelUpdate is filed, counted with the rule the
+//!    channel has (MAJORITY of 3: 2), states the rules it leaves the channel
+//!    with, commits as one config block, and the registry records `ALL`;
+//! b. removing an organization: Org3 leaves `trade`. The OrgRemove is
+//!    counted with the channel's new rule (ALL: 3 of 3, more than the
+//!    governance's twoThirds), approved and signed by all three, submitted
+//!    and committed; `trade`'s config no longer lists Org3MSP, the registry
+//!    neither; `opssc audit` lists the removal with its config block;
+//!
+//! After each case every agent's `opssc status` is Ready.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Agent, Org, agents_logs, query};
+use opssc_fabric::configtx::{self, ChannelConfig};
+use opssc_schema::local::ChannelChangePolicy;
+use opssc_tests::devnet_support::{Topology, start_devnet, test_runtime};
+use serde_json::{Value, json};
+
+#[test]
+fn channel_operations_go_through_the_opssc() {
+    let devnet = start_devnet(Topology::reference(3));
+    let rt = test_runtime();
+    rt.block_on(scenario(&devnet));
+}
+
+/// `opssc status` of every agent: exit code and standard output.
+fn statuses(agents: &[Agent]) -> Vec<(Option<i32>, String)> {
+    agents
+        .iter()
+        .map(|a| {
+            let out = a.opssc(&["status"]);
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until proposal `id` is in state `want` and every agent's
+/// `opssc status` is Ready (exit 0).
+async fn settled(o: &Org, id: &str, want: &str, agents: &[Agent], limit: Duration) {
+    let start = Instant::now();
+    loop {
+        let state = query(o, "get", json!({"id": id})).await["proposal"]["state"].clone();
+        let st = statuses(agents);
+        if state == want && st.iter().all(|(code, _)| *code == Some(0)) {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "proposal {id} is {state}, want {want}; statuses:\n{}\n{}",
+            st.iter()
+                .map(|(c, o)| format!("exit {c:?}:\n{o}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            agents_logs(agents)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// `channel`'s config once its sequence passed `after`.
+async fn config_after(o: &Org, channel: &str, after: u64, agents: &[Agent]) -> ChannelConfig {
+    let start = Instant::now();
+    loop {
+        let c = configtx::client::fetch_config(&o.deliver, channel)
+            .await
+            .unwrap();
+        if c.sequence > after {
+            println!(
+                "FIGURE {channel} config {}: {:.1} s after the commit",
+                c.sequence,
+                start.elapsed().as_secs_f64()
+            );
+            return c;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(150),
+            "{channel}'s config stays at sequence {after}\n{}",
+            agents_logs(agents)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The proposals of `kind` on `channel`, in filing order.
+async fn proposals(o: &Org, kind: &str, channel: &str) -> Vec<Value> {
+    let list = query(o, "list", json!({"page_size": 200})).await;
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["kind"] == kind && p["target"]["channel"] == channel)
+        .cloned()
+        .collect()
+}
+
+/// The registry's entry of `channel`.
+async fn registered(o: &Org, channel: &str) -> Value {
+    let reg = query(o, "registry", json!({})).await;
+    reg["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == channel)
+        .cloned()
+        .unwrap_or_else(|| panic!("{channel} is not registered: {reg:#}"))
+}
+
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "{from:?} not in\n{text}");
+    text.replace(from, to)
+}
+
+async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
+    let orgs = common::orgs_of(devnet).await;
+    common::deploy_opssc(&orgs).await;
+    let ops_config = configtx::client::fetch_config(&orgs[0].deliver, "ops")
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let spec = common::found_spec_repo_of(work.path(), common::devnet_spec(&ops_config));
+    // Org1's agent files the channel changes; every agent votes and signs.
+    let agents = common::start_agents(devnet.orgs(), work.path(), &spec, |msp, config| {
+        if msp == "Org1MSP" {
+            config.channel_changes = ChannelChangePolicy::Propose;
+        }
+    });
+    let trade_path = spec.dir.join("channels/trade.yaml");
+
+    // Founding recorded trade's real rules.
+    let trade = registered(&orgs[0], "trade").await;
+    assert_eq!(
+        trade["policies"],
+        json!({"admins": "MAJORITY", "lifecycle_endorsement": "MAJORITY"})
+    );
+
+    // (a) trade's Admins policy, by itself.
+    let before = configtx::client::fetch_config(&orgs[0].deliver, "trade")
+        .await
+        .unwrap();
+    let yaml = std::fs::read_to_string(&trade_path).unwrap();
+    let yaml = edit(&yaml, "Admins: MAJORITY Admins", "Admins: ALL Admins");
+    spec.commit_consented(
+        &[("channels/trade.yaml".into(), yaml)],
+        "trade: every member's admin changes the channel",
+    );
+    let after = config_after(&orgs[0], "trade", before.sequence, &agents).await;
+    assert_eq!(after.sequence, before.sequence + 1);
+    assert_eq!(
+        after
+            .policy("/Channel/Application/Admins")
+            .map(|p| p.to_string()),
+        Some("ALL Admins".to_string())
+    );
+    let updates = proposals(&orgs[0], "ChannelUpdate", "trade").await;
+    assert_eq!(updates.len(), 1, "one ChannelUpdate on trade: {updates:#?}");
+    // Counted with the rule the orderer checks it against: MAJORITY of 3.
+    assert_eq!(updates[0]["electorate"], 3, "{:#}", updates[0]);
+    assert_eq!(updates[0]["quorum"], 2, "{:#}", updates[0]);
+    let update = updates[0]["id"].as_str().unwrap().to_string();
+    let got = query(&orgs[0], "get", json!({"id": update})).await;
+    assert_eq!(
+        got["proposal"]["payload"]["policies"]["admins"], "ALL",
+        "{got:#}"
+    );
+    settled(
+        &orgs[0],
+        &update,
+        "committed",
+        &agents,
+        Duration::from_secs(90),
+    )
+    .await;
+    assert_eq!(
+        registered(&orgs[0], "trade").await["policies"]["admins"],
+        "ALL"
+    );
+
+    // (b) Org3 leaves trade.
+    let before = after;
+    let yaml = std::fs::read_to_string(&trade_path).unwrap();
+    let yaml = edit(
+        &yaml,
+        "members: [Org1MSP, Org2MSP, Org3MSP]",
+        "members: [Org1MSP, Org2MSP]",
+    );
+    spec.commit_consented(
+        &[("channels/trade.yaml".into(), yaml)],
+        "trade: Org3 leaves",
+    );
+    let after = config_after(&orgs[0], "trade", before.sequence, &agents).await;
+    assert_eq!(
+        after.application_msp_ids(),
+        vec!["Org1MSP".to_string(), "Org2MSP".to_string()]
+    );
+    let removals = proposals(&orgs[0], "OrgRemove", "trade").await;
+    assert_eq!(removals.len(), 1, "one OrgRemove on trade: {removals:#?}");
+    // ALL Admins of 3, more than the governance's twoThirds (2).
+    assert_eq!(removals[0]["quorum"], 3, "{:#}", removals[0]);
+    let removal = removals[0]["id"].as_str().unwrap().to_string();
+    settled(
+        &orgs[0],
+        &removal,
+        "committed",
+        &agents,
+        Duration::from_secs(90),
+    )
+    .await;
+    assert_eq!(
+        registered(&orgs[0], "trade").await["members"],
+        json!(["Org1MSP", "Org2MSP"])
+    );
+    let records = common::audit_against_chain(&agents[0], &orgs[0]).await;
+    let record = records
+        .iter()
+        .find(|r| r["proposal_id"] == removal.as_str())
+        .unwrap_or_else(|| panic!("opssc audit lists the removal: {records:#?}"));
+    assert!(
+        record["change"].as_str().unwrap().contains("Org3MSP"),
+        "{record:#}"
+    );
+    assert_eq!(record["outcome"], "committed", "{record:#}");
+    assert_eq!(
+        record["applied"]["tx"]["kind"], "config_block",
+        "{record:#}"
+    );
+    assert_eq!(
+        record["applied"]["config_sequence"], after.sequence,
+        "{record:#}"
+    );
+}
