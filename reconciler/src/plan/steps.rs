@@ -94,9 +94,10 @@ pub struct PlanInput {
     pub turn_grace_ms: u64,
 }
 
-/// [`PlanInput::turn_grace_ms`] by default: a few ordered rounds, so an
-/// honest filer's transaction is seen before the next organization files.
-pub const DEFAULT_TURN_GRACE_MS: u64 = 3_000;
+/// [`PlanInput::turn_grace_ms`] by default (the agent configuration's
+/// `turnGraceMs`): a few ordered rounds, so an honest filer's transaction
+/// is seen before the next organization files.
+pub const DEFAULT_TURN_GRACE_MS: u64 = opssc_schema::local::DEFAULT_TURN_GRACE_MS;
 
 fn default_turn_grace_ms() -> u64 {
     DEFAULT_TURN_GRACE_MS
