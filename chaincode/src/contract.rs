@@ -1760,8 +1760,34 @@ impl<'a> Call<'a> {
     // ------------------------------------------------------------ execution
 
     fn report_task(&mut self, a: ReportTaskArgs) -> Result<Value, ContractError> {
-        validate::task_name("task", &a.task)?;
-        validate::text("detail", &a.detail, validate::MAX_TEXT)?;
+        // The first task and the ones riding along with it, each checked
+        // alike.
+        let mut lines = vec![(a.task.clone(), a.status, a.detail.clone())];
+        lines.extend(
+            a.more
+                .iter()
+                .map(|t| (t.task.clone(), t.status, t.detail.clone())),
+        );
+        for (i, (task, _, detail)) in lines.iter().enumerate() {
+            let (tf, df) = if i == 0 {
+                ("task".to_string(), "detail".to_string())
+            } else {
+                (
+                    format!("more[{}].task", i - 1),
+                    format!("more[{}].detail", i - 1),
+                )
+            };
+            validate::task_name(&tf, task)?;
+            validate::text(&df, detail, validate::MAX_TEXT)?;
+            // A range read does not see the transaction's own writes: two
+            // reports of one task here would get the same sequence number.
+            if lines[..i].iter().any(|(t, _, _)| t == task) {
+                return Err(ContractError::bad(
+                    tf,
+                    format!("task {task} is reported twice in one call; report it once"),
+                ));
+            }
+        }
         if let Some(org) = &a.org {
             validate::msp_id("org", org)?;
             if org != self.me() {
@@ -1802,43 +1828,54 @@ impl<'a> Call<'a> {
             .range(&all, &prefix_end(&all), MAX_TASKS_PER_ORG)
             .map_err(ContractError::State)?
             .len();
-        let prefix = keys::task_prefix_org_task(&p.id, self.me(), &a.task);
-        let seq = self
-            .tx
-            .range(&prefix, &prefix_end(&prefix), MAX_TASK_REPORTS)
-            .map_err(ContractError::State)?
-            .len() as u32;
-        if seq as usize >= MAX_TASK_REPORTS || total >= MAX_TASKS_PER_ORG {
-            return Err(ContractError::conflict(
-                format!("the task history of {} on proposal {}", self.me(), p.id),
-                "full",
-                format!(
-                    "it holds {seq} reports of {} and {total} in all (at most {MAX_TASK_REPORTS} per task and {MAX_TASKS_PER_ORG} in all)",
-                    a.task
-                ),
-            ));
+        let mut entries = Vec::with_capacity(lines.len());
+        for (task, status, detail) in lines {
+            let prefix = keys::task_prefix_org_task(&p.id, self.me(), &task);
+            let seq = self
+                .tx
+                .range(&prefix, &prefix_end(&prefix), MAX_TASK_REPORTS)
+                .map_err(ContractError::State)?
+                .len() as u32;
+            if seq as usize >= MAX_TASK_REPORTS || total + entries.len() >= MAX_TASKS_PER_ORG {
+                return Err(ContractError::conflict(
+                    format!("the task history of {} on proposal {}", self.me(), p.id),
+                    "full",
+                    format!(
+                        "it holds {seq} reports of {task} and {total} in all (at most {MAX_TASK_REPORTS} per task and {MAX_TASKS_PER_ORG} in all)"
+                    ),
+                ));
+            }
+            entries.push(TaskEntry {
+                proposal_id: p.id.clone(),
+                org: self.me().to_string(),
+                task,
+                seq,
+                status,
+                detail,
+                at: self.now,
+                tx_id: self.ctx.tx_id.clone(),
+                actor: self.actor.clone(),
+            });
         }
-        let entry = TaskEntry {
-            proposal_id: p.id.clone(),
-            org: self.me().to_string(),
-            task: a.task.clone(),
-            seq,
-            status: a.status,
-            detail: a.detail,
-            at: self.now,
-            tx_id: self.ctx.tx_id.clone(),
-            actor: self.actor.clone(),
-        };
-        self.put_json(keys::task(&p.id, self.me(), &a.task, seq), &entry);
-        self.emit(
-            "TaskReported",
-            Some(&p),
-            &[],
-            json!({ "org": entry.org, "task": entry.task, "seq": seq, "status": entry.status }),
-        );
-        Ok(
-            json!({ "outcome": "task_recorded", "id": p.id, "state": p.state, "task": entry.task, "seq": seq }),
-        )
+        for e in &entries {
+            self.put_json(keys::task(&p.id, self.me(), &e.task, e.seq), e);
+        }
+        // One event per transaction: the first task, the others listed.
+        let first = &entries[0];
+        let more: Vec<Value> = entries[1..]
+            .iter()
+            .map(|e| json!({ "task": e.task, "seq": e.seq, "status": e.status }))
+            .collect();
+        let mut detail = json!({ "org": first.org, "task": first.task, "seq": first.seq, "status": first.status });
+        if !more.is_empty() {
+            detail["more"] = Value::Array(more.clone());
+        }
+        self.emit("TaskReported", Some(&p), &[], detail);
+        let mut out = json!({ "outcome": "task_recorded", "id": p.id, "state": p.state, "task": first.task, "seq": first.seq });
+        if !more.is_empty() {
+            out["more"] = Value::Array(more);
+        }
+        Ok(out)
     }
 
     /// Organizations a proposal brings into its channel (they report tasks

@@ -833,6 +833,77 @@ fn tasks_are_reported_by_each_org_for_itself() {
 }
 
 #[test]
+fn several_tasks_ride_along_in_one_report() {
+    let mut n = Net::founded();
+    let id = approved(&mut n, deploy("ch1", "basic", "1.0"));
+    let r = n
+        .call(
+            "Org2MSP",
+            "report_task",
+            json!({"id": id, "task": "install", "status": "done", "detail": "pkg",
+                   "more": [{"task": "approve", "status": "done", "detail": "sequence 1"}]}),
+        )
+        .unwrap();
+    assert_eq!(r["seq"], 0);
+    assert_eq!(r["more"][0]["task"], "approve");
+    let (name, payload) = n.last_event();
+    assert_eq!(name, "TaskReported");
+    assert!(payload.to_string().contains("\"more\""), "{payload}");
+    let t = n
+        .call("Org1MSP", "tasks", json!({"id": id, "org": "Org2MSP"}))
+        .unwrap();
+    let got: Vec<(String, u64, String)> = t["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["task"].as_str().unwrap().to_string(),
+                t["seq"].as_u64().unwrap(),
+                t["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        got.contains(&("install".into(), 0, "pkg".into())),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&("approve".into(), 0, "sequence 1".into())),
+        "{got:?}"
+    );
+    // The next report of each counts on.
+    let r = n
+        .call(
+            "Org2MSP",
+            "report_task",
+            json!({"id": id, "task": "approve", "status": "done",
+                   "more": [{"task": "install", "status": "failed"}]}),
+        )
+        .unwrap();
+    assert_eq!(r["seq"], 1);
+    assert_eq!(r["more"][0]["seq"], 1);
+    // One task twice in a call would get one sequence number: refused, as
+    // is a bad name among the riders.
+    let e = n.refused(
+        "Org2MSP",
+        "report_task",
+        json!({"id": id, "task": "install", "status": "done",
+               "more": [{"task": "install", "status": "done"}]}),
+    );
+    assert_eq!(class(&e), "bad_argument");
+    assert!(e.to_string().contains("twice"), "{e}");
+    let e = n.refused(
+        "Org2MSP",
+        "report_task",
+        json!({"id": id, "task": "install", "status": "done",
+               "more": [{"task": "Bad!", "status": "done"}]}),
+    );
+    assert_eq!(class(&e), "bad_argument");
+    assert!(e.to_string().contains("more[0].task"), "{e}");
+}
+
+#[test]
 fn executor_claim_failover_and_commit() {
     let mut n = Net::founded();
     let id = approved(&mut n, deploy("ch1", "basic", "1.0"));
