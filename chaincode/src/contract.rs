@@ -1317,15 +1317,11 @@ impl<'a> Call<'a> {
                             format!("{org} is already a member of {ch}"),
                         ));
                     }
-                    if ch != &meta.ops_channel && !ops_members.contains(org) {
-                        return Err(ContractError::bad(
-                            "payload.org",
-                            format!(
-                                "{org} is not a member of the ops channel {}; add it there first",
-                                meta.ops_channel
-                            ),
-                        ));
-                    }
+                    // Not required to be on the ops channel yet: the
+                    // OrgAdds of every channel a new member joins are
+                    // filed together, and one for an application channel
+                    // is recorded committed only once the member is on the
+                    // ops channel (`report_committed`).
                 } else {
                     if !is_member {
                         return Err(ContractError::bad(
@@ -1972,6 +1968,7 @@ impl<'a> Call<'a> {
         validate::text("detail", &a.detail, validate::MAX_TEXT)?;
         let (mut p, mut exec) = self.executing(&a.id)?;
         self.require_eligible(&p, &exec, "report the commit of")?;
+        self.require_on_ops_first(&p)?;
         exec.committed = Some(ExecutionReport {
             by: self.me().to_string(),
             at: self.now,
@@ -1990,6 +1987,37 @@ impl<'a> Call<'a> {
             json!({ "executor": self.me() }),
         );
         Ok(json!({ "outcome": "committed", "id": p.id, "state": p.state }))
+    }
+
+    /// An application channel's member is a member of the ops channel,
+    /// where it votes: an OrgAdd of an application channel is recorded
+    /// committed (the registry lists the new member there) only once the
+    /// registry lists it on the ops channel.
+    fn require_on_ops_first(&self, p: &Proposal) -> Result<(), ContractError> {
+        if p.kind != Kind::OrgAdd {
+            return Ok(());
+        }
+        let meta = self.meta()?;
+        if p.target.channel == meta.ops_channel {
+            return Ok(());
+        }
+        let Some(org) = self.added_orgs(p)?.into_iter().next() else {
+            return Ok(());
+        };
+        let on_ops = self
+            .channel(&meta.ops_channel)?
+            .is_some_and(|e| e.members.contains(&org));
+        if on_ops {
+            return Ok(());
+        }
+        Err(ContractError::conflict(
+            format!("proposal {}", p.id),
+            p.state,
+            format!(
+                "{org} is not a member of the ops channel {} yet: report this OrgAdd committed once the ops channel's OrgAdd of {org} is",
+                meta.ops_channel
+            ),
+        ))
     }
 
     fn report_failed(&mut self, a: ReportFailedArgs) -> Result<Value, ContractError> {

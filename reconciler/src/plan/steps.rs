@@ -732,6 +732,9 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     }
     joins(spec, observed, me, input, &mut out);
     opssc_catch_up(spec, observed, input, &mut out);
+    // Approvals of committed definitions (a new member catching up): sent
+    // together after the loop, one ordered round for all of them.
+    let mut catch_up: Vec<Step> = Vec::new();
     for ((channel, name), cc) in &spec.chaincodes {
         // Chaincodes are read from this org's own peer: only on channels it
         // has joined.
@@ -763,8 +766,15 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
                     spec, observed, me, input, cc, package_id, p, &what, &mut out,
                 );
             }
-            None => heal(observed, cc, package_id, &what, &mut out),
+            None => catch_up.extend(heal(observed, cc, package_id, &what, &mut out)),
         }
+    }
+    for (i, mut step) in catch_up.into_iter().enumerate() {
+        if let Step::Approve { together, .. } = &mut step {
+            // Each approves another chaincode: other keys, no dependency.
+            *together = i > 0;
+        }
+        out.steps.push(step);
     }
     finish_committed(observed, me, &mut out);
     unplanned(observed, plan, me, input, &mut out);
@@ -827,20 +837,25 @@ fn config_steps(
         return;
     }
     let ops_channel = &spec.consortium.ops_channel;
-    // The contract admits a new member to an application channel only once
-    // it is a member of the ops channel (where it votes from then on).
-    if let (Kind::OrgAdd, Some(org)) = (p.kind, &p.org)
-        && channel != ops_channel
-        && !observed
-            .channels
-            .get(ops_channel)
-            .is_some_and(|c| c.members.contains_key(org))
-    {
-        return out.wait(
-            &what,
-            format!("waits until {org} is a member of the ops channel {ops_channel}"),
-        );
-    }
+    // A new member joins an application channel only once it is a member
+    // of the ops channel (where it votes from then on): the OrgAdds of
+    // every channel it joins are filed, voted and signed together, and an
+    // application channel's update is submitted once the ops channel's
+    // config lists it (the contract records it committed only then).
+    let after_ops = match (p.kind, &p.org) {
+        (Kind::OrgAdd, Some(org))
+            if channel != ops_channel
+                && !observed
+                    .channels
+                    .get(ops_channel)
+                    .is_some_and(|c| c.members.contains_key(org)) =>
+        {
+            Some(format!(
+                "submits the update once {org} is a member of the ops channel {ops_channel}"
+            ))
+        }
+        _ => None,
+    };
     // Removing a member is two-phase: what still needs it (a chaincode it
     // must endorse, an admin policy only it can satisfy) changes first.
     if let Some(risk) = blocking_risk(plan, p) {
@@ -893,7 +908,10 @@ fn config_steps(
             }
             ProposalState::Approved => {
                 sign_steps(me, mine, cu, &what, out);
-                submit_steps(observed, me, mine, cu, &what, out)
+                match after_ops {
+                    Some(why) => out.wait(&what, why),
+                    None => submit_steps(observed, me, mine, cu, &what, out),
+                }
             }
             ProposalState::Rejected => out.stall(
                 &what,
@@ -1924,20 +1942,24 @@ fn fail_if_uncommittable(
     });
 }
 
-/// No pending change: make sure this org runs the committed definition.
-fn heal(observed: &Observed, cc: &Chaincode, package_id: &str, what: &str, out: &mut Steps) {
+/// No pending change: make sure this org runs the committed definition
+/// (the installs are planned here, the approval is returned: the caller
+/// sends the approvals of all chaincodes together).
+fn heal(
+    observed: &Observed,
+    cc: &Chaincode,
+    package_id: &str,
+    what: &str,
+    out: &mut Steps,
+) -> Option<Step> {
     let key = Observed::chaincode_key(&cc.channel, &cc.name);
-    let Some(c) = observed.chaincodes.get(&key) else {
-        return;
-    };
+    let c = observed.chaincodes.get(&key)?;
     if c.version != cc.version {
-        return;
+        return None;
     }
     installs(observed, cc, package_id, None, what, out);
-    if !approved(observed, cc, package_id, c.sequence) {
-        out.steps
-            .push(approve_step(cc, package_id, c.sequence, what));
-    }
+    (!approved(observed, cc, package_id, c.sequence))
+        .then(|| approve_step(cc, package_id, c.sequence, what))
 }
 
 /// An approved chaincode proposal whose definition is already on the chain
