@@ -142,6 +142,23 @@ pub struct ReportTaskArgs {
     /// Optional; when given it must be the caller's own MSP.
     #[serde(default)]
     pub org: Option<String>,
+    /// More of the caller's tasks on the same proposal, recorded in the
+    /// same transaction: an agent reports its install and its approval
+    /// together, one ordered round instead of two (and no conflict between
+    /// two reports of its own, which read the same task range). Each task
+    /// name at most once per call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<TaskLine>,
+}
+
+/// One more task of a [`ReportTaskArgs`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskLine {
+    pub task: String,
+    pub status: TaskStatus,
+    #[serde(default)]
+    pub detail: String,
 }
 
 /// `report_committed`.

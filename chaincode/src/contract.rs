@@ -1332,15 +1332,11 @@ impl<'a> Call<'a> {
                             format!("{org} is already a member of {ch}"),
                         ));
                     }
-                    if ch != &meta.ops_channel && !ops_members.contains(org) {
-                        return Err(ContractError::bad(
-                            "payload.org",
-                            format!(
-                                "{org} is not a member of the ops channel {}; add it there first",
-                                meta.ops_channel
-                            ),
-                        ));
-                    }
+                    // Not required to be on the ops channel yet: the
+                    // OrgAdds of every channel a new member joins are
+                    // filed together, and one for an application channel
+                    // is recorded committed only once the member is on the
+                    // ops channel (`report_committed`).
                 } else {
                     if !is_member {
                         return Err(ContractError::bad(
@@ -1817,8 +1813,34 @@ impl<'a> Call<'a> {
     // ------------------------------------------------------------ execution
 
     fn report_task(&mut self, a: ReportTaskArgs) -> Result<Value, ContractError> {
-        validate::task_name("task", &a.task)?;
-        validate::text("detail", &a.detail, validate::MAX_TEXT)?;
+        // The first task and the ones riding along with it, each checked
+        // alike.
+        let mut lines = vec![(a.task.clone(), a.status, a.detail.clone())];
+        lines.extend(
+            a.more
+                .iter()
+                .map(|t| (t.task.clone(), t.status, t.detail.clone())),
+        );
+        for (i, (task, _, detail)) in lines.iter().enumerate() {
+            let (tf, df) = if i == 0 {
+                ("task".to_string(), "detail".to_string())
+            } else {
+                (
+                    format!("more[{}].task", i - 1),
+                    format!("more[{}].detail", i - 1),
+                )
+            };
+            validate::task_name(&tf, task)?;
+            validate::text(&df, detail, validate::MAX_TEXT)?;
+            // A range read does not see the transaction's own writes: two
+            // reports of one task here would get the same sequence number.
+            if lines[..i].iter().any(|(t, _, _)| t == task) {
+                return Err(ContractError::bad(
+                    tf,
+                    format!("task {task} is reported twice in one call; report it once"),
+                ));
+            }
+        }
         if let Some(org) = &a.org {
             validate::msp_id("org", org)?;
             if org != self.me() {
@@ -1859,43 +1881,54 @@ impl<'a> Call<'a> {
             .range(&all, &prefix_end(&all), MAX_TASKS_PER_ORG)
             .map_err(ContractError::State)?
             .len();
-        let prefix = keys::task_prefix_org_task(&p.id, self.me(), &a.task);
-        let seq = self
-            .tx
-            .range(&prefix, &prefix_end(&prefix), MAX_TASK_REPORTS)
-            .map_err(ContractError::State)?
-            .len() as u32;
-        if seq as usize >= MAX_TASK_REPORTS || total >= MAX_TASKS_PER_ORG {
-            return Err(ContractError::conflict(
-                format!("the task history of {} on proposal {}", self.me(), p.id),
-                "full",
-                format!(
-                    "it holds {seq} reports of {} and {total} in all (at most {MAX_TASK_REPORTS} per task and {MAX_TASKS_PER_ORG} in all)",
-                    a.task
-                ),
-            ));
+        let mut entries = Vec::with_capacity(lines.len());
+        for (task, status, detail) in lines {
+            let prefix = keys::task_prefix_org_task(&p.id, self.me(), &task);
+            let seq = self
+                .tx
+                .range(&prefix, &prefix_end(&prefix), MAX_TASK_REPORTS)
+                .map_err(ContractError::State)?
+                .len() as u32;
+            if seq as usize >= MAX_TASK_REPORTS || total + entries.len() >= MAX_TASKS_PER_ORG {
+                return Err(ContractError::conflict(
+                    format!("the task history of {} on proposal {}", self.me(), p.id),
+                    "full",
+                    format!(
+                        "it holds {seq} reports of {task} and {total} in all (at most {MAX_TASK_REPORTS} per task and {MAX_TASKS_PER_ORG} in all)"
+                    ),
+                ));
+            }
+            entries.push(TaskEntry {
+                proposal_id: p.id.clone(),
+                org: self.me().to_string(),
+                task,
+                seq,
+                status,
+                detail,
+                at: self.now,
+                tx_id: self.ctx.tx_id.clone(),
+                actor: self.actor.clone(),
+            });
         }
-        let entry = TaskEntry {
-            proposal_id: p.id.clone(),
-            org: self.me().to_string(),
-            task: a.task.clone(),
-            seq,
-            status: a.status,
-            detail: a.detail,
-            at: self.now,
-            tx_id: self.ctx.tx_id.clone(),
-            actor: self.actor.clone(),
-        };
-        self.put_json(keys::task(&p.id, self.me(), &a.task, seq), &entry);
-        self.emit(
-            "TaskReported",
-            Some(&p),
-            &[],
-            json!({ "org": entry.org, "task": entry.task, "seq": seq, "status": entry.status }),
-        );
-        Ok(
-            json!({ "outcome": "task_recorded", "id": p.id, "state": p.state, "task": entry.task, "seq": seq }),
-        )
+        for e in &entries {
+            self.put_json(keys::task(&p.id, self.me(), &e.task, e.seq), e);
+        }
+        // One event per transaction: the first task, the others listed.
+        let first = &entries[0];
+        let more: Vec<Value> = entries[1..]
+            .iter()
+            .map(|e| json!({ "task": e.task, "seq": e.seq, "status": e.status }))
+            .collect();
+        let mut detail = json!({ "org": first.org, "task": first.task, "seq": first.seq, "status": first.status });
+        if !more.is_empty() {
+            detail["more"] = Value::Array(more.clone());
+        }
+        self.emit("TaskReported", Some(&p), &[], detail);
+        let mut out = json!({ "outcome": "task_recorded", "id": p.id, "state": p.state, "task": first.task, "seq": first.seq });
+        if !more.is_empty() {
+            out["more"] = Value::Array(more);
+        }
+        Ok(out)
     }
 
     /// Organizations a proposal brings into its channel (they report tasks
@@ -1992,6 +2025,7 @@ impl<'a> Call<'a> {
         validate::text("detail", &a.detail, validate::MAX_TEXT)?;
         let (mut p, mut exec) = self.executing(&a.id)?;
         self.require_eligible(&p, &exec, "report the commit of")?;
+        self.require_on_ops_first(&p)?;
         exec.committed = Some(ExecutionReport {
             by: self.me().to_string(),
             at: self.now,
@@ -2010,6 +2044,37 @@ impl<'a> Call<'a> {
             json!({ "executor": self.me() }),
         );
         Ok(json!({ "outcome": "committed", "id": p.id, "state": p.state }))
+    }
+
+    /// An application channel's member is a member of the ops channel,
+    /// where it votes: an OrgAdd of an application channel is recorded
+    /// committed (the registry lists the new member there) only once the
+    /// registry lists it on the ops channel.
+    fn require_on_ops_first(&self, p: &Proposal) -> Result<(), ContractError> {
+        if p.kind != Kind::OrgAdd {
+            return Ok(());
+        }
+        let meta = self.meta()?;
+        if p.target.channel == meta.ops_channel {
+            return Ok(());
+        }
+        let Some(org) = self.added_orgs(p)?.into_iter().next() else {
+            return Ok(());
+        };
+        let on_ops = self
+            .channel(&meta.ops_channel)?
+            .is_some_and(|e| e.members.contains(&org));
+        if on_ops {
+            return Ok(());
+        }
+        Err(ContractError::conflict(
+            format!("proposal {}", p.id),
+            p.state,
+            format!(
+                "{org} is not a member of the ops channel {} yet: report this OrgAdd committed once the ops channel's OrgAdd of {org} is",
+                meta.ops_channel
+            ),
+        ))
     }
 
     fn report_failed(&mut self, a: ReportFailedArgs) -> Result<Value, ContractError> {

@@ -44,7 +44,7 @@
 //! | `tally` | `{id, counted?: [msp]}` | any admin | decides when the votes decide (every vote, or only the `counted` organizations' and the caller's, as for `vote`); otherwise `outcome: pending`, no write |
 //! | `expire` | `{id}` | the electorate, once the caller's clock is past the deadline | records the caller's expiry attestation (`outcome: attested`, event `ExpiryAttested`); the proposal expires when `n − quorum + 1` members attested and the votes do not decide it |
 //! | `withdraw` | `{id, reason?}` | the proposer, before a decision, while no other organization backs it (filed it too or approved it) | → `withdrawn` |
-//! | `report_task` | `{id, task, status: done\|failed, detail?, org?}` | each org for itself (electorate, or an org the proposal adds), once approved | appends `task~<id>~<msp>~<task>~<seq>` (at most 100 per task, 1000 per org and proposal); event `TaskReported` |
+//! | `report_task` | `{id, task, status: done\|failed, detail?, org?, more?: [{task, status, detail?}]}` | each org for itself (electorate, or an org the proposal adds), once approved | appends `task~<id>~<msp>~<task>~<seq>` for the task and each of `more` (each task once per call; at most 100 per task, 1000 per org and proposal); one event `TaskReported` (the others in `detail.more`) |
 //! | `claim_execution` | `{id}` | the eligible executor, until the claim window closes | takes the shared step for `executor_timeout_secs`; event `ExecutionClaimed` |
 //! | `report_committed` | `{id, detail?}` | the eligible executor | → `committed`, applies registry changes; event `ProposalCommitted` |
 //! | `report_failed` | `{id, error}` | the eligible executor | → `failed` with the error recorded; event `ProposalFailed` |

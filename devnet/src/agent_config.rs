@@ -61,6 +61,7 @@ pub fn agent_configs(plan: &NetworkPlan, root: &Path) -> Vec<(PathBuf, AgentConf
         git_credentials: Vec::new(),
         notifications: Vec::new(),
         push_webhook: None,
+        turn_grace_ms: None,
     };
     let mut out = Vec::new();
     for org in &plan.orgs {

@@ -78,7 +78,25 @@ pub struct AgentConfig {
     /// the next poll.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_webhook: Option<PushWebhookConfig>,
+    /// How long (milliseconds) each organization in the turn order gets to
+    /// take a step every member would take alike (file a change, tally
+    /// votes cast together) before the next one takes it itself. Default
+    /// 3000. One organization acts so that the others' identical
+    /// transactions do not conflict with its own; a silent organization
+    /// delays a change by this much, once. Every member should configure
+    /// the same value (a shorter one than the others' makes its agent act
+    /// early and conflict). 0: every member at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn_grace_ms: Option<u64>,
 }
+
+/// [`AgentConfig::turn_grace_ms`] when not given.
+pub const DEFAULT_TURN_GRACE_MS: u64 = 3_000;
+
+/// The longest [`AgentConfig::turn_grace_ms`] accepted: longer than any
+/// ordered round, short enough that a silent member cannot hold a change
+/// for long.
+pub const MAX_TURN_GRACE_MS: u64 = 600_000;
 
 /// One webhook receiver: where to POST, in which format, for which events.
 /// Example: `{url: "https://hooks.slack.com/services/...", format: slack,
@@ -428,6 +446,14 @@ impl AgentConfig {
                     .into(),
             );
         }
+        if let Some(ms) = self.turn_grace_ms
+            && ms > MAX_TURN_GRACE_MS
+        {
+            return Err(format!(
+                "turnGraceMs {ms} is longer than {MAX_TURN_GRACE_MS} (10 minutes) (hint: a few ordered \
+                 rounds, e.g. 3000; every member configures the same value)"
+            ));
+        }
         for (i, rule) in self.auto_approve.iter().enumerate() {
             if rule.kinds.is_empty() {
                 return Err(format!(
@@ -477,6 +503,11 @@ impl AgentConfig {
             }
         }
         Ok(())
+    }
+
+    /// [`AgentConfig::turn_grace_ms`], or its default.
+    pub fn turn_grace_ms(&self) -> u64 {
+        self.turn_grace_ms.unwrap_or(DEFAULT_TURN_GRACE_MS)
     }
 
     /// Serializes to YAML (what `opssc dev` writes for each organization).
@@ -568,6 +599,16 @@ mod tests {
             }
             c
         })
+    }
+
+    #[test]
+    fn the_turn_grace_defaults_and_is_bounded() {
+        assert_eq!(load("").unwrap().turn_grace_ms(), DEFAULT_TURN_GRACE_MS);
+        assert_eq!(load("turnGraceMs: 800\n").unwrap().turn_grace_ms(), 800);
+        assert_eq!(load("turnGraceMs: 0\n").unwrap().turn_grace_ms(), 0);
+        let e = load("turnGraceMs: 600001\n").unwrap_err();
+        assert!(e.contains("turnGraceMs 600001"), "{e}");
+        assert!(load("turnGraceMs: fast\n").is_err());
     }
 
     #[test]

@@ -10,10 +10,15 @@
 //! `install` task (compiled here to learn why: Fabric only says "external
 //! builder failed"); a [`Step::Commit`] that Fabric refuses is recorded as
 //! the proposal's failure unless the definition is committed meanwhile.
+//!
+//! The steps of one of the plan's rounds ([`crate::plan::steps::rounds`]:
+//! a vote and the approval marked to ride along with it, votes on several
+//! proposals, ...) are sent at once, so their transactions share one
+//! ordered round; their outcomes are then handled in plan order.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use opssc_chaincode::api::{ProposeArgs, ReportTaskArgs, SignArgs, VoteArgs};
+use opssc_chaincode::api::{ProposeArgs, ReportTaskArgs, SignArgs, TaskLine, VoteArgs};
 use opssc_chaincode::model::{SpecRef, TaskStatus};
 use opssc_fabric::lifecycle;
 
@@ -54,34 +59,47 @@ pub async fn execute(
     // Subjects whose later steps are skipped.
     let mut failed: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::with_capacity(steps.len());
-    for step in steps {
-        if failed.contains(step.what()) {
-            out.push(Outcome::Skipped);
-            continue;
+    // The plan's rounds: the calls of one are in flight at once.
+    for round in crate::plan::steps::rounds(steps) {
+        let group = &steps[round];
+        let skip = &failed;
+        let outcomes = futures::future::join_all(group.iter().map(|step| async move {
+            if skip.contains(step.what()) {
+                return Outcome::Skipped;
+            }
+            match run(ctx, at, built, step).await {
+                Ok(o) => o,
+                Err(e) => Outcome::Failed(e),
+            }
+        }))
+        .await;
+        for (step, outcome) in group.iter().zip(outcomes) {
+            handle(step, &outcome, &mut failed, report);
+            out.push(outcome);
         }
-        let outcome = match run(ctx, at, built, step).await {
-            Ok(o) => o,
-            Err(e) => Outcome::Failed(e),
-        };
-        match &outcome {
-            Outcome::Done(text) => report.actions.push(text.clone()),
-            Outcome::Finished(text) => {
-                failed.insert(step.what().to_string());
-                report.actions.push(text.clone());
-            }
-            Outcome::Stalled(text) => {
-                failed.insert(step.what().to_string());
-                report.stalled.push(text.clone());
-            }
-            Outcome::Failed(e) => {
-                failed.insert(step.what().to_string());
-                report.fail(step.what(), e);
-            }
-            Outcome::Skipped => {}
-        }
-        out.push(outcome);
     }
     out
+}
+
+/// Records `outcome` of `step` in `report`, and its subject as failed when
+/// the later steps of it must be skipped.
+fn handle(step: &Step, outcome: &Outcome, failed: &mut BTreeSet<String>, report: &mut PassReport) {
+    match outcome {
+        Outcome::Done(text) => report.actions.push(text.clone()),
+        Outcome::Finished(text) => {
+            failed.insert(step.what().to_string());
+            report.actions.push(text.clone());
+        }
+        Outcome::Stalled(text) => {
+            failed.insert(step.what().to_string());
+            report.stalled.push(text.clone());
+        }
+        Outcome::Failed(e) => {
+            failed.insert(step.what().to_string());
+            report.fail(step.what(), e);
+        }
+        Outcome::Skipped => {}
+    }
 }
 
 fn chaincode<'a>(at: &'a SpecAt, channel: &str, name: &str) -> Result<&'a opssc_schema::Chaincode> {
@@ -296,12 +314,12 @@ async fn run(
             }
         }
         Step::Approve {
-            what: _,
             channel,
             chaincode: name,
             version,
             sequence,
             package_id,
+            ..
         } => {
             // A chaincode of the spec gets the spec's definition; the OpsSC
             // itself (not in the spec) the one committed on the ops channel.
@@ -338,6 +356,8 @@ async fn run(
             task,
             status,
             detail,
+            more,
+            ..
         } => {
             ops.report_task(&ReportTaskArgs {
                 id: proposal_id.clone(),
@@ -345,16 +365,32 @@ async fn run(
                 status: *status,
                 detail: detail.clone(),
                 org: None,
+                more: more
+                    .iter()
+                    .map(|t| TaskLine {
+                        task: t.task.as_str().into(),
+                        status: t.status,
+                        detail: t.detail.clone(),
+                    })
+                    .collect(),
             })
             .await?;
+            let named = |task: Task, status: TaskStatus| {
+                format!(
+                    "{}{}",
+                    task.as_str(),
+                    if status == TaskStatus::Failed {
+                        " failed"
+                    } else {
+                        ""
+                    }
+                )
+            };
+            let mut tasks = vec![named(*task, *status)];
+            tasks.extend(more.iter().map(|t| named(t.task, t.status)));
             Outcome::Done(format!(
-                "{what}: reported task {}{} on {}",
-                task.as_str(),
-                if *status == TaskStatus::Failed {
-                    " failed"
-                } else {
-                    ""
-                },
+                "{what}: reported task {} on {}",
+                tasks.join(", "),
                 short_id(proposal_id)
             ))
         }
@@ -468,6 +504,7 @@ async fn install_failed(
         status: TaskStatus::Failed,
         detail: format!("{head}{errors}"),
         org: None,
+        more: Vec::new(),
     })
     .await?;
     Ok(Outcome::Stalled(format!(

@@ -223,7 +223,7 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
                 Default::default()
             }),
         waited_ms: ctx.waited_ms(),
-        turn_grace_ms: crate::plan::steps::DEFAULT_TURN_GRACE_MS,
+        turn_grace_ms: ctx.config.turn_grace_ms(),
     };
     // Channel changes (membership first: a channel change may be what a
     // chaincode waits for), joins, chaincodes and unplanned proposals: the

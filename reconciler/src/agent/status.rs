@@ -355,7 +355,7 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
         ops_package: super::channel_changes::opssc_package(ctx, at, &observed)?.map(|(p, _)| p),
         // A view: nothing waited yet.
         waited_ms: Default::default(),
-        turn_grace_ms: crate::plan::steps::DEFAULT_TURN_GRACE_MS,
+        turn_grace_ms: ctx.config.turn_grace_ms(),
     };
     let steps = crate::plan::steps::steps(&at.spec, &observed, &plan, &input);
     let mut unplanned: Vec<String> = Vec::new();

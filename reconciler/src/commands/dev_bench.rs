@@ -143,9 +143,11 @@ pub fn add_org_rounds() -> Vec<Round> {
 }
 
 /// The rounds this agent takes today (for the reading, not the bound):
-/// propose, vote ∥, tally, approve ∥ with the install report, the approval
-/// report, commit.
-pub const AGENT_ROUNDS_TODAY: usize = 6;
+/// propose, vote ∥ each organization's own approval, tally (votes cast
+/// together do not see each other, so none decides), commit with the
+/// reports riding along. The tally would merge into the commit only if the
+/// commit did not wait for the OpsSC's decision, which consent forbids.
+pub const AGENT_ROUNDS_TODAY: usize = 4;
 
 /// The rounds of the zero-delay script: each organization approves after
 /// the previous one (one admin, one terminal), then the commit.

@@ -19,6 +19,22 @@
 //! planned before the commit counts as given). If an earlier step of the
 //! same subject fails, the executor skips the later ones and the next pass
 //! plans again from a fresh observation.
+//!
+//! Fewer dependent ordered rounds (issue 19). A step the plan marks
+//! [`Step::together`] is sent with the step before it, in the same ordered
+//! round: an organization that votes approve on a chaincode change it
+//! computed itself approves its own definition in that round
+//! ([`early_approval_keeps_consent`] says when: only where Fabric's
+//! `LifecycleEndorsement` cannot be met by fewer organizations than the
+//! OpsSC quorum, so no definition can be committed before a quorum of
+//! organizations consented; the executor still commits only once the OpsSC
+//! decided); the executor commits as soon as the decision and the approvals
+//! are there, its install and approval reports riding along (one
+//! transaction for both, sent with the commit); a member catching up
+//! approves every committed chaincode at once. The OrgAdds of every channel
+//! a new organization joins are filed, voted and signed together; only an
+//! application channel's update waits for the ops channel's config to list
+//! the organization.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -94,9 +110,10 @@ pub struct PlanInput {
     pub turn_grace_ms: u64,
 }
 
-/// [`PlanInput::turn_grace_ms`] by default: a few ordered rounds, so an
-/// honest filer's transaction is seen before the next organization files.
-pub const DEFAULT_TURN_GRACE_MS: u64 = 3_000;
+/// [`PlanInput::turn_grace_ms`] by default (the agent configuration's
+/// `turnGraceMs`): a few ordered rounds, so an honest filer's transaction
+/// is seen before the next organization files.
+pub const DEFAULT_TURN_GRACE_MS: u64 = opssc_schema::local::DEFAULT_TURN_GRACE_MS;
 
 fn default_turn_grace_ms() -> u64 {
     DEFAULT_TURN_GRACE_MS
@@ -304,14 +321,24 @@ pub enum Step {
         version: String,
         sequence: u64,
         package_id: String,
+        /// Sent together with the step before it, in the same ordered
+        /// round ([`Step::together`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        together: bool,
     },
-    /// Report a task of this organization on a proposal.
+    /// Report a task of this organization on a proposal, and `more` of
+    /// them in the same transaction.
     ReportTask {
         what: String,
         proposal_id: String,
         task: Task,
         status: TaskStatus,
         detail: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        more: Vec<TaskReport>,
+        /// Sent together with the step before it ([`Step::together`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        together: bool,
     },
     /// Commit a chaincode definition, endorsed by the organizations that
     /// approved it. A commit Fabric refuses is recorded as the proposal's
@@ -339,7 +366,40 @@ pub enum Step {
     },
 }
 
+/// One more task of a [`Step::ReportTask`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskReport {
+    pub task: Task,
+    pub status: TaskStatus,
+    pub detail: String,
+}
+
 impl Step {
+    /// Whether the executor sends this step together with the step before
+    /// it (both in flight at once, so they share one ordered round): the
+    /// plan says so only where neither call depends on the other's effect
+    /// and their transactions touch different keys — an approval of this
+    /// organization's definition (`_lifecycle`, its own implicit
+    /// collection) next to its vote (the OpsSC) or to another chaincode's
+    /// approval, its task report (the OpsSC) next to the commit
+    /// (`_lifecycle`).
+    pub fn together(&self) -> bool {
+        matches!(
+            self,
+            Step::Approve { together: true, .. } | Step::ReportTask { together: true, .. }
+        )
+    }
+
+    /// The proposal a vote or a signature is given on: the OpsSC calls of
+    /// this organization that touch that proposal's keys only (its record,
+    /// its own vote or signature key, the votes it counts).
+    fn ballot(&self) -> Option<&str> {
+        match self {
+            Step::Vote { proposal_id, .. } | Step::Sign { proposal_id, .. } => Some(proposal_id),
+            _ => None,
+        }
+    }
+
     /// What the step is about (a chaincode `channel/name`, a proposal): the
     /// executor skips the later steps of a subject whose step failed.
     pub fn what(&self) -> &str {
@@ -358,6 +418,33 @@ impl Step {
             | Step::ReportFailed { what, .. } => what,
         }
     }
+}
+
+/// The steps of a pass as the executor sends them: each range is one
+/// ordered round's worth of calls in flight at once. A step joins the
+/// round before it when the plan marks it [`Step::together`], or when it is
+/// a vote or a signature on a proposal and so is every step of that round,
+/// each on another proposal (their transactions touch disjoint keys, so
+/// none waits for or conflicts with another: the OrgAdds of several
+/// channels are voted and signed in one round). Everything else waits for
+/// the round before it.
+pub fn rounds(steps: &[Step]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let joins = out.last().is_some_and(|r| {
+            step.together()
+                || step.ballot().is_some_and(|id| {
+                    steps[r.clone()]
+                        .iter()
+                        .all(|s| s.ballot().is_some_and(|other| other != id))
+                })
+        });
+        match out.last_mut() {
+            Some(r) if joins => r.end = i + 1,
+            _ => out.push(i..i + 1),
+        }
+    }
+    out
 }
 
 /// Why something the spec asks for does not happen in this pass.
@@ -483,6 +570,39 @@ pub fn tally_decides(
     electorate: usize,
 ) -> bool {
     approvals >= quorum || rejections > electorate.saturating_sub(quorum)
+}
+
+/// The fewest organizations whose approvals can satisfy `a`: a lower
+/// bound, the largest of its requirements' minimums (a set that meets
+/// every requirement meets the strictest). `None` when a requirement cannot
+/// be evaluated or met.
+pub fn fewest_approvers(a: &super::Approval) -> Option<usize> {
+    use super::approval::Need;
+    let mut fewest = 0;
+    for r in &a.requirements {
+        let n = match &r.need {
+            Need::Threshold { count, .. } => *count,
+            Need::AnyOf { sets } => sets.iter().map(Vec::len).min()?,
+            Need::Impossible { .. } | Need::Unevaluated { .. } => return None,
+        };
+        fewest = fewest.max(n);
+    }
+    Some(fewest)
+}
+
+/// Whether an organization that votes approve on a chaincode proposal may
+/// approve the definition for itself in the same round, before the OpsSC
+/// decides: only when no set of approvals smaller than the proposal's
+/// `quorum` can satisfy the channel's `LifecycleEndorsement`
+/// (`lifecycle`). Agents approve early only what their organization voted
+/// approve on (its consent), so Fabric can commit the definition only once
+/// at least a quorum of organizations consented — the votes that make the
+/// OpsSC decide it. A governance rule that raises the quorum above what
+/// Fabric needs (all members, 2f+1) makes this false: early approvals by a
+/// majority would let anyone commit what the OpsSC has not decided, so the
+/// agents then approve after the decision, as before.
+pub fn early_approval_keeps_consent(lifecycle: &super::Approval, quorum: usize) -> bool {
+    quorum > 0 && fewest_approvers(lifecycle).is_some_and(|n| n >= quorum)
 }
 
 /// How this organization votes on an open proposal that its plan contains.
@@ -612,6 +732,9 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     }
     joins(spec, observed, me, input, &mut out);
     opssc_catch_up(spec, observed, input, &mut out);
+    // Approvals of committed definitions (a new member catching up): sent
+    // together after the loop, one ordered round for all of them.
+    let mut catch_up: Vec<Step> = Vec::new();
     for ((channel, name), cc) in &spec.chaincodes {
         // Chaincodes are read from this org's own peer: only on channels it
         // has joined.
@@ -643,8 +766,15 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
                     spec, observed, me, input, cc, package_id, p, &what, &mut out,
                 );
             }
-            None => heal(observed, cc, package_id, &what, &mut out),
+            None => catch_up.extend(heal(observed, cc, package_id, &what, &mut out)),
         }
+    }
+    for (i, mut step) in catch_up.into_iter().enumerate() {
+        if let Step::Approve { together, .. } = &mut step {
+            // Each approves another chaincode: other keys, no dependency.
+            *together = i > 0;
+        }
+        out.steps.push(step);
     }
     finish_committed(observed, me, &mut out);
     unplanned(observed, plan, me, input, &mut out);
@@ -707,20 +837,25 @@ fn config_steps(
         return;
     }
     let ops_channel = &spec.consortium.ops_channel;
-    // The contract admits a new member to an application channel only once
-    // it is a member of the ops channel (where it votes from then on).
-    if let (Kind::OrgAdd, Some(org)) = (p.kind, &p.org)
-        && channel != ops_channel
-        && !observed
-            .channels
-            .get(ops_channel)
-            .is_some_and(|c| c.members.contains_key(org))
-    {
-        return out.wait(
-            &what,
-            format!("waits until {org} is a member of the ops channel {ops_channel}"),
-        );
-    }
+    // A new member joins an application channel only once it is a member
+    // of the ops channel (where it votes from then on): the OrgAdds of
+    // every channel it joins are filed, voted and signed together, and an
+    // application channel's update is submitted once the ops channel's
+    // config lists it (the contract records it committed only then).
+    let after_ops = match (p.kind, &p.org) {
+        (Kind::OrgAdd, Some(org))
+            if channel != ops_channel
+                && !observed
+                    .channels
+                    .get(ops_channel)
+                    .is_some_and(|c| c.members.contains_key(org)) =>
+        {
+            Some(format!(
+                "submits the update once {org} is a member of the ops channel {ops_channel}"
+            ))
+        }
+        _ => None,
+    };
     // Removing a member is two-phase: what still needs it (a chaincode it
     // must endorse, an admin policy only it can satisfy) changes first.
     if let Some(risk) = blocking_risk(plan, p) {
@@ -773,7 +908,10 @@ fn config_steps(
             }
             ProposalState::Approved => {
                 sign_steps(me, mine, cu, &what, out);
-                submit_steps(observed, me, mine, cu, &what, out)
+                match after_ops {
+                    Some(why) => out.wait(&what, why),
+                    None => submit_steps(observed, me, mine, cu, &what, out),
+                }
             }
             ProposalState::Rejected => out.stall(
                 &what,
@@ -1026,6 +1164,7 @@ fn opssc_catch_up(spec: &Spec, observed: &Observed, input: &PlanInput, out: &mut
             version: committed.version.clone(),
             sequence: committed.sequence,
             package_id: pkg.package_id.clone(),
+            together: false,
         });
     }
 }
@@ -1333,7 +1472,12 @@ fn chaincode_change(
         return out.wait(what, format!("proposal {} is not observed", short_id(&id)));
     };
     match on_chain.state {
-        ProposalState::Proposed => vote_steps(me, input, summary, &mine, what, out),
+        ProposalState::Proposed => {
+            vote_steps(me, input, summary, &mine, what, out);
+            approve_with_vote(
+                observed, me, cc, package_id, summary, &mine, sequence, what, out,
+            );
+        }
         ProposalState::Approved => execute_chaincode(
             observed, me, input, cc, package_id, summary, &mine, sequence, what, out,
         ),
@@ -1346,6 +1490,50 @@ fn chaincode_change(
         ),
         other => out.wait(what, format!("proposal {} is {other}", short_id(&id))),
     }
+}
+
+/// This organization's approval of its own definition in the round of its
+/// approving vote on open proposal `o` (the vote planned in this pass, or
+/// cast before), when that keeps the consent promise
+/// ([`early_approval_keeps_consent`]); its installs follow (a local call,
+/// no ordered round), so the peers have the package when the definition
+/// commits. The commit itself still waits for the OpsSC's decision.
+#[allow(clippy::too_many_arguments)]
+fn approve_with_vote(
+    observed: &Observed,
+    me: &str,
+    cc: &Chaincode,
+    package_id: &str,
+    o: &ProposalSummary,
+    mine: &Value,
+    sequence: u64,
+    what: &str,
+    out: &mut Steps,
+) {
+    let Some(open) = o.open.as_ref() else {
+        return;
+    };
+    let voting_now = out.steps.last().is_some_and(|s| {
+        matches!(s, Step::Vote { proposal_id, decision: Decision::Approve, .. } if *proposal_id == o.id)
+    });
+    let voted = o.votes.get(me) == Some(&Decision::Approve);
+    if !(voting_now || voted) || !same_change(&open.payload, mine) {
+        return;
+    }
+    let Some(needed) = lifecycle(observed, &cc.channel) else {
+        return;
+    };
+    if !early_approval_keeps_consent(&needed, o.quorum as usize) {
+        return;
+    }
+    if !approved(observed, cc, package_id, sequence) {
+        let mut step = approve_step(cc, package_id, sequence, what);
+        if let Step::Approve { together, .. } = &mut step {
+            *together = voting_now;
+        }
+        out.steps.push(step);
+    }
+    installs(observed, cc, package_id, None, what, out);
 }
 
 /// The vote and tally steps on open proposal `o` for this organization,
@@ -1509,6 +1697,7 @@ fn approve_step(cc: &Chaincode, package_id: &str, sequence: u64, what: &str) -> 
         version: cc.version.clone(),
         sequence,
         package_id: package_id.to_string(),
+        together: false,
     }
 }
 
@@ -1618,34 +1807,51 @@ fn execute_chaincode(
     } else {
         installs(observed, cc, package_id, None, what, out);
     }
+    // Approved in the vote round when that kept the consent promise;
+    // otherwise now (before the commit, which counts it as given).
+    if !approved(observed, cc, package_id, sequence) {
+        out.steps.push(approve_step(cc, package_id, sequence, what));
+    }
     let reported = |task: Task| {
         open.tasks
             .iter()
             .any(|t| t.org == me && t.task == task && t.status == TaskStatus::Done)
     };
+    // Both reports in one transaction: one ordered round, and no conflict
+    // between two reports of this organization.
+    let mut reports: Vec<TaskReport> = Vec::new();
     if !reported(Task::Install) {
-        out.steps.push(Step::ReportTask {
-            what: what.to_string(),
-            proposal_id: id.to_string(),
+        reports.push(TaskReport {
             task: Task::Install,
             status: TaskStatus::Done,
             detail: package_id.to_string(),
         });
     }
-    if !approved(observed, cc, package_id, sequence) {
-        out.steps.push(approve_step(cc, package_id, sequence, what));
-    }
     if !reported(Task::Approve) {
-        out.steps.push(Step::ReportTask {
-            what: what.to_string(),
-            proposal_id: id.to_string(),
+        reports.push(TaskReport {
             task: Task::Approve,
             status: TaskStatus::Done,
             detail: format!("sequence {sequence}"),
         });
     }
+    let report = |together: bool| {
+        let mut rest = reports.clone();
+        (!rest.is_empty()).then(|| {
+            let first = rest.remove(0);
+            Step::ReportTask {
+                what: what.to_string(),
+                proposal_id: id.to_string(),
+                task: first.task,
+                status: first.status,
+                detail: first.detail,
+                more: rest,
+                together,
+            }
+        })
+    };
     // The shared step.
     if !executor {
+        out.steps.extend(report(false));
         return out.wait_for_executor(open, what, &format!("commit sequence {sequence}"));
     }
     // This organization's approval is planned above (or given).
@@ -1657,6 +1863,7 @@ fn execute_chaincode(
         .collect();
     approvals.insert(me.to_string());
     let Some(needed) = lifecycle(observed, &cc.channel) else {
+        out.steps.extend(report(false));
         return out.wait(what, format!("channel {} is not observed", cc.channel));
     };
     let met = needed.satisfied_by(&approvals).unwrap_or_else(|| {
@@ -1664,6 +1871,7 @@ fn execute_chaincode(
         approvals.len() >= super::approval::majority(observed.channels[&cc.channel].members.len())
     });
     if !met {
+        out.steps.extend(report(false));
         return out.wait(
             what,
             format!(
@@ -1673,6 +1881,9 @@ fn execute_chaincode(
             ),
         );
     }
+    // The commit first, the reports riding along with it (another
+    // namespace, another round's worth of waiting saved): the lead time
+    // ends with the commit, not with the bookkeeping.
     out.steps.push(Step::Commit {
         what: what.to_string(),
         proposal_id: id.to_string(),
@@ -1682,6 +1893,7 @@ fn execute_chaincode(
         sequence,
         endorsers: approvals.into_iter().collect(),
     });
+    out.steps.extend(report(true));
     out.steps.push(Step::ReportCommitted {
         what: what.to_string(),
         proposal_id: id.to_string(),
@@ -1730,20 +1942,24 @@ fn fail_if_uncommittable(
     });
 }
 
-/// No pending change: make sure this org runs the committed definition.
-fn heal(observed: &Observed, cc: &Chaincode, package_id: &str, what: &str, out: &mut Steps) {
+/// No pending change: make sure this org runs the committed definition
+/// (the installs are planned here, the approval is returned: the caller
+/// sends the approvals of all chaincodes together).
+fn heal(
+    observed: &Observed,
+    cc: &Chaincode,
+    package_id: &str,
+    what: &str,
+    out: &mut Steps,
+) -> Option<Step> {
     let key = Observed::chaincode_key(&cc.channel, &cc.name);
-    let Some(c) = observed.chaincodes.get(&key) else {
-        return;
-    };
+    let c = observed.chaincodes.get(&key)?;
     if c.version != cc.version {
-        return;
+        return None;
     }
     installs(observed, cc, package_id, None, what, out);
-    if !approved(observed, cc, package_id, c.sequence) {
-        out.steps
-            .push(approve_step(cc, package_id, c.sequence, what));
-    }
+    (!approved(observed, cc, package_id, c.sequence))
+        .then(|| approve_step(cc, package_id, c.sequence, what))
 }
 
 /// An approved chaincode proposal whose definition is already on the chain
@@ -1845,10 +2061,16 @@ impl std::fmt::Display for Step {
                 version,
                 sequence,
                 package_id,
+                together,
                 ..
             } => write!(
                 f,
-                "{channel}/{chaincode}: approve {version} sequence {sequence} with {package_id}"
+                "{channel}/{chaincode}: approve {version} sequence {sequence} with {package_id}{}",
+                if *together {
+                    ", together with the step before"
+                } else {
+                    ""
+                }
             ),
             Step::ReportTask {
                 what,
@@ -1856,12 +2078,29 @@ impl std::fmt::Display for Step {
                 task,
                 status,
                 detail,
-            } => write!(
-                f,
-                "{what}: report task {} {status:?} on {} ({detail})",
-                task.as_str(),
-                short_id(proposal_id)
-            ),
+                more,
+                together,
+            } => {
+                write!(
+                    f,
+                    "{what}: report task {} {status:?} on {} ({detail})",
+                    task.as_str(),
+                    short_id(proposal_id)
+                )?;
+                for t in more {
+                    write!(
+                        f,
+                        ", task {} {:?} ({})",
+                        t.task.as_str(),
+                        t.status,
+                        t.detail
+                    )?;
+                }
+                if *together {
+                    write!(f, ", together with the step before")?;
+                }
+                Ok(())
+            }
             Step::Commit {
                 what,
                 sequence,
@@ -1946,6 +2185,97 @@ mod tests {
         // All of 3: one rejection decides.
         assert!(tally_decides(0, 1, 3, 3));
         assert!(!tally_decides(2, 0, 3, 3));
+    }
+
+    #[test]
+    fn independent_calls_share_a_round() {
+        let vote = |id: &str| Step::Vote {
+            what: "w".into(),
+            proposal_id: id.into(),
+            decision: Decision::Approve,
+            reason: String::new(),
+            counted: Vec::new(),
+            decides: false,
+        };
+        let sign = |id: &str| Step::Sign {
+            what: "w".into(),
+            proposal_id: id.into(),
+            config_update: String::new(),
+        };
+        let approve = |together: bool| Step::Approve {
+            what: "w".into(),
+            channel: "c".into(),
+            chaincode: "kv".into(),
+            version: "1".into(),
+            sequence: 1,
+            package_id: "p".into(),
+            together,
+        };
+        let tally = |id: &str| Step::Tally {
+            what: "w".into(),
+            proposal_id: id.into(),
+            counted: Vec::new(),
+        };
+        assert!(rounds(&[]).is_empty());
+        // Votes and signatures on three proposals: one round.
+        assert_eq!(rounds(&[vote("a"), vote("b"), sign("c")]), vec![0..3]);
+        // Twice the same proposal: its second call waits.
+        assert_eq!(rounds(&[vote("a"), sign("a")]), vec![0..1, 1..2]);
+        // A marked approval rides with the vote; an unmarked one waits.
+        assert_eq!(
+            rounds(&[vote("a"), approve(true), approve(false)]),
+            vec![0..2, 2..3]
+        );
+        // A tally is not a ballot: it waits, and nothing joins it but a
+        // marked step.
+        assert_eq!(
+            rounds(&[vote("a"), tally("b"), vote("c")]),
+            vec![0..1, 1..2, 2..3]
+        );
+        // A ballot never joins a round that holds something else.
+        assert_eq!(
+            rounds(&[vote("a"), approve(true), vote("b")]),
+            vec![0..2, 2..3]
+        );
+    }
+
+    #[test]
+    fn early_approval_only_where_fabric_needs_a_quorum_of_consents() {
+        use crate::plan::Approval;
+        use crate::plan::approval::{Need, Requirement};
+        let orgs: Vec<String> = ["A", "B", "C", "D"].iter().map(|s| s.to_string()).collect();
+        let req = |need: Need| Requirement {
+            label: "LifecycleEndorsement".into(),
+            policy: "/Channel/Application/LifecycleEndorsement".into(),
+            need,
+        };
+        let majority = Approval::single(req(Need::Threshold {
+            count: 3,
+            of: orgs.clone(),
+        }));
+        assert_eq!(fewest_approvers(&majority), Some(3));
+        // The governance quorum `policy` is Fabric's own: safe.
+        assert!(early_approval_keeps_consent(&majority, 3));
+        assert!(early_approval_keeps_consent(&majority, 2));
+        // Raised to all members: three early approvals would let anyone
+        // commit what the OpsSC (4 of 4) has not decided.
+        assert!(!early_approval_keeps_consent(&majority, 4));
+        // One organization alone can satisfy it: never early.
+        let any_of = Approval::single(req(Need::AnyOf {
+            sets: vec![vec!["A".into()], vec!["B".into(), "C".into()]],
+        }));
+        assert_eq!(fewest_approvers(&any_of), Some(1));
+        assert!(!early_approval_keeps_consent(&any_of, 2));
+        // Both requirements must be met: the stricter one bounds.
+        let both = Approval::all_of([&majority, &any_of]);
+        assert_eq!(fewest_approvers(&both), Some(3));
+        // What cannot be evaluated is not guessed.
+        let unknown = Approval::single(req(Need::Unevaluated {
+            reason: "too many".into(),
+        }));
+        assert_eq!(fewest_approvers(&unknown), None);
+        assert!(!early_approval_keeps_consent(&unknown, 1));
+        assert!(!early_approval_keeps_consent(&majority, 0));
     }
 
     #[test]
