@@ -165,11 +165,11 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     rounds.sort();
     let round = rounds[3].as_secs_f64();
     println!(
-        "FIGURE one ordered round (median of 7 sequential puts): {:.2} s; lower bounds: 2 rounds (approve, commit: the peer CLI's minimum) {:.1} s, 5 rounds (propose, vote, tally, approve, commit: OpsSC's minimum) {:.1} s, 6 rounds (this agent: propose, vote, tally, approve + install report, approve report, commit) {:.1} s",
+        "FIGURE one ordered round (median of 7 sequential puts): {:.2} s; lower bounds: 2 rounds (approve, commit: the peer CLI's minimum) {:.1} s, 3 rounds (propose, vote, commit: OpsSC's minimum) {:.1} s, 4 rounds (this agent: propose, vote + own approval, tally, commit + reports) {:.1} s",
         round,
         2.0 * round,
-        5.0 * round,
-        6.0 * round
+        3.0 * round,
+        4.0 * round
     );
 
     // 2. Upgrade.
