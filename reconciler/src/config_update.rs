@@ -272,9 +272,7 @@ mod tests {
     use prost::Message;
     use std::collections::BTreeSet;
 
-    fn pem(name: &str) -> String {
-        format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n")
-    }
+    use crate::test_fixtures::placeholder_pem as pem;
 
     /// The add-org example, with Org4's certificates committed.
     fn spec() -> Spec {

@@ -32,3 +32,5 @@ pub mod import;
 pub mod observe;
 pub mod plan;
 pub mod source;
+#[cfg(test)]
+mod test_fixtures;

@@ -353,31 +353,10 @@ async fn observe(
 mod tests {
     use super::*;
     use crate::observe::{ObservedOrg, converged};
-    use std::path::Path;
-
-    fn pem(name: &str) -> String {
-        format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n")
-    }
 
     /// The reference spec with certificates: the network an import describes.
     fn spec() -> Spec {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
-        let mut spec = opssc_schema::load_dir(&dir)
-            .spec
-            .expect("the reference spec validates");
-        for (id, org) in spec.organizations.iter_mut() {
-            org.msp = Some(opssc_schema::Msp {
-                ca_certs: vec![pem(&format!("ca.{id}"))],
-                intermediate_certs: Vec::new(),
-                tls_ca_certs: vec![pem(&format!("tlsca.{id}"))],
-                admin_certs: Vec::new(),
-                node_ous: true,
-            });
-            for o in &mut org.orderers {
-                o.tls_cert = Some(pem(&format!("tls.{}", o.name)));
-            }
-        }
-        spec
+        crate::test_fixtures::spec_with_certificates("network-spec")
     }
 
     /// A network built without opssc: every spec channel but the ops

@@ -698,29 +698,9 @@ pub async fn found(
 mod tests {
     use super::*;
 
-    fn pem(name: &str) -> String {
-        format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n")
-    }
-
     /// The add-org example, every organization's certificates committed.
     fn spec() -> Spec {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/add-org");
-        let mut spec = opssc_schema::load_dir(&dir)
-            .spec
-            .expect("the example validates");
-        for (id, org) in spec.organizations.iter_mut() {
-            org.msp = Some(opssc_schema::Msp {
-                ca_certs: vec![pem(&format!("ca.{id}"))],
-                intermediate_certs: Vec::new(),
-                tls_ca_certs: vec![pem(&format!("tlsca.{id}"))],
-                admin_certs: Vec::new(),
-                node_ous: true,
-            });
-            for o in &mut org.orderers {
-                o.tls_cert = Some(pem(&format!("tls.{}", o.name)));
-            }
-        }
-        spec
+        crate::test_fixtures::spec_with_certificates("examples/add-org")
     }
 
     #[test]

@@ -386,7 +386,7 @@ fn an_organization_without_anchor_peers_gets_a_marked_placeholder_peer() {
 }
 
 fn pem(name: &str) -> Vec<u8> {
-    format!("-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n").into_bytes()
+    crate::test_fixtures::placeholder_pem(name).into_bytes()
 }
 
 #[test]
