@@ -26,7 +26,6 @@ mod common;
 use common::run_opssc as opssc;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -167,47 +166,16 @@ fn found_by_agents(spec_dir: &Path) {
     ));
 
     // Every organization's `opssc found`, at once.
-    let t = Instant::now();
-    let children: Vec<_> = configs
-        .iter()
-        .map(|(msp, path)| {
-            let child = Command::new(env!("CARGO_BIN_EXE_opssc"))
-                .args(["found", "--spec", &repo_s, "--timeout", "240", "--config"])
-                .arg(path)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            (msp.clone(), child)
-        })
-        .collect();
-    let mut outputs = Vec::new();
-    for (msp, child) in children {
-        let out = child.wait_with_output().unwrap();
-        outputs.push((
-            msp,
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ));
-    }
-    eprintln!(
-        "FIGURE founding by {} concurrent `opssc found` processes: {:.1} s",
-        outputs.len(),
-        t.elapsed().as_secs_f64()
+    let outputs = common::opssc_concurrently(
+        "founding (`opssc found`)",
+        &configs,
+        &["found", "--spec", &repo_s, "--timeout", "240"],
     );
-    for (msp, code, out, err) in &outputs {
-        eprintln!("--- {msp} (exit {code})\n{out}{err}");
-    }
-    for (msp, code, out, err) in &outputs {
-        assert_eq!(*code, 0, "{msp}:\n{out}\n{err}");
-    }
     // Exactly one organization committed and one founded.
     let count = |what: &str| {
         outputs
             .iter()
-            .filter(|(_, _, out, _)| out.lines().any(|l| l.starts_with(&format!("done: {what}"))))
+            .filter(|(_, out)| out.lines().any(|l| l.starts_with(&format!("done: {what}"))))
             .count()
     };
     assert_eq!(count("committed opssc"), 1);

@@ -488,6 +488,60 @@ pub fn run_opssc(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs `opssc <args> --config <config>` for every `(msp, config)` at once,
+/// as each organization's admin would on its own machine; prints how long
+/// they took together (`FIGURE <what> by N concurrent processes`) and every
+/// output, and asserts that each exited 0. Their `(msp, stdout)`.
+pub fn opssc_concurrently(
+    what: &str,
+    configs: &[(String, PathBuf)],
+    args: &[&str],
+) -> Vec<(String, String)> {
+    let t = Instant::now();
+    let children: Vec<_> = configs
+        .iter()
+        .map(|(msp, path)| {
+            let child = Command::new(env!("CARGO_BIN_EXE_opssc"))
+                .args(args)
+                .arg("--config")
+                .arg(path)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run opssc");
+            (msp.clone(), child)
+        })
+        .collect();
+    let outputs: Vec<(String, i32, String, String)> = children
+        .into_iter()
+        .map(|(msp, child)| {
+            let out = child.wait_with_output().unwrap();
+            (
+                msp,
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .collect();
+    eprintln!(
+        "FIGURE {what} by {} concurrent processes: {:.1} s",
+        outputs.len(),
+        t.elapsed().as_secs_f64()
+    );
+    for (msp, code, out, err) in &outputs {
+        eprintln!("--- {msp} (exit {code})\n{out}{err}");
+    }
+    for (msp, code, out, err) in &outputs {
+        assert_eq!(*code, 0, "{msp}:\n{out}\n{err}");
+    }
+    outputs
+        .into_iter()
+        .map(|(msp, _, out, _)| (msp, out))
+        .collect()
+}
+
 /// A free port below the ephemeral range, so that a restarted agent can bind
 /// its listen address again (an outgoing connection may take an ephemeral
 /// port in the meantime).
