@@ -11,12 +11,19 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// A Fabric `major.minor` release line a network runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 pub enum FabricVersion {
     /// Fabric 2.5 (the devnet runs v2.5.9).
+    #[default]
+    #[serde(rename = "2.5")]
     V2_5,
     /// Fabric 3.1 (the devnet runs v3.1.5).
+    #[serde(rename = "3.1")]
     V3_1,
 }
 
