@@ -95,6 +95,14 @@ impl FabricVersion {
         }
     }
 
+    /// The oldest version whose channels may have the channel capability
+    /// `capability` (what a network that runs it is at least).
+    pub fn oldest_with_channel_capability(capability: &str) -> Option<FabricVersion> {
+        FabricVersion::ALL
+            .into_iter()
+            .find(|v| v.allows_channel_capability(capability))
+    }
+
     /// Whether the ordering service may run SmartBFT (`consensus: bft`).
     pub fn supports_bft(self) -> bool {
         self.is_v3()
@@ -132,6 +140,15 @@ mod tests {
         }
         assert!(!FabricVersion::V2_5.allows_channel_capability("V3_0"));
         assert!(FabricVersion::V3_1.allows_channel_capability("V2_0"));
+        assert_eq!(
+            FabricVersion::oldest_with_channel_capability("V3_0"),
+            Some(FabricVersion::V3_1)
+        );
+        assert_eq!(
+            FabricVersion::oldest_with_channel_capability("V2_0"),
+            Some(FabricVersion::V2_5)
+        );
+        assert_eq!(FabricVersion::oldest_with_channel_capability("V9_9"), None);
         assert!(!FabricVersion::V2_5.supports_bft());
         assert!(FabricVersion::V3_1.supports_bft());
     }
