@@ -614,7 +614,16 @@ fn build_from_source(
             failure,
         },
     })?;
-    install_built(pin.release, &out_dir, version_dir, &command_line)?;
+    install_built(
+        pin.release,
+        &out_dir,
+        version_dir,
+        &command_line,
+        |failure| DevnetError::FabricSourceBuild {
+            version: pin.release.into(),
+            failure,
+        },
+    )?;
     // The tree is only needed for the build (about 250 MB unpacked).
     let _ = fs::remove_dir_all(&src_dir);
     progress(&format!(
@@ -648,23 +657,21 @@ fn source_build_args(pin: &SourcePin, out_dir: &Path) -> Vec<std::ffi::OsString>
 }
 
 /// Moves the binaries built into `out_dir` to `version_dir/bin`, once all
-/// six are there.
+/// six are there (else the build's error, made by `failed`).
 fn install_built(
     release: &str,
     out_dir: &Path,
     version_dir: &Path,
     command_line: &str,
+    failed: impl FnOnce(CommandFailure) -> DevnetError,
 ) -> Result<()> {
     let built = FabricBinaries::in_dir(release, out_dir);
     if !built.all_present() {
-        return Err(DevnetError::FabricBuild {
-            version: release.to_string(),
-            failure: CommandFailure {
-                command: command_line.to_string(),
-                status: "succeeded but did not produce all six binaries".into(),
-                output: String::new(),
-            },
-        });
+        return Err(failed(CommandFailure {
+            command: command_line.to_string(),
+            status: "succeeded but did not produce all six binaries".into(),
+            output: String::new(),
+        }));
     }
     let bin_dir = version_dir.join("bin");
     if bin_dir.exists() {
@@ -763,7 +770,16 @@ fn build(
             failure,
         },
     })?;
-    install_built(&pinned.release, &out_dir, version_dir, &command_line)?;
+    install_built(
+        &pinned.release,
+        &out_dir,
+        version_dir,
+        &command_line,
+        |failure| DevnetError::FabricBuild {
+            version: pinned.release.clone(),
+            failure,
+        },
+    )?;
     let _ = fs::remove_dir_all(&module_dir);
     progress(&format!(
         "built Fabric {} in {} s",

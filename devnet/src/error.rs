@@ -44,7 +44,7 @@ pub enum DevnetError {
     },
 
     #[error(
-        "`go` was not found on PATH; opssc builds {building} from its Go module. \
+        "`go` was not found on PATH; opssc builds {building} with Go. \
          Install Go 1.26 or newer (https://go.dev/dl/) and run again"
     )]
     GoMissing {

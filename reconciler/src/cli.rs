@@ -426,8 +426,8 @@ pub enum VoteDecision {
 pub enum DevCommand {
     /// Start a Fabric network on this machine (no Docker) and leave it running.
     ///
-    /// Builds Fabric from its Go module the first time (cached under
-    /// ~/.cache/opssc/fabric), generates crypto material and starts the
+    /// Builds Fabric the first time (v2.5.9 from its Go module, v3.1.5 from
+    /// its source; cached under ~/.cache/opssc/fabric), generates crypto material and starts the
     /// orderers and peers the spec describes on free 127.0.0.1 ports. Then
     /// founds the consortium: a git spec repository in <state-dir>/spec-repo
     /// with each organization's certificates, endpoints and admin SSH key, one
