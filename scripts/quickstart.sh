@@ -21,8 +21,24 @@
 #    changes (`opssc status --watch --until-ready`) until every
 #    organization reports Ready;
 # 5. prints what to try next.
+#
+# `--fabric 3.1` (or OPSSC_FABRIC=3.1) runs Fabric v3.1.5 instead of the
+# spec's version: built once from its source (the archive OPSSC_FABRIC_SOURCE
+# names, else ../shared/fabric/fabric-3.1.5-src.tar.gz, else a clone of tag
+# v3.1.5), its checksum or commit checked against the pin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fabric="${OPSSC_FABRIC:-}"
+if [ "${1:-}" = --fabric ]; then
+  fabric="${2:-}"
+  [ -n "$fabric" ] || { echo "error: --fabric needs a version: 2.5 or 3.1"; exit 2; }
+  shift 2
+fi
+case "$fabric" in
+  ""|2.5|3.1) ;;
+  *) echo "error: unsupported Fabric version \"$fabric\": use 2.5 or 3.1"; exit 2 ;;
+esac
 
 # The binaries cargo builds (CARGO_TARGET_DIR when set, like cargo itself).
 bin_dir="${CARGO_TARGET_DIR:-./target}/debug"
@@ -60,8 +76,8 @@ if [ -f .opssc-dev/devnet.json ]; then
   exit 0
 fi
 
-step "starting the devnet for network-spec/ and founding the OpsSC (the first run builds Fabric: a few minutes)"
-"$opssc" dev up --spec network-spec
+step "starting the devnet for network-spec/${fabric:+ on Fabric $fabric} and founding the OpsSC (the first run builds Fabric: a few minutes)"
+"$opssc" dev up --spec network-spec ${fabric:+--fabric "$fabric"}
 
 step "starting one agent per peer organization"
 : > .opssc-dev/agents.pids

@@ -1,15 +1,26 @@
-//! The Fabric binaries: found in a per-user cache, or built from Fabric's Go module.
+//! The Fabric binaries: found in a per-user cache, or built there from source.
 //!
-//! The pinned version lives in one place, `devnet/fabric-build/go.mod` (with
-//! its `go.sum`), compiled into this crate. [`fabric_binaries`] returns the six
-//! binaries from `${XDG_CACHE_HOME:-~/.cache}/opssc/fabric/<release>/bin` when
-//! they are all there, and otherwise builds them with `go build` in a copy of
-//! that module. Key decision: the build runs with `-mod=readonly`, so every
-//! downloaded module is checked against the committed `go.sum`, and a file lock
-//! in the cache directory makes concurrent test binaries wait for one build
-//! instead of racing. [`go_tool`] builds other pinned Go tools (Helm for the
-//! chart tests) the same way into `opssc/tools/<name>/<version>/`, with
-//! `go install <package>@<version>`.
+//! Two release lines, two ways to get their source ([`fabric_binaries_for`]):
+//! - Fabric v2.5.9 from its Go module. The pin lives in one place,
+//!   `devnet/fabric-build/go.mod` (with its `go.sum`), compiled into this
+//!   crate; the build runs with `-mod=readonly`, so every downloaded module is
+//!   checked against the committed `go.sum`.
+//! - Fabric v3.1.5 from its source tree ([`FABRIC_3_1_5`]), because the Go
+//!   module proxy refuses every Fabric v3 commit. Fabric's repository vendors
+//!   its dependencies, so the tree builds offline (`-mod=vendor`,
+//!   `GOPROXY=off`). The tree comes from the archive named by
+//!   `OPSSC_FABRIC_SOURCE`, else from `../shared/fabric/` beside the
+//!   workspace, its sha256 checked against the pin before anything is
+//!   unpacked; on a machine with neither, from `git clone --depth 1 --branch
+//!   v3.1.5`, its HEAD checked against the pinned commit.
+//!
+//! Either way the six binaries land in
+//! `${XDG_CACHE_HOME:-~/.cache}/opssc/fabric/<release>-<commit prefix>/bin`
+//! ([`cache_key`]) and are rebuilt only when one is missing; a file lock in
+//! that directory makes concurrent test binaries wait for one build instead
+//! of racing. [`go_tool`] builds other pinned Go tools (Helm for the chart
+//! tests) the same way into `opssc/tools/<name>/<version>/`, with `go install
+//! <package>@<version>`.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
@@ -17,7 +28,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use opssc_schema::FabricVersion;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::{CommandFailure, DevnetError, Result};
 
@@ -276,14 +289,74 @@ fn go_tool_in(
     Ok(bin)
 }
 
-/// The pinned Fabric binaries: from the cache, or built into it first.
+/// The pinned Fabric 2.5 binaries: from the cache, or built into it first.
 ///
 /// `progress` receives one line per stage of a build (nothing when the cache
 /// is warm). Concurrent callers, in this or other processes, wait for one build.
 pub fn fabric_binaries(progress: &mut dyn FnMut(&str)) -> Result<FabricBinaries> {
-    let pinned = pinned_fabric()?;
-    let version_dir = cache_root().join(&pinned.release);
-    let bins = FabricBinaries::in_dir(&pinned.release, &version_dir.join("bin"));
+    fabric_binaries_for(FabricVersion::V2_5, progress)
+}
+
+/// The binaries of the release the devnet runs for `version`: v2.5.9 built
+/// from its Go module, v3.1.5 from its source tree; from the cache when
+/// they are all there.
+pub fn fabric_binaries_for(
+    version: FabricVersion,
+    progress: &mut dyn FnMut(&str),
+) -> Result<FabricBinaries> {
+    let go = GoCommand::default();
+    match version {
+        FabricVersion::V2_5 => {
+            let pinned = pinned_fabric()?;
+            cached_or_built(
+                &cache_root(),
+                &pinned.release,
+                &pinned.commit,
+                progress,
+                |dir, progress| build(&pinned, dir, &go, progress),
+            )
+        }
+        FabricVersion::V3_1 => {
+            let pin = FABRIC_3_1_5;
+            let origin = source_origin(
+                &pin,
+                std::env::var_os(SOURCE_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+                    .as_deref(),
+                &default_source_dir(),
+                &|p| p.exists(),
+            )?;
+            cached_or_built(
+                &cache_root(),
+                pin.release,
+                pin.commit,
+                progress,
+                |dir, progress| build_from_source(&pin, &origin, dir, &go, progress),
+            )
+        }
+    }
+}
+
+/// The cache directory name of a release: `v3.1.5-86c1172bec37`. The commit
+/// is part of it so that binaries of a tag that was moved, or of another
+/// pin, are never taken for the pinned ones.
+pub fn cache_key(release: &str, commit: &str) -> String {
+    format!("{release}-{}", &commit[..commit.len().min(12)])
+}
+
+/// The binaries in `<root>/<cache_key>/bin`, or `build` run there first
+/// (under the directory's lock, and only if they are still missing once the
+/// lock is held).
+fn cached_or_built(
+    root: &Path,
+    release: &str,
+    commit: &str,
+    progress: &mut dyn FnMut(&str),
+    build: impl FnOnce(&Path, &mut dyn FnMut(&str)) -> Result<()>,
+) -> Result<FabricBinaries> {
+    let version_dir = root.join(cache_key(release, commit));
+    let bins = FabricBinaries::in_dir(release, &version_dir.join("bin"));
     if bins.all_present() {
         return Ok(bins);
     }
@@ -292,8 +365,7 @@ pub fn fabric_binaries(progress: &mut dyn FnMut(&str)) -> Result<FabricBinaries>
     let lock = File::create(&lock_path).map_err(DevnetError::io("create", &lock_path))?;
     if lock.try_lock().is_err() {
         progress(&format!(
-            "waiting for another process building Fabric {} (lock {})",
-            pinned.release,
+            "waiting for another process building Fabric {release} (lock {})",
             lock_path.display()
         ));
         lock.lock().map_err(DevnetError::io("lock", &lock_path))?;
@@ -302,9 +374,310 @@ pub fn fabric_binaries(progress: &mut dyn FnMut(&str)) -> Result<FabricBinaries>
     if bins.all_present() {
         return Ok(bins);
     }
-    build(&pinned, &version_dir, &GoCommand::default(), progress)?;
+    build(&version_dir, progress)?;
     drop(lock);
     Ok(bins)
+}
+
+/// A Fabric release built from its source tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourcePin {
+    /// The release and the tag it is cut from, e.g. `v3.1.5`.
+    pub release: &'static str,
+    /// The full commit hash the tag points to.
+    pub commit: &'static str,
+    /// The archive's file name (a `git archive` of the tag).
+    pub archive: &'static str,
+    /// The archive's sha256, hex.
+    pub archive_sha256: &'static str,
+    /// The directory every path in the archive starts with.
+    pub prefix: &'static str,
+    /// Where the tag can be cloned from.
+    pub repository: &'static str,
+}
+
+/// Fabric v3.1.5 (see `../shared/fabric/README.md` for how the archive was made).
+pub const FABRIC_3_1_5: SourcePin = SourcePin {
+    release: "v3.1.5",
+    commit: "86c1172bec37e6590c6b1ae6f847833df48d65fc",
+    archive: "fabric-3.1.5-src.tar.gz",
+    archive_sha256: "3f2694ac9c9173902a990a27871a39bf099d2493f21339769d55727ed9ab6f25",
+    prefix: "fabric-3.1.5",
+    repository: "https://github.com/hyperledger/fabric",
+};
+
+/// The environment variable naming a Fabric source archive (or the
+/// directory holding it) to build Fabric 3 from.
+pub const SOURCE_ENV: &str = "OPSSC_FABRIC_SOURCE";
+
+/// `../shared/fabric` beside the workspace this crate was built in, where
+/// the project's machines and CI keep the source archive.
+pub fn default_source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fabric")
+}
+
+impl SourcePin {
+    /// The version Fabric reports (`peer version`), e.g. `3.1.5`.
+    pub fn version_number(&self) -> &'static str {
+        self.release.trim_start_matches('v')
+    }
+}
+
+/// Where a release's source tree comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceOrigin {
+    /// A `git archive` of the tag, checked against the pinned sha256.
+    Archive(PathBuf),
+    /// A shallow clone of the tag, checked against the pinned commit.
+    Clone { url: String, tag: String },
+}
+
+/// Decides where `pin`'s source comes from: the archive `env` names (a file,
+/// or a directory holding `pin.archive`; it must exist, since the user asked
+/// for it), else the archive in `default_dir` when it `exists`, else a clone.
+pub fn source_origin(
+    pin: &SourcePin,
+    env: Option<&Path>,
+    default_dir: &Path,
+    exists: &dyn Fn(&Path) -> bool,
+) -> Result<SourceOrigin> {
+    if let Some(path) = env {
+        let archive = if path.extension().is_some_and(|e| e == "gz") {
+            path.to_path_buf()
+        } else {
+            path.join(pin.archive)
+        };
+        if !exists(&archive) {
+            return Err(DevnetError::SourceMissing {
+                release: pin.release.into(),
+                archive: pin.archive.into(),
+                path: archive,
+            });
+        }
+        return Ok(SourceOrigin::Archive(archive));
+    }
+    let archive = default_dir.join(pin.archive);
+    if exists(&archive) {
+        return Ok(SourceOrigin::Archive(archive));
+    }
+    Ok(SourceOrigin::Clone {
+        url: pin.repository.into(),
+        tag: pin.release.into(),
+    })
+}
+
+/// The sha256 of a file, hex.
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).map_err(DevnetError::io("open", path))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut f, &mut hasher).map_err(DevnetError::io("read", path))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Refuses an archive whose sha256 is not the pinned one.
+fn check_archive(pin: &SourcePin, path: &Path) -> Result<()> {
+    let actual = sha256_file(path)?;
+    if actual != pin.archive_sha256 {
+        return Err(DevnetError::SourceChecksum {
+            release: pin.release.into(),
+            path: path.to_path_buf(),
+            expected: pin.archive_sha256.into(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses a clone whose HEAD is not the pinned commit.
+fn check_commit(pin: &SourcePin, url: &str, actual: &str) -> Result<()> {
+    if actual.trim() != pin.commit {
+        return Err(DevnetError::SourceCommit {
+            url: url.into(),
+            tag: pin.release.into(),
+            expected: pin.commit.into(),
+            actual: actual.trim().into(),
+        });
+    }
+    Ok(())
+}
+
+/// Puts `pin`'s source tree under `dest` (emptied first) and returns it.
+fn fetch_source(
+    pin: &SourcePin,
+    origin: &SourceOrigin,
+    dest: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<PathBuf> {
+    if dest.exists() {
+        fs::remove_dir_all(dest).map_err(DevnetError::io("remove", dest))?;
+    }
+    fs::create_dir_all(dest).map_err(DevnetError::io("create", dest))?;
+    match origin {
+        SourceOrigin::Archive(archive) => {
+            check_archive(pin, archive)?;
+            progress(&format!(
+                "unpacking {} (sha256 {}… as pinned) into {}",
+                archive.display(),
+                &pin.archive_sha256[..12],
+                dest.display()
+            ));
+            let f = File::open(archive).map_err(DevnetError::io("open", archive))?;
+            tar::Archive::new(flate2::read::GzDecoder::new(f))
+                .unpack(dest)
+                .map_err(DevnetError::io("unpack", archive))?;
+            let tree = dest.join(pin.prefix);
+            if !tree.join("go.mod").is_file() {
+                return Err(DevnetError::Output {
+                    what: format!("the archive {}", archive.display()),
+                    detail: format!("it has no {}/go.mod", pin.prefix),
+                });
+            }
+            Ok(tree)
+        }
+        SourceOrigin::Clone { url, tag } => {
+            let tree = dest.join(pin.prefix);
+            progress(&format!(
+                "no source archive: cloning {url} at tag {tag} into {}",
+                tree.display()
+            ));
+            crate::tools::Tool::new(Path::new("git"), "cloning the Fabric source")
+                .args(["clone", "--quiet", "--depth", "1", "--branch", tag, url])
+                .arg(&tree)
+                .run()?;
+            let head = crate::tools::Tool::new(Path::new("git"), "reading the clone's commit")
+                .arg("-C")
+                .arg(&tree)
+                .args(["rev-parse", "HEAD"])
+                .run()?;
+            check_commit(pin, url, &head.stdout)?;
+            Ok(tree)
+        }
+    }
+}
+
+/// Builds the six binaries of `pin` from its source into `version_dir/bin`.
+fn build_from_source(
+    pin: &SourcePin,
+    origin: &SourceOrigin,
+    version_dir: &Path,
+    go: &GoCommand,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let started = Instant::now();
+    let src_dir = version_dir.join("src");
+    let out_dir = version_dir.join("bin.partial");
+    let tree = fetch_source(pin, origin, &src_dir, progress)?;
+    if out_dir.exists() {
+        fs::remove_dir_all(&out_dir).map_err(DevnetError::io("remove", &out_dir))?;
+    }
+    fs::create_dir_all(&out_dir).map_err(DevnetError::io("create", &out_dir))?;
+    let args = source_build_args(pin, &out_dir);
+    let env = [
+        ("CGO_ENABLED", "0"),
+        ("GOFLAGS", "-mod=vendor"),
+        ("GOPROXY", "off"),
+    ];
+    let command_line = format!(
+        "cd {} && {} go {}",
+        tree.display(),
+        env.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        args.iter()
+            .map(|a| {
+                let a = a.to_string_lossy();
+                if a.contains(' ') {
+                    format!("\"{a}\"")
+                } else {
+                    a.into_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    progress(&format!(
+        "building Fabric {} (commit {}) from source into {}; this happens once and takes a few minutes",
+        pin.release,
+        &pin.commit[..12],
+        version_dir.join("bin").display()
+    ));
+    progress(&format!("running: {command_line}"));
+    run_go(go, &args, &tree, &env, &command_line, started, progress).map_err(|e| match e {
+        GoRunError::Missing(source) => DevnetError::GoMissing {
+            building: format!("Fabric {}", pin.release),
+            source,
+        },
+        GoRunError::Spawn(e) => e,
+        GoRunError::Failed(failure) => DevnetError::FabricSourceBuild {
+            version: pin.release.into(),
+            failure,
+        },
+    })?;
+    install_built(
+        pin.release,
+        &out_dir,
+        version_dir,
+        &command_line,
+        |failure| DevnetError::FabricSourceBuild {
+            version: pin.release.into(),
+            failure,
+        },
+    )?;
+    // The tree is only needed for the build (about 250 MB unpacked).
+    let _ = fs::remove_dir_all(&src_dir);
+    progress(&format!(
+        "built Fabric {} in {} s",
+        pin.release,
+        started.elapsed().as_secs()
+    ));
+    Ok(())
+}
+
+/// `go build` of the six commands of a source tree, into `out_dir`, with the
+/// version Fabric reports set as its Makefile does.
+fn source_build_args(pin: &SourcePin, out_dir: &Path) -> Vec<std::ffi::OsString> {
+    let mut out_arg = out_dir.as_os_str().to_os_string();
+    out_arg.push("/");
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "build".into(),
+        "-v".into(),
+        "-trimpath".into(),
+        "-ldflags".into(),
+        format!(
+            "-X github.com/hyperledger/fabric/common/metadata.Version={}",
+            pin.version_number()
+        )
+        .into(),
+        "-o".into(),
+        out_arg,
+    ];
+    args.extend(BINARIES.iter().map(|b| format!("./cmd/{b}").into()));
+    args
+}
+
+/// Moves the binaries built into `out_dir` to `version_dir/bin`, once all
+/// six are there (else the build's error, made by `failed`).
+fn install_built(
+    release: &str,
+    out_dir: &Path,
+    version_dir: &Path,
+    command_line: &str,
+    failed: impl FnOnce(CommandFailure) -> DevnetError,
+) -> Result<()> {
+    let built = FabricBinaries::in_dir(release, out_dir);
+    if !built.all_present() {
+        return Err(failed(CommandFailure {
+            command: command_line.to_string(),
+            status: "succeeded but did not produce all six binaries".into(),
+            output: String::new(),
+        }));
+    }
+    let bin_dir = version_dir.join("bin");
+    if bin_dir.exists() {
+        fs::remove_dir_all(&bin_dir).map_err(DevnetError::io("remove", &bin_dir))?;
+    }
+    fs::rename(out_dir, &bin_dir).map_err(DevnetError::io("rename", out_dir))
 }
 
 /// The `go` program and extra environment to build with (tests point these
@@ -397,21 +770,16 @@ fn build(
             failure,
         },
     })?;
-    let built = FabricBinaries::in_dir(&pinned.release, &out_dir);
-    if !built.all_present() {
-        return Err(DevnetError::FabricBuild {
+    install_built(
+        &pinned.release,
+        &out_dir,
+        version_dir,
+        &command_line,
+        |failure| DevnetError::FabricBuild {
             version: pinned.release.clone(),
-            failure: CommandFailure {
-                command: command_line,
-                status: "succeeded but did not produce all six binaries".into(),
-                output: String::new(),
-            },
-        });
-    }
-    if bin_dir.exists() {
-        fs::remove_dir_all(&bin_dir).map_err(DevnetError::io("remove", &bin_dir))?;
-    }
-    fs::rename(&out_dir, &bin_dir).map_err(DevnetError::io("rename", &out_dir))?;
+            failure,
+        },
+    )?;
     let _ = fs::remove_dir_all(&module_dir);
     progress(&format!(
         "built Fabric {} in {} s",
@@ -557,6 +925,176 @@ mod tests {
         assert!(err.contains("not the pseudo-version"), "{err}");
         let err = parse_go_mod("module x\n").unwrap_err().to_string();
         assert!(err.contains("fabric-release"), "{err}");
+    }
+
+    #[test]
+    fn fabric_3_pins_are_well_formed() {
+        let pin = FABRIC_3_1_5;
+        assert_eq!(pin.release, "v3.1.5");
+        assert_eq!(pin.version_number(), "3.1.5");
+        assert_eq!(pin.commit, "86c1172bec37e6590c6b1ae6f847833df48d65fc");
+        assert!(pin.commit.len() == 40 && pin.commit.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(pin.archive_sha256.len() == 64);
+        assert!(pin.archive_sha256.chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(pin.archive.starts_with(pin.prefix));
+    }
+
+    #[test]
+    fn cache_is_keyed_by_release_and_commit() {
+        assert_eq!(
+            cache_key(FABRIC_3_1_5.release, FABRIC_3_1_5.commit),
+            "v3.1.5-86c1172bec37"
+        );
+        let p = pinned_fabric().unwrap();
+        assert_eq!(cache_key(&p.release, &p.commit), "v2.5.9-7c3876255bf0");
+        // Another commit under the same tag is another directory.
+        assert_ne!(
+            cache_key("v3.1.5", "0000000000000000000000000000000000000000"),
+            cache_key(FABRIC_3_1_5.release, FABRIC_3_1_5.commit)
+        );
+    }
+
+    #[test]
+    fn source_comes_from_the_named_archive_the_shared_one_or_a_clone() {
+        let pin = FABRIC_3_1_5;
+        let shared = Path::new("/ws/../shared/fabric");
+        let archive = shared.join(pin.archive);
+        let only = |there: PathBuf| move |p: &Path| p == there;
+        // The shared archive when it is there, a clone of the tag otherwise.
+        assert_eq!(
+            source_origin(&pin, None, shared, &only(archive.clone())).unwrap(),
+            SourceOrigin::Archive(archive.clone())
+        );
+        assert_eq!(
+            source_origin(&pin, None, shared, &|_| false).unwrap(),
+            SourceOrigin::Clone {
+                url: "https://github.com/hyperledger/fabric".into(),
+                tag: "v3.1.5".into()
+            }
+        );
+        // OPSSC_FABRIC_SOURCE: an archive, or a directory holding it; never
+        // silently replaced by another source when it names nothing.
+        let mine = PathBuf::from("/src/my-fabric.tar.gz");
+        assert_eq!(
+            source_origin(&pin, Some(&mine), shared, &only(mine.clone())).unwrap(),
+            SourceOrigin::Archive(mine.clone())
+        );
+        let dir = PathBuf::from("/src");
+        assert_eq!(
+            source_origin(&pin, Some(&dir), shared, &only(dir.join(pin.archive))).unwrap(),
+            SourceOrigin::Archive(dir.join(pin.archive))
+        );
+        let err = source_origin(&pin, Some(&mine), shared, &only(archive)).unwrap_err();
+        assert!(matches!(err, DevnetError::SourceMissing { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("OPSSC_FABRIC_SOURCE names /src/my-fabric.tar.gz"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_archive_with_another_checksum_is_refused_before_unpacking() {
+        let tmp = tempfile::tempdir().unwrap();
+        let archive = tmp.path().join(FABRIC_3_1_5.archive);
+        fs::write(&archive, b"not fabric").unwrap();
+        let dest = tmp.path().join("src");
+        let err = fetch_source(
+            &FABRIC_3_1_5,
+            &SourceOrigin::Archive(archive.clone()),
+            &dest,
+            &mut |_| {},
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, DevnetError::SourceChecksum { .. }), "{text}");
+        // sha256("not fabric"), the pin, and what to do.
+        let actual = hex::encode(Sha256::digest(b"not fabric"));
+        assert!(text.contains(&format!("has sha256 {actual}")), "{text}");
+        assert!(text.contains(FABRIC_3_1_5.archive_sha256), "{text}");
+        assert!(text.contains("refusing to build from it"), "{text}");
+        assert!(
+            fs::read_dir(&dest).unwrap().next().is_none(),
+            "nothing unpacked"
+        );
+    }
+
+    #[test]
+    fn a_clone_at_another_commit_is_refused() {
+        let pin = FABRIC_3_1_5;
+        check_commit(&pin, pin.repository, &format!("{}\n", pin.commit)).unwrap();
+        let err = check_commit(
+            &pin,
+            pin.repository,
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("at tag v3.1.5 is at commit 0123456789ab"),
+            "{err}"
+        );
+        assert!(err.contains("not the pinned 86c1172bec37"), "{err}");
+    }
+
+    #[test]
+    fn source_build_is_offline_with_the_release_version() {
+        let args: Vec<String> = source_build_args(&FABRIC_3_1_5, Path::new("/c/bin.partial"))
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args[..7],
+            [
+                "build",
+                "-v",
+                "-trimpath",
+                "-ldflags",
+                "-X github.com/hyperledger/fabric/common/metadata.Version=3.1.5",
+                "-o",
+                "/c/bin.partial/"
+            ]
+        );
+        assert_eq!(args[7..], BINARIES.map(|b| format!("./cmd/{b}")));
+    }
+
+    #[test]
+    fn cached_binaries_are_not_rebuilt() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp
+            .path()
+            .join(cache_key("v3.1.5", FABRIC_3_1_5.commit))
+            .join("bin");
+        fs::create_dir_all(&bin).unwrap();
+        for b in BINARIES {
+            fs::write(bin.join(b), "#!/bin/sh\n").unwrap();
+            fs::set_permissions(bin.join(b), fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let got = cached_or_built(
+            tmp.path(),
+            "v3.1.5",
+            FABRIC_3_1_5.commit,
+            &mut |_| {},
+            |_, _| panic!("built although cached"),
+        )
+        .unwrap();
+        assert_eq!(got.peer, bin.join("peer"));
+        // One binary missing: built again.
+        fs::remove_file(bin.join("osnadmin")).unwrap();
+        let mut built = false;
+        let _ = cached_or_built(
+            tmp.path(),
+            "v3.1.5",
+            FABRIC_3_1_5.commit,
+            &mut |_| {},
+            |dir, _| {
+                built = true;
+                assert_eq!(dir, bin.parent().unwrap());
+                Ok(())
+            },
+        );
+        assert!(built);
     }
 
     #[test]

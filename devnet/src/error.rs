@@ -44,7 +44,7 @@ pub enum DevnetError {
     },
 
     #[error(
-        "`go` was not found on PATH; opssc builds {building} from its Go module. \
+        "`go` was not found on PATH; opssc builds {building} with Go. \
          Install Go 1.26 or newer (https://go.dev/dl/) and run again"
     )]
     GoMissing {
@@ -73,6 +73,52 @@ pub enum DevnetError {
         /// The tool and its version, e.g. `helm v4.3.2`.
         tool: String,
         failure: CommandFailure,
+    },
+
+    #[error(
+        "building Fabric {version} from source failed: {failure}\n\
+         hint: the build uses only the source tree's vendored modules (GOPROXY=off); check \
+         that the Go version is at least the one its go.mod names (`go version`)"
+    )]
+    FabricSourceBuild {
+        version: String,
+        failure: CommandFailure,
+    },
+
+    #[error(
+        "the Fabric source archive {} has sha256 {actual}, not the pinned {expected} of \
+         {release}; refusing to build from it. Put the archive of tag {release} there \
+         (see ../shared/fabric/README.md) or point OPSSC_FABRIC_SOURCE at one",
+        path.display()
+    )]
+    SourceChecksum {
+        release: String,
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "the clone of {url} at tag {tag} is at commit {actual}, not the pinned {expected}; \
+         refusing to build from it (the tag was moved?). Build from the archive instead: \
+         OPSSC_FABRIC_SOURCE=<path of the archive of commit {expected}>"
+    )]
+    SourceCommit {
+        url: String,
+        tag: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "OPSSC_FABRIC_SOURCE names {}, which does not exist; point it at the Fabric {release} \
+         source archive ({archive}) or at the directory holding it, or unset it",
+        path.display()
+    )]
+    SourceMissing {
+        release: String,
+        archive: String,
+        path: PathBuf,
     },
 
     #[error("the pinned Fabric build module devnet/fabric-build/go.mod is malformed: {0}")]

@@ -1,7 +1,8 @@
 //! A real Hyperledger Fabric network on this machine, with no Docker.
 //!
-//! Builds `peer`, `orderer` and the Fabric tools from Fabric's Go module pinned
-//! to one commit into a cache outside the repository ([`binaries`]), generates
+//! Builds `peer`, `orderer` and the Fabric tools of the topology's Fabric
+//! release (v2.5.9 from Fabric's Go module, v3.1.5 from its source tree, each
+//! pinned to one commit) into a cache outside the repository ([`binaries`]), generates
 //! crypto material with cryptogen, writes the project's own node configuration
 //! with free loopback ports ([`config`]), starts the processes and stops
 //! exactly the ones it started, by PID ([`process`]). Used by the tests
@@ -66,12 +67,16 @@ pub mod status;
 pub mod tools;
 pub mod topology;
 
-pub use binaries::{FabricBinaries, GoTool, PinnedFabric, fabric_binaries, go_tool, pinned_fabric};
+pub use binaries::{
+    FabricBinaries, GoTool, PinnedFabric, fabric_binaries, fabric_binaries_for, go_tool,
+    pinned_fabric,
+};
 pub use channels::peer_cli_env;
 pub use error::{CommandFailure, DevnetError};
 pub use founding::Founded;
 pub use handles::{ChannelHandle, OrdererHandle, OrdererOrgHandle, OrgHandle, PeerHandle};
 pub use network::{Devnet, DevnetOptions};
+pub use opssc_schema::FabricVersion;
 pub use spec_repo::{SpecRepo, commit_files, commit_signed};
 pub use status::{ChannelStatus, NetworkStatus, ProcessStatus, status};
 pub use topology::{ChannelDef, OrdererOrgDef, PeerOrgDef, Topology};

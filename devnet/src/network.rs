@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::agent_config::write_agent_configs;
-use crate::binaries::{FabricBinaries, fabric_binaries};
+use crate::binaries::{FabricBinaries, fabric_binaries_for};
 use crate::builders::{install_ccaas_builder, install_golang_builder};
 use crate::channels::{self, peer_cli_env};
 use crate::config::{core_yaml, crypto_config, orderer_yaml, write_yaml};
@@ -117,7 +117,7 @@ impl Devnet {
             }
         };
         let mut root = prepare_state_dir(opts.state_dir.as_deref(), &say)?;
-        let bin = fabric_binaries(&mut |m| say(m))?;
+        let bin = fabric_binaries_for(opts.topology.fabric, &mut |m| say(m))?;
         let mut attempt = 1;
         loop {
             let layout = Layout::new(&root);

@@ -211,6 +211,24 @@ pub fn admin_key(orgs_dir: &Path, msp_id: &str) -> Result<(PathBuf, PrivateKey)>
 /// Creates `<state>/spec-repo` from the spec in `spec_dir`, with every
 /// organization's certificates, endpoints and admin key, as one unsigned root
 /// commit on [`BRANCH`].
+/// `text` (a Consortium document) with its `fabricVersion` set to
+/// `version`, comments and layout kept.
+fn with_fabric_version(text: &str, version: opssc_schema::FabricVersion) -> String {
+    let mut out: String = text
+        .lines()
+        .map(|line| match line.split_once("fabricVersion:") {
+            Some((indent, _)) if indent.trim().is_empty() => {
+                format!("{indent}fabricVersion: \"{version}\"\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    if !text.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
 pub fn create_spec_repo(spec_dir: &Path, plan: &NetworkPlan, layout: &Layout) -> Result<SpecRepo> {
     let root = &layout.root;
     let repo_dir = root.join("spec-repo");
@@ -289,6 +307,12 @@ pub fn create_spec_repo(spec_dir: &Path, plan: &NetworkPlan, layout: &Layout) ->
                 detail: e.to_string(),
             })?;
         if !docs.iter().any(|d| d["kind"] == json!("Organization")) {
+            // The Fabric version is the one the devnet runs (`dev up --fabric`).
+            let text = if docs.iter().any(|d| d["kind"] == json!("Consortium")) {
+                with_fabric_version(&text, plan.topology.fabric)
+            } else {
+                text
+            };
             std::fs::write(&dst, &text).map_err(DevnetError::io("write", &dst))?;
             continue;
         }
@@ -306,6 +330,11 @@ pub fn create_spec_repo(spec_dir: &Path, plan: &NetworkPlan, layout: &Layout) ->
                             .to_string(),
                     );
                     fill_organization(doc, f)
+                }
+                _ if doc["kind"] == json!("Consortium") => {
+                    let mut doc = doc.clone();
+                    doc["spec"]["fabricVersion"] = json!(plan.topology.fabric.as_str());
+                    doc
                 }
                 _ => doc.clone(),
             };
@@ -448,6 +477,23 @@ pub fn commit_signed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_repository_states_the_fabric_version_the_devnet_runs() {
+        let text =
+            "# c\nkind: Consortium\nspec:\n  fabricVersion: \"2.5\"  # x\n  opsChannel: ops\n";
+        assert_eq!(
+            with_fabric_version(text, opssc_schema::FabricVersion::V3_1),
+            "# c\nkind: Consortium\nspec:\n  fabricVersion: \"3.1\"\n  opsChannel: ops\n"
+        );
+        assert_eq!(
+            with_fabric_version(
+                "spec:\n  fabricVersion: 2.5",
+                opssc_schema::FabricVersion::V2_5
+            ),
+            "spec:\n  fabricVersion: \"2.5\""
+        );
+    }
 
     #[test]
     fn an_organization_gets_certificates_endpoints_and_an_admin_key() {

@@ -25,6 +25,10 @@ pub struct Topology {
     pub channels: Vec<ChannelDef>,
     /// The channel the OpsSC chaincode runs on; one of `channels`.
     pub ops_channel: String,
+    /// The Fabric release line the nodes run (the binaries built for it,
+    /// see [`crate::binaries::fabric_binaries_for`]). Default 2.5.
+    #[serde(default)]
+    pub fabric: opssc_schema::FabricVersion,
 }
 
 /// The ordering organization and how many Raft orderers it runs.
@@ -213,6 +217,7 @@ impl Topology {
                 },
             ],
             ops_channel: "ops".into(),
+            fabric: opssc_schema::FabricVersion::V2_5,
         }
     }
 
@@ -323,6 +328,7 @@ impl Topology {
                 })
                 .collect(),
             ops_channel: spec.consortium.ops_channel.clone(),
+            fabric: spec.consortium.fabric(),
         };
         topology.validate().map_err(|e| match e {
             DevnetError::Topology(m) => {
@@ -331,6 +337,20 @@ impl Topology {
             e => e,
         })?;
         Ok(topology)
+    }
+
+    /// The same topology on Fabric `fabric`. Channels whose channel
+    /// capability is the old version's default get the new one's (V3_0 on
+    /// Fabric 3), as a spec naming no capability would.
+    pub fn with_fabric(mut self, fabric: opssc_schema::FabricVersion) -> Topology {
+        let old = self.fabric.default_channel_capability();
+        for ch in &mut self.channels {
+            if ch.settings.channel_capability == old {
+                ch.settings.channel_capability = fabric.default_channel_capability().into();
+            }
+        }
+        self.fabric = fabric;
+        self
     }
 
     /// The same topology with `n` Raft orderers.
@@ -418,6 +438,15 @@ impl Topology {
             if let Err(why) = ch.settings.check() {
                 return bad(format!("channel {}: {why}", ch.name));
             }
+            if !self
+                .fabric
+                .allows_channel_capability(&ch.settings.channel_capability)
+            {
+                return bad(format!(
+                    "channel {}: Fabric {} does not run channel capability {}",
+                    ch.name, self.fabric, ch.settings.channel_capability
+                ));
+            }
             for m in &ch.members {
                 if !self.peer_orgs.iter().any(|o| &o.msp_id == m) {
                     return bad(format!(
@@ -463,6 +492,33 @@ fn is_channel_name(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fabric_3_topology_gets_the_v3_channel_capability() {
+        use opssc_schema::FabricVersion;
+        let t = Topology::reference(2);
+        assert_eq!(t.fabric, FabricVersion::V2_5);
+        let mut t = t.with_fabric(FabricVersion::V3_1);
+        assert_eq!(t.fabric, FabricVersion::V3_1);
+        assert!(
+            t.channels
+                .iter()
+                .all(|c| c.settings.channel_capability == "V3_0")
+        );
+        t.validate().unwrap();
+        // Back on 2.5, V3_0 is refused with the reason.
+        t.fabric = FabricVersion::V2_5;
+        let err = t.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("Fabric 2.5 does not run channel capability V3_0"),
+            "{err}"
+        );
+        // Saved before the field existed: 2.5.
+        let mut json = serde_json::to_value(Topology::reference(1)).unwrap();
+        json.as_object_mut().unwrap().remove("fabric");
+        let old: Topology = serde_json::from_value(json).unwrap();
+        assert_eq!(old.fabric, FabricVersion::V2_5);
+    }
 
     #[test]
     fn reference_topology_is_valid_and_complete() {

@@ -432,8 +432,8 @@ pub enum VoteDecision {
 pub enum DevCommand {
     /// Start a Fabric network on this machine (no Docker) and leave it running.
     ///
-    /// Builds Fabric from its Go module the first time (cached under
-    /// ~/.cache/opssc/fabric), generates crypto material and starts the
+    /// Builds Fabric the first time (v2.5.9 from its Go module, v3.1.5 from
+    /// its source; cached under ~/.cache/opssc/fabric), generates crypto material and starts the
     /// orderers and peers the spec describes on free 127.0.0.1 ports. Then
     /// founds the consortium: a git spec repository in <state-dir>/spec-repo
     /// with each organization's certificates, endpoints and admin SSH key, one
@@ -459,6 +459,12 @@ pub enum DevCommand {
         /// Number of peers in every organization (with --orgs).
         #[arg(long, default_value = "1", value_parser = clap::builder::PossibleValuesParser::new(["1", "2"]))]
         peers_per_org: String,
+        /// The Fabric release to run: 2.5 (v2.5.9) or 3.1 (v3.1.5, built from
+        /// the source archive in OPSSC_FABRIC_SOURCE or ../shared/fabric, else
+        /// a clone of the tag). Default: the spec's `fabricVersion` (2.5 with
+        /// --orgs); the devnet's spec repository states the one it runs.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["2.5", "3.1"]))]
+        fabric: Option<String>,
     },
     /// Stop the devnet's processes (exactly the recorded PIDs) and remove its state.
     Down {

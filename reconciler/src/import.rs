@@ -450,22 +450,37 @@ pub fn import(facts: &Facts) -> Imported {
     );
     y.push_str("  name: imported\nspec:\n");
     let app_cap = reference.map_or("", |r| r.1.capabilities.application.as_str());
-    match fabric_version(app_cap) {
-        Some(v) => {
-            let _ = writeln!(
-                y,
-                "  # from the application capability {app_cap}: the release the peers run may be newer"
-            );
-            let _ = writeln!(y, "  fabricVersion: {}", q(&v));
-        }
-        None => {
-            let _ = writeln!(
-                y,
-                "  {TODO} no supported Fabric version follows from the capability {app_cap:?}; set the release the network runs"
-            );
-            y.push_str("  fabricVersion: \"2.5\"\n");
-            out.placeholders
-                .push("consortium.yaml: fabricVersion (written as 2.5)".to_string());
+    // A channel capability only Fabric 3 runs (V3_0) says more than the
+    // application capability, which 3.x left at V2_5.
+    let v3_channel = obs.channels.values().find_map(|c| {
+        opssc_schema::FabricVersion::oldest_with_channel_capability(&c.capabilities.channel)
+            .filter(|v| v.is_v3())
+            .map(|v| (c.capabilities.channel.as_str(), v))
+    });
+    if let Some((cap, v)) = v3_channel {
+        let _ = writeln!(
+            y,
+            "  # from the channel capability {cap}: the release the nodes run may be newer"
+        );
+        let _ = writeln!(y, "  fabricVersion: {}", q(v.as_str()));
+    } else {
+        match fabric_version(app_cap) {
+            Some(v) => {
+                let _ = writeln!(
+                    y,
+                    "  # from the application capability {app_cap}: the release the peers run may be newer"
+                );
+                let _ = writeln!(y, "  fabricVersion: {}", q(&v));
+            }
+            None => {
+                let _ = writeln!(
+                    y,
+                    "  {TODO} no supported Fabric version follows from the capability {app_cap:?}; set the release the network runs"
+                );
+                y.push_str("  fabricVersion: \"2.5\"\n");
+                out.placeholders
+                    .push("consortium.yaml: fabricVersion (written as 2.5)".to_string());
+            }
         }
     }
     match (&found_ops, reference) {

@@ -9,6 +9,7 @@
 
 pub mod certs;
 pub mod diagnostic;
+pub mod fabric_version;
 pub mod load;
 pub mod local;
 pub mod model;
@@ -22,6 +23,7 @@ pub mod validate;
 use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Position, Report, Severity};
+pub use fabric_version::FabricVersion;
 pub use spec::*;
 
 /// The outcome of loading a spec: the problems found and, when none is an

@@ -218,8 +218,9 @@ pub fn check_artifact(a: &str) -> Check {
     }
 }
 
+/// A `fabricVersion` opssc supports ([`crate::FabricVersion`]).
 pub fn fabric_version_ok(v: &str) -> bool {
-    matches!(v, "2.5" | "3.0" | "3.1")
+    crate::FabricVersion::parse(v).is_some()
 }
 
 /// ACL resource names: `<area>/<Resource>`.

@@ -38,6 +38,15 @@ pub struct Consortium {
     pub governance: Governance,
 }
 
+impl Consortium {
+    /// The Fabric release line the network runs. Validation admits only
+    /// versions [`crate::FabricVersion`] knows; a `Consortium` built by hand
+    /// with another (e.g. empty) string counts as 2.5.
+    pub fn fabric(&self) -> crate::FabricVersion {
+        crate::FabricVersion::parse(&self.fabric_version).unwrap_or(crate::FabricVersion::V2_5)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgRole {
     Peer,

@@ -485,7 +485,7 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
                 ctx,
                 &s.fabric_version,
                 format!("unsupported Fabric version {:?}", s.fabric_version.value),
-                Some("opssc supports Fabric \"2.5\" and \"3.0\"/\"3.1\" networks".into()),
+                Some(crate::FabricVersion::hint_for(&s.fabric_version.value)),
             );
         }
         if let Err((m, h)) = names::check_channel_name(&s.ops_channel.value) {
@@ -1146,13 +1146,16 @@ fn check_capabilities(
     caps: Option<&CapabilitiesSpec>,
     fabric: Option<&str>,
 ) -> Capabilities {
+    // An unknown version is reported on the Consortium; judge by 2.5 here.
+    let fabric = fabric
+        .and_then(crate::FabricVersion::parse)
+        .unwrap_or(crate::FabricVersion::V2_5);
     let mut out = Capabilities {
-        channel: "V2_0".into(),
-        orderer: "V2_0".into(),
-        application: "V2_5".into(),
+        channel: fabric.default_channel_capability().into(),
+        orderer: fabric.default_orderer_capability().into(),
+        application: fabric.default_application_capability().into(),
     };
     let Some(caps) = caps else { return out };
-    let three = fabric.is_some_and(|v| v.starts_with('3'));
     for (value, allowed, slot) in [
         (&caps.channel, CHANNEL_CAPABILITIES, &mut out.channel),
         (&caps.orderer, ORDERER_CAPABILITIES, &mut out.orderer),
@@ -1174,7 +1177,7 @@ fn check_capabilities(
                 format!("unsupported capability {:?}", v.value),
                 Some(hint),
             );
-        } else if v.value == "V3_0" && !three {
+        } else if v.value == "V3_0" && !fabric.allows_channel_capability("V3_0") {
             cx.error(
                 "capability",
                 ctx,

@@ -7,6 +7,11 @@
 //! temporary state when the test binary exits. Tests that need to kill or
 //! restart nodes start their own [`Devnet`] instead (in their own test binary).
 //!
+//! Every devnet started here runs the Fabric release the topology names,
+//! unless `OPSSC_TEST_FABRIC` (`2.5` or `3.1`) names another for the whole
+//! run ([`test_fabric_override`]): `OPSSC_TEST_FABRIC=3.1 cargo test ...`
+//! runs a test binary on Fabric v3.1.5.
+//!
 //! [`run_peer_cli`] runs Fabric's own `peer` CLI as an organization's admin —
 //! the oracle the tests compare opssc's view against — and fails with the
 //! command line, stdout and stderr.
@@ -15,14 +20,41 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-pub use opssc_devnet::{Devnet, DevnetOptions, OrgHandle, PeerHandle, Topology};
+pub use opssc_devnet::{Devnet, DevnetOptions, FabricVersion, OrgHandle, PeerHandle, Topology};
+
+/// The environment variable that runs the tests on another Fabric release.
+pub const TEST_FABRIC_ENV: &str = "OPSSC_TEST_FABRIC";
+
+/// The Fabric release `OPSSC_TEST_FABRIC` names, if it is set; panics on a
+/// value that names none, so a typo never silently tests 2.5.
+pub fn test_fabric_override() -> Option<FabricVersion> {
+    let v = std::env::var(TEST_FABRIC_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())?;
+    Some(FabricVersion::parse(&v).unwrap_or_else(|| {
+        panic!(
+            "{TEST_FABRIC_ENV}={v:?} names no Fabric release; {}",
+            FabricVersion::hint_for(&v)
+        )
+    }))
+}
+
+/// `topology` on the Fabric release `OPSSC_TEST_FABRIC` names, if set.
+pub fn with_test_fabric(topology: Topology) -> Topology {
+    match test_fabric_override() {
+        Some(v) => topology.with_fabric(v),
+        None => topology,
+    }
+}
 
 /// The devnet of this test binary: `Topology::reference(3)` (Org1MSP..Org3MSP,
-/// one orderer, channels `ops` and `trade`), started on first use.
+/// one orderer, channels `ops` and `trade`; see [`with_test_fabric`]),
+/// started on first use.
 pub fn shared_devnet() -> &'static Devnet {
     static DEVNET: OnceLock<Result<Devnet, String>> = OnceLock::new();
     let started = DEVNET.get_or_init(|| {
-        Devnet::start(DevnetOptions::new(Topology::reference(3))).map_err(|e| e.to_string())
+        Devnet::start(DevnetOptions::new(with_test_fabric(Topology::reference(3))))
+            .map_err(|e| e.to_string())
     });
     match started {
         Ok(d) => d,
@@ -30,10 +62,10 @@ pub fn shared_devnet() -> &'static Devnet {
     }
 }
 
-/// Starts a devnet for one test, panicking with the full error (and the log
-/// excerpt it carries) if it does not come up.
+/// Starts a devnet for one test ([`with_test_fabric`]), panicking with the
+/// full error (and the log excerpt it carries) if it does not come up.
 pub fn start_devnet(topology: Topology) -> Devnet {
-    Devnet::start(DevnetOptions::new(topology))
+    Devnet::start(DevnetOptions::new(with_test_fabric(topology)))
         .unwrap_or_else(|e| panic!("the devnet did not start:\n{e}"))
 }
 

@@ -31,17 +31,25 @@ pub fn run(cmd: DevCommand) -> Result<i32> {
             state_dir,
             orderers,
             peers_per_org,
-        } => match orgs {
-            Some(n) => cli::up(
-                DevnetOptions::new(
-                    Topology::reference(n.into())
-                        .with_orderers(parse_count(&orderers)?)
-                        .with_peers_per_org(parse_count(&peers_per_org)?),
+            fabric,
+        } => {
+            // The clap parser admits only the versions FabricVersion knows.
+            let fabric = fabric
+                .as_deref()
+                .and_then(opssc_schema::FabricVersion::parse);
+            match orgs {
+                Some(n) => cli::up(
+                    DevnetOptions::new(
+                        Topology::reference(n.into())
+                            .with_orderers(parse_count(&orderers)?)
+                            .with_peers_per_org(parse_count(&peers_per_org)?)
+                            .with_fabric(fabric.unwrap_or_default()),
+                    ),
+                    &state_dir,
                 ),
-                &state_dir,
-            ),
-            None => up_founded(&spec, &state_dir),
-        },
+                None => up_founded(&spec, &state_dir, fabric),
+            }
+        }
         DevCommand::Down { state_dir, keep } => cli::down(&state_dir, keep),
         DevCommand::Status { state_dir, json } => cli::show_status(&state_dir, json),
         DevCommand::Bench {
@@ -97,10 +105,18 @@ pub fn sibling(name: &str) -> Result<PathBuf> {
     )
 }
 
-/// `opssc dev up --spec`: the nodes, then the founding, then detach.
-fn up_founded(spec_dir: &Path, state_dir: &Path) -> Result<i32> {
+/// `opssc dev up --spec`: the nodes, then the founding, then detach. The
+/// nodes run `fabric` when given, else the spec's `fabricVersion`.
+fn up_founded(
+    spec_dir: &Path,
+    state_dir: &Path,
+    fabric: Option<opssc_schema::FabricVersion>,
+) -> Result<i32> {
     let chaincode = sibling("opssc-chaincode")?;
-    let opts = DevnetOptions::from_spec(spec_dir)?;
+    let mut opts = DevnetOptions::from_spec(spec_dir)?;
+    if let Some(v) = fabric {
+        opts.topology = opts.topology.with_fabric(v);
+    }
     let mut devnet = match cli::start_detached(opts, state_dir) {
         Ok(d) => d,
         Err(e @ DevnetError::AlreadyRunning { .. }) => {
@@ -178,15 +194,22 @@ mod tests {
                 state_dir,
                 orderers,
                 peers_per_org,
+                fabric,
             } => {
                 assert_eq!(spec, std::path::Path::new("network-spec"));
                 assert_eq!(orgs, None);
                 assert_eq!(state_dir, std::path::Path::new(".opssc-dev"));
                 assert_eq!(orderers, "1");
                 assert_eq!(peers_per_org, "1");
+                assert_eq!(fabric, None, "the spec's fabricVersion decides");
             }
             other => panic!("not up: {other:?}"),
         }
+        assert!(matches!(
+            dev(&["up", "--fabric", "3.1"]).unwrap(),
+            DevCommand::Up { fabric: Some(ref v), .. } if v == "3.1"
+        ));
+        assert!(dev(&["up", "--fabric", "3.0"]).is_err());
         assert!(dev(&["up", "--orderers", "2"]).is_err());
         assert!(dev(&["up", "--orderers", "3", "--peers-per-org", "2"]).is_ok());
         assert!(dev(&["up", "--orgs", "0"]).is_err());

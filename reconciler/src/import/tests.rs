@@ -439,3 +439,35 @@ fn config_facts_carry_certificates_endpoints_and_consenter_certificates() {
         String::from_utf8(pem("server")).unwrap()
     );
 }
+
+/// A Fabric 3.1 network's V3_0 channel capability imports as
+/// `fabricVersion: "3.1"` (the application capability alone says 2.5), so
+/// the imported spec validates and plans nothing.
+#[test]
+fn a_network_with_the_v3_channel_capability_imports_as_fabric_3_1() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                let text = std::fs::read_to_string(&p)
+                    .unwrap()
+                    .replace("fabricVersion: \"2.5\"", "fabricVersion: \"3.1\"");
+                files.push((p, text));
+            }
+        }
+    }
+    let spec = opssc_schema::load_texts(&root, files)
+        .spec
+        .expect("the reference spec on 3.1 validates");
+    assert_eq!(spec.channels["ops"].capabilities.channel, "V3_0");
+    let facts = facts_of(&spec, "Org1MSP");
+    let imported = import(&facts);
+    let back = load(&imported);
+    assert_eq!(back.consortium.fabric_version, "3.1");
+    assert!(crate::plan::plan(&back, &facts.observed, "Org1MSP").is_empty());
+}

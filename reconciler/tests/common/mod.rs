@@ -323,16 +323,28 @@ pub fn found_spec_repo(work: &Path) -> SpecRepo {
 /// anchor peer, the Raft consenter (endpoint and TLS certificate) and the
 /// batch settings. With it, an agent that files channel changes finds none
 /// to file until a commit asks for one (the spec wins over the network).
+/// Its `fabricVersion` is 3.1 when the channel capability is one only
+/// Fabric 3 runs (a devnet started with `OPSSC_TEST_FABRIC=3.1`).
 pub fn devnet_spec(config: &opssc_fabric::configtx::ChannelConfig) -> Vec<(String, String)> {
     let raft = config.etcdraft().expect("a Raft channel");
     let c = &raft.consenters[0];
     let batch = config.batch_size().expect("batch size");
     let timeout = config.batch_timeout().expect("batch timeout");
+    let fabric = config
+        .capabilities(&[])
+        .iter()
+        .filter_map(|c| opssc_schema::FabricVersion::oldest_with_channel_capability(c))
+        .max()
+        .unwrap_or_default();
     let mut files = reference_spec();
     for (rel, text) in &mut files {
         match rel.as_str() {
             "consortium.yaml" => {
                 *text = text
+                    .replace(
+                        "fabricVersion: \"2.5\"",
+                        &format!("fabricVersion: \"{fabric}\""),
+                    )
                     .replace("timeout: 500ms", &format!("timeout: {timeout}"))
                     .replace(
                         "maxMessageCount: 100",
