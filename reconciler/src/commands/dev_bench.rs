@@ -283,6 +283,42 @@ pub fn add_org_script(
     steps
 }
 
+/// The name of a step's kind (the `peer` subcommand it stands for).
+pub fn step_kind(step: &CliStep) -> &'static str {
+    match step {
+        CliStep::Install { .. } => "install",
+        CliStep::FetchConfig { .. } => "fetch config",
+        CliStep::ComputeUpdate { .. } => "compute update",
+        CliStep::Sign { .. } => "signconfigtx",
+        CliStep::Update { .. } => "channel update",
+        CliStep::FetchGenesis { .. } => "fetch 0",
+        CliStep::Join { .. } => "join",
+        CliStep::Approve { .. } => "approveformyorg",
+        CliStep::Query { .. } => "query",
+    }
+}
+
+/// Where a script's time went: from each step's kind and the second it
+/// finished (in order), per kind in order of first appearance: (kind, how
+/// many steps, seconds spent in them, second the last one finished).
+pub fn phases(finished: &[(&'static str, f64)]) -> Vec<(&'static str, usize, f64, f64)> {
+    let mut out: Vec<(&'static str, usize, f64, f64)> = Vec::new();
+    let mut before = 0.0;
+    for &(kind, at) in finished {
+        let spent = at - before;
+        before = at;
+        match out.iter_mut().find(|p| p.0 == kind) {
+            Some(p) => {
+                p.1 += 1;
+                p.2 += spent;
+                p.3 = at;
+            }
+            None => out.push((kind, 1, spent, at)),
+        }
+    }
+    out
+}
+
 /// The unsigned `CONFIG_UPDATE` envelope `peer channel signconfigtx` and
 /// `update` take, around an encoded `ConfigUpdate` (what an admin builds
 /// with `configtxlator proto_decode`, `jq` and `proto_encode`).
@@ -1560,6 +1596,7 @@ fn run_add_org_script(
         }
         Ok(())
     };
+    let mut finished = Vec::new();
     for step in &steps {
         match step {
             CliStep::Install { chaincode } => {
@@ -1710,7 +1747,16 @@ fn run_add_org_script(
                 }
             }
         }
+        finished.push((step_kind(step), start.elapsed().as_secs_f64()));
     }
+    say(&format!(
+        "script: where the time went (step kind: its steps' seconds, done at): {}",
+        phases(&finished)
+            .iter()
+            .map(|(k, n, spent, at)| format!("{k} ×{n} {spent:.2} s (at {at:.2} s)"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
     let took = start.elapsed().as_secs_f64();
     say(&format!(
         "script: {} in {} channels, {} chaincodes answering on its peer, in {took:.2} s",
@@ -1870,6 +1916,30 @@ mod tests {
         let join = r.iter().position(|x| x.what.contains("block 0")).unwrap();
         let approve = r.iter().position(|x| x.what.contains("approves")).unwrap();
         assert!(vote < sign && sign < join && join < approve);
+    }
+
+    #[test]
+    fn the_script_time_adds_up_per_kind() {
+        let p = phases(&[
+            ("install", 0.5),
+            ("fetch config", 0.7),
+            ("channel update", 1.0),
+            ("fetch config", 1.1),
+            ("channel update", 1.5),
+        ]);
+        assert_eq!(p.len(), 3);
+        assert_eq!((p[0].0, p[0].1), ("install", 1));
+        assert!((p[1].2 - 0.3).abs() < 1e-9 && p[1].3 == 1.1, "{p:?}");
+        assert!((p[2].2 - 0.7).abs() < 1e-9 && p[2].3 == 1.5, "{p:?}");
+        let total: f64 = p.iter().map(|x| x.2).sum();
+        assert!((total - 1.5).abs() < 1e-9);
+        assert!(phases(&[]).is_empty());
+        assert_eq!(
+            step_kind(&CliStep::Join {
+                channel: "ops".into()
+            }),
+            "join"
+        );
     }
 
     #[test]
