@@ -21,6 +21,9 @@
 //!    the seconds from the new organization's commit to the last chaincode
 //!    answering there.
 //!
+//! Step 1 is [`start_new_org`], which `opssc dev bench` also uses to start
+//! the organization its peer-CLI script adds.
+//!
 //! Key decision: nothing here runs a Fabric command against the channels —
 //! every channel change is the agents' work, from the two signed commits.
 //! The document texts are built from data ([`organization_yaml`],

@@ -35,7 +35,19 @@
 //! whose agents poll every second, its round, then the scenario of `opssc
 //! dev demo add-org` (shared code, [`super::dev_add_org::add_org`]) timed
 //! from the new organization's commit to its four chaincodes answering on
-//! its peer, against [`add_org_rounds`] × the round.
+//! its peer, against [`add_org_rounds`] × the round. Then the agents are
+//! stopped and **script** adds the next organization on the same network
+//! as an admin does by hand ([`add_org_script`], run by
+//! `run_add_org_script`): its nodes started by the demo's own
+//! [`super::dev_add_org::start_new_org`] (no agent), then per channel, ops
+//! first, `peer channel fetch config`, the new group added, `configtxlator
+//! compute_update`, `peer channel signconfigtx` by a majority's admins
+//! ([`config_signers`]), `peer channel update`; then `peer channel fetch 0`
+//! and `join` per channel, `approveformyorg` of each committed chaincode and
+//! `peer chaincode query` on the new peer. The group is built and the
+//! update wrapped with the project's configtx code where an admin runs
+//! `configtxgen -printOrg`, `jq` and two more configtxlator conversions
+//! (milliseconds each, so the figure is the same order).
 //!
 //! It prints one table ([`render_table`]). Key decisions: the round counting
 //! (what the design needs, not what today's agent does), the spec variants,
