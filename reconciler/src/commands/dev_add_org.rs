@@ -216,7 +216,7 @@ pub(crate) fn start_new_org(
     let me = def.msp_id.clone();
     let Some(founded) = state.founded.clone() else {
         bail!(
-            "the devnet in {} was not founded from a spec",
+            "the devnet in {} was not founded from a spec (start it with `opssc dev up --spec network-spec`)",
             layout.root.display()
         );
     };
