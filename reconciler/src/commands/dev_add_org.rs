@@ -21,6 +21,9 @@
 //!    the seconds from the new organization's commit to the last chaincode
 //!    answering there.
 //!
+//! Step 1 is [`start_new_org`], which `opssc dev bench` also uses to start
+//! the organization its peer-CLI script adds.
+//!
 //! Key decision: nothing here runs a Fabric command against the channels —
 //! every channel change is the agents' work, from the two signed commits.
 //! The document texts are built from data ([`organization_yaml`],
@@ -162,9 +165,9 @@ pub fn with_member(text: &str, msp_id: &str) -> anyhow::Result<String> {
 }
 
 /// A chaincode the new organization's peer must end up serving.
-struct Served {
-    name: String,
-    channel: String,
+pub(crate) struct Served {
+    pub name: String,
+    pub channel: String,
 }
 
 /// Appends `pid` to the agents' PID file (`./scripts/quickstart.sh down` stops them).
@@ -195,6 +198,162 @@ fn wait_peer(peer: &PeerHandle, limit: Duration) -> anyhow::Result<()> {
             Err(_) => std::thread::sleep(Duration::from_millis(200)),
         }
     }
+}
+
+/// The new organization's own nodes, started as the devnet starts the
+/// others' and recorded in `devnet.json` (`opssc dev down` stops them):
+/// cryptogen material, an OpsSC server and a demo `kvcc` server for every
+/// chaincode-as-a-service chaincode of `spec` (before the peer: its builder
+/// reads their addresses), and one peer, joined to no channel. Both the
+/// agents' scenario here and the bench's peer-CLI script start from this.
+pub(crate) fn start_new_org(
+    state: &mut StateFile,
+    layout: &Layout,
+    def: &PeerOrgDef,
+    spec: &opssc_schema::Spec,
+    say: &dyn Fn(&str),
+) -> anyhow::Result<NewOrg> {
+    let me = def.msp_id.clone();
+    let Some(founded) = state.founded.clone() else {
+        bail!(
+            "the devnet in {} was not founded from a spec (start it with `opssc dev up --spec network-spec`)",
+            layout.root.display()
+        );
+    };
+    let crypto_cfg = layout.root.join(format!("crypto-config-{}.yaml", def.name));
+    write_yaml(&crypto_cfg, &crypto_config(def))?;
+    Tool::new(
+        &state.fabric.cryptogen,
+        format!("generating the crypto material of {me}"),
+    )
+    .args(["generate", "--config"])
+    .arg(&crypto_cfg)
+    .arg("--output")
+    .arg(layout.crypto())
+    .run()?;
+    let crypto = layout.peer_org(def);
+    let mut ports = PortPool::new();
+    let host = format!("peer0.{}", def.domain);
+    let peer = PeerHandle {
+        name: "peer0".into(),
+        host: host.clone(),
+        msp_id: me.clone(),
+        address: loopback(ports.take()?),
+        chaincode_address: loopback(ports.take()?),
+        operations_address: loopback(ports.take()?),
+        tls_ca_cert: crypto.tls_ca_cert(),
+        config_dir: layout.node_config(&host),
+        data_dir: layout.node_data(&host),
+        log: layout.log(&host),
+        pid: 0,
+    };
+    let mut org = OrgHandle {
+        name: def.name.clone(),
+        msp_id: me.clone(),
+        domain: def.domain.clone(),
+        admin_msp_dir: crypto.admin_msp(),
+        user_msp_dir: crypto.user_msp(),
+        msp_dir: crypto.msp(),
+        ca_cert: crypto.ca_cert(),
+        tls_ca_cert: crypto.tls_ca_cert(),
+        peers: vec![peer],
+        agent_config: layout.agent_config(&me),
+    };
+    write_yaml(
+        &org.peers[0].config_dir.join("core.yaml"),
+        &core_yaml(&org.peers[0], &crypto.node("peers", &host), &[], layout),
+    )?;
+    std::fs::create_dir_all(&org.peers[0].data_dir)?;
+    say(&format!(
+        "{me}: crypto material generated (cryptogen), {host} configured"
+    ));
+
+    // Chaincode servers before the peer installs anything: the builder reads
+    // their addresses at install time.
+    let exe = std::env::current_exe()?;
+    let org_dir = layout.root.join("orgs").join(&me);
+    std::fs::create_dir_all(&org_dir)?;
+    let free = || -> anyhow::Result<String> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .to_string())
+    };
+    let opssc_server = exe.with_file_name("opssc-chaincode");
+    if opssc_server.is_file() {
+        let address = free()?;
+        let name = format!("{OPSSC_NAME}.{}", def.domain);
+        let args = [
+            "--address",
+            address.as_str(),
+            "--chaincode-id",
+            founded.package_id.as_str(),
+        ];
+        let (_child, record) = spawn_node(&NodeCommand {
+            name: &name,
+            kind: NodeKind::Chaincode,
+            program: &opssc_server,
+            args: &args,
+            config_dir: &org_dir,
+            log: &layout.log(&name),
+            detached: true,
+        })?;
+        state.processes.push(record);
+        state.save()?;
+        set_builder_value(&org, OPSSC_NAME, &address)?;
+        state
+            .founded
+            .as_mut()
+            .expect("founded")
+            .servers
+            .insert(me.clone(), address);
+    }
+    let kvcc = exe.with_file_name("kvcc");
+    let mut served = Vec::new();
+    for demo in opssc_devnet::founding::demo_chaincodes(spec, &kvcc, &say)? {
+        let address = free()?;
+        let (_child, record) =
+            opssc_devnet::founding::spawn_demo_server(&org, &demo, &address, &kvcc, layout, true)?;
+        state.processes.push(record);
+        state.save()?;
+        say(&format!(
+            "{me}: demo chaincode server for {} ({}) on {address}",
+            demo.name, demo.package_id
+        ));
+        served.push(Served {
+            name: demo.name,
+            channel: demo.channel,
+        });
+    }
+
+    // The peer, recorded like the other nodes.
+    ports.release();
+    let (_child, record) = spawn_node(&NodeCommand {
+        name: &host,
+        kind: NodeKind::Peer,
+        program: &state.fabric.peer,
+        args: &["node", "start"],
+        config_dir: &org.peers[0].config_dir,
+        log: &org.peers[0].log,
+        detached: true,
+    })?;
+    org.peers[0].pid = record.pid;
+    state.processes.push(record);
+    state.plan.orgs.push(org.clone());
+    state.plan.topology.peer_orgs.push(def.clone());
+    state.save()?;
+    wait_peer(&org.peers[0], Duration::from_secs(60))?;
+    say(&format!(
+        "{me}: {host} running (pid {}, grpc {}), joined to no channel yet",
+        org.peers[0].pid, org.peers[0].address
+    ));
+    Ok(NewOrg { org, served })
+}
+
+/// What [`start_new_org`] started.
+pub(crate) struct NewOrg {
+    pub org: OrgHandle,
+    /// The chaincodes its peer must end up serving.
+    pub served: Vec<Served>,
 }
 
 /// Runs the add-org demo on the devnet in `state_dir`; returns the exit code.
@@ -249,132 +408,8 @@ pub(crate) fn add_org(
     let say = |m: &str| println!("[{:>5.1} s] {m}", t_start.elapsed().as_secs_f64());
 
     // 1. The new organization's own nodes.
-    let crypto_cfg = layout.root.join(format!("crypto-config-{}.yaml", def.name));
-    write_yaml(&crypto_cfg, &crypto_config(&def))?;
-    Tool::new(
-        &state.fabric.cryptogen,
-        format!("generating the crypto material of {me}"),
-    )
-    .args(["generate", "--config"])
-    .arg(&crypto_cfg)
-    .arg("--output")
-    .arg(layout.crypto())
-    .run()?;
-    let crypto = layout.peer_org(&def);
-    let mut ports = PortPool::new();
-    let host = format!("peer0.{}", def.domain);
-    let peer = PeerHandle {
-        name: "peer0".into(),
-        host: host.clone(),
-        msp_id: me.clone(),
-        address: loopback(ports.take()?),
-        chaincode_address: loopback(ports.take()?),
-        operations_address: loopback(ports.take()?),
-        tls_ca_cert: crypto.tls_ca_cert(),
-        config_dir: layout.node_config(&host),
-        data_dir: layout.node_data(&host),
-        log: layout.log(&host),
-        pid: 0,
-    };
-    let mut org = OrgHandle {
-        name: def.name.clone(),
-        msp_id: me.clone(),
-        domain: def.domain.clone(),
-        admin_msp_dir: crypto.admin_msp(),
-        user_msp_dir: crypto.user_msp(),
-        msp_dir: crypto.msp(),
-        ca_cert: crypto.ca_cert(),
-        tls_ca_cert: crypto.tls_ca_cert(),
-        peers: vec![peer],
-        agent_config: layout.agent_config(&me),
-    };
-    write_yaml(
-        &org.peers[0].config_dir.join("core.yaml"),
-        &core_yaml(&org.peers[0], &crypto.node("peers", &host), &[], &layout),
-    )?;
-    std::fs::create_dir_all(&org.peers[0].data_dir)?;
-    say(&format!(
-        "{me}: crypto material generated (cryptogen), {host} configured"
-    ));
-
-    // Chaincode servers before the peer installs anything: the builder reads
-    // their addresses at install time.
+    let NewOrg { org, served } = start_new_org(&mut state, &layout, &def, &spec, &say)?;
     let exe = std::env::current_exe()?;
-    let org_dir = layout.root.join("orgs").join(&me);
-    std::fs::create_dir_all(&org_dir)?;
-    let free = || -> anyhow::Result<String> {
-        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .to_string())
-    };
-    let opssc_server = exe.with_file_name("opssc-chaincode");
-    if opssc_server.is_file() {
-        let address = free()?;
-        let name = format!("{OPSSC_NAME}.{}", def.domain);
-        let args = [
-            "--address",
-            address.as_str(),
-            "--chaincode-id",
-            founded.package_id.as_str(),
-        ];
-        let (_child, record) = spawn_node(&NodeCommand {
-            name: &name,
-            kind: NodeKind::Chaincode,
-            program: &opssc_server,
-            args: &args,
-            config_dir: &org_dir,
-            log: &layout.log(&name),
-            detached: true,
-        })?;
-        state.processes.push(record);
-        state.save()?;
-        set_builder_value(&org, OPSSC_NAME, &address)?;
-        state
-            .founded
-            .as_mut()
-            .expect("founded")
-            .servers
-            .insert(me.clone(), address);
-    }
-    let kvcc = exe.with_file_name("kvcc");
-    let mut served = Vec::new();
-    for demo in opssc_devnet::founding::demo_chaincodes(&spec, &kvcc, &say)? {
-        let address = free()?;
-        let (_child, record) =
-            opssc_devnet::founding::spawn_demo_server(&org, &demo, &address, &kvcc, &layout, true)?;
-        state.processes.push(record);
-        state.save()?;
-        say(&format!(
-            "{me}: demo chaincode server for {} ({}) on {address}",
-            demo.name, demo.package_id
-        ));
-        served.push(Served {
-            name: demo.name,
-            channel: demo.channel,
-        });
-    }
-
-    // The peer, recorded like the other nodes.
-    ports.release();
-    let (_child, record) = spawn_node(&NodeCommand {
-        name: &host,
-        kind: NodeKind::Peer,
-        program: &state.fabric.peer,
-        args: &["node", "start"],
-        config_dir: &org.peers[0].config_dir,
-        log: &org.peers[0].log,
-        detached: true,
-    })?;
-    org.peers[0].pid = record.pid;
-    state.processes.push(record);
-    state.plan.orgs.push(org.clone());
-    state.plan.topology.peer_orgs.push(def.clone());
-    state.save()?;
-    wait_peer(&org.peers[0], Duration::from_secs(60))?;
-    say(&format!(
-        "{me}: {host} running (pid {}, grpc {}), joined to no channel yet",
-        org.peers[0].pid, org.peers[0].address
-    ));
 
     // Its admin's SSH key (the devnet keeps it like the others').
     let (key_path, org_key) = opssc_devnet::spec_repo::admin_key(&layout.root.join("orgs"), &me)?;
