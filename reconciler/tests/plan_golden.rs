@@ -309,6 +309,16 @@ fn a_governance_change_is_filed_voted_and_applied() {
     assert_eq!(*base_config_sequence, None);
     assert_eq!(payload["governance"]["quorum"]["org_add"], "all");
     assert_eq!(payload["governance"]["quorum"]["org_remove"], "twoThirds");
+    // An organization that only votes files nothing.
+    let vote_only = plan::steps::PlanInput {
+        vote_only: true,
+        ..input.clone()
+    };
+    assert!(
+        plan::steps::steps(&spec, &observed, &p, &vote_only)
+            .steps
+            .is_empty()
+    );
     let (_, canonical) =
         opssc_chaincode::api::normalize_payload(Kind::GovernanceChange, payload).unwrap();
     let on_chain = |votes: serde_json::Value, payload: &serde_json::Value| {

@@ -983,7 +983,8 @@ fn config_steps(
 /// contract applies it when the deciding tally commits it: there is no
 /// shared step to execute. Another member's undecided GovernanceChange
 /// gets this organization's vote (a reject naming the difference when it
-/// asks for other settings) rather than a competing proposal.
+/// asks for other settings) rather than a competing proposal. A member that
+/// only votes (`channelChanges: voteOnly`) files nothing.
 fn governance_steps(
     observed: &Observed,
     plan: &Plan,
@@ -1042,6 +1043,11 @@ fn governance_steps(
         .find(|o| o.kind == p.kind && o.state == ProposalState::Proposed)
     {
         return vote_steps(me, input, other, &canonical, &what, out);
+    }
+    // Like a channel change: an organization that leaves proposing to
+    // others is passed over in the turn order after its grace.
+    if input.vote_only {
+        return;
     }
     let members: Vec<String> = obs.members.keys().cloned().collect();
     if !out.my_turn(input, &id, &members, me, &what, "files it") {
