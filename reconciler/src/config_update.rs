@@ -176,7 +176,8 @@ pub fn apply(
         Change::ChannelCreate { .. }
         | Change::ChaincodeDeploy { .. }
         | Change::ChaincodeUpgrade { .. }
-        | Change::ChaincodeDefinitionChanged { .. } => return Ok(None),
+        | Change::ChaincodeDefinitionChanged { .. }
+        | Change::GovernanceChanged { .. } => return Ok(None),
     };
     Ok(Some(next))
 }

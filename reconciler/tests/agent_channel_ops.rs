@@ -16,6 +16,10 @@
 //!    governance's twoThirds), approved and signed by all three, submitted
 //!    and committed; `trade`'s config no longer lists Org3MSP, the registry
 //!    neither; `opssc audit` lists the removal with its config block;
+//! c. meta-governance: the Governance document raises the orgAdd quorum to
+//!    `all`. One GovernanceChange is filed on the ops channel, approved by
+//!    every member (the contract's rule for it) and applied by the deciding
+//!    vote or tally; the registry's `governance` shows the new rule.
 //!
 //! After each case every agent's `opssc status` is Ready.
 
@@ -28,6 +32,35 @@ use opssc_fabric::configtx::{self, ChannelConfig};
 use opssc_schema::local::ChannelChangePolicy;
 use opssc_tests::devnet_support::{Topology, start_devnet, test_runtime};
 use serde_json::{Value, json};
+
+/// The tests' spec ([`common::reference_spec`]) states the governance the
+/// tests found the registry with ([`common::reference_found_args`]): no
+/// agent files a GovernanceChange until a commit asks for one.
+#[test]
+fn the_tests_spec_states_the_registered_governance() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, text) in common::reference_spec() {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let loaded = opssc_schema::load_dir(dir.path());
+    let spec = loaded
+        .spec
+        .unwrap_or_else(|| panic!("{}", loaded.report.render()));
+    let found: opssc_chaincode::api::FoundArgs =
+        serde_json::from_value(common::reference_found_args()).unwrap();
+    let from_spec = opssc::agent::founding::governance(&spec);
+    let registered = found.governance.unwrap();
+    assert_eq!(
+        opssc::plan::governance::governance_change(&from_spec, &registered),
+        None
+    );
+    // And the check sees a difference the spec states.
+    let mut other = registered;
+    other.quorum.org_add = opssc_chaincode::model::QuorumLevel::All;
+    assert!(opssc::plan::governance::governance_change(&from_spec, &other).is_some());
+}
 
 #[test]
 fn channel_operations_go_through_the_opssc() {
@@ -242,5 +275,61 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     assert_eq!(
         record["applied"]["config_sequence"], after.sequence,
         "{record:#}"
+    );
+
+    // (c) the Governance document: adding an organization needs every member.
+    let registry = query(&orgs[0], "registry", json!({})).await;
+    assert_eq!(registry["governance"]["quorum"]["org_add"], "majority");
+    let consortium_path = spec.dir.join("consortium.yaml");
+    let yaml = std::fs::read_to_string(&consortium_path).unwrap();
+    let yaml = edit(
+        &yaml,
+        "- change: orgAdd\n      quorum: majority",
+        "- change: orgAdd\n      quorum: all",
+    );
+    spec.commit_consented(
+        &[("consortium.yaml".into(), yaml)],
+        "governance: every member approves a new organization",
+    );
+    let start = Instant::now();
+    let changes = loop {
+        let changes = proposals(&orgs[0], "GovernanceChange", "ops").await;
+        if !changes.is_empty() {
+            break changes;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "no GovernanceChange filed:\n{}",
+            agents_logs(&agents)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!(changes.len(), 1, "one GovernanceChange: {changes:#?}");
+    // Meta-governance needs every member of the ops channel.
+    assert_eq!(changes[0]["electorate"], 3, "{:#}", changes[0]);
+    assert_eq!(changes[0]["quorum"], 3, "{:#}", changes[0]);
+    let change = changes[0]["id"].as_str().unwrap().to_string();
+    settled(
+        &orgs[0],
+        &change,
+        "committed",
+        &agents,
+        Duration::from_secs(40),
+    )
+    .await;
+    let registry = query(&orgs[0], "registry", json!({})).await;
+    assert_eq!(
+        registry["governance"]["quorum"]["org_add"], "all",
+        "{registry:#}"
+    );
+    // Nothing else changed: what the spec cannot state kept its value.
+    assert_eq!(
+        registry["governance"]["executor_timeout_secs"], 10,
+        "{registry:#}"
+    );
+    assert_eq!(
+        proposals(&orgs[0], "GovernanceChange", "ops").await.len(),
+        1,
+        "no second GovernanceChange once the registry holds the spec's"
     );
 }

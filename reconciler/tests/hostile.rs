@@ -26,7 +26,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Agent, OPS, Org, agents_logs, chain, found_spec_repo, org, query, serve};
+use common::{Agent, OPS, Org, agents_logs, chain, org, query, serve};
 use opssc_fabric::Signer;
 use opssc_fabric::protos::common::{ChannelHeader, Header};
 use opssc_fabric::tx::{ChaincodeCall, SignedProposal};
@@ -368,7 +368,17 @@ async fn scenario(devnet: &Devnet) -> Table {
         package_ids.insert(version, id);
     }
     let work = tempfile::tempdir().unwrap();
-    let spec = found_spec_repo(work.path());
+    // The spec's Governance states the same (the spec wins: otherwise the
+    // honest agents would file a GovernanceChange back to its rule).
+    let mut files = common::reference_spec();
+    for (rel, text) in &mut files {
+        if rel == "consortium.yaml" {
+            let from = "- change: chaincode\n      quorum: all";
+            assert!(text.contains(from), "{text}");
+            *text = text.replace(from, "- change: chaincode\n      quorum: majority");
+        }
+    }
+    let spec = common::found_spec_repo_of(work.path(), files);
     let mut agents = common::start_agents(handles, work.path(), &spec, |_, config| {
         config.chaincode_servers = servers.clone();
     });

@@ -271,6 +271,113 @@ fn golden_steps_match_their_snapshots() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The governance-change case through its lifecycle, for Org1MSP: after
+/// Org2MSP's turn passed it files the GovernanceChange with the spec's
+/// settings; on the chain it approves it (the vote that completes every
+/// member's approval decides it); a GovernanceChange with other settings
+/// gets a reject naming the difference; once committed, the registry holds
+/// the spec's settings and nothing is planned.
+#[test]
+fn a_governance_change_is_filed_voted_and_applied() {
+    use opssc_chaincode::model::{Decision, Kind, QuorumLevel};
+    use plan::steps::Step;
+    let case = golden().join("governance-change");
+    let (spec, observed, p) = case_plan(&case);
+    let mut input = case_input(&case);
+    let s = plan::steps::steps(&spec, &observed, &p, &input);
+    assert!(s.steps.is_empty(), "{s:?}");
+    assert_eq!(s.deferred.len(), 1, "{s:?}");
+    input
+        .waited_ms
+        .insert(s.deferred[0].clone(), input.turn_grace_ms);
+    let s = plan::steps::steps(&spec, &observed, &p, &input);
+    let [
+        Step::File {
+            kind,
+            target,
+            payload,
+            proposal_id,
+            base_config_sequence,
+            ..
+        },
+    ] = s.steps.as_slice()
+    else {
+        panic!("one File step expected: {s:?}");
+    };
+    assert_eq!(*kind, Kind::GovernanceChange);
+    assert_eq!(target.channel, "ops");
+    assert_eq!(*base_config_sequence, None);
+    assert_eq!(payload["governance"]["quorum"]["org_add"], "all");
+    assert_eq!(payload["governance"]["quorum"]["org_remove"], "twoThirds");
+    // An organization that only votes files nothing.
+    let vote_only = plan::steps::PlanInput {
+        vote_only: true,
+        ..input.clone()
+    };
+    assert!(
+        plan::steps::steps(&spec, &observed, &p, &vote_only)
+            .steps
+            .is_empty()
+    );
+    let (_, canonical) =
+        opssc_chaincode::api::normalize_payload(Kind::GovernanceChange, payload).unwrap();
+    let on_chain = |votes: serde_json::Value, payload: &serde_json::Value| {
+        let mut o = observed.clone();
+        o.proposals.push(
+            serde_json::from_value(serde_json::json!({
+                "id": proposal_id,
+                "kind": "GovernanceChange",
+                "target": {"channel": "ops"},
+                "state": "proposed",
+                "votes": votes,
+                "quorum": 3,
+                "electorate": ["Org1MSP", "Org2MSP", "Org3MSP"],
+                "spec_commit": "0".repeat(40),
+                "open": {"proposer": "Org2MSP", "payload": payload},
+            }))
+            .unwrap(),
+        );
+        o
+    };
+    // Filed by Org2 and approved by Org2 and Org3: Org1's approval decides it.
+    let o = on_chain(
+        serde_json::json!({"Org2MSP": "approve", "Org3MSP": "approve"}),
+        &canonical,
+    );
+    let p2 = plan::plan(&spec, &o, "Org1MSP");
+    let s = plan::steps::steps(&spec, &o, &p2, &input);
+    assert!(
+        matches!(
+            s.steps.as_slice(),
+            [Step::Vote {
+                decision: Decision::Approve,
+                decides: true,
+                ..
+            }]
+        ),
+        "{s:?}"
+    );
+    // Other settings: a reject that names the difference.
+    let mut other = canonical.clone();
+    other["governance"]["quorum"]["org_add"] = "twoThirds".into();
+    let mut o = on_chain(serde_json::json!({}), &other);
+    o.proposals[0].id = "f".repeat(64);
+    let p3 = plan::plan(&spec, &o, "Org1MSP");
+    let s = plan::steps::steps(&spec, &o, &p3, &input);
+    assert!(
+        matches!(
+            s.steps.as_slice(),
+            [Step::Vote { decision: Decision::Reject, reason, .. }] if reason.contains("org_add")
+        ),
+        "{s:?}"
+    );
+    // Committed: the registry holds the spec's settings, nothing to do.
+    let mut done = observed.clone();
+    done.governance.as_mut().unwrap().quorum.org_add = QuorumLevel::All;
+    let p4 = plan::plan(&spec, &done, "Org1MSP");
+    assert!(p4.is_empty(), "{p4:?}");
+}
+
 /// The situations an agent meets, each with the steps it must take.
 #[test]
 fn the_step_catalogue_covers_the_agent_situations() {
@@ -518,6 +625,7 @@ fn the_catalogue_covers_every_change_risk_and_local_action() {
         "ChaincodeDeploy",
         "ChaincodeUpgrade",
         "ChaincodeDefinitionChanged",
+        "GovernanceChanged",
     ]
     .into();
     assert_eq!(changes, all_changes);

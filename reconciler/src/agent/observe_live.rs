@@ -268,6 +268,7 @@ pub async fn live_full(
             .collect(),
         local: Default::default(),
         proposals: Vec::new(),
+        governance: None,
     };
     for peer in &ctx.peers {
         let joined = cscc::channels(&peer.endorser)
@@ -403,11 +404,26 @@ pub async fn live_full(
                 Vec::new()
             }
         };
+        // The registered governance, for the GovernanceChange a spec edit
+        // calls for; unread (no change planned) while the OpsSC does not answer.
+        observed.governance = match ops.governance().await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot read the OpsSC registry on {} yet: {e:#}",
+                    spec.consortium.ops_channel
+                );
+                None
+            }
+        };
         for item in items {
             let Some(mut s) = summary(&item) else {
                 continue;
             };
-            if !s.kind.is_chaincode() && !s.kind.carries_config_update() {
+            if !s.kind.is_chaincode()
+                && !s.kind.carries_config_update()
+                && s.kind != Kind::GovernanceChange
+            {
                 continue;
             }
             if matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {

@@ -121,6 +121,22 @@ impl OpsClient {
         }
     }
 
+    /// The governance the registry holds, `None` before founding (the
+    /// contract answers defaults then, which no member agreed on).
+    pub async fn governance(&self) -> Result<Option<opssc_chaincode::model::Governance>> {
+        let registry: Value = self.query("registry", &serde_json::json!({})).await?;
+        if registry["meta"].is_null() {
+            return Ok(None);
+        }
+        serde_json::from_value(registry["governance"].clone())
+            .map(Some)
+            .map_err(|e| {
+                AgentError::Answer(format!(
+                    "OpsSC registry answered a governance of an unexpected shape: {e}"
+                ))
+            })
+    }
+
     pub async fn get(&self, id: &str) -> Result<Got> {
         self.query("get", &IdArgs { id: id.to_string() }).await
     }

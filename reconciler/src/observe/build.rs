@@ -44,6 +44,7 @@ pub fn empty(spec: &Spec, me: &str) -> Observed {
             approved: BTreeMap::new(),
         },
         proposals: Vec::new(),
+        governance: None,
     }
 }
 

@@ -48,6 +48,10 @@ pub struct Observed {
     /// terminal ones the planner needs to pick the next round.
     #[serde(default)]
     pub proposals: Vec<ProposalSummary>,
+    /// The governance the OpsSC registry holds (its `registry` query);
+    /// absent before founding or when the OpsSC was not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub governance: Option<opssc_chaincode::model::Governance>,
 }
 
 /// One channel, from its latest config block.

@@ -7,6 +7,13 @@
 //! contract's `GovernancePayload` replaces them whole) and one line per
 //! difference, for `plan` and the proposal's summary.
 //!
+//! The planner turns a change into a `GovernanceChanged` shared change on
+//! the ops channel (one `GovernanceChange` proposal, every ops member's
+//! approval), planned only when the registry's governance was observed
+//! (`Observed::governance`, from the contract's `registry` query). The
+//! steps file it by turn order, vote and tally it; there is no executor:
+//! the contract applies a meta proposal in the tally that decides it.
+//!
 //! Key decision: what the spec cannot state (the executor timeout, the
 //! longest deadline a proposal may ask for) keeps its registered value, so
 //! a spec that does not mention them never files a change of them; the

@@ -209,6 +209,14 @@ pub enum Change {
         before: ChaincodeDefinition,
         after: ChaincodeDefinition,
     },
+    /// The OpsSC's governance settings (meta-governance, not a channel
+    /// config): `channel` is the ops channel, where they live.
+    GovernanceChanged {
+        channel: String,
+        /// `name: before -> after`, one per difference.
+        differences: Vec<String>,
+        after: opssc_chaincode::model::Governance,
+    },
 }
 
 impl Change {
@@ -225,7 +233,8 @@ impl Change {
             | Change::AnchorPeersChanged { channel, .. }
             | Change::ChaincodeDeploy { channel, .. }
             | Change::ChaincodeUpgrade { channel, .. }
-            | Change::ChaincodeDefinitionChanged { channel, .. } => channel,
+            | Change::ChaincodeDefinitionChanged { channel, .. }
+            | Change::GovernanceChanged { channel, .. } => channel,
         }
     }
 
@@ -254,6 +263,7 @@ impl Change {
             Change::ChaincodeDeploy { .. } => "ChaincodeDeploy",
             Change::ChaincodeUpgrade { .. } => "ChaincodeUpgrade",
             Change::ChaincodeDefinitionChanged { .. } => "ChaincodeDefinitionChanged",
+            Change::GovernanceChanged { .. } => "GovernanceChanged",
         }
     }
 
@@ -272,6 +282,7 @@ impl Change {
             | Change::ChaincodeUpgrade { .. }
             | Change::ChaincodeDefinitionChanged { .. } => 8,
             Change::OrgRemovedFromChannel { .. } => 9,
+            Change::GovernanceChanged { .. } => 10,
         }
     }
 
@@ -490,6 +501,7 @@ pub fn plan(spec: &Spec, observed: &Observed, me: &str) -> Plan {
     let mut notes = Vec::new();
     let mut shared = channels::plan_channels(spec, observed, &mut notes);
     shared.extend(chaincodes::plan_chaincodes(spec, observed, &mut notes));
+    shared.extend(governance_shared(spec, observed));
     shared.sort_by(|a, b| {
         (a.change.channel(), a.change.rank(), a.change.subkey()).cmp(&(
             b.change.channel(),
@@ -550,6 +562,41 @@ pub fn plan(spec: &Spec, observed: &Observed, me: &str) -> Plan {
         steps: Vec::new(),
         blocked: Vec::new(),
     }
+}
+
+/// The GovernanceChange the spec's `Governance` document calls for, when
+/// the registry's governance was observed and differs. Every ops-channel
+/// member must approve it (the contract's rule for meta-governance).
+fn governance_shared(spec: &Spec, observed: &Observed) -> Option<SharedChange> {
+    let registered = observed.governance.as_ref()?;
+    let from_spec = crate::agent::founding::governance(spec);
+    let change = governance::governance_change(&from_spec, registered)?;
+    let ops = &spec.consortium.ops_channel;
+    let members: Vec<String> = match observed.channels.get(ops) {
+        Some(ch) => ch.members.keys().cloned().collect(),
+        None => spec.channels.get(ops)?.members.clone(),
+    };
+    Some(SharedChange {
+        change: Change::GovernanceChanged {
+            channel: ops.clone(),
+            differences: change.differences,
+            after: change.after,
+        },
+        approval: Approval {
+            requirements: vec![Requirement {
+                label: format!("every member of channel {ops} (OpsSC meta-governance)"),
+                policy: "opssc:GovernanceChange".into(),
+                need: Need::Threshold {
+                    count: members.len(),
+                    of: members,
+                },
+            }],
+        },
+        risks: Vec::new(),
+        drift: None,
+        requires: Vec::new(),
+        proposal: 0,
+    })
 }
 
 /// [`plan`], with the steps `me`'s agent takes in this pass and why the

@@ -41,6 +41,7 @@ pub fn proposal_key(change: &Change) -> (Kind, Target, Option<String>) {
         Change::ChaincodeUpgrade { name, .. } | Change::ChaincodeDefinitionChanged { name, .. } => {
             (Kind::ChaincodeUpgrade, target(Some(name)), None)
         }
+        Change::GovernanceChanged { .. } => (Kind::GovernanceChange, target(None), None),
         _ => (Kind::ChannelUpdate, target(None), None),
     }
 }

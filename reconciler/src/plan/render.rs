@@ -146,6 +146,7 @@ pub fn title(change: &Change) -> (char, String) {
                 after.version, before.sequence, after.sequence
             ),
         ),
+        Change::GovernanceChanged { .. } => ('~', "OpsSC governance".to_string()),
     }
 }
 
@@ -390,6 +391,7 @@ pub fn details(change: &Change) -> Vec<String> {
             out
         }
         Change::ChaincodeDefinitionChanged { before, after, .. } => definition_diff(before, after),
+        Change::GovernanceChanged { differences, .. } => differences.clone(),
         _ => Vec::new(),
     }
 }

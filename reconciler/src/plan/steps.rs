@@ -730,6 +730,13 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     {
         config_steps(spec, observed, plan, me, input, p, &mut out);
     }
+    for p in plan
+        .proposals
+        .iter()
+        .filter(|p| p.kind == Kind::GovernanceChange)
+    {
+        governance_steps(observed, plan, me, input, p, &mut out);
+    }
     joins(spec, observed, me, input, &mut out);
     opssc_catch_up(spec, observed, input, &mut out);
     // Approvals of committed definitions (a new member catching up): sent
@@ -968,6 +975,93 @@ fn config_steps(
         proposal_id: id,
         committed_chaincode_sequence: None,
         base_config_sequence: Some(cu.base_sequence),
+    });
+}
+
+/// The planned GovernanceChange `p`, for a member of the ops channel:
+/// file it (one member, by turn order), vote on it and tally it. The
+/// contract applies it when the deciding tally commits it: there is no
+/// shared step to execute. Another member's undecided GovernanceChange
+/// gets this organization's vote (a reject naming the difference when it
+/// asks for other settings) rather than a competing proposal. A member that
+/// only votes (`channelChanges: voteOnly`) files nothing.
+fn governance_steps(
+    observed: &Observed,
+    plan: &Plan,
+    me: &str,
+    input: &PlanInput,
+    p: &PlannedProposal,
+    out: &mut Steps,
+) {
+    let what = format!("{} of the OpsSC", p.kind);
+    let Some(obs) = observed.channels.get(&p.target.channel) else {
+        return;
+    };
+    if !obs.members.contains_key(me) {
+        return;
+    }
+    let Some(super::Change::GovernanceChanged {
+        differences, after, ..
+    }) = p.changes.first().map(|&i| &plan.shared[i].change)
+    else {
+        return;
+    };
+    let payload = serde_json::to_value(opssc_chaincode::api::GovernancePayload {
+        governance: *after,
+        summary: Some(serde_json::json!({ "differences": differences })),
+    })
+    .expect("a governance payload serializes");
+    let (canonical, (round, id)) = match opssc_chaincode::api::normalize_payload(p.kind, &payload)
+        .and_then(|(_, c)| {
+            super::proposal::filing_round(p.kind, &p.target, &payload, &observed.proposals)
+                .map(|r| (c, r))
+        }) {
+        Ok(r) => r,
+        Err(e) => {
+            return out.stall(
+                &what,
+                format!("the spec's Governance gives settings the OpsSC refuses: {e}"),
+            );
+        }
+    };
+    if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
+        return match mine.state {
+            ProposalState::Proposed => vote_steps(me, input, mine, &canonical, &what, out),
+            ProposalState::Rejected => out.stall(
+                &what,
+                format!(
+                    "proposal {} for exactly these settings was rejected; commit a spec that changes them",
+                    short_id(&id)
+                ),
+            ),
+            other => out.wait(&what, format!("proposal {} is {other}", short_id(&id))),
+        };
+    }
+    if let Some(other) = observed
+        .proposals
+        .iter()
+        .find(|o| o.kind == p.kind && o.state == ProposalState::Proposed)
+    {
+        return vote_steps(me, input, other, &canonical, &what, out);
+    }
+    // Like a channel change: an organization that leaves proposing to
+    // others is passed over in the turn order after its grace.
+    if input.vote_only {
+        return;
+    }
+    let members: Vec<String> = obs.members.keys().cloned().collect();
+    if !out.my_turn(input, &id, &members, me, &what, "files it") {
+        return;
+    }
+    out.steps.push(Step::File {
+        what,
+        kind: p.kind,
+        target: p.target.clone(),
+        payload,
+        round,
+        proposal_id: id,
+        committed_chaincode_sequence: None,
+        base_config_sequence: None,
     });
 }
 
