@@ -380,8 +380,9 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
     let before = fabric_view(&devnet, &org1, work);
     assert!(before.1.contains("Version: 1.0, Sequence: 1"), "{before:?}");
     eprintln!(
-        "FIGURE network built with Fabric's CLI (configtxgen, osnadmin, peer): {:.1} s; config sequences of {CHANNELS:?}: {:?}",
+        "FIGURE network built with Fabric's CLI (configtxgen, osnadmin, peer): {:.1} s; config sequences of {:?}: {:?}",
         t.elapsed().as_secs_f64(),
+        CHANNELS.map(|(_, channel)| channel),
         before.0
     );
 
@@ -710,7 +711,11 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
         );
     }
     let end = fabric_view(&devnet, &org1, work);
-    assert_eq!(end.0, vec![before.0[0] + 1, before.0[1]], "{CHANNELS:?}");
+    assert_eq!(
+        end.0,
+        vec![before.0[0] + 1, before.0[1]],
+        "config sequences of trade, market: trade gains the OrgAdd only"
+    );
     eprintln!("FIGURE whole test: {:.1} s", t0.elapsed().as_secs_f64());
     drop(agents);
     devnet.stop().unwrap();
