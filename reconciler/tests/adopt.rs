@@ -1,35 +1,45 @@
 //! Adopting a network that opssc did not build (`opssc found --adopt`), on
-//! one 3-organization devnet.
+//! one devnet of four peer organizations, the fourth outside the network
+//! until the end (issue 22's first "done when").
 //!
 //! The devnet starts its nodes only (no channel). Then, as the consortium's
 //! administrators do today, with Fabric's own binaries from the devnet cache
-//! and nothing of opssc's:
-//! - `configtxgen` writes block 0 of channel `trade` from a `configtx.yaml`
-//!   (the three organizations' MSP directories, their anchor peers, the Raft
-//!   consenter), `osnadmin channel join` joins the orderer, `peer channel
-//!   join` each organization's peer;
+//! and nothing of opssc's, for Org1..Org3:
+//! - `configtxgen` writes block 0 of channels `trade` and `market` (one
+//!   profile each) from a `configtx.yaml` (the three organizations' MSP
+//!   directories, their anchor peers, the Raft consenter), `osnadmin channel
+//!   join` joins the orderer, `peer channel join` each organization's peer;
 //! - `peer lifecycle chaincode install / approveformyorg / commit` deploys
 //!   chaincode `kv` 1.0 (a chaincode-as-a-service package of the test kv
 //!   chaincode, served by this test process).
 //!
 //! Then, with opssc:
-//! 1. `opssc import` as Org1 writes the spec; the test fills in what import
+//! 1. `opssc import` as Org1 writes the spec (both channels); the test fills
+//!    in what import
 //!    cannot know: the ops channel (`ops`, a new Channel document), the
 //!    admins' SSH keys (a signed spec repository);
 //! 2. `opssc plan` shows only the ops channel to create;
 //! 3. `opssc found --adopt` by the orderer organization and the three peer
 //!    organizations, at once: the ops channel is created, the OpsSC
-//!    committed, the registry founded from trade's live members; trade's
-//!    config sequence and kv's definition are untouched (read with the
-//!    `peer` CLI, before and after);
+//!    committed, the registry founded from both channels' live members;
+//!    both channels' config sequences and kv's definition are untouched
+//!    (read with the `peer` CLI, before and after);
 //! 4. `opssc plan` is empty for every organization, a second `found
 //!    --adopt` does nothing, and a spec that changes what runs is refused;
 //! 5. the agents start and `opssc status` is Ready;
 //! 6. one consented spec commit upgrades kv to 2.0: the agents file one
 //!    OpsSC proposal, vote, and roll it out (sequence 2, the proposal
-//!    committed), trade's config still untouched.
+//!    committed), both channels' configs still untouched;
+//! 7. an add-org through the agents: one commit by Org1's admin, approved by
+//!    Org2's and Org3's, adds Org4 (its certificates) to `ops` and `trade`;
+//!    Org1's agent (the one filing channel changes) files the OrgAdds, the
+//!    agents vote, sign and submit them, Org4's agent (running from the
+//!    start, outside the network) joins its peer and installs kv: kv 2.0
+//!    answers on Org4's own peer. `trade` went up by one config block,
+//!    `market` is still untouched.
 //!
-//! Figures (`FIGURE` lines): the CLI set-up, the adoption, the upgrade.
+//! Figures (`FIGURE` lines): the CLI set-up, the adoption, the upgrade, the
+//! add-org.
 
 mod common;
 use common::run_opssc as opssc;
@@ -44,7 +54,11 @@ use opssc_fabric::package::{self, Connection};
 use opssc_schema::local::AgentConfig;
 use opssc_tests::devnet_support::test_runtime;
 
+/// The channel of kv.
 const CHANNEL: &str = "trade";
+/// The channels the administrators create with Fabric's CLI: (configtxgen
+/// profile, channel).
+const CHANNELS: [(&str, &str); 2] = [("Trade", "trade"), ("Market", "market")];
 
 /// `peer <args>` as `org`'s admin against its first peer; stdout and
 /// stderr together, or the failure with both.
@@ -98,10 +112,10 @@ fn host_port(address: &str) -> (&str, &str) {
     address.rsplit_once(':').expect("host:port")
 }
 
-/// The `configtx.yaml` an administrator writes for channel `trade`: every
-/// peer organization (anchor peer: its first peer), the orderer
-/// organization, its orderers as Raft consenters.
-fn configtx_yaml(devnet: &Devnet) -> String {
+/// The `configtx.yaml` an administrator writes for the [`CHANNELS`]: every
+/// organization of `members` (anchor peer: its first peer), the orderer
+/// organization, its orderers as Raft consenters; one profile per channel.
+fn configtx_yaml(devnet: &Devnet, members: &[OrgHandle]) -> String {
     let oo = devnet.orderer_org();
     let mut y = String::from("Organizations:\n");
     y.push_str(&format!(
@@ -113,7 +127,7 @@ fn configtx_yaml(devnet: &Devnet) -> String {
     for o in devnet.orderers() {
         y.push_str(&format!("      - {}\n", o.address));
     }
-    for org in devnet.orgs() {
+    for org in members {
         let (host, port) = host_port(&org.peers[0].address);
         y.push_str(&format!(
             "  - &{msp}\n    Name: {msp}\n    ID: {msp}\n    MSPDir: {dir}\n    Policies:\n      Readers: {{Type: Signature, Rule: \"OR('{msp}.admin', '{msp}.peer', '{msp}.client')\"}}\n      Writers: {{Type: Signature, Rule: \"OR('{msp}.admin', '{msp}.client')\"}}\n      Admins: {{Type: Signature, Rule: \"OR('{msp}.admin')\"}}\n      Endorsement: {{Type: Signature, Rule: \"OR('{msp}.peer')\"}}\n    AnchorPeers:\n      - Host: {host}\n        Port: {port}\n",
@@ -122,22 +136,22 @@ fn configtx_yaml(devnet: &Devnet) -> String {
         ));
     }
     let implicit = |rule: &str| format!("{{Type: ImplicitMeta, Rule: \"{rule}\"}}");
-    y.push_str("Profiles:\n  Trade:\n");
-    y.push_str(&format!(
+    let mut p = String::new();
+    p.push_str(&format!(
         "    Policies:\n      Readers: {}\n      Writers: {}\n      Admins: {}\n    Capabilities: {{V2_0: true}}\n",
         implicit("ANY Readers"),
         implicit("ANY Writers"),
         implicit("MAJORITY Admins")
     ));
-    y.push_str("    Orderer:\n      OrdererType: etcdraft\n      EtcdRaft:\n        Consenters:\n");
+    p.push_str("    Orderer:\n      OrdererType: etcdraft\n      EtcdRaft:\n        Consenters:\n");
     for o in devnet.orderers() {
         let (host, port) = host_port(&o.address);
-        y.push_str(&format!(
+        p.push_str(&format!(
             "          - Host: {host}\n            Port: {port}\n            ClientTLSCert: {cert}\n            ServerTLSCert: {cert}\n",
             cert = o.tls_cert.display()
         ));
     }
-    y.push_str(&format!(
+    p.push_str(&format!(
         "        Options:\n          TickInterval: 200ms\n          ElectionTick: 10\n          HeartbeatTick: 1\n          MaxInflightBlocks: 5\n          SnapshotIntervalSize: 16 MB\n      BatchTimeout: 500ms\n      BatchSize:\n        MaxMessageCount: 10\n        AbsoluteMaxBytes: 99 MB\n        PreferredMaxBytes: 512 KB\n      Organizations:\n        - *{}\n      Policies:\n        Readers: {}\n        Writers: {}\n        Admins: {}\n        BlockValidation: {}\n      Capabilities: {{V2_0: true}}\n",
         oo.msp_id,
         implicit("ANY Readers"),
@@ -145,11 +159,11 @@ fn configtx_yaml(devnet: &Devnet) -> String {
         implicit("MAJORITY Admins"),
         implicit("ANY Writers")
     ));
-    y.push_str("    Application:\n      Organizations:\n");
-    for org in devnet.orgs() {
-        y.push_str(&format!("        - *{}\n", org.msp_id));
+    p.push_str("    Application:\n      Organizations:\n");
+    for org in members {
+        p.push_str(&format!("        - *{}\n", org.msp_id));
     }
-    y.push_str(&format!(
+    p.push_str(&format!(
         "      Policies:\n        Readers: {}\n        Writers: {}\n        Admins: {}\n        LifecycleEndorsement: {}\n        Endorsement: {}\n      Capabilities: {{V2_5: true}}\n",
         implicit("ANY Readers"),
         implicit("ANY Writers"),
@@ -157,41 +171,55 @@ fn configtx_yaml(devnet: &Devnet) -> String {
         implicit("MAJORITY Endorsement"),
         implicit("MAJORITY Endorsement")
     ));
+    y.push_str("Profiles:\n");
+    for (profile, _) in CHANNELS {
+        y.push_str(&format!("  {profile}:\n{p}"));
+    }
     y
 }
 
-/// Channel `trade` as an administrator creates it: configtxgen, osnadmin,
-/// `peer channel join` (the devnet's wrappers of the two joins).
-fn create_trade_with_fabric_cli(devnet: &Devnet, work: &Path) {
+/// The [`CHANNELS`] as an administrator creates them for `members`:
+/// configtxgen (one profile each), osnadmin, `peer channel join` (the
+/// devnet's wrappers of the two joins).
+fn create_channels_with_fabric_cli(devnet: &Devnet, members: &[OrgHandle], work: &Path) {
     let dir = work.join("configtx");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("configtx.yaml"), configtx_yaml(devnet)).unwrap();
-    let block = dir.join("trade.block");
-    opssc_devnet::tools::Tool::new(&devnet.bin().configtxgen, "configtxgen for trade")
-        .env("FABRIC_CFG_PATH", dir.as_os_str())
-        .args(["-profile", "Trade", "-channelID", CHANNEL, "-outputBlock"])
-        .arg(&block)
-        .run()
-        .unwrap_or_else(|e| panic!("{e}"));
-    for o in devnet.orderers() {
-        opssc_devnet::channels::orderer_join(devnet.bin(), o, CHANNEL, &block)
+    std::fs::write(dir.join("configtx.yaml"), configtx_yaml(devnet, members)).unwrap();
+    for (profile, channel) in CHANNELS {
+        let block = dir.join(format!("{channel}.block"));
+        let what = format!("configtxgen for {channel}");
+        opssc_devnet::tools::Tool::new(&devnet.bin().configtxgen, &what)
+            .env("FABRIC_CFG_PATH", dir.as_os_str())
+            .args(["-profile", profile, "-channelID", channel, "-outputBlock"])
+            .arg(&block)
+            .run()
             .unwrap_or_else(|e| panic!("{e}"));
-    }
-    for org in devnet.orgs() {
-        for p in &org.peers {
-            opssc_devnet::channels::peer_join(devnet.bin(), org, p, CHANNEL, &block)
+        for o in devnet.orderers() {
+            opssc_devnet::channels::orderer_join(devnet.bin(), o, channel, &block)
                 .unwrap_or_else(|e| panic!("{e}"));
+        }
+        for org in members {
+            for p in &org.peers {
+                opssc_devnet::channels::peer_join(devnet.bin(), org, p, channel, &block)
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
         }
     }
 }
 
 /// kv 1.0 as an administrator deploys it: install the package on each
-/// organization's peer, approve as each, commit with a majority's peers.
-fn deploy_kv_with_fabric_cli(devnet: &Devnet, work: &Path, pkg: &[u8], package_id: &str) {
+/// member's peer, approve as each, commit with a majority's peers.
+fn deploy_kv_with_fabric_cli(
+    devnet: &Devnet,
+    members: &[OrgHandle],
+    work: &Path,
+    pkg: &[u8],
+    package_id: &str,
+) {
     let file = work.join("kv_1.0.tar.gz");
     std::fs::write(&file, pkg).unwrap();
     let file = file.to_string_lossy().into_owned();
-    for org in devnet.orgs() {
+    for org in members {
         peer(devnet, org, &["lifecycle", "chaincode", "install", &file])
             .unwrap_or_else(|e| panic!("{e}"));
         let installed = peer(devnet, org, &["lifecycle", "chaincode", "queryinstalled"])
@@ -208,7 +236,7 @@ fn deploy_kv_with_fabric_cli(devnet: &Devnet, work: &Path, pkg: &[u8], package_i
         "--sequence",
         "1",
     ];
-    for org in devnet.orgs() {
+    for org in members {
         let mut args = vec!["lifecycle", "chaincode", "approveformyorg"];
         args.extend_from_slice(&def);
         args.extend_from_slice(&["--package-id", package_id]);
@@ -216,8 +244,7 @@ fn deploy_kv_with_fabric_cli(devnet: &Devnet, work: &Path, pkg: &[u8], package_i
     }
     let mut args = vec!["lifecycle", "chaincode", "commit"];
     args.extend_from_slice(&def);
-    let targets: Vec<(String, String)> = devnet
-        .orgs()
+    let targets: Vec<(String, String)> = members
         .iter()
         .take(2)
         .map(|o| {
@@ -230,23 +257,27 @@ fn deploy_kv_with_fabric_cli(devnet: &Devnet, work: &Path, pkg: &[u8], package_i
     for (address, ca) in &targets {
         args.extend_from_slice(&["--peerAddresses", address, "--tlsRootCertFiles", ca]);
     }
-    peer_to_orderer(devnet, &devnet.orgs()[0], &args);
+    peer_to_orderer(devnet, &members[0], &args);
 }
 
-/// trade's config sequence and kv's committed sequence and version, as
-/// Fabric's `peer` CLI shows them to `org`.
-fn fabric_view(devnet: &Devnet, org: &OrgHandle, work: &Path) -> (u64, String) {
-    let block = work.join(format!("config-{}.block", org.msp_id));
-    let b = block.to_string_lossy().into_owned();
-    peer_to_orderer(
-        devnet,
-        org,
-        &["channel", "fetch", "config", &b, "-c", CHANNEL],
-    );
-    let bytes = std::fs::read(&block).unwrap();
-    let block: opssc_fabric::protos::common::Block =
-        prost::Message::decode(bytes.as_slice()).unwrap();
-    let config = opssc_fabric::configtx::ChannelConfig::from_block(&block).unwrap();
+/// The config sequence of each of the [`CHANNELS`] and kv's committed
+/// sequence and version, as Fabric's `peer` CLI shows them to `org`.
+fn fabric_view(devnet: &Devnet, org: &OrgHandle, work: &Path) -> (Vec<u64>, String) {
+    let mut sequences = Vec::new();
+    for (_, channel) in CHANNELS {
+        let block = work.join(format!("config-{channel}-{}.block", org.msp_id));
+        let b = block.to_string_lossy().into_owned();
+        peer_to_orderer(
+            devnet,
+            org,
+            &["channel", "fetch", "config", &b, "-c", channel],
+        );
+        let bytes = std::fs::read(&block).unwrap();
+        let block: opssc_fabric::protos::common::Block =
+            prost::Message::decode(bytes.as_slice()).unwrap();
+        let config = opssc_fabric::configtx::ChannelConfig::from_block(&block).unwrap();
+        sequences.push(config.sequence);
+    }
     let kv = peer(
         devnet,
         org,
@@ -266,7 +297,7 @@ fn fabric_view(devnet: &Devnet, org: &OrgHandle, work: &Path) -> (u64, String) {
         .find(|l| l.contains("Version:"))
         .unwrap_or_else(|| panic!("no definition of kv: {kv}"))
         .to_string();
-    (config.sequence, line)
+    (sequences, line)
 }
 
 /// Each organization's agent configuration for the adoption: the devnet's,
@@ -312,10 +343,18 @@ fn replace_once(text: &str, from: &str, to: &str) -> String {
 fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() {
     opssc_fabric::participation::install_ring_provider();
     let t0 = Instant::now();
-    let mut opts = DevnetOptions::new(Topology::reference(3));
+    // Org1..Org3 build the network; Org4 runs its nodes outside it (the
+    // devnet's readiness check then expects only Org1..Org3 on a channel).
+    let mut topology = Topology::reference(4);
+    for ch in &mut topology.channels {
+        ch.members.retain(|m| m != "Org4MSP");
+    }
+    let mut opts = DevnetOptions::new(topology);
     opts.channels = false;
     let mut devnet =
         Devnet::start(opts).unwrap_or_else(|e| panic!("the devnet did not start:\n{e}"));
+    let members: Vec<OrgHandle> = devnet.orgs()[..3].to_vec();
+    let org4 = devnet.orgs()[3].clone();
     let work = tempfile::tempdir().unwrap();
     let work = work.path();
     let rt = test_runtime();
@@ -333,21 +372,22 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
 
     // The network as administrators build it with Fabric's CLI.
     let t = Instant::now();
-    create_trade_with_fabric_cli(&devnet, work);
+    create_channels_with_fabric_cli(&devnet, &members, work);
     let kv1_pkg = package::ccaas_package("kv_1.0", &Connection::plaintext(&kv1)).unwrap();
     assert_eq!(package::package_id("kv_1.0", &kv1_pkg), kv1_id);
-    deploy_kv_with_fabric_cli(&devnet, work, &kv1_pkg, &kv1_id);
+    deploy_kv_with_fabric_cli(&devnet, &members, work, &kv1_pkg, &kv1_id);
     let org1 = devnet.orgs()[0].clone();
     let before = fabric_view(&devnet, &org1, work);
     assert!(before.1.contains("Version: 1.0, Sequence: 1"), "{before:?}");
     eprintln!(
-        "FIGURE network built with Fabric's CLI (configtxgen, osnadmin, peer): {:.1} s; trade config sequence {}",
+        "FIGURE network built with Fabric's CLI (configtxgen, osnadmin, peer): {:.1} s; config sequences of {:?}: {:?}",
         t.elapsed().as_secs_f64(),
+        CHANNELS.map(|(_, channel)| channel),
         before.0
     );
 
     let mut configs = Vec::new();
-    for org in devnet.orgs() {
+    for org in &members {
         configs.push((
             org.msp_id.clone(),
             adopt_config(&org.agent_config, work, &org.msp_id, &servers),
@@ -376,9 +416,19 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
         .unwrap_or_else(|| panic!("no channels/trade.yaml in {files:?}"))
         .1
         .clone();
+    assert!(
+        files.iter().any(|(p, _)| p == "channels/market.yaml"),
+        "no channels/market.yaml in {files:?}"
+    );
     for (rel, text) in &mut files {
         if rel == "consortium.yaml" {
-            *text = replace_once(text, "opsChannel: \"trade\"", "opsChannel: \"ops\"");
+            // Import names the first channel it read in the ops channel's place.
+            let placeholder = text
+                .lines()
+                .find(|l| l.starts_with("  opsChannel: "))
+                .unwrap_or_else(|| panic!("no opsChannel in:\n{text}"))
+                .to_string();
+            *text = replace_once(text, &placeholder, "  opsChannel: \"ops\"");
         }
         if rel.starts_with("orgs/") {
             // The admins come from the signed spec repository below.
@@ -458,8 +508,9 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
     for (msp, out) in outputs.iter().filter(|(m, _)| m != &oo.msp_id) {
         assert!(
             out.contains("adopt: keeps channel trade at config sequence")
+                && out.contains("adopt: keeps channel market at config sequence")
                 && out.contains("adopt: keeps chaincode trade/kv 1.0 at sequence 1")
-                && out.contains("adopted: 1 channel(s) and 1 chaincode(s) untouched"),
+                && out.contains("adopted: 2 channel(s) and 1 chaincode(s) untouched"),
             "{msp}:\n{out}"
         );
     }
@@ -474,15 +525,16 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
     assert_eq!(count("done: founded the registry"), 1);
 
     // Untouched, as Fabric's own CLI shows it to every organization.
-    for org in devnet.orgs() {
+    for org in &members {
         assert_eq!(fabric_view(&devnet, org, work), before, "{}", org.msp_id);
     }
     devnet
         .wait_channels_ready()
         .unwrap_or_else(|e| panic!("{e}"));
 
-    // The registry: the ops members and trade with its live members.
-    let orgs = rt.block_on(orgs_of(&devnet));
+    // The registry: the ops members and both channels with their live members.
+    let all_orgs = rt.block_on(orgs_of(&devnet));
+    let orgs = &all_orgs[..3];
     let registry = rt.block_on(common::query(&orgs[0], "registry", serde_json::json!({})));
     let channels: Vec<(String, serde_json::Value)> = registry["channels"]
         .as_array()
@@ -495,13 +547,15 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
             )
         })
         .collect();
-    assert!(
-        channels.contains(&(
-            "trade".into(),
-            serde_json::json!(["Org1MSP", "Org2MSP", "Org3MSP"])
-        )),
-        "{registry:#}"
-    );
+    for (_, channel) in CHANNELS {
+        assert!(
+            channels.contains(&(
+                channel.into(),
+                serde_json::json!(["Org1MSP", "Org2MSP", "Org3MSP"])
+            )),
+            "{registry:#}"
+        );
+    }
 
     // 4. The plan is empty for every organization; adopting again does nothing.
     for (msp, path) in &configs[..3] {
@@ -527,15 +581,20 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(!out.lines().any(|l| l.starts_with("done:")), "{out}");
 
-    // 5. The agents take over: Ready.
-    let agents = start_agents(devnet.orgs(), &work.join("agents"), &spec_repo, |_, c| {
+    // 5. The agents take over: Ready. Org4's agent runs too, outside the
+    //    network until step 7. Org1's agent files channel changes (there is
+    //    none to file until step 7), the others vote and sign.
+    let agents = start_agents(devnet.orgs(), &work.join("agents"), &spec_repo, |msp, c| {
         c.ops_chaincode = Some("opssc".into());
         for (label, address) in &servers {
             c.chaincode_servers.insert(label.clone(), address.clone());
         }
+        if msp == "Org1MSP" {
+            c.channel_changes = opssc_schema::local::ChannelChangePolicy::Propose;
+        }
     });
     let start = Instant::now();
-    for a in &agents {
+    for a in &agents[..3] {
         loop {
             let out = a.opssc(&["status"]);
             if out.status.code() == Some(0) {
@@ -569,7 +628,7 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
         "kv 2.0",
     );
     let took = rt.block_on(wait_answering(
-        &orgs,
+        orgs,
         "kv",
         "version",
         &[],
@@ -594,8 +653,69 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
     ));
     assert_eq!(got["proposal"]["state"], "committed", "{got:#}");
     let after = fabric_view(&devnet, &org1, work);
-    assert_eq!(after.0, before.0, "trade's config is untouched");
+    assert_eq!(after.0, before.0, "both channels' configs are untouched");
     assert!(after.1.contains("Version: 2.0, Sequence: 2"), "{after:?}");
+
+    // 7. Org4 joins ops and trade by one commit every member consented to.
+    let t = Instant::now();
+    let mut change = common::newcomer_org_files(&org4, "org4");
+    for channel in ["ops", CHANNEL] {
+        let rel = format!("channels/{channel}.yaml");
+        let doc = std::fs::read_to_string(spec_repo.dir.join(&rel)).unwrap();
+        let last = "    - \"Org3MSP\"\n";
+        change.push((
+            rel,
+            replace_once(&doc, last, &format!("{last}    - \"Org4MSP\"\n")),
+        ));
+    }
+    spec_repo.commit_consented(&change, "Org4MSP joins ops and trade");
+    let org4_view = rt.block_on(common::org(&org4));
+    let version =
+        opssc_fabric::tx::ChaincodeCall::new(CHANNEL, "kv", "version", std::iter::empty::<&str>());
+    rt.block_on(async {
+        loop {
+            // Straight to Org4's peer (a gateway could ask another's).
+            let got = org4_view.endorser.query("kv version", &version).await;
+            if got.as_deref().ok() == Some(b"2.0".as_slice()) {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(180),
+                "kv 2.0 does not answer on Org4's peer: {got:?}\n{}",
+                agents_logs(&agents)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    eprintln!(
+        "FIGURE add-org of Org4 through the agents (ops, trade), from the commit to kv answering on Org4's peer: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    // One committed OrgAdd per channel, filed, voted, signed and submitted
+    // by the agents; trade went up by exactly that block, market not at all.
+    let list = rt.block_on(common::query(
+        &orgs[0],
+        "list",
+        serde_json::json!({"page_size": 200}),
+    ));
+    for channel in ["ops", CHANNEL] {
+        let adds: Vec<&serde_json::Value> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] == "OrgAdd" && p["target"]["channel"] == channel)
+            .collect();
+        assert!(
+            adds.len() == 1 && adds[0]["state"] == "committed",
+            "{channel}: {adds:#?}"
+        );
+    }
+    let end = fabric_view(&devnet, &org1, work);
+    assert_eq!(
+        end.0,
+        vec![before.0[0] + 1, before.0[1]],
+        "config sequences of trade, market: trade gains the OrgAdd only"
+    );
     eprintln!("FIGURE whole test: {:.1} s", t0.elapsed().as_secs_f64());
     drop(agents);
     devnet.stop().unwrap();

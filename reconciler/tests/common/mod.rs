@@ -848,6 +848,31 @@ pub async fn proposals_for(o: &Org, chaincode: &str) -> Vec<Value> {
         .collect()
 }
 
+/// What an organization outside the network commits to join it: its
+/// Organization document `orgs/<doc>.yaml` (MSP ID, its first peer as the
+/// anchor peer, the certificates below) and its CA and TLS CA certificates
+/// `orgs/<doc>/ca.pem`, `orgs/<doc>/tlsca.pem`, read from the devnet.
+pub fn newcomer_org_files(h: &OrgHandle, doc: &str) -> Vec<(String, String)> {
+    let p = &h.peers[0];
+    let text = format!(
+        "apiVersion: opssc/v1alpha1\nkind: Organization\nmetadata:\n  name: {doc}\nspec:\n  mspId: {msp}\n  peers:\n    - name: {peer}\n      endpoint: {endpoint}\n      anchor: true\n  msp:\n    caCerts:\n      - file: {doc}/ca.pem\n    tlsCaCerts:\n      - file: {doc}/tlsca.pem\n",
+        msp = h.msp_id,
+        peer = p.name,
+        endpoint = p.address,
+    );
+    vec![
+        (format!("orgs/{doc}.yaml"), text),
+        (
+            format!("orgs/{doc}/ca.pem"),
+            std::fs::read_to_string(&h.ca_cert).unwrap(),
+        ),
+        (
+            format!("orgs/{doc}/tlsca.pem"),
+            std::fs::read_to_string(&h.tls_ca_cert).unwrap(),
+        ),
+    ]
+}
+
 /// The kv chaincode plus `version`, so a test sees which package answers.
 pub struct Versioned(pub &'static str);
 
