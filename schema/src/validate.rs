@@ -771,6 +771,29 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
             s.capabilities.as_ref(),
             consortium.as_ref().map(|c| c.2.fabric_version.as_str()),
         );
+        // Peers check a BFT orderer's block signatures (by consenter id)
+        // only under the V3_0 channel capability; with V2_0 they reject
+        // every block after the genesis block.
+        if consortium.as_ref().is_some_and(|c| c.2.is_bft()) && capabilities.channel != "V3_0" {
+            let at = s
+                .capabilities
+                .as_ref()
+                .and_then(|c| c.channel.as_ref())
+                .unwrap_or(name);
+            cx.error(
+                "capability",
+                ctx,
+                at,
+                format!(
+                    "channel {} has channel capability {}, but SmartBFT ordering needs V3_0",
+                    name.value, capabilities.channel
+                ),
+                Some(
+                    "set `capabilities.channel: V3_0` (or leave it out: Fabric 3.1 defaults to it)"
+                        .into(),
+                ),
+            );
+        }
         let batch = match &s.batch {
             Some(b) => check_batch(&mut cx, ctx, b, base_batch),
             None => base_batch,

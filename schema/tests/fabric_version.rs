@@ -90,12 +90,21 @@ fn v3_channel_capability_needs_fabric_3() {
 }
 
 /// The reference spec on Fabric `version` with `consensus: bft` and `nodes`
-/// orderer nodes, all of them consenters.
+/// orderer nodes, all of them consenters, `trade` with channel capability
+/// `trade_channel`.
 fn bft_reference(version: &str, nodes: usize) -> opssc_schema::Loaded {
+    bft_reference_with(version, nodes, "V3_0")
+}
+
+fn bft_reference_with(version: &str, nodes: usize, trade_channel: &str) -> opssc_schema::Loaded {
     let version = with_version(version);
+    let trade_channel = format!("    channel: {trade_channel}\n");
     reference_with(move |path, text| {
         let text = version(path, text);
-        if path.ends_with("consortium.yaml") {
+        if path.ends_with("channels/trade.yaml") {
+            assert!(text.contains("    channel: V2_0\n"), "{text}");
+            text.replace("    channel: V2_0\n", &trade_channel)
+        } else if path.ends_with("consortium.yaml") {
             let consenters: String = (0..nodes)
                 .map(|i| format!("      - org: OrdererMSP\n        node: orderer{i}\n"))
                 .collect();
@@ -147,7 +156,7 @@ fn bft_ordering_runs_on_fabric_3_1_with_four_consenters() {
 
 #[test]
 fn bft_ordering_is_refused_on_fabric_2_5_and_below_four_consenters() {
-    let loaded = bft_reference("2.5", 4);
+    let loaded = bft_reference_with("2.5", 4, "V2_0");
     assert!(loaded.spec.is_none());
     let text = errors(&loaded);
     assert!(
@@ -174,4 +183,18 @@ fn bft_ordering_is_refused_on_fabric_2_5_and_below_four_consenters() {
             .warnings()
             .any(|d| d.code == "bft-consenters" && d.message.contains("no more faults than 4"))
     );
+}
+
+#[test]
+fn bft_ordering_needs_the_v3_channel_capability() {
+    let loaded = bft_reference_with("3.1", 4, "V2_0");
+    assert!(loaded.spec.is_none());
+    let text = errors(&loaded);
+    assert!(
+        text.contains(
+            "channel trade has channel capability V2_0, but SmartBFT ordering needs V3_0"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("capabilities.channel: V3_0"), "{text}");
 }
