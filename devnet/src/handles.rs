@@ -77,6 +77,10 @@ pub struct OrdererHandle {
     pub tls_ca_cert: PathBuf,
     /// The orderer's own TLS certificate (its Raft consenter identity).
     pub tls_cert: PathBuf,
+    /// The orderer's signing certificate (its BFT consenter identity).
+    /// Defaulted so a state file written before it existed still loads.
+    #[serde(default)]
+    pub sign_cert: PathBuf,
     /// Client certificate and key accepted by the admin endpoint (the orderer org admin's TLS pair).
     pub admin_client_cert: PathBuf,
     pub admin_client_key: PathBuf,
@@ -144,6 +148,7 @@ pub fn plan(topology: &Topology, layout: &Layout, ports: &mut PortPool) -> Resul
             operations_address: loopback(ports.take()?),
             tls_ca_cert: oc.tls_ca_cert(),
             tls_cert: node.tls_cert(),
+            sign_cert: node.sign_cert(&host),
             admin_client_cert: oc.admin_tls_cert(),
             admin_client_key: oc.admin_tls_key(),
             config_dir: layout.node_config(&host),

@@ -3,7 +3,8 @@
 //! Peers and orderers serve plain HTTP on their operations address (loopback
 //! only): `/healthz` answers 200 once the node is up, and `/metrics` carries
 //! `consensus_etcdraft_is_leader{channel="..."}`, which tells when a channel's
-//! Raft cluster has elected a leader and can order transactions. A tiny
+//! Raft cluster has elected a leader and can order transactions (SmartBFT's
+//! is `consensus_BFT_is_leader`, set once the chain started). A tiny
 //! HTTP/1.0 client over `TcpStream` is enough for both.
 
 use std::collections::BTreeMap;
@@ -62,14 +63,19 @@ pub fn probe_listener(what: &str, address: &str) -> Result<(), String> {
         .map_err(|e| format!("{what} {address}: {e}"))
 }
 
-/// The channels for which this orderer's `/metrics` says it is the Raft leader.
+/// The channels for which this orderer's `/metrics` says it is the Raft
+/// or SmartBFT leader.
 pub fn raft_leader_channels(operations_address: &str) -> Result<Vec<String>, String> {
-    let body = metrics(operations_address)?;
-    Ok(per_channel(&body, "consensus_etcdraft_is_leader")
+    Ok(leader_channels(&metrics(operations_address)?))
+}
+
+fn leader_channels(body: &str) -> Vec<String> {
+    ["consensus_etcdraft_is_leader", "consensus_BFT_is_leader"]
         .into_iter()
+        .flat_map(|name| per_channel(body, name))
         .filter(|(_, v)| *v == 1.0)
         .map(|(c, _)| c)
-        .collect())
+        .collect()
 }
 
 /// How many other peers this peer's gossip knows per channel
@@ -110,12 +116,11 @@ mod tests {
                     consensus_etcdraft_is_leader{channel=\"ops\"} 1\n\
                     consensus_etcdraft_is_leader{channel=\"trade\"} 0\n\
                     consensus_etcdraft_cluster_size{channel=\"ops\"} 1\n";
-        let leaders: Vec<_> = per_channel(body, "consensus_etcdraft_is_leader")
-            .into_iter()
-            .filter(|(_, v)| *v == 1.0)
-            .map(|(c, _)| c)
-            .collect();
-        assert_eq!(leaders, ["ops"]);
+        assert_eq!(leader_channels(body), ["ops"]);
+        let bft = "consensus_BFT_is_leader{channel=\"trade\"} 1\n\
+                   consensus_BFT_is_leader{channel=\"ops\"} 0\n\
+                   consensus_BFT_leader_id{channel=\"trade\"} 1\n";
+        assert_eq!(leader_channels(bft), ["trade"]);
         let gossip = "gossip_membership_total_peers_known{channel=\"ops\"} 2\n";
         assert_eq!(
             per_channel(gossip, "gossip_membership_total_peers_known"),

@@ -142,6 +142,13 @@ impl NodeCrypto {
     pub fn tls_cert(&self) -> PathBuf {
         self.dir.join("tls").join("server.crt")
     }
+    /// The node's enrollment certificate, as cryptogen names it
+    /// (`msp/signcerts/<host>-cert.pem`).
+    pub fn sign_cert(&self, host: &str) -> PathBuf {
+        self.msp()
+            .join("signcerts")
+            .join(format!("{host}-cert.pem"))
+    }
     pub fn tls_key(&self) -> PathBuf {
         self.dir.join("tls").join("server.key")
     }

@@ -113,6 +113,9 @@ struct OrgFacts {
     endpoints: BTreeMap<String, String>,
     /// Orderer name → TLS server certificate PEM.
     orderer_tls: BTreeMap<String, String>,
+    /// Orderer name → signing certificate PEM (a BFT consenter's identity;
+    /// written for Raft too, where it is unused, so one spec serves both).
+    orderer_sign: BTreeMap<String, String>,
     admin_name: String,
     admin_key_line: String,
 }
@@ -141,6 +144,9 @@ fn fill_organization(doc: &Value, facts: &OrgFacts) -> Value {
                 }
                 if let Some(pem) = facts.orderer_tls.get(&name) {
                     node["tlsCert"] = json!({ "pem": pem });
+                }
+                if let Some(pem) = facts.orderer_sign.get(&name) {
+                    node["signCert"] = json!({ "pem": pem });
                 }
             }
         }
@@ -255,6 +261,7 @@ pub fn create_spec_repo(spec_dir: &Path, plan: &NetworkPlan, layout: &Layout) ->
                     .map(|p| (p.name.clone(), p.address.clone()))
                     .collect(),
                 orderer_tls: BTreeMap::new(),
+                orderer_sign: BTreeMap::new(),
                 admin_name: "admin".into(),
                 admin_key_line: key.public_key().to_openssh().unwrap_or_default(),
             },
@@ -265,8 +272,10 @@ pub fn create_spec_repo(spec_dir: &Path, plan: &NetworkPlan, layout: &Layout) ->
     admin_keys.insert(oo.msp_id.clone(), path);
     let oo_crypto = layout.orderer_org(&plan.topology.orderer_org);
     let mut orderer_tls = BTreeMap::new();
+    let mut orderer_sign = BTreeMap::new();
     for o in &plan.orderers {
         orderer_tls.insert(o.name.clone(), read(&o.tls_cert)?);
+        orderer_sign.insert(o.name.clone(), read(&o.sign_cert)?);
     }
     facts.insert(
         oo.msp_id.clone(),
@@ -279,6 +288,7 @@ pub fn create_spec_repo(spec_dir: &Path, plan: &NetworkPlan, layout: &Layout) ->
                 .map(|o| (o.name.clone(), o.address.clone()))
                 .collect(),
             orderer_tls,
+            orderer_sign,
             admin_name: "admin".into(),
             admin_key_line: key.public_key().to_openssh().unwrap_or_default(),
         },
@@ -508,6 +518,7 @@ mod tests {
             tls_ca_pem: "-----BEGIN CERTIFICATE-----\nTLS\n-----END CERTIFICATE-----\n".into(),
             endpoints: [("peer0".to_string(), "127.0.0.1:40001".to_string())].into(),
             orderer_tls: BTreeMap::new(),
+            orderer_sign: BTreeMap::new(),
             admin_name: "admin".into(),
             admin_key_line: "ssh-ed25519 BBBB admin@Org1MSP".into(),
         };
@@ -533,6 +544,29 @@ mod tests {
             admins[1]["signingKey"],
             json!("ssh-ed25519 BBBB admin@Org1MSP")
         );
+    }
+
+    #[test]
+    fn an_orderer_node_gets_its_tls_and_signing_certificates() {
+        let doc: Value = serde_saphyr::from_str(
+            "apiVersion: opssc/v1alpha1\nkind: Organization\nmetadata:\n  name: orderer\n\
+             spec:\n  mspId: OrdererMSP\n  role: orderer\n  orderers:\n    - name: orderer0\n      endpoint: orderer0.example.com:7050\n",
+        )
+        .unwrap();
+        let facts = OrgFacts {
+            ca_pem: "CA".into(),
+            tls_ca_pem: "TLSCA".into(),
+            endpoints: [("orderer0".to_string(), "127.0.0.1:40002".to_string())].into(),
+            orderer_tls: [("orderer0".to_string(), "TLS0".to_string())].into(),
+            orderer_sign: [("orderer0".to_string(), "SIGN0".to_string())].into(),
+            admin_name: "admin".into(),
+            admin_key_line: "ssh-ed25519 CCCC admin@OrdererMSP".into(),
+        };
+        let out = fill_organization(&doc, &facts);
+        let node = &out["spec"]["orderers"][0];
+        assert_eq!(node["endpoint"], json!("127.0.0.1:40002"));
+        assert_eq!(node["tlsCert"]["pem"], json!("TLS0"));
+        assert_eq!(node["signCert"]["pem"], json!("SIGN0"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use opssc_chaincode::model::{ChannelPolicies, Kind};
 use opssc_fabric::configtx::{
     ChannelConfig, MspDefinition, Organization, PolicyRule, compute_update, edit, sign,
 };
-use opssc_fabric::protos::common::{ConfigGroup, ConfigUpdate};
+use opssc_fabric::protos::common::{self, ConfigGroup, ConfigUpdate};
 use opssc_fabric::protos::etcdraft;
 use opssc_fabric::protos::orderer::BatchSize;
 use opssc_fabric::protos::protos::AnchorPeer;
@@ -128,6 +128,37 @@ pub fn consenters(spec: &Spec) -> Result<Vec<etcdraft::Consenter>> {
         });
     }
     out.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
+    Ok(out)
+}
+
+/// The SmartBFT consenter mapping of the spec's consenters: ids 1..n in
+/// the spec's order (Fabric wants them unique and non-zero; the order makes
+/// every organization assign the same ones), endpoint, MSP ID, the node's
+/// signing certificate as identity and its TLS certificate for both sides.
+pub fn bft_consenters(spec: &Spec) -> Result<Vec<common::Consenter>> {
+    let mut out = Vec::new();
+    for (i, (org, node)) in spec.consortium.consenters.iter().enumerate() {
+        let n = spec
+            .organizations
+            .get(org)
+            .and_then(|o| o.orderers.iter().find(|o| &o.name == node))
+            .ok_or_else(|| anyhow!("consenter {org}/{node} is not an orderer node of the spec"))?;
+        let tls = n.tls_cert.as_ref().ok_or_else(|| {
+            anyhow!("BFT consenter {org}/{node} has no tlsCert in the spec; commit it in {org}'s Organization")
+        })?;
+        let identity = n.sign_cert.as_ref().ok_or_else(|| {
+            anyhow!("BFT consenter {org}/{node} has no signCert in the spec; commit the node's signing certificate in {org}'s Organization")
+        })?;
+        out.push(common::Consenter {
+            id: u32::try_from(i + 1).context("too many consenters")?,
+            host: n.endpoint.host.clone(),
+            port: u32::from(n.endpoint.port),
+            msp_id: org.clone(),
+            identity: identity.as_bytes().to_vec(),
+            client_tls_cert: tls.as_bytes().to_vec(),
+            server_tls_cert: tls.as_bytes().to_vec(),
+        });
+    }
     Ok(out)
 }
 

@@ -74,15 +74,17 @@ pub struct ConsortiumSpec {
     pub governance: Option<S<String>>,
 }
 
-/// The ordering service: a Raft cluster of orderer nodes of orderer organizations.
+/// The ordering service: a Raft (or, on Fabric 3.1, SmartBFT) cluster of
+/// orderer nodes of orderer organizations.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OrdererSpec {
-    /// Consensus type; only `etcdraft` is supported.
+    /// Consensus type: `etcdraft` (default) or `bft` (SmartBFT; Fabric 3.1,
+    /// at least 4 consenters, each with a `signCert`).
     #[serde(default = "default_consensus")]
     #[schemars(with = "String")]
     pub consensus: S<String>,
-    /// The Raft consenters, each an orderer node declared by an orderer Organization.
+    /// The consenters, each an orderer node declared by an orderer Organization.
     pub consenters: Vec<ConsenterRef>,
     /// Default batch settings of new channels.
     #[serde(default)]
@@ -213,6 +215,10 @@ pub struct OrdererNodeSpec {
     /// The node's TLS server certificate (Raft identifies consenters by it).
     #[serde(default)]
     pub tls_cert: Option<CertSource>,
+    /// The node's signing (enrollment) certificate: a BFT consenter's
+    /// identity, which signs the blocks it orders (needed with `consensus: bft`).
+    #[serde(default)]
+    pub sign_cert: Option<CertSource>,
 }
 
 /// An admin of the organization, identified by the key that signs their git commits.

@@ -27,11 +27,17 @@ pub struct Spec {
     pub chaincodes: BTreeMap<(String, String), Chaincode>,
 }
 
+/// The spec's name of Raft ordering (`orderer.consensus`).
+pub const CONSENSUS_RAFT: &str = "etcdraft";
+/// The spec's name of SmartBFT ordering; Fabric calls it `BFT`.
+pub const CONSENSUS_BFT: &str = "bft";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Consortium {
     pub name: String,
     pub fabric_version: String,
     pub ops_channel: String,
+    /// `etcdraft` or `bft`, as the spec writes it (see [`Consortium::is_bft`]).
     pub consensus: String,
     /// (orderer org MSP ID, orderer node name)
     pub consenters: Vec<(String, String)>,
@@ -39,6 +45,11 @@ pub struct Consortium {
 }
 
 impl Consortium {
+    /// Whether the ordering service runs SmartBFT (`consensus: bft`).
+    pub fn is_bft(&self) -> bool {
+        self.consensus == CONSENSUS_BFT
+    }
+
     /// The Fabric release line the network runs. Validation admits only
     /// versions [`crate::FabricVersion`] knows; a `Consortium` built by hand
     /// with another (e.g. empty) string counts as 2.5.
@@ -107,6 +118,8 @@ pub struct OrdererNode {
     pub endpoint: Endpoint,
     /// PEM of the node's TLS server certificate.
     pub tls_cert: Option<String>,
+    /// PEM of the node's signing certificate (a BFT consenter's identity).
+    pub sign_cert: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -287,6 +287,10 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
                 .tls_cert
                 .as_ref()
                 .and_then(|c| read_cert(&mut cx, ctx, c, CertRole::Leaf));
+            let sign_cert = o
+                .sign_cert
+                .as_ref()
+                .and_then(|c| read_cert(&mut cx, ctx, c, CertRole::Leaf));
             orderer_nodes.push(OrdererNode {
                 name: o.name.value.clone(),
                 endpoint: endpoint.unwrap_or(Endpoint {
@@ -294,6 +298,7 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
                     port: 0,
                 }),
                 tls_cert,
+                sign_cert,
             });
         }
         let msp = match &s.msp {
@@ -502,13 +507,29 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
                 Some(suggestion(&s.ops_channel.value, &channel_names, "channel")),
             );
         }
-        if s.orderer.consensus.value != "etcdraft" {
+        let consensus = &s.orderer.consensus;
+        let bft = consensus.value == CONSENSUS_BFT;
+        if consensus.value != CONSENSUS_RAFT && !bft {
             cx.error(
                 "consensus",
                 ctx,
-                &s.orderer.consensus,
-                format!("unsupported consensus {:?}", s.orderer.consensus.value),
-                Some("opssc supports `etcdraft` ordering services".into()),
+                consensus,
+                format!("unsupported consensus {:?}", consensus.value),
+                Some(
+                    "opssc supports `etcdraft` and (on Fabric 3.1) `bft` ordering services".into(),
+                ),
+            );
+        }
+        if bft
+            && crate::FabricVersion::parse(&s.fabric_version.value)
+                .is_some_and(|v| !v.supports_bft())
+        {
+            cx.error(
+                "consensus",
+                ctx,
+                consensus,
+                format!("Fabric {} has no SmartBFT ordering", s.fabric_version.value),
+                Some("set `fabricVersion: \"3.1\"` or use `consensus: etcdraft`".into()),
             );
         }
         let mut consenters = Vec::new();
@@ -536,6 +557,19 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
                 Some(o) => {
                     let nodes: BTreeSet<String> =
                         o.orderers.iter().map(|n| n.name.clone()).collect();
+                    let node = o.orderers.iter().find(|n| n.name == c.node.value);
+                    if bft && node.is_some_and(|n| n.sign_cert.is_none()) {
+                        cx.warn(
+                            "bft-identity",
+                            ctx,
+                            &c.node,
+                            format!(
+                                "BFT consenter {}/{} has no signCert yet; channels cannot be founded without it",
+                                c.org.value, c.node.value
+                            ),
+                            Some("commit the node's signing certificate under `signCert:` in its Organization".into()),
+                        );
+                    }
                     if !nodes.contains(&c.node.value) {
                         cx.error(
                             "unknown-reference",
@@ -565,7 +599,30 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
                 "the ordering service has no consenters",
                 "list at least one orderer node under `orderer.consenters`",
             );
-        } else if consenters.len() % 2 == 0 {
+        } else if bft && consenters.len() < 4 {
+            cx.error(
+                "bft-consenters",
+                ctx,
+                consensus,
+                format!(
+                    "SmartBFT needs at least 4 consenters (3f+1 to tolerate f faults); the spec lists {}",
+                    consenters.len()
+                ),
+                Some("list 4 (f = 1) or 7 (f = 2) orderer nodes under `orderer.consenters`".into()),
+            );
+        } else if bft && (consenters.len() - 1) % 3 != 0 {
+            cx.warn(
+                "bft-consenters",
+                ctx,
+                &s.orderer.consenters[0].org,
+                format!(
+                    "{} BFT consenters tolerate no more faults than {}",
+                    consenters.len(),
+                    3 * ((consenters.len() - 1) / 3) + 1
+                ),
+                Some("use 3f+1 consenters (4, 7, 10)".into()),
+            );
+        } else if !bft && consenters.len() % 2 == 0 {
             cx.warn(
                 "raft-even",
                 ctx,
@@ -714,6 +771,29 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
             s.capabilities.as_ref(),
             consortium.as_ref().map(|c| c.2.fabric_version.as_str()),
         );
+        // Peers check a BFT orderer's block signatures (by consenter id)
+        // only under the V3_0 channel capability; with V2_0 they reject
+        // every block after the genesis block.
+        if consortium.as_ref().is_some_and(|c| c.2.is_bft()) && capabilities.channel != "V3_0" {
+            let at = s
+                .capabilities
+                .as_ref()
+                .and_then(|c| c.channel.as_ref())
+                .unwrap_or(name);
+            cx.error(
+                "capability",
+                ctx,
+                at,
+                format!(
+                    "channel {} has channel capability {}, but SmartBFT ordering needs V3_0",
+                    name.value, capabilities.channel
+                ),
+                Some(
+                    "set `capabilities.channel: V3_0` (or leave it out: Fabric 3.1 defaults to it)"
+                        .into(),
+                ),
+            );
+        }
         let batch = match &s.batch {
             Some(b) => check_batch(&mut cx, ctx, b, base_batch),
             None => base_batch,

@@ -88,3 +88,113 @@ fn v3_channel_capability_needs_fabric_3() {
     let loaded = reference_with(|p, t| v3_0(p, with_version("3.1")(p, t)));
     assert!(loaded.spec.is_some(), "{}", errors(&loaded));
 }
+
+/// The reference spec on Fabric `version` with `consensus: bft` and `nodes`
+/// orderer nodes, all of them consenters, `trade` with channel capability
+/// `trade_channel`.
+fn bft_reference(version: &str, nodes: usize) -> opssc_schema::Loaded {
+    bft_reference_with(version, nodes, "V3_0")
+}
+
+fn bft_reference_with(version: &str, nodes: usize, trade_channel: &str) -> opssc_schema::Loaded {
+    let version = with_version(version);
+    let trade_channel = format!("    channel: {trade_channel}\n");
+    reference_with(move |path, text| {
+        let text = version(path, text);
+        if path.ends_with("channels/trade.yaml") {
+            assert!(text.contains("    channel: V2_0\n"), "{text}");
+            text.replace("    channel: V2_0\n", &trade_channel)
+        } else if path.ends_with("consortium.yaml") {
+            let consenters: String = (0..nodes)
+                .map(|i| format!("      - org: OrdererMSP\n        node: orderer{i}\n"))
+                .collect();
+            let old = "    consensus: etcdraft\n    consenters:\n      - org: OrdererMSP\n        node: orderer0\n";
+            assert!(text.contains(old), "{text}");
+            text.replace(
+                old,
+                &format!("    consensus: bft\n    consenters:\n{consenters}"),
+            )
+        } else if path.ends_with("orgs/orderer.yaml") {
+            let old = "    - name: orderer0\n      endpoint: orderer0.example.com:7050\n";
+            assert!(text.contains(old), "{text}");
+            let orderers: String = (0..nodes)
+                .map(|i| {
+                    format!("    - name: orderer{i}\n      endpoint: orderer{i}.example.com:7050\n")
+                })
+                .collect();
+            text.replace(old, &orderers)
+        } else {
+            text
+        }
+    })
+}
+
+#[test]
+fn bft_ordering_runs_on_fabric_3_1_with_four_consenters() {
+    let loaded = bft_reference("3.1", 4);
+    let spec = loaded
+        .spec
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}", errors(&loaded)));
+    assert!(spec.consortium.is_bft());
+    assert_eq!(spec.consortium.consenters.len(), 4);
+    // The nodes have no signing certificate yet: a warning per consenter.
+    let missing = loaded
+        .report
+        .warnings()
+        .filter(|d| d.code == "bft-identity")
+        .count();
+    assert_eq!(missing, 4);
+    assert!(
+        !reference_with(with_version("3.1"))
+            .spec
+            .unwrap()
+            .consortium
+            .is_bft()
+    );
+}
+
+#[test]
+fn bft_ordering_is_refused_on_fabric_2_5_and_below_four_consenters() {
+    let loaded = bft_reference_with("2.5", 4, "V2_0");
+    assert!(loaded.spec.is_none());
+    let text = errors(&loaded);
+    assert!(
+        text.contains("Fabric 2.5 has no SmartBFT ordering"),
+        "{text}"
+    );
+    assert!(text.contains("fabricVersion: \"3.1\""), "{text}");
+
+    let loaded = bft_reference("3.1", 3);
+    assert!(loaded.spec.is_none());
+    let text = errors(&loaded);
+    assert!(
+        text.contains("SmartBFT needs at least 4 consenters"),
+        "{text}"
+    );
+    assert!(!text.contains("has no SmartBFT"), "{text}");
+
+    // 5 nodes tolerate one fault, as 4 do: accepted with a warning.
+    let loaded = bft_reference("3.1", 5);
+    assert!(loaded.spec.is_some(), "{}", errors(&loaded));
+    assert!(
+        loaded
+            .report
+            .warnings()
+            .any(|d| d.code == "bft-consenters" && d.message.contains("no more faults than 4"))
+    );
+}
+
+#[test]
+fn bft_ordering_needs_the_v3_channel_capability() {
+    let loaded = bft_reference_with("3.1", 4, "V2_0");
+    assert!(loaded.spec.is_none());
+    let text = errors(&loaded);
+    assert!(
+        text.contains(
+            "channel trade has channel capability V2_0, but SmartBFT ordering needs V3_0"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("capabilities.channel: V3_0"), "{text}");
+}

@@ -276,7 +276,7 @@ fn raft_mut(config: &mut ChannelConfig) -> Result<&mut etcdraft::ConfigMetadata>
     {
         Some(ValueContent::ConsensusType(c)) => match &mut c.metadata {
             ConsensusMetadata::EtcdRaft(m) => Ok(m),
-            ConsensusMetadata::Other(_) => Err(ConfigError::invalid(
+            ConsensusMetadata::Bft(_) | ConsensusMetadata::Other(_) => Err(ConfigError::invalid(
                 "consensus type",
                 format!("the channel uses {:?}, not etcdraft", c.consensus_type),
             )),

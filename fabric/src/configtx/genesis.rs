@@ -8,6 +8,13 @@
 //! with mod policy `Admins` (the channel-level `OrdererAddresses`, when set,
 //! with `/Channel/Orderer/Admins`), `ChannelRestrictions` in the orderer group
 //! and Raft options defaulted as configtxgen defaults them.
+//!
+//! A description with [`ChannelDescription::bft`] set founds a SmartBFT
+//! channel (Fabric 3) instead: consensus type `BFT` with the SmartBFT options
+//! as metadata, the consenter mapping in the orderer group's `Orderers` value,
+//! and the orderer `BlockValidation` policy replaced by the one Fabric
+//! derives from the mapping (a quorum of the consenters' identities), since
+//! the BFT orderer rejects a config whose policy is any other.
 //! [`genesis_block`] wraps it in block 0 as configtxgen does. Key decision:
 //! time and randomness (header timestamp, nonce) are parameters, so a block
 //! can be rebuilt byte for byte in tests.
@@ -19,10 +26,12 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 
 use crate::protos::common::{
-    Block, BlockData, BlockHeader, BlockMetadata, ChannelHeader, ConfigEnvelope, Envelope, Header,
-    HeaderType, LastConfig, Metadata, OrdererBlockMetadata, Payload, SignatureHeader,
+    Block, BlockData, BlockHeader, BlockMetadata, ChannelHeader, ConfigEnvelope, Consenter,
+    Envelope, Header, HeaderType, LastConfig, Metadata, MspPrincipal, OrdererBlockMetadata,
+    Payload, SignatureHeader, SignaturePolicy, SignaturePolicyEnvelope, msp_principal,
+    signature_policy,
 };
-use crate::protos::{etcdraft, orderer};
+use crate::protos::{etcdraft, msp, orderer};
 
 use super::Result;
 use super::error::ConfigError;
@@ -38,9 +47,11 @@ pub struct ChannelDescription {
     pub channel_id: String,
     pub application_orgs: Vec<Organization>,
     pub orderer_orgs: Vec<Organization>,
-    /// Raft consenters with their PEM TLS certificates.
+    /// Raft consenters with their PEM TLS certificates (unused when `bft` is set).
     pub consenters: Vec<etcdraft::Consenter>,
     pub raft_options: etcdraft::Options,
+    /// SmartBFT ordering instead of Raft (Fabric 3 only).
+    pub bft: Option<BftOrdering>,
     pub batch_size: orderer::BatchSize,
     /// A Go duration, e.g. `2s`.
     pub batch_timeout: String,
@@ -104,6 +115,7 @@ impl ChannelDescription {
                 max_inflight_blocks: 5,
                 snapshot_interval_size: 16 * 1024 * 1024,
             },
+            bft: None,
             batch_size: orderer::BatchSize {
                 max_message_count: 10,
                 absolute_max_bytes: 99 * 1024 * 1024,
@@ -120,6 +132,95 @@ impl ChannelDescription {
             orderer_addresses: Vec::new(),
         }
     }
+}
+
+/// A SmartBFT ordering service: the consenter mapping and the options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BftOrdering {
+    /// Ids, endpoints, MSP IDs, PEM identities and PEM TLS certificates.
+    pub consenters: Vec<Consenter>,
+    pub options: orderer::smartbft::Options,
+}
+
+impl BftOrdering {
+    /// `consenters` with the options of Fabric's sample `configtx.yaml`
+    /// (the values configtxgen writes for its BFT profile), leader rotation
+    /// off as configtxgen forces it.
+    pub fn new(consenters: Vec<Consenter>) -> BftOrdering {
+        BftOrdering {
+            consenters,
+            options: orderer::smartbft::Options {
+                request_batch_max_count: 100,
+                request_batch_max_bytes: 10 * 1024 * 1024,
+                request_batch_max_interval: "200ms".into(),
+                incoming_message_buffer_size: 200,
+                request_pool_size: 100_000,
+                request_forward_timeout: "5s".into(),
+                request_complain_timeout: "20s".into(),
+                request_auto_remove_timeout: "3m0s".into(),
+                request_max_bytes: 0,
+                view_change_resend_interval: "5s".into(),
+                view_change_timeout: "20s".into(),
+                leader_heartbeat_timeout: "1m0s".into(),
+                leader_heartbeat_count: 10,
+                collect_timeout: "1s".into(),
+                sync_on_start: false,
+                speed_up_view_change: false,
+                leader_rotation: orderer::smartbft::options::Rotation::Off as i32,
+                decisions_per_leader: 0,
+            },
+        }
+    }
+
+    /// How many faulty consenters the service tolerates: f = ⌊(n-1)/3⌋.
+    pub fn fault_tolerance(&self) -> usize {
+        bft_fault_tolerance(self.consenters.len())
+    }
+
+    /// The orderer `BlockValidation` policy Fabric requires of a BFT
+    /// channel: ⌈(n+f+1)/2⌉ signatures out of the consenters' identities, in
+    /// mapping order.
+    pub fn block_validation_policy(&self) -> PolicyRule {
+        let n = self.consenters.len();
+        let quorum = bft_quorum(n);
+        let identities = self
+            .consenters
+            .iter()
+            .map(|c| MspPrincipal {
+                principal_classification: msp_principal::Classification::Identity as i32,
+                principal: msp::SerializedIdentity {
+                    mspid: c.msp_id.clone(),
+                    id_bytes: c.identity.clone(),
+                }
+                .encode_to_vec(),
+            })
+            .collect();
+        let rules = (0..n)
+            .map(|i| SignaturePolicy {
+                r#type: Some(signature_policy::Type::SignedBy(i as i32)),
+            })
+            .collect();
+        PolicyRule::Signature(SignaturePolicyEnvelope {
+            version: 0,
+            rule: Some(SignaturePolicy {
+                r#type: Some(signature_policy::Type::NOutOf(signature_policy::NOutOf {
+                    n: quorum as i32,
+                    rules,
+                })),
+            }),
+            identities,
+        })
+    }
+}
+
+/// How many of `n` BFT consenters may fail: f = ⌊(n-1)/3⌋ (0 for n = 0).
+pub fn bft_fault_tolerance(n: usize) -> usize {
+    n.saturating_sub(1) / 3
+}
+
+/// The BFT quorum of `n` consenters, ⌈(n+f+1)/2⌉, as Fabric computes it.
+pub fn bft_quorum(n: usize) -> usize {
+    (n + bft_fault_tolerance(n) + 1).div_ceil(2)
 }
 
 fn check_channel_id(id: &str) -> Result<()> {
@@ -181,11 +282,23 @@ pub fn channel_config(desc: &ChannelDescription) -> Result<ChannelConfig> {
             "it has no orderer organization",
         ));
     }
-    if desc.consenters.is_empty() {
-        return Err(ConfigError::invalid(
-            format!("channel {}", desc.channel_id),
-            "it has no Raft consenter",
-        ));
+    match &desc.bft {
+        None if desc.consenters.is_empty() => {
+            return Err(ConfigError::invalid(
+                format!("channel {}", desc.channel_id),
+                "it has no Raft consenter",
+            ));
+        }
+        Some(bft) if bft.consenters.len() < 4 => {
+            return Err(ConfigError::invalid(
+                format!("channel {}", desc.channel_id),
+                format!(
+                    "it has {} BFT consenters; SmartBFT needs at least 4 (3f+1 with f = 1)",
+                    bft.consenters.len()
+                ),
+            ));
+        }
+        _ => {}
     }
     if super::edit::parse_go_duration(&desc.batch_timeout).is_none_or(|n| n == 0) {
         return Err(ConfigError::invalid(
@@ -241,16 +354,32 @@ pub fn channel_config(desc: &ChannelDescription) -> Result<ChannelConfig> {
     if let Some(c) = capabilities(&desc.orderer_capabilities) {
         orderer.set_value("Capabilities", c, "Admins");
     }
-    orderer.set_value(
-        "ConsensusType",
-        ValueContent::ConsensusType(ConsensusType {
+    let consensus = match &desc.bft {
+        None => ConsensusType {
             consensus_type: "etcdraft".into(),
             state: 0,
             metadata: ConsensusMetadata::EtcdRaft(etcdraft::ConfigMetadata {
                 consenters: desc.consenters.clone(),
                 options: Some(desc.raft_options.clone()),
             }),
-        }),
+        },
+        Some(bft) => {
+            orderer.set_value(
+                "Orderers",
+                ValueContent::Orderers(bft.consenters.clone()),
+                "Admins",
+            );
+            orderer.set_policy("BlockValidation", bft.block_validation_policy(), "Admins");
+            ConsensusType {
+                consensus_type: "BFT".into(),
+                state: 0,
+                metadata: ConsensusMetadata::Bft(Box::new(bft.options.clone())),
+            }
+        }
+    };
+    orderer.set_value(
+        "ConsensusType",
+        ValueContent::ConsensusType(consensus),
         "Admins",
     );
     for org in &desc.orderer_orgs {

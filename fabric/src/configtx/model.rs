@@ -81,6 +81,8 @@ pub enum ValueContent {
     OrdererAddresses(Vec<String>),
     /// `ConsensusType` of the orderer group.
     ConsensusType(ConsensusType),
+    /// `Orderers` of the orderer group: the BFT consenter mapping (Fabric 3).
+    Orderers(Vec<common::Consenter>),
     /// `BatchSize` of the orderer group.
     BatchSize(orderer::BatchSize),
     /// `BatchTimeout` of the orderer group, a Go duration such as `2s`.
@@ -108,7 +110,7 @@ pub enum MspValue {
     Other { msp_type: i32, config: Vec<u8> },
 }
 
-/// The `ConsensusType` value with its metadata decoded for `etcdraft`.
+/// The `ConsensusType` value with its metadata decoded for `etcdraft` and `BFT`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsensusType {
     /// `etcdraft`, `BFT`, ...
@@ -118,10 +120,14 @@ pub struct ConsensusType {
     pub metadata: ConsensusMetadata,
 }
 
-/// Consensus metadata: Raft's is decoded, any other kind kept as bytes.
+/// Consensus metadata: Raft's and SmartBFT's are decoded, any other kind
+/// kept as bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConsensusMetadata {
     EtcdRaft(etcdraft::ConfigMetadata),
+    /// SmartBFT options; the consenters live in the `Orderers` value.
+    /// Boxed: the options are many times larger than any other value.
+    Bft(Box<orderer::smartbft::Options>),
     Other(Vec<u8>),
 }
 
@@ -396,16 +402,26 @@ impl ValueContent {
             }
             "ConsensusType" => {
                 let c: orderer::ConsensusType = dec(bytes, path, "orderer.ConsensusType")?;
-                let metadata = if c.r#type == "etcdraft" {
-                    ConsensusMetadata::EtcdRaft(dec(&c.metadata, path, "etcdraft.ConfigMetadata")?)
-                } else {
-                    ConsensusMetadata::Other(c.metadata)
+                let metadata = match c.r#type.as_str() {
+                    "etcdraft" => ConsensusMetadata::EtcdRaft(dec(
+                        &c.metadata,
+                        path,
+                        "etcdraft.ConfigMetadata",
+                    )?),
+                    "BFT" => {
+                        ConsensusMetadata::Bft(dec(&c.metadata, path, "orderer.smartbft.Options")?)
+                    }
+                    _ => ConsensusMetadata::Other(c.metadata),
                 };
                 ValueContent::ConsensusType(ConsensusType {
                     consensus_type: c.r#type,
                     state: c.state,
                     metadata,
                 })
+            }
+            "Orderers" => {
+                let o: common::Orderers = dec(bytes, path, "common.Orderers")?;
+                ValueContent::Orderers(o.consenter_mapping)
             }
             "BatchSize" => ValueContent::BatchSize(dec(bytes, path, "orderer.BatchSize")?),
             "BatchTimeout" => {
@@ -465,9 +481,14 @@ impl ValueContent {
                 r#type: c.consensus_type.clone(),
                 metadata: match &c.metadata {
                     ConsensusMetadata::EtcdRaft(m) => m.encode_to_vec(),
+                    ConsensusMetadata::Bft(m) => m.encode_to_vec(),
                     ConsensusMetadata::Other(b) => b.clone(),
                 },
                 state: c.state,
+            }
+            .encode_to_vec(),
+            ValueContent::Orderers(c) => common::Orderers {
+                consenter_mapping: c.clone(),
             }
             .encode_to_vec(),
             ValueContent::BatchSize(b) => b.encode_to_vec(),
@@ -835,6 +856,14 @@ impl ChannelConfig {
     pub fn batch_size(&self) -> Option<&orderer::BatchSize> {
         match self.value(&[ORDERER_GROUP], "BatchSize") {
             Some(ValueContent::BatchSize(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The BFT consenter mapping of the orderer (`Orderers`, Fabric 3).
+    pub fn bft_consenters(&self) -> Option<&[common::Consenter]> {
+        match self.value(&[ORDERER_GROUP], "Orderers") {
+            Some(ValueContent::Orderers(c)) => Some(c),
             _ => None,
         }
     }

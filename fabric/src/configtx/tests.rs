@@ -356,3 +356,86 @@ fn the_organization_group_matches_configtxgen_conventions() {
         "SHA2"
     );
 }
+
+fn bft_consenters(n: u32) -> Vec<crate::protos::common::Consenter> {
+    (1..=n)
+        .map(|id| crate::protos::common::Consenter {
+            id,
+            host: format!("orderer{id}"),
+            port: 7050,
+            msp_id: "OrdererMSP".into(),
+            identity: pem(&format!("id.orderer{id}")),
+            client_tls_cert: pem(&format!("tls.orderer{id}")),
+            server_tls_cert: pem(&format!("tls.orderer{id}")),
+        })
+        .collect()
+}
+
+#[test]
+fn bft_fault_tolerance_and_quorum_follow_fabric() {
+    use super::genesis::{bft_fault_tolerance, bft_quorum};
+    // (n, f, quorum ⌈(n+f+1)/2⌉)
+    for (n, f, q) in [
+        (1, 0, 1),
+        (3, 0, 2),
+        (4, 1, 3),
+        (5, 1, 4),
+        (7, 2, 5),
+        (10, 3, 7),
+    ] {
+        assert_eq!((bft_fault_tolerance(n), bft_quorum(n)), (f, q), "n = {n}");
+    }
+    assert_eq!(bft_fault_tolerance(0), 0);
+}
+
+#[test]
+fn a_bft_channel_carries_the_mapping_and_round_trips() {
+    let mut desc = ChannelDescription::new(
+        "bftchannel",
+        vec![app_org("Org1MSP")],
+        vec![orderer_org()],
+        Vec::new(),
+    );
+    desc.bft = Some(super::genesis::BftOrdering::new(bft_consenters(4)));
+    let built = channel_config(&desc).unwrap();
+    let read = ChannelConfig::from_config("bftchannel", &built.to_proto()).unwrap();
+    assert_eq!(read.bft_consenters().unwrap(), bft_consenters(4).as_slice());
+    assert!(read.etcdraft().is_none());
+    match read.value(&["Orderer"], "ConsensusType") {
+        Some(ValueContent::ConsensusType(c)) => {
+            assert_eq!(c.consensus_type, "BFT");
+            assert!(matches!(&c.metadata, model::ConsensusMetadata::Bft(o)
+                if o.request_batch_max_count == 100 && o.view_change_timeout == "20s"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // BlockValidation: 3 of the 4 consenters' identities.
+    match read.policy("/Channel/Orderer/BlockValidation") {
+        Some(PolicyRule::Signature(env)) => {
+            assert_eq!(env.identities.len(), 4);
+            match env.rule.as_ref().and_then(|r| r.r#type.as_ref()) {
+                Some(crate::protos::common::signature_policy::Type::NOutOf(n)) => {
+                    assert_eq!((n.n, n.rules.len()), (3, 4))
+                }
+                other => panic!("unexpected rule {other:?}"),
+            }
+        }
+        other => panic!("unexpected policy {other:?}"),
+    }
+    // A Raft edit on a BFT channel is refused, naming the consensus type.
+    let err = edit::set_consenters(&read, &[consenter("x")]).unwrap_err();
+    assert!(err.to_string().contains("BFT"), "{err}");
+}
+
+#[test]
+fn a_bft_channel_needs_four_consenters() {
+    let mut desc = ChannelDescription::new(
+        "bftchannel",
+        vec![app_org("Org1MSP")],
+        vec![orderer_org()],
+        Vec::new(),
+    );
+    desc.bft = Some(super::genesis::BftOrdering::new(bft_consenters(3)));
+    let err = channel_config(&desc).unwrap_err().to_string();
+    assert!(err.contains("at least 4"), "{err}");
+}

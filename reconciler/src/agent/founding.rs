@@ -4,6 +4,9 @@
 //! - [`genesis_block`]: block 0 of a spec channel, from the spec alone
 //!   ([`channel_description`]), stamped deterministically, so every
 //!   organization computes the same bytes and any of them may hand it over.
+//!   With `consensus: bft` (Fabric 3.1) it founds a SmartBFT channel: the
+//!   consenter mapping from the spec's consenters (ids 1..n in the spec's
+//!   order, each node's `signCert` as identity), Fabric's sample options.
 //! - [`join_orderers`]: the orderer organization joins each of its orderers
 //!   (channel participation API) to every spec channel it does not serve yet.
 //! - [`peer_step`]: a peer organization joins its own peers to its channels
@@ -30,7 +33,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context as _, Result, anyhow, bail};
 use opssc_chaincode::api::{ChannelInput, FoundArgs};
 use opssc_chaincode::model::Governance;
-use opssc_fabric::configtx::genesis::{self, ChannelDescription};
+use opssc_fabric::configtx::genesis::{self, BftOrdering, ChannelDescription};
 use opssc_fabric::configtx::{ChannelConfig, Organization};
 use opssc_fabric::deliver::Seek;
 use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
@@ -120,12 +123,21 @@ pub fn channel_description(spec: &Spec, channel: &str) -> Result<ChannelDescript
     if orderer_orgs.is_empty() {
         bail!("channel {channel}: the spec has no orderer organization");
     }
-    let consenters = config_update::consenters(spec)?;
-    if consenters.is_empty() {
+    let consenters = if spec.consortium.is_bft() {
+        Vec::new()
+    } else {
+        config_update::consenters(spec)?
+    };
+    if spec.consortium.consenters.is_empty() {
         bail!("channel {channel}: the spec names no consenter (consortium.orderer.consenters)");
     }
     let mut desc = ChannelDescription::new(channel, app_orgs, orderer_orgs, consenters);
     desc.raft_options = raft_options();
+    if spec.consortium.is_bft() {
+        desc.bft = Some(BftOrdering::new(
+            config_update::bft_consenters(spec).with_context(|| format!("channel {channel}"))?,
+        ));
+    }
     desc.batch_timeout = go_duration(ch.batch.timeout_ms);
     desc.batch_size = orderer::BatchSize {
         max_message_count: ch.batch.max_message_count,
@@ -701,6 +713,71 @@ mod tests {
     /// The add-org example, every organization's certificates committed.
     fn spec() -> Spec {
         crate::test_fixtures::spec_with_certificates("examples/add-org")
+    }
+
+    /// [`spec`] on Fabric 3.1 with SmartBFT over four orderer nodes, each
+    /// with a signing certificate when `sign_certs`.
+    fn bft_spec(sign_certs: bool) -> Spec {
+        let mut spec = spec();
+        spec.consortium.fabric_version = "3.1".into();
+        spec.consortium.consensus = opssc_schema::spec::CONSENSUS_BFT.into();
+        let (msp, org) = spec
+            .organizations
+            .iter_mut()
+            .find(|(_, o)| o.role == OrgRole::Orderer)
+            .unwrap();
+        let first = org.orderers[0].clone();
+        org.orderers = (0..4)
+            .map(|i| {
+                let mut n = first.clone();
+                n.name = format!("orderer{i}");
+                n.endpoint.host = format!("orderer{i}.example.com");
+                n.tls_cert = Some(crate::test_fixtures::placeholder_pem(&format!("tls.{i}")));
+                n.sign_cert =
+                    sign_certs.then(|| crate::test_fixtures::placeholder_pem(&format!("id.{i}")));
+                n
+            })
+            .collect();
+        spec.consortium.consenters = (0..4)
+            .map(|i| (msp.clone(), format!("orderer{i}")))
+            .collect();
+        spec
+    }
+
+    #[test]
+    fn a_bft_spec_founds_bft_channels_with_its_consenter_mapping() {
+        let spec = bft_spec(true);
+        let block = genesis_block(&spec, &spec.consortium.ops_channel).unwrap();
+        let config = ChannelConfig::from_block(&block).unwrap();
+        assert!(config.etcdraft().is_none());
+        let mapping = config.bft_consenters().expect("an Orderers value");
+        let ids: Vec<(u32, &str)> = mapping.iter().map(|c| (c.id, c.host.as_str())).collect();
+        assert_eq!(
+            ids,
+            [
+                (1, "orderer0.example.com"),
+                (2, "orderer1.example.com"),
+                (3, "orderer2.example.com"),
+                (4, "orderer3.example.com")
+            ]
+        );
+        let orderer_msp = &spec.consortium.consenters[0].0;
+        assert!(mapping.iter().all(|c| &c.msp_id == orderer_msp));
+        assert_eq!(
+            mapping[2].identity,
+            crate::test_fixtures::placeholder_pem("id.2").into_bytes()
+        );
+        assert_eq!(
+            mapping[2].server_tls_cert,
+            crate::test_fixtures::placeholder_pem("tls.2").into_bytes()
+        );
+    }
+
+    #[test]
+    fn a_bft_consenter_without_a_signing_certificate_is_named() {
+        let err = genesis_block(&bft_spec(false), "ops").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("orderer0 has no signCert"), "{text}");
     }
 
     #[test]

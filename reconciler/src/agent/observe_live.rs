@@ -167,15 +167,20 @@ pub fn observe_channel(config: &ChannelConfig, last_config_block: u64) -> Observ
         })
         .unwrap_or_default();
     let batch = config.batch_size();
-    let mut consenters: Vec<String> = config
-        .etcdraft()
-        .map(|m| {
-            m.consenters
-                .iter()
-                .map(|c| format!("{}:{}", c.host, c.port))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Raft keeps its consenters in the ConsensusType metadata, SmartBFT in
+    // the Orderers value; either way the plan compares `host:port`.
+    let mut consenters: Vec<String> = match (config.etcdraft(), config.bft_consenters()) {
+        (Some(m), _) => m
+            .consenters
+            .iter()
+            .map(|c| format!("{}:{}", c.host, c.port))
+            .collect(),
+        (None, Some(mapping)) => mapping
+            .iter()
+            .map(|c| format!("{}:{}", c.host, c.port))
+            .collect(),
+        (None, None) => Vec::new(),
+    };
     consenters.sort();
     ObservedChannel {
         config_sequence: config.sequence,

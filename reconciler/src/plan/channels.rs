@@ -348,20 +348,29 @@ fn update(
         let after: BTreeSet<&String> = want_consenters.iter().collect();
         let added: Vec<&str> = after.difference(&before).map(|s| s.as_str()).collect();
         let removed: Vec<&str> = before.difference(&after).map(|s| s.as_str()).collect();
+        let (bft_fault_tolerance, bft_risk) = if spec.consortium.is_bft() {
+            let (f, risk) = bft_tolerance(name, have_consenters.len(), want_consenters.len());
+            (Some(f), risk)
+        } else {
+            (None, None)
+        };
         let mut sc = new_change(
             Change::ConsentersChanged {
                 channel: name.to_string(),
                 before: have_consenters.clone(),
                 after: want_consenters.clone(),
+                bft_fault_tolerance,
             },
             view.orderer_admins(),
         );
+        sc.risks.extend(bft_risk);
         if added.len() + removed.len() > 1 {
             sc.risks.push(Risk {
                 kind: RiskKind::ConsenterQuorum,
                 message: format!(
-                    "changes {} Raft consenters in one update ({}); change one consenter at a time and let it catch up, or the cluster can lose quorum",
+                    "changes {} {} consenters in one update ({}); change one consenter at a time and let it catch up, or the cluster can lose quorum",
                     added.len() + removed.len(),
+                    if spec.consortium.is_bft() { "BFT" } else { "Raft" },
                     added
                         .iter()
                         .map(|a| format!("+{a}"))
@@ -489,6 +498,25 @@ pub(super) fn add_removal_risks(spec: &Spec, observed: &Observed, shared: &mut [
     }
 }
 
+/// The faults a BFT ordering service of `before` and of `after` consenters
+/// tolerates (f = ⌊(n-1)/3⌋), and a risk when the change lowers it: channel
+/// `channel` then survives fewer failed or malicious orderers.
+pub fn bft_tolerance(channel: &str, before: usize, after: usize) -> ((usize, usize), Option<Risk>) {
+    use opssc_fabric::configtx::genesis::bft_fault_tolerance;
+    let f = (bft_fault_tolerance(before), bft_fault_tolerance(after));
+    let risk = (f.1 < f.0).then(|| Risk {
+        kind: RiskKind::BftFaultTolerance,
+        message: format!(
+            "lowers the faults channel {channel}'s BFT ordering tolerates from {} to {} ({before} → {after} consenters); keep 3f+1 consenters ({}) to tolerate {}",
+            f.0,
+            f.1,
+            3 * f.0 + 1,
+            f.0
+        ),
+    });
+    (f, risk)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::observe;
@@ -543,5 +571,99 @@ mod tests {
         }
         let p = plan(&spec, &observed, "Org3MSP");
         assert_eq!(creates(&p), vec!["trade".to_string()]);
+    }
+
+    /// The reference spec on SmartBFT over `n` orderer nodes, all consenters.
+    fn bft_reference(n: usize) -> opssc_schema::Spec {
+        let mut spec = reference();
+        spec.consortium.fabric_version = "3.1".into();
+        spec.consortium.consensus = opssc_schema::spec::CONSENSUS_BFT.into();
+        let org = spec.organizations.get_mut("OrdererMSP").unwrap();
+        let first = org.orderers[0].clone();
+        org.orderers = (0..n)
+            .map(|i| {
+                let mut node = first.clone();
+                node.name = format!("orderer{i}");
+                node.endpoint.host = format!("orderer{i}.example.com");
+                node
+            })
+            .collect();
+        spec.consortium.consenters = (0..n)
+            .map(|i| ("OrdererMSP".to_string(), format!("orderer{i}")))
+            .collect();
+        spec
+    }
+
+    fn consenter_change(p: &crate::plan::Plan) -> Option<&crate::plan::SharedChange> {
+        p.shared
+            .iter()
+            .find(|c| matches!(c.change, Change::ConsentersChanged { .. }))
+    }
+
+    #[test]
+    fn bft_tolerance_is_flagged_only_when_it_drops() {
+        use super::bft_tolerance;
+        assert_eq!(bft_tolerance("ops", 4, 7).0, (1, 2));
+        assert!(bft_tolerance("ops", 4, 7).1.is_none());
+        assert!(bft_tolerance("ops", 4, 5).1.is_none());
+        assert!(
+            bft_tolerance("ops", 5, 4).1.is_none(),
+            "5 and 4 both tolerate 1"
+        );
+        let (f, risk) = bft_tolerance("ops", 4, 3);
+        assert_eq!(f, (1, 0));
+        let risk = risk.expect("4 → 3 loses the only tolerated fault");
+        assert_eq!(risk.kind, crate::plan::RiskKind::BftFaultTolerance);
+        assert!(risk.message.contains("from 1 to 0"), "{}", risk.message);
+        assert!(bft_tolerance("ops", 7, 6).1.is_some());
+    }
+
+    #[test]
+    fn plan_shows_bft_tolerance_before_and_after_a_consenter_change() {
+        // The chain runs 4 BFT consenters; the spec drops one.
+        let observed = observe::converged(&bft_reference(4), "Org1MSP");
+        assert!(consenter_change(&plan(&bft_reference(4), &observed, "Org1MSP")).is_none());
+        let p = plan(&bft_reference(3), &observed, "Org1MSP");
+        let sc = consenter_change(&p).expect("a consenter change");
+        assert!(matches!(
+            sc.change,
+            Change::ConsentersChanged {
+                bft_fault_tolerance: Some((1, 0)),
+                ..
+            }
+        ));
+        assert!(
+            sc.risks
+                .iter()
+                .any(|r| r.kind == crate::plan::RiskKind::BftFaultTolerance),
+            "{:?}",
+            sc.risks
+        );
+        // Adding a fifth keeps f = 1: shown, not flagged.
+        let p = plan(&bft_reference(5), &observed, "Org1MSP");
+        let sc = consenter_change(&p).expect("a consenter change");
+        assert!(matches!(
+            sc.change,
+            Change::ConsentersChanged {
+                bft_fault_tolerance: Some((1, 1)),
+                ..
+            }
+        ));
+        assert!(sc.risks.is_empty(), "{:?}", sc.risks);
+        assert_eq!(
+            crate::plan::render::title(&sc.change).1,
+            "consenters: 4 nodes → 5 nodes (BFT tolerates f = 1 → 1)"
+        );
+        // Raft changes carry no BFT figures.
+        let mut raft = bft_reference(5);
+        raft.consortium.consensus = "etcdraft".into();
+        let p = plan(&raft, &observed, "Org1MSP");
+        assert!(matches!(
+            consenter_change(&p).expect("a consenter change").change,
+            Change::ConsentersChanged {
+                bft_fault_tolerance: None,
+                ..
+            }
+        ));
     }
 }

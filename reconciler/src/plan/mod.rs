@@ -181,6 +181,11 @@ pub enum Change {
         channel: String,
         before: Vec<String>,
         after: Vec<String>,
+        /// On a SmartBFT ordering service: the faults it tolerates before
+        /// and after, f = ⌊(n-1)/3⌋. Absent for Raft, so Raft changes
+        /// serialize as they always did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bft_fault_tolerance: Option<(usize, usize)>,
     },
     AnchorPeersChanged {
         channel: String,
@@ -332,6 +337,8 @@ pub struct Risk {
 pub enum RiskKind {
     /// More than one Raft consenter added or removed in one update.
     ConsenterQuorum,
+    /// A consenter change that lowers the faults a BFT service tolerates.
+    BftFaultTolerance,
     /// A capability raised: it cannot be lowered again.
     IrreversibleCapability,
     /// A capability lowered.
@@ -350,6 +357,7 @@ impl RiskKind {
     pub fn as_str(self) -> &'static str {
         match self {
             RiskKind::ConsenterQuorum => "consenter quorum",
+            RiskKind::BftFaultTolerance => "bft fault tolerance",
             RiskKind::IrreversibleCapability => "irreversible",
             RiskKind::CapabilityDowngrade => "capability downgrade",
             RiskKind::LastAnchorPeer => "last anchor peer",

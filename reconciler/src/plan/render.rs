@@ -97,12 +97,20 @@ pub fn title(change: &Change) -> (char, String) {
         Change::BatchChanged { before, after, .. } => {
             ('~', format!("batch: {}", batch_diff(before, after)))
         }
-        Change::ConsentersChanged { before, after, .. } => (
+        Change::ConsentersChanged {
+            before,
+            after,
+            bft_fault_tolerance,
+            ..
+        } => (
             '~',
             format!(
-                "consenters: {} → {}",
+                "consenters: {} → {}{}",
                 plural(before.len(), "node", "nodes"),
-                plural(after.len(), "node", "nodes")
+                plural(after.len(), "node", "nodes"),
+                bft_fault_tolerance
+                    .map(|(b, a)| format!(" (BFT tolerates f = {b} → {a})"))
+                    .unwrap_or_default()
             ),
         ),
         Change::AnchorPeersChanged {

@@ -93,22 +93,33 @@ impl Drop for Cleanup {
     }
 }
 
+/// A devnet founded by the agents with every agent Ready; dropping it
+/// stops everything it started.
+pub struct Session {
+    /// `--state-dir` of the devnet.
+    pub state_arg: String,
+    _cleanup: Cleanup,
+    // Dropped after `_cleanup`: the state directory outlives `dev down`.
+    _tmp: tempfile::TempDir,
+}
+
 /// The quick start and both demos, on the Fabric release `fabric` names
 /// (`opssc dev up --fabric`), else the one `network-spec/` names.
 pub fn quick_start_and_both_demos(fabric: Option<FabricVersion>) {
+    let session = founded_and_ready("network-spec", fabric);
+    demos(&session.state_arg);
+}
+
+/// `opssc dev up --spec <spec>` (founded by each organization's `opssc
+/// found`), then one agent per peer organization until each is Ready (the
+/// spec's `kv` rolled out).
+pub fn founded_and_ready(spec: &str, fabric: Option<FabricVersion>) -> Session {
     sibling_binaries();
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("dev");
     let state_arg = state.to_str().unwrap().to_string();
     let t0 = Instant::now();
-    let mut up_args = vec![
-        "dev",
-        "up",
-        "--spec",
-        "network-spec",
-        "--state-dir",
-        &state_arg,
-    ];
+    let mut up_args = vec!["dev", "up", "--spec", spec, "--state-dir", &state_arg];
     if let Some(v) = fabric {
         up_args.extend(["--fabric", v.as_str()]);
     }
@@ -177,6 +188,16 @@ pub fn quick_start_and_both_demos(fabric: Option<FabricVersion>) {
         "FIGURE quick start: every agent Ready {:.1} s after dev up began",
         t0.elapsed().as_secs_f64()
     );
+    Session {
+        state_arg,
+        _cleanup: cleanup,
+        _tmp: tmp,
+    }
+}
+
+/// `opssc dev demo add-org`, then `opssc dev demo chaincode`.
+fn demos(state_arg: &str) {
+    let state_arg = state_arg.to_string();
 
     let demo = run(&[
         "dev",
@@ -216,5 +237,4 @@ pub fn quick_start_and_both_demos(fabric: Option<FabricVersion>) {
     if let Some(line) = demo_text.lines().find(|l| l.contains("converged in")) {
         eprintln!("FIGURE dev demo chaincode: {}", line.trim());
     }
-    drop(cleanup);
 }
