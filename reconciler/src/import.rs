@@ -510,12 +510,21 @@ pub fn import(facts: &Facts) -> Imported {
             );
         }
     }
-    let _ = writeln!(
-        y,
-        "  {TODO} governance rules are not read from the chain; without `governance:` every change needs what Fabric's policies require"
-    );
-    out.placeholders
-        .push("consortium.yaml: governance (none written: Fabric's policies decide)".to_string());
+    // The OpsSC's registry holds the governance the consortium agreed on:
+    // written as it is, a plan against the live network files no
+    // GovernanceChange. Without a registry there is nothing to read.
+    let governance_doc = obs.governance.as_ref().map(governance_document);
+    if governance_doc.is_some() {
+        y.push_str("  governance: registered\n");
+    } else {
+        let _ = writeln!(
+            y,
+            "  {TODO} governance rules are not read from the chain; without `governance:` every change needs what Fabric's policies require"
+        );
+        out.placeholders.push(
+            "consortium.yaml: governance (none written: Fabric's policies decide)".to_string(),
+        );
+    }
     y.push_str("  orderer:\n    consensus: etcdraft\n    consenters:\n");
     if consenter_refs.is_empty() {
         y.push_str("      []\n");
@@ -526,6 +535,9 @@ pub fn import(facts: &Facts) -> Imported {
     }
     if let Some((_, ch)) = reference {
         write_batch(&mut y, "    ", &ch.batch);
+    }
+    if let Some(doc) = governance_doc {
+        y.push_str(&doc);
     }
     out.files.push(("consortium.yaml".to_string(), y));
 
@@ -645,6 +657,40 @@ fn pems(certs: &[Vec<u8>]) -> Vec<String> {
         .iter()
         .map(|c| String::from_utf8_lossy(c).trim().to_string() + "\n")
         .collect()
+}
+
+/// The registry's governance as a `Governance` document named `registered`
+/// (a YAML document to append to `consortium.yaml`), every rule explicit so
+/// that the spec states exactly what the OpsSC enforces.
+fn governance_document(g: &opssc_chaincode::model::Governance) -> String {
+    use opssc_chaincode::model::QuorumLevel;
+    let level = |l: QuorumLevel| match l {
+        QuorumLevel::Policy => "policy",
+        QuorumLevel::Majority => "majority",
+        QuorumLevel::TwoThirds => "twoThirds",
+        QuorumLevel::All => "all",
+    };
+    let secs = g.voting_period_secs.max(0) as u64;
+    let deadline = if secs.is_multiple_of(3600) {
+        format!("{}h", secs / 3600)
+    } else {
+        format!("{secs}s")
+    };
+    let q = &g.quorum;
+    let mut y = format!(
+        "---\napiVersion: opssc/v1alpha1\nkind: Governance\nmetadata:\n  name: registered\nspec:\n  \
+         # read from the OpsSC registry on the ops channel\n  votingDeadline: {deadline}\n  rules:\n"
+    );
+    for (change, l) in [
+        ("chaincode", q.chaincode),
+        ("channelCreate", q.channel_create),
+        ("channelUpdate", q.channel_update),
+        ("orgAdd", q.org_add),
+        ("orgRemove", q.org_remove),
+    ] {
+        let _ = writeln!(y, "    - change: {change}\n      quorum: {}", level(l));
+    }
+    y
 }
 
 /// An organization group of a channel config, as import facts.

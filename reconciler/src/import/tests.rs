@@ -10,6 +10,8 @@ use crate::observe::{CommittedDefinition, converged, first_peer_org};
 /// configuration add.
 fn facts_of(spec: &Spec, me: &str) -> Facts {
     let mut observed = converged(spec, me);
+    // The registry as founding records it from this spec.
+    observed.governance = Some(crate::agent::founding::governance(spec));
     observed.chaincodes.insert(
         Observed::chaincode_key(&spec.consortium.ops_channel, "opssc"),
         CommittedDefinition {
@@ -135,6 +137,12 @@ fn importing_a_converged_network_plans_nothing_for_every_example() {
                 assert_eq!(b.capabilities, ch.capabilities, "{}: {name}", dir.display());
             }
             assert_eq!(back.consortium.ops_channel, spec.consortium.ops_channel);
+            assert_eq!(
+                crate::agent::founding::governance(&back),
+                crate::agent::founding::governance(spec),
+                "{}: the registry's governance comes back as the spec had it",
+                dir.display()
+            );
             assert_eq!(desired::consenters(&back), desired::consenters(spec));
             for (msp, org) in &spec.organizations {
                 if org.role == OrgRole::Peer
