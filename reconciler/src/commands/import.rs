@@ -141,8 +141,29 @@ fn read(config: &Path) -> Result<Facts> {
                 main.name
             );
         }
-        let (observed, configs) =
+        let (mut observed, configs) =
             observe_live::live_full(&ctx, &skeleton(&joined), &BTreeMap::new()).await?;
+        let ops_chaincode = ctx
+            .config
+            .ops_chaincode
+            .clone()
+            .unwrap_or_else(|| "opssc".into());
+        // The governance the consortium registered, from the channel that
+        // runs the OpsSC (the skeleton names no ops channel, so the
+        // observer did not read it).
+        let ops_channel = observed
+            .chaincodes
+            .keys()
+            .filter_map(|k| k.split_once('/'))
+            .find(|(_, name)| *name == ops_chaincode)
+            .map(|(channel, _)| channel.to_string());
+        if let Some(channel) = ops_channel {
+            observed.governance = ctx
+                .ops(&channel)
+                .governance()
+                .await
+                .with_context(|| format!("read the OpsSC registry on {channel}"))?;
+        }
         let (orgs, consenter_tls) = config_facts(&configs);
         // The label of the package this organization approved, per chaincode.
         let mut approved_labels = BTreeMap::new();
@@ -168,11 +189,7 @@ fn read(config: &Path) -> Result<Facts> {
                 .iter()
                 .map(|p| (p.name.clone(), p.address.clone()))
                 .collect(),
-            ops_chaincode: ctx
-                .config
-                .ops_chaincode
-                .clone()
-                .unwrap_or_else(|| "opssc".into()),
+            ops_chaincode,
             observed,
             orgs,
             consenter_tls,
