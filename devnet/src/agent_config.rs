@@ -49,6 +49,7 @@ pub fn agent_configs(plan: &NetworkPlan, root: &Path) -> Vec<(PathBuf, AgentConf
         },
         tls_client: None,
         peers: Vec::new(),
+        ops_gateway: None,
         orderers: orderers(root, &plan.orderers, false),
         spec: None,
         vote_policy: VotePolicy::Auto,
@@ -81,6 +82,10 @@ pub fn agent_configs(plan: &NetworkPlan, root: &Path) -> Vec<(PathBuf, AgentConf
     let oo = &plan.orderer_org;
     let mut c = base(&oo.msp_id, &oo.admin_msp_dir);
     c.orderers = orderers(root, &plan.orderers, true);
+    // It has no peer: it reads the OpsSC through the first member's.
+    c.ops_gateway = out
+        .first()
+        .and_then(|(_, first): &(PathBuf, AgentConfig)| first.peers.first().cloned());
     if let Some(o) = plan.orderers.first() {
         c.tls_client = Some(TlsClientConfig {
             cert: rel(root, &o.admin_client_cert),

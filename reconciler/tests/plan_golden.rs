@@ -127,6 +127,105 @@ fn case_steps(case: &Path) -> plan::steps::Steps {
     plan::steps::steps(&spec, &observed, &p, &case_input(case))
 }
 
+/// The orderer organization's side of an approved update that needs its
+/// signature (steps-config-submit seen by OrdererMSP): it votes on nothing,
+/// and adds its signature and submits only what it consented to, against
+/// the channel's current config. The members' executor waits for it rather
+/// than stalling; an update needing an organization that is neither a
+/// voter nor an orderer organization still stalls.
+#[test]
+fn the_orderer_organization_signs_and_submits_only_consented_current_updates() {
+    use plan::steps::{Step, SubmitCheck};
+    let dir = golden().join("steps-config-submit");
+    let spec = load_spec(&spec_dir(&dir));
+    let mut observed = observe::load_file(&dir.join("observed.json")).unwrap();
+    observed.observed_by = "OrdererMSP".into();
+    let p = plan::plan(&spec, &observed, "OrdererMSP");
+    let mut input = case_input(&dir);
+    let (intent, cu) = input.config_updates.iter_mut().next().unwrap();
+    let intent = intent.clone();
+    let members = match cu.submit.take() {
+        Some(SubmitCheck::Ready { signatures }) => signatures,
+        other => panic!("{other:?}"),
+    };
+    cu.submit = Some(SubmitCheck::SignAndSubmit {
+        signatures: members.clone(),
+    });
+    let steps_with = |input: &plan::steps::PlanInput, observed: &Observed| {
+        plan::steps::steps(&spec, observed, &p, input)
+    };
+
+    // No consent (no spec approval, no autoApprove rule): it waits, saying so.
+    input.consented = Some(Default::default());
+    input
+        .consent_missing
+        .insert(intent.clone(), "waiting for OrdererMSP's consent".into());
+    let waiting = steps_with(&input, &observed);
+    assert!(waiting.steps.is_empty(), "{waiting:?}");
+    assert!(
+        waiting
+            .blocked
+            .iter()
+            .any(|b| !b.stalled && b.why.contains("OrdererMSP's consent")),
+        "{waiting:?}"
+    );
+
+    // Consented: one step, with the members' signatures (its own is added
+    // when the step runs).
+    input.consented = Some([intent.clone()].into());
+    let go = steps_with(&input, &observed);
+    assert_eq!(go.steps.len(), 1, "{go:?}");
+    match &go.steps[0] {
+        Step::SignAndSubmit {
+            channel,
+            config_update,
+            signatures,
+            ..
+        } => {
+            assert_eq!(channel, "trade");
+            assert_eq!(config_update, "AQID");
+            assert_eq!(signatures, &members);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The channel moved on since the proposal's base: not submitted.
+    let mut moved = observed.clone();
+    moved.channels.get_mut("trade").unwrap().config_sequence += 1;
+    let stale = steps_with(&input, &moved);
+    assert!(stale.steps.is_empty(), "{stale:?}");
+    assert!(stale.blocked.iter().any(|b| b.why.contains("stale")));
+
+    // Not enough signatures yet: it waits.
+    input.config_updates.get_mut(&intent).unwrap().submit = Some(SubmitCheck::Unsigned {
+        signed: vec![],
+        policies: vec!["/Channel/Application/Admins".into()],
+    });
+    assert!(steps_with(&input, &observed).steps.is_empty());
+
+    // The members' executor (Org1MSP): waits for the orderer organization,
+    // stalls for anyone else outside the electorate.
+    let (spec1, observed1, p1) = case_plan(&dir);
+    let mut input1 = case_input(&dir);
+    let outside = |who: &str| SubmitCheck::OutsideElectorate {
+        outside: vec![who.into()],
+        policies: vec!["/Channel/Orderer/Admins".into()],
+    };
+    input1.config_updates.get_mut(&intent).unwrap().submit = Some(outside("OrdererMSP"));
+    let executor = plan::steps::steps(&spec1, &observed1, &p1, &input1);
+    assert!(executor.steps.is_empty(), "{executor:?}");
+    assert!(
+        executor
+            .blocked
+            .iter()
+            .any(|b| !b.stalled && b.why.contains("its agent adds its signature")),
+        "{executor:?}"
+    );
+    input1.config_updates.get_mut(&intent).unwrap().submit = Some(outside("Org9MSP"));
+    let executor = plan::steps::steps(&spec1, &observed1, &p1, &input1);
+    assert!(executor.blocked.iter().any(|b| b.stalled), "{executor:?}");
+}
+
 /// The Sign step's conditions, on the steps-config-sign case: this
 /// organization signs only what it approved, once, and only its own bytes.
 #[test]
@@ -390,6 +489,7 @@ fn the_step_catalogue_covers_the_agent_situations() {
                 Step::Join { .. } => "join",
                 Step::File { .. } => "file",
                 Step::Submit { .. } => "submit",
+                Step::SignAndSubmit { .. } => "sign_and_submit",
                 Step::Vote { .. } => "vote",
                 Step::Sign { .. } => "sign",
                 Step::Tally { .. } => "tally",

@@ -28,6 +28,14 @@ pub struct AgentConfig {
     pub tls_client: Option<TlsClientConfig>,
     /// The peers this organization operates.
     pub peers: Vec<PeerConfig>,
+    /// For an organization without peers (the orderer organization): a peer
+    /// of another organization on the ops channel through which its agent
+    /// reads the OpsSC (queries only; the ops channel's `peer/Propose` ACL
+    /// must admit it, e.g. `/Channel/Writers`). With it, the orderer
+    /// organization's agent adds its signature to approved config updates
+    /// that need it and submits them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ops_gateway: Option<PeerConfig>,
     /// The ordering service nodes this organization talks to (any organization's).
     pub orderers: Vec<OrdererConfig>,
     /// Where the shared network spec comes from.
@@ -526,7 +534,7 @@ impl AgentConfig {
             fix(&mut tls.cert);
             fix(&mut tls.key);
         }
-        for peer in &mut self.peers {
+        for peer in self.peers.iter_mut().chain(self.ops_gateway.as_mut()) {
             fix(&mut peer.tls_root_cert);
         }
         for orderer in &mut self.orderers {

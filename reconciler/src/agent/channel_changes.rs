@@ -74,7 +74,17 @@ pub fn config_updates(
         let Some(config) = configs.get(channel) else {
             continue;
         };
-        if !member || !joined(observed, ctx, channel) {
+        if ctx.is_peerless() {
+            // An organization without peers (the orderer organization) is
+            // a member of no channel's Application group: it computes an
+            // update only to add its signature to an approved one.
+            let approved = observed.proposals.iter().any(|o| {
+                o.kind == p.kind && o.target == p.target && o.state == ProposalState::Approved
+            });
+            if !approved {
+                continue;
+            }
+        } else if !member || !joined(observed, ctx, channel) {
             continue;
         }
         // A voteOnly organization computes an update only to vote on (or
@@ -90,7 +100,7 @@ pub fn config_updates(
             continue;
         }
         let changes: Vec<&Change> = p.changes.iter().map(|&i| &plan.shared[i].change).collect();
-        match config_update_input(config, at, observed, p, &changes) {
+        match config_update_input(&ctx.me, config, at, observed, p, &changes) {
             Ok(cu) => {
                 out.insert(p.intent_id.clone(), cu);
             }
@@ -101,6 +111,7 @@ pub fn config_updates(
 }
 
 fn config_update_input(
+    me: &str,
     config: &ChannelConfig,
     at: &SpecAt,
     observed: &Observed,
@@ -141,7 +152,24 @@ fn config_update_input(
                 .collect();
             let signed: BTreeSet<String> = open.config_signatures.keys().cloned().collect();
             let electorate: BTreeSet<String> = o.electorate.iter().cloned().collect();
-            Some(if !needed.is_satisfied_by(&electorate) {
+            let mut with_mine = signed.clone();
+            with_mine.insert(me.to_string());
+            Some(if !electorate.contains(me) && needed.orgs().contains(me) {
+                // This organization does not vote on it (the orderer
+                // organization, for orderer settings) and the orderer
+                // checks its signature: it adds it to the voters' and
+                // submits once together they satisfy every policy.
+                if needed.is_satisfied_by(&with_mine) {
+                    SubmitCheck::SignAndSubmit {
+                        signatures: open.config_signatures.clone(),
+                    }
+                } else {
+                    SubmitCheck::Unsigned {
+                        signed: signed.into_iter().collect(),
+                        policies,
+                    }
+                }
+            } else if !needed.is_satisfied_by(&electorate) {
                 SubmitCheck::OutsideElectorate {
                     outside: needed.orgs().difference(&electorate).cloned().collect(),
                     policies,
@@ -219,6 +247,13 @@ pub async fn submit(
             "this organization's agent configuration lists no orderer to submit the update to (add `orderers:`)".into(),
         ));
     };
+    // Where the config block is awaited: the own peer, or for an
+    // organization without peers the orderer itself.
+    let deliver = if ctx.is_peerless() {
+        &orderer.deliver
+    } else {
+        &ctx.main_peer().deliver
+    };
     if leaving {
         // The update takes this organization out of the channel: once it
         // commits, the orderer sends this organization none of its blocks,
@@ -226,7 +261,7 @@ pub async fn submit(
         // config update against the channel's current config (read set,
         // policies) before ordering it, so its acceptance is the answer; the
         // next executor reads the block and reports the proposal committed.
-        let base = client::fetch_config(&ctx.main_peer().deliver, channel)
+        let base = client::fetch_config(deliver, channel)
             .await
             .map_err(|e| {
                 AgentError::from(
@@ -246,7 +281,7 @@ pub async fn submit(
     }
     match client::submit_and_wait(
         &orderer.orderer,
-        &ctx.main_peer().deliver,
+        deliver,
         channel,
         envelope,
         CONFIG_BLOCK_TIMEOUT,

@@ -43,6 +43,9 @@ pub struct Context {
     pub me: String,
     pub signer: Arc<dyn Signer>,
     pub peers: Vec<PeerConn>,
+    /// An organization without peers (the orderer organization): another
+    /// organization's peer it reads the OpsSC through (`opsGateway`).
+    pub ops_gateway: Option<PeerConn>,
     /// The ordering service nodes of the configuration, in its order.
     pub orderers: Vec<OrdererConn>,
     /// Where the agent keeps its own state (mirror of the spec repository).
@@ -71,7 +74,13 @@ impl Context {
             })?,
         );
         let mut peers = Vec::new();
-        for p in &config.peers {
+        let mut ops_gateway = None;
+        for (is_gateway, p) in config
+            .peers
+            .iter()
+            .map(|p| (false, p))
+            .chain(config.ops_gateway.iter().map(|p| (true, p)))
+        {
             let mut nc = NodeConfig::tls_from_file(&p.address, &p.tls_root_cert)
                 .with_context(|| format!("peer {} of {me}: TLS root certificate", p.name))?;
             if let Some(name) = &p.server_name {
@@ -80,12 +89,17 @@ impl Context {
             let node = Node::connect(&nc).await.with_context(|| {
                 format!("cannot connect to peer {} of {me} at {}", p.name, p.address)
             })?;
-            peers.push(PeerConn {
+            let conn = PeerConn {
                 name: p.name.clone(),
                 endorser: Endorser::new(node.clone(), signer.clone()),
                 gateway: Gateway::new(node.clone(), signer.clone()),
                 deliver: Deliverer::peer(node, signer.clone()),
-            });
+            };
+            if is_gateway {
+                ops_gateway = Some(conn);
+            } else {
+                peers.push(conn);
+            }
         }
         let mut orderers = Vec::new();
         for o in &config.orderers {
@@ -110,8 +124,10 @@ impl Context {
             });
         }
         anyhow::ensure!(
-            !peers.is_empty(),
-            "the agent configuration of {me} lists no peer: the agent needs at least one"
+            !peers.is_empty() || ops_gateway.is_some(),
+            "the agent configuration of {me} lists no peer: the agent needs at least one \
+             (an organization without peers, such as the orderer organization, names another \
+             member's peer as opsGateway)"
         );
         let state_dir = config
             .state_dir
@@ -122,6 +138,7 @@ impl Context {
             me,
             signer,
             peers,
+            ops_gateway,
             orderers,
             state_dir,
             sources: Default::default(),
@@ -157,6 +174,22 @@ impl Context {
         &self.peers[0]
     }
 
+    /// Whether this organization runs no peer (the orderer organization):
+    /// its agent only adds its signature to approved config updates
+    /// ([`super::orderer_pass`]).
+    pub fn is_peerless(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    /// The peer the OpsSC is reached through: the first own peer, or the
+    /// configured `opsGateway` of an organization without peers.
+    pub fn ops_peer(&self) -> &PeerConn {
+        self.peers
+            .first()
+            .or(self.ops_gateway.as_ref())
+            .expect("connect() checks that a peer or an opsGateway is configured")
+    }
+
     /// Builds this org's packages of every chaincode of `spec` (blocking git
     /// work runs off the async workers).
     pub fn build_packages(
@@ -179,7 +212,7 @@ impl Context {
     /// The OpsSC chaincode on `ops_channel`.
     pub fn ops(&self, ops_channel: &str) -> OpsClient {
         OpsClient {
-            gateway: self.main_peer().gateway.clone(),
+            gateway: self.ops_peer().gateway.clone(),
             channel: ops_channel.to_string(),
             chaincode: self
                 .config

@@ -473,18 +473,33 @@ async fn watch_ops(ctx: Arc<Context>, ops_channel: String, wake: Arc<Notify>, me
 }
 
 /// Wakes the loop on every new block of `channel`.
+/// An organization without peers (the orderer organization) reads full
+/// blocks from its first orderer instead (peers serve filtered ones only to
+/// their channels' Application members).
 async fn watch_blocks(ctx: Arc<Context>, channel: String, wake: Arc<Notify>, metrics: Metrics) {
+    let peerless = ctx.is_peerless();
     loop {
-        match ctx
-            .main_peer()
-            .deliver
-            .filtered_blocks(&channel, Seek::Newest, Stop::Never)
-            .await
-        {
+        let stream = match (peerless, ctx.orderers.first()) {
+            (false, _) => {
+                ctx.main_peer()
+                    .deliver
+                    .filtered_blocks(&channel, Seek::Newest, Stop::Never)
+                    .await
+            }
+            (true, Some(o)) => o.deliver.blocks(&channel, Seek::Newest, Stop::Never).await,
+            (true, None) => return,
+        };
+        match stream {
             Ok(mut stream) => {
                 // The first block is the current newest one: not news.
                 let mut first = true;
-                while let Some(b) = stream.next_filtered().await {
+                loop {
+                    let b = if peerless {
+                        stream.next().await.map(|b| b.map(|_| ()))
+                    } else {
+                        stream.next_filtered().await.map(|b| b.map(|_| ()))
+                    };
+                    let Some(b) = b else { break };
                     match b {
                         Ok(_) if first => first = false,
                         Ok(_) => {
@@ -579,14 +594,25 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
                 if !watched {
                     watched = true;
                     let ops_channel = at.spec.consortium.ops_channel.clone();
-                    tokio::spawn(watch_ops(
-                        ctx.clone(),
-                        ops_channel.clone(),
-                        wake.clone(),
-                        metrics.clone(),
-                    ));
+                    // An organization without peers has no OpsSC event
+                    // stream (the gateway serves it to Application members
+                    // only): it watches every channel's blocks, the ops
+                    // channel's included, at the orderer.
+                    if !ctx.is_peerless() {
+                        tokio::spawn(watch_ops(
+                            ctx.clone(),
+                            ops_channel.clone(),
+                            wake.clone(),
+                            metrics.clone(),
+                        ));
+                    }
                     for (name, ch) in &at.spec.channels {
-                        if *name != ops_channel && ch.members.contains(&ctx.me) {
+                        let watched = if ctx.is_peerless() {
+                            true
+                        } else {
+                            *name != ops_channel && ch.members.contains(&ctx.me)
+                        };
+                        if watched {
                             tokio::spawn(watch_blocks(
                                 ctx.clone(),
                                 name.clone(),

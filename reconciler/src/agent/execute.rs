@@ -257,6 +257,37 @@ async fn run(
                 ))
             }
         },
+        Step::SignAndSubmit {
+            what,
+            proposal_id,
+            channel,
+            config_update,
+            signatures,
+        } => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(config_update)
+                .map_err(|e| AgentError::Plan(format!("the update to sign: {e}")))?;
+            let mut signatures = signatures.clone();
+            signatures.insert(
+                ctx.me.clone(),
+                super::pass::config_signature(ctx, &bytes)
+                    .map_err(|e| AgentError::Plan(format!("{e:#}")))?,
+            );
+            match super::channel_changes::submit(ctx, channel, config_update, &signatures).await? {
+                Ok(sequence) => Outcome::Done(format!(
+                    "{what}: signed and submitted proposal {}; channel {channel} is at config sequence {sequence}",
+                    short_id(proposal_id)
+                )),
+                // Not a voter: the contract takes no report from this
+                // organization. The members' executor sees the update is
+                // not on the chain and records the failure when it expires.
+                Err(error) => Outcome::Stalled(format!(
+                    "{what}: {error} (proposal {})",
+                    short_id(proposal_id)
+                )),
+            }
+        }
         Step::Tally {
             what,
             proposal_id,

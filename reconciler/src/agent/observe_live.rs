@@ -262,19 +262,7 @@ pub async fn live_full(
     // back from it in the same pass (an approved update's commit).
     let mut config_blocks = BTreeMap::new();
     let me = ctx.me.clone();
-    let mut observed = Observed {
-        observed_by: me.clone(),
-        taken_at: now_text(),
-        channels: BTreeMap::new(),
-        chaincodes: BTreeMap::new(),
-        packages: packages
-            .iter()
-            .map(|(l, b)| (l.clone(), b.package_id.clone()))
-            .collect(),
-        local: Default::default(),
-        proposals: Vec::new(),
-        governance: None,
-    };
+    let mut observed = nothing_yet(&me, packages);
     for peer in &ctx.peers {
         let joined = cscc::channels(&peer.endorser)
             .await
@@ -393,91 +381,169 @@ pub async fn live_full(
             }
         }
     }
-    let ops = ctx.ops(&spec.consortium.ops_channel);
     if joined.contains(&spec.consortium.ops_channel) {
-        // An organization that just joined the ops channel reaches the OpsSC
-        // through the other members' peers once gossip has told its peer
-        // about them; until then it sees no proposal (it is in no electorate
-        // yet) rather than failing the whole pass, which also joins channels.
-        let items = match ops.list_all().await {
-            Ok(items) => items,
-            Err(e) => {
-                tracing::warn!(
-                    "cannot list the OpsSC proposals on {} yet: {e:#}",
-                    spec.consortium.ops_channel
-                );
-                Vec::new()
-            }
-        };
-        // The registered governance, for the GovernanceChange a spec edit
-        // calls for; unread (no change planned) while the OpsSC does not answer.
-        observed.governance = match ops.governance().await {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::warn!(
-                    "cannot read the OpsSC registry on {} yet: {e:#}",
-                    spec.consortium.ops_channel
-                );
-                None
-            }
-        };
-        for item in items {
-            let Some(mut s) = summary(&item) else {
-                continue;
-            };
-            if !s.kind.is_chaincode()
-                && !s.kind.carries_config_update()
-                && s.kind != Kind::GovernanceChange
-            {
-                continue;
-            }
-            if matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {
-                let got = ops.get(&s.id).await?;
-                let votes = ops.votes(&s.id).await?;
-                let tasks = if s.state == ProposalState::Approved {
-                    ops.tasks(&s.id, None).await?
-                } else {
-                    Vec::new()
-                };
-                // Signatures exist only once a config proposal is approved
-                // (the contract's `sign`; votes carry none).
-                let signatures =
-                    if s.state == ProposalState::Approved && s.kind.carries_config_update() {
-                        ops.signatures(&s.id).await?
-                    } else {
-                        Vec::new()
-                    };
-                s = with_ballot(s, &got.proposal, &votes);
-                let mut open = open_detail(&got, &tasks, &signatures);
-                let moved_past = |base: u64| {
-                    observed
-                        .channels
-                        .get(&s.target.channel)
-                        .is_some_and(|c| c.config_sequence > base)
-                };
-                if let (ProposalState::Approved, Some(base), Some(update)) = (
-                    s.state,
-                    s.base_config_sequence,
-                    got.proposal.payload["config_update"].as_str(),
-                ) && moved_past(base)
-                {
-                    let update = BASE64.decode(update).with_context(|| {
-                        format!("decode the config update of proposal {}", s.id)
-                    })?;
-                    open.update_on_chain = match config_blocks.get(&s.target.channel) {
-                        Some(latest) => {
-                            update_on_chain(ctx, &s.target.channel, latest, base, &update).await?
-                        }
-                        None => None,
-                    };
-                }
-                s.open = Some(open);
-                readiness(ctx, spec, &observed, &mut s).await?;
-            }
-            observed.proposals.push(s);
-        }
+        read_proposals(ctx, spec, &main.deliver, &config_blocks, &mut observed).await?;
     }
     Ok((observed, configs))
+}
+
+/// An observation with nothing read yet: this organization's packages only.
+fn nothing_yet(me: &str, packages: &BTreeMap<String, Built>) -> Observed {
+    Observed {
+        observed_by: me.to_string(),
+        taken_at: now_text(),
+        channels: BTreeMap::new(),
+        chaincodes: BTreeMap::new(),
+        packages: packages
+            .iter()
+            .map(|(l, b)| (l.clone(), b.package_id.clone()))
+            .collect(),
+        local: Default::default(),
+        proposals: Vec::new(),
+        governance: None,
+    }
+}
+
+/// What an organization without peers (the orderer organization) observes:
+/// each spec channel's config as the orderer serves it to this organization
+/// (a channel it is refused, or that does not exist yet, is left out), and
+/// the OpsSC's proposals through its `opsGateway`. No chaincode and no
+/// local peer: it runs neither.
+pub async fn live_peerless(
+    ctx: &Context,
+    spec: &Spec,
+) -> Result<(Observed, BTreeMap<String, ChannelConfig>)> {
+    let orderer = ctx.orderers.first().with_context(|| {
+        format!(
+            "the agent configuration of {} lists no orderer: an organization without peers reads the channels from one",
+            ctx.me
+        )
+    })?;
+    let mut observed = nothing_yet(&ctx.me, &BTreeMap::new());
+    let mut configs = BTreeMap::new();
+    let mut config_blocks = BTreeMap::new();
+    for channel in spec.channels.keys() {
+        let block = match orderer.deliver.latest_config_block(channel).await {
+            Ok(block) => block,
+            Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
+                tracing::info!(
+                    "channel {channel}: the orderer does not serve it to {} ({e}); not observed",
+                    ctx.me
+                );
+                continue;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("read the latest config block of channel {channel}")));
+            }
+        };
+        let config = ChannelConfig::from_block(&block)
+            .with_context(|| format!("decode the config of channel {channel}"))?;
+        observed.channels.insert(
+            channel.clone(),
+            observe_channel(&config, opssc_fabric::block::number(&block)),
+        );
+        configs.insert(channel.clone(), config);
+        config_blocks.insert(channel.clone(), block);
+    }
+    read_proposals(ctx, spec, &orderer.deliver, &config_blocks, &mut observed).await?;
+    Ok((observed, configs))
+}
+
+/// The OpsSC's proposals, as [`live`] puts them into the observation: open
+/// ones with their ballot, tasks, signatures and (for an approved config
+/// proposal whose channel moved on) whether its update is on the chain,
+/// read back through `deliver` from the latest config blocks the pass holds.
+async fn read_proposals(
+    ctx: &Context,
+    spec: &Spec,
+    deliver: &opssc_fabric::deliver::Deliverer,
+    config_blocks: &BTreeMap<String, Block>,
+    observed: &mut Observed,
+) -> Result<()> {
+    let ops = ctx.ops(&spec.consortium.ops_channel);
+    // An organization that just joined the ops channel reaches the OpsSC
+    // through the other members' peers once gossip has told its peer
+    // about them; until then it sees no proposal (it is in no electorate
+    // yet) rather than failing the whole pass, which also joins channels.
+    let items = match ops.list_all().await {
+        Ok(items) => items,
+        Err(e) => {
+            tracing::warn!(
+                "cannot list the OpsSC proposals on {} yet: {e:#}",
+                spec.consortium.ops_channel
+            );
+            Vec::new()
+        }
+    };
+    // The registered governance, for the GovernanceChange a spec edit
+    // calls for; unread (no change planned) while the OpsSC does not answer.
+    observed.governance = match ops.governance().await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the OpsSC registry on {} yet: {e:#}",
+                spec.consortium.ops_channel
+            );
+            None
+        }
+    };
+    for item in items {
+        let Some(mut s) = summary(&item) else {
+            continue;
+        };
+        if !s.kind.is_chaincode()
+            && !s.kind.carries_config_update()
+            && s.kind != Kind::GovernanceChange
+        {
+            continue;
+        }
+        if matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {
+            let got = ops.get(&s.id).await?;
+            let votes = ops.votes(&s.id).await?;
+            let tasks = if s.state == ProposalState::Approved {
+                ops.tasks(&s.id, None).await?
+            } else {
+                Vec::new()
+            };
+            // Signatures exist only once a config proposal is approved
+            // (the contract's `sign`; votes carry none).
+            let signatures = if s.state == ProposalState::Approved && s.kind.carries_config_update()
+            {
+                ops.signatures(&s.id).await?
+            } else {
+                Vec::new()
+            };
+            s = with_ballot(s, &got.proposal, &votes);
+            let mut open = open_detail(&got, &tasks, &signatures);
+            let moved_past = |base: u64| {
+                observed
+                    .channels
+                    .get(&s.target.channel)
+                    .is_some_and(|c| c.config_sequence > base)
+            };
+            if let (ProposalState::Approved, Some(base), Some(update)) = (
+                s.state,
+                s.base_config_sequence,
+                got.proposal.payload["config_update"].as_str(),
+            ) && moved_past(base)
+            {
+                let update = BASE64
+                    .decode(update)
+                    .with_context(|| format!("decode the config update of proposal {}", s.id))?;
+                open.update_on_chain = match config_blocks.get(&s.target.channel) {
+                    Some(latest) => {
+                        update_on_chain(deliver, &s.target.channel, latest, base, &update).await?
+                    }
+                    None => None,
+                };
+            }
+            s.open = Some(open);
+            readiness(ctx, spec, observed, &mut s).await?;
+        }
+        observed.proposals.push(s);
+    }
+    Ok(())
 }
 
 /// What an open proposal's executor and voters need from `get`, `tasks` and
@@ -529,13 +595,12 @@ const CONFIG_BLOCKS_READ_BACK: usize = 16;
 /// first from `latest` (the pass already holds it), following each one's
 /// predecessor's last-config pointer.
 async fn update_on_chain(
-    ctx: &Context,
+    deliver: &opssc_fabric::deliver::Deliverer,
     channel: &str,
     latest: &Block,
     base: u64,
     update: &[u8],
 ) -> Result<Option<bool>> {
-    let deliver = &ctx.main_peer().deliver;
     let mut block = latest.clone();
     for _ in 0..CONFIG_BLOCKS_READ_BACK {
         let (sequence, applied) = opssc_fabric::configtx::applied_config_update(&block)?;

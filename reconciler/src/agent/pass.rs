@@ -174,7 +174,12 @@ pub fn definition(cc: &Chaincode, sequence: u64) -> Result<ChaincodeDefinition> 
 /// One pass over `at`'s spec.
 pub async fn run_pass(ctx: &Context, at: &SpecAt) -> PassReport {
     let mut report = PassReport::new();
-    if let Err(e) = pass(ctx, at, &mut report).await {
+    let result = if ctx.is_peerless() {
+        peerless_pass(ctx, at, &mut report).await
+    } else {
+        pass(ctx, at, &mut report).await
+    };
+    if let Err(e) = result {
         // Typed: what happens next follows from the fault, not the text.
         report.fail("pass", &AgentError::from(e));
     }
@@ -240,6 +245,52 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
         steps,
     }));
     Ok(())
+}
+
+/// The pass of an organization without peers (the orderer organization):
+/// the channels as the orderer serves them and the OpsSC through its
+/// `opsGateway`, planned like any agent's; its only steps add its signature
+/// to approved updates that need it and submit them (the planner's
+/// outside-signer steps). It files, votes and installs nothing.
+async fn peerless_pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()> {
+    let spec = &at.spec;
+    let (observed, configs) = super::observe_live::live_peerless(ctx, spec).await?;
+    let plan = crate::plan::plan(spec, &observed, &ctx.me);
+    let input = peerless_input(ctx, at, &observed, &configs, &plan, &mut report.errors);
+    let steps = crate::plan::steps::steps(spec, &observed, &plan, &input);
+    for b in &steps.blocked {
+        report.blocked(b);
+    }
+    super::execute::execute(ctx, at, &Default::default(), &steps.steps, report).await;
+    report.view = Some(Box::new(super::notify::PassView {
+        observed,
+        plan,
+        steps,
+    }));
+    Ok(())
+}
+
+/// The planner's input for an organization without peers: its consent
+/// (it has no vote policy: it signs only what it consented to), and the
+/// updates it computes for the approved proposals it may have to sign.
+/// Shared by its pass and `status`.
+pub(super) fn peerless_input(
+    ctx: &Context,
+    at: &SpecAt,
+    observed: &Observed,
+    configs: &std::collections::BTreeMap<String, opssc_fabric::configtx::ChannelConfig>,
+    plan: &crate::plan::Plan,
+    errors: &mut Vec<String>,
+) -> PlanInput {
+    let consent = consent(ctx, at, observed, plan);
+    let mut input = PlanInput::auto(&at.git_commit());
+    input.consented = Some(consent.ids);
+    input.consent_missing = consent.missing;
+    let (updates, update_errors) =
+        super::channel_changes::config_updates(ctx, at, observed, configs, plan);
+    errors.extend(update_errors);
+    input.config_updates = updates;
+    input
 }
 
 /// This organization's consent to each proposal of `plan`: its consented

@@ -235,7 +235,11 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
     }
     let (built, errors) = ctx.build_packages(&at.spec);
     stalled.extend(errors);
-    let (observed, configs) = super::observe_live::live_full(ctx, &at.spec, &built).await?;
+    let (observed, configs) = if ctx.is_peerless() {
+        super::observe_live::live_peerless(ctx, &at.spec).await?
+    } else {
+        super::observe_live::live_full(ctx, &at.spec, &built).await?
+    };
     let plan = crate::plan::plan(&at.spec, &observed, &ctx.me);
     let _ = writeln!(out, "chaincodes:");
     for ((channel, name), cc) in &at.spec.chaincodes {
@@ -334,28 +338,33 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
     }
     // Channel changes, chaincodes and unplanned proposals: the plan's own
     // steps and blocked items, as the agent's next pass would take them.
-    let consent = super::pass::consent(ctx, at, &observed, &plan);
-    let input = crate::plan::steps::PlanInput {
-        spec_commit: at.git_commit(),
-        vote_policy: ctx.config.vote_policy,
-        // `manual`: a person votes on everything; consent decides automatic votes.
-        consented: (ctx.config.vote_policy == VotePolicy::Auto).then_some(consent.ids),
-        consent_missing: consent.missing,
-        caught_up: Default::default(),
-        seen_commits: super::pass::seen_commits(ctx, at, &observed),
-        // Not asked: the channels not joined yet are listed below.
-        admission: Default::default(),
-        config_updates: {
-            let (updates, errors) =
-                super::channel_changes::config_updates(ctx, at, &observed, &configs, &plan);
-            stalled.extend(errors);
-            updates
-        },
-        vote_only: ctx.config.channel_changes == opssc_schema::local::ChannelChangePolicy::VoteOnly,
-        ops_package: super::channel_changes::opssc_package(ctx, at, &observed)?.map(|(p, _)| p),
-        // A view: nothing waited yet.
-        waited_ms: Default::default(),
-        turn_grace_ms: ctx.config.turn_grace_ms(),
+    let input = if ctx.is_peerless() {
+        super::pass::peerless_input(ctx, at, &observed, &configs, &plan, &mut stalled)
+    } else {
+        let consent = super::pass::consent(ctx, at, &observed, &plan);
+        crate::plan::steps::PlanInput {
+            spec_commit: at.git_commit(),
+            vote_policy: ctx.config.vote_policy,
+            // `manual`: a person votes on everything; consent decides automatic votes.
+            consented: (ctx.config.vote_policy == VotePolicy::Auto).then_some(consent.ids),
+            consent_missing: consent.missing,
+            caught_up: Default::default(),
+            seen_commits: super::pass::seen_commits(ctx, at, &observed),
+            // Not asked: the channels not joined yet are listed below.
+            admission: Default::default(),
+            config_updates: {
+                let (updates, errors) =
+                    super::channel_changes::config_updates(ctx, at, &observed, &configs, &plan);
+                stalled.extend(errors);
+                updates
+            },
+            vote_only: ctx.config.channel_changes
+                == opssc_schema::local::ChannelChangePolicy::VoteOnly,
+            ops_package: super::channel_changes::opssc_package(ctx, at, &observed)?.map(|(p, _)| p),
+            // A view: nothing waited yet.
+            waited_ms: Default::default(),
+            turn_grace_ms: ctx.config.turn_grace_ms(),
+        }
     };
     let steps = crate::plan::steps::steps(&at.spec, &observed, &plan, &input);
     let mut unplanned: Vec<String> = Vec::new();

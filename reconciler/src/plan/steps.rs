@@ -170,6 +170,12 @@ pub enum SubmitCheck {
         signed: Vec<String>,
         policies: Vec<String>,
     },
+    /// For an organization that does not vote on it (the orderer
+    /// organization): the voters' signatures and its own satisfy every
+    /// policy, so it adds its own and submits.
+    SignAndSubmit {
+        signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
+    },
     /// Even every voter's signature would not do: a policy names an
     /// organization that does not vote on the OpsSC (the orderer
     /// organization, for orderer settings).
@@ -258,6 +264,17 @@ pub enum Step {
     /// approvals' ConfigSignatures, and wait for its config block. An update
     /// the orderer refuses is recorded as the proposal's failure.
     Submit {
+        what: String,
+        proposal_id: String,
+        channel: String,
+        config_update: String,
+        signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
+    },
+    /// The orderer organization's step (it votes on no proposal): add its
+    /// own ConfigSignature to the voters' over an approved update whose
+    /// bytes it computed itself from a spec it consented to, and submit it
+    /// to the orderer. The members' executor reports the commit.
+    SignAndSubmit {
         what: String,
         proposal_id: String,
         channel: String,
@@ -407,6 +424,7 @@ impl Step {
             Step::Join { what, .. }
             | Step::File { what, .. }
             | Step::Submit { what, .. }
+            | Step::SignAndSubmit { what, .. }
             | Step::Vote { what, .. }
             | Step::Sign { what, .. }
             | Step::Tally { what, .. }
@@ -721,6 +739,20 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     let mut out = Steps::default();
     let me = plan.me.as_str();
     if me != observed.observed_by {
+        return out;
+    }
+    if spec
+        .organizations
+        .get(me)
+        .is_some_and(|o| o.role == opssc_schema::spec::OrgRole::Orderer)
+    {
+        for p in plan
+            .proposals
+            .iter()
+            .filter(|p| p.kind.carries_config_update())
+        {
+            outside_signer_steps(observed, me, input, p, &mut out);
+        }
         return out;
     }
     for p in plan
@@ -1128,6 +1160,21 @@ fn submit_steps(
     }
     match &cu.submit {
         None => out.wait(what, "the signatures were not checked".into()),
+        Some(SubmitCheck::OutsideElectorate { outside, policies })
+            if observed
+                .channels
+                .get(channel)
+                .is_some_and(|c| outside.iter().all(|o| c.orderer_orgs.contains(o))) =>
+        {
+            out.wait(
+                what,
+                format!(
+                    "the orderer will check {}, which needs a signature of {}: it votes on no proposal, and its agent adds its signature to the members' and submits the update once it consents (the approved bytes are the payload of proposal {id})",
+                    policies.join(", "),
+                    outside.join(", "),
+                ),
+            )
+        }
         Some(SubmitCheck::OutsideElectorate { outside, policies }) => out.stall(
             what,
             format!(
@@ -1137,6 +1184,9 @@ fn submit_steps(
                 outside.join(", ")
             ),
         ),
+        // Only an organization outside the electorate is asked to sign and
+        // submit; the executor is a voter.
+        Some(SubmitCheck::SignAndSubmit { .. }) => {}
         Some(SubmitCheck::Unsigned { signed, policies }) => out.wait(
             what,
             format!(
@@ -1164,6 +1214,93 @@ fn submit_steps(
             });
         }
     }
+}
+
+/// The orderer organization's part in an approved config proposal. It
+/// votes on none (the OpsSC's electorates are the channels' members), but an
+/// update of a channel's orderer settings (batch, consenters, orderer
+/// capability) must satisfy `/Channel/Orderer/Admins`, which only its
+/// admins can sign. So once the update is approved, the stored bytes are
+/// exactly the ones it computes from its own spec (`input.config_updates`
+/// holds a check only for such a proposal), it consented to that spec, the
+/// update is still against the channel's current config, and the members'
+/// signatures with its own satisfy every policy the orderer checks, it adds
+/// its signature and submits. The members' executor finds the update on the
+/// chain and reports the proposal committed.
+fn outside_signer_steps(
+    observed: &Observed,
+    me: &str,
+    input: &PlanInput,
+    p: &PlannedProposal,
+    out: &mut Steps,
+) {
+    let what = describe_planned(p);
+    let Some(cu) = input.config_updates.get(&p.intent_id) else {
+        return;
+    };
+    let Some(o) = observed.proposals.iter().find(|o| {
+        o.kind == p.kind
+            && o.target == p.target
+            && o.state == ProposalState::Approved
+            && o.open.as_ref().is_some_and(|d| {
+                d.payload["config_update"].as_str() == Some(cu.config_update.as_str())
+            })
+    }) else {
+        return;
+    };
+    let signatures = match &cu.submit {
+        Some(SubmitCheck::SignAndSubmit { signatures }) => signatures,
+        Some(SubmitCheck::Unsigned { signed, policies }) => {
+            return out.wait(
+                &what,
+                format!(
+                    "proposal {} is approved; the signatures of {} and {me} do not satisfy {} yet",
+                    short_id(&o.id),
+                    if signed.is_empty() {
+                        "no member".to_string()
+                    } else {
+                        signed.join(", ")
+                    },
+                    policies.join(", ")
+                ),
+            );
+        }
+        // Its signature is not needed (or the check did not run).
+        _ => return,
+    };
+    let consented = input
+        .consented
+        .as_ref()
+        .is_some_and(|ids| ids.contains(&p.intent_id) || ids.contains(&o.id));
+    if !consented {
+        let why = input
+            .consent_missing
+            .get(&p.intent_id)
+            .or_else(|| input.consent_missing.get(&o.id))
+            .cloned()
+            .unwrap_or_else(|| format!("{me} has not consented to this change"));
+        return out.wait(&what, why);
+    }
+    let channel = &o.target.channel;
+    let now = observed.channels.get(channel).map(|c| c.config_sequence);
+    if o.base_config_sequence != now {
+        return out.wait(
+            &what,
+            format!(
+                "proposal {} was computed against config sequence {} and channel {channel} is at {}: its executor records it stale and a fresh one is filed",
+                short_id(&o.id),
+                o.base_config_sequence.map_or("?".into(), |b| b.to_string()),
+                now.map_or("?".into(), |b| b.to_string())
+            ),
+        );
+    }
+    out.steps.push(Step::SignAndSubmit {
+        what,
+        proposal_id: o.id.clone(),
+        channel: channel.clone(),
+        config_update: cu.config_update.clone(),
+        signatures: signatures.clone(),
+    });
 }
 
 /// The new organization's side: join every own peer to each spec channel
@@ -2133,6 +2270,17 @@ impl std::fmt::Display for Step {
             } => write!(
                 f,
                 "{what}: submit {} signed by {}",
+                short_id(proposal_id),
+                signatures.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            Step::SignAndSubmit {
+                what,
+                proposal_id,
+                signatures,
+                ..
+            } => write!(
+                f,
+                "{what}: sign and submit {} with the signatures of {}",
                 short_id(proposal_id),
                 signatures.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
