@@ -20,6 +20,15 @@
 //!    `all`. One GovernanceChange is filed on the ops channel, approved by
 //!    every member (the contract's rule for it) and applied by the deciding
 //!    vote or tally; the registry's `governance` shows the new rule.
+//! d. an orderer setting, which only the orderer organization can sign:
+//!    first the ops channel lets the orderer organization read the OpsSC
+//!    (its `peer/Propose` ACL becomes `/Channel/Writers`, one ChannelUpdate
+//!    of the members), then the orderer organization's agent starts (no
+//!    peer: it reads the OpsSC through Org1's, `opsGateway`), and `trade`'s
+//!    batch timeout changes. The members file, approve and sign the
+//!    ChannelUpdate; the orderer organization, which consented through an
+//!    autoApprove rule of its own configuration, adds its signature and
+//!    submits; Org1's agent reports it committed.
 //!
 //! After each case every agent's `opssc status` is Ready.
 
@@ -332,4 +341,111 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         1,
         "no second GovernanceChange once the registry holds the spec's"
     );
+
+    // (d) An orderer setting. First the ops channel admits the orderer
+    //     organization's queries of the OpsSC (a members' change).
+    let ops_path = spec.dir.join("channels/ops.yaml");
+    let before = configtx::client::fetch_config(&orgs[0].deliver, "ops")
+        .await
+        .unwrap();
+    let yaml = std::fs::read_to_string(&ops_path).unwrap();
+    let yaml = format!("{yaml}  acls:\n    peer/Propose: /Channel/Writers\n");
+    spec.commit_consented(
+        &[("channels/ops.yaml".into(), yaml)],
+        "ops: the orderer organization reads the OpsSC",
+    );
+    let after = config_after(&orgs[0], "ops", before.sequence, &agents).await;
+    assert_eq!(
+        after.acls().get("peer/Propose").map(String::as_str),
+        Some("/Channel/Writers")
+    );
+    let acl_update = proposals(&orgs[0], "ChannelUpdate", "ops").await;
+    assert_eq!(acl_update.len(), 1, "{acl_update:#?}");
+    let acl_update = acl_update[0]["id"].as_str().unwrap().to_string();
+    settled(
+        &orgs[0],
+        &acl_update,
+        "committed",
+        &agents,
+        Duration::from_secs(60),
+    )
+    .await;
+    // The orderer organization's agent: no peer, the OpsSC through Org1's
+    // peer; it consents to trade's ChannelUpdates in advance.
+    let orderer_org = devnet.orderer_org();
+    let mut agents = agents;
+    agents.push(common::start_agent_beside(
+        &agents[0],
+        &orderer_org.msp_id,
+        &orderer_org.agent_config,
+        work.path(),
+        &spec,
+        |_, config| {
+            assert!(config.peers.is_empty() && config.ops_gateway.is_some());
+            config.auto_approve = vec![opssc_schema::local::AutoApproveRule {
+                name: Some("trade's settings".into()),
+                kinds: vec!["ChannelUpdate".into()],
+                channels: vec!["trade".into()],
+                chaincodes: vec![],
+                proposed_by: vec![],
+            }];
+        },
+    ));
+    let before = configtx::client::fetch_config(&orgs[0].deliver, "trade")
+        .await
+        .unwrap();
+    assert_eq!(before.batch_timeout(), Some("500ms"));
+    let yaml = std::fs::read_to_string(&trade_path).unwrap();
+    let yaml = edit(&yaml, "timeout: 500ms", "timeout: 1s");
+    spec.commit_consented(
+        &[("channels/trade.yaml".into(), yaml)],
+        "trade: a block at most every second",
+    );
+    let after = config_after(&orgs[0], "trade", before.sequence, &agents).await;
+    assert_eq!(after.sequence, before.sequence + 1);
+    assert_eq!(after.batch_timeout(), Some("1000ms"));
+    // Signed by the orderer organization (the only policy the orderer
+    // checks for it is /Channel/Orderer/Admins), submitted by it.
+    let block = orgs[0].deliver.latest_config_block("trade").await.unwrap();
+    assert_eq!(
+        update_signers(&block),
+        vec!["OrdererMSP".to_string()],
+        "the update is signed by the orderer organization"
+    );
+    // One ChannelUpdate for it, after case (a)'s.
+    let updates = proposals(&orgs[0], "ChannelUpdate", "trade").await;
+    assert_eq!(updates.len(), 2, "{updates:#?}");
+    let batch = updates[1]["id"].as_str().unwrap().to_string();
+    settled(
+        &orgs[0],
+        &batch,
+        "committed",
+        &agents,
+        Duration::from_secs(60),
+    )
+    .await;
+}
+
+/// The MSP IDs whose ConfigSignatures a config block's update carries.
+fn update_signers(block: &opssc_fabric::protos::common::Block) -> Vec<String> {
+    use opssc_fabric::protos::common::{ConfigEnvelope, Envelope, Payload};
+    use prost::Message;
+    let data = &block.data.as_ref().unwrap().data[0];
+    let payload = Payload::decode(
+        Envelope::decode(data.as_slice())
+            .unwrap()
+            .payload
+            .as_slice(),
+    )
+    .unwrap();
+    let config = ConfigEnvelope::decode(payload.data.as_slice()).unwrap();
+    let (envelope, _) =
+        configtx::sign::open_submission(config.last_update.as_ref().unwrap()).unwrap();
+    let mut out: Vec<String> = envelope
+        .signatures
+        .iter()
+        .map(|s| configtx::sign::signature_creator(s).unwrap().mspid)
+        .collect();
+    out.sort();
+    out
 }

@@ -720,12 +720,58 @@ pub fn start_agents_over(
         }
     }
     let servers = Arc::new(SpecServers::start(work, spec, &ssh_keys));
-    let mut agents = Vec::new();
-    for h in handles {
-        let mut config = AgentConfig::load(&h.agent_config).unwrap();
-        let dir = work.join(&h.msp_id);
+    handles
+        .iter()
+        .map(|h| {
+            start_agent(
+                &servers,
+                &h.msp_id,
+                &h.agent_config,
+                work,
+                spec,
+                transport(&h.msp_id),
+                &configure,
+            )
+        })
+        .collect()
+}
+
+/// One more organization's agent (the orderer organization's: `msp_id` and
+/// the `opssc.yaml` the devnet wrote), fetching the spec over https from the
+/// servers `beside` fetches it from.
+pub fn start_agent_beside(
+    beside: &Agent,
+    msp_id: &str,
+    agent_config: &Path,
+    work: &Path,
+    spec: &SpecRepo,
+    configure: impl Fn(&str, &mut AgentConfig),
+) -> Agent {
+    start_agent(
+        &beside.spec_servers,
+        msp_id,
+        agent_config,
+        work,
+        spec,
+        SpecTransport::Https,
+        &configure,
+    )
+}
+
+fn start_agent(
+    servers: &Arc<SpecServers>,
+    msp_id: &str,
+    agent_config: &Path,
+    work: &Path,
+    spec: &SpecRepo,
+    transport: SpecTransport,
+    configure: &impl Fn(&str, &mut AgentConfig),
+) -> Agent {
+    {
+        let mut config = AgentConfig::load(agent_config).unwrap();
+        let dir = work.join(msp_id);
         std::fs::create_dir_all(&dir).unwrap();
-        let (url, entry) = servers.access(transport(&h.msp_id), &dir);
+        let (url, entry) = servers.access(transport, &dir);
         config.spec = Some(SpecSource::Git {
             url,
             branch: "main".into(),
@@ -740,20 +786,19 @@ pub fn start_agents_over(
         // settings (its endpoints, batch timeout and consenters are the
         // spec's, not the devnet's): these tests leave channel configs alone.
         config.channel_changes = opssc_schema::local::ChannelChangePolicy::VoteOnly;
-        configure(&h.msp_id, &mut config);
+        configure(msp_id, &mut config);
         let path = dir.join("opssc.yaml");
         std::fs::write(&path, config.to_yaml()).unwrap();
         let mut a = Agent {
-            msp_id: h.msp_id.clone(),
+            msp_id: msp_id.to_string(),
             config: path,
             log: dir.join("agent.log"),
             child: None,
             spec_servers: servers.clone(),
         };
         a.start();
-        agents.push(a);
+        a
     }
-    agents
 }
 
 pub fn agents_logs(agents: &[Agent]) -> String {
