@@ -262,6 +262,19 @@ pub fn executor_order(proposal_id: &str, approvals: &[String]) -> Vec<String> {
     keyed.into_iter().map(|(_, m)| m).collect()
 }
 
+/// A new channel's creation is seen first by its own members (their peers
+/// join it; the other approvers cannot read it): they execute first, the
+/// rest keep their order after them.
+fn channel_members_first(p: &Proposal, order: Vec<String>) -> Vec<String> {
+    let Ok(api::Payload::ChannelCreate(c)) = api::parse_payload(p.kind, &p.payload) else {
+        return order;
+    };
+    let (mut first, rest): (Vec<String>, Vec<String>) =
+        order.into_iter().partition(|m| c.members.contains(m));
+    first.extend(rest);
+    first
+}
+
 fn rotated(order: &[String], attempt: u32) -> Vec<String> {
     let mut v = order.to_vec();
     if !v.is_empty() {
@@ -586,7 +599,7 @@ impl<'a> Call<'a> {
                         attempt: 1,
                         started_at: decided_at,
                         timeout_secs: gov.executor_timeout_secs,
-                        order: executor_order(&p.id, &count.approvals),
+                        order: channel_members_first(p, executor_order(&p.id, &count.approvals)),
                         claimed_by: None,
                         claimed_at: None,
                         failures: Vec::new(),

@@ -1133,6 +1133,23 @@ fn channel_create_then_org_remove() {
     assert_eq!(ch3["policies"]["lifecycle_endorsement"], "ALL");
 }
 
+/// A new channel's own members execute its creation first (only their
+/// peers can join it and see that it exists), whatever the hash order.
+#[test]
+fn a_new_channels_members_execute_its_creation_first() {
+    let mut n = Net::founded();
+    for i in 0..6 {
+        let create = json!({
+            "kind": "ChannelCreate", "target": {"channel": format!("solo{i}")},
+            "payload": {"members": ["Org2MSP"]},
+            "spec_ref": spec_ref(),
+        });
+        let id = approved(&mut n, create);
+        let ord = order(&mut n, &id);
+        assert_eq!(ord, ["Org2MSP", "Org1MSP"], "solo{i}");
+    }
+}
+
 // ------------------------------------------------------------------ governance
 
 fn governance_change(timeout: i64, chaincode_level: &str) -> Value {

@@ -29,6 +29,12 @@
 //!    ChannelUpdate; the orderer organization, which consented through an
 //!    autoApprove rule of its own configuration, adds its signature and
 //!    submits; Org1's agent reports it committed.
+//! e. a new channel: `market` for Org1 and Org2 is added to the spec. Org1
+//!    files the ChannelCreate, the ops channel's three members approve it,
+//!    the orderer organization's agent joins its orderer to it (its own
+//!    consent: the same autoApprove rule), Org1's and Org2's agents join
+//!    their peers, and the creation is reported committed, which registers
+//!    `market` with its members and rules.
 //!
 //! After each case every agent's `opssc status` is Ready.
 
@@ -383,9 +389,9 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         |_, config| {
             assert!(config.peers.is_empty() && config.ops_gateway.is_some());
             config.auto_approve = vec![opssc_schema::local::AutoApproveRule {
-                name: Some("trade's settings".into()),
-                kinds: vec!["ChannelUpdate".into()],
-                channels: vec!["trade".into()],
+                name: Some("trade's settings, a market channel".into()),
+                kinds: vec!["ChannelUpdate".into(), "ChannelCreate".into()],
+                channels: vec!["trade".into(), "market".into()],
                 chaincodes: vec![],
                 proposed_by: vec![],
             }];
@@ -424,6 +430,64 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         Duration::from_secs(60),
     )
     .await;
+
+    // (e) A new channel, `market`, for Org1 and Org2: the ops channel's
+    //     members decide, the orderer organization joins its orderer, each
+    //     member's agent joins its peer, the registry records it.
+    let trade_yaml = std::fs::read_to_string(&trade_path).unwrap();
+    // trade's text since case (b): Org1 and Org2, ALL Admins.
+    assert!(trade_yaml.contains("members: [Org1MSP, Org2MSP]\n"));
+    let market_yaml = edit(&trade_yaml, "name: trade", "name: market");
+    spec.commit_consented(
+        &[("channels/market.yaml".into(), market_yaml)],
+        "market: a channel for Org1 and Org2",
+    );
+    let start = Instant::now();
+    let creates = loop {
+        let creates = proposals(&orgs[0], "ChannelCreate", "market").await;
+        if !creates.is_empty() {
+            break creates;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "no ChannelCreate filed:\n{}",
+            agents_logs(&agents)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    assert_eq!(creates.len(), 1, "one ChannelCreate: {creates:#?}");
+    // The ops channel's members decide (3), not the members it names.
+    assert_eq!(creates[0]["electorate"], 3, "{:#}", creates[0]);
+    let create = creates[0]["id"].as_str().unwrap().to_string();
+    settled(
+        &orgs[0],
+        &create,
+        "committed",
+        &agents,
+        Duration::from_secs(90),
+    )
+    .await;
+    println!(
+        "FIGURE market created and reported: {:.1} s after the commit",
+        start.elapsed().as_secs_f64()
+    );
+    for o in &orgs[..2] {
+        let market = configtx::client::fetch_config(&o.deliver, "market")
+            .await
+            .unwrap_or_else(|e| panic!("{}'s peer serves market: {e}", o.msp_id));
+        assert_eq!(
+            market.application_msp_ids(),
+            vec!["Org1MSP".to_string(), "Org2MSP".to_string()]
+        );
+    }
+    let registered_market = registered(&orgs[0], "market").await;
+    assert_eq!(
+        registered_market["members"],
+        json!(["Org1MSP", "Org2MSP"]),
+        "{registered_market:#}"
+    );
+    // Created from trade's text: ALL Admins.
+    assert_eq!(registered_market["policies"]["admins"], "ALL");
 }
 
 /// The MSP IDs whose ConfigSignatures a config block's update carries.

@@ -226,6 +226,156 @@ fn the_orderer_organization_signs_and_submits_only_consented_current_updates() {
     assert!(executor.blocked.iter().any(|b| b.stalled), "{executor:?}");
 }
 
+/// A channel added to the spec after founding (the converged network plus
+/// `market` for Org1 and Org2): an ops member files the ChannelCreate with
+/// the members and rules every organization computes; approved, the members
+/// wait for the orderer organization, which joins its orderers once it
+/// consented; once the orderer serves the channel, the executor reports the
+/// creation committed.
+#[test]
+fn a_new_channel_is_filed_then_created_by_the_orderer_organization() {
+    use opssc::plan::steps::{Admission, Step};
+    let work = tempfile::tempdir().unwrap();
+    let spec_copy = work.path().join("spec");
+    copy_dir(&repo().join("network-spec"), &spec_copy);
+    let trade = std::fs::read_to_string(spec_copy.join("channels/trade.yaml")).unwrap();
+    let market = trade.replace("name: trade", "name: market").replace(
+        "members: [Org1MSP, Org2MSP, Org3MSP]",
+        "members: [Org1MSP, Org2MSP]",
+    );
+    assert_ne!(market, trade);
+    std::fs::write(spec_copy.join("channels/market.yaml"), market).unwrap();
+    let mut spec = load_spec(&spec_copy);
+    // As if every organization had committed its certificates.
+    for (id, org) in spec.organizations.iter_mut() {
+        let pem = format!("-----BEGIN CERTIFICATE-----\n{id}\n-----END CERTIFICATE-----\n");
+        org.msp = Some(opssc_schema::Msp {
+            ca_certs: vec![pem.clone()],
+            intermediate_certs: Vec::new(),
+            tls_ca_certs: vec![pem],
+            admin_certs: Vec::new(),
+            node_ous: true,
+        });
+    }
+    // No chaincode on market: only the channel is new.
+    let case = golden().join("converged");
+    let observed = observe::load_file(&case.join("observed.json")).unwrap();
+    let p = plan::plan(&spec, &observed, "Org1MSP");
+    let create = p
+        .proposals
+        .iter()
+        .find(|q| q.kind == opssc_chaincode::model::Kind::ChannelCreate)
+        .expect("a ChannelCreate is planned");
+    assert_eq!(create.target.channel, "market");
+    let mut input = plan::steps::PlanInput::auto(&"0".repeat(40));
+    // Org1 files it once its turn came (or every organization before it
+    // let its grace pass).
+    input.waited_ms = [(format!("file:{}", create.intent_id), 60_000)].into();
+    let mut filed = plan::steps::steps(&spec, &observed, &p, &input);
+    if filed.steps.is_empty() {
+        for key in &filed.deferred {
+            input.waited_ms.insert(key.clone(), 60_000);
+        }
+        filed = plan::steps::steps(&spec, &observed, &p, &input);
+    }
+    let (payload, id) = match filed.steps.as_slice() {
+        [
+            Step::File {
+                payload,
+                proposal_id,
+                ..
+            },
+        ] => (payload.clone(), proposal_id.clone()),
+        other => panic!("{other:?} / {:?}", filed.blocked),
+    };
+    assert_eq!(
+        payload["members"],
+        serde_json::json!(["Org1MSP", "Org2MSP"])
+    );
+    assert_eq!(payload["policies"]["admins"], "MAJORITY");
+
+    // Approved: the members wait for the orderer organization.
+    let approved = |observed_by: &str| {
+        let mut o = observed.clone();
+        o.observed_by = observed_by.into();
+        o.proposals.push(
+            serde_json::from_value(serde_json::json!({
+                "id": id, "kind": "ChannelCreate", "target": {"channel": "market"},
+                "state": "approved", "quorum": 2,
+                "electorate": ["Org1MSP", "Org2MSP", "Org3MSP"],
+                "votes": {"Org1MSP": "approve", "Org2MSP": "approve"},
+                "open": {"proposer": "Org1MSP", "payload": payload,
+                         "eligible_executors": ["Org1MSP"], "execution_timeout_secs": 600},
+            }))
+            .unwrap(),
+        );
+        o
+    };
+    let members = approved("Org1MSP");
+    let waiting = plan::steps::steps(&spec, &members, &p, &input);
+    assert!(waiting.steps.is_empty(), "{waiting:?}");
+    assert!(
+        waiting
+            .blocked
+            .iter()
+            .any(|b| b.why.contains("joins its orderers to market")),
+        "{waiting:?}"
+    );
+    // The orderer serves it: Org1's peer joins, and Org1 reports it.
+    input.admission.insert("market".into(), Admission::Listed);
+    let created = plan::steps::steps(&spec, &members, &p, &input);
+    let kinds: Vec<String> = created.steps.iter().map(|s| format!("{s}")).collect();
+    assert!(
+        created
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Join { channel, .. } if channel == "market")),
+        "{kinds:?}"
+    );
+    assert!(
+        created
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::ReportCommitted { proposal_id, .. } if *proposal_id == id)),
+        "{kinds:?}"
+    );
+
+    // The orderer organization: nothing without consent, then the join.
+    let mut orderer = approved("OrdererMSP");
+    orderer.channels.remove("market");
+    let po = plan::plan(&spec, &orderer, "OrdererMSP");
+    let intent = po
+        .proposals
+        .iter()
+        .find(|q| q.kind == opssc_chaincode::model::Kind::ChannelCreate)
+        .unwrap()
+        .intent_id
+        .clone();
+    let mut oinput = plan::steps::PlanInput::auto(&"0".repeat(40));
+    oinput.consented = Some(Default::default());
+    let none = plan::steps::steps(&spec, &orderer, &po, &oinput);
+    assert!(none.steps.is_empty(), "{none:?}");
+    oinput.consented = Some([intent].into());
+    let join = plan::steps::steps(&spec, &orderer, &po, &oinput);
+    assert!(
+        matches!(join.steps.as_slice(), [Step::JoinOrderers { channel, proposal_id, .. }] if channel == "market" && *proposal_id == id),
+        "{join:?}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if path.is_dir() {
+            copy_dir(&path, &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 /// The Sign step's conditions, on the steps-config-sign case: this
 /// organization signs only what it approved, once, and only its own bytes.
 #[test]
@@ -490,6 +640,7 @@ fn the_step_catalogue_covers_the_agent_situations() {
                 Step::File { .. } => "file",
                 Step::Submit { .. } => "submit",
                 Step::SignAndSubmit { .. } => "sign_and_submit",
+                Step::JoinOrderers { .. } => "join_orderers",
                 Step::Vote { .. } => "vote",
                 Step::Sign { .. } => "sign",
                 Step::Tally { .. } => "tally",

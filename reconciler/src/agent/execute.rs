@@ -288,6 +288,30 @@ async fn run(
                 )),
             }
         }
+        Step::JoinOrderers {
+            what,
+            proposal_id,
+            channel,
+        } => {
+            let endpoints = super::founding::admin_endpoints(&ctx.config)?;
+            if endpoints.is_empty() {
+                return Ok(Outcome::Stalled(format!(
+                    "{what}: no orderer of {}'s agent configuration has an adminAddress (the channel participation API joins an orderer to a channel)",
+                    ctx.me
+                )));
+            }
+            let done = super::founding::join_orderers_to(&at.spec, &endpoints, &[channel.as_str()])
+                .await?;
+            Outcome::Done(format!(
+                "{what}: {} (proposal {})",
+                if done.is_empty() {
+                    "every orderer already serves it".to_string()
+                } else {
+                    done.join("; ")
+                },
+                short_id(proposal_id)
+            ))
+        }
         Step::Tally {
             what,
             proposal_id,

@@ -285,9 +285,20 @@ pub async fn join_orderers(
     spec: &Spec,
     endpoints: &[(String, AdminEndpoint)],
 ) -> Result<Vec<String>> {
+    let channels: Vec<&str> = spec.channels.keys().map(String::as_str).collect();
+    join_orderers_to(spec, endpoints, &channels).await
+}
+
+/// [`join_orderers`] for the spec channels `channels` only (a channel
+/// created by proposal after founding).
+pub async fn join_orderers_to(
+    spec: &Spec,
+    endpoints: &[(String, AdminEndpoint)],
+    channels: &[&str],
+) -> Result<Vec<String>> {
     let mut blocks = BTreeMap::new();
-    for name in spec.channels.keys() {
-        blocks.insert(name.clone(), genesis_block(spec, name)?);
+    for name in channels {
+        blocks.insert(name.to_string(), genesis_block(spec, name)?);
     }
     let mut done = Vec::new();
     for (node, ep) in endpoints {

@@ -494,7 +494,7 @@ async fn read_proposals(
         };
         if !s.kind.is_chaincode()
             && !s.kind.carries_config_update()
-            && s.kind != Kind::GovernanceChange
+            && !matches!(s.kind, Kind::GovernanceChange | Kind::ChannelCreate)
         {
             continue;
         }

@@ -281,6 +281,14 @@ pub enum Step {
         config_update: String,
         signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
     },
+    /// The orderer organization's step for an approved ChannelCreate it
+    /// consented to: join each of its orderers (channel participation API)
+    /// to the new channel with the genesis block it computes from its spec.
+    JoinOrderers {
+        what: String,
+        proposal_id: String,
+        channel: String,
+    },
     /// Vote on a proposal. A vote carries no ConfigSignature: the contract
     /// releases signatures only after the decision ([`Step::Sign`]).
     Vote {
@@ -425,6 +433,7 @@ impl Step {
             | Step::File { what, .. }
             | Step::Submit { what, .. }
             | Step::SignAndSubmit { what, .. }
+            | Step::JoinOrderers { what, .. }
             | Step::Vote { what, .. }
             | Step::Sign { what, .. }
             | Step::Tally { what, .. }
@@ -753,6 +762,13 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
         {
             outside_signer_steps(observed, me, input, p, &mut out);
         }
+        for p in plan
+            .proposals
+            .iter()
+            .filter(|p| p.kind == Kind::ChannelCreate)
+        {
+            orderer_create_steps(observed, plan, input, p, &mut out);
+        }
         return out;
     }
     for p in plan
@@ -768,6 +784,13 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
         .filter(|p| p.kind == Kind::GovernanceChange)
     {
         governance_steps(observed, plan, me, input, p, &mut out);
+    }
+    for p in plan
+        .proposals
+        .iter()
+        .filter(|p| p.kind == Kind::ChannelCreate)
+    {
+        channel_create_steps(spec, observed, plan, me, input, p, &mut out);
     }
     joins(spec, observed, me, input, &mut out);
     opssc_catch_up(spec, observed, input, &mut out);
@@ -1094,6 +1117,205 @@ fn governance_steps(
         proposal_id: id,
         committed_chaincode_sequence: None,
         base_config_sequence: None,
+    });
+}
+
+/// The ChannelCreate payload every organization computes from the plan:
+/// the new channel's members and the rules its genesis block gives its
+/// Admins and LifecycleEndorsement policies (what the registry records), the
+/// canonical form and the contract's (round, ID) for it. `Err` names why the
+/// OpsSC would refuse it.
+fn channel_create_filing(
+    observed: &Observed,
+    plan: &Plan,
+    p: &PlannedProposal,
+) -> Option<Result<(Value, Value, u32, String), String>> {
+    let Some(super::Change::ChannelCreate {
+        members, policies, ..
+    }) = p.changes.first().map(|&i| &plan.shared[i].change)
+    else {
+        return None;
+    };
+    let payload = serde_json::to_value(opssc_chaincode::api::ChannelCreatePayload {
+        members: members.clone(),
+        policies: super::quorum::registry_policies(policies),
+        genesis_block: None,
+        summary: None,
+    })
+    .expect("a ChannelCreate payload serializes");
+    Some(
+        opssc_chaincode::api::normalize_payload(p.kind, &payload)
+            .and_then(|(_, canonical)| {
+                super::proposal::filing_round(p.kind, &p.target, &payload, &observed.proposals)
+                    .map(|(round, id)| (payload.clone(), canonical, round, id))
+            })
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// A channel of the spec that does not exist yet, for a member of the ops
+/// channel (whose members decide a new channel, not the members it names):
+/// file the ChannelCreate in turn, vote on it, and once it is approved wait
+/// for the orderer organization to join its orderers; the new channel's
+/// members' peers then join it ([`joins`]) and the first eligible executor
+/// that sees it reports the creation committed, which registers the channel
+/// with its members and rules.
+fn channel_create_steps(
+    spec: &Spec,
+    observed: &Observed,
+    plan: &Plan,
+    me: &str,
+    input: &PlanInput,
+    p: &PlannedProposal,
+    out: &mut Steps,
+) {
+    let channel = &p.target.channel;
+    let what = format!("create channel {channel}");
+    let Some(ops) = observed.channels.get(&spec.consortium.ops_channel) else {
+        return;
+    };
+    if !ops.members.contains_key(me) {
+        return;
+    }
+    if let Some(risk) = blocking_risk(plan, p) {
+        return out.stall(&what, format!("not filed: {}", risk.message));
+    }
+    if let Some(pre) = p
+        .changes
+        .iter()
+        .flat_map(|&i| &plan.shared[i].requires)
+        .find(|r| matches!(r, super::Precondition::OrgCertificates { .. }))
+    {
+        return out.wait(&what, format!("waits until {pre}"));
+    }
+    let (payload, canonical, round, id) = match channel_create_filing(observed, plan, p) {
+        None => return,
+        Some(Ok(filing)) => filing,
+        Some(Err(e)) => {
+            return out.stall(&what, format!("the OpsSC would refuse this channel: {e}"));
+        }
+    };
+    if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
+        return match mine.state {
+            ProposalState::Proposed => vote_steps(me, input, mine, &canonical, &what, out),
+            ProposalState::Approved => created_steps(observed, me, input, mine, &what, out),
+            ProposalState::Rejected => out.stall(
+                &what,
+                format!(
+                    "proposal {} to create it was rejected; commit a spec that changes it",
+                    short_id(&id)
+                ),
+            ),
+            other => out.wait(&what, format!("proposal {} is {other}", short_id(&id))),
+        };
+    }
+    if let Some(other) = observed
+        .proposals
+        .iter()
+        .find(|o| o.kind == p.kind && o.target == p.target && o.state == ProposalState::Proposed)
+    {
+        return vote_steps(me, input, other, &canonical, &what, out);
+    }
+    if input.vote_only {
+        return;
+    }
+    let members: Vec<String> = ops.members.keys().cloned().collect();
+    if !out.my_turn(input, &id, &members, me, &what, "files it") {
+        return;
+    }
+    out.steps.push(Step::File {
+        what,
+        kind: p.kind,
+        target: p.target.clone(),
+        payload,
+        round,
+        proposal_id: id,
+        committed_chaincode_sequence: None,
+        base_config_sequence: None,
+    });
+}
+
+/// An approved ChannelCreate, for a member of the ops channel: once the
+/// orderer serves the channel (this organization's peer joined it, or the
+/// orderer admits it), an eligible executor reports it committed.
+fn created_steps(
+    observed: &Observed,
+    me: &str,
+    input: &PlanInput,
+    o: &ProposalSummary,
+    what: &str,
+    out: &mut Steps,
+) {
+    let Some(open) = out.open_of(o, what) else {
+        return;
+    };
+    let channel = &o.target.channel;
+    let exists = observed.channels.contains_key(channel)
+        || matches!(
+            input.admission.get(channel),
+            Some(Admission::Listed | Admission::NotListed { .. })
+        );
+    if !exists {
+        return out.wait(
+            what,
+            format!(
+                "proposal {} is approved; the orderer organization's agent joins its orderers to {channel}",
+                short_id(&o.id)
+            ),
+        );
+    }
+    if !open.eligible_executors.iter().any(|e| e == me) {
+        return out.wait_for_executor(open, what, "report the creation");
+    }
+    out.steps.push(Step::ReportCommitted {
+        what: what.to_string(),
+        proposal_id: o.id.clone(),
+        detail: format!("the orderer serves channel {channel}"),
+    });
+}
+
+/// The orderer organization's part in a new channel: once the members
+/// approved the ChannelCreate it computes itself from its spec, and it
+/// consented to it, it joins its orderers to the channel (the genesis block
+/// every organization computes alike from the spec).
+fn orderer_create_steps(
+    observed: &Observed,
+    plan: &Plan,
+    input: &PlanInput,
+    p: &PlannedProposal,
+    out: &mut Steps,
+) {
+    let channel = &p.target.channel;
+    let what = format!("create channel {channel}");
+    if observed.channels.contains_key(channel) {
+        return;
+    }
+    let Some(Ok((_, _, _, id))) = channel_create_filing(observed, plan, p) else {
+        return;
+    };
+    let Some(o) = observed
+        .proposals
+        .iter()
+        .find(|o| o.id == id && o.state == ProposalState::Approved)
+    else {
+        return;
+    };
+    let consented = input
+        .consented
+        .as_ref()
+        .is_some_and(|ids| ids.contains(&p.intent_id) || ids.contains(&o.id));
+    if !consented {
+        let why = input
+            .consent_missing
+            .get(&p.intent_id)
+            .cloned()
+            .unwrap_or_else(|| format!("{} has not consented to this channel", plan.me));
+        return out.wait(&what, why);
+    }
+    out.steps.push(Step::JoinOrderers {
+        what,
+        proposal_id: o.id.clone(),
+        channel: channel.clone(),
     });
 }
 
@@ -1549,6 +1771,11 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                     }),
                     _ => {}
                 }
+            }
+            // A created channel's proposal whose report is missing: the
+            // plan no longer calls for the creation once a peer joined it.
+            ProposalState::Approved if o.kind == Kind::ChannelCreate => {
+                created_steps(observed, me, input, o, &what, out)
             }
             ProposalState::Approved if o.kind.is_chaincode() => {
                 let Some(open) = &o.open else { continue };
@@ -2272,6 +2499,15 @@ impl std::fmt::Display for Step {
                 "{what}: submit {} signed by {}",
                 short_id(proposal_id),
                 signatures.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            Step::JoinOrderers {
+                what,
+                proposal_id,
+                channel,
+            } => write!(
+                f,
+                "{what}: join this organization's orderers to channel {channel} (proposal {})",
+                short_id(proposal_id)
             ),
             Step::SignAndSubmit {
                 what,
