@@ -203,6 +203,12 @@ pub fn apply(
                 },
             )?
         }
+        // The channel's own consensus decides the edit: SmartBFT keeps its
+        // consenters in the Orderers value (with the BlockValidation policy
+        // that must match them), Raft in the ConsensusType metadata.
+        Change::ConsentersChanged { .. } if config.bft_consenters().is_some() => {
+            edit::set_bft_consenters(config, &bft_consenters(spec)?)?
+        }
         Change::ConsentersChanged { .. } => edit::set_consenters(config, &consenters(spec)?)?,
         Change::ChannelCreate { .. }
         | Change::ChaincodeDeploy { .. }

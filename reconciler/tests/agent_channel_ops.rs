@@ -181,7 +181,10 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         .await
         .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let spec = common::found_spec_repo_of(work.path(), common::devnet_spec(&ops_config));
+    let spec = common::found_spec_repo_of(
+        work.path(),
+        common::devnet_spec_with_certificates(&ops_config),
+    );
     // Org1's agent files the channel changes; every agent votes and signs.
     let agents = common::start_agents(devnet.orgs(), work.path(), &spec, |msp, config| {
         if msp == "Org1MSP" {

@@ -340,6 +340,29 @@ fn a_new_channel_is_filed_then_created_by_the_orderer_organization() {
         "{kinds:?}"
     );
 
+    // Created: an ops member that is not one of market's (it never sees
+    // the channel, so its plan still calls for it) has nothing left to do.
+    let mut org3 = approved("Org3MSP");
+    org3.proposals.last_mut().unwrap().state = opssc_chaincode::model::ProposalState::Committed;
+    let p3 = plan::plan(&spec, &org3, "Org3MSP");
+    let done = plan::steps::steps(
+        &spec,
+        &org3,
+        &p3,
+        &plan::steps::PlanInput::auto(&"0".repeat(40)),
+    );
+    assert!(
+        !done
+            .blocked
+            .iter()
+            .any(|b| b.what == "create channel market")
+            && !done
+                .steps
+                .iter()
+                .any(|s| s.what() == "create channel market"),
+        "{done:?}"
+    );
+
     // The orderer organization: nothing without consent, then the join.
     let mut orderer = approved("OrdererMSP");
     orderer.channels.remove("market");

@@ -326,6 +326,64 @@ pub fn set_consenters(
     Ok(next)
 }
 
+/// Replaces the SmartBFT consenter set: the `Orderers` value's mapping and,
+/// with it, the `BlockValidation` policy, which Fabric requires to be
+/// exactly ⌈(n+f+1)/2⌉ of the consenters' identities in mapping order (the
+/// orderer refuses a config whose policy does not match its consenters).
+pub fn set_bft_consenters(
+    config: &ChannelConfig,
+    consenters: &[crate::protos::common::Consenter],
+) -> Result<ChannelConfig> {
+    if config.bft_consenters().is_none() {
+        return Err(ConfigError::invalid(
+            "consenter set",
+            "the channel does not use SmartBFT (no /Channel/Orderer/Orderers value)",
+        ));
+    }
+    if consenters.len() < super::genesis::MIN_BFT_CONSENTERS {
+        return Err(super::genesis::too_few_bft_consenters(
+            &config.channel_id,
+            consenters.len(),
+        ));
+    }
+    let (mut ids, mut endpoints) = (BTreeSet::new(), BTreeSet::new());
+    for c in consenters {
+        let name = format!("consenter {} ({}:{})", c.id, c.host, c.port);
+        if c.id == 0 || !ids.insert(c.id) {
+            return Err(ConfigError::invalid(name, "ids are non-zero and unique"));
+        }
+        if c.host.is_empty() || c.port == 0 || c.port > 65535 {
+            return Err(ConfigError::invalid(
+                name,
+                "it needs a host and a port between 1 and 65535",
+            ));
+        }
+        if !endpoints.insert((c.host.clone(), c.port)) {
+            return Err(ConfigError::invalid(name, "its endpoint is listed twice"));
+        }
+        if c.msp_id.is_empty()
+            || !super::msp::looks_like_pem(&c.identity)
+            || !super::msp::looks_like_pem(&c.client_tls_cert)
+            || !super::msp::looks_like_pem(&c.server_tls_cert)
+        {
+            return Err(ConfigError::invalid(
+                name,
+                "it needs an MSP ID, and its identity and TLS certificates must be PEM",
+            ));
+        }
+    }
+    let policy = super::genesis::BftOrdering::new(consenters.to_vec()).block_validation_policy();
+    let mut next = config.clone();
+    let orderer = group_mut(&mut next, &[ORDERER_GROUP])?;
+    orderer.set_value(
+        "Orderers",
+        ValueContent::Orderers(consenters.to_vec()),
+        "Admins",
+    );
+    orderer.set_policy("BlockValidation", policy, "Admins");
+    Ok(next)
+}
+
 /// Adds one Raft consenter.
 pub fn add_consenter(
     config: &ChannelConfig,

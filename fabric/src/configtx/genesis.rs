@@ -214,6 +214,20 @@ impl BftOrdering {
 }
 
 /// How many of `n` BFT consenters may fail: f = ⌊(n-1)/3⌋ (0 for n = 0).
+/// The fewest SmartBFT consenters opssc builds a channel with: 3f+1 with
+/// f = 1. Fewer tolerate no faulty node, which is what BFT is chosen for.
+pub const MIN_BFT_CONSENTERS: usize = 4;
+
+/// The refusal of a SmartBFT consenter set below [`MIN_BFT_CONSENTERS`].
+pub(super) fn too_few_bft_consenters(channel: &str, n: usize) -> ConfigError {
+    ConfigError::invalid(
+        format!("channel {channel}"),
+        format!(
+            "it has {n} BFT consenters; SmartBFT needs at least {MIN_BFT_CONSENTERS} (3f+1 with f = 1)"
+        ),
+    )
+}
+
 pub fn bft_fault_tolerance(n: usize) -> usize {
     n.saturating_sub(1) / 3
 }
@@ -289,13 +303,10 @@ pub fn channel_config(desc: &ChannelDescription) -> Result<ChannelConfig> {
                 "it has no Raft consenter",
             ));
         }
-        Some(bft) if bft.consenters.len() < 4 => {
-            return Err(ConfigError::invalid(
-                format!("channel {}", desc.channel_id),
-                format!(
-                    "it has {} BFT consenters; SmartBFT needs at least 4 (3f+1 with f = 1)",
-                    bft.consenters.len()
-                ),
+        Some(bft) if bft.consenters.len() < MIN_BFT_CONSENTERS => {
+            return Err(too_few_bft_consenters(
+                &desc.channel_id,
+                bft.consenters.len(),
             ));
         }
         _ => {}

@@ -388,6 +388,64 @@ fn bft_fault_tolerance_and_quorum_follow_fabric() {
     assert_eq!(bft_fault_tolerance(0), 0);
 }
 
+/// Removing a SmartBFT consenter (5 → 4) replaces the mapping and the
+/// BlockValidation policy together, exactly as a genesis block with the
+/// smaller set has them; the update touches only the Orderer group and
+/// needs its Admins; a Raft channel, a bad set and fewer than 4 consenters
+/// are refused.
+#[test]
+fn a_bft_consenter_set_change_rewrites_the_block_validation_policy() {
+    let desc = |n: u32| {
+        let mut d = ChannelDescription::new(
+            "bftchannel",
+            vec![app_org("Org1MSP")],
+            vec![orderer_org()],
+            Vec::new(),
+        );
+        d.bft = Some(super::genesis::BftOrdering::new(bft_consenters(n)));
+        ChannelConfig::from_config("bftchannel", &channel_config(&d).unwrap().to_proto()).unwrap()
+    };
+    let (five, four) = (desc(5), desc(4));
+    let next = edit::set_bft_consenters(&five, &bft_consenters(4)).unwrap();
+    assert_eq!(next.bft_consenters().unwrap(), bft_consenters(4).as_slice());
+    assert_eq!(
+        next.policy("/Channel/Orderer/BlockValidation"),
+        four.policy("/Channel/Orderer/BlockValidation")
+    );
+    assert_ne!(
+        next.policy("/Channel/Orderer/BlockValidation"),
+        five.policy("/Channel/Orderer/BlockValidation")
+    );
+    let update = super::compute_update(&five, &next).unwrap();
+    let needed = super::required_signatures(&five, &update).unwrap();
+    let policies: Vec<String> = needed
+        .policies()
+        .iter()
+        .map(|r| r.policy().to_string())
+        .collect();
+    assert_eq!(policies, ["/Channel/Orderer/Admins"]);
+    // Refused: a duplicate id, an empty set, a Raft channel.
+    let mut twice = bft_consenters(4);
+    twice[2].id = 1;
+    assert!(edit::set_bft_consenters(&five, &twice).is_err());
+    let err = edit::set_bft_consenters(&five, &bft_consenters(3)).unwrap_err();
+    assert!(err.to_string().contains("at least 4"), "{err}");
+    let raft = ChannelConfig::from_config(
+        "raft",
+        &channel_config(&ChannelDescription::new(
+            "raft",
+            vec![app_org("Org1MSP")],
+            vec![orderer_org()],
+            vec![consenter("o1")],
+        ))
+        .unwrap()
+        .to_proto(),
+    )
+    .unwrap();
+    let err = edit::set_bft_consenters(&raft, &bft_consenters(4)).unwrap_err();
+    assert!(err.to_string().contains("SmartBFT"), "{err}");
+}
+
 #[test]
 fn a_bft_channel_carries_the_mapping_and_round_trips() {
     let mut desc = ChannelDescription::new(

@@ -1199,6 +1199,10 @@ fn channel_create_steps(
         return match mine.state {
             ProposalState::Proposed => vote_steps(me, input, mine, &canonical, &what, out),
             ProposalState::Approved => created_steps(observed, me, input, mine, &what, out),
+            // Created. A member of the ops channel that is not one of the
+            // new channel's never sees it, so its plan still calls for it:
+            // nothing is left to do.
+            ProposalState::Committed => {}
             ProposalState::Rejected => out.stall(
                 &what,
                 format!(

@@ -408,6 +408,53 @@ pub fn devnet_spec(config: &opssc_fabric::configtx::ChannelConfig) -> Vec<(Strin
     files
 }
 
+/// [`devnet_spec`] with every organization's certificates committed in its
+/// document (CA and TLS CA, as the ops channel's `config` holds them), as a
+/// spec the agents founded has them: what the genesis block of a channel
+/// created later is built from.
+pub fn devnet_spec_with_certificates(
+    config: &opssc_fabric::configtx::ChannelConfig,
+) -> Vec<(String, String)> {
+    let mut files = devnet_spec(config);
+    let configs = std::collections::BTreeMap::from([("ops".to_string(), config.clone())]);
+    let (orgs, _) = opssc::import::config_facts(&configs);
+    let docs: Vec<(&str, &str)> = ADMINS
+        .iter()
+        .map(|(msp, file, _)| (*msp, *file))
+        .chain([("OrdererMSP", "orgs/orderer.yaml")])
+        .collect();
+    let mut certs = Vec::new();
+    for (msp, file) in docs {
+        let facts = orgs
+            .get(msp)
+            .and_then(|f| f.msp.as_ref())
+            .unwrap_or_else(|| panic!("the ops channel's config has no MSP for {msp}"));
+        let dir = file.trim_end_matches(".yaml");
+        let mut yaml = String::from("  msp:\n");
+        for (key, pems, name) in [
+            ("caCerts", &facts.ca_certs, "ca"),
+            ("tlsCaCerts", &facts.tls_ca_certs, "tlsca"),
+        ] {
+            yaml.push_str(&format!("    {key}:\n"));
+            for (i, pem) in pems.iter().enumerate() {
+                let rel = format!("{dir}/{name}-{i}.pem");
+                yaml.push_str(&format!(
+                    "      - file: {}\n",
+                    rel.trim_start_matches("orgs/")
+                ));
+                certs.push((rel, pem.clone()));
+            }
+        }
+        let (_, text) = files
+            .iter_mut()
+            .find(|(rel, _)| rel == file)
+            .unwrap_or_else(|| panic!("{file} is in the spec"));
+        text.push_str(&yaml);
+    }
+    files.extend(certs);
+    files
+}
+
 /// A new spec repository under `work` holding `files` (the reference
 /// spec's documents), each organization's admin key listed ([`ADMINS`]),
 /// committed signed by Org1's.
