@@ -330,16 +330,39 @@ pub fn set_consenters(
 /// with it, the `BlockValidation` policy, which Fabric requires to be
 /// exactly ⌈(n+f+1)/2⌉ of the consenters' identities in mapping order (the
 /// orderer refuses a config whose policy does not match its consenters).
+///
+/// SmartBFT knows its nodes by id, so the ids of `consenters` are not taken
+/// as given: a node already in the mapping (same endpoint) keeps its id, a
+/// new one gets the next id above the highest ever in the mapping.
 pub fn set_bft_consenters(
     config: &ChannelConfig,
     consenters: &[crate::protos::common::Consenter],
 ) -> Result<ChannelConfig> {
-    if config.bft_consenters().is_none() {
+    let Some(current) = config.bft_consenters() else {
         return Err(ConfigError::invalid(
             "consenter set",
             "the channel does not use SmartBFT (no /Channel/Orderer/Orderers value)",
         ));
-    }
+    };
+    let mut next_id = current.iter().map(|c| c.id).max().unwrap_or(0);
+    let consenters: Vec<crate::protos::common::Consenter> = consenters
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            c.id = match current
+                .iter()
+                .find(|k| k.host == c.host && k.port == c.port)
+            {
+                Some(known) => known.id,
+                None => {
+                    next_id += 1;
+                    next_id
+                }
+            };
+            c
+        })
+        .collect();
+    let consenters = consenters.as_slice();
     if consenters.len() < super::genesis::MIN_BFT_CONSENTERS {
         return Err(super::genesis::too_few_bft_consenters(
             &config.channel_id,
@@ -349,9 +372,6 @@ pub fn set_bft_consenters(
     let (mut ids, mut endpoints) = (BTreeSet::new(), BTreeSet::new());
     for c in consenters {
         let name = format!("consenter {} ({}:{})", c.id, c.host, c.port);
-        if c.id == 0 || !ids.insert(c.id) {
-            return Err(ConfigError::invalid(name, "ids are non-zero and unique"));
-        }
         if c.host.is_empty() || c.port == 0 || c.port > 65535 {
             return Err(ConfigError::invalid(
                 name,
@@ -360,6 +380,9 @@ pub fn set_bft_consenters(
         }
         if !endpoints.insert((c.host.clone(), c.port)) {
             return Err(ConfigError::invalid(name, "its endpoint is listed twice"));
+        }
+        if c.id == 0 || !ids.insert(c.id) {
+            return Err(ConfigError::invalid(name, "ids are non-zero and unique"));
         }
         if c.msp_id.is_empty()
             || !super::msp::looks_like_pem(&c.identity)

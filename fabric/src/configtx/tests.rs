@@ -425,8 +425,27 @@ fn a_bft_consenter_set_change_rewrites_the_block_validation_policy() {
         .collect();
     assert_eq!(policies, ["/Channel/Orderer/Admins"]);
     // Refused: a duplicate id, an empty set, a Raft channel.
-    let mut twice = bft_consenters(4);
-    twice[2].id = 1;
+    // Ids follow the nodes: removing orderer2 keeps 1, 3, 4, 5; a new node
+    // gets 6 whatever id it was given.
+    let mut without_2 = bft_consenters(5);
+    without_2.remove(1);
+    for (i, c) in without_2.iter_mut().enumerate() {
+        c.id = i as u32 + 1;
+    }
+    let next = edit::set_bft_consenters(&five, &without_2).unwrap();
+    let ids: Vec<u32> = next.bft_consenters().unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(ids, [1, 3, 4, 5]);
+    let mut grown = bft_consenters(5);
+    grown.push(crate::protos::common::Consenter {
+        id: 1,
+        host: "orderer9".into(),
+        ..grown[0].clone()
+    });
+    let next = edit::set_bft_consenters(&five, &grown).unwrap();
+    let ids: Vec<u32> = next.bft_consenters().unwrap().iter().map(|c| c.id).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
+    let mut twice = bft_consenters(5);
+    twice[4].host = twice[0].host.clone();
     assert!(edit::set_bft_consenters(&five, &twice).is_err());
     let err = edit::set_bft_consenters(&five, &bft_consenters(3)).unwrap_err();
     assert!(err.to_string().contains("at least 4"), "{err}");
