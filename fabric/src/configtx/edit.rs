@@ -333,7 +333,7 @@ pub fn set_consenters(
 ///
 /// SmartBFT knows its nodes by id, so the ids of `consenters` are not taken
 /// as given: a node already in the mapping (same endpoint) keeps its id, a
-/// new one gets the next id above the highest ever in the mapping.
+/// new one gets the next id above the highest in the mapping.
 pub fn set_bft_consenters(
     config: &ChannelConfig,
     consenters: &[crate::protos::common::Consenter],

@@ -433,7 +433,12 @@ fn a_bft_consenter_set_change_rewrites_the_block_validation_policy() {
         c.id = i as u32 + 1;
     }
     let next = edit::set_bft_consenters(&five, &without_2).unwrap();
-    let ids: Vec<u32> = next.bft_consenters().unwrap().iter().map(|c| c.id).collect();
+    let ids: Vec<u32> = next
+        .bft_consenters()
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(ids, [1, 3, 4, 5]);
     let mut grown = bft_consenters(5);
     grown.push(crate::protos::common::Consenter {
@@ -442,7 +447,12 @@ fn a_bft_consenter_set_change_rewrites_the_block_validation_policy() {
         ..grown[0].clone()
     });
     let next = edit::set_bft_consenters(&five, &grown).unwrap();
-    let ids: Vec<u32> = next.bft_consenters().unwrap().iter().map(|c| c.id).collect();
+    let ids: Vec<u32> = next
+        .bft_consenters()
+        .unwrap()
+        .iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
     let mut twice = bft_consenters(5);
     twice[4].host = twice[0].host.clone();

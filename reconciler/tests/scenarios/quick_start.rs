@@ -110,6 +110,29 @@ pub fn quick_start_and_both_demos(fabric: Option<FabricVersion>) {
     demos(&session.state_arg);
 }
 
+impl Session {
+    /// The state directory of the devnet.
+    #[allow(dead_code)] // fabric31.rs only
+    pub fn state(&self) -> &Path {
+        Path::new(&self.state_arg)
+    }
+
+    /// Starts `opssc agent --config <config>` as `msp`'s agent, stopped
+    /// with the devnet; its log is `<state>/agent-<msp>.log`.
+    #[allow(dead_code)] // fabric31.rs only
+    pub fn start_agent(&mut self, msp: &str, config: &Path) {
+        let log = std::fs::File::create(self.state().join(format!("agent-{msp}.log"))).unwrap();
+        let child = Command::new(opssc())
+            .args(["agent", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self._cleanup.agents.push(child);
+    }
+}
+
 /// `opssc dev up --spec <spec>` (founded by each organization's `opssc
 /// found`), then one agent per peer organization until each is Ready (the
 /// spec's `kv` rolled out).
