@@ -34,7 +34,12 @@
 //!    the orderer organization's agent joins its orderer to it (its own
 //!    consent: the same autoApprove rule), Org1's and Org2's agents join
 //!    their peers, and the creation is reported committed, which registers
-//!    `market` with its members and rules.
+//!    `market` with its members and rules; the chaincode `mkv`, committed
+//!    with the channel, then rolls out on it and answers on both peers.
+//! f. Raft consenters (the devnet runs three orderers): orderer2 leaves the
+//!    consenter set of ops, trade and market, then comes back, each by one
+//!    consented commit; the orderer organization's agent signs and submits
+//!    the ChannelUpdates, and orderer2 ends an active consenter again.
 //!
 //! After each case every agent's `opssc status` is Ready.
 
@@ -79,7 +84,7 @@ fn the_tests_spec_states_the_registered_governance() {
 
 #[test]
 fn channel_operations_go_through_the_opssc() {
-    let devnet = start_devnet(Topology::reference(3));
+    let devnet = start_devnet(Topology::reference(3).with_orderers(3));
     let rt = test_runtime();
     rt.block_on(scenario(&devnet));
 }
@@ -185,11 +190,17 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         work.path(),
         common::devnet_spec_with_certificates(&ops_config),
     );
+    // The chaincode case (e) deploys on the new channel, served by every
+    // organization (chaincode-as-a-service, one server here).
+    let (mkv_server, _) = common::serve("mkv_1.0", common::Versioned("mkv 1.0")).await;
     // Org1's agent files the channel changes; every agent votes and signs.
     let agents = common::start_agents(devnet.orgs(), work.path(), &spec, |msp, config| {
         if msp == "Org1MSP" {
             config.channel_changes = ChannelChangePolicy::Propose;
         }
+        config
+            .chaincode_servers
+            .insert("mkv_1.0".into(), mkv_server.clone());
     });
     let trade_path = spec.dir.join("channels/trade.yaml");
 
@@ -392,9 +403,9 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         |_, config| {
             assert!(config.peers.is_empty() && config.ops_gateway.is_some());
             config.auto_approve = vec![opssc_schema::local::AutoApproveRule {
-                name: Some("trade's settings, a market channel".into()),
+                name: Some("channel settings and new channels".into()),
                 kinds: vec!["ChannelUpdate".into(), "ChannelCreate".into()],
-                channels: vec!["trade".into(), "market".into()],
+                channels: vec![],
                 chaincodes: vec![],
                 proposed_by: vec![],
             }];
@@ -405,14 +416,19 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         .unwrap();
     assert_eq!(before.batch_timeout(), Some("500ms"));
     let yaml = std::fs::read_to_string(&trade_path).unwrap();
-    let yaml = edit(&yaml, "timeout: 500ms", "timeout: 1s");
+    let yaml = edit(
+        &yaml,
+        "timeout: 500ms",
+        "timeout: 1s\n    maxMessageCount: 50",
+    );
     spec.commit_consented(
         &[("channels/trade.yaml".into(), yaml)],
-        "trade: a block at most every second",
+        "trade: a block at most every second or 50 transactions",
     );
     let after = config_after(&orgs[0], "trade", before.sequence, &agents).await;
     assert_eq!(after.sequence, before.sequence + 1);
     assert_eq!(after.batch_timeout(), Some("1000ms"));
+    assert_eq!(after.batch_size().unwrap().max_message_count, 50);
     // Signed by the orderer organization (the only policy the orderer
     // checks for it is /Channel/Orderer/Admins), submitted by it.
     let block = orgs[0].deliver.latest_config_block("trade").await.unwrap();
@@ -441,9 +457,20 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     // trade's text since case (b): Org1 and Org2, ALL Admins.
     assert!(trade_yaml.contains("members: [Org1MSP, Org2MSP]\n"));
     let market_yaml = edit(&trade_yaml, "name: trade", "name: market");
+    let mkv_yaml = common::kv_yaml("1.0")
+        .replace("name: kv", "name: mkv")
+        .replace("channel: trade", "channel: market")
+        .replace(
+            "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')",
+            "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer')",
+        );
+    assert!(mkv_yaml.contains("channel: market") && !mkv_yaml.contains("Org3MSP"));
     spec.commit_consented(
-        &[("channels/market.yaml".into(), market_yaml)],
-        "market: a channel for Org1 and Org2",
+        &[
+            ("channels/market.yaml".into(), market_yaml),
+            ("chaincodes/mkv.yaml".into(), mkv_yaml),
+        ],
+        "market: a channel for Org1 and Org2, and its chaincode",
     );
     let start = Instant::now();
     let creates = loop {
@@ -491,6 +518,113 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     );
     // Created from trade's text: ALL Admins.
     assert_eq!(registered_market["policies"]["admins"], "ALL");
+    // Its chaincode rolls out once the channel exists.
+    let took = common::wait_answering_on(
+        &orgs[..2],
+        "market",
+        "mkv",
+        "version",
+        &[],
+        "mkv 1.0",
+        &agents,
+        Duration::from_secs(120),
+    )
+    .await;
+    println!(
+        "FIGURE mkv answering on market's peers: {:.1} s after the creation was reported",
+        took.as_secs_f64()
+    );
+
+    // (f) Raft consenters: orderer2 leaves every channel's consenter set,
+    //     then comes back. Only the orderer organization signs these.
+    let consortium_path = spec.dir.join("consortium.yaml");
+    let three = std::fs::read_to_string(&consortium_path).unwrap();
+    let orderer2 = "      - org: OrdererMSP\n        node: orderer2\n";
+    let two = edit(&three, orderer2, "");
+    let channels = ["ops", "trade", "market"];
+    for (text, n, message) in [
+        (two, 2, "ordering: orderer2 leaves the consenter set"),
+        (three, 3, "ordering: orderer2 is a consenter again"),
+    ] {
+        spec.commit_consented(&[("consortium.yaml".into(), text)], message);
+        let start = Instant::now();
+        for channel in channels {
+            loop {
+                let c = configtx::client::fetch_config(&orgs[0].deliver, channel)
+                    .await
+                    .unwrap();
+                if c.etcdraft().unwrap().consenters.len() == n {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(120),
+                    "{channel} does not get {n} consenters\n{}",
+                    agents_logs(&agents)
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        println!(
+            "FIGURE {n} Raft consenters on ops, trade and market: {:.1} s after the commit",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    // orderer2 is a consenter of every channel again, and active.
+    let orderer_config = opssc_schema::local::AgentConfig::load(&orderer_org.agent_config).unwrap();
+    let endpoints = opssc::agent::founding::admin_endpoints(&orderer_config).unwrap();
+    let (_, endpoint) = endpoints
+        .iter()
+        .find(|(name, _)| name == "orderer2")
+        .unwrap_or_else(|| {
+            panic!(
+                "orderer2 in {:?}",
+                endpoints.iter().map(|e| &e.0).collect::<Vec<_>>()
+            )
+        });
+    let api = opssc_fabric::participation::ChannelParticipation::new(endpoint).unwrap();
+    let start = Instant::now();
+    for channel in channels {
+        loop {
+            let info = api.get(channel).await.unwrap().unwrap();
+            if info.consensus_relation == "consenter" && info.status == "active" {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "orderer2 on {channel}: {info:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    // Every update is reported committed (its executor reads it from the
+    // blocks); none is left open.
+    let start = Instant::now();
+    for channel in channels {
+        loop {
+            let updates = proposals(&orgs[0], "ChannelUpdate", channel).await;
+            let done = updates.last().is_some_and(|p| p["state"] == "committed")
+                && updates
+                    .iter()
+                    .all(|p| p["state"] != "proposed" && p["state"] != "approved");
+            if done {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{channel}: {updates:#?}\n{}",
+                agents_logs(&agents)
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+    settled(
+        &orgs[0],
+        &create,
+        "committed",
+        &agents,
+        Duration::from_secs(30),
+    )
+    .await;
 }
 
 /// The MSP IDs whose ConfigSignatures a config block's update carries.

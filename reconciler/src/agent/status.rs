@@ -233,7 +233,12 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
             at.git_commit()
         ));
     }
-    let (built, errors) = ctx.build_packages(&at.spec);
+    // An organization without peers installs nothing: it builds no package.
+    let (built, errors) = if ctx.is_peerless() {
+        Default::default()
+    } else {
+        ctx.build_packages(&at.spec)
+    };
     stalled.extend(errors);
     let (observed, configs) = if ctx.is_peerless() {
         super::observe_live::live_peerless(ctx, &at.spec).await?

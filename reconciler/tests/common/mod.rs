@@ -351,7 +351,6 @@ pub fn found_spec_repo(work: &Path) -> SpecRepo {
 /// Fabric 3 runs (a devnet started with `OPSSC_TEST_FABRIC=3.1`).
 pub fn devnet_spec(config: &opssc_fabric::configtx::ChannelConfig) -> Vec<(String, String)> {
     let raft = config.etcdraft().expect("a Raft channel");
-    let c = &raft.consenters[0];
     let batch = config.batch_size().expect("batch size");
     let timeout = config.batch_timeout().expect("batch timeout");
     let fabric = config
@@ -369,6 +368,12 @@ pub fn devnet_spec(config: &opssc_fabric::configtx::ChannelConfig) -> Vec<(Strin
                         "fabricVersion: \"2.5\"",
                         &format!("fabricVersion: \"{fabric}\""),
                     )
+                    .replace(
+                        "      - org: OrdererMSP\n        node: orderer0\n",
+                        &(0..raft.consenters.len())
+                            .map(|i| format!("      - org: OrdererMSP\n        node: orderer{i}\n"))
+                            .collect::<String>(),
+                    )
                     .replace("timeout: 500ms", &format!("timeout: {timeout}"))
                     .replace(
                         "maxMessageCount: 100",
@@ -378,14 +383,23 @@ pub fn devnet_spec(config: &opssc_fabric::configtx::ChannelConfig) -> Vec<(Strin
                         ),
                     );
             }
+            // Every consenter is an orderer node `orderer<i>` of the
+            // orderer organization, in the channel's order.
             "orgs/orderer.yaml" => {
-                *text = text.replace(
-                    "endpoint: orderer0.example.com:7050",
-                    &format!(
-                        "endpoint: {}:{}\n      tlsCert:\n        file: orderer/orderer0-tls.pem",
-                        c.host, c.port
-                    ),
-                );
+                let nodes: Vec<String> = raft
+                    .consenters
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        format!(
+                            "    - name: orderer{i}\n      endpoint: {}:{}\n      tlsCert:\n        file: orderer/orderer{i}-tls.pem\n",
+                            c.host, c.port
+                        )
+                    })
+                    .collect();
+                let one = "    - name: orderer0\n      endpoint: orderer0.example.com:7050\n";
+                assert!(text.contains(one), "{text}");
+                *text = text.replace(one, &nodes.concat());
             }
             _ => {}
         }
@@ -401,10 +415,12 @@ pub fn devnet_spec(config: &opssc_fabric::configtx::ChannelConfig) -> Vec<(Strin
             }
         }
     }
-    files.push((
-        "orgs/orderer/orderer0-tls.pem".into(),
-        String::from_utf8(c.server_tls_cert.clone()).unwrap(),
-    ));
+    for (i, c) in raft.consenters.iter().enumerate() {
+        files.push((
+            format!("orgs/orderer/orderer{i}-tls.pem"),
+            String::from_utf8(c.server_tls_cert.clone()).unwrap(),
+        ));
+    }
     files
 }
 
@@ -867,13 +883,31 @@ pub async fn wait_answering(
     agents: &[Agent],
     limit: Duration,
 ) -> Duration {
+    wait_answering_on(
+        orgs, "trade", chaincode, function, args, want, agents, limit,
+    )
+    .await
+}
+
+/// [`wait_answering`] on `channel`.
+#[allow(clippy::too_many_arguments)]
+pub async fn wait_answering_on(
+    orgs: &[Org],
+    channel: &str,
+    chaincode: &str,
+    function: &str,
+    args: &[&str],
+    want: &str,
+    agents: &[Agent],
+    limit: Duration,
+) -> Duration {
     let start = Instant::now();
     loop {
         let mut all = true;
         for o in orgs {
             let got = o
                 .gateway
-                .evaluate_transaction("trade", chaincode, function, args.iter().copied())
+                .evaluate_transaction(channel, chaincode, function, args.iter().copied())
                 .await;
             if got.as_deref().ok() != Some(want.as_bytes()) {
                 all = false;
