@@ -134,13 +134,9 @@ pub enum AdoptFailure {
     Refused(#[from] AdoptError),
     #[error(transparent)]
     Founding(#[from] FoundingError),
-    /// A call to an orderer failed; `action` says what it was for.
-    #[error("{action}")]
-    Fabric {
-        action: String,
-        #[source]
-        source: opssc_fabric::Error,
-    },
+    /// A call to an orderer failed.
+    #[error(transparent)]
+    Fabric(Box<founding::FabricCall>),
     /// Connecting to this organization's nodes (the agent's context).
     #[error(transparent)]
     Connect(anyhow::Error),
@@ -307,7 +303,9 @@ pub async fn adopt(
     out: &mut (dyn FnMut(&str) + Send),
 ) -> Result<bool, AdoptFailure> {
     let endpoints = founding::admin_endpoints(&config)?;
-    let fabric = |action: String| move |source| AdoptFailure::Fabric { action, source };
+    let fabric = |action: String| {
+        move |source| AdoptFailure::Fabric(Box::new(founding::FabricCall { action, source }))
+    };
     if !endpoints.is_empty() {
         let mut served = BTreeMap::new();
         for (node, ep) in &endpoints {

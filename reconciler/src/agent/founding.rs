@@ -72,7 +72,7 @@ pub enum FoundingError {
         channel: String,
         what: String,
         #[source]
-        source: ConfigUpdateError,
+        source: Box<ConfigUpdateError>,
     },
     #[error("the config group of {msp_id}")]
     OrdererGroup {
@@ -86,7 +86,7 @@ pub enum FoundingError {
     NoConsenter { channel: String },
     /// The spec's consenters (the message says which one and what it lacks).
     #[error(transparent)]
-    Consenters(ConfigUpdateError),
+    Consenters(Box<ConfigUpdateError>),
     #[error("channel {channel}: building its genesis config")]
     Genesis {
         channel: String,
@@ -111,13 +111,9 @@ pub enum FoundingError {
     NoOpsServer { msp_id: String, label: String },
     #[error("the agent configuration of {msp_id} lists no orderer to fetch the channels from")]
     NoOrderer { msp_id: String },
-    /// A call to a peer or an orderer failed; `action` says what it was for.
-    #[error("{action}")]
-    Fabric {
-        action: String,
-        #[source]
-        source: opssc_fabric::Error,
-    },
+    /// A call to a peer or an orderer failed.
+    #[error(transparent)]
+    Fabric(Box<FabricCall>),
     #[error("decode block 0 of channel {channel}")]
     BadBlock {
         channel: String,
@@ -139,8 +135,20 @@ pub enum FoundingError {
 
 impl FoundingError {
     fn fabric(action: String, source: opssc_fabric::Error) -> FoundingError {
-        FoundingError::Fabric { action, source }
+        FoundingError::Fabric(Box::new(FabricCall { action, source }))
     }
+}
+
+/// A failed call to a peer or an orderer: what it was for, and Fabric's
+/// error as the source. Boxed in the enums that carry it (Fabric's error is
+/// large); the box is transparent, so the chain still holds the
+/// [`opssc_fabric::Error`] itself and its fault is found by type.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}")]
+pub struct FabricCall {
+    pub action: String,
+    #[source]
+    pub source: opssc_fabric::Error,
 }
 
 /// The OpsSC's version on a founded channel: this build's version (the
@@ -224,7 +232,7 @@ pub fn channel_description(spec: &Spec, channel: &str) -> Result<ChannelDescript
     let consenters = if spec.consortium.is_bft() {
         Vec::new()
     } else {
-        config_update::consenters(spec).map_err(FoundingError::Consenters)?
+        config_update::consenters(spec).map_err(|e| FoundingError::Consenters(Box::new(e)))?
     };
     if spec.consortium.consenters.is_empty() {
         return Err(FoundingError::NoConsenter {
@@ -267,7 +275,7 @@ fn in_channel(channel: &str, what: String) -> impl FnOnce(ConfigUpdateError) -> 
     move |source| FoundingError::Channel {
         channel,
         what,
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -938,13 +946,8 @@ mod tests {
         assert!(
             matches!(
                 &err,
-                FoundingError::Channel {
-                    source: ConfigUpdateError::BftCert {
-                        cert: "signCert",
-                        ..
-                    },
-                    ..
-                }
+                FoundingError::Channel { source, .. }
+                    if matches!(**source, ConfigUpdateError::BftCert { cert: "signCert", .. })
             ),
             "{err:?}"
         );
@@ -1104,6 +1107,36 @@ mod tests {
             reason: "r".into(),
         };
         assert!(!is_founded_refusal(&other));
+    }
+
+    #[test]
+    fn a_failed_call_keeps_its_fabric_fault_for_the_retry_policy() {
+        use super::super::error::{AgentError, NextAction};
+        let e = FoundingError::fabric(
+            "list the channels of peer peer0".into(),
+            opssc_fabric::Error::Timeout {
+                what: "the answer".into(),
+                after: Duration::from_secs(1),
+            },
+        );
+        let agent: AgentError = anyhow::Error::new(e).into();
+        assert_eq!(agent.fault(), opssc_fabric::Fault::Transient);
+        assert_eq!(agent.next(), NextAction::RetrySoon);
+        assert!(
+            agent
+                .to_string()
+                .starts_with("list the channels of peer peer0: timed out"),
+            "{agent}"
+        );
+        let refused = FoundingError::fabric(
+            "join peer peer0 to channel trade".into(),
+            opssc_fabric::Error::Invalid {
+                what: "block".into(),
+                problem: "empty".into(),
+            },
+        );
+        let agent: AgentError = anyhow::Error::new(refused).into();
+        assert_eq!(agent.fault(), opssc_fabric::Fault::Input);
     }
 
     #[test]
