@@ -9,6 +9,13 @@
 //! (the state moved on: a second vote, a decided proposal) waits for a fresh
 //! observation, and a refusal that the same call cannot overcome (a bad
 //! argument, a forbidden call, a bug) stalls with its reason.
+//!
+//! The library modules the steps call (the spec source, config updates,
+//! founding, packages) have their own thiserror enums. Each keeps a Fabric
+//! failure as the [`opssc_fabric::Error`] itself in its source chain, never
+//! as text, so the bridge from those errors finds the fault by type
+//! whichever enum carried it; an error with no Fabric cause in its chain is
+//! classified as transient, as before the enums existed.
 
 use opssc_chaincode::error::ContractError;
 use opssc_fabric::Fault;

@@ -63,9 +63,14 @@ pub enum PackageError {
         label: String,
         msp_id: String,
     },
-    /// Fabric's package writer refused the inputs.
-    #[error(transparent)]
-    Package(#[from] opssc_fabric::Error),
+    /// Fabric's package writer refused the inputs (kept as the source, not
+    /// transparent, so the chain holds the Fabric error itself).
+    #[error("chaincode package {label}")]
+    Package {
+        label: String,
+        #[source]
+        source: opssc_fabric::Error,
+    },
     #[error(
         "chaincode {channel}/{name}: source packages are not built by this agent yet (only chaincode-as-a-service)"
     )]
@@ -158,7 +163,11 @@ fn build_with_sources(
                     msp_id: config.msp_id.clone(),
                 });
             };
-            let bytes = package::ccaas_package(&cc.label, &Connection::plaintext(address))?;
+            let bytes = package::ccaas_package(&cc.label, &Connection::plaintext(address))
+                .map_err(|source| PackageError::Package {
+                    label: cc.label.clone(),
+                    source,
+                })?;
             let package_id = package::package_id(&cc.label, &bytes);
             Ok(Built {
                 label: cc.label.clone(),
