@@ -42,6 +42,7 @@ use opssc_schema::Spec;
 use opssc_schema::local::AgentConfig;
 
 use super::context::Context;
+use super::error::FabricCall;
 use super::founding::{self, FoundingError};
 use super::observe_live;
 use crate::observe::Observed;
@@ -136,7 +137,7 @@ pub enum AdoptFailure {
     Founding(#[from] FoundingError),
     /// A call to an orderer failed.
     #[error(transparent)]
-    Fabric(Box<founding::FabricCall>),
+    Fabric(Box<FabricCall>),
     /// Connecting to this organization's nodes (the agent's context).
     #[error(transparent)]
     Connect(anyhow::Error),
@@ -303,9 +304,8 @@ pub async fn adopt(
     out: &mut (dyn FnMut(&str) + Send),
 ) -> Result<bool, AdoptFailure> {
     let endpoints = founding::admin_endpoints(&config)?;
-    let fabric = |action: String| {
-        move |source| AdoptFailure::Fabric(Box::new(founding::FabricCall { action, source }))
-    };
+    let fabric =
+        |action: String| move |source| AdoptFailure::Fabric(FabricCall::boxed(action, source));
     if !endpoints.is_empty() {
         let mut served = BTreeMap::new();
         for (node, ep) in &endpoints {

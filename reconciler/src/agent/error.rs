@@ -22,6 +22,27 @@ use opssc_fabric::Fault;
 
 pub type Result<T, E = AgentError> = std::result::Result<T, E>;
 
+/// A failed call to a peer or an orderer: what it was for, and Fabric's
+/// error as the source. Boxed in the enums that carry it (Fabric's error is
+/// large); the box is transparent, so the chain still holds the
+/// [`opssc_fabric::Error`] itself and its fault is found by type.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}")]
+pub struct FabricCall {
+    pub action: String,
+    #[source]
+    pub source: opssc_fabric::Error,
+}
+
+impl FabricCall {
+    pub fn boxed(action: impl Into<String>, source: opssc_fabric::Error) -> Box<FabricCall> {
+        Box::new(FabricCall {
+            action: action.into(),
+            source,
+        })
+    }
+}
+
 /// A failed step.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {

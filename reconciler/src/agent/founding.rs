@@ -48,7 +48,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::context::Context;
-use super::error::AgentError;
+use super::error::{AgentError, FabricCall};
 use crate::config_update::{self, ConfigUpdateError};
 use crate::plan::quorum::spec_registry_policies;
 use opssc_chaincode::error::ContractError;
@@ -135,20 +135,8 @@ pub enum FoundingError {
 
 impl FoundingError {
     fn fabric(action: String, source: opssc_fabric::Error) -> FoundingError {
-        FoundingError::Fabric(Box::new(FabricCall { action, source }))
+        FoundingError::Fabric(FabricCall::boxed(action, source))
     }
-}
-
-/// A failed call to a peer or an orderer: what it was for, and Fabric's
-/// error as the source. Boxed in the enums that carry it (Fabric's error is
-/// large); the box is transparent, so the chain still holds the
-/// [`opssc_fabric::Error`] itself and its fault is found by type.
-#[derive(Debug, thiserror::Error)]
-#[error("{action}")]
-pub struct FabricCall {
-    pub action: String,
-    #[source]
-    pub source: opssc_fabric::Error,
 }
 
 /// The OpsSC's version on a founded channel: this build's version (the

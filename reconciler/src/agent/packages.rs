@@ -63,14 +63,9 @@ pub enum PackageError {
         label: String,
         msp_id: String,
     },
-    /// Fabric's package writer refused the inputs (kept as the source, not
-    /// transparent, so the chain holds the Fabric error itself).
-    #[error("chaincode package {label}")]
-    Package {
-        label: String,
-        #[source]
-        source: opssc_fabric::Error,
-    },
+    /// Fabric's package writer refused the inputs.
+    #[error(transparent)]
+    Package(Box<super::error::FabricCall>),
     #[error(
         "chaincode {channel}/{name}: source packages are not built by this agent yet (only chaincode-as-a-service)"
     )]
@@ -164,9 +159,11 @@ fn build_with_sources(
                 });
             };
             let bytes = package::ccaas_package(&cc.label, &Connection::plaintext(address))
-                .map_err(|source| PackageError::Package {
-                    label: cc.label.clone(),
-                    source,
+                .map_err(|e| {
+                    PackageError::Package(super::error::FabricCall::boxed(
+                        format!("chaincode package {}", cc.label),
+                        e,
+                    ))
                 })?;
             let package_id = package::package_id(&cc.label, &bytes);
             Ok(Built {
