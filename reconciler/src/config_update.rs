@@ -17,12 +17,11 @@
 //! new member, and its anchor peers. Nothing local (no MSP directory) enters
 //! the bytes, so every voter derives the same group.
 
-use anyhow::{Context as _, Result, anyhow, bail};
 use base64::Engine as _;
 use opssc_chaincode::api::{ChannelUpdatePayload, OrgChangePayload};
 use opssc_chaincode::model::{ChannelPolicies, Kind};
 use opssc_fabric::configtx::{
-    ChannelConfig, MspDefinition, Organization, PolicyRule, compute_update, edit, sign,
+    ChannelConfig, ConfigError, MspDefinition, Organization, PolicyRule, compute_update, edit, sign,
 };
 use opssc_fabric::protos::common::{self, ConfigGroup, ConfigUpdate};
 use opssc_fabric::protos::etcdraft;
@@ -33,11 +32,86 @@ use serde_json::{Value, json};
 
 use crate::plan::{CapabilityGroup, Change};
 
+pub type Result<T, E = ConfigUpdateError> = std::result::Result<T, E>;
+
+/// Why a config update could not be computed from the spec: the spec lacks
+/// what the update needs (say which part to commit), or Fabric's config
+/// library refused the edit (its [`ConfigError`] kept as the source).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigUpdateError {
+    #[error("organization {msp_id} is not in the spec")]
+    UnknownOrg { msp_id: String },
+    #[error(
+        "{msp_id} has not committed its certificates (spec.msp) yet; it cannot be added to a channel before"
+    )]
+    NoMsp { msp_id: String },
+    #[error("{msp_id}'s spec.msp lists no CA certificate")]
+    NoCaCert { msp_id: String },
+    #[error("the config group of {msp_id}")]
+    OrgGroup {
+        msp_id: String,
+        #[source]
+        source: ConfigError,
+    },
+    /// An anchor peer endpoint of the spec that is not `host:port`.
+    #[error("anchor peer {endpoint:?} {problem}")]
+    AnchorPeer {
+        endpoint: String,
+        problem: &'static str,
+    },
+    #[error("policy {text:?}")]
+    Policy {
+        text: String,
+        #[source]
+        source: ConfigError,
+    },
+    #[error("consenter {org}/{node} is not an orderer node of the spec")]
+    UnknownConsenter { org: String, node: String },
+    #[error("consenter {org}/{node} has no tlsCert in the spec; Raft needs it")]
+    RaftTlsCert { org: String, node: String },
+    /// A SmartBFT consenter lacks a certificate (`tlsCert` or `signCert`).
+    #[error("BFT consenter {org}/{node} has no {cert} in the spec; {hint}")]
+    BftCert {
+        org: String,
+        node: String,
+        cert: &'static str,
+        hint: String,
+    },
+    #[error("too many consenters")]
+    TooManyConsenters(#[source] std::num::TryFromIntError),
+    /// A config edit Fabric's rules refuse (the message is the library's).
+    #[error(transparent)]
+    Edit(#[from] ConfigError),
+    #[error("apply {change} to channel {channel}")]
+    Apply {
+        change: &'static str,
+        channel: String,
+        #[source]
+        source: Box<ConfigUpdateError>,
+    },
+    #[error("compute the config update of channel {channel}")]
+    Compute {
+        channel: String,
+        #[source]
+        source: ConfigError,
+    },
+    #[error("an {kind} proposal names its organization")]
+    NoProposalOrg { kind: Kind },
+    #[error("{kind} proposals carry no config update")]
+    NotConfigKind { kind: Kind },
+    #[error("the payload has no config_update")]
+    NoConfigUpdate,
+    #[error("the payload's config_update is not base64")]
+    NotBase64(#[source] base64::DecodeError),
+}
+
 /// The organization's channel config group as the spec describes it.
 pub fn organization(spec: &Spec, msp_id: &str, anchor_peers: &[String]) -> Result<Organization> {
     let def = msp_definition(spec, msp_id)?;
-    let mut out =
-        Organization::application(def).with_context(|| format!("the config group of {msp_id}"))?;
+    let mut out = Organization::application(def).map_err(|source| ConfigUpdateError::OrgGroup {
+        msp_id: msp_id.to_string(),
+        source,
+    })?;
     out.anchor_peers = anchor_peers_of(anchor_peers)?;
     Ok(out)
 }
@@ -47,14 +121,18 @@ pub fn msp_definition(spec: &Spec, msp_id: &str) -> Result<MspDefinition> {
     let org = spec
         .organizations
         .get(msp_id)
-        .ok_or_else(|| anyhow!("organization {msp_id} is not in the spec"))?;
-    let msp = org.msp.as_ref().ok_or_else(|| {
-        anyhow!("{msp_id} has not committed its certificates (spec.msp) yet; it cannot be added to a channel before")
+        .ok_or_else(|| ConfigUpdateError::UnknownOrg {
+            msp_id: msp_id.to_string(),
+        })?;
+    let msp = org.msp.as_ref().ok_or_else(|| ConfigUpdateError::NoMsp {
+        msp_id: msp_id.to_string(),
     })?;
     let pem =
         |v: &Vec<String>| -> Vec<Vec<u8>> { v.iter().map(|p| p.as_bytes().to_vec()).collect() };
     let Some(ca) = msp.ca_certs.first() else {
-        bail!("{msp_id}'s spec.msp lists no CA certificate");
+        return Err(ConfigUpdateError::NoCaCert {
+            msp_id: msp_id.to_string(),
+        });
     };
     let tls_ca = msp.tls_ca_certs.first().unwrap_or(ca);
     let mut def = if msp.node_ous {
@@ -78,12 +156,12 @@ fn anchor_peers_of(endpoints: &[String]) -> Result<Vec<AnchorPeer>> {
     endpoints
         .iter()
         .map(|e| {
-            let (host, port) = e
-                .rsplit_once(':')
-                .ok_or_else(|| anyhow!("anchor peer {e:?} is not host:port"))?;
-            let port: i32 = port
-                .parse()
-                .map_err(|_| anyhow!("anchor peer {e:?} has no numeric port"))?;
+            let bad = |problem| ConfigUpdateError::AnchorPeer {
+                endpoint: e.clone(),
+                problem,
+            };
+            let (host, port) = e.rsplit_once(':').ok_or_else(|| bad("is not host:port"))?;
+            let port: i32 = port.parse().map_err(|_| bad("has no numeric port"))?;
             Ok(AnchorPeer {
                 host: host.to_string(),
                 port,
@@ -104,7 +182,10 @@ pub fn policy_rule(text: &str) -> Result<PolicyRule> {
     } else {
         PolicyRule::signature(t)
     };
-    rule.with_context(|| format!("policy {t:?}"))
+    rule.map_err(|source| ConfigUpdateError::Policy {
+        text: t.to_string(),
+        source,
+    })
 }
 
 /// The Raft consenters the spec names, with their TLS certificates, sorted
@@ -116,10 +197,17 @@ pub fn consenters(spec: &Spec) -> Result<Vec<etcdraft::Consenter>> {
             .organizations
             .get(org)
             .and_then(|o| o.orderers.iter().find(|o| &o.name == node))
-            .ok_or_else(|| anyhow!("consenter {org}/{node} is not an orderer node of the spec"))?;
-        let cert = n.tls_cert.as_ref().ok_or_else(|| {
-            anyhow!("consenter {org}/{node} has no tlsCert in the spec; Raft needs it")
-        })?;
+            .ok_or_else(|| ConfigUpdateError::UnknownConsenter {
+                org: org.clone(),
+                node: node.clone(),
+            })?;
+        let cert = n
+            .tls_cert
+            .as_ref()
+            .ok_or_else(|| ConfigUpdateError::RaftTlsCert {
+                org: org.clone(),
+                node: node.clone(),
+            })?;
         out.push(etcdraft::Consenter {
             host: n.endpoint.host.clone(),
             port: u32::from(n.endpoint.port),
@@ -142,15 +230,28 @@ pub fn bft_consenters(spec: &Spec) -> Result<Vec<common::Consenter>> {
             .organizations
             .get(org)
             .and_then(|o| o.orderers.iter().find(|o| &o.name == node))
-            .ok_or_else(|| anyhow!("consenter {org}/{node} is not an orderer node of the spec"))?;
-        let tls = n.tls_cert.as_ref().ok_or_else(|| {
-            anyhow!("BFT consenter {org}/{node} has no tlsCert in the spec; commit it in {org}'s Organization")
-        })?;
+            .ok_or_else(|| ConfigUpdateError::UnknownConsenter {
+                org: org.clone(),
+                node: node.clone(),
+            })?;
+        let missing = |cert, hint| ConfigUpdateError::BftCert {
+            org: org.clone(),
+            node: node.clone(),
+            cert,
+            hint,
+        };
+        let tls = n
+            .tls_cert
+            .as_ref()
+            .ok_or_else(|| missing("tlsCert", format!("commit it in {org}'s Organization")))?;
         let identity = n.sign_cert.as_ref().ok_or_else(|| {
-            anyhow!("BFT consenter {org}/{node} has no signCert in the spec; commit the node's signing certificate in {org}'s Organization")
+            missing(
+                "signCert",
+                format!("commit the node's signing certificate in {org}'s Organization"),
+            )
         })?;
         out.push(common::Consenter {
-            id: u32::try_from(i + 1).context("too many consenters")?,
+            id: u32::try_from(i + 1).map_err(ConfigUpdateError::TooManyConsenters)?,
             host: n.endpoint.host.clone(),
             port: u32::from(n.endpoint.port),
             msp_id: org.clone(),
@@ -223,18 +324,18 @@ pub fn apply(
 pub fn channel_update(spec: &Spec, config: &ChannelConfig, changes: &[&Change]) -> Result<Vec<u8>> {
     let mut next = config.clone();
     for change in changes {
-        if let Some(n) = apply(spec, &next, change).with_context(|| {
-            format!(
-                "apply {} to channel {}",
-                change.kind_name(),
-                config.channel_id
-            )
+        if let Some(n) = apply(spec, &next, change).map_err(|source| ConfigUpdateError::Apply {
+            change: change.kind_name(),
+            channel: config.channel_id.clone(),
+            source: Box::new(source),
         })? {
             next = n;
         }
     }
-    let update = compute_update(config, &next)
-        .with_context(|| format!("compute the config update of channel {}", config.channel_id))?;
+    let update = compute_update(config, &next).map_err(|source| ConfigUpdateError::Compute {
+        channel: config.channel_id.clone(),
+        source,
+    })?;
     Ok(sign::encode_update(&update))
 }
 
@@ -256,7 +357,7 @@ pub fn proposal_payload(
     let value = match kind {
         Kind::OrgAdd | Kind::OrgRemove => serde_json::to_value(OrgChangePayload {
             org: org
-                .ok_or_else(|| anyhow!("an {kind} proposal names its organization"))?
+                .ok_or(ConfigUpdateError::NoProposalOrg { kind })?
                 .to_string(),
             config_update: b64,
             summary: Some(summary),
@@ -268,7 +369,7 @@ pub fn proposal_payload(
             policies: Some(after),
             summary: Some(summary),
         }),
-        other => bail!("{other} proposals carry no config update"),
+        other => return Err(ConfigUpdateError::NotConfigKind { kind: other }),
     };
     Ok(value.expect("payloads serialize"))
 }
@@ -294,10 +395,10 @@ pub fn removes_member(update: &ConfigUpdate, msp: &str) -> bool {
 pub fn update_bytes(payload: &Value) -> Result<Vec<u8>> {
     let b64 = payload["config_update"]
         .as_str()
-        .ok_or_else(|| anyhow!("the payload has no config_update"))?;
+        .ok_or(ConfigUpdateError::NoConfigUpdate)?;
     base64::engine::general_purpose::STANDARD
         .decode(b64)
-        .context("the payload's config_update is not base64")
+        .map_err(ConfigUpdateError::NotBase64)
 }
 
 #[cfg(test)]
@@ -408,9 +509,15 @@ mod tests {
         let mut spec = spec();
         spec.organizations.get_mut("Org4MSP").unwrap().msp = None;
         let e = channel_update(&spec, &trade(), &[&add_org4()]).unwrap_err();
+        let text = crate::agent::error::chain(&e);
         assert!(
-            format!("{e:#}").contains("has not committed its certificates"),
-            "{e:#}"
+            text.starts_with("apply OrgAddedToChannel to channel trade: Org4MSP has not committed its certificates"),
+            "{text}"
+        );
+        assert!(
+            matches!(&e, ConfigUpdateError::Apply { source, .. }
+                if matches!(**source, ConfigUpdateError::NoMsp { ref msp_id } if msp_id == "Org4MSP")),
+            "{e:?}"
         );
     }
 

@@ -32,23 +32,82 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use std::path::PathBuf;
+
 use opssc_devnet::founding::{OPSSC_ADDRESS_TEMPLATE, OPSSC_NAME, set_builder_value};
-use opssc_devnet::{Devnet, Founded, OrgHandle};
+use opssc_devnet::{Devnet, DevnetError, Founded, OrgHandle};
 use opssc_fabric::package::{self, Connection};
 use opssc_schema::Spec;
 
-use crate::agent::{self, founding::OPSSC_VERSION};
+use crate::agent::founding::{FoundingError, OPSSC_VERSION};
+use crate::agent::spec_source::SpecSourceError;
+use crate::agent::{self, error::chain};
+
+pub type Result<T, E = DevError> = std::result::Result<T, E>;
+
+/// What a [`Servers`] implementation fails with: its own error, whatever
+/// the caller (a command, a test) serves the chaincodes with.
+pub type ServerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why founding a devnet failed: the devnet, the spec, the caller's
+/// servers, or an organization's own founding (each says which).
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error(transparent)]
+    Devnet(#[from] DevnetError),
+    #[error("building the OpsSC package")]
+    Package(#[source] opssc_fabric::Error),
+    /// The spec repository the devnet wrote does not validate (every error
+    /// with its location).
+    #[error("the spec repository {} does not validate:\n{errors}", repo.display())]
+    InvalidSpec { repo: PathBuf, errors: String },
+    #[error("starting the {what} of {msp_id}")]
+    Server {
+        what: &'static str,
+        msp_id: String,
+        #[source]
+        source: ServerError,
+    },
+    #[error("starting a runtime for the founding")]
+    Runtime(#[source] std::io::Error),
+    #[error("a founding task panicked: {0}")]
+    Panicked(String),
+    /// Organizations whose `opssc found` did not finish, each with the end
+    /// of its log.
+    #[error("founding by the organizations (`opssc found`) did not finish:\n{0}")]
+    NotFinished(String),
+    #[error("loading {}: {problem}", path.display())]
+    Config { path: PathBuf, problem: String },
+    #[error(transparent)]
+    Spec(#[from] SpecSourceError),
+    #[error("creating {}", path.display())]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Found(#[from] FoundingError),
+}
 
 /// What each organization serves, started by the caller of [`found`].
 pub trait Servers {
     /// Starts `org`'s OpsSC chaincode server for the package `package_id`
     /// (listening where the peers can reach it); its `host:port`.
-    fn opssc(&mut self, devnet: &mut Devnet, org: &OrgHandle, package_id: &str) -> Result<String>;
+    fn opssc(
+        &mut self,
+        devnet: &mut Devnet,
+        org: &OrgHandle,
+        package_id: &str,
+    ) -> Result<String, ServerError>;
 
     /// Starts the other chaincode servers the organizations run for `spec`;
     /// package label → address template for the agent configurations.
-    fn others(&mut self, _devnet: &mut Devnet, _spec: &Spec) -> Result<BTreeMap<String, String>> {
+    fn others(
+        &mut self,
+        _devnet: &mut Devnet,
+        _spec: &Spec,
+    ) -> Result<BTreeMap<String, String>, ServerError> {
         Ok(BTreeMap::new())
     }
 }
@@ -59,7 +118,7 @@ pub trait Servers {
 pub fn opssc_package() -> Result<(String, Vec<u8>, String)> {
     let label = format!("{OPSSC_NAME}_{OPSSC_VERSION}");
     let bytes = package::ccaas_package(&label, &Connection::plaintext(OPSSC_ADDRESS_TEMPLATE))
-        .context("building the OpsSC package")?;
+        .map_err(DevError::Package)?;
     let id = package::package_id(&label, &bytes);
     Ok((label, bytes, id))
 }
@@ -78,16 +137,15 @@ pub fn found(
     let repo = devnet.create_spec_repo(spec_dir)?;
     let loaded = opssc_schema::load_dir(&repo.path);
     let Some(spec) = loaded.spec else {
-        bail!(
-            "the spec repository {} does not validate:\n{}",
-            repo.path.display(),
-            loaded
+        return Err(DevError::InvalidSpec {
+            repo: repo.path.clone(),
+            errors: loaded
                 .report
                 .errors()
                 .map(|d| d.render())
                 .collect::<Vec<_>>()
-                .join("\n")
-        );
+                .join("\n"),
+        });
     };
     say(&format!(
         "spec repository {} founded at {}",
@@ -98,11 +156,24 @@ pub fn found(
     let (label, _, package_id) = opssc_package()?;
     let mut addresses = BTreeMap::new();
     for org in devnet.orgs().to_vec() {
-        let address = servers.opssc(devnet, &org, &package_id)?;
+        let address =
+            servers
+                .opssc(devnet, &org, &package_id)
+                .map_err(|source| DevError::Server {
+                    what: "OpsSC server",
+                    msp_id: org.msp_id.clone(),
+                    source,
+                })?;
         set_builder_value(&org, OPSSC_NAME, &address)?;
         addresses.insert(org.msp_id.clone(), address);
     }
-    let templates = servers.others(devnet, &spec)?;
+    let templates = servers
+        .others(devnet, &spec)
+        .map_err(|source| DevError::Server {
+            what: "chaincode servers",
+            msp_id: "the organizations".into(),
+            source,
+        })?;
     devnet.configure_agents(&repo, &label, &templates)?;
 
     let configs: Vec<(String, std::path::PathBuf)> = devnet
@@ -152,7 +223,7 @@ fn found_all(
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("starting a runtime for the founding")?;
+        .map_err(DevError::Runtime)?;
     let results = runtime.block_on(async {
         let tasks: Vec<_> = configs
             .iter()
@@ -174,11 +245,11 @@ fn found_all(
     runtime.shutdown_background();
     let mut failed = Vec::new();
     for r in results {
-        let (msp, log, result) = r.map_err(|e| anyhow!("a founding task panicked: {e}"))?;
+        let (msp, log, result) = r.map_err(|e| DevError::Panicked(e.to_string()))?;
         let why = match result {
             Ok(true) => continue,
             Ok(false) => format!("not done after {} s", timeout.as_secs()),
-            Err(e) => format!("{e:#}"),
+            Err(e) => chain(&e),
         };
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(15).collect();
@@ -189,10 +260,7 @@ fn found_all(
         ));
     }
     if !failed.is_empty() {
-        bail!(
-            "founding by the organizations (`opssc found`) did not finish:\n{}",
-            failed.join("\n")
-        );
+        return Err(DevError::NotFinished(failed.join("\n")));
     }
     Ok(())
 }
@@ -201,20 +269,26 @@ fn found_all(
 /// its progress lines written to `log`.
 async fn found_one(config: &Path, log: &Path, timeout: Duration) -> Result<bool> {
     use std::io::Write as _;
-    let config = opssc_schema::local::AgentConfig::load(config)
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("loading {}", config.display()))?;
+    let config =
+        opssc_schema::local::AgentConfig::load(config).map_err(|problem| DevError::Config {
+            path: config.to_path_buf(),
+            problem,
+        })?;
     let state_dir = config
         .state_dir
         .clone()
         .unwrap_or_else(|| ".opssc-agent".into());
     let at = agent::spec_source::resolve(&config, &state_dir.join("found"), None)?;
-    let mut file =
-        std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    agent::founding::found(config, &at.spec, timeout, &mut |line: &str| {
-        let _ = writeln!(file, "{line}");
-    })
-    .await
+    let mut file = std::fs::File::create(log).map_err(|source| DevError::Log {
+        path: log.to_path_buf(),
+        source,
+    })?;
+    Ok(
+        agent::founding::found(config, &at.spec, timeout, &mut |line: &str| {
+            let _ = writeln!(file, "{line}");
+        })
+        .await?,
+    )
 }
 
 #[cfg(test)]

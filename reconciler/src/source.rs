@@ -36,7 +36,6 @@ use std::path::{Path, PathBuf};
 
 use std::collections::HashMap;
 
-use anyhow::{Context, bail};
 use git2::{Oid, Repository};
 use opssc_schema::Spec;
 
@@ -61,7 +60,7 @@ pub struct GitSource {
 impl GitSource {
     /// Opens (or creates) a bare mirror in `cache_dir` fetching from `url`
     /// anonymously (`~/.ssh/known_hosts`, the system's CAs).
-    pub fn open(cache_dir: &Path, url: &str) -> anyhow::Result<GitSource> {
+    pub fn open(cache_dir: &Path, url: &str) -> Result<GitSource, SourceError> {
         GitSource::open_with(cache_dir, url, RemoteAccess::default())
     }
 
@@ -71,9 +70,11 @@ impl GitSource {
         cache_dir: &Path,
         url: &str,
         config: &opssc_schema::local::AgentConfig,
-    ) -> anyhow::Result<GitSource> {
-        let access = RemoteAccess::for_url(config, url)
-            .with_context(|| format!("spec repository {}", redact_url(url)))?;
+    ) -> Result<GitSource, SourceError> {
+        let access = RemoteAccess::for_url(config, url).map_err(|source| SourceError::Access {
+            url: redact_url(url),
+            source,
+        })?;
         GitSource::open_with(cache_dir, url, access)
     }
 
@@ -83,15 +84,15 @@ impl GitSource {
         cache_dir: &Path,
         url: &str,
         access: RemoteAccess,
-    ) -> anyhow::Result<GitSource> {
+    ) -> Result<GitSource, SourceError> {
         let repo = match Repository::open_bare(cache_dir) {
             Ok(repo) => repo,
             Err(_) => {
-                std::fs::create_dir_all(cache_dir)
-                    .with_context(|| format!("cannot create {}", cache_dir.display()))?;
-                Repository::init_bare(cache_dir).with_context(|| {
-                    format!("cannot create a git mirror in {}", cache_dir.display())
-                })?
+                std::fs::create_dir_all(cache_dir).map_err(SourceError::io("create", cache_dir))?;
+                Repository::init_bare(cache_dir).map_err(SourceError::repo(format!(
+                    "cannot create a git mirror in {}",
+                    cache_dir.display()
+                )))?
             }
         };
         Ok(GitSource {
@@ -102,7 +103,7 @@ impl GitSource {
     }
 
     /// Fetches `branch` and returns its tip (as far as it moved forward).
-    pub fn fetch(&self, branch: &str) -> anyhow::Result<Oid> {
+    pub fn fetch(&self, branch: &str) -> Result<Oid, SourceError> {
         self.fetch_if_moved(branch).map(|(tip, _)| tip)
     }
 
@@ -112,25 +113,28 @@ impl GitSource {
     /// moved ([`fetch_needed`]) the fetch is skipped. Polling an unchanged
     /// repository every few seconds then costs the server one reference
     /// listing, not a negotiation.
-    pub fn fetch_if_moved(&self, branch: &str) -> anyhow::Result<(Oid, bool)> {
+    pub fn fetch_if_moved(&self, branch: &str) -> Result<(Oid, bool), SourceError> {
         // The URL may carry user information, the access a secret: neither
         // shows, not even in libgit2's own message.
         let url = redact_url(&self.url);
-        let redacted = |e: git2::Error| anyhow::anyhow!(self.access.redact(e.message(), &self.url));
-        let mut remote = self
-            .repo
-            .remote_anonymous(&self.url)
-            .map_err(redacted)
-            .with_context(|| format!("invalid spec repository URL {url}"))?;
+        let bad_url = |e: git2::Error| SourceError::BadUrl {
+            url: url.clone(),
+            problem: self.access.redact(e.message(), &self.url),
+        };
+        let remote_failed = |step| {
+            let url = url.clone();
+            move |problem| SourceError::Remote {
+                step,
+                branch: branch.to_string(),
+                url,
+                problem,
+            }
+        };
+        let mut remote = self.repo.remote_anonymous(&self.url).map_err(bad_url)?;
         let advertised = self
             .access
             .list(&mut remote, &self.url)
-            .map_err(|message| anyhow::anyhow!(message))
-            .with_context(|| {
-                format!(
-                    "cannot fetch branch {branch} of {url}: listing its references failed (check the URL, network access and the gitCredentials entry for it)"
-                )
-            })?;
+            .map_err(remote_failed(RemoteStep::List))?;
         let mut local = approval_refs(&self.repo)?;
         let tracking = format!("refs/remotes/origin/{branch}");
         if let Some(tip) = self
@@ -146,30 +150,25 @@ impl GitSource {
         }
         // `list` left the remote connected; the fetch opens its own.
         drop(remote);
-        let mut remote = self
-            .repo
-            .remote_anonymous(&self.url)
-            .map_err(redacted)
-            .with_context(|| format!("invalid spec repository URL {url}"))?;
+        let mut remote = self.repo.remote_anonymous(&self.url).map_err(bad_url)?;
         // Forced on purpose: a rewritten branch is fetched as it is so that
         // `verify` can see the rewind and refuse it with a reason (a refused
         // non-fast-forward fetch would only say "cannot fetch").
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
         self.access
-            .fetch(&mut remote, &[refspec.as_str(), APPROVALS_REFSPEC], &self.url)
-            .map_err(|message| anyhow::anyhow!(message))
-            .with_context(|| {
-                format!(
-                    "cannot fetch branch {branch} of {url} (check the URL, the branch, network access and the gitCredentials entry for it)"
-                )
-            })?;
+            .fetch(
+                &mut remote,
+                &[refspec.as_str(), APPROVALS_REFSPEC],
+                &self.url,
+            )
+            .map_err(remote_failed(RemoteStep::Fetch))?;
         let reference = self
             .repo
             .find_reference(&tracking)
-            .with_context(|| format!("branch {branch} does not exist in {url}"))?;
-        let tip = reference
-            .target()
-            .context("the branch reference is symbolic")?;
+            .map_err(SourceError::repo(format!(
+                "branch {branch} does not exist in {url}"
+            )))?;
+        let tip = reference.target().ok_or(SourceError::SymbolicBranch)?;
         Ok((tip, true))
     }
 
@@ -179,7 +178,12 @@ impl GitSource {
 
     /// Writes the files of `commit` under `subdir` (or the whole tree) into `dest`,
     /// replacing what was there.
-    pub fn checkout(&self, commit: Oid, subdir: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
+    pub fn checkout(
+        &self,
+        commit: Oid,
+        subdir: Option<&Path>,
+        dest: &Path,
+    ) -> Result<(), SourceError> {
         checkout_tree(&self.repo, commit, subdir, dest)
     }
 
@@ -226,44 +230,54 @@ pub fn checkout_tree(
     commit: Oid,
     subdir: Option<&Path>,
     dest: &Path,
-) -> anyhow::Result<()> {
+) -> Result<(), SourceError> {
     let commit = repo
         .find_commit(commit)
-        .with_context(|| format!("commit {commit} not found"))?;
-    let mut tree = commit.tree()?;
+        .map_err(SourceError::repo(format!("commit {commit} not found")))?;
+    let mut tree = commit.tree().map_err(SourceError::git("reading a tree"))?;
     if let Some(sub) = subdir.filter(|s| !s.as_os_str().is_empty()) {
-        let entry = tree.get_path(sub).with_context(|| {
-            format!("commit {} has no directory {}", commit.id(), sub.display())
-        })?;
+        let entry = tree.get_path(sub).map_err(SourceError::repo(format!(
+            "commit {} has no directory {}",
+            commit.id(),
+            sub.display()
+        )))?;
         tree = repo
             .find_tree(entry.id())
-            .with_context(|| format!("{} is not a directory", sub.display()))?;
+            .map_err(SourceError::repo(format!(
+                "{} is not a directory",
+                sub.display()
+            )))?;
     }
     if dest.exists() {
-        std::fs::remove_dir_all(dest)
-            .with_context(|| format!("cannot clear {}", dest.display()))?;
+        std::fs::remove_dir_all(dest).map_err(SourceError::io("clear", dest))?;
     }
-    std::fs::create_dir_all(dest)?;
+    std::fs::create_dir_all(dest).map_err(SourceError::io("create", dest))?;
     write_tree(repo, &tree, dest)
 }
 
-fn write_tree(repo: &Repository, tree: &git2::Tree, dest: &Path) -> anyhow::Result<()> {
+fn write_tree(repo: &Repository, tree: &git2::Tree, dest: &Path) -> Result<(), SourceError> {
     for entry in tree.iter() {
         let Ok(name) = entry.name() else { continue };
         // A tree from a remote is untrusted input: no path tricks.
         if name.contains('/') || name == ".." || name == "." {
-            bail!("refusing tree entry {name:?}");
+            return Err(SourceError::BadTreeEntry {
+                name: name.to_string(),
+            });
         }
         let path = dest.join(name);
         match entry.kind() {
             Some(git2::ObjectType::Tree) => {
-                std::fs::create_dir_all(&path)?;
-                write_tree(repo, &repo.find_tree(entry.id())?, &path)?;
+                std::fs::create_dir_all(&path).map_err(SourceError::io("create", &path))?;
+                let sub = repo
+                    .find_tree(entry.id())
+                    .map_err(SourceError::git("reading a tree"))?;
+                write_tree(repo, &sub, &path)?;
             }
             Some(git2::ObjectType::Blob) => {
-                let blob = repo.find_blob(entry.id())?;
-                std::fs::write(&path, blob.content())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                let blob = repo
+                    .find_blob(entry.id())
+                    .map_err(SourceError::git("reading a file"))?;
+                std::fs::write(&path, blob.content()).map_err(SourceError::io("write", &path))?;
             }
             _ => {}
         }
@@ -281,13 +295,19 @@ pub const APPROVALS_REFSPEC: &str = "+refs/opssc/approvals/*:refs/opssc/approval
 /// Every approval reference of `repo` with its commit: what the daemon's git
 /// poll compares between fetches, so a pushed approval wakes the agent like
 /// a moved branch does.
-pub fn approval_refs(repo: &Repository) -> anyhow::Result<std::collections::BTreeMap<String, Oid>> {
+pub fn approval_refs(
+    repo: &Repository,
+) -> Result<std::collections::BTreeMap<String, Oid>, SourceError> {
     let mut out = std::collections::BTreeMap::new();
     for r in repo
         .references_glob(&format!("{APPROVALS_REF_PREFIX}*"))
-        .context("cannot list the approvals in the spec mirror")?
+        .map_err(SourceError::repo(
+            "cannot list the approvals in the spec mirror".to_string(),
+        ))?
     {
-        let r = r.context("cannot read an approval reference")?;
+        let r = r.map_err(SourceError::repo(
+            "cannot read an approval reference".to_string(),
+        ))?;
         if let (Some(name), Some(target)) = (r.name().ok(), r.target()) {
             out.insert(name.to_string(), target);
         }
@@ -448,12 +468,22 @@ impl Approvals {
     }
 }
 
-/// Errors of the verification half: the repository could not be read.
-/// (A commit that is not trusted is not an error: it is a refusal.)
+/// Why the spec repository could not be fetched, read, checked out or
+/// written. (A commit that is not trusted is not an error: it is a refusal.)
+///
+/// Messages that come from the remote side (libgit2's, the transport's)
+/// are kept as text, redacted: they may quote the URL's user information.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("cannot read the spec repository ({what})")]
     Git {
+        what: String,
+        #[source]
+        source: git2::Error,
+    },
+    /// A local operation on the mirror failed; `what` says which, on what.
+    #[error("{what}")]
+    Repo {
         what: String,
         #[source]
         source: git2::Error,
@@ -464,14 +494,81 @@ pub enum SourceError {
     Checkout {
         commit: Oid,
         #[source]
-        source: anyhow::Error,
+        source: Box<SourceError>,
     },
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The agent configuration's `gitCredentials` entry for the URL is unusable.
+    #[error("spec repository {url}")]
+    Access {
+        url: String,
+        #[source]
+        source: crate::git_transport::AccessError,
+    },
+    #[error("invalid spec repository URL {url}: {problem}")]
+    BadUrl { url: String, problem: String },
+    /// Listing or fetching the remote's references failed.
+    #[error("cannot fetch branch {branch} of {url}{step}: {problem}")]
+    Remote {
+        step: RemoteStep,
+        branch: String,
+        url: String,
+        problem: String,
+    },
+    #[error("the branch reference is symbolic")]
+    SymbolicBranch,
+    /// A tree entry whose name would write outside the checkout.
+    #[error("refusing tree entry {name:?}")]
+    BadTreeEntry { name: String },
+    /// The key is not an admin key of the spec at the commit (the reason).
+    #[error("{0}")]
+    NotApprover(String),
+    #[error("cannot create the approval: {0}")]
+    Approval(String),
+}
+
+/// Which round trip to the remote failed (it decides the hint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteStep {
+    List,
+    Fetch,
+}
+
+impl std::fmt::Display for RemoteStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RemoteStep::List => {
+                ": listing its references failed (check the URL, network access and the gitCredentials entry for it)"
+            }
+            RemoteStep::Fetch => {
+                " (check the URL, the branch, network access and the gitCredentials entry for it)"
+            }
+        })
+    }
 }
 
 impl SourceError {
     fn git(what: &str) -> impl Fn(git2::Error) -> SourceError + '_ {
         move |source| SourceError::Git {
             what: what.to_string(),
+            source,
+        }
+    }
+
+    fn repo(what: String) -> impl FnOnce(git2::Error) -> SourceError {
+        move |source| SourceError::Repo { what, source }
+    }
+
+    fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SourceError {
+        let path = path.to_path_buf();
+        move |source| SourceError::Io {
+            action,
+            path,
             source,
         }
     }
@@ -518,13 +615,14 @@ impl<'r> SpecCache<'r> {
     /// The valid spec at `commit`, or None when it does not validate.
     pub fn spec(&mut self, commit: Oid) -> Result<Option<&Spec>, SourceError> {
         if !self.loaded.contains_key(&commit) {
-            let scratch = tempfile::tempdir().map_err(|e| SourceError::Checkout {
+            let checkout = |source| SourceError::Checkout {
                 commit,
-                source: e.into(),
-            })?;
+                source: Box::new(source),
+            };
+            let scratch = tempfile::tempdir()
+                .map_err(|e| checkout(SourceError::io("create", &std::env::temp_dir())(e)))?;
             let dir = scratch.path().join("spec");
-            checkout_tree(self.repo, commit, self.subdir.as_deref(), &dir)
-                .map_err(|source| SourceError::Checkout { commit, source })?;
+            checkout_tree(self.repo, commit, self.subdir.as_deref(), &dir).map_err(checkout)?;
             let spec = opssc_schema::load_dir(&dir).spec;
             self.loaded.insert(commit, spec);
         }
@@ -965,14 +1063,13 @@ pub fn approve(
     subdir: Option<&Path>,
     key: &ssh_key::PublicKey,
     sign: impl FnOnce(&[u8]) -> Result<String, String>,
-) -> anyhow::Result<Stored> {
-    let admin = approver(repo, commit, subdir, key).map_err(|e| anyhow::anyhow!(e))?;
-    let approval = create_approval(repo, commit, &admin, sign)
-        .map_err(|e| anyhow::anyhow!("cannot create the approval: {e}"))?;
+) -> Result<Stored, SourceError> {
+    let admin = approver(repo, commit, subdir, key).map_err(SourceError::NotApprover)?;
+    let approval = create_approval(repo, commit, &admin, sign).map_err(SourceError::Approval)?;
     let tree = spec_tree(repo, commit, subdir)?;
     let refname = approval_ref(tree, &admin);
     repo.reference(&refname, approval, true, "opssc approve")
-        .with_context(|| format!("cannot write {refname}"))?;
+        .map_err(SourceError::repo(format!("cannot write {refname}")))?;
     Ok(Stored {
         who: admin.who(),
         tree,
@@ -987,7 +1084,7 @@ pub fn approve_with_key(
     commit: Oid,
     subdir: Option<&Path>,
     key: &ssh_key::PrivateKey,
-) -> anyhow::Result<Stored> {
+) -> Result<Stored, SourceError> {
     approve(repo, commit, subdir, key.public_key(), |bytes| {
         key.sign("git", ssh_key::HashAlg::Sha512, bytes)
             .and_then(|s| s.to_pem(ssh_key::LineEnding::LF))
@@ -1008,7 +1105,7 @@ mod tests {
             "http://bob:s3cret@127.0.0.1:1/spec.git",
         )
         .unwrap();
-        let e = format!("{:#}", source.fetch("main").unwrap_err());
+        let e = crate::agent::error::chain(&source.fetch("main").unwrap_err());
         assert!(e.contains("http://***@127.0.0.1:1/spec.git"), "{e}");
         assert!(!e.contains("s3cret") && !e.contains("bob"), "{e}");
     }

@@ -48,7 +48,7 @@ impl opssc::dev::Servers for InProcess<'_> {
         _devnet: &mut Devnet,
         _org: &OrgHandle,
         package_id: &str,
-    ) -> anyhow::Result<String> {
+    ) -> Result<String, opssc::dev::ServerError> {
         let listener = self
             .runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
@@ -91,7 +91,12 @@ pub fn start_founded(spec_dir: &Path) -> Founded {
         Duration::from_secs(240),
         &say,
     )
-    .unwrap_or_else(|e| panic!("founding the devnet failed:\n{e:#}"));
+    .unwrap_or_else(|e| {
+        panic!(
+            "founding the devnet failed:\n{}",
+            opssc::agent::error::chain(&e)
+        )
+    });
     Founded {
         devnet: Some(devnet),
         runtime,

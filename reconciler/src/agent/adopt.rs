@@ -36,14 +36,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
 use opssc_chaincode::api::FoundArgs;
 use opssc_fabric::participation::ChannelParticipation;
 use opssc_schema::Spec;
 use opssc_schema::local::AgentConfig;
 
 use super::context::Context;
-use super::{founding, observe_live};
+use super::error::FabricCall;
+use super::founding::{self, FoundingError};
+use super::observe_live;
 use crate::observe::Observed;
 use crate::plan::{self, render};
 
@@ -125,6 +126,30 @@ pub enum AdoptError {
     Registry(String),
 }
 
+/// Why [`adopt`] stopped: refused before anything was done (the spec and
+/// the network disagree: [`AdoptError`], what `opssc found --adopt` exits 3
+/// for), or a step on the way failed (each keeps its cause as the source).
+#[derive(Debug, thiserror::Error)]
+pub enum AdoptFailure {
+    #[error(transparent)]
+    Refused(#[from] AdoptError),
+    #[error(transparent)]
+    Founding(#[from] FoundingError),
+    /// A call to an orderer failed.
+    #[error(transparent)]
+    Fabric(Box<FabricCall>),
+    /// Connecting to this organization's nodes (the agent's context).
+    #[error(transparent)]
+    Connect(anyhow::Error),
+    #[error("read the running network")]
+    Observe(#[source] anyhow::Error),
+    #[error(
+        "the adoption changed what it must keep: {} (report this: adoption makes no channel update and commits no definition but the OpsSC's)",
+        .changed.join("; ")
+    )]
+    Changed { changed: Vec<String> },
+}
+
 /// What adopting the network as `me` founds (see the module doc), from the
 /// spec and `observed` (this organization's live observation before the
 /// adoption). Channels this organization is no member of are its members'
@@ -170,7 +195,8 @@ pub fn adoption(spec: &Spec, observed: &Observed, me: &str) -> Result<Adoption, 
     if !changes.is_empty() {
         return Err(AdoptError::SpecDiffers { changes });
     }
-    let wanted = founding::found_args(spec).map_err(|e| AdoptError::Registry(format!("{e:#}")))?;
+    let wanted =
+        founding::found_args(spec).map_err(|e| AdoptError::Registry(super::error::chain(&e)))?;
     let mut found = wanted.clone();
     if let Some(ch) = ops_live {
         found.members = ch.members.keys().cloned().collect();
@@ -276,19 +302,24 @@ pub async fn adopt(
     spec: &Spec,
     timeout: Duration,
     out: &mut (dyn FnMut(&str) + Send),
-) -> Result<bool> {
+) -> Result<bool, AdoptFailure> {
     let endpoints = founding::admin_endpoints(&config)?;
+    let fabric =
+        |action: String| move |source| AdoptFailure::Fabric(FabricCall::boxed(action, source));
     if !endpoints.is_empty() {
         let mut served = BTreeMap::new();
         for (node, ep) in &endpoints {
-            let api = ChannelParticipation::new(ep)
-                .with_context(|| format!("orderer {node}: the channel participation client"))?;
+            let api = ChannelParticipation::new(ep).map_err(fabric(format!(
+                "orderer {node}: the channel participation client"
+            )))?;
             let mut have = BTreeSet::new();
             for name in spec.channels.keys() {
                 if api
                     .get(name)
                     .await
-                    .with_context(|| format!("ask orderer {node} whether it serves {name}"))?
+                    .map_err(fabric(format!(
+                        "ask orderer {node} whether it serves {name}"
+                    )))?
                     .is_some()
                 {
                     have.insert(name.clone());
@@ -305,7 +336,9 @@ pub async fn adopt(
     }
     let mut kept = None;
     if !config.peers.is_empty() {
-        let ctx = Context::connect(config.clone()).await?;
+        let ctx = Context::connect(config.clone())
+            .await
+            .map_err(AdoptFailure::Connect)?;
         let observed = observe(&ctx, spec, out).await?;
         let a = adoption(spec, &observed, &ctx.me)?;
         for line in a.describe() {
@@ -320,10 +353,7 @@ pub async fn adopt(
         let after = observe(&ctx, spec, out).await?;
         let changed = untouched(&a, &after);
         if !changed.is_empty() {
-            anyhow::bail!(
-                "the adoption changed what it must keep: {} (report this: adoption makes no channel update and commits no definition but the OpsSC's)",
-                changed.join("; ")
-            );
+            return Err(AdoptFailure::Changed { changed });
         }
         out(&format!(
             "adopted: {} channel(s) and {} chaincode(s) untouched, the registry founded on {}; start the agents",
@@ -339,14 +369,14 @@ async fn observe(
     ctx: &Context,
     spec: &Spec,
     out: &mut (dyn FnMut(&str) + Send),
-) -> Result<Observed> {
+) -> Result<Observed, AdoptFailure> {
     let (built, errors) = ctx.build_packages(spec);
     for e in errors {
         out(&format!("warning: {e}"));
     }
     observe_live::live(ctx, spec, &built)
         .await
-        .context("read the running network")
+        .map_err(AdoptFailure::Observe)
 }
 
 #[cfg(test)]

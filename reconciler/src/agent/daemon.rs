@@ -587,7 +587,7 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
         let next = match at {
             Err(e) => {
                 metrics.pass_errors.inc();
-                tracing::error!(error = format!("{e:#}"), "cannot read the spec");
+                tracing::error!(error = super::error::chain(&e), "cannot read the spec");
                 Next::Retry(Duration::from_secs(5))
             }
             Ok(at) => {

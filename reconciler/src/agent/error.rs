@@ -9,11 +9,39 @@
 //! (the state moved on: a second vote, a decided proposal) waits for a fresh
 //! observation, and a refusal that the same call cannot overcome (a bad
 //! argument, a forbidden call, a bug) stalls with its reason.
+//!
+//! The library modules the steps call (the spec source, config updates,
+//! founding, packages) have their own thiserror enums. Each keeps a Fabric
+//! failure as the [`opssc_fabric::Error`] itself in its source chain, never
+//! as text, so the bridge from those errors finds the fault by type
+//! whichever enum carried it; an error with no Fabric cause in its chain is
+//! classified as transient, as before the enums existed.
 
 use opssc_chaincode::error::ContractError;
 use opssc_fabric::Fault;
 
 pub type Result<T, E = AgentError> = std::result::Result<T, E>;
+
+/// A failed call to a peer or an orderer: what it was for, and Fabric's
+/// error as the source. Boxed in the enums that carry it (Fabric's error is
+/// large); the box is transparent, so the chain still holds the
+/// [`opssc_fabric::Error`] itself and its fault is found by type.
+#[derive(Debug, thiserror::Error)]
+#[error("{action}")]
+pub struct FabricCall {
+    pub action: String,
+    #[source]
+    pub source: opssc_fabric::Error,
+}
+
+impl FabricCall {
+    pub fn boxed(action: impl Into<String>, source: opssc_fabric::Error) -> Box<FabricCall> {
+        Box::new(FabricCall {
+            action: action.into(),
+            source,
+        })
+    }
+}
 
 /// A failed step.
 #[derive(Debug, thiserror::Error)]

@@ -30,11 +30,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use anyhow::{Context as _, Result, anyhow, bail};
 use opssc_chaincode::api::{ChannelInput, FoundArgs};
 use opssc_chaincode::model::Governance;
 use opssc_fabric::configtx::genesis::{self, BftOrdering, ChannelDescription};
-use opssc_fabric::configtx::{ChannelConfig, Organization};
+use opssc_fabric::configtx::{ChannelConfig, ConfigError, Organization};
 use opssc_fabric::deliver::Seek;
 use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
 use opssc_fabric::package::{self, Connection};
@@ -49,10 +48,96 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::context::Context;
-use super::error::AgentError;
-use crate::config_update;
+use super::error::{AgentError, FabricCall};
+use crate::config_update::{self, ConfigUpdateError};
 use crate::plan::quorum::spec_registry_policies;
 use opssc_chaincode::error::ContractError;
+
+pub type Result<T, E = FoundingError> = std::result::Result<T, E>;
+
+/// Why founding could not do its part: the spec or the agent configuration
+/// lacks what founding needs (say what to add), or a Fabric call failed
+/// (its [`opssc_fabric::Error`] kept as the source, so the agent's retry
+/// policy finds its fault in the chain: [`super::error::AgentError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum FoundingError {
+    #[error("channel {channel} is not in the spec")]
+    NoChannel { channel: String },
+    #[error("channel {channel}: member {member} is not in the spec")]
+    NoMember { channel: String, member: String },
+    /// A part of the channel (`what`: a member, the orderer organization,
+    /// a policy) that the spec does not describe well enough.
+    #[error("channel {channel}{what}")]
+    Channel {
+        channel: String,
+        what: String,
+        #[source]
+        source: Box<ConfigUpdateError>,
+    },
+    #[error("the config group of {msp_id}")]
+    OrdererGroup {
+        msp_id: String,
+        #[source]
+        source: ConfigError,
+    },
+    #[error("channel {channel}: the spec has no orderer organization")]
+    NoOrdererOrg { channel: String },
+    #[error("channel {channel}: the spec names no consenter (consortium.orderer.consenters)")]
+    NoConsenter { channel: String },
+    /// The spec's consenters (the message says which one and what it lacks).
+    #[error(transparent)]
+    Consenters(Box<ConfigUpdateError>),
+    #[error("channel {channel}: building its genesis config")]
+    Genesis {
+        channel: String,
+        #[source]
+        source: ConfigError,
+    },
+    #[error("the ops channel {ops} is not a channel of the spec")]
+    NoOpsChannel { ops: String },
+    #[error(
+        "orderer {orderer} has an adminAddress but the configuration of {msp_id} has no tlsClient (the admin endpoint needs the orderer admin's TLS client certificate)"
+    )]
+    NoTlsClient { orderer: String, msp_id: String },
+    #[error("read {}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the agent configuration of {msp_id} has no chaincodeServers entry for the OpsSC package {label}: add `{label}: <host:port of your OpsSC server>`"
+    )]
+    NoOpsServer { msp_id: String, label: String },
+    #[error("the agent configuration of {msp_id} lists no orderer to fetch the channels from")]
+    NoOrderer { msp_id: String },
+    /// A call to a peer or an orderer failed.
+    #[error(transparent)]
+    Fabric(Box<FabricCall>),
+    #[error("decode block 0 of channel {channel}")]
+    BadBlock {
+        channel: String,
+        #[source]
+        source: ConfigError,
+    },
+    #[error(
+        "channel {channel}: block 0 served by orderer {orderer} does not list {msp_id} (was the channel created from another spec?)"
+    )]
+    ForeignBlock {
+        channel: String,
+        orderer: String,
+        msp_id: String,
+    },
+    /// Connecting to this organization's nodes (the agent's context).
+    #[error(transparent)]
+    Connect(anyhow::Error),
+}
+
+impl FoundingError {
+    fn fabric(action: String, source: opssc_fabric::Error) -> FoundingError {
+        FoundingError::Fabric(FabricCall::boxed(action, source))
+    }
+}
 
 /// The OpsSC's version on a founded channel: this build's version (the
 /// package label is `<name>_<version>`, as the devnet labels it).
@@ -86,20 +171,25 @@ pub fn channel_description(spec: &Spec, channel: &str) -> Result<ChannelDescript
     let ch = spec
         .channels
         .get(channel)
-        .ok_or_else(|| anyhow!("channel {channel} is not in the spec"))?;
+        .ok_or_else(|| FoundingError::NoChannel {
+            channel: channel.to_string(),
+        })?;
     let mut app_orgs = Vec::new();
     for member in &ch.members {
         let org = spec
             .organizations
             .get(member)
-            .ok_or_else(|| anyhow!("channel {channel}: member {member} is not in the spec"))?;
+            .ok_or_else(|| FoundingError::NoMember {
+                channel: channel.to_string(),
+                member: member.clone(),
+            })?;
         let anchors: Vec<String> = org
             .anchor_peers()
             .map(|p| format!("{}:{}", p.endpoint.host, p.endpoint.port))
             .collect();
         app_orgs.push(
             config_update::organization(spec, member, &anchors)
-                .with_context(|| format!("channel {channel}: member {member}"))?,
+                .map_err(in_channel(channel, format!(": member {member}")))?,
         );
     }
     let mut orderer_orgs = Vec::new();
@@ -109,33 +199,39 @@ pub fn channel_description(spec: &Spec, channel: &str) -> Result<ChannelDescript
         .filter(|o| o.role == OrgRole::Orderer)
     {
         let def = config_update::msp_definition(spec, &org.msp_id)
-            .with_context(|| format!("channel {channel}: orderer organization"))?;
+            .map_err(in_channel(channel, ": orderer organization".into()))?;
         let endpoints = org
             .orderers
             .iter()
             .map(|o| format!("{}:{}", o.endpoint.host, o.endpoint.port))
             .collect();
-        orderer_orgs.push(
-            Organization::orderer(def, endpoints)
-                .with_context(|| format!("the config group of {}", org.msp_id))?,
-        );
+        orderer_orgs.push(Organization::orderer(def, endpoints).map_err(|source| {
+            FoundingError::OrdererGroup {
+                msp_id: org.msp_id.clone(),
+                source,
+            }
+        })?);
     }
     if orderer_orgs.is_empty() {
-        bail!("channel {channel}: the spec has no orderer organization");
+        return Err(FoundingError::NoOrdererOrg {
+            channel: channel.to_string(),
+        });
     }
     let consenters = if spec.consortium.is_bft() {
         Vec::new()
     } else {
-        config_update::consenters(spec)?
+        config_update::consenters(spec).map_err(|e| FoundingError::Consenters(Box::new(e)))?
     };
     if spec.consortium.consenters.is_empty() {
-        bail!("channel {channel}: the spec names no consenter (consortium.orderer.consenters)");
+        return Err(FoundingError::NoConsenter {
+            channel: channel.to_string(),
+        });
     }
     let mut desc = ChannelDescription::new(channel, app_orgs, orderer_orgs, consenters);
     desc.raft_options = raft_options();
     if spec.consortium.is_bft() {
         desc.bft = Some(BftOrdering::new(
-            config_update::bft_consenters(spec).with_context(|| format!("channel {channel}"))?,
+            config_update::bft_consenters(spec).map_err(in_channel(channel, String::new()))?,
         ));
     }
     desc.batch_timeout = go_duration(ch.batch.timeout_ms);
@@ -153,19 +249,32 @@ pub fn channel_description(spec: &Spec, channel: &str) -> Result<ChannelDescript
         .map(|(name, p)| {
             config_update::policy_rule(&p.text)
                 .map(|r| (name.clone(), r))
-                .with_context(|| format!("channel {channel}: policy {name}"))
+                .map_err(in_channel(channel, format!(": policy {name}")))
         })
         .collect::<Result<_>>()?;
     desc.acls = ch.acls.clone();
     Ok(desc)
 }
 
+/// A spec problem found while building `channel` (`what` continues the
+/// `channel <name>` prefix).
+fn in_channel(channel: &str, what: String) -> impl FnOnce(ConfigUpdateError) -> FoundingError {
+    let channel = channel.to_string();
+    move |source| FoundingError::Channel {
+        channel,
+        what,
+        source: Box::new(source),
+    }
+}
+
 /// Block 0 of spec channel `channel`, the same bytes for everyone with the
 /// same channel spec (see the module doc).
 pub fn genesis_block(spec: &Spec, channel: &str) -> Result<Block> {
     let desc = channel_description(spec, channel)?;
-    let config = genesis::channel_config(&desc)
-        .with_context(|| format!("channel {channel}: building its genesis config"))?;
+    let config = genesis::channel_config(&desc).map_err(|source| FoundingError::Genesis {
+        channel: channel.to_string(),
+        source,
+    })?;
     let mut h = Sha256::new();
     h.update(b"opssc genesis nonce\0");
     h.update(config.to_proto().encode_to_vec());
@@ -187,7 +296,7 @@ pub fn found_args(spec: &Spec) -> Result<FoundArgs> {
     let ops_ch = spec
         .channels
         .get(ops)
-        .ok_or_else(|| anyhow!("the ops channel {ops} is not a channel of the spec"))?;
+        .ok_or_else(|| FoundingError::NoOpsChannel { ops: ops.clone() })?;
     let mut members = ops_ch.members.clone();
     members.sort();
     let channels = spec
@@ -256,15 +365,19 @@ pub fn admin_endpoints(config: &AgentConfig) -> Result<Vec<(String, AdminEndpoin
         let Some(address) = &o.admin_address else {
             continue;
         };
-        let tls = config.tls_client.as_ref().ok_or_else(|| {
-            anyhow!(
-                "orderer {} has an adminAddress but the configuration of {} has no tlsClient (the admin endpoint needs the orderer admin's TLS client certificate)",
-                o.name,
-                config.msp_id
-            )
-        })?;
-        let read =
-            |p: &Path| std::fs::read_to_string(p).with_context(|| format!("read {}", p.display()));
+        let tls = config
+            .tls_client
+            .as_ref()
+            .ok_or_else(|| FoundingError::NoTlsClient {
+                orderer: o.name.clone(),
+                msp_id: config.msp_id.clone(),
+            })?;
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|source| FoundingError::Read {
+                path: p.to_path_buf(),
+                source,
+            })
+        };
         out.push((
             o.name.clone(),
             AdminEndpoint {
@@ -302,21 +415,25 @@ pub async fn join_orderers_to(
     }
     let mut done = Vec::new();
     for (node, ep) in endpoints {
-        let api = ChannelParticipation::new(ep)
-            .with_context(|| format!("orderer {node}: the channel participation client"))?;
+        let api = ChannelParticipation::new(ep).map_err(|e| {
+            FoundingError::fabric(
+                format!("orderer {node}: the channel participation client"),
+                e,
+            )
+        })?;
         for (name, block) in &blocks {
-            let served = api
-                .get(name)
-                .await
-                .with_context(|| format!("ask orderer {node} whether it serves channel {name}"))?;
+            let served = api.get(name).await.map_err(|e| {
+                FoundingError::fabric(
+                    format!("ask orderer {node} whether it serves channel {name}"),
+                    e,
+                )
+            })?;
             if served.is_some() {
                 continue;
             }
-            match api
-                .join(block)
-                .await
-                .with_context(|| format!("join orderer {node} to channel {name}"))?
-            {
+            match api.join(block).await.map_err(|e| {
+                FoundingError::fabric(format!("join orderer {node} to channel {name}"), e)
+            })? {
                 JoinOutcome::Joined(_) => {
                     done.push(format!("joined orderer {node} to channel {name}"))
                 }
@@ -341,13 +458,16 @@ pub struct Progress {
 pub fn opssc_package(config: &AgentConfig) -> Result<(String, Vec<u8>, String)> {
     let name = config.ops_chaincode.as_deref().unwrap_or("opssc");
     let label = format!("{name}_{OPSSC_VERSION}");
-    let address = config.chaincode_servers.get(&label).ok_or_else(|| {
-        anyhow!(
-            "the agent configuration of {} has no chaincodeServers entry for the OpsSC package {label}: add `{label}: <host:port of your OpsSC server>`",
-            config.msp_id
-        )
-    })?;
-    let bytes = package::ccaas_package(&label, &Connection::plaintext(address))?;
+    let address =
+        config
+            .chaincode_servers
+            .get(&label)
+            .ok_or_else(|| FoundingError::NoOpsServer {
+                msp_id: config.msp_id.clone(),
+                label: label.clone(),
+            })?;
+    let bytes = package::ccaas_package(&label, &Connection::plaintext(address))
+        .map_err(|e| FoundingError::fabric(format!("build the OpsSC package {label}"), e))?;
     let id = package::package_id(&label, &bytes);
     Ok((label, bytes, id))
 }
@@ -364,12 +484,12 @@ pub async fn peer_step(ctx: &Context, spec: &Spec, confirmed: &mut bool) -> Resu
     let mut p = Progress::default();
     let ops = spec.consortium.ops_channel.clone();
     // 1. Own peers join their channels from block 0 as the orderer serves it.
-    let orderer = ctx.orderers.first().ok_or_else(|| {
-        anyhow!(
-            "the agent configuration of {} lists no orderer to fetch the channels from",
-            ctx.me
-        )
-    })?;
+    let orderer = ctx
+        .orderers
+        .first()
+        .ok_or_else(|| FoundingError::NoOrderer {
+            msp_id: ctx.me.clone(),
+        })?;
     for (name, ch) in &spec.channels {
         if !ch.members.contains(&ctx.me) {
             continue;
@@ -378,7 +498,9 @@ pub async fn peer_step(ctx: &Context, spec: &Spec, confirmed: &mut bool) -> Resu
         for peer in &ctx.peers {
             let joined = opssc_fabric::cscc::channels(&peer.endorser)
                 .await
-                .with_context(|| format!("list the channels of peer {}", peer.name))?;
+                .map_err(|e| {
+                    FoundingError::fabric(format!("list the channels of peer {}", peer.name), e)
+                })?;
             if !joined.iter().any(|c| c == name) {
                 missing.push(peer);
             }
@@ -396,25 +518,30 @@ pub async fn peer_step(ctx: &Context, spec: &Spec, confirmed: &mut bool) -> Resu
                 continue;
             }
         };
-        let config = ChannelConfig::from_block(&block)
-            .with_context(|| format!("decode block 0 of channel {name}"))?;
+        let config =
+            ChannelConfig::from_block(&block).map_err(|source| FoundingError::BadBlock {
+                channel: name.clone(),
+                source,
+            })?;
         if !config.application_msp_ids().contains(&ctx.me) {
-            bail!(
-                "channel {name}: block 0 served by orderer {} does not list {} (was the channel created from another spec?)",
-                orderer.name,
-                ctx.me
-            );
+            return Err(FoundingError::ForeignBlock {
+                channel: name.clone(),
+                orderer: orderer.name.clone(),
+                msp_id: ctx.me.clone(),
+            });
         }
         for peer in missing {
             opssc_fabric::cscc::join_channel(&peer.endorser, &block)
                 .await
-                .with_context(|| format!("join peer {} to channel {name}", peer.name))?;
+                .map_err(|e| {
+                    FoundingError::fabric(format!("join peer {} to channel {name}", peer.name), e)
+                })?;
             p.actions
                 .push(format!("joined peer {} to channel {name}", peer.name));
         }
     }
     let Some(ops_ch) = spec.channels.get(&ops) else {
-        bail!("the ops channel {ops} is not a channel of the spec");
+        return Err(FoundingError::NoOpsChannel { ops });
     };
     if !ops_ch.members.contains(&ctx.me) {
         return Ok(p);
@@ -427,13 +554,23 @@ pub async fn peer_step(ctx: &Context, spec: &Spec, confirmed: &mut bool) -> Resu
     for peer in &ctx.peers {
         let installed = lifecycle::query_installed(&peer.endorser)
             .await
-            .with_context(|| format!("query the packages installed on peer {}", peer.name))?;
+            .map_err(|e| {
+                FoundingError::fabric(
+                    format!("query the packages installed on peer {}", peer.name),
+                    e,
+                )
+            })?;
         if installed.iter().any(|i| i.package_id == package_id) {
             continue;
         }
         lifecycle::install(&peer.endorser, &pkg)
             .await
-            .with_context(|| format!("install the OpsSC package {label} on peer {}", peer.name))?;
+            .map_err(|e| {
+                FoundingError::fabric(
+                    format!("install the OpsSC package {label} on peer {}", peer.name),
+                    e,
+                )
+            })?;
         p.actions
             .push(format!("installed {package_id} on peer {}", peer.name));
     }
@@ -447,11 +584,18 @@ pub async fn peer_step(ctx: &Context, spec: &Spec, confirmed: &mut bool) -> Resu
     let main = ctx.main_peer();
     let approved = lifecycle::query_approved(&main.endorser, &ops, &name, Some(1))
         .await
-        .with_context(|| format!("query {}'s approval of {name} on {ops}", ctx.me))?;
+        .map_err(|e| {
+            FoundingError::fabric(format!("query {}'s approval of {name} on {ops}", ctx.me), e)
+        })?;
     if approved.is_none() {
         lifecycle::approve(&main.gateway, &ops, &def, Some(&package_id))
             .await
-            .with_context(|| format!("approve the {name} definition on {ops} as {}", ctx.me))?;
+            .map_err(|e| {
+                FoundingError::fabric(
+                    format!("approve the {name} definition on {ops} as {}", ctx.me),
+                    e,
+                )
+            })?;
         p.actions.push(format!(
             "approved {name} {OPSSC_VERSION} sequence 1 on {ops}"
         ));
@@ -459,7 +603,9 @@ pub async fn peer_step(ctx: &Context, spec: &Spec, confirmed: &mut bool) -> Resu
     // 4. Commit: the first member by MSP ID, once a majority approved.
     let committed = lifecycle::query_committed(&main.endorser, &ops, &name)
         .await
-        .with_context(|| format!("query the committed {name} definition on {ops}"))?;
+        .map_err(|e| {
+            FoundingError::fabric(format!("query the committed {name} definition on {ops}"), e)
+        })?;
     let mut members = ops_ch.members.clone();
     members.sort();
     let committer = members.first().cloned().unwrap_or_default();
@@ -472,7 +618,9 @@ pub async fn peer_step(ctx: &Context, spec: &Spec, confirmed: &mut bool) -> Resu
         }
         let readiness = lifecycle::check_commit_readiness(&main.endorser, &ops, &def)
             .await
-            .with_context(|| format!("check the commit readiness of {name} on {ops}"))?;
+            .map_err(|e| {
+                FoundingError::fabric(format!("check the commit readiness of {name} on {ops}"), e)
+            })?;
         let approving: Vec<String> = members
             .iter()
             .filter(|m| readiness.approvals.get(*m) == Some(&true))
@@ -662,7 +810,7 @@ pub async fn found(
                     break;
                 }
                 Err(e) => {
-                    let text = format!("{e:#}");
+                    let text = super::error::chain(&e);
                     if text != last_err {
                         out(&format!("failed (retried): {text}"));
                         last_err = text;
@@ -683,13 +831,18 @@ pub async fn found(
     if config.peers.is_empty() {
         return Ok(true);
     }
-    let ctx = Context::connect(config).await?;
+    let ctx = Context::connect(config)
+        .await
+        .map_err(FoundingError::Connect)?;
     let mut last_left: Vec<String> = Vec::new();
     let mut confirmed = false;
     loop {
         let (actions, left) = match peer_step(&ctx, spec, &mut confirmed).await {
             Ok(p) => (p.actions, p.left),
-            Err(e) => (Vec::new(), vec![format!("failed (retried): {e:#}")]),
+            Err(e) => (
+                Vec::new(),
+                vec![format!("failed (retried): {}", super::error::chain(&e))],
+            ),
         };
         for a in &actions {
             out(&format!("done: {a}"));
@@ -787,8 +940,16 @@ mod tests {
     #[test]
     fn a_bft_consenter_without_a_signing_certificate_is_named() {
         let err = genesis_block(&bft_spec(false), "ops").unwrap_err();
-        let text = format!("{err:#}");
+        let text = super::super::error::chain(&err);
         assert!(text.contains("orderer0 has no signCert"), "{text}");
+        assert!(
+            matches!(
+                &err,
+                FoundingError::Channel { source, .. }
+                    if matches!(**source, ConfigUpdateError::BftCert { cert: "signCert", .. })
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -945,6 +1106,36 @@ mod tests {
             reason: "r".into(),
         };
         assert!(!is_founded_refusal(&other));
+    }
+
+    #[test]
+    fn a_failed_call_keeps_its_fabric_fault_for_the_retry_policy() {
+        use super::super::error::{AgentError, NextAction};
+        let e = FoundingError::fabric(
+            "list the channels of peer peer0".into(),
+            opssc_fabric::Error::Timeout {
+                what: "the answer".into(),
+                after: Duration::from_secs(1),
+            },
+        );
+        let agent: AgentError = anyhow::Error::new(e).into();
+        assert_eq!(agent.fault(), opssc_fabric::Fault::Transient);
+        assert_eq!(agent.next(), NextAction::RetrySoon);
+        assert!(
+            agent
+                .to_string()
+                .starts_with("list the channels of peer peer0: timed out"),
+            "{agent}"
+        );
+        let refused = FoundingError::fabric(
+            "join peer peer0 to channel trade".into(),
+            opssc_fabric::Error::Invalid {
+                what: "block".into(),
+                problem: "empty".into(),
+            },
+        );
+        let agent: AgentError = anyhow::Error::new(refused).into();
+        assert_eq!(agent.fault(), opssc_fabric::Fault::Input);
     }
 
     #[test]

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 
 use std::path::Path;
 
-use anyhow::{Context as _, Result, bail};
 use opssc_fabric::package::{self, Connection};
 use opssc_schema::local::AgentConfig;
 use opssc_schema::{Chaincode, PackageSource, Spec};
@@ -24,7 +23,54 @@ use opssc_schema::{Chaincode, PackageSource, Spec};
 use crate::chaincode_source::{
     SourceRef, build_source_package, compiler_error_summary, fetch_tree, go_build_output,
 };
-use crate::git_transport::RemoteAccess;
+use crate::git_transport::{AccessError, RemoteAccess};
+
+pub type Result<T, E = PackageError> = std::result::Result<T, E>;
+
+/// Why this organization cannot build a chaincode's package: a package kind
+/// this agent does not build, a missing local setting, or the build itself
+/// failed (its error kept as the source).
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error(
+        "chaincode {channel}/{name}: {language} source packages are not built by this agent yet (only Go)"
+    )]
+    NotGo {
+        channel: String,
+        name: String,
+        language: String,
+    },
+    /// The `gitCredentials` entry for the chaincode's repository.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error("chaincode {channel}/{name}: build the source package")]
+    Build {
+        channel: String,
+        name: String,
+        #[source]
+        source: crate::chaincode_source::SourceError,
+    },
+    #[error(
+        "chaincode {channel}/{name}: ccaas with TLS is not supported by this agent yet; set `tls: false`"
+    )]
+    CcaasTls { channel: String, name: String },
+    #[error(
+        "chaincode {channel}/{name} (label {label}): {msp_id} runs no server for it; add `chaincodeServers: {{{label}: host:port}}` to the agent configuration"
+    )]
+    NoServer {
+        channel: String,
+        name: String,
+        label: String,
+        msp_id: String,
+    },
+    /// Fabric's package writer refused the inputs.
+    #[error(transparent)]
+    Package(Box<super::error::FabricCall>),
+    #[error(
+        "chaincode {channel}/{name}: source packages are not built by this agent yet (only chaincode-as-a-service)"
+    )]
+    NoSourceBuilder { channel: String, name: String },
+}
 
 /// A built package.
 #[derive(Debug, Clone)]
@@ -58,12 +104,13 @@ fn build_with_sources(
         Some((dir, cache)),
     ) = (&cc.package, sources)
     {
-        anyhow::ensure!(
-            matches!(language.as_str(), "golang" | "go"),
-            "chaincode {}/{}: {language} source packages are not built by this agent yet (only Go)",
-            cc.channel,
-            cc.name
-        );
+        if !matches!(language.as_str(), "golang" | "go") {
+            return Err(PackageError::NotGo {
+                channel: cc.channel.clone(),
+                name: cc.name.clone(),
+                language: language.clone(),
+            });
+        }
         let key = format!("{git}\n{commit}\n{path}\n{}", cc.label);
         if let Some(b) = cache.lock().expect("source cache lock").get(&key) {
             return Ok(b.clone());
@@ -75,11 +122,12 @@ fn build_with_sources(
         };
         let access = access_for(config, git)?;
         let pkg =
-            build_source_package(dir, &source, &cc.label, Some(&access)).with_context(|| {
-                format!(
-                    "chaincode {}/{}: build the source package",
-                    cc.channel, cc.name
-                )
+            build_source_package(dir, &source, &cc.label, Some(&access)).map_err(|source| {
+                PackageError::Build {
+                    channel: cc.channel.clone(),
+                    name: cc.name.clone(),
+                    source,
+                }
             })?;
         let b = Built {
             label: cc.label.clone(),
@@ -93,27 +141,30 @@ fn build_with_sources(
         return Ok(b);
     }
     match &cc.package {
-        PackageSource::Ccaas { tls: true, .. } => bail!(
-            "chaincode {}/{}: ccaas with TLS is not supported by this agent yet; set `tls: false`",
-            cc.channel,
-            cc.name
-        ),
+        PackageSource::Ccaas { tls: true, .. } => Err(PackageError::CcaasTls {
+            channel: cc.channel.clone(),
+            name: cc.name.clone(),
+        }),
         PackageSource::Ccaas { .. } => {
             let Some(address) = config
                 .chaincode_servers
                 .get(&cc.label)
                 .or_else(|| config.chaincode_servers.get(&cc.name))
             else {
-                bail!(
-                    "chaincode {}/{} (label {}): {} runs no server for it; add `chaincodeServers: {{{}: host:port}}` to the agent configuration",
-                    cc.channel,
-                    cc.name,
-                    cc.label,
-                    config.msp_id,
-                    cc.label
-                );
+                return Err(PackageError::NoServer {
+                    channel: cc.channel.clone(),
+                    name: cc.name.clone(),
+                    label: cc.label.clone(),
+                    msp_id: config.msp_id.clone(),
+                });
             };
-            let bytes = package::ccaas_package(&cc.label, &Connection::plaintext(address))?;
+            let bytes = package::ccaas_package(&cc.label, &Connection::plaintext(address))
+                .map_err(|e| {
+                    PackageError::Package(super::error::FabricCall::boxed(
+                        format!("chaincode package {}", cc.label),
+                        e,
+                    ))
+                })?;
             let package_id = package::package_id(&cc.label, &bytes);
             Ok(Built {
                 label: cc.label.clone(),
@@ -121,11 +172,10 @@ fn build_with_sources(
                 package_id,
             })
         }
-        PackageSource::Source { .. } => bail!(
-            "chaincode {}/{}: source packages are not built by this agent yet (only chaincode-as-a-service)",
-            cc.channel,
-            cc.name
-        ),
+        PackageSource::Source { .. } => Err(PackageError::NoSourceBuilder {
+            channel: cc.channel.clone(),
+            name: cc.name.clone(),
+        }),
     }
 }
 
@@ -134,8 +184,8 @@ fn build_with_sources(
 /// path segments ([`crate::git_transport::matching_entry`]; never a text
 /// prefix), with its secret read now. Errors name the entry and the file or
 /// variable, never the secret.
-pub fn access_for(config: &AgentConfig, url: &str) -> Result<RemoteAccess> {
-    Ok(RemoteAccess::for_url(config, url)?)
+pub fn access_for(config: &AgentConfig, url: &str) -> Result<RemoteAccess, AccessError> {
+    RemoteAccess::for_url(config, url)
 }
 
 /// Where the agent keeps its mirrors of chaincode source repositories.
@@ -202,7 +252,7 @@ pub fn build_all(
             Ok(b) => {
                 ok.insert(b.label.clone(), b);
             }
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(e) => errors.push(super::error::chain(&e)),
         }
     }
     (ok, errors)
@@ -366,10 +416,8 @@ mod tests {
             .to_string();
         assert!(e.contains("passwordFile"), "{e}");
         std::fs::remove_file(&token).unwrap();
-        let e = format!(
-            "{:#}",
-            access_for(&c, "https://git.example.com/cc").unwrap_err()
-        );
+        let e =
+            super::super::error::chain(&access_for(&c, "https://git.example.com/cc").unwrap_err());
         assert!(e.contains("password file") && !e.contains("t0ken"), "{e}");
         // Through the package build: a configured secret never reaches the
         // error (nothing listens on 127.0.0.1:1).
@@ -384,7 +432,8 @@ mod tests {
         };
         let cache = SourceCache::default();
         let e = build_with_sources(&c, &cc, Some((&tmp.path().join("m"), &cache))).unwrap_err();
-        let e = format!("{e:#}");
+        assert!(matches!(e, PackageError::Build { .. }), "{e:?}");
+        let e = super::super::error::chain(&e);
         assert!(e.contains("cannot fetch") && !e.contains("t0ken"), "{e}");
     }
 

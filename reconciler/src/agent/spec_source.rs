@@ -17,12 +17,73 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
 use git2::Oid;
 use opssc_schema::Spec;
 use opssc_schema::local::{AgentConfig, SpecSource};
 
-use crate::source::GitSource;
+use crate::source::{GitSource, SourceError};
+
+pub type Result<T, E = SpecSourceError> = std::result::Result<T, E>;
+
+/// Why no spec could be resolved: the configuration names no usable
+/// source, the spec does not validate, the repository failed
+/// ([`SourceError`]), or the agent's own state directory is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecSourceError {
+    #[error(
+        "the spec in {} is invalid (run `opssc validate {}` for every error with its location)",
+        dir.display(),
+        dir.display()
+    )]
+    InvalidSpec { dir: PathBuf },
+    #[error(
+        "the agent configuration of {msp_id} names no spec source: add `spec: {{git: {{url, branch}}}}` or pass --spec DIR"
+    )]
+    NoSource { msp_id: String },
+    #[error("spec.git.trustedRoot {root:?} is not a commit hash (40 hex digits)")]
+    BadTrustedRoot {
+        root: String,
+        #[source]
+        source: git2::Error,
+    },
+    #[error(
+        "spec.git.trustedRoot is missing in the agent configuration of {msp_id}: set it to the commit your organization trusts without a signature (normally the founding commit)"
+    )]
+    NoTrustedRoot { msp_id: String },
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("cannot record the verified commit in the spec mirror")]
+    RecordVerified(#[source] git2::Error),
+    /// The mirror lost the verified commit (a rewritten branch) and the
+    /// memo recorded no consent to fall back on.
+    #[error(
+        "the spec mirror in {} lacks the verified commit {commit} and no consent was recorded for it; \
+         the branch was rewritten: restore it so that it descends from {commit} again",
+        state_dir.display()
+    )]
+    LostVerified { state_dir: PathBuf, commit: Oid },
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is damaged (expected lines `root <commit>` and `verified <commit>`); restore it, or remove it to verify again from the trusted root",
+        path.display()
+    )]
+    DamagedMemo { path: PathBuf },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SpecSourceError {
+    let path = path.to_path_buf();
+    move |source| SpecSourceError::Io {
+        action,
+        path,
+        source,
+    }
+}
 
 /// A loaded spec and where it came from.
 pub struct SpecAt {
@@ -86,11 +147,9 @@ pub fn load_spec(dir: &Path) -> Result<Spec> {
     let loaded = opssc_schema::load_dir(dir);
     match loaded.spec {
         Some(spec) => Ok(spec),
-        None => bail!(
-            "the spec in {} is invalid (run `opssc validate {}` for every error with its location)",
-            dir.display(),
-            dir.display()
-        ),
+        None => Err(SpecSourceError::InvalidSpec {
+            dir: dir.to_path_buf(),
+        }),
     }
 }
 
@@ -114,10 +173,9 @@ pub fn resolve(
         return plain(dir);
     }
     match &config.spec {
-        None => bail!(
-            "the agent configuration of {} names no spec source: add `spec: {{git: {{url, branch}}}}` or pass --spec DIR",
-            config.msp_id
-        ),
+        None => Err(SpecSourceError::NoSource {
+            msp_id: config.msp_id.clone(),
+        }),
         Some(SpecSource::Dir { path }) => plain(path),
         Some(SpecSource::Git {
             url,
@@ -129,13 +187,15 @@ pub fn resolve(
             let source = GitSource::open_for(&state_dir.join("spec-mirror"), url, config)?;
             let tip = source.fetch(branch)?;
             let root = match trusted_root.as_deref() {
-                Some(r) => Oid::from_str(r).with_context(|| {
-                    format!("spec.git.trustedRoot {r:?} is not a commit hash (40 hex digits)")
+                Some(r) => Oid::from_str(r).map_err(|source| SpecSourceError::BadTrustedRoot {
+                    root: r.to_string(),
+                    source,
                 })?,
-                None => bail!(
-                    "spec.git.trustedRoot is missing in the agent configuration of {}: set it to the commit your organization trusts without a signature (normally the founding commit)",
-                    config.msp_id
-                ),
+                None => {
+                    return Err(SpecSourceError::NoTrustedRoot {
+                        msp_id: config.msp_id.clone(),
+                    });
+                }
             };
             let memo = VerifiedMemo::at(config, state_dir);
             let remembered = memo.read(root)?;
@@ -151,18 +211,17 @@ pub fn resolve(
             let consent = if repo.find_commit(v.trusted).is_ok() {
                 // The mirror keeps what was verified even after a force-push.
                 repo.reference("refs/opssc/verified", v.trusted, true, "verified")
-                    .context("cannot record the verified commit in the spec mirror")?;
+                    .map_err(SpecSourceError::RecordVerified)?;
                 crate::source::consented(repo, v.trusted, root, &config.msp_id, path.as_deref())?
             } else {
                 match remembered.as_ref().and_then(|m| m.consented.clone()) {
                     Some((commit, how)) => crate::source::Consent { commit, how },
-                    None => bail!(
-                        "the spec mirror in {} lacks the verified commit {} and no consent was recorded for it; \
-                         the branch was rewritten: restore it so that it descends from {} again",
-                        state_dir.display(),
-                        v.trusted,
-                        v.trusted
-                    ),
+                    None => {
+                        return Err(SpecSourceError::LostVerified {
+                            state_dir: state_dir.to_path_buf(),
+                            commit: v.trusted,
+                        });
+                    }
                 }
             };
             let next = Memo {
@@ -210,19 +269,17 @@ fn checkout_commit(
     if !dest.exists() {
         // The daemon and a one-shot command may check out the same commit at
         // once: each writes its own scratch directory, the first rename wins.
-        std::fs::create_dir_all(&parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(&parent).map_err(io("create", &parent))?;
         let scratch = tempfile::Builder::new()
             .prefix(&format!("{commit}."))
             .tempdir_in(&parent)
-            .with_context(|| format!("cannot create a directory in {}", parent.display()))?;
+            .map_err(io("create a directory in", &parent))?;
         let tmp = scratch.path().join("spec");
         source.checkout(commit, subdir, &tmp)?;
         if let Err(e) = std::fs::rename(&tmp, &dest)
             && !dest.exists()
         {
-            return Err(e)
-                .with_context(|| format!("cannot move the checkout to {}", dest.display()));
+            return Err(io("move the checkout to", &dest)(e));
         }
     }
     Ok(dest)
@@ -270,7 +327,7 @@ impl VerifiedMemo {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", self.path.display()));
+                return Err(io("read", &self.path)(e));
             }
         };
         let field = |name: &str| {
@@ -286,17 +343,15 @@ impl VerifiedMemo {
                     .map(|c| (c, field("how").unwrap_or_default().to_string())),
             })),
             (Some(_), Some(_)) => Ok(None),
-            _ => bail!(
-                "{} is damaged (expected lines `root <commit>` and `verified <commit>`); restore it, or remove it to verify again from the trusted root",
-                self.path.display()
-            ),
+            _ => Err(SpecSourceError::DamagedMemo {
+                path: self.path.clone(),
+            }),
         }
     }
 
     pub fn write(&self, root: Oid, memo: &Memo) -> Result<()> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         }
         let mut text = format!("root {root}\nverified {}\n", memo.verified);
         if let Some((commit, how)) = &memo.consented {
@@ -306,8 +361,7 @@ impl VerifiedMemo {
             ));
         }
         let tmp = self.path.with_extension("tmp");
-        std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        std::fs::write(&tmp, text).map_err(io("write", &tmp))?;
+        std::fs::rename(&tmp, &self.path).map_err(io("write", &self.path))
     }
 }

@@ -151,7 +151,12 @@ pub(crate) struct Processes {
 }
 
 impl opssc::dev::Servers for Processes {
-    fn opssc(&mut self, devnet: &mut Devnet, org: &OrgHandle, package_id: &str) -> Result<String> {
+    fn opssc(
+        &mut self,
+        devnet: &mut Devnet,
+        org: &OrgHandle,
+        package_id: &str,
+    ) -> Result<String, opssc::dev::ServerError> {
         let address = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .to_string();
@@ -165,7 +170,11 @@ impl opssc::dev::Servers for Processes {
         Ok(address)
     }
 
-    fn others(&mut self, devnet: &mut Devnet, spec: &Spec) -> Result<BTreeMap<String, String>> {
+    fn others(
+        &mut self,
+        devnet: &mut Devnet,
+        spec: &Spec,
+    ) -> Result<BTreeMap<String, String>, opssc::dev::ServerError> {
         Ok(devnet.start_demo_servers(spec, &self.kvcc)?)
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::agent::{init_logging, load_config, runtime};
-use opssc::agent::adopt::{self, AdoptError};
+use opssc::agent::adopt::{self, AdoptFailure};
 use opssc::agent::{founding, spec_source};
 
 pub fn run(config: &Path, spec: Option<&Path>, timeout: Duration, adopting: bool) -> Result<i32> {
@@ -35,13 +35,11 @@ pub fn run(config: &Path, spec: Option<&Path>, timeout: Duration, adopting: bool
     let done = if adopting {
         match rt.block_on(adopt::adopt(config, &at.spec, timeout, &mut say)) {
             Ok(done) => done,
-            Err(e) => {
-                if let Some(refused) = e.downcast_ref::<AdoptError>() {
-                    eprintln!("refused: {refused}");
-                    return Ok(3);
-                }
-                return Err(e);
+            Err(AdoptFailure::Refused(refused)) => {
+                eprintln!("refused: {refused}");
+                return Ok(3);
             }
+            Err(e) => return Err(e.into()),
         }
     } else {
         rt.block_on(founding::found(config, &at.spec, timeout, &mut say))?
