@@ -224,9 +224,31 @@ impl Stub {
 
     /// The value of `key`, `None` when absent.
     pub async fn get_state(&mut self, key: &str) -> Result<Option<Vec<u8>>, StubError> {
+        self.get_in("", key).await
+    }
+
+    /// The value of `key` in private data collection `collection`, `None`
+    /// when absent. The peer refuses it when this peer's organization is
+    /// not a member, or when the collection is member-only-read and the
+    /// client is not a member.
+    pub async fn get_private_data(
+        &mut self,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, StubError> {
+        if collection.is_empty() {
+            return Err(StubError::Invalid {
+                call: "GetPrivateData",
+                message: "the collection name is empty".into(),
+            });
+        }
+        self.get_in(collection, key).await
+    }
+
+    async fn get_in(&mut self, collection: &str, key: &str) -> Result<Option<Vec<u8>>, StubError> {
         let payload = GetState {
             key: key.to_string(),
-            collection: String::new(),
+            collection: collection.to_string(),
         }
         .encode_to_vec();
         let value = self.request("GetState", MsgType::GetState, payload).await?;
@@ -239,6 +261,32 @@ impl Stub {
         key: &str,
         value: impl Into<Vec<u8>>,
     ) -> Result<(), StubError> {
+        self.put_in("", key, value.into()).await
+    }
+
+    /// Writes `key` into private data collection `collection`: the value
+    /// goes to the collection's members' peers only, its hash on the chain.
+    pub async fn put_private_data(
+        &mut self,
+        collection: &str,
+        key: &str,
+        value: impl Into<Vec<u8>>,
+    ) -> Result<(), StubError> {
+        if collection.is_empty() {
+            return Err(StubError::Invalid {
+                call: "PutPrivateData",
+                message: "the collection name is empty".into(),
+            });
+        }
+        self.put_in(collection, key, value.into()).await
+    }
+
+    async fn put_in(
+        &mut self,
+        collection: &str,
+        key: &str,
+        value: Vec<u8>,
+    ) -> Result<(), StubError> {
         if key.is_empty() {
             return Err(StubError::Invalid {
                 call: "PutState",
@@ -247,8 +295,8 @@ impl Stub {
         }
         let payload = PutState {
             key: key.to_string(),
-            value: value.into(),
-            collection: String::new(),
+            value,
+            collection: collection.to_string(),
         }
         .encode_to_vec();
         self.request("PutState", MsgType::PutState, payload).await?;

@@ -46,6 +46,20 @@ impl Chaincode for Kv {
                 stub.set_event("put", key.as_bytes())?;
                 Ok(stub.creator_msp_id().as_bytes().to_vec())
             }
+            // Private data: `pput <collection> <key> <value>`,
+            // `pget <collection> <key>`.
+            "pput" => {
+                let (collection, key) = (arg(&args, 0, "collection")?, arg(&args, 1, "key")?);
+                stub.put_private_data(collection, key, arg(&args, 2, "value")?.as_bytes())
+                    .await?;
+                Ok(stub.creator_msp_id().as_bytes().to_vec())
+            }
+            "pget" => {
+                let (collection, key) = (arg(&args, 0, "collection")?, arg(&args, 1, "key")?);
+                stub.get_private_data(collection, key)
+                    .await?
+                    .ok_or_else(|| format!("key {key} not found in {collection}"))
+            }
             "get" => {
                 let key = arg(&args, 0, "key")?;
                 stub.get_state(key)

@@ -121,6 +121,38 @@ impl AgentError {
 /// Calls made through anyhow-based code (the observation, the config
 /// update, the commands): the fault of the first Fabric error in the chain, and the contract's
 /// refusal in its text.
+impl AgentError {
+    /// A failed step from any typed library error: the first Fabric error
+    /// (or typed agent error) in its source chain gives the fault class.
+    pub fn from_error(e: &(dyn std::error::Error + 'static)) -> AgentError {
+        let mut fault = Fault::Transient;
+        let mut cause = Some(e);
+        while let Some(c) = cause {
+            if let Some(a) = c.downcast_ref::<AgentError>() {
+                fault = a.fault();
+                break;
+            }
+            if let Some(f) = c.downcast_ref::<opssc_fabric::Error>() {
+                fault = f.fault();
+                break;
+            }
+            cause = c.source();
+        }
+        let message = chain(e);
+        AgentError::Call {
+            refusal: contract_refusal(&message),
+            fault,
+            message,
+        }
+    }
+}
+
+impl From<super::founding::FoundingError> for AgentError {
+    fn from(e: super::founding::FoundingError) -> AgentError {
+        AgentError::from_error(&e)
+    }
+}
+
 impl From<anyhow::Error> for AgentError {
     fn from(e: anyhow::Error) -> AgentError {
         // A typed error inside keeps its class; else the first Fabric error.

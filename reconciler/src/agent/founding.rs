@@ -1136,6 +1136,22 @@ mod tests {
         );
         let agent: AgentError = anyhow::Error::new(refused).into();
         assert_eq!(agent.fault(), opssc_fabric::Fault::Input);
+        // Converted directly (a step's `?`), the same class.
+        let direct: AgentError = FoundingError::fabric(
+            "join orderer orderer0 to channel market".into(),
+            opssc_fabric::Error::Invalid {
+                what: "block".into(),
+                problem: "empty".into(),
+            },
+        )
+        .into();
+        assert_eq!(direct.fault(), opssc_fabric::Fault::Input);
+        assert!(
+            direct
+                .to_string()
+                .starts_with("join orderer orderer0 to channel market:"),
+            "{direct}"
+        );
     }
 
     #[test]

@@ -159,16 +159,55 @@ pub fn validation_parameter(cc: &Chaincode) -> Result<Vec<u8>> {
 
 /// The definition every org approves for `cc` at `sequence`.
 pub fn definition(cc: &Chaincode, sequence: u64) -> Result<ChaincodeDefinition> {
-    anyhow::ensure!(
-        cc.collections.is_empty(),
-        "chaincode {}/{}: private data collections are not applied by this agent yet",
-        cc.channel,
-        cc.name
-    );
     let mut def = ChaincodeDefinition::new(&cc.name, &cc.version, sequence as i64)
         .with_validation_parameter(validation_parameter(cc)?);
     def.init_required = cc.init_required;
+    def.collections = collection_package(cc)?;
     Ok(def)
+}
+
+/// The private data collections of `cc` as its definition carries them
+/// (static collections, member policy in signature form), sorted by name
+/// so that every organization approves the same bytes; `None` without any.
+pub fn collection_package(
+    cc: &Chaincode,
+) -> Result<Option<opssc_fabric::protos::protos::CollectionConfigPackage>> {
+    use opssc_fabric::protos::protos::{
+        CollectionConfig, CollectionConfigPackage, CollectionPolicyConfig, StaticCollectionConfig,
+        collection_config, collection_policy_config,
+    };
+    if cc.collections.is_empty() {
+        return Ok(None);
+    }
+    let mut collections: Vec<&opssc_schema::spec::Collection> = cc.collections.iter().collect();
+    collections.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut config = Vec::new();
+    for c in collections {
+        let text = c.policy.text.trim();
+        let policy = opssc_fabric::configtx::parse_signature_policy(text).with_context(|| {
+            format!(
+                "chaincode {}/{}: the member policy {text:?} of collection {}",
+                cc.channel, cc.name, c.name
+            )
+        })?;
+        config.push(CollectionConfig {
+            payload: Some(collection_config::Payload::StaticCollectionConfig(
+                StaticCollectionConfig {
+                    name: c.name.clone(),
+                    member_orgs_policy: Some(CollectionPolicyConfig {
+                        payload: Some(collection_policy_config::Payload::SignaturePolicy(policy)),
+                    }),
+                    required_peer_count: i32::try_from(c.required_peer_count)?,
+                    maximum_peer_count: i32::try_from(c.max_peer_count)?,
+                    block_to_live: c.block_to_live,
+                    member_only_read: c.member_only_read,
+                    member_only_write: c.member_only_write,
+                    endorsement_policy: None,
+                },
+            )),
+        });
+    }
+    Ok(Some(CollectionConfigPackage { config }))
 }
 
 /// One pass over `at`'s spec.
@@ -451,6 +490,43 @@ mod tests {
             crate::plan::desired::same_policy(&back, text),
             "{back} vs {text}"
         );
+    }
+
+    /// The collections a definition carries read back (as the observation
+    /// decodes them) as the very collections the plan wants: no drift.
+    #[test]
+    fn collections_round_trip_through_the_definition() {
+        let collection = |name: &str, policy: &str, read: bool| opssc_schema::spec::Collection {
+            name: name.into(),
+            policy: PolicyText {
+                text: policy.into(),
+                parsed: opssc_schema::policy::parse_policy(policy, true).unwrap(),
+            },
+            required_peer_count: 1,
+            max_peer_count: 2,
+            block_to_live: 100,
+            member_only_read: read,
+            member_only_write: false,
+        };
+        let mut cc = kv(None);
+        cc.collections = vec![
+            collection("zeta", "OR('Org1MSP.member', 'Org2MSP.member')", true),
+            collection("alpha", "OR('Org3MSP.member')", false),
+        ];
+        let def = definition(&cc, 1).unwrap();
+        let back = super::super::observe_live::collections(def.collections.as_ref());
+        assert_eq!(
+            back.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["alpha", "zeta"]
+        );
+        assert!(
+            crate::plan::desired::same_collections(&back, &crate::plan::desired::collections(&cc)),
+            "{back:?}"
+        );
+        assert!(back[1].member_only_read && back[1].block_to_live == 100);
+        assert!(definition(&kv(None), 1).unwrap().collections.is_none());
+        cc.collections[0].policy.text = "not a policy".into();
+        assert!(definition(&cc, 1).is_err());
     }
 
     #[test]
