@@ -35,7 +35,10 @@
 //!    consent: the same autoApprove rule), Org1's and Org2's agents join
 //!    their peers, and the creation is reported committed, which registers
 //!    `market` with its members and rules; the chaincode `mkv`, committed
-//!    with the channel, then rolls out on it and answers on both peers.
+//!    with the channel, then rolls out on it and answers on both peers;
+//! g. a private data collection: mkv's definition gains `org1only` (Org1's
+//!    members only, reads included) by one consented commit; Org1 writes
+//!    a secret through the chaincode and reads it back, Org2's peer refuses it.
 //! f. Raft consenters (the devnet runs three orderers): orderer2 leaves the
 //!    consenter set of ops, trade and market, then comes back, each by one
 //!    consented commit; the orderer organization's agent signs and submits
@@ -533,6 +536,73 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     println!(
         "FIGURE mkv answering on market's peers: {:.1} s after the creation was reported",
         took.as_secs_f64()
+    );
+
+    // (g) A private data collection: mkv's definition gains `org1only`
+    //     (Org1's members only, read included). One ChaincodeUpgrade at
+    //     sequence 2, same package; then Org1 writes a secret that Org1's
+    //     peer returns and Org2's peer refuses to read.
+    let mkv_yaml = std::fs::read_to_string(spec.dir.join("chaincodes/mkv.yaml")).unwrap();
+    let private = format!(
+        "{mkv_yaml}  collections:\n    - name: org1only\n      policy: \"OR('Org1MSP.member')\"\n      requiredPeerCount: 0\n      maxPeerCount: 1\n      blockToLive: 0\n      memberOnlyRead: true\n"
+    );
+    spec.commit_consented(
+        &[("chaincodes/mkv.yaml".into(), private)],
+        "mkv: a collection only Org1 reads",
+    );
+    let start = Instant::now();
+    let with_collection = loop {
+        let def = opssc_fabric::lifecycle::query_committed(&orgs[0].endorser, "market", "mkv")
+            .await
+            .unwrap();
+        if let Some(d) = def.filter(|d| d.sequence == 2) {
+            break d;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "mkv's collection is not committed\n{}",
+            agents_logs(&agents)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let collections = opssc::agent::observe_live::collections(with_collection.collections.as_ref());
+    assert_eq!(collections.len(), 1, "{collections:?}");
+    assert!(collections[0].name == "org1only" && collections[0].member_only_read);
+    println!(
+        "FIGURE mkv's collection committed: {:.1} s after the commit",
+        start.elapsed().as_secs_f64()
+    );
+    orgs[0]
+        .gateway
+        .submit_transaction("market", "mkv", "pput", ["org1only", "secret", "s3cr3t"])
+        .await
+        .unwrap_or_else(|e| panic!("Org1 writes its private data: {}", common::chain(&e)));
+    let start = Instant::now();
+    loop {
+        let got = orgs[0]
+            .gateway
+            .evaluate_transaction("market", "mkv", "pget", ["org1only", "secret"])
+            .await;
+        if got.as_deref().ok() == Some(b"s3cr3t".as_slice()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "Org1 does not read its private data: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let refused = orgs[1]
+        .gateway
+        .evaluate_transaction("market", "mkv", "pget", ["org1only", "secret"])
+        .await;
+    assert!(
+        refused.is_err(),
+        "Org2 is no member of org1only, yet read {refused:?}"
+    );
+    println!(
+        "FIGURE Org2 refused the private read: {}",
+        common::chain(&refused.unwrap_err())
     );
 
     // (f) Raft consenters: orderer2 leaves every channel's consenter set,
