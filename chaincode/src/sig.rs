@@ -6,9 +6,10 @@
 //! is refused at once instead of making the orderer reject the whole update
 //! later: the signature header's creator must be an identity of the voter's
 //! own MSP (`SerializedIdentity.mspid`), its certificate must hold a P-256
-//! key and be valid at the transaction time, and the low-S ECDSA signature
-//! must verify over `signature_header || config_update` (what Fabric's
-//! configtx checks), and the signer must be an admin of that organization
+//! or Ed25519 key and be valid at the transaction time, and the signature
+//! (low-S ECDSA over SHA-256, or Ed25519 over the message itself, as Fabric
+//! 3's MSP verifies it) must verify over `signature_header || config_update`
+//! (what Fabric's configtx checks), and the signer must be an admin of that organization
 //! ([`is_admin_cert`]). Verification is pure and deterministic, so every
 //! endorser reaches the same answer. Chain validation against the MSP's CA
 //! is left to the orderer, which is the authority on it.
@@ -86,6 +87,9 @@ pub struct Signer {
     pub fingerprint: String,
 }
 
+/// The OID of Ed25519 keys in a certificate (RFC 8410).
+const ED25519_OID: &str = "1.3.101.112";
+
 /// Verifies a `ConfigSignature` by an admin of `voter_msp` over
 /// `config_update` at Unix time `now`; `listed_admins` are the registry's
 /// admin certificate fingerprints of `voter_msp`. The error says what is
@@ -134,25 +138,97 @@ pub fn verify_config_signature(
              and the registry does not list it); sign with one of {voter_msp}'s admin identities"
         ));
     }
-    let key = VerifyingKey::from_sec1_bytes(&cert.public_key().subject_public_key.data)
-        .map_err(|_| "the signer's certificate does not hold an ECDSA P-256 key".to_string())?;
-    let sig = Signature::from_der(signature)
-        .map_err(|e| format!("signature is not a DER ECDSA signature ({e})"))?;
-    if sig.normalize_s().is_some() {
-        return Err(
-            "signature has a high S value, which Fabric rejects; normalize it to low-S".into(),
-        );
-    }
     let mut msg = Vec::with_capacity(signature_header.len() + config_update.len());
     msg.extend_from_slice(signature_header);
     msg.extend_from_slice(config_update);
-    key.verify(&msg, &sig).map_err(|_| {
-        "signature does not verify over signature_header || config_update; \
-         sign the ConfigUpdate bytes stored in the proposal"
-            .to_string()
-    })?;
+    let spki = cert.public_key();
+    let verified = if spki.algorithm.algorithm.to_id_string() == ED25519_OID {
+        // Fabric 3's MSP: Ed25519 over the message itself, 64 bytes.
+        let key: [u8; 32] = spki
+            .subject_public_key
+            .data
+            .as_ref()
+            .try_into()
+            .map_err(|_| "the signer's Ed25519 key is not 32 bytes".to_string())?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&key)
+            .map_err(|_| "the signer's Ed25519 key is invalid".to_string())?;
+        let sig = ed25519_dalek::Signature::from_slice(signature)
+            .map_err(|_| "signature is not a 64-byte Ed25519 signature".to_string())?;
+        key.verify(&msg, &sig).is_ok()
+    } else {
+        let key = VerifyingKey::from_sec1_bytes(&spki.subject_public_key.data).map_err(|_| {
+            "the signer's certificate holds neither an ECDSA P-256 nor an Ed25519 key".to_string()
+        })?;
+        let sig = Signature::from_der(signature)
+            .map_err(|e| format!("signature is not a DER ECDSA signature ({e})"))?;
+        if sig.normalize_s().is_some() {
+            return Err(
+                "signature has a high S value, which Fabric rejects; normalize it to low-S".into(),
+            );
+        }
+        key.verify(&msg, &sig).is_ok()
+    };
+    if !verified {
+        return Err(
+            "signature does not verify over signature_header || config_update; \
+             sign the ConfigUpdate bytes stored in the proposal"
+                .to_string(),
+        );
+    }
     Ok(Signer {
         mspid: creator.mspid,
         fingerprint: fingerprint(&creator.id_bytes),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An Ed25519 admin (Fabric 3 MSPs accept them) signs a ConfigUpdate
+    /// the contract accepts; other bytes, a P-256-shaped signature and a
+    /// non-admin are refused.
+    #[test]
+    fn ed25519_admins_sign_config_updates() {
+        use ed25519_dalek::Signer as _;
+        use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let cert = |ou: &str| {
+            let mut params = rcgen::CertificateParams::new(vec!["admin".to_string()]).unwrap();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::OrganizationalUnitName, ou);
+            params.self_signed(&key).unwrap().pem().into_bytes()
+        };
+        let signing = ed25519_dalek::SigningKey::from_pkcs8_pem(&key.serialize_pem()).unwrap();
+        let sign = |cert: Vec<u8>, update: &[u8]| {
+            let header = SignatureHeader {
+                creator: SerializedIdentity {
+                    mspid: "Org1MSP".into(),
+                    id_bytes: cert,
+                }
+                .encode_to_vec(),
+                nonce: vec![7; 24],
+            }
+            .encode_to_vec();
+            let mut msg = header.clone();
+            msg.extend_from_slice(update);
+            (header, signing.sign(&msg).to_bytes().to_vec())
+        };
+        let now = 1_800_000_000;
+        let (header, sig) = sign(cert("admin"), b"update");
+        let signer =
+            verify_config_signature("Org1MSP", &[], &header, &sig, b"update", now).unwrap();
+        assert_eq!(signer.mspid, "Org1MSP");
+        let err =
+            verify_config_signature("Org1MSP", &[], &header, &sig, b"other", now).unwrap_err();
+        assert!(err.contains("does not verify"), "{err}");
+        let err = verify_config_signature("Org1MSP", &[], &header, &sig[..63], b"update", now)
+            .unwrap_err();
+        assert!(err.contains("Ed25519"), "{err}");
+        let (header, sig) = sign(cert("client"), b"update");
+        let err =
+            verify_config_signature("Org1MSP", &[], &header, &sig, b"update", now).unwrap_err();
+        assert!(err.contains("not an admin"), "{err}");
+    }
 }

@@ -1,10 +1,13 @@
 //! MSP identities: load an admin's or user's MSP directory, sign as that identity.
 //!
-//! The main type is [`SigningIdentity`] (MSP ID, PEM certificate, P-256 key),
-//! used through the [`Signer`] trait by every client and by the channel-config
-//! code. Key decision: every signature is ECDSA P-256 over SHA-256, DER
-//! encoded, with S normalised to the lower half of the curve order, because
-//! Fabric rejects high-S signatures and RustCrypto does not normalise.
+//! The main type is [`SigningIdentity`] (MSP ID, PEM certificate, private
+//! key), used through the [`Signer`] trait by every client and by the
+//! channel-config code. Key decision: signatures are what Fabric's MSP
+//! verifies. An ECDSA P-256 identity signs SHA-256 of the message, DER
+//! encoded, with S normalised to the lower half of the curve order (Fabric
+//! rejects high-S signatures and RustCrypto does not normalise). An Ed25519
+//! identity (Fabric 3 accepts them) signs the message itself, as Go's
+//! `ed25519` does. [`PublicKey`] verifies either the same way.
 //!
 //! Also here: the [`TxContext`] of a transaction (nonce, creator, transaction
 //! ID = hex(SHA-256(nonce ‖ creator))).
@@ -50,7 +53,78 @@ pub trait Signer: Send + Sync {
 pub struct SigningIdentity {
     msp_id: String,
     cert_pem: Vec<u8>,
-    key: SigningKey,
+    key: PrivateKey,
+}
+
+/// The private key of an identity, in one of the algorithms Fabric's MSP
+/// accepts.
+#[derive(Clone)]
+enum PrivateKey {
+    P256(SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl PrivateKey {
+    fn public_key(&self) -> PublicKey {
+        match self {
+            PrivateKey::P256(k) => PublicKey::P256(*k.verifying_key()),
+            PrivateKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
+        }
+    }
+}
+
+/// A certificate's public key: ECDSA P-256 or Ed25519.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    P256(VerifyingKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+/// The OID of Ed25519 keys in a certificate (RFC 8410).
+const ED25519_OID: &str = "1.3.101.112";
+
+impl PublicKey {
+    /// The key of the first certificate in `pem`.
+    pub fn from_certificate(pem: &[u8]) -> Result<PublicKey> {
+        let (_, pem) = x509_parser::pem::parse_x509_pem(pem)
+            .map_err(|e| Error::invalid("certificate", format!("not PEM: {e}")))?;
+        let cert = pem
+            .parse_x509()
+            .map_err(|e| Error::invalid("certificate", format!("not X.509: {e}")))?;
+        let spki = cert.public_key();
+        let data = &spki.subject_public_key.data;
+        if spki.algorithm.algorithm.to_id_string() == ED25519_OID {
+            let bytes: [u8; 32] = data.as_ref().try_into().map_err(|_| {
+                Error::invalid("certificate", "its Ed25519 public key is not 32 bytes")
+            })?;
+            return ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map(PublicKey::Ed25519)
+                .map_err(|_| Error::invalid("certificate", "its Ed25519 public key is invalid"));
+        }
+        VerifyingKey::from_sec1_bytes(data)
+            .map(PublicKey::P256)
+            .map_err(|_| {
+                Error::invalid(
+                    "certificate",
+                    "its public key is neither P-256 nor Ed25519 (the algorithms Fabric's MSP accepts here)",
+                )
+            })
+    }
+
+    /// Whether `signature` is this key's over `message`, as Fabric's MSP
+    /// checks it: DER ECDSA over SHA-256 with low S, or Ed25519 over the
+    /// message itself.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            PublicKey::P256(key) => verify(key, message, signature),
+            PublicKey::Ed25519(key) => {
+                ed25519_dalek::Signature::from_slice(signature).is_ok_and(|sig| {
+                    use ed25519_dalek::Verifier as _;
+                    key.verify(message, &sig).is_ok()
+                })
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for SigningIdentity {
@@ -68,8 +142,8 @@ impl SigningIdentity {
     /// belongs to the certificate.
     pub fn from_pem(msp_id: &str, cert_pem: &[u8], key_pem: &[u8]) -> Result<SigningIdentity> {
         let key = parse_private_key(key_pem)?;
-        let cert_key = certificate_public_key(cert_pem)?;
-        if cert_key != key.verifying_key().to_encoded_point(false).as_bytes() {
+        let cert_key = PublicKey::from_certificate(cert_pem)?;
+        if cert_key != key.public_key() {
             return Err(Error::invalid(
                 "identity",
                 "the private key does not belong to the certificate (their public keys differ)",
@@ -117,12 +191,12 @@ impl SigningIdentity {
                 "keystore/ has no private key (expected priv_sk or <hash>_sk)".into(),
             ));
         }
-        let cert_key = certificate_public_key(&cert_pem)
+        let cert_key = PublicKey::from_certificate(&cert_pem)
             .map_err(|e| msp_err(format!("{}: {e}", cert_path.display())))?;
         for key_path in &keys {
             let key = parse_private_key(&read(key_path)?)
                 .map_err(|e| msp_err(format!("{}: {e}", key_path.display())))?;
-            if key.verifying_key().to_encoded_point(false).as_bytes() == cert_key {
+            if key.public_key() == cert_key {
                 return Ok(SigningIdentity {
                     msp_id: msp_id.to_string(),
                     cert_pem,
@@ -137,8 +211,8 @@ impl SigningIdentity {
     }
 
     /// The public key, to verify this identity's signatures.
-    pub fn verifying_key(&self) -> VerifyingKey {
-        *self.key.verifying_key()
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public_key()
     }
 }
 
@@ -152,10 +226,18 @@ impl Signer for SigningIdentity {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
-        let sig: Signature = self.key.sign(message);
-        // Fabric only accepts S in the lower half of the order.
-        let sig = sig.normalize_s().unwrap_or(sig);
-        Ok(sig.to_der().as_bytes().to_vec())
+        match &self.key {
+            PrivateKey::P256(key) => {
+                let sig: Signature = key.sign(message);
+                // Fabric only accepts S in the lower half of the order.
+                let sig = sig.normalize_s().unwrap_or(sig);
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+            PrivateKey::Ed25519(key) => {
+                use ed25519_dalek::Signer as _;
+                Ok(key.sign(message).to_bytes().to_vec())
+            }
+        }
     }
 }
 
@@ -212,34 +294,22 @@ pub fn decode_serialized_identity(bytes: &[u8]) -> Result<SerializedIdentity> {
         .map_err(|e| Error::invalid("serialized identity", e.to_string()))
 }
 
-fn parse_private_key(pem: &[u8]) -> Result<SigningKey> {
+fn parse_private_key(pem: &[u8]) -> Result<PrivateKey> {
     let text =
         std::str::from_utf8(pem).map_err(|_| Error::invalid("private key", "not PEM text"))?;
     if let Ok(key) = SigningKey::from_pkcs8_pem(text) {
-        return Ok(key);
+        return Ok(PrivateKey::P256(key));
+    }
+    if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(text) {
+        return Ok(PrivateKey::Ed25519(key));
     }
     match p256::SecretKey::from_sec1_pem(text) {
-        Ok(secret) => Ok(SigningKey::from(secret)),
+        Ok(secret) => Ok(PrivateKey::P256(SigningKey::from(secret))),
         Err(_) => Err(Error::invalid(
             "private key",
-            "not a P-256 key in PKCS#8 (PRIVATE KEY) or SEC1 (EC PRIVATE KEY) PEM",
+            "not a P-256 key (PKCS#8 PRIVATE KEY or SEC1 EC PRIVATE KEY PEM) nor an Ed25519 key (PKCS#8 PRIVATE KEY PEM)",
         )),
     }
-}
-
-/// The uncompressed SEC1 public key point of the first certificate in `pem`.
-fn certificate_public_key(pem: &[u8]) -> Result<Vec<u8>> {
-    let (_, pem) = x509_parser::pem::parse_x509_pem(pem)
-        .map_err(|e| Error::invalid("certificate", format!("not PEM: {e}")))?;
-    let cert = pem
-        .parse_x509()
-        .map_err(|e| Error::invalid("certificate", format!("not X.509: {e}")))?;
-    let spki = cert.public_key();
-    let point = spki.subject_public_key.data.to_vec();
-    // Compare in uncompressed form whatever the certificate used.
-    let key = VerifyingKey::from_sec1_bytes(&point)
-        .map_err(|_| Error::invalid("certificate", "its public key is not a P-256 key"))?;
-    Ok(key.to_encoded_point(false).as_bytes().to_vec())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -292,7 +362,9 @@ mod tests {
     #[test]
     fn signatures_are_low_s_and_verify() {
         let id = identity();
-        let vk = id.verifying_key();
+        let PublicKey::P256(vk) = id.public_key() else {
+            panic!("a P-256 identity")
+        };
         let half_order =
             hex::decode("7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8")
                 .unwrap();
@@ -318,7 +390,9 @@ mod tests {
     #[test]
     fn verify_refuses_high_s() {
         let id = identity();
-        let vk = id.verifying_key();
+        let PublicKey::P256(vk) = id.public_key() else {
+            panic!("a P-256 identity")
+        };
         let der = id.sign(b"m").unwrap();
         let sig = Signature::from_der(&der).unwrap();
         // Flip S to n - S: the same signature mathematically, high-S form.
@@ -326,6 +400,52 @@ mod tests {
         let high = Signature::from_scalars(r, -*s).unwrap();
         assert!(high.normalize_s().is_some());
         assert!(!verify(&vk, b"m", high.to_der().as_bytes()));
+    }
+
+    /// An Ed25519 identity (Fabric 3 MSPs accept them) loads from PKCS#8
+    /// PEM, signs the message itself (64 bytes, as Go's ed25519 does) and
+    /// verifies through its certificate; a P-256 key does not pass for it.
+    #[test]
+    fn ed25519_identities_sign_the_message_itself() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["admin".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let id = SigningIdentity::from_pem(
+            "Org1MSP",
+            cert.pem().as_bytes(),
+            key.serialize_pem().as_bytes(),
+        )
+        .unwrap();
+        let from_cert = PublicKey::from_certificate(cert.pem().as_bytes()).unwrap();
+        assert!(matches!(from_cert, PublicKey::Ed25519(_)));
+        assert_eq!(from_cert, id.public_key());
+        let sig = id.sign(b"the message").unwrap();
+        assert_eq!(sig.len(), 64);
+        assert!(from_cert.verify(b"the message", &sig));
+        assert!(!from_cert.verify(b"another message", &sig));
+        // Go's ed25519.Sign over the message: same bytes (Ed25519 is deterministic).
+        let dalek = ed25519_dalek::SigningKey::from_pkcs8_pem(&key.serialize_pem()).unwrap();
+        use ed25519_dalek::Signer as _;
+        assert_eq!(
+            dalek.sign(b"the message").to_bytes().as_slice(),
+            sig.as_slice()
+        );
+        // The certificate's key must be the private key's.
+        let (p256_cert, p256_key) = cert_and_key();
+        assert!(
+            SigningIdentity::from_pem(
+                "Org1MSP",
+                p256_cert.as_bytes(),
+                key.serialize_pem().as_bytes()
+            )
+            .is_err()
+        );
+        assert!(
+            SigningIdentity::from_pem("Org1MSP", cert.pem().as_bytes(), p256_key.as_bytes())
+                .is_err()
+        );
     }
 
     #[test]
@@ -368,7 +488,7 @@ mod tests {
         std::fs::write(dir.path().join("keystore/priv_sk"), &key).unwrap();
         let id = SigningIdentity::from_msp_dir("Org1MSP", dir.path()).unwrap();
         assert_eq!(id.certificate_pem(), cert.as_bytes());
-        assert!(verify(&id.verifying_key(), b"x", &id.sign(b"x").unwrap()));
+        assert!(id.public_key().verify(b"x", &id.sign(b"x").unwrap()));
 
         // Fabric CA: signcerts/cert.pem, keystore/<hash>_sk, possibly stale keys beside it.
         let dir = tempfile::tempdir().unwrap();
@@ -379,7 +499,7 @@ mod tests {
         std::fs::write(dir.path().join("keystore/ffee_sk"), &key).unwrap();
         let id = SigningIdentity::from_msp_dir("Org1MSP", dir.path()).unwrap();
         assert_eq!(id.msp_id(), "Org1MSP");
-        assert!(verify(&id.verifying_key(), b"x", &id.sign(b"x").unwrap()));
+        assert!(id.public_key().verify(b"x", &id.sign(b"x").unwrap()));
     }
 
     #[test]

@@ -330,7 +330,7 @@ pub fn summarize_transaction(envelope: &Envelope) -> Result<TransactionSummary> 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::identity::{SigningIdentity, compute_tx_id, verify};
+    use crate::identity::{SigningIdentity, compute_tx_id};
 
     pub(crate) fn test_identity(msp_id: &str) -> SigningIdentity {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
@@ -350,11 +350,10 @@ pub(crate) mod tests {
         let call = ChaincodeCall::new("trade", "kv", "put", ["k", "v"])
             .with_transient("secret", b"s".to_vec());
         let sp = call.sign(&id).unwrap();
-        assert!(verify(
-            &id.verifying_key(),
-            &sp.signed.proposal_bytes,
-            &sp.signed.signature
-        ));
+        assert!(
+            id.public_key()
+                .verify(&sp.signed.proposal_bytes, &sp.signed.signature)
+        );
         let proposal = peer::Proposal::decode(sp.signed.proposal_bytes.as_slice()).unwrap();
         assert_eq!(proposal, sp.proposal);
         let header = Header::decode(proposal.header.as_slice()).unwrap();
@@ -421,7 +420,7 @@ pub(crate) mod tests {
         let b = response(b"h", b"org2", 200);
         let dup = response(b"h", b"org2", 200);
         let env = sp.assemble(&id, &[a, b, dup]).unwrap();
-        assert!(verify(&id.verifying_key(), &env.payload, &env.signature));
+        assert!(id.public_key().verify(&env.payload, &env.signature));
         let payload = Payload::decode(env.payload.as_slice()).unwrap();
         let tx = peer::Transaction::decode(payload.data.as_slice()).unwrap();
         let cap = peer::ChaincodeActionPayload::decode(tx.actions[0].payload.as_slice()).unwrap();

@@ -15,7 +15,9 @@
 //! consented commit takes `orderer4` out of the consenter set: the members
 //! approve and sign one ChannelUpdate per channel, the orderer
 //! organization's agent adds its signature and submits, both channels end
-//! with four consenters, and a chaincode upgrade is ordered by them.
+//! with four consenters, and a chaincode upgrade is ordered by them. Last,
+//! an Ed25519 admin of Org1 (issued by Org1's CA) submits a transaction
+//! signed by opssc's signer, and reads it back.
 
 #[path = "scenarios/quick_start.rs"]
 mod quick_start;
@@ -67,14 +69,11 @@ fn bft_spec_with_five_consenters(dir: &std::path::Path) {
     .unwrap();
 }
 
-/// The consenters of `channel` as Org1's peer serves its config.
-async fn consenters_seen_by_org1(state: &std::path::Path, channel: &str) -> Vec<String> {
-    use opssc_fabric::{Node, NodeConfig, SigningIdentity, deliver::Deliverer};
+/// Org1 of the devnet in `state`, and its first peer connected.
+async fn org1_peer(state: &std::path::Path) -> (opssc_devnet::OrgHandle, opssc_fabric::Node) {
+    use opssc_fabric::{Node, NodeConfig};
     let state = opssc_devnet::state::StateFile::load(state).unwrap();
-    let org1 = &state.plan.orgs[0];
-    let signer = std::sync::Arc::new(
-        SigningIdentity::from_msp_dir(&org1.msp_id, &org1.admin_msp_dir).unwrap(),
-    );
+    let org1 = state.plan.orgs[0].clone();
     let peer = &org1.peers[0];
     let node = Node::connect(
         &NodeConfig::tls_from_file(&peer.address, &peer.tls_ca_cert)
@@ -83,6 +82,16 @@ async fn consenters_seen_by_org1(state: &std::path::Path, channel: &str) -> Vec<
     )
     .await
     .unwrap();
+    (org1, node)
+}
+
+/// The consenters of `channel` as Org1's peer serves its config.
+async fn consenters_seen_by_org1(state: &std::path::Path, channel: &str) -> Vec<String> {
+    use opssc_fabric::{SigningIdentity, deliver::Deliverer};
+    let (org1, node) = org1_peer(state).await;
+    let signer = std::sync::Arc::new(
+        SigningIdentity::from_msp_dir(&org1.msp_id, &org1.admin_msp_dir).unwrap(),
+    );
     let config =
         opssc_fabric::configtx::client::fetch_config(&Deliverer::peer(node, signer), channel)
             .await
@@ -93,6 +102,41 @@ async fn consenters_seen_by_org1(state: &std::path::Path, channel: &str) -> Vec<
         .iter()
         .map(|c| format!("{}:{}#{}", c.host, c.port, c.id))
         .collect()
+}
+
+/// An Ed25519 admin identity of Org1 issued by Org1's own CA (the devnet's
+/// cryptogen CA), written as an MSP directory under `dir`.
+fn ed25519_admin_of(org: &opssc_devnet::OrgHandle, dir: &std::path::Path) -> std::path::PathBuf {
+    let ca_dir = org.ca_cert.parent().unwrap();
+    let ca_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(ca_dir.join("priv_sk")).unwrap())
+            .unwrap();
+    let issuer =
+        rcgen::Issuer::from_ca_cert_pem(&std::fs::read_to_string(&org.ca_cert).unwrap(), ca_key)
+            .unwrap();
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    // Fabric's MSP checks a chain at the leaf's NotBefore (+1 s): it must
+    // lie inside the CA's validity.
+    let ca_pem = std::fs::read(&org.ca_cert).unwrap();
+    let (_, ca) = x509_parser::pem::parse_x509_pem(&ca_pem).unwrap();
+    let ca = ca.parse_x509().unwrap();
+    params.not_before = ca.validity().not_before.to_datetime() + std::time::Duration::from_secs(60);
+    params.not_after = ca.validity().not_after.to_datetime();
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Admin-ed25519@{}", org.domain),
+    );
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationalUnitName, "admin");
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let msp = dir.join("msp");
+    std::fs::create_dir_all(msp.join("signcerts")).unwrap();
+    std::fs::create_dir_all(msp.join("keystore")).unwrap();
+    std::fs::write(msp.join("signcerts/cert.pem"), cert.pem()).unwrap();
+    std::fs::write(msp.join("keystore/priv_sk"), key.serialize_pem()).unwrap();
+    msp
 }
 
 #[test]
@@ -222,4 +266,36 @@ fn a_bft_consortium_is_founded_by_the_agents_on_fabric_3_1() {
         String::from_utf8_lossy(&demo.stdout),
         String::from_utf8_lossy(&demo.stderr)
     );
+
+    // Fabric 3 accepts Ed25519 identities: an Ed25519 admin of Org1, issued
+    // by Org1's CA, submits a transaction (proposal and envelope signed by
+    // opssc's signer) that the BFT service orders and every endorser and
+    // committer validates, and reads it back.
+    let keys = tempfile::tempdir().unwrap();
+    rt.block_on(async {
+        let (org1, node) = org1_peer(&state).await;
+        let msp = ed25519_admin_of(&org1, keys.path());
+        let signer = std::sync::Arc::new(
+            opssc_fabric::SigningIdentity::from_msp_dir(&org1.msp_id, &msp).unwrap(),
+        );
+        let gateway = opssc_fabric::gateway::Gateway::new(node, signer);
+        gateway
+            .submit_transaction("trade", "kv", "put", ["signed-by", "ed25519"])
+            .await
+            .unwrap_or_else(|e| panic!("an Ed25519 admin's transaction: {e}"));
+        let start = std::time::Instant::now();
+        loop {
+            let got = gateway
+                .evaluate_transaction("trade", "kv", "get", ["signed-by"])
+                .await;
+            if got.as_deref().ok() == Some(b"ed25519".as_slice()) {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "{got:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    });
 }

@@ -96,17 +96,9 @@ pub fn verify_signature(
 ) -> Result<SerializedIdentity> {
     let creator = signature_creator(signature)?;
     let who = format!("config signature of {}", creator.mspid);
-    let (_, pem) = x509_parser::pem::parse_x509_pem(&creator.id_bytes).map_err(|e| {
-        ConfigError::invalid(&who, format!("the creator certificate is not PEM: {e}"))
-    })?;
-    let cert = pem.parse_x509().map_err(|e| {
-        ConfigError::invalid(&who, format!("the creator certificate is not X.509: {e}"))
-    })?;
-    let key =
-        p256::ecdsa::VerifyingKey::from_sec1_bytes(&cert.public_key().subject_public_key.data)
-            .map_err(|_| ConfigError::invalid(&who, "the creator certificate has no P-256 key"))?;
-    if !crate::identity::verify(
-        &key,
+    let key = crate::identity::PublicKey::from_certificate(&creator.id_bytes)
+        .map_err(|e| ConfigError::invalid(&who, format!("the creator certificate: {e}")))?;
+    if !key.verify(
         &signed_message(signature, config_update),
         &signature.signature,
     ) {
