@@ -165,6 +165,24 @@ async fn proposals(o: &Org, kind: &str, channel: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The proposals of `kind` on `channel` once at least one is filed (within
+/// 40 s of a commit that calls for it).
+async fn filed(o: &Org, kind: &str, channel: &str, agents: &[Agent]) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let found = proposals(o, kind, channel).await;
+        if !found.is_empty() {
+            return found;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "no {kind} filed on {channel}:\n{}",
+            agents_logs(agents)
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 /// The registry's entry of `channel`.
 async fn registered(o: &Org, channel: &str) -> Value {
     let reg = query(o, "registry", json!({})).await;
@@ -323,19 +341,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         &[("consortium.yaml".into(), yaml)],
         "governance: every member approves a new organization",
     );
-    let start = Instant::now();
-    let changes = loop {
-        let changes = proposals(&orgs[0], "GovernanceChange", "ops").await;
-        if !changes.is_empty() {
-            break changes;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(40),
-            "no GovernanceChange filed:\n{}",
-            agents_logs(&agents)
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    };
+    let changes = filed(&orgs[0], "GovernanceChange", "ops", &agents).await;
     assert_eq!(changes.len(), 1, "one GovernanceChange: {changes:#?}");
     // Meta-governance needs every member of the ops channel.
     assert_eq!(changes[0]["electorate"], 3, "{:#}", changes[0]);
@@ -476,18 +482,7 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         "market: a channel for Org1 and Org2, and its chaincode",
     );
     let start = Instant::now();
-    let creates = loop {
-        let creates = proposals(&orgs[0], "ChannelCreate", "market").await;
-        if !creates.is_empty() {
-            break creates;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(40),
-            "no ChannelCreate filed:\n{}",
-            agents_logs(&agents)
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    };
+    let creates = filed(&orgs[0], "ChannelCreate", "market", &agents).await;
     assert_eq!(creates.len(), 1, "one ChannelCreate: {creates:#?}");
     // The ops channel's members decide (3), not the members it names.
     assert_eq!(creates[0]["electorate"], 3, "{:#}", creates[0]);

@@ -1092,29 +1092,67 @@ fn governance_steps(
             other => out.wait(&what, format!("proposal {} is {other}", short_id(&id))),
         };
     }
-    if let Some(other) = observed
+    let other = observed
         .proposals
         .iter()
-        .find(|o| o.kind == p.kind && o.state == ProposalState::Proposed)
-    {
-        return vote_steps(me, input, other, &canonical, &what, out);
-    }
-    // Like a channel change: an organization that leaves proposing to
-    // others is passed over in the turn order after its grace.
-    if input.vote_only {
-        return;
-    }
+        .find(|o| o.kind == p.kind && o.state == ProposalState::Proposed);
     let members: Vec<String> = obs.members.keys().cloned().collect();
-    if !out.my_turn(input, &id, &members, me, &what, "files it") {
+    vote_or_file(
+        me,
+        input,
+        other,
+        &members,
+        p,
+        Filing {
+            payload,
+            canonical,
+            round,
+            id,
+        },
+        what,
+        out,
+    );
+}
+
+/// A change this plan calls for, with the payload, canonical form, round
+/// and contract ID it is filed with.
+struct Filing {
+    payload: Value,
+    canonical: Value,
+    round: u32,
+    id: String,
+}
+
+/// A change of the ops channel's members that no proposal of exactly this
+/// payload files yet (a GovernanceChange, a ChannelCreate): vote on
+/// `other`, another member's open filing of the same change (a reject when
+/// its payload differs), or file it in turn among `members`. Like a channel
+/// change, an organization that leaves proposing to others
+/// (`input.vote_only`) is passed over in the turn order after its grace.
+#[allow(clippy::too_many_arguments)]
+fn vote_or_file(
+    me: &str,
+    input: &PlanInput,
+    other: Option<&ProposalSummary>,
+    members: &[String],
+    p: &PlannedProposal,
+    filing: Filing,
+    what: String,
+    out: &mut Steps,
+) {
+    if let Some(other) = other {
+        return vote_steps(me, input, other, &filing.canonical, &what, out);
+    }
+    if input.vote_only || !out.my_turn(input, &filing.id, members, me, &what, "files it") {
         return;
     }
     out.steps.push(Step::File {
         what,
         kind: p.kind,
         target: p.target.clone(),
-        payload,
-        round,
-        proposal_id: id,
+        payload: filing.payload,
+        round: filing.round,
+        proposal_id: filing.id,
         committed_chaincode_sequence: None,
         base_config_sequence: None,
     });
@@ -1213,30 +1251,26 @@ fn channel_create_steps(
             other => out.wait(&what, format!("proposal {} is {other}", short_id(&id))),
         };
     }
-    if let Some(other) = observed
+    let other = observed
         .proposals
         .iter()
-        .find(|o| o.kind == p.kind && o.target == p.target && o.state == ProposalState::Proposed)
-    {
-        return vote_steps(me, input, other, &canonical, &what, out);
-    }
-    if input.vote_only {
-        return;
-    }
+        .find(|o| o.kind == p.kind && o.target == p.target && o.state == ProposalState::Proposed);
     let members: Vec<String> = ops.members.keys().cloned().collect();
-    if !out.my_turn(input, &id, &members, me, &what, "files it") {
-        return;
-    }
-    out.steps.push(Step::File {
+    vote_or_file(
+        me,
+        input,
+        other,
+        &members,
+        p,
+        Filing {
+            payload,
+            canonical,
+            round,
+            id,
+        },
         what,
-        kind: p.kind,
-        target: p.target.clone(),
-        payload,
-        round,
-        proposal_id: id,
-        committed_chaincode_sequence: None,
-        base_config_sequence: None,
-    });
+        out,
+    );
 }
 
 /// An approved ChannelCreate, for a member of the ops channel: once the
