@@ -383,6 +383,25 @@ pub fn devnet_spec(config: &opssc_fabric::configtx::ChannelConfig) -> Vec<(Strin
                         ),
                     );
             }
+            // The capability levels the devnet runs (V3_0 on Fabric 3.1).
+            "channels/trade.yaml" => {
+                let top = |group: &[&str]| {
+                    config
+                        .capabilities(group)
+                        .into_iter()
+                        .max()
+                        .unwrap_or_else(|| "V2_0".into())
+                };
+                for (key, from, group) in [
+                    ("channel", "V2_0", &[][..]),
+                    ("orderer", "V2_0", &["Orderer"][..]),
+                    ("application", "V2_5", &["Application"][..]),
+                ] {
+                    let line = format!("    {key}: {from}\n");
+                    assert!(text.contains(&line), "{line:?} not in {text}");
+                    *text = text.replace(&line, &format!("    {key}: {}\n", top(group)));
+                }
+            }
             // Every consenter is an orderer node `orderer<i>` of the
             // orderer organization, in the channel's order.
             "orgs/orderer.yaml" => {
