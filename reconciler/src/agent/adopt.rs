@@ -140,7 +140,7 @@ pub enum AdoptFailure {
     Fabric(Box<FabricCall>),
     /// Connecting to this organization's nodes (the agent's context).
     #[error(transparent)]
-    Connect(anyhow::Error),
+    Connect(#[from] super::context::ConnectError),
     #[error("read the running network")]
     Observe(#[source] anyhow::Error),
     #[error(
@@ -336,9 +336,7 @@ pub async fn adopt(
     }
     let mut kept = None;
     if !config.peers.is_empty() {
-        let ctx = Context::connect(config.clone())
-            .await
-            .map_err(AdoptFailure::Connect)?;
+        let ctx = Context::connect(config.clone()).await?;
         let observed = observe(&ctx, spec, out).await?;
         let a = adoption(spec, &observed, &ctx.me)?;
         for line in a.describe() {

@@ -550,7 +550,7 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
             Ok(c) => break Arc::new(c),
             Err(e) => {
                 tracing::warn!(
-                    error = format!("{e:#}"),
+                    error = super::error::chain(&e),
                     "cannot connect yet; retrying in 2s"
                 );
                 if stopping.load(Ordering::SeqCst) {

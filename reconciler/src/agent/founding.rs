@@ -130,7 +130,7 @@ pub enum FoundingError {
     },
     /// Connecting to this organization's nodes (the agent's context).
     #[error(transparent)]
-    Connect(anyhow::Error),
+    Connect(#[from] super::context::ConnectError),
 }
 
 impl FoundingError {
@@ -831,9 +831,7 @@ pub async fn found(
     if config.peers.is_empty() {
         return Ok(true);
     }
-    let ctx = Context::connect(config)
-        .await
-        .map_err(FoundingError::Connect)?;
+    let ctx = Context::connect(config).await?;
     let mut last_left: Vec<String> = Vec::new();
     let mut confirmed = false;
     loop {
