@@ -142,7 +142,7 @@ pub enum AdoptFailure {
     #[error(transparent)]
     Connect(#[from] super::context::ConnectError),
     #[error("read the running network")]
-    Observe(#[source] anyhow::Error),
+    Observe(#[source] observe_live::ObserveError),
     #[error(
         "the adoption changed what it must keep: {} (report this: adoption makes no channel update and commits no definition but the OpsSC's)",
         .changed.join("; ")

@@ -118,9 +118,9 @@ impl AgentError {
     }
 }
 
-/// Calls made through anyhow-based code (the observation, the config
-/// update, the commands): the fault of the first Fabric error in the chain, and the contract's
-/// refusal in its text.
+/// Steps that call library code (the observation, the config updates,
+/// founding): the fault of the first Fabric error in the chain, and the
+/// contract's refusal in its text.
 impl AgentError {
     /// A failed step from any typed library error: the first Fabric error
     /// (or typed agent error) in its source chain gives the fault class.
@@ -143,6 +143,18 @@ impl AgentError {
             refusal: contract_refusal(&message),
             fault,
             message,
+        }
+    }
+}
+
+/// The observation's OpsSC query failed: its [`AgentError`] as it is (the
+/// variant shows it transparently, so the chain alone would lose its class);
+/// any other failure by its chain.
+impl From<super::observe_live::ObserveError> for AgentError {
+    fn from(e: super::observe_live::ObserveError) -> AgentError {
+        match e {
+            super::observe_live::ObserveError::Ops(a) => a,
+            other => AgentError::from_error(&other),
         }
     }
 }
@@ -333,21 +345,29 @@ mod tests {
     }
 
     #[test]
-    fn an_anyhow_chain_keeps_the_fabric_fault() {
-        let fabric = opssc_fabric::Error::Timeout {
-            what: "the block".into(),
-            after: std::time::Duration::from_secs(1),
+    fn a_library_error_keeps_the_fabric_fault() {
+        use super::super::observe_live::ObserveError;
+        let fabric = opssc_fabric::Error::Invalid {
+            what: "block".into(),
+            problem: "empty".into(),
         };
-        let e: AgentError = anyhow::Error::new(fabric).context("submit").into();
-        assert_eq!(e.fault(), Fault::Transient);
-        assert!(e.to_string().starts_with("submit: timed out"), "{e}");
-        // A typed error passed through anyhow keeps its class and refusal.
+        let e = AgentError::from_error(&ObserveError::Fabric(FabricCall::boxed(
+            "read the latest config block of channel trade",
+            fabric,
+        )));
+        assert_eq!(e.fault(), Fault::Input);
+        assert!(
+            e.to_string()
+                .starts_with("read the latest config block of channel trade: invalid block"),
+            "{e}"
+        );
+        // An OpsSC refusal inside a library error keeps its class and refusal.
         let typed = AgentError::Call {
             message: "forbidden: A may not vote: no".into(),
             fault: Fault::Rejected,
             refusal: contract_refusal("forbidden: A may not vote: no"),
         };
-        let back: AgentError = anyhow::Error::new(typed).context("observe").into();
+        let back = AgentError::from(ObserveError::Ops(typed));
         assert_eq!(back.fault(), Fault::Rejected);
         assert!(matches!(
             back.refusal(),
