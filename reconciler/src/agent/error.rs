@@ -10,8 +10,9 @@
 //! observation, and a refusal that the same call cannot overcome (a bad
 //! argument, a forbidden call, a bug) stalls with its reason.
 //!
-//! The library modules the steps call (the spec source, config updates,
-//! founding, packages) have their own thiserror enums. Each keeps a Fabric
+//! The library modules the steps call (the connection, the observation,
+//! the channel-change inputs, the spec source, config updates, founding,
+//! packages) have their own thiserror enums. Each keeps a Fabric
 //! failure as the [`opssc_fabric::Error`] itself in its source chain, never
 //! as text, so the bridge from those errors finds the fault by type
 //! whichever enum carried it; an error with no Fabric cause in its chain is
@@ -162,26 +163,6 @@ impl From<super::observe_live::ObserveError> for AgentError {
 impl From<super::founding::FoundingError> for AgentError {
     fn from(e: super::founding::FoundingError) -> AgentError {
         AgentError::from_error(&e)
-    }
-}
-
-impl From<anyhow::Error> for AgentError {
-    fn from(e: anyhow::Error) -> AgentError {
-        // A typed error inside keeps its class; else the first Fabric error.
-        let fault = e
-            .chain()
-            .find_map(|c| {
-                c.downcast_ref::<AgentError>()
-                    .map(AgentError::fault)
-                    .or_else(|| c.downcast_ref::<opssc_fabric::Error>().map(|f| f.fault()))
-            })
-            .unwrap_or(Fault::Transient);
-        let message = chain(e.as_ref());
-        AgentError::Call {
-            refusal: contract_refusal(&message),
-            fault,
-            message,
-        }
     }
 }
 

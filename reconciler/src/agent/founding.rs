@@ -1116,7 +1116,7 @@ mod tests {
                 after: Duration::from_secs(1),
             },
         );
-        let agent: AgentError = anyhow::Error::new(e).into();
+        let agent = AgentError::from_error(&e);
         assert_eq!(agent.fault(), opssc_fabric::Fault::Transient);
         assert_eq!(agent.next(), NextAction::RetrySoon);
         assert!(
@@ -1132,7 +1132,7 @@ mod tests {
                 problem: "empty".into(),
             },
         );
-        let agent: AgentError = anyhow::Error::new(refused).into();
+        let agent = AgentError::from_error(&refused);
         assert_eq!(agent.fault(), opssc_fabric::Fault::Input);
         // Converted directly (a step's `?`), the same class.
         let direct: AgentError = FoundingError::fabric(
