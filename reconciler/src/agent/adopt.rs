@@ -304,8 +304,7 @@ pub async fn adopt(
     out: &mut (dyn FnMut(&str) + Send),
 ) -> Result<bool, AdoptFailure> {
     let endpoints = founding::admin_endpoints(&config)?;
-    let fabric =
-        |action: String| move |source| AdoptFailure::Fabric(FabricCall::boxed(action, source));
+    let fabric = |action: String| FabricCall::wrap(AdoptFailure::Fabric, action);
     if !endpoints.is_empty() {
         let mut served = BTreeMap::new();
         for (node, ep) in &endpoints {

@@ -76,10 +76,6 @@ impl ChannelChangeError {
     fn config(what: String) -> impl FnOnce(ConfigError) -> ChannelChangeError {
         move |source| ChannelChangeError::Config { what, source }
     }
-
-    fn fabric(action: String) -> impl FnOnce(opssc_fabric::Error) -> ChannelChangeError {
-        move |source| ChannelChangeError::Fabric(FabricCall::boxed(action, source))
-    }
 }
 
 /// How long the executor waits for the config block after submitting.
@@ -430,9 +426,10 @@ pub fn opssc_package(
         &label,
         &opssc_fabric::package::Connection::plaintext(address),
     )
-    .map_err(ChannelChangeError::fabric(format!(
-        "build the OpsSC package {label}"
-    )))?;
+    .map_err(FabricCall::wrap(
+        ChannelChangeError::Fabric,
+        format!("build the OpsSC package {label}"),
+    ))?;
     let package_id = opssc_fabric::package::package_id(&label, &bytes);
     Ok(Some((
         OpsPackage {
@@ -455,22 +452,23 @@ pub async fn caught_up(ctx: &Context, channel: &str) -> Result<bool> {
     let Some(orderer) = ctx.orderers.first() else {
         return Ok(true);
     };
-    let ordered =
-        orderer
-            .deliver
-            .block(channel, Seek::Newest)
-            .await
-            .map_err(ChannelChangeError::fabric(format!(
-                "read the newest block of channel {channel} from the orderer"
-            )))?;
+    let ordered = orderer
+        .deliver
+        .block(channel, Seek::Newest)
+        .await
+        .map_err(FabricCall::wrap(
+            ChannelChangeError::Fabric,
+            format!("read the newest block of channel {channel} from the orderer"),
+        ))?;
     let local = ctx
         .main_peer()
         .deliver
         .block(channel, Seek::Newest)
         .await
-        .map_err(ChannelChangeError::fabric(format!(
-            "read the newest block of channel {channel} from the own peer"
-        )))?;
+        .map_err(FabricCall::wrap(
+            ChannelChangeError::Fabric,
+            format!("read the newest block of channel {channel} from the own peer"),
+        ))?;
     Ok(opssc_fabric::block::number(&local) >= opssc_fabric::block::number(&ordered))
 }
 

@@ -39,12 +39,6 @@ pub enum ConnectError {
     NoPeer { msp_id: String },
 }
 
-impl ConnectError {
-    fn node(action: String) -> impl FnOnce(opssc_fabric::Error) -> ConnectError {
-        move |source| ConnectError::Node(FabricCall::boxed(action, source))
-    }
-}
-
 /// One of the organization's peers.
 pub struct PeerConn {
     pub name: String,
@@ -91,7 +85,7 @@ impl Context {
         let me = config.msp_id.clone();
         let signer: Arc<dyn Signer> = Arc::new(
             SigningIdentity::from_msp_dir(&me, &config.identity.msp_dir).map_err(
-                ConnectError::node(format!(
+                FabricCall::wrap(ConnectError::Node, format!(
                     "cannot load the admin identity of {me} from {} (check identity.mspDir in the agent configuration)",
                     config.identity.msp_dir.display()
                 )),
@@ -106,17 +100,18 @@ impl Context {
             .chain(config.ops_gateway.iter().map(|p| (true, p)))
         {
             let mut nc = NodeConfig::tls_from_file(&p.address, &p.tls_root_cert).map_err(
-                ConnectError::node(format!("peer {} of {me}: TLS root certificate", p.name)),
+                FabricCall::wrap(
+                    ConnectError::Node,
+                    format!("peer {} of {me}: TLS root certificate", p.name),
+                ),
             )?;
             if let Some(name) = &p.server_name {
                 nc = nc.with_server_name(name);
             }
-            let node = Node::connect(&nc)
-                .await
-                .map_err(ConnectError::node(format!(
-                    "cannot connect to peer {} of {me} at {}",
-                    p.name, p.address
-                )))?;
+            let node = Node::connect(&nc).await.map_err(FabricCall::wrap(
+                ConnectError::Node,
+                format!("cannot connect to peer {} of {me} at {}", p.name, p.address),
+            ))?;
             let conn = PeerConn {
                 name: p.name.clone(),
                 endorser: Endorser::new(node.clone(), signer.clone()),
@@ -132,20 +127,23 @@ impl Context {
         let mut orderers = Vec::new();
         for o in &config.orderers {
             let mut nc = NodeConfig::tls_from_file(&o.address, &o.tls_root_cert).map_err(
-                ConnectError::node(format!(
-                    "orderer {} of {me}'s configuration: TLS root certificate",
-                    o.name
-                )),
+                FabricCall::wrap(
+                    ConnectError::Node,
+                    format!(
+                        "orderer {} of {me}'s configuration: TLS root certificate",
+                        o.name
+                    ),
+                ),
             )?;
             if let Some(name) = &o.server_name {
                 nc = nc.with_server_name(name);
             }
             // Lazily: an orderer that is down must not keep the agent from
             // starting (most passes never talk to an orderer).
-            let node = Node::connect_lazy(&nc).map_err(ConnectError::node(format!(
-                "orderer {} at {}",
-                o.name, o.address
-            )))?;
+            let node = Node::connect_lazy(&nc).map_err(FabricCall::wrap(
+                ConnectError::Node,
+                format!("orderer {} at {}", o.name, o.address),
+            ))?;
             orderers.push(OrdererConn {
                 name: o.name.clone(),
                 orderer: Orderer::new(node.clone()),

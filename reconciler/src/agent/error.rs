@@ -42,6 +42,16 @@ impl FabricCall {
             source,
         })
     }
+
+    /// For `map_err`: the failed call of `action`, as the `variant` of an
+    /// error enum that carries a `Box<FabricCall>`.
+    pub fn wrap<E>(
+        variant: fn(Box<FabricCall>) -> E,
+        action: impl Into<String>,
+    ) -> impl FnOnce(opssc_fabric::Error) -> E {
+        let action = action.into();
+        move |source| variant(FabricCall::boxed(action, source))
+    }
 }
 
 /// A failed step.

@@ -79,10 +79,6 @@ pub enum ObserveError {
 }
 
 impl ObserveError {
-    fn fabric(action: String) -> impl FnOnce(opssc_fabric::Error) -> ObserveError {
-        move |source| ObserveError::Fabric(FabricCall::boxed(action, source))
-    }
-
     fn config(what: String) -> impl FnOnce(ConfigError) -> ObserveError {
         move |source| ObserveError::Config { what, source }
     }
@@ -318,17 +314,17 @@ pub async fn live_full(
     for peer in &ctx.peers {
         let joined = cscc::channels(&peer.endorser)
             .await
-            .map_err(ObserveError::fabric(format!(
-                "list the channels of {me}'s peer {}",
-                peer.name
-            )))?;
+            .map_err(FabricCall::wrap(
+                ObserveError::Fabric,
+                format!("list the channels of {me}'s peer {}", peer.name),
+            ))?;
         let installed =
             lifecycle::query_installed(&peer.endorser)
                 .await
-                .map_err(ObserveError::fabric(format!(
-                    "list the packages installed on {me}'s peer {}",
-                    peer.name
-                )))?;
+                .map_err(FabricCall::wrap(
+                    ObserveError::Fabric,
+                    format!("list the packages installed on {me}'s peer {}", peer.name),
+                ))?;
         let mut installed_packages: Vec<InstalledPackage> = installed
             .into_iter()
             .map(|i| InstalledPackage {
@@ -378,9 +374,10 @@ pub async fn live_full(
                 continue;
             }
             Err(e) => {
-                return Err(ObserveError::fabric(format!(
-                    "read the latest config block of channel {channel}"
-                ))(e));
+                return Err(ObserveError::Fabric(FabricCall::boxed(
+                    format!("read the latest config block of channel {channel}"),
+                    e,
+                )));
             }
         };
         let number = block.header.as_ref().map_or(0, |h| h.number);
@@ -394,16 +391,17 @@ pub async fn live_full(
         config_blocks.insert(channel.clone(), block);
         let defs = lifecycle::query_committed_all(&main.endorser, channel)
             .await
-            .map_err(ObserveError::fabric(format!(
-                "read the committed chaincodes of channel {channel}"
-            )))?;
+            .map_err(FabricCall::wrap(
+                ObserveError::Fabric,
+                format!("read the committed chaincodes of channel {channel}"),
+            ))?;
         for d in defs {
             let approvals = lifecycle::query_committed(&main.endorser, channel, &d.name)
                 .await
-                .map_err(ObserveError::fabric(format!(
-                    "read the definition of {channel}/{}",
-                    d.name
-                )))?
+                .map_err(FabricCall::wrap(
+                    ObserveError::Fabric,
+                    format!("read the definition of {channel}/{}", d.name),
+                ))?
                 .map(|r| r.approvals.into_iter().collect())
                 .unwrap_or_default();
             observed.chaincodes.insert(
@@ -438,9 +436,10 @@ pub async fn live_full(
         {
             let approved = lifecycle::query_approved(&main.endorser, ch, name, None)
                 .await
-                .map_err(ObserveError::fabric(format!(
-                    "read {me}'s approval of {ch}/{name}"
-                )))?;
+                .map_err(FabricCall::wrap(
+                    ObserveError::Fabric,
+                    format!("read {me}'s approval of {ch}/{name}"),
+                ))?;
             if let Some(a) = approved {
                 observed
                     .local
@@ -501,9 +500,10 @@ pub async fn live_peerless(
                 continue;
             }
             Err(e) => {
-                return Err(ObserveError::fabric(format!(
-                    "read the latest config block of channel {channel}"
-                ))(e));
+                return Err(ObserveError::Fabric(FabricCall::boxed(
+                    format!("read the latest config block of channel {channel}"),
+                    e,
+                )));
             }
         };
         let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(format!(
@@ -688,8 +688,12 @@ async fn update_on_chain(
         if number == 0 {
             return Ok(Some(false));
         }
-        let read_back =
-            || ObserveError::fabric(format!("read back the config blocks of channel {channel}"));
+        let read_back = || {
+            FabricCall::wrap(
+                ObserveError::Fabric,
+                format!("read back the config blocks of channel {channel}"),
+            )
+        };
         let before = deliver
             .block(channel, Seek::Number(number - 1))
             .await
@@ -742,9 +746,10 @@ async fn readiness(
     };
     let ready = lifecycle::check_commit_readiness(&ctx.main_peer().endorser, channel, &def)
         .await
-        .map_err(ObserveError::fabric(format!(
-            "check the commit readiness of {channel}/{name} sequence {sequence}"
-        )))?;
+        .map_err(FabricCall::wrap(
+            ObserveError::Fabric,
+            format!("check the commit readiness of {channel}/{name} sequence {sequence}"),
+        ))?;
     open.commit_readiness = ready.approvals.into_iter().collect();
     Ok(())
 }
