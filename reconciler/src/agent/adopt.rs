@@ -140,9 +140,9 @@ pub enum AdoptFailure {
     Fabric(Box<FabricCall>),
     /// Connecting to this organization's nodes (the agent's context).
     #[error(transparent)]
-    Connect(anyhow::Error),
+    Connect(#[from] super::context::ConnectError),
     #[error("read the running network")]
-    Observe(#[source] anyhow::Error),
+    Observe(#[source] observe_live::ObserveError),
     #[error(
         "the adoption changed what it must keep: {} (report this: adoption makes no channel update and commits no definition but the OpsSC's)",
         .changed.join("; ")
@@ -304,8 +304,7 @@ pub async fn adopt(
     out: &mut (dyn FnMut(&str) + Send),
 ) -> Result<bool, AdoptFailure> {
     let endpoints = founding::admin_endpoints(&config)?;
-    let fabric =
-        |action: String| move |source| AdoptFailure::Fabric(FabricCall::boxed(action, source));
+    let fabric = |action: String| FabricCall::wrap(AdoptFailure::Fabric, action);
     if !endpoints.is_empty() {
         let mut served = BTreeMap::new();
         for (node, ep) in &endpoints {
@@ -336,9 +335,7 @@ pub async fn adopt(
     }
     let mut kept = None;
     if !config.peers.is_empty() {
-        let ctx = Context::connect(config.clone())
-            .await
-            .map_err(AdoptFailure::Connect)?;
+        let ctx = Context::connect(config.clone()).await?;
         let observed = observe(&ctx, spec, out).await?;
         let a = adoption(spec, &observed, &ctx.me)?;
         for line in a.describe() {

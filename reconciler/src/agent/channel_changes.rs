@@ -19,23 +19,64 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, anyhow};
 use base64::Engine as _;
 use opssc_chaincode::model::{ConfigSignatureB64, ProposalState};
-use opssc_fabric::configtx::{self, ChannelConfig, client, sign};
+use opssc_fabric::configtx::{self, ChannelConfig, ConfigError, client, sign};
 use opssc_fabric::deliver::Seek;
 use opssc_fabric::protos::common::{ConfigSignature, ConfigUpdate};
 use prost::Message;
 use serde_json::Value;
 
 use super::context::Context;
-use super::error::AgentError;
+use super::error::{AgentError, FabricCall, chain};
 use super::spec_source::SpecAt;
-use crate::config_update;
+use crate::config_update::{self, ConfigUpdateError};
 use crate::observe::Observed;
 use crate::plan::quorum::spec_registry_policies;
 use crate::plan::steps::{Admission, ConfigUpdateInput, OpsPackage, SubmitCheck};
 use crate::plan::{Change, Plan};
+
+pub type Result<T, E = ChannelChangeError> = std::result::Result<T, E>;
+
+/// Why an input of the config steps could not be computed: the update this
+/// organization's spec calls for, a config block or an orderer's answer.
+/// Fabric's error stays in the chain (for the retry policy,
+/// [`AgentError::from_error`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelChangeError {
+    /// The ConfigUpdate (or the proposal payload) from the spec.
+    #[error(transparent)]
+    Update(Box<ConfigUpdateError>),
+    #[error("channel {channel} is not in the spec")]
+    NoChannel { channel: String },
+    /// The payload this organization would file does not pass the
+    /// contract's own checks (a bug: the same code builds and checks it).
+    #[error("this organization's own payload is invalid: {0}")]
+    OwnPayload(String),
+    #[error("decode the config update")]
+    Decode(#[source] prost::DecodeError),
+    /// A channel config (`what`: which, and what for).
+    #[error("{what}")]
+    Config {
+        what: String,
+        #[source]
+        source: ConfigError,
+    },
+    #[error(transparent)]
+    Fabric(Box<FabricCall>),
+}
+
+impl From<ConfigUpdateError> for ChannelChangeError {
+    fn from(e: ConfigUpdateError) -> ChannelChangeError {
+        ChannelChangeError::Update(Box::new(e))
+    }
+}
+
+impl ChannelChangeError {
+    fn config(what: String) -> impl FnOnce(ConfigError) -> ChannelChangeError {
+        move |source| ChannelChangeError::Config { what, source }
+    }
+}
 
 /// How long the executor waits for the config block after submitting.
 const CONFIG_BLOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -104,7 +145,7 @@ pub fn config_updates(
             Ok(cu) => {
                 out.insert(p.intent_id.clone(), cu);
             }
-            Err(e) => errors.push(format!("{channel}: {e:#}")),
+            Err(e) => errors.push(format!("{channel}: {}", chain(&e))),
         }
     }
     (out, errors)
@@ -125,13 +166,15 @@ fn config_update_input(
         .channels
         .get(&p.target.channel)
         .map(spec_registry_policies)
-        .ok_or_else(|| anyhow!("channel {} is not in the spec", p.target.channel))?;
+        .ok_or_else(|| ChannelChangeError::NoChannel {
+            channel: p.target.channel.clone(),
+        })?;
     let payload =
         config_update::proposal_payload(p.kind, p.org.as_deref(), &bytes, changes, after)?;
     let (_, canonical) = opssc_chaincode::api::normalize_payload(p.kind, &payload)
-        .map_err(|e| anyhow!("this organization's own payload is invalid: {e}"))?;
+        .map_err(|e| ChannelChangeError::OwnPayload(e.to_string()))?;
     let (_, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)
-        .map_err(|e| anyhow!("this organization's own payload is invalid: {e}"))?;
+        .map_err(|e| ChannelChangeError::OwnPayload(e.to_string()))?;
     // For the approved proposal of exactly these bytes: what the orderer
     // will check, against the signatures the observation read.
     let submit = match observed
@@ -142,9 +185,10 @@ fn config_update_input(
     {
         Some((o, open)) => {
             let update =
-                ConfigUpdate::decode(bytes.as_slice()).context("decode the config update")?;
-            let needed = configtx::required_signatures(config, &update)
-                .context("the policies that the update must satisfy")?;
+                ConfigUpdate::decode(bytes.as_slice()).map_err(ChannelChangeError::Decode)?;
+            let needed = configtx::required_signatures(config, &update).map_err(
+                ChannelChangeError::config("the policies that the update must satisfy".into()),
+            )?;
             let policies: Vec<String> = needed
                 .policies()
                 .iter()
@@ -264,9 +308,9 @@ pub async fn submit(
         let base = client::fetch_config(deliver, channel)
             .await
             .map_err(|e| {
-                AgentError::from(
-                    anyhow::Error::new(e).context(format!("read the config of channel {channel}")),
-                )
+                AgentError::from_error(&ChannelChangeError::config(format!(
+                    "read the config of channel {channel}"
+                ))(e))
             })?
             .sequence;
         return match orderer.orderer.broadcast(envelope).await {
@@ -274,8 +318,9 @@ pub async fn submit(
             Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
                 Ok(Err(format!("the orderer refused the update: {e:#}")))
             }
-            Err(e) => Err(AgentError::from(
-                anyhow::Error::new(e).context(format!("submit the update of channel {channel}")),
+            Err(e) => Err(AgentError::fabric(
+                format!("submit the update of channel {channel}"),
+                e,
             )),
         };
     }
@@ -290,9 +335,9 @@ pub async fn submit(
     {
         Ok(after) => Ok(Ok(after.sequence)),
         Err(e) if refused(&e) => Ok(Err(format!("the orderer refused the update: {e:#}"))),
-        Err(e) => Err(AgentError::from(
-            anyhow::Error::new(e).context(format!("submit the update of channel {channel}")),
-        )),
+        Err(e) => Err(AgentError::from_error(&ChannelChangeError::config(
+            format!("submit the update of channel {channel}"),
+        )(e))),
     }
 }
 
@@ -331,8 +376,9 @@ pub async fn admission(
         };
         let a = match orderer.deliver.latest_config_block(name).await {
             Ok(block) => {
-                let config = ChannelConfig::from_block(&block)
-                    .with_context(|| format!("decode the config of channel {name}"))?;
+                let config = ChannelConfig::from_block(&block).map_err(
+                    ChannelChangeError::config(format!("decode the config of channel {name}")),
+                )?;
                 if config.application_msp_ids().contains(&ctx.me) {
                     Admission::Listed
                 } else {
@@ -379,7 +425,11 @@ pub fn opssc_package(
     let bytes = opssc_fabric::package::ccaas_package(
         &label,
         &opssc_fabric::package::Connection::plaintext(address),
-    )?;
+    )
+    .map_err(FabricCall::wrap(
+        ChannelChangeError::Fabric,
+        format!("build the OpsSC package {label}"),
+    ))?;
     let package_id = opssc_fabric::package::package_id(&label, &bytes);
     Ok(Some((
         OpsPackage {
@@ -406,13 +456,19 @@ pub async fn caught_up(ctx: &Context, channel: &str) -> Result<bool> {
         .deliver
         .block(channel, Seek::Newest)
         .await
-        .with_context(|| format!("read the newest block of channel {channel} from the orderer"))?;
+        .map_err(FabricCall::wrap(
+            ChannelChangeError::Fabric,
+            format!("read the newest block of channel {channel} from the orderer"),
+        ))?;
     let local = ctx
         .main_peer()
         .deliver
         .block(channel, Seek::Newest)
         .await
-        .with_context(|| format!("read the newest block of channel {channel} from the own peer"))?;
+        .map_err(FabricCall::wrap(
+            ChannelChangeError::Fabric,
+            format!("read the newest block of channel {channel} from the own peer"),
+        ))?;
     Ok(opssc_fabric::block::number(&local) >= opssc_fabric::block::number(&ordered))
 }
 

@@ -11,7 +11,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result};
 use opssc_fabric::deliver::Deliverer;
 use opssc_fabric::endorser::Endorser;
 use opssc_fabric::gateway::Gateway;
@@ -19,7 +18,26 @@ use opssc_fabric::orderer::Orderer;
 use opssc_fabric::{Node, NodeConfig, Signer, SigningIdentity};
 use opssc_schema::local::AgentConfig;
 
+use super::error::FabricCall;
 use super::ops::OpsClient;
+
+/// Why the agent could not connect: a node's TLS certificate, the admin
+/// identity or a connection failed (Fabric's error kept in the chain, so the
+/// retry policy finds its fault: [`super::error::AgentError::from_error`]), or the
+/// configuration names no peer.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The identity, a TLS root certificate or a connection (the action
+    /// says which, and which configuration entry to check).
+    #[error(transparent)]
+    Node(Box<FabricCall>),
+    #[error(
+        "the agent configuration of {msp_id} lists no peer: the agent needs at least one \
+         (an organization without peers, such as the orderer organization, names another \
+         member's peer as opsGateway)"
+    )]
+    NoPeer { msp_id: String },
+}
 
 /// One of the organization's peers.
 pub struct PeerConn {
@@ -63,15 +81,15 @@ pub struct Context {
 
 impl Context {
     /// Loads the identity and connects to every own peer.
-    pub async fn connect(config: AgentConfig) -> Result<Context> {
+    pub async fn connect(config: AgentConfig) -> Result<Context, ConnectError> {
         let me = config.msp_id.clone();
         let signer: Arc<dyn Signer> = Arc::new(
-            SigningIdentity::from_msp_dir(&me, &config.identity.msp_dir).with_context(|| {
-                format!(
+            SigningIdentity::from_msp_dir(&me, &config.identity.msp_dir).map_err(
+                FabricCall::wrap(ConnectError::Node, format!(
                     "cannot load the admin identity of {me} from {} (check identity.mspDir in the agent configuration)",
                     config.identity.msp_dir.display()
-                )
-            })?,
+                )),
+            )?,
         );
         let mut peers = Vec::new();
         let mut ops_gateway = None;
@@ -81,14 +99,19 @@ impl Context {
             .map(|p| (false, p))
             .chain(config.ops_gateway.iter().map(|p| (true, p)))
         {
-            let mut nc = NodeConfig::tls_from_file(&p.address, &p.tls_root_cert)
-                .with_context(|| format!("peer {} of {me}: TLS root certificate", p.name))?;
+            let mut nc = NodeConfig::tls_from_file(&p.address, &p.tls_root_cert).map_err(
+                FabricCall::wrap(
+                    ConnectError::Node,
+                    format!("peer {} of {me}: TLS root certificate", p.name),
+                ),
+            )?;
             if let Some(name) = &p.server_name {
                 nc = nc.with_server_name(name);
             }
-            let node = Node::connect(&nc).await.with_context(|| {
-                format!("cannot connect to peer {} of {me} at {}", p.name, p.address)
-            })?;
+            let node = Node::connect(&nc).await.map_err(FabricCall::wrap(
+                ConnectError::Node,
+                format!("cannot connect to peer {} of {me} at {}", p.name, p.address),
+            ))?;
             let conn = PeerConn {
                 name: p.name.clone(),
                 endorser: Endorser::new(node.clone(), signer.clone()),
@@ -103,32 +126,33 @@ impl Context {
         }
         let mut orderers = Vec::new();
         for o in &config.orderers {
-            let mut nc =
-                NodeConfig::tls_from_file(&o.address, &o.tls_root_cert).with_context(|| {
+            let mut nc = NodeConfig::tls_from_file(&o.address, &o.tls_root_cert).map_err(
+                FabricCall::wrap(
+                    ConnectError::Node,
                     format!(
                         "orderer {} of {me}'s configuration: TLS root certificate",
                         o.name
-                    )
-                })?;
+                    ),
+                ),
+            )?;
             if let Some(name) = &o.server_name {
                 nc = nc.with_server_name(name);
             }
             // Lazily: an orderer that is down must not keep the agent from
             // starting (most passes never talk to an orderer).
-            let node = Node::connect_lazy(&nc)
-                .with_context(|| format!("orderer {} at {}", o.name, o.address))?;
+            let node = Node::connect_lazy(&nc).map_err(FabricCall::wrap(
+                ConnectError::Node,
+                format!("orderer {} at {}", o.name, o.address),
+            ))?;
             orderers.push(OrdererConn {
                 name: o.name.clone(),
                 orderer: Orderer::new(node.clone()),
                 deliver: Deliverer::orderer(node, signer.clone()),
             });
         }
-        anyhow::ensure!(
-            !peers.is_empty() || ops_gateway.is_some(),
-            "the agent configuration of {me} lists no peer: the agent needs at least one \
-             (an organization without peers, such as the orderer organization, names another \
-             member's peer as opsGateway)"
-        );
+        if peers.is_empty() && ops_gateway.is_none() {
+            return Err(ConnectError::NoPeer { msp_id: me });
+        }
         let state_dir = config
             .state_dir
             .clone()

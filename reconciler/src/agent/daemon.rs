@@ -30,7 +30,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use anyhow::Result;
 use opssc_fabric::deliver::{Seek, Stop};
 use opssc_schema::local::{AgentConfig, SpecSource};
 use prometheus_client::metrics::counter::Counter;
@@ -338,7 +337,10 @@ async fn poll_git(
         let seen = tokio::task::spawn_blocking(move || {
             let source = GitSource::open_for(&dir, &url, &config)?;
             let tip = source.fetch(&branch)?;
-            Ok::<_, anyhow::Error>((tip, crate::source::approval_refs(source.repository())?))
+            Ok::<_, crate::source::SourceError>((
+                tip,
+                crate::source::approval_refs(source.repository())?,
+            ))
         })
         .await;
         match seen {
@@ -351,7 +353,10 @@ async fn poll_git(
                 last = Some(seen);
             }
             Ok(Err(e)) => {
-                tracing::warn!(error = format!("{e:#}"), "cannot fetch the spec repository")
+                tracing::warn!(
+                    error = super::error::chain(&e),
+                    "cannot fetch the spec repository"
+                )
             }
             Err(e) => tracing::warn!(error = %e, "git poll task failed"),
         }
@@ -519,8 +524,16 @@ async fn watch_blocks(ctx: Arc<Context>, channel: String, wake: Arc<Notify>, met
     }
 }
 
+/// Why the agent stopped other than by a signal.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The blocking task that reads the spec panicked or was cancelled.
+    #[error("spec task failed: {0}")]
+    SpecTask(#[from] tokio::task::JoinError),
+}
+
 /// Runs the agent until killed.
-pub async fn run(config: AgentConfig) -> Result<i32> {
+pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
     let metrics = Metrics::default();
     let last_pass = Arc::new(AtomicI64::new(0));
     let wake = Arc::new(Notify::new());
@@ -550,7 +563,7 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
             Ok(c) => break Arc::new(c),
             Err(e) => {
                 tracing::warn!(
-                    error = format!("{e:#}"),
+                    error = super::error::chain(&e),
                     "cannot connect yet; retrying in 2s"
                 );
                 if stopping.load(Ordering::SeqCst) {
@@ -582,7 +595,7 @@ pub async fn run(config: AgentConfig) -> Result<i32> {
             let (config, state_dir) = (ctx.config.clone(), ctx.state_dir.clone());
             tokio::task::spawn_blocking(move || spec_source::resolve(&config, &state_dir, None))
                 .await
-                .map_err(|e| anyhow::anyhow!("spec task failed: {e}"))?
+                .map_err(DaemonError::SpecTask)?
         };
         let next = match at {
             Err(e) => {

@@ -10,8 +10,9 @@
 //! observation, and a refusal that the same call cannot overcome (a bad
 //! argument, a forbidden call, a bug) stalls with its reason.
 //!
-//! The library modules the steps call (the spec source, config updates,
-//! founding, packages) have their own thiserror enums. Each keeps a Fabric
+//! The library modules the steps call (the connection, the observation,
+//! the channel-change inputs, the spec source, config updates, founding,
+//! packages) have their own thiserror enums. Each keeps a Fabric
 //! failure as the [`opssc_fabric::Error`] itself in its source chain, never
 //! as text, so the bridge from those errors finds the fault by type
 //! whichever enum carried it; an error with no Fabric cause in its chain is
@@ -40,6 +41,16 @@ impl FabricCall {
             action: action.into(),
             source,
         })
+    }
+
+    /// For `map_err`: the failed call of `action`, as the `variant` of an
+    /// error enum that carries a `Box<FabricCall>`.
+    pub fn wrap<E>(
+        variant: fn(Box<FabricCall>) -> E,
+        action: impl Into<String>,
+    ) -> impl FnOnce(opssc_fabric::Error) -> E {
+        let action = action.into();
+        move |source| variant(FabricCall::boxed(action, source))
     }
 }
 
@@ -118,9 +129,9 @@ impl AgentError {
     }
 }
 
-/// Calls made through anyhow-based code (the observation, the config
-/// update, the commands): the fault of the first Fabric error in the chain, and the contract's
-/// refusal in its text.
+/// Steps that call library code (the observation, the config updates,
+/// founding): the fault of the first Fabric error in the chain, and the
+/// contract's refusal in its text.
 impl AgentError {
     /// A failed step from any typed library error: the first Fabric error
     /// (or typed agent error) in its source chain gives the fault class.
@@ -147,29 +158,21 @@ impl AgentError {
     }
 }
 
-impl From<super::founding::FoundingError> for AgentError {
-    fn from(e: super::founding::FoundingError) -> AgentError {
-        AgentError::from_error(&e)
+/// The observation's OpsSC query failed: its [`AgentError`] as it is (the
+/// variant shows it transparently, so the chain alone would lose its class);
+/// any other failure by its chain.
+impl From<super::observe_live::ObserveError> for AgentError {
+    fn from(e: super::observe_live::ObserveError) -> AgentError {
+        match e {
+            super::observe_live::ObserveError::Ops(a) => a,
+            other => AgentError::from_error(&other),
+        }
     }
 }
 
-impl From<anyhow::Error> for AgentError {
-    fn from(e: anyhow::Error) -> AgentError {
-        // A typed error inside keeps its class; else the first Fabric error.
-        let fault = e
-            .chain()
-            .find_map(|c| {
-                c.downcast_ref::<AgentError>()
-                    .map(AgentError::fault)
-                    .or_else(|| c.downcast_ref::<opssc_fabric::Error>().map(|f| f.fault()))
-            })
-            .unwrap_or(Fault::Transient);
-        let message = chain(e.as_ref());
-        AgentError::Call {
-            refusal: contract_refusal(&message),
-            fault,
-            message,
-        }
+impl From<super::founding::FoundingError> for AgentError {
+    fn from(e: super::founding::FoundingError) -> AgentError {
+        AgentError::from_error(&e)
     }
 }
 
@@ -333,21 +336,29 @@ mod tests {
     }
 
     #[test]
-    fn an_anyhow_chain_keeps_the_fabric_fault() {
-        let fabric = opssc_fabric::Error::Timeout {
-            what: "the block".into(),
-            after: std::time::Duration::from_secs(1),
+    fn a_library_error_keeps_the_fabric_fault() {
+        use super::super::observe_live::ObserveError;
+        let fabric = opssc_fabric::Error::Invalid {
+            what: "block".into(),
+            problem: "empty".into(),
         };
-        let e: AgentError = anyhow::Error::new(fabric).context("submit").into();
-        assert_eq!(e.fault(), Fault::Transient);
-        assert!(e.to_string().starts_with("submit: timed out"), "{e}");
-        // A typed error passed through anyhow keeps its class and refusal.
+        let e = AgentError::from_error(&ObserveError::Fabric(FabricCall::boxed(
+            "read the latest config block of channel trade",
+            fabric,
+        )));
+        assert_eq!(e.fault(), Fault::Input);
+        assert!(
+            e.to_string()
+                .starts_with("read the latest config block of channel trade: invalid block"),
+            "{e}"
+        );
+        // An OpsSC refusal inside a library error keeps its class and refusal.
         let typed = AgentError::Call {
             message: "forbidden: A may not vote: no".into(),
             fault: Fault::Rejected,
             refusal: contract_refusal("forbidden: A may not vote: no"),
         };
-        let back: AgentError = anyhow::Error::new(typed).context("observe").into();
+        let back = AgentError::from(ObserveError::Ops(typed));
         assert_eq!(back.fault(), Fault::Rejected);
         assert!(matches!(
             back.refusal(),

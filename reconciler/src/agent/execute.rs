@@ -23,7 +23,7 @@ use opssc_chaincode::model::{SpecRef, TaskStatus};
 use opssc_fabric::lifecycle;
 
 use super::context::Context;
-use super::error::{AgentError, Result};
+use super::error::{AgentError, Result, chain};
 use super::packages::Built;
 use super::pass::{PassReport, definition};
 use super::spec_source::SpecAt;
@@ -227,7 +227,7 @@ async fn run(
                 .decode(config_update)
                 .map_err(|e| AgentError::Plan(format!("the update to sign: {e}")))?;
             let config_signature = super::pass::config_signature(ctx, &bytes)
-                .map_err(|e| AgentError::Plan(format!("{e:#}")))?;
+                .map_err(|e| AgentError::Plan(chain(&e)))?;
             ops.sign(&SignArgs {
                 id: proposal_id.clone(),
                 config_signature,
@@ -272,7 +272,7 @@ async fn run(
             signatures.insert(
                 ctx.me.clone(),
                 super::pass::config_signature(ctx, &bytes)
-                    .map_err(|e| AgentError::Plan(format!("{e:#}")))?,
+                    .map_err(|e| AgentError::Plan(chain(&e)))?,
             );
             match super::channel_changes::submit(ctx, channel, config_update, &signatures).await? {
                 Ok(sequence) => Outcome::Done(format!(
@@ -383,9 +383,7 @@ async fn run(
                 .chaincodes
                 .get(&(channel.to_string(), name.to_string()))
             {
-                Some(cc) => {
-                    definition(cc, *sequence).map_err(|e| AgentError::Plan(format!("{e:#}")))?
-                }
+                Some(cc) => definition(cc, *sequence).map_err(|e| AgentError::Plan(chain(&e)))?,
                 None => lifecycle::ChaincodeDefinition::new(name, version, *sequence as i64),
             };
             let done =
@@ -459,7 +457,7 @@ async fn run(
             endorsers,
         } => {
             let cc = chaincode(at, channel, name)?;
-            let def = definition(cc, *sequence).map_err(|e| AgentError::Plan(format!("{e:#}")))?;
+            let def = definition(cc, *sequence).map_err(|e| AgentError::Plan(chain(&e)))?;
             match lifecycle::commit(&ctx.main_peer().gateway, channel, &def, endorsers).await {
                 Ok(done) => Outcome::Done(format!(
                     "{what}: committed sequence {sequence} ({version}) at block {}",

@@ -130,7 +130,7 @@ pub enum FoundingError {
     },
     /// Connecting to this organization's nodes (the agent's context).
     #[error(transparent)]
-    Connect(anyhow::Error),
+    Connect(#[from] super::context::ConnectError),
 }
 
 impl FoundingError {
@@ -831,9 +831,7 @@ pub async fn found(
     if config.peers.is_empty() {
         return Ok(true);
     }
-    let ctx = Context::connect(config)
-        .await
-        .map_err(FoundingError::Connect)?;
+    let ctx = Context::connect(config).await?;
     let mut last_left: Vec<String> = Vec::new();
     let mut confirmed = false;
     loop {
@@ -1118,7 +1116,7 @@ mod tests {
                 after: Duration::from_secs(1),
             },
         );
-        let agent: AgentError = anyhow::Error::new(e).into();
+        let agent = AgentError::from_error(&e);
         assert_eq!(agent.fault(), opssc_fabric::Fault::Transient);
         assert_eq!(agent.next(), NextAction::RetrySoon);
         assert!(
@@ -1134,7 +1132,7 @@ mod tests {
                 problem: "empty".into(),
             },
         );
-        let agent: AgentError = anyhow::Error::new(refused).into();
+        let agent = AgentError::from_error(&refused);
         assert_eq!(agent.fault(), opssc_fabric::Fault::Input);
         // Converted directly (a step's `?`), the same class.
         let direct: AgentError = FoundingError::fabric(

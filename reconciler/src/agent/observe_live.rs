@@ -5,21 +5,26 @@
 //! committed chaincode definitions (`_lifecycle`) and this organization's
 //! approvals; per own peer, the joined channels (`cscc`) and the installed
 //! packages; and the proposals on the OpsSC chaincode (the open ones with
-//! their votes, quorum and electorate). Key decision: this first version
-//! observes what chaincode rollouts need; channel configurations are not
-//! decoded yet, so `channels` stays empty and the agent acts on chaincode
-//! proposals only (see [`super::pass`]).
+//! their votes, quorum and electorate), and the decoded config of every
+//! joined channel ([`live_full`] keeps them for the pass, so nothing fetches
+//! a config block twice). [`live_peerless`] is the orderer organization's
+//! view: channel configs from the orderer, the OpsSC through its
+//! `opsGateway`.
+//!
+//! A failed read is an [`ObserveError`]: Fabric's error stays in its chain
+//! (the action says what was read), and a failed OpsSC query is the
+//! [`AgentError`] it already was, so the pass's retry policy classifies
+//! either by type.
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context as _, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use opssc_chaincode::model::{
     Kind, Proposal, ProposalState, SignatureEntry, Target, TaskEntry, Vote,
 };
-use opssc_fabric::configtx::ChannelConfig;
 use opssc_fabric::configtx::signature_policy_to_dsl;
+use opssc_fabric::configtx::{ChannelConfig, ConfigError};
 use opssc_fabric::deliver::Seek;
 use opssc_fabric::protos::common::{ApplicationPolicy, Block, application_policy};
 use opssc_fabric::protos::lifecycle as lc;
@@ -29,12 +34,55 @@ use prost::Message;
 use serde_json::Value;
 
 use super::context::Context;
+use super::error::{AgentError, FabricCall};
 use super::packages::Built;
 use crate::observe::{
     ApprovedDefinition, CommittedDefinition, InstalledPackage, LocalPeer, Observed, ObservedBatch,
     ObservedCapabilities, ObservedChannel, ObservedOrg, ObservedTask, OpenDetail, ProposalSummary,
     Task,
 };
+
+pub type Result<T, E = ObserveError> = std::result::Result<T, E>;
+
+/// Why the network could not be observed: a call to a peer or an orderer
+/// failed (Fabric's error kept in the chain for the retry policy), an OpsSC
+/// query failed (its [`AgentError`] keeps the fault and the contract's
+/// refusal), or what a node served does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error(transparent)]
+    Fabric(Box<FabricCall>),
+    /// Shown as it is; `AgentError::from` unwraps it (through the chain
+    /// alone, a transparent variant would hide its class).
+    #[error(transparent)]
+    Ops(#[from] AgentError),
+    /// A config block (`what`: which channel's) that does not decode.
+    #[error("{what}")]
+    Config {
+        what: String,
+        #[source]
+        source: ConfigError,
+    },
+    /// A config block read back for an approved update.
+    #[error(transparent)]
+    Applied(ConfigError),
+    #[error("decode the config update of proposal {id}")]
+    Update {
+        id: String,
+        #[source]
+        source: base64::DecodeError,
+    },
+    #[error(
+        "the agent configuration of {msp_id} lists no orderer: an organization without peers reads the channels from one"
+    )]
+    NoOrderer { msp_id: String },
+}
+
+impl ObserveError {
+    fn config(what: String) -> impl FnOnce(ConfigError) -> ObserveError {
+        move |source| ObserveError::Config { what, source }
+    }
+}
 
 /// The endorsement policy of a definition, as text (signature DSL or a
 /// channel policy reference).
@@ -266,10 +314,17 @@ pub async fn live_full(
     for peer in &ctx.peers {
         let joined = cscc::channels(&peer.endorser)
             .await
-            .with_context(|| format!("list the channels of {me}'s peer {}", peer.name))?;
-        let installed = lifecycle::query_installed(&peer.endorser)
-            .await
-            .with_context(|| format!("list the packages installed on {me}'s peer {}", peer.name))?;
+            .map_err(FabricCall::wrap(
+                ObserveError::Fabric,
+                format!("list the channels of {me}'s peer {}", peer.name),
+            ))?;
+        let installed =
+            lifecycle::query_installed(&peer.endorser)
+                .await
+                .map_err(FabricCall::wrap(
+                    ObserveError::Fabric,
+                    format!("list the packages installed on {me}'s peer {}", peer.name),
+                ))?;
         let mut installed_packages: Vec<InstalledPackage> = installed
             .into_iter()
             .map(|i| InstalledPackage {
@@ -319,13 +374,16 @@ pub async fn live_full(
                 continue;
             }
             Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context(format!("read the latest config block of channel {channel}")));
+                return Err(ObserveError::Fabric(FabricCall::boxed(
+                    format!("read the latest config block of channel {channel}"),
+                    e,
+                )));
             }
         };
         let number = block.header.as_ref().map_or(0, |h| h.number);
-        let config = ChannelConfig::from_block(&block)
-            .with_context(|| format!("decode the config of channel {channel}"))?;
+        let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(format!(
+            "decode the config of channel {channel}"
+        )))?;
         observed
             .channels
             .insert(channel.clone(), observe_channel(&config, number));
@@ -333,11 +391,17 @@ pub async fn live_full(
         config_blocks.insert(channel.clone(), block);
         let defs = lifecycle::query_committed_all(&main.endorser, channel)
             .await
-            .with_context(|| format!("read the committed chaincodes of channel {channel}"))?;
+            .map_err(FabricCall::wrap(
+                ObserveError::Fabric,
+                format!("read the committed chaincodes of channel {channel}"),
+            ))?;
         for d in defs {
             let approvals = lifecycle::query_committed(&main.endorser, channel, &d.name)
                 .await
-                .with_context(|| format!("read the definition of {channel}/{}", d.name))?
+                .map_err(FabricCall::wrap(
+                    ObserveError::Fabric,
+                    format!("read the definition of {channel}/{}", d.name),
+                ))?
                 .map(|r| r.approvals.into_iter().collect())
                 .unwrap_or_default();
             observed.chaincodes.insert(
@@ -372,7 +436,10 @@ pub async fn live_full(
         {
             let approved = lifecycle::query_approved(&main.endorser, ch, name, None)
                 .await
-                .with_context(|| format!("read {me}'s approval of {ch}/{name}"))?;
+                .map_err(FabricCall::wrap(
+                    ObserveError::Fabric,
+                    format!("read {me}'s approval of {ch}/{name}"),
+                ))?;
             if let Some(a) = approved {
                 observed
                     .local
@@ -413,12 +480,12 @@ pub async fn live_peerless(
     ctx: &Context,
     spec: &Spec,
 ) -> Result<(Observed, BTreeMap<String, ChannelConfig>)> {
-    let orderer = ctx.orderers.first().with_context(|| {
-        format!(
-            "the agent configuration of {} lists no orderer: an organization without peers reads the channels from one",
-            ctx.me
-        )
-    })?;
+    let orderer = ctx
+        .orderers
+        .first()
+        .ok_or_else(|| ObserveError::NoOrderer {
+            msp_id: ctx.me.clone(),
+        })?;
     let mut observed = nothing_yet(&ctx.me, &BTreeMap::new());
     let mut configs = BTreeMap::new();
     let mut config_blocks = BTreeMap::new();
@@ -433,12 +500,15 @@ pub async fn live_peerless(
                 continue;
             }
             Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context(format!("read the latest config block of channel {channel}")));
+                return Err(ObserveError::Fabric(FabricCall::boxed(
+                    format!("read the latest config block of channel {channel}"),
+                    e,
+                )));
             }
         };
-        let config = ChannelConfig::from_block(&block)
-            .with_context(|| format!("decode the config of channel {channel}"))?;
+        let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(format!(
+            "decode the config of channel {channel}"
+        )))?;
         observed.channels.insert(
             channel.clone(),
             observe_channel(&config, opssc_fabric::block::number(&block)),
@@ -530,7 +600,10 @@ async fn read_proposals(
             {
                 let update = BASE64
                     .decode(update)
-                    .with_context(|| format!("decode the config update of proposal {}", s.id))?;
+                    .map_err(|source| ObserveError::Update {
+                        id: s.id.clone(),
+                        source,
+                    })?;
                 open.update_on_chain = match config_blocks.get(&s.target.channel) {
                     Some(latest) => {
                         update_on_chain(deliver, &s.target.channel, latest, base, &update).await?
@@ -603,7 +676,8 @@ async fn update_on_chain(
 ) -> Result<Option<bool>> {
     let mut block = latest.clone();
     for _ in 0..CONFIG_BLOCKS_READ_BACK {
-        let (sequence, applied) = opssc_fabric::configtx::applied_config_update(&block)?;
+        let (sequence, applied) =
+            opssc_fabric::configtx::applied_config_update(&block).map_err(ObserveError::Applied)?;
         if sequence <= base {
             return Ok(Some(false));
         }
@@ -614,9 +688,21 @@ async fn update_on_chain(
         if number == 0 {
             return Ok(Some(false));
         }
-        let before = deliver.block(channel, Seek::Number(number - 1)).await?;
-        let index = opssc_fabric::block::last_config_index(&before)?;
-        block = deliver.block(channel, Seek::Number(index)).await?;
+        let read_back = || {
+            FabricCall::wrap(
+                ObserveError::Fabric,
+                format!("read back the config blocks of channel {channel}"),
+            )
+        };
+        let before = deliver
+            .block(channel, Seek::Number(number - 1))
+            .await
+            .map_err(read_back())?;
+        let index = opssc_fabric::block::last_config_index(&before).map_err(read_back())?;
+        block = deliver
+            .block(channel, Seek::Number(index))
+            .await
+            .map_err(read_back())?;
     }
     Ok(None)
 }
@@ -660,9 +746,10 @@ async fn readiness(
     };
     let ready = lifecycle::check_commit_readiness(&ctx.main_peer().endorser, channel, &def)
         .await
-        .with_context(|| {
-            format!("check the commit readiness of {channel}/{name} sequence {sequence}")
-        })?;
+        .map_err(FabricCall::wrap(
+            ObserveError::Fabric,
+            format!("check the commit readiness of {channel}/{name} sequence {sequence}"),
+        ))?;
     open.commit_readiness = ready.approvals.into_iter().collect();
     Ok(())
 }

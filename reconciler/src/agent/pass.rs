@@ -33,9 +33,8 @@ use opssc_schema::local::VotePolicy;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
-
 use opssc_chaincode::model::ConfigSignatureB64;
+use opssc_fabric::configtx::ConfigError;
 use opssc_fabric::lifecycle::{self, ChaincodeDefinition};
 use opssc_fabric::protos::common::{ApplicationPolicy, application_policy};
 use opssc_schema::Chaincode;
@@ -43,6 +42,7 @@ use prost::Message;
 
 use super::context::Context;
 use super::error::{AgentError, NextAction};
+use super::observe_live::ObserveError;
 use super::spec_source::SpecAt;
 use crate::observe::Observed;
 use crate::plan::steps::PlanInput;
@@ -136,8 +136,28 @@ impl PassReport {
 
 pub use crate::plan::steps::payload_difference;
 
+/// Why a chaincode's definition cannot be built from its spec entry: a
+/// policy that does not parse (`what` says whose), or a peer count out of
+/// range. The spec is at fault; the agent cannot approve such a definition.
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionError {
+    #[error("{what}")]
+    Policy {
+        what: String,
+        #[source]
+        source: ConfigError,
+    },
+    #[error(transparent)]
+    Count(#[from] std::num::TryFromIntError),
+}
+
+/// This organization's admin could not sign a config update.
+#[derive(Debug, thiserror::Error)]
+#[error("sign the config update as this organization's admin")]
+pub struct SignError(#[source] ConfigError);
+
 /// The `validation_parameter` for a spec's endorsement policy.
-pub fn validation_parameter(cc: &Chaincode) -> Result<Vec<u8>> {
+pub fn validation_parameter(cc: &Chaincode) -> Result<Vec<u8>, DefinitionError> {
     let Some(p) = &cc.endorsement_policy else {
         return Ok(Vec::new());
     };
@@ -145,11 +165,14 @@ pub fn validation_parameter(cc: &Chaincode) -> Result<Vec<u8>> {
     if text.starts_with('/') {
         return Ok(lifecycle::policy_reference(text));
     }
-    let env = opssc_fabric::configtx::parse_signature_policy(text).with_context(|| {
-        format!(
-            "chaincode {}/{}: endorsement policy {text:?}",
-            cc.channel, cc.name
-        )
+    let env = opssc_fabric::configtx::parse_signature_policy(text).map_err(|source| {
+        DefinitionError::Policy {
+            what: format!(
+                "chaincode {}/{}: endorsement policy {text:?}",
+                cc.channel, cc.name
+            ),
+            source,
+        }
     })?;
     Ok(ApplicationPolicy {
         r#type: Some(application_policy::Type::SignaturePolicy(env)),
@@ -158,7 +181,7 @@ pub fn validation_parameter(cc: &Chaincode) -> Result<Vec<u8>> {
 }
 
 /// The definition every org approves for `cc` at `sequence`.
-pub fn definition(cc: &Chaincode, sequence: u64) -> Result<ChaincodeDefinition> {
+pub fn definition(cc: &Chaincode, sequence: u64) -> Result<ChaincodeDefinition, DefinitionError> {
     let mut def = ChaincodeDefinition::new(&cc.name, &cc.version, sequence as i64)
         .with_validation_parameter(validation_parameter(cc)?);
     def.init_required = cc.init_required;
@@ -171,7 +194,7 @@ pub fn definition(cc: &Chaincode, sequence: u64) -> Result<ChaincodeDefinition> 
 /// so that every organization approves the same bytes; `None` without any.
 pub fn collection_package(
     cc: &Chaincode,
-) -> Result<Option<opssc_fabric::protos::protos::CollectionConfigPackage>> {
+) -> Result<Option<opssc_fabric::protos::protos::CollectionConfigPackage>, DefinitionError> {
     use opssc_fabric::protos::protos::{
         CollectionConfig, CollectionConfigPackage, CollectionPolicyConfig, StaticCollectionConfig,
         collection_config, collection_policy_config,
@@ -184,11 +207,14 @@ pub fn collection_package(
     let mut config = Vec::new();
     for c in collections {
         let text = c.policy.text.trim();
-        let policy = opssc_fabric::configtx::parse_signature_policy(text).with_context(|| {
-            format!(
-                "chaincode {}/{}: the member policy {text:?} of collection {}",
-                cc.channel, cc.name, c.name
-            )
+        let policy = opssc_fabric::configtx::parse_signature_policy(text).map_err(|source| {
+            DefinitionError::Policy {
+                what: format!(
+                    "chaincode {}/{}: the member policy {text:?} of collection {}",
+                    cc.channel, cc.name, c.name
+                ),
+                source,
+            }
         })?;
         config.push(CollectionConfig {
             payload: Some(collection_config::Payload::StaticCollectionConfig(
@@ -225,7 +251,7 @@ pub async fn run_pass(ctx: &Context, at: &SpecAt) -> PassReport {
     report.finish()
 }
 
-async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()> {
+async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<(), ObserveError> {
     let spec = &at.spec;
     let (mut built, build_errors) = ctx.build_packages(spec);
     report.errors.extend(build_errors);
@@ -256,14 +282,14 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
             }
             Ok(None) => None,
             Err(e) => {
-                report.fail("the OpsSC package", &AgentError::from(e));
+                report.fail("the OpsSC package", &AgentError::from_error(&e));
                 None
             }
         },
         admission: super::channel_changes::admission(ctx, at, &observed)
             .await
             .unwrap_or_else(|e| {
-                report.fail("channels to join", &AgentError::from(e));
+                report.fail("channels to join", &AgentError::from_error(&e));
                 Default::default()
             }),
         waited_ms: ctx.waited_ms(),
@@ -291,7 +317,11 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()>
 /// `opsGateway`, planned like any agent's; its only steps add its signature
 /// to approved updates that need it and submit them (the planner's
 /// outside-signer steps). It files, votes and installs nothing.
-async fn peerless_pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<()> {
+async fn peerless_pass(
+    ctx: &Context,
+    at: &SpecAt,
+    report: &mut PassReport,
+) -> Result<(), ObserveError> {
     let spec = &at.spec;
     let (observed, configs) = super::observe_live::live_peerless(ctx, spec).await?;
     let plan = crate::plan::plan(spec, &observed, &ctx.me);
@@ -435,7 +465,7 @@ async fn caught_up(
         let ok = super::channel_changes::caught_up(ctx, channel)
             .await
             .unwrap_or_else(|e| {
-                report.fail(&format!("channel {channel}"), &AgentError::from(e));
+                report.fail(&format!("channel {channel}"), &AgentError::from_error(&e));
                 false
             });
         out.insert(channel.clone(), ok);
@@ -444,11 +474,14 @@ async fn caught_up(
 }
 
 /// This org admin's ConfigSignature over `config_update`, as the contract stores it.
-pub(super) fn config_signature(ctx: &Context, config_update: &[u8]) -> Result<ConfigSignatureB64> {
+pub(super) fn config_signature(
+    ctx: &Context,
+    config_update: &[u8],
+) -> Result<ConfigSignatureB64, SignError> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let sig = opssc_fabric::configtx::sign::sign_update(ctx.signer.as_ref(), config_update)
-        .context("sign the config update as this organization's admin")?;
+        .map_err(SignError)?;
     Ok(ConfigSignatureB64 {
         signature_header: b64.encode(&sig.signature_header),
         signature: b64.encode(&sig.signature),

@@ -27,11 +27,25 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use anyhow::Result;
 use opssc_chaincode::model::{Decision, ProposalState};
 
+use super::channel_changes::ChannelChangeError;
 use super::context::Context;
+use super::error::AgentError;
+use super::observe_live::ObserveError;
 use super::spec_source::SpecAt;
+
+/// Why the status could not be read: the observation, an OpsSC query or
+/// the OpsSC package (each says what failed).
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    #[error(transparent)]
+    Ops(#[from] AgentError),
+    #[error(transparent)]
+    Package(#[from] ChannelChangeError),
+}
 
 /// The overall condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +120,7 @@ impl Watcher {
 }
 
 /// What one read shows: the status text, or why it could not be read.
-fn reading(r: &Result<Status>) -> String {
+fn reading<E: std::fmt::Display>(r: &Result<Status, E>) -> String {
     match r {
         Ok(s) => s.text.clone(),
         Err(e) => format!("status unavailable (retrying every interval): {e:#}\n"),
@@ -115,8 +129,9 @@ fn reading(r: &Result<Status>) -> String {
 
 /// Reads the status with `read` every `options.interval`, writes each
 /// change to `out` (headers from `clock`), and ends as [`WatchEnd`] says.
-/// A failed read is shown like a status and retried.
-pub async fn watch<F, Fut, W>(
+/// A failed read is shown like a status (`{:#}`: an error with its causes)
+/// and retried.
+pub async fn watch<F, Fut, W, E>(
     mut read: F,
     options: WatchOptions,
     out: &mut W,
@@ -125,8 +140,9 @@ pub async fn watch<F, Fut, W>(
 ) -> std::io::Result<WatchEnd>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Status>>,
+    Fut: Future<Output = Result<Status, E>>,
     W: std::io::Write,
+    E: std::fmt::Display,
 {
     let deadline = async {
         match options.timeout.filter(|_| options.until_ready) {
@@ -212,7 +228,7 @@ fn failed_tasks(id: &str, tasks: &[opssc_chaincode::model::TaskEntry]) -> Vec<St
         .collect()
 }
 
-pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status> {
+pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status, StatusError> {
     let mut out = String::new();
     let mut stalled: Vec<String> = Vec::new();
     let mut progressing: Vec<String> = Vec::new();
@@ -485,7 +501,7 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
     }
 
-    fn st(condition: Condition, text: &str) -> Result<Status> {
+    fn st(condition: Condition, text: &str) -> Result<Status, String> {
         Ok(Status {
             condition,
             text: format!("{text}\n"),
@@ -496,28 +512,25 @@ mod tests {
     /// one again; counts the reads.
     #[derive(Clone)]
     struct Fake {
-        readings: Arc<Mutex<VecDeque<Result<Status>>>>,
+        readings: Arc<Mutex<VecDeque<Result<Status, String>>>>,
         reads: Arc<Mutex<usize>>,
     }
 
     impl Fake {
-        fn new(readings: Vec<Result<Status>>) -> Fake {
+        fn new(readings: Vec<Result<Status, String>>) -> Fake {
             Fake {
                 readings: Arc::new(Mutex::new(readings.into())),
                 reads: Arc::new(Mutex::new(0)),
             }
         }
 
-        fn read(&self) -> std::future::Ready<Result<Status>> {
+        fn read(&self) -> std::future::Ready<Result<Status, String>> {
             *self.reads.lock().unwrap() += 1;
             let mut q = self.readings.lock().unwrap();
             let r = if q.len() > 1 {
                 q.pop_front().unwrap()
             } else {
-                match q.front().unwrap() {
-                    Ok(s) => Ok(s.clone()),
-                    Err(e) => Err(anyhow::anyhow!("{e:#}")),
-                }
+                q.front().unwrap().clone()
             };
             std::future::ready(r)
         }
@@ -657,8 +670,8 @@ mod tests {
     #[tokio::test]
     async fn a_failed_read_is_shown_and_retried() {
         let fake = Fake::new(vec![
-            Err(anyhow::anyhow!("connect to peer0: connection refused")),
-            Err(anyhow::anyhow!("connect to peer0: connection refused")),
+            Err("connect to peer0: connection refused".to_string()),
+            Err("connect to peer0: connection refused".to_string()),
             st(Condition::Ready, "all done"),
         ]);
         let mut out = Vec::new();

@@ -37,5 +37,5 @@ pub fn run(config: &Path) -> Result<i32> {
     init_logging();
     let config = load_config(config)?;
     tracing::info!(org = %config.msp_id, "opssc agent starting");
-    runtime()?.block_on(opssc::agent::daemon::run(config))
+    Ok(runtime()?.block_on(opssc::agent::daemon::run(config))?)
 }

@@ -29,7 +29,10 @@ pub fn run(config: &Path, spec: Option<&Path>, timeout: Duration) -> Result<i32>
             let (built, _) = ctx.build_packages(&at.spec);
             let left = match observe_live::live(&ctx, &at.spec, &built).await {
                 Ok(observed) => bootstrap::remaining(&at.spec, &observed, &ctx.me),
-                Err(e) => vec![format!("cannot observe the network yet: {e:#}")],
+                Err(e) => vec![format!(
+                    "cannot observe the network yet: {}",
+                    opssc::agent::error::chain(&e)
+                )],
             };
             if left.is_empty() && report.actions.is_empty() {
                 println!(

@@ -565,7 +565,7 @@ pub(crate) fn add_org(
         let status = rt.block_on(async {
             let ctx = Context::connect(load_config(&org.agent_config)?).await?;
             let at = spec_source::resolve(&ctx.config, &ctx.state_dir.join("status"), None)?;
-            status::status(&ctx, &at).await
+            anyhow::Ok(status::status(&ctx, &at).await?)
         });
         match status {
             Ok(s) => println!(

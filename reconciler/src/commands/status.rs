@@ -16,7 +16,7 @@ use opssc::agent::{context::Context, spec_source, status};
 /// every call, so a watch sees new commits) and reads the status.
 async fn read(ctx: &Context, spec: Option<&Path>) -> Result<status::Status> {
     let at = spec_source::resolve(&ctx.config, &ctx.state_dir.join("status"), spec)?;
-    status::status(ctx, &at).await
+    Ok(status::status(ctx, &at).await?)
 }
 
 pub fn run(config: &Path, spec: Option<&Path>, watch: StatusWatch) -> Result<i32> {
