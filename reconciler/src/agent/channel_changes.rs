@@ -341,10 +341,15 @@ pub async fn submit(
     }
 }
 
-/// A refusal by the orderer itself (a policy, a stale read set), not a
-/// connection problem.
+/// A refusal by the orderer itself (a policy, a stale read set): Fabric's
+/// answer classed `Rejected`. A node that is down, slow or not ready (a 503
+/// while a channel's consenters change, also while waiting for the config
+/// block) is no refusal: the step fails as transient and the next pass
+/// reads the blocks, so an update that did commit is reported committed,
+/// never failed.
 fn refused(e: &configtx::ConfigError) -> bool {
-    matches!(e, configtx::ConfigError::Fabric { .. })
+    matches!(e, configtx::ConfigError::Fabric { source, .. }
+        if source.fault() == opssc_fabric::Fault::Rejected)
 }
 
 /// What the orderer says about each spec channel that lists this
@@ -474,6 +479,30 @@ pub async fn caught_up(ctx: &Context, channel: &str) -> Result<bool> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_the_orderers_own_refusal_fails_a_submission() {
+        let fabric = |source: opssc_fabric::Error| configtx::ConfigError::Fabric {
+            what: "watching channel trade for the new config block".into(),
+            source: Box::new(source),
+        };
+        let refused_with = |status| {
+            refused(&fabric(opssc_fabric::Error::Refused {
+                call: "Deliver".into(),
+                node: "orderer0".into(),
+                status,
+                message: "m".into(),
+            }))
+        };
+        assert!(refused_with(403));
+        assert!(refused_with(400));
+        assert!(!refused_with(503));
+        assert!(!refused(&fabric(opssc_fabric::Error::Timeout {
+            what: "the config block".into(),
+            after: std::time::Duration::from_secs(1),
+        })));
+    }
+
     use super::*;
     use crate::plan::steps::blocking_risk;
     use opssc_chaincode::model::Kind;
