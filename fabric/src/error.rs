@@ -173,7 +173,12 @@ impl Error {
             #[cfg(feature = "client")]
             Error::Http { .. } => Fault::Transient,
             Error::Serve { .. } => Fault::Transient,
-            Error::Grpc { code, message, .. } => match code {
+            Error::Grpc {
+                code,
+                message,
+                details,
+                ..
+            } => match code {
                 tonic::Code::Unavailable
                 | tonic::Code::DeadlineExceeded
                 | tonic::Code::ResourceExhausted
@@ -183,6 +188,18 @@ impl Error {
                 // up within seconds.
                 tonic::Code::FailedPrecondition
                     if message.contains("no combination of peers can be derived") =>
+                {
+                    Fault::Transient
+                }
+                // Endorsers at different heights (one has not committed the
+                // latest block yet) simulate against different states; the
+                // gateway then refuses their disagreeing responses. The same
+                // request agrees once they caught up.
+                tonic::Code::Aborted
+                    if !details.is_empty()
+                        && details.iter().all(|d| {
+                            d.message.contains("ProposalResponsePayloads do not match")
+                        }) =>
                 {
                     Fault::Transient
                 }
@@ -282,5 +299,32 @@ mod tests {
             Fault::Rejected
         );
         assert_eq!(grpc(tonic::Code::Unavailable, "").fault(), Fault::Transient);
+    }
+
+    /// Endorsers a block apart disagree; the gateway names each one. Only
+    /// when that is every endorser's complaint is it a lag, not a refusal.
+    #[test]
+    fn disagreeing_endorsers_are_a_lag_but_a_refusal_among_them_is_not() {
+        let aborted = |complaints: &[&str]| Error::Grpc {
+            call: "Endorse".into(),
+            node: "peer0".into(),
+            code: tonic::Code::Aborted,
+            message: "failed to endorse transaction, see attached details for more info".into(),
+            details: complaints
+                .iter()
+                .map(|m| NodeError {
+                    address: "127.0.0.1:7051".into(),
+                    msp_id: "Org2MSP".into(),
+                    message: m.to_string(),
+                })
+                .collect(),
+        };
+        let lag = "ProposalResponsePayloads do not match";
+        assert_eq!(aborted(&[lag, lag]).fault(), Fault::Transient);
+        assert_eq!(
+            aborted(&[lag, "chaincode response 500, forbidden"]).fault(),
+            Fault::Rejected
+        );
+        assert_eq!(aborted(&[]).fault(), Fault::Rejected);
     }
 }
