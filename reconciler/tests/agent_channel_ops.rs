@@ -399,9 +399,34 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         Duration::from_secs(60),
     )
     .await;
-    // The orderer organization's agent: no peer, the OpsSC through Org1's
-    // peer; it consents to trade's ChannelUpdates in advance.
+    // The ACL lets the orderer organization's admin read the OpsSC through
+    // a member's peer, and nothing more: the contract refuses its filing
+    // (it is in no electorate).
     let orderer_org = devnet.orderer_org();
+    let orderer_admin = orderer_admin_gateway(devnet).await;
+    let listed = orderer_admin
+        .evaluate_transaction("ops", "opssc", "list", [json!({}).to_string()])
+        .await
+        .unwrap_or_else(|e| panic!("the orderer organization reads the OpsSC: {e}"));
+    assert!(serde_json::from_slice::<Value>(&listed).unwrap()["items"].is_array());
+    let filing = json!({
+        "kind": "ChannelUpdate",
+        "target": {"channel": "trade"},
+        "payload": {"config_update": "AQID"},
+        "spec_ref": {
+            "git_commit": "0".repeat(40),
+            "spec_hash": "0".repeat(64),
+            "base_config_sequence": 0,
+        },
+    });
+    let refused = orderer_admin
+        .submit_transaction("ops", "opssc", "propose", [filing.to_string()])
+        .await;
+    let why = refused.map(|_| ()).map_err(|e| e.to_string()).unwrap_err();
+    assert!(why.contains("electorate"), "{why}");
+    // Its agent: no peer, the OpsSC through Org1's peer; it consents to
+    // channel updates and new channels in advance.
+
     let mut agents = agents;
     agents.push(common::start_agent_beside(
         &agents[0],
@@ -693,6 +718,25 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         Duration::from_secs(30),
     )
     .await;
+}
+
+/// A gateway on Org1's peer signing as the orderer organization's admin.
+async fn orderer_admin_gateway(
+    devnet: &opssc_tests::devnet_support::Devnet,
+) -> opssc_fabric::gateway::Gateway {
+    use opssc_fabric::{Node, NodeConfig, SigningIdentity};
+    let oo = devnet.orderer_org();
+    let signer =
+        std::sync::Arc::new(SigningIdentity::from_msp_dir(&oo.msp_id, &oo.admin_msp_dir).unwrap());
+    let p = &devnet.orgs()[0].peers[0];
+    let node = Node::connect(
+        &NodeConfig::tls_from_file(&p.address, &p.tls_ca_cert)
+            .unwrap()
+            .with_server_name(&p.host),
+    )
+    .await
+    .unwrap();
+    opssc_fabric::gateway::Gateway::new(node, signer)
 }
 
 /// The MSP IDs whose ConfigSignatures a config block's update carries.
