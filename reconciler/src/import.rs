@@ -47,8 +47,12 @@ pub struct Facts {
     pub observed: Observed,
     /// Organizations of the channel configs, by MSP ID.
     pub orgs: BTreeMap<String, OrgFacts>,
-    /// TLS server certificates (PEM) of the Raft consenters, by `host:port`.
+    /// TLS server certificates (PEM) of the consenters, by `host:port`.
     pub consenter_tls: BTreeMap<String, String>,
+    /// Signing certificates (PEM) of the SmartBFT consenters, by
+    /// `host:port`: the identities their blocks are signed with. Empty on a
+    /// Raft network; not empty, the spec says `consensus: bft`.
+    pub consenter_sign_certs: BTreeMap<String, String>,
     /// The observing organization's peers as its agent configuration names
     /// them: (name, `host:port`).
     pub my_peers: Vec<(String, String)>,
@@ -355,9 +359,13 @@ pub fn import(facts: &Facts) -> Imported {
                 let name = unique(node_name(e), "orderer", &mut used);
                 let _ = writeln!(y, "    - name: {name}");
                 let _ = writeln!(y, "      endpoint: {}", q(e));
-                if let Some(tls) = facts.consenter_tls.get(e) {
-                    y.push_str("      tlsCert:\n        pem: |\n");
-                    for line in tls.trim().lines() {
+                for (key, pem) in [
+                    ("tlsCert", facts.consenter_tls.get(e)),
+                    ("signCert", facts.consenter_sign_certs.get(e)),
+                ] {
+                    let Some(pem) = pem else { continue };
+                    let _ = writeln!(y, "      {key}:\n        pem: |");
+                    for line in pem.trim().lines() {
                         let _ = writeln!(y, "          {line}");
                     }
                 }
@@ -525,7 +533,12 @@ pub fn import(facts: &Facts) -> Imported {
             "consortium.yaml: governance (none written: Fabric's policies decide)".to_string(),
         );
     }
-    y.push_str("  orderer:\n    consensus: etcdraft\n    consenters:\n");
+    let consensus = if facts.consenter_sign_certs.is_empty() {
+        "etcdraft"
+    } else {
+        "bft"
+    };
+    let _ = writeln!(y, "  orderer:\n    consensus: {consensus}\n    consenters:");
     if consenter_refs.is_empty() {
         y.push_str("      []\n");
     }
@@ -718,7 +731,8 @@ fn org_facts(group: &Group, role: OrgRole) -> Option<(String, OrgFacts)> {
 
 /// What the decoded channel configs say beyond the observation: the
 /// organizations (MSP certificates, orderer endpoints) by MSP ID and the
-/// consenters' TLS server certificates by `host:port`.
+/// consenters' TLS server certificates by `host:port` (Raft and SmartBFT
+/// alike; [`bft_sign_certs`] has the SmartBFT identities).
 pub fn config_facts(
     configs: &BTreeMap<String, ChannelConfig>,
 ) -> (BTreeMap<String, OrgFacts>, BTreeMap<String, String>) {
@@ -735,17 +749,42 @@ pub fn config_facts(
                 }
             }
         }
-        for c in config.etcdraft().iter().flat_map(|m| m.consenters.iter()) {
-            tls.entry(format!("{}:{}", c.host, c.port))
-                .or_insert_with(|| {
-                    String::from_utf8_lossy(&c.server_tls_cert)
-                        .trim()
-                        .to_string()
-                        + "\n"
-                });
+        let raft = config.etcdraft().into_iter().flat_map(|m| {
+            m.consenters
+                .iter()
+                .map(|c| (&c.host, c.port, &c.server_tls_cert))
+        });
+        let bft = config
+            .bft_consenters()
+            .into_iter()
+            .flatten()
+            .map(|c| (&c.host, c.port, &c.server_tls_cert));
+        for (host, port, cert) in raft.chain(bft) {
+            tls.entry(format!("{host}:{port}"))
+                .or_insert_with(|| pem_text(cert));
         }
     }
     (orgs, tls)
+}
+
+/// The SmartBFT consenters' signing certificates by `host:port`, from the
+/// channels' `Orderers` values; empty on a Raft network.
+pub fn bft_sign_certs(configs: &BTreeMap<String, ChannelConfig>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for c in configs
+        .values()
+        .filter_map(ChannelConfig::bft_consenters)
+        .flatten()
+    {
+        out.entry(format!("{}:{}", c.host, c.port))
+            .or_insert_with(|| pem_text(&c.identity));
+    }
+    out
+}
+
+/// A PEM certificate as the spec writes it: trimmed, one final newline.
+fn pem_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).trim().to_string() + "\n"
 }
 
 #[cfg(test)]

@@ -165,6 +165,7 @@ fn read(config: &Path) -> Result<Facts> {
                 .with_context(|| format!("read the OpsSC registry on {channel}"))?;
         }
         let (orgs, consenter_tls) = config_facts(&configs);
+        let consenter_sign_certs = opssc::import::bft_sign_certs(&configs);
         // The label of the package this organization approved, per chaincode.
         let mut approved_labels = BTreeMap::new();
         for key in observed.chaincodes.keys() {
@@ -193,6 +194,7 @@ fn read(config: &Path) -> Result<Facts> {
             observed,
             orgs,
             consenter_tls,
+            consenter_sign_certs,
             approved_labels,
         })
     })

@@ -44,6 +44,14 @@ fn facts_of(spec: &Spec, me: &str) -> Facts {
         .flat_map(|o| o.orderers.iter())
         .filter_map(|n| Some((n.endpoint.to_string(), n.tls_cert.clone()?)))
         .collect();
+    // The chain holds the consenters' identities only on a BFT network.
+    let consenter_sign_certs = spec
+        .organizations
+        .values()
+        .flat_map(|o| o.orderers.iter())
+        .filter(|_| spec.consortium.consensus == "bft")
+        .filter_map(|n| Some((n.endpoint.to_string(), n.sign_cert.clone()?)))
+        .collect();
     let my_peers = spec.organizations[me]
         .peers
         .iter()
@@ -59,6 +67,7 @@ fn facts_of(spec: &Spec, me: &str) -> Facts {
         observed,
         orgs,
         consenter_tls,
+        consenter_sign_certs,
         my_peers,
         approved_labels,
         ops_chaincode: "opssc".into(),
@@ -478,4 +487,116 @@ fn a_network_with_the_v3_channel_capability_imports_as_fabric_3_1() {
     let back = load(&imported);
     assert_eq!(back.consortium.fabric_version, "3.1");
     assert!(crate::plan::plan(&back, &facts.observed, "Org1MSP").is_empty());
+}
+
+/// A SmartBFT network imports as `consensus: bft`, each consenter with its
+/// TLS and signing certificates as the channels' `Orderers` value holds
+/// them: the spec validates (BFT needs every consenter's `signCert`) and
+/// plans nothing. The certificates come from the configs (`config_facts`,
+/// `bft_sign_certs`), and a Raft network has no signing certificates.
+#[test]
+fn a_bft_network_imports_as_bft_with_its_consenters_identities() {
+    // Certificates that parse: the imported spec is validated.
+    let issue = |cn: &str, ca: bool| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![cn.to_string()]).unwrap();
+        if ca {
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        params.self_signed(&key).unwrap().pem()
+    };
+    let cert = |cn: &str| issue(cn, false);
+    let ca = |cn: &str| issue(cn, true);
+    let mut spec = crate::test_fixtures::spec_with_certificates("examples/bft");
+    assert_eq!(spec.consortium.consensus, opssc_schema::spec::CONSENSUS_BFT);
+    let mut identities_of = BTreeMap::new();
+    for org in spec.organizations.values_mut() {
+        if let Some(msp) = &mut org.msp {
+            msp.ca_certs = vec![ca(&format!("ca.{}", org.msp_id))];
+            msp.tls_ca_certs = vec![ca(&format!("tlsca.{}", org.msp_id))];
+        }
+        for o in &mut org.orderers {
+            o.tls_cert = Some(cert(&format!("tls.{}", o.name)));
+            let id = cert(&format!("id.{}", o.name));
+            identities_of.insert(o.name.clone(), id.clone());
+            o.sign_cert = Some(id);
+        }
+    }
+    let facts = facts_of(&spec, "Org1MSP");
+    assert_eq!(facts.consenter_sign_certs.len(), 4);
+    let imported = import(&facts);
+    let consortium = &imported
+        .files
+        .iter()
+        .find(|(p, _)| p == "consortium.yaml")
+        .unwrap()
+        .1;
+    assert!(consortium.contains("consensus: bft"), "{consortium}");
+    let back = load(&imported);
+    assert_eq!(back.consortium.consensus, opssc_schema::spec::CONSENSUS_BFT);
+    let nodes: Vec<_> = back
+        .organizations
+        .values()
+        .flat_map(|o| o.orderers.iter())
+        .collect();
+    assert_eq!(nodes.len(), 4);
+    for n in nodes {
+        assert_eq!(
+            n.sign_cert.as_deref().map(str::trim),
+            identities_of.get(&n.name).map(|c| c.trim()),
+            "{n:?}"
+        );
+    }
+    let plan = crate::plan::plan(&back, &facts.observed, "Org1MSP");
+    assert!(plan.is_empty(), "{}", crate::plan::render::text(&plan));
+
+    // From the configs themselves: the BFT mapping's identities and TLS
+    // certificates; none on a Raft channel.
+    use opssc_fabric::configtx::genesis::{BftOrdering, ChannelDescription, channel_config};
+    use opssc_fabric::configtx::{MspDefinition, Organization};
+    let consenters: Vec<opssc_fabric::protos::common::Consenter> = (1..=4)
+        .map(|id| opssc_fabric::protos::common::Consenter {
+            id,
+            host: format!("orderer{id}.example.com"),
+            port: 7050,
+            msp_id: "OrdererMSP".into(),
+            identity: pem(&format!("id.{id}")),
+            client_tls_cert: pem(&format!("tls.{id}")),
+            server_tls_cert: pem(&format!("tls.{id}")),
+        })
+        .collect();
+    let mut desc = ChannelDescription::new(
+        "trade",
+        vec![
+            Organization::application(MspDefinition::with_node_ous(
+                "Org1MSP",
+                &pem("ca.org1"),
+                &pem("tlsca.org1"),
+            ))
+            .unwrap(),
+        ],
+        vec![
+            Organization::orderer(
+                MspDefinition::with_node_ous("OrdererMSP", &pem("ca.o"), &pem("tlsca.o")),
+                vec!["orderer1.example.com:7050".into()],
+            )
+            .unwrap(),
+        ],
+        Vec::new(),
+    );
+    desc.bft = Some(BftOrdering::new(consenters));
+    let config =
+        ChannelConfig::from_config("trade", &channel_config(&desc).unwrap().to_proto()).unwrap();
+    let configs: BTreeMap<String, ChannelConfig> = [("trade".to_string(), config)].into();
+    let identities = crate::import::bft_sign_certs(&configs);
+    assert_eq!(identities.len(), 4);
+    assert_eq!(
+        identities["orderer2.example.com:7050"],
+        String::from_utf8(pem("id.2")).unwrap()
+    );
+    let (_, tls) = config_facts(&configs);
+    assert_eq!(
+        tls["orderer3.example.com:7050"],
+        String::from_utf8(pem("tls.3")).unwrap()
+    );
 }
