@@ -1795,9 +1795,24 @@ impl<'a> Call<'a> {
                 ),
             ));
         }
+        let count = self.count(&p)?;
+        // Recorded votes that reach the quorum decide the proposal whether or
+        // not a tally recorded it yet: its executor may already be carrying
+        // it out (see the agent's commit beside the tally), so it is no
+        // longer anyone's to withdraw.
+        if count.decides(p.electorate.len(), p.quorum) == Some(ProposalState::Approved) {
+            return Err(ContractError::conflict(
+                format!("proposal {}", p.id),
+                p.state,
+                format!(
+                    "its recorded votes reach the quorum ({} of {} approved): it is decided, and a `tally` records it",
+                    count.approvals.len(),
+                    p.quorum
+                ),
+            ));
+        }
         // A change another organization backs (filed it too, or approved
         // it) is no longer the proposer's alone to end.
-        let count = self.count(&p)?;
         let backers: Vec<String> = p
             .also_filed_by
             .iter()

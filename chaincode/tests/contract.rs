@@ -622,6 +622,35 @@ fn withdraw_by_the_proposer_only() {
     assert_eq!(class(&e), "conflict");
 }
 
+#[test]
+fn a_proposal_whose_votes_reach_the_quorum_cannot_be_withdrawn() {
+    let mut n = Net::founded();
+    let id = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch1", "basic", "1.0"))
+            .unwrap(),
+    );
+    // Two approvals cast together: neither saw the other, so neither
+    // decided (each counts only itself).
+    for org in ["Org2MSP", "Org3MSP"] {
+        let r = n
+            .call(
+                org,
+                "vote",
+                json!({"id": id, "decision": "approve", "counted": []}),
+            )
+            .unwrap();
+        assert_eq!(r["state"], "proposed");
+    }
+    // `refused` checks that nothing was written.
+    let e = n.refused("Org1MSP", "withdraw", json!({"id": id}));
+    assert!(
+        matches!(&e, ContractError::Conflict { reason, .. } if reason.contains("reach the quorum")),
+        "{e}"
+    );
+    let r = n.call("Org1MSP", "tally", json!({"id": id})).unwrap();
+    assert_eq!(r["state"], "approved");
+}
+
 // ------------------------------------------------------------------ config signatures
 
 #[test]

@@ -731,7 +731,9 @@ fn the_step_catalogue_covers_the_agent_situations() {
             .map(|(m, _)| m.clone())
             .collect();
         let key = format!("tally:{}", o.id);
-        let order = plan::steps::turn_order(&key, &approvers);
+        // The executor-to-be tallies first: the contract's executor order
+        // over the counted approvals.
+        let order = plan::steps::turn_order(&o.id, &approvers);
         let mut input = case_input(&dir);
         let s = plan::steps::steps(&spec, &observed, &p, &input);
         // It voted approve in an earlier pass: its own approval (no vote to
@@ -746,6 +748,98 @@ fn the_step_catalogue_covers_the_agent_situations() {
         let s = plan::steps::steps(&spec, &observed, &p, &input);
         assert_eq!(kinds(&s), ["tally", "approve", "install"]);
         assert!(matches!(&s.steps[0], Step::Tally { counted, .. } if *counted == approvers));
+        // Its approval and install done, and the others' approvals seen:
+        // as the executor-to-be it commits the definition beside the tally,
+        // one round; the report waits for the tally's block.
+        let Step::Approve {
+            channel,
+            chaincode,
+            version,
+            sequence,
+            package_id,
+            ..
+        } = s.steps[1].clone()
+        else {
+            unreachable!()
+        };
+        let Step::Install { peer, .. } = s.steps[2].clone() else {
+            unreachable!()
+        };
+        let cc_key = opssc::observe::Observed::chaincode_key(&channel, &chaincode);
+        observed.local.approved.insert(
+            cc_key,
+            opssc::observe::ApprovedDefinition {
+                sequence,
+                version: version.clone(),
+                package_id: Some(package_id.clone()),
+            },
+        );
+        let s_version = version;
+        observed
+            .local
+            .peers
+            .get_mut(&peer)
+            .unwrap()
+            .installed_packages
+            .push(opssc::observe::InstalledPackage {
+                package_id,
+                label: String::new(),
+            });
+        let o = observed
+            .proposals
+            .iter_mut()
+            .find(|o| o.state == ProposalState::Proposed)
+            .unwrap();
+        let open = o.open.as_mut().unwrap();
+        for a in &approvers {
+            open.commit_readiness.insert(a.clone(), true);
+        }
+        let s = plan::steps::steps(&spec, &observed, &p, &input);
+        if order[0] == me {
+            assert_eq!(kinds(&s), ["tally", "commit"], "{s:?}");
+            assert!(
+                matches!(&s.steps[1], Step::Commit { together: true, endorsers, .. } if *endorsers == approvers)
+            );
+            assert_eq!(plan::steps::rounds(&s.steps), vec![0..2]);
+        } else {
+            // Another approver becomes the executor: it commits; this one
+            // tallies only once its turn came.
+            assert_eq!(kinds(&s), ["tally"], "{s:?}");
+        }
+        // Once the definition is on the chain (the commit's block came
+        // before the tally's), nobody votes against the now unplanned
+        // proposal: the approvers tally it, by the same turn.
+        observed.chaincodes.insert(
+            opssc::observe::Observed::chaincode_key(&channel, &chaincode),
+            {
+                let mut c = observed
+                    .chaincodes
+                    .values()
+                    .next()
+                    .cloned()
+                    .expect("the committed definition before");
+                c.sequence = sequence;
+                c.version = s_version.clone();
+                c
+            },
+        );
+        let p = plan::plan(&spec, &observed, &observed.observed_by);
+        assert!(
+            !p.proposals.iter().any(|q| q.kind.is_chaincode()),
+            "the spec's change is done: {:?}",
+            p.proposals
+        );
+        let s = plan::steps::steps(&spec, &observed, &p, &input);
+        assert!(
+            !s.steps.iter().any(|st| matches!(st, Step::Vote { .. })),
+            "{s:?}"
+        );
+        if order[0] == me {
+            assert_eq!(kinds(&s), ["tally"], "{s:?}");
+        } else {
+            assert!(s.steps.is_empty(), "{s:?}");
+            assert!(s.blocked.iter().any(|b| b.why.contains("tallies it first")));
+        }
     }
     // The first executor died: the next one commits with the organizations
     // that approved (the channel's LifecycleEndorsement: 2 of 3).

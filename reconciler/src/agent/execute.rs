@@ -455,6 +455,7 @@ async fn run(
             version,
             sequence,
             endorsers,
+            together,
         } => {
             let cc = chaincode(at, channel, name)?;
             let def = definition(cc, *sequence).map_err(|e| AgentError::Plan(chain(&e)))?;
@@ -468,6 +469,15 @@ async fn run(
                 // `opssc retry` starts the next attempt (with the next
                 // executor first). Another executor may have committed it
                 // in the meantime.
+                // Beside the tally, the proposal is not recorded approved
+                // yet, so no failure can be recorded on it: the next pass
+                // commits (or records the refusal) on the approved proposal.
+                Err(e) if *together => {
+                    return Err(AgentError::fabric(
+                        format!("commit {what} sequence {sequence} beside the tally"),
+                        e,
+                    ));
+                }
                 Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
                     let now = lifecycle::query_committed(&ctx.main_peer().endorser, channel, name)
                         .await

@@ -707,17 +707,28 @@ async fn update_on_chain(
     Ok(None)
 }
 
-/// For an approved chaincode proposal this organization may execute and
-/// whose definition is not committed yet: which organizations approved the
-/// definition the spec gives for the proposal's sequence.
+/// For a chaincode proposal this organization may execute (approved, or
+/// with recorded approvals that reach the quorum and make it the executor
+/// once tallied) and whose definition is not committed yet: which
+/// organizations approved the definition the spec gives for the proposal's
+/// sequence.
 async fn readiness(
     ctx: &Context,
     spec: &Spec,
     observed: &Observed,
     s: &mut ProposalSummary,
 ) -> Result<()> {
-    let (ProposalState::Approved, Some(name), Some(open)) =
-        (s.state, s.target.chaincode.as_ref(), s.open.as_mut())
+    let executes = match s.state {
+        ProposalState::Approved => s
+            .open
+            .as_ref()
+            .is_some_and(|o| o.eligible_executors.contains(&ctx.me)),
+        ProposalState::Proposed => {
+            crate::plan::steps::executor_once_tallied(s).as_deref() == Some(ctx.me.as_str())
+        }
+        _ => false,
+    };
+    let (true, Some(name), Some(open)) = (executes, s.target.chaincode.as_ref(), s.open.as_mut())
     else {
         return Ok(());
     };
@@ -735,10 +746,7 @@ async fn readiness(
     // Only the next sequence can be committed: a proposal naming another one
     // (a hostile or stale filing) is refused by the plan, and asking Fabric
     // about it would only fail the observation.
-    if !open.eligible_executors.contains(&ctx.me)
-        || sequence != committed + 1
-        || !observed.channels.contains_key(channel)
-    {
+    if sequence != committed + 1 || !observed.channels.contains_key(channel) {
         return Ok(());
     }
     let Ok(def) = super::pass::definition(cc, sequence) else {

@@ -376,6 +376,10 @@ pub enum Step {
         version: String,
         sequence: u64,
         endorsers: Vec<String>,
+        /// Sent together with the step before it, the tally whose recorded
+        /// votes already decide the proposal ([`Step::together`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        together: bool,
     },
     /// The proposal's shared step is on the chain.
     ReportCommitted {
@@ -407,11 +411,14 @@ impl Step {
     /// organization's definition (`_lifecycle`, its own implicit
     /// collection) next to its vote (the OpsSC) or to another chaincode's
     /// approval, its task report (the OpsSC) next to the commit
-    /// (`_lifecycle`).
+    /// (`_lifecycle`), the commit of a definition (`_lifecycle`) next to
+    /// the tally (the OpsSC) of the votes that decide its proposal.
     pub fn together(&self) -> bool {
         matches!(
             self,
-            Step::Approve { together: true, .. } | Step::ReportTask { together: true, .. }
+            Step::Approve { together: true, .. }
+                | Step::ReportTask { together: true, .. }
+                | Step::Commit { together: true, .. }
         )
     }
 
@@ -515,9 +522,21 @@ impl Steps {
         what: &str,
         action: &str,
     ) -> bool {
-        let order = turn_order(key, orgs);
+        self.my_turn_in(input, key, &turn_order(key, orgs), me, what, action)
+    }
+
+    /// [`Self::my_turn`] with the turn order given: `key` names the wait only.
+    fn my_turn_in(
+        &mut self,
+        input: &PlanInput,
+        key: &str,
+        order: &[String],
+        me: &str,
+        what: &str,
+        action: &str,
+    ) -> bool {
         let waited = input.waited_ms.get(key).copied().unwrap_or(0);
-        let ms = turn_wait_ms(&order, me, waited, input.turn_grace_ms);
+        let ms = turn_wait_ms(order, me, waited, input.turn_grace_ms);
         if ms == 0 {
             return true;
         }
@@ -1697,6 +1716,30 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
             .collect::<Vec<_>>()
             .join(", ");
         match o.state {
+            // Its executor committed the definition beside the tally of the
+            // recorded votes that decide it ([`commit_beside_tally`]): the
+            // spec no longer calls for it because it is done. Only the
+            // tally may be missing (its executor stopped): an approver
+            // records it, by turn.
+            ProposalState::Proposed
+                if o.kind.is_chaincode()
+                    && definition_on_chain(observed, o)
+                    && executor_once_tallied(o).is_some() =>
+            {
+                let approvers = agreeing(o, Decision::Approve);
+                if !approvers.iter().any(|a| a == me) {
+                    continue;
+                }
+                let key = format!("tally:{}", o.id);
+                let order = turn_order(&o.id, &approvers);
+                if out.my_turn_in(input, &key, &order, me, &what, "tallies it") {
+                    out.steps.push(Step::Tally {
+                        what,
+                        proposal_id: o.id.clone(),
+                        counted: approvers,
+                    });
+                }
+            }
             ProposalState::Proposed if o.electorate.iter().any(|e| e == me) => {
                 let commit = o.spec_commit.as_deref().unwrap_or("");
                 let seen = input.has_seen(o);
@@ -1819,14 +1862,7 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                 let Some(open) = &o.open else { continue };
                 // Its definition is on the chain: it is done, only the
                 // report is missing (its executor's step, finish_committed).
-                let sequence = open.payload["sequence"].as_u64().unwrap_or(u64::MAX);
-                let on_chain = o.target.chaincode.as_ref().is_some_and(|name| {
-                    observed
-                        .chaincodes
-                        .get(&Observed::chaincode_key(&o.target.channel, name))
-                        .is_some_and(|c| c.sequence >= sequence)
-                });
-                if on_chain {
+                if definition_on_chain(observed, o) {
                     continue;
                 }
                 let done = out.steps.iter().any(|s| {
@@ -1859,6 +1895,23 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
             _ => {}
         }
     }
+}
+
+/// Whether chaincode proposal `o`'s definition (its sequence) is committed.
+fn definition_on_chain(observed: &Observed, o: &ProposalSummary) -> bool {
+    let Some(sequence) = o
+        .open
+        .as_ref()
+        .and_then(|open| open.payload["sequence"].as_u64())
+    else {
+        return false;
+    };
+    o.target.chaincode.as_ref().is_some_and(|name| {
+        observed
+            .chaincodes
+            .get(&Observed::chaincode_key(&o.target.channel, name))
+            .is_some_and(|c| c.sequence >= sequence)
+    })
 }
 
 fn committed_sequence(observed: &Observed, cc: &Chaincode) -> u64 {
@@ -1970,6 +2023,9 @@ fn chaincode_change(
     match on_chain.state {
         ProposalState::Proposed => {
             vote_steps(me, input, summary, &mine, what, out);
+            commit_beside_tally(
+                observed, me, cc, package_id, summary, &mine, sequence, what, out,
+            );
             approve_with_vote(
                 observed, me, cc, package_id, summary, &mine, sequence, what, out,
             );
@@ -1986,6 +2042,110 @@ fn chaincode_change(
         ),
         other => out.wait(what, format!("proposal {} is {other}", short_id(&id))),
     }
+}
+
+/// The organization that executes open proposal `o` once a tally of its
+/// recorded approvals decides it: the first of the contract's executor
+/// order over those approvals (a chaincode proposal's order; a
+/// ChannelCreate puts the new channel's members first). `None` while the
+/// recorded approvals do not reach the quorum.
+pub fn executor_once_tallied(o: &ProposalSummary) -> Option<String> {
+    let approvers = agreeing(o, Decision::Approve);
+    if !tally_decides(approvers.len(), 0, o.quorum as usize, o.electorate.len()) {
+        return None;
+    }
+    turn_order(&o.id, &approvers).into_iter().next()
+}
+
+/// As the executor-to-be of chaincode proposal `o`, whose recorded votes
+/// reach the quorum and which this pass tallies (the step before): commit
+/// the definition in the same round as the tally instead of the round
+/// after it.
+///
+/// Why this keeps the consent promise: votes are immutable, and once the
+/// recorded approvals reach the quorum no transaction can end the proposal
+/// any other way than approved — `tally`, `expire` and a superseding filing
+/// all settle it from those votes first, and `withdraw` refuses it. The
+/// decision is a fact of the committed votes; the tally records it. Only
+/// this organization's own approval, given with its vote, and the approvals
+/// others gave with theirs go into the commit, and Fabric commits only what
+/// the channel's `LifecycleEndorsement` accepts. The report waits for the
+/// tally's block (the contract records a commit only on an approved
+/// proposal): it is the next pass's step ([`finish_committed`]).
+#[allow(clippy::too_many_arguments)]
+fn commit_beside_tally(
+    observed: &Observed,
+    me: &str,
+    cc: &Chaincode,
+    package_id: &str,
+    o: &ProposalSummary,
+    mine: &Value,
+    sequence: u64,
+    what: &str,
+    out: &mut Steps,
+) {
+    let tallying = out
+        .steps
+        .last()
+        .is_some_and(|s| matches!(s, Step::Tally { proposal_id, .. } if *proposal_id == o.id));
+    let Some(open) = o.open.as_ref() else {
+        return;
+    };
+    if !tallying
+        || executor_once_tallied(o).as_deref() != Some(me)
+        || !same_change(&open.payload, mine)
+    {
+        return;
+    }
+    // This organization's own approval was given with its vote.
+    if !approved(observed, cc, package_id, sequence) {
+        return;
+    }
+    if let Ok(endorsers) = commit_endorsers(observed, cc, open, me) {
+        out.steps.push(Step::Commit {
+            what: what.to_string(),
+            proposal_id: o.id.clone(),
+            channel: cc.channel.clone(),
+            chaincode: cc.name.clone(),
+            version: cc.version.clone(),
+            sequence,
+            endorsers,
+            together: true,
+        });
+    }
+}
+
+/// The organizations whose approvals of the definition, with this
+/// organization's own, satisfy the channel's `LifecycleEndorsement` (the
+/// commit's endorsers); or why the commit waits.
+fn commit_endorsers(
+    observed: &Observed,
+    cc: &Chaincode,
+    open: &OpenDetail,
+    me: &str,
+) -> std::result::Result<Vec<String>, String> {
+    let mut approvals: BTreeSet<String> = open
+        .commit_readiness
+        .iter()
+        .filter(|(_, ok)| **ok)
+        .map(|(org, _)| org.clone())
+        .collect();
+    approvals.insert(me.to_string());
+    let Some(needed) = lifecycle(observed, &cc.channel) else {
+        return Err(format!("channel {} is not observed", cc.channel));
+    };
+    let met = needed.satisfied_by(&approvals).unwrap_or_else(|| {
+        // Too many combinations to list: the default policy's majority.
+        approvals.len() >= super::approval::majority(observed.channels[&cc.channel].members.len())
+    });
+    if !met {
+        return Err(format!(
+            "executor {me} waits for approvals: {} so far ({}), {needed} needed",
+            approvals.len(),
+            approvals.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Ok(approvals.into_iter().collect())
 }
 
 /// This organization's approval of its own definition in the round of its
@@ -2117,7 +2277,16 @@ fn vote_steps(
         };
         let key = format!("tally:{}", o.id);
         let counted = agreeing(o, side);
-        if out.my_turn(input, &key, &counted, me, what, "tallies it") {
+        // An approval is tallied first by the organization the tally makes
+        // its executor (the contract's order over the counted approvals), so
+        // it can commit a definition beside the tally
+        // ([`commit_beside_tally`]).
+        let order = if rejected {
+            turn_order(&key, &counted)
+        } else {
+            turn_order(&o.id, &counted)
+        };
+        if out.my_turn_in(input, &key, &order, me, what, "tallies it") {
             out.steps.push(Step::Tally {
                 what: what.to_string(),
                 proposal_id: o.id.clone(),
@@ -2351,32 +2520,13 @@ fn execute_chaincode(
         return out.wait_for_executor(open, what, &format!("commit sequence {sequence}"));
     }
     // This organization's approval is planned above (or given).
-    let mut approvals: BTreeSet<String> = open
-        .commit_readiness
-        .iter()
-        .filter(|(_, ok)| **ok)
-        .map(|(org, _)| org.clone())
-        .collect();
-    approvals.insert(me.to_string());
-    let Some(needed) = lifecycle(observed, &cc.channel) else {
-        out.steps.extend(report(false));
-        return out.wait(what, format!("channel {} is not observed", cc.channel));
+    let endorsers = match commit_endorsers(observed, cc, open, me) {
+        Ok(endorsers) => endorsers,
+        Err(why) => {
+            out.steps.extend(report(false));
+            return out.wait(what, format!("sequence {sequence}: {why}"));
+        }
     };
-    let met = needed.satisfied_by(&approvals).unwrap_or_else(|| {
-        // Too many combinations to list: the default policy's majority.
-        approvals.len() >= super::approval::majority(observed.channels[&cc.channel].members.len())
-    });
-    if !met {
-        out.steps.extend(report(false));
-        return out.wait(
-            what,
-            format!(
-                "executor {me} waits for approvals of sequence {sequence}: {} so far ({}), {needed} needed",
-                approvals.len(),
-                approvals.iter().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        );
-    }
     // The commit first, the reports riding along with it (another
     // namespace, another round's worth of waiting saved): the lead time
     // ends with the commit, not with the bookkeeping.
@@ -2387,7 +2537,8 @@ fn execute_chaincode(
         chaincode: cc.name.clone(),
         version: cc.version.clone(),
         sequence,
-        endorsers: approvals.into_iter().collect(),
+        endorsers,
+        together: false,
     });
     out.steps.extend(report(true));
     out.steps.push(Step::ReportCommitted {
@@ -2621,12 +2772,19 @@ impl std::fmt::Display for Step {
                 what,
                 sequence,
                 endorsers,
+                together,
                 ..
-            } => write!(
-                f,
-                "{what}: commit sequence {sequence}, endorsed by {}",
-                endorsers.join(", ")
-            ),
+            } => {
+                write!(
+                    f,
+                    "{what}: commit sequence {sequence}, endorsed by {}",
+                    endorsers.join(", ")
+                )?;
+                if *together {
+                    write!(f, ", together with the tally")?;
+                }
+                Ok(())
+            }
             Step::ReportCommitted {
                 what,
                 proposal_id,
