@@ -253,9 +253,12 @@ pub async fn run_pass(ctx: &Context, at: &SpecAt) -> PassReport {
 
 async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<(), ObserveError> {
     let spec = &at.spec;
+    let started = std::time::Instant::now();
     let (mut built, build_errors) = ctx.build_packages(spec);
     report.errors.extend(build_errors);
+    let built_at = started.elapsed();
     let (observed, configs) = super::observe_live::live_full(ctx, spec, &built).await?;
+    let observed_at = started.elapsed();
     let plan = crate::plan::plan(spec, &observed, &ctx.me);
     let consent = consent(ctx, at, &observed, &plan);
     let input = PlanInput {
@@ -299,6 +302,14 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<(),
     // chaincode waits for), joins, chaincodes and unplanned proposals: the
     // plan decides, the executor executes.
     let steps = crate::plan::steps::steps(spec, &observed, &plan, &input);
+    // Where a pass's time goes before its first transaction (lead time).
+    tracing::debug!(
+        packages_ms = built_at.as_millis() as u64,
+        observed_ms = observed_at.as_millis() as u64,
+        planned_ms = started.elapsed().as_millis() as u64,
+        steps = steps.steps.len(),
+        "pass planned"
+    );
     ctx.keep_waiting(&steps.deferred);
     for b in &steps.blocked {
         report.blocked(b);
