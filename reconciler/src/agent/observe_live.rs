@@ -343,115 +343,158 @@ pub async fn live_full(
     }
     let main = ctx.main_peer();
     let joined = observed.local.peers[&main.name].joined_channels.clone();
-    for (channel, ch) in spec.channels.iter().filter(|(c, _)| joined.contains(c)) {
-        // A channel the spec takes this organization out of: once the
-        // removal commits, the orderer sends this organization none of the
-        // channel's blocks, so the own peer's copy stops at the config that
-        // still lists it. Such a channel is read from the orderer, which
-        // refuses it from then on: the organization is out, and neither
-        // observes nor acts on the channel any more.
-        let leaving = !ch.members.contains(&ctx.me);
-        let source = match (leaving, ctx.orderers.first()) {
-            (true, Some(o)) => &o.deliver,
-            _ => &main.deliver,
-        };
-        let block = match source.latest_config_block(channel).await {
-            Ok(block) => block,
-            Err(e) if leaving && e.fault() == opssc_fabric::Fault::Rejected => {
-                tracing::info!(
-                    "channel {channel}: {} is no longer a member (the orderer refuses it the channel: {e}); not observed",
-                    ctx.me
-                );
-                continue;
-            }
-            // A peer that has just joined serves nothing to this org until
-            // its ledger reaches the config that admitted it: the channel is
-            // observed as not joined yet (the next pass looks again).
-            Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
-                tracing::warn!(
-                    "channel {channel}: the own peer does not serve it to this organization ({e})"
-                );
-                continue;
-            }
-            Err(e) => {
-                return Err(ObserveError::Fabric(FabricCall::boxed(
-                    format!("read the latest config block of channel {channel}"),
-                    e,
-                )));
-            }
-        };
-        let number = block.header.as_ref().map_or(0, |h| h.number);
-        let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(format!(
-            "decode the config of channel {channel}"
-        )))?;
+    // Every joined channel is read at once: a pass's observation is mostly
+    // round trips to the own peer.
+    let read = futures::future::try_join_all(
+        spec.channels
+            .iter()
+            .filter(|(c, _)| joined.contains(c))
+            .map(|(channel, ch)| read_channel(ctx, spec, channel, !ch.members.contains(&ctx.me))),
+    )
+    .await?;
+    for r in read.into_iter().flatten() {
         observed
             .channels
-            .insert(channel.clone(), observe_channel(&config, number));
-        configs.insert(channel.clone(), config);
-        config_blocks.insert(channel.clone(), block);
-        let defs = lifecycle::query_committed_all(&main.endorser, channel)
-            .await
-            .map_err(FabricCall::wrap(
-                ObserveError::Fabric,
-                format!("read the committed chaincodes of channel {channel}"),
-            ))?;
-        for d in defs {
-            let approvals = lifecycle::query_committed(&main.endorser, channel, &d.name)
-                .await
-                .map_err(FabricCall::wrap(
-                    ObserveError::Fabric,
-                    format!("read the definition of {channel}/{}", d.name),
-                ))?
-                .map(|r| r.approvals.into_iter().collect())
-                .unwrap_or_default();
-            observed.chaincodes.insert(
-                Observed::chaincode_key(channel, &d.name),
-                CommittedDefinition {
-                    sequence: d.sequence as u64,
-                    version: d.version.clone(),
-                    endorsement_policy: policy_text(&d.validation_parameter),
-                    collections: collections(d.collections.as_ref()),
-                    init_required: d.init_required,
-                    approvals,
-                    last_modified: None,
-                },
-            );
-        }
-        // This org's approvals: the spec's chaincodes, and on the ops channel
-        // the OpsSC itself (a member added after founding approves it too).
-        let ops_chaincode = (channel == &spec.consortium.ops_channel).then(|| {
-            (
-                channel.clone(),
-                ctx.config
-                    .ops_chaincode
-                    .clone()
-                    .unwrap_or_else(|| "opssc".into()),
-            )
-        });
-        for (ch, name) in spec
-            .chaincodes
-            .keys()
-            .filter(|(ch, _)| ch == channel)
-            .chain(ops_chaincode.as_ref())
-        {
-            let approved = lifecycle::query_approved(&main.endorser, ch, name, None)
-                .await
-                .map_err(FabricCall::wrap(
-                    ObserveError::Fabric,
-                    format!("read {me}'s approval of {ch}/{name}"),
-                ))?;
-            if let Some(a) = approved {
-                observed
-                    .local
-                    .approved
-                    .insert(Observed::chaincode_key(ch, name), approved_definition(&a));
-            }
-        }
+            .insert(r.channel.clone(), observe_channel(&r.config, r.number));
+        observed.chaincodes.extend(r.chaincodes);
+        observed.local.approved.extend(r.approved);
+        configs.insert(r.channel.clone(), r.config);
+        config_blocks.insert(r.channel, r.block);
     }
     if joined.contains(&spec.consortium.ops_channel) {
         read_proposals(ctx, spec, &main.deliver, &config_blocks, &mut observed).await?;
     }
     Ok((observed, configs))
+}
+
+/// What one channel's observation reads through the own peer.
+struct ChannelRead {
+    channel: String,
+    number: u64,
+    config: ChannelConfig,
+    block: Block,
+    chaincodes: Vec<(String, CommittedDefinition)>,
+    approved: Vec<(String, ApprovedDefinition)>,
+}
+
+/// Reads `channel`'s latest config, its committed chaincodes and this
+/// organization's approvals; `None` when the channel is not served to this
+/// organization (it left, or its just-joined peer has not caught up).
+async fn read_channel(
+    ctx: &Context,
+    spec: &Spec,
+    channel: &str,
+    leaving: bool,
+) -> Result<Option<ChannelRead>> {
+    let me = &ctx.me;
+    let main = ctx.main_peer();
+    // A channel the spec takes this organization out of: once the
+    // removal commits, the orderer sends this organization none of the
+    // channel's blocks, so the own peer's copy stops at the config that
+    // still lists it. Such a channel is read from the orderer, which
+    // refuses it from then on: the organization is out, and neither
+    // observes nor acts on the channel any more.
+    let source = match (leaving, ctx.orderers.first()) {
+        (true, Some(o)) => &o.deliver,
+        _ => &main.deliver,
+    };
+    let block = match source.latest_config_block(channel).await {
+        Ok(block) => block,
+        Err(e) if leaving && e.fault() == opssc_fabric::Fault::Rejected => {
+            tracing::info!(
+                "channel {channel}: {me} is no longer a member (the orderer refuses it the channel: {e}); not observed"
+            );
+            return Ok(None);
+        }
+        // A peer that has just joined serves nothing to this org until
+        // its ledger reaches the config that admitted it: the channel is
+        // observed as not joined yet (the next pass looks again).
+        Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
+            tracing::warn!(
+                "channel {channel}: the own peer does not serve it to this organization ({e})"
+            );
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(ObserveError::Fabric(FabricCall::boxed(
+                format!("read the latest config block of channel {channel}"),
+                e,
+            )));
+        }
+    };
+    let number = block.header.as_ref().map_or(0, |h| h.number);
+    let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(format!(
+        "decode the config of channel {channel}"
+    )))?;
+    let defs = lifecycle::query_committed_all(&main.endorser, channel)
+        .await
+        .map_err(FabricCall::wrap(
+            ObserveError::Fabric,
+            format!("read the committed chaincodes of channel {channel}"),
+        ))?;
+    let chaincodes = futures::future::try_join_all(defs.into_iter().map(|d| async move {
+        let approvals = lifecycle::query_committed(&main.endorser, channel, &d.name)
+            .await
+            .map_err(FabricCall::wrap(
+                ObserveError::Fabric,
+                format!("read the definition of {channel}/{}", d.name),
+            ))?
+            .map(|r| r.approvals.into_iter().collect())
+            .unwrap_or_default();
+        Ok::<_, ObserveError>((
+            Observed::chaincode_key(channel, &d.name),
+            CommittedDefinition {
+                sequence: d.sequence as u64,
+                version: d.version.clone(),
+                endorsement_policy: policy_text(&d.validation_parameter),
+                collections: collections(d.collections.as_ref()),
+                init_required: d.init_required,
+                approvals,
+                last_modified: None,
+            },
+        ))
+    }))
+    .await?;
+    // This org's approvals: the spec's chaincodes, and on the ops channel
+    // the OpsSC itself (a member added after founding approves it too).
+    let ops_chaincode = (channel == spec.consortium.ops_channel).then(|| {
+        ctx.config
+            .ops_chaincode
+            .clone()
+            .unwrap_or_else(|| "opssc".into())
+    });
+    let names = spec
+        .chaincodes
+        .keys()
+        .filter(|(ch, _)| ch == channel)
+        .map(|(_, name)| name.clone())
+        .chain(ops_chaincode);
+    let approved = futures::future::try_join_all(names.map(|name| async move {
+        let approved = lifecycle::query_approved(&main.endorser, channel, &name, None)
+            .await
+            .map_err(FabricCall::wrap(
+                ObserveError::Fabric,
+                format!("read {me}'s approval of {channel}/{name}"),
+            ))?;
+        Ok::<_, ObserveError>(approved.map(|a| {
+            (
+                Observed::chaincode_key(channel, &name),
+                approved_definition(&a),
+            )
+        }))
+    }))
+    .await?
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok(Some(ChannelRead {
+        channel: channel.to_string(),
+        number,
+        config,
+        block,
+        chaincodes,
+        approved,
+    }))
 }
 
 /// An observation with nothing read yet: this organization's packages only.
@@ -536,7 +579,10 @@ async fn read_proposals(
     // through the other members' peers once gossip has told its peer
     // about them; until then it sees no proposal (it is in no electorate
     // yet) rather than failing the whole pass, which also joins channels.
-    let items = match ops.list_all().await {
+    // The list and the registry, then every open proposal's records, are
+    // read concurrently: a pass's observation is mostly round trips.
+    let (items, governance) = tokio::join!(ops.list_all(), ops.governance());
+    let items = match items {
         Ok(items) => items,
         Err(e) => {
             tracing::warn!(
@@ -548,7 +594,7 @@ async fn read_proposals(
     };
     // The registered governance, for the GovernanceChange a spec edit
     // calls for; unread (no change planned) while the OpsSC does not answer.
-    observed.governance = match ops.governance().await {
+    observed.governance = match governance {
         Ok(g) => g,
         Err(e) => {
             tracing::warn!(
@@ -558,32 +604,50 @@ async fn read_proposals(
             None
         }
     };
-    for item in items {
-        let Some(mut s) = summary(&item) else {
-            continue;
-        };
-        if !s.kind.is_chaincode()
-            && !s.kind.carries_config_update()
-            && !matches!(s.kind, Kind::GovernanceChange | Kind::ChannelCreate)
-        {
-            continue;
+    let wanted: Vec<ProposalSummary> = items
+        .iter()
+        .filter_map(summary)
+        .filter(|s| {
+            s.kind.is_chaincode()
+                || s.kind.carries_config_update()
+                || matches!(s.kind, Kind::GovernanceChange | Kind::ChannelCreate)
+        })
+        .collect();
+    let records = futures::future::try_join_all(wanted.iter().map(|s| {
+        let ops = &ops;
+        async move {
+            if !matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {
+                return Ok(None);
+            }
+            let approved = s.state == ProposalState::Approved;
+            let no_tasks = async { Ok(Vec::new()) };
+            let no_signatures = async { Ok(Vec::new()) };
+            let (got, votes, tasks, signatures) = tokio::try_join!(
+                ops.get(&s.id),
+                ops.votes(&s.id),
+                async {
+                    if approved {
+                        ops.tasks(&s.id, None).await
+                    } else {
+                        no_tasks.await
+                    }
+                },
+                // Signatures exist only once a config proposal is approved
+                // (the contract's `sign`; votes carry none).
+                async {
+                    if approved && s.kind.carries_config_update() {
+                        ops.signatures(&s.id).await
+                    } else {
+                        no_signatures.await
+                    }
+                },
+            )?;
+            Ok::<_, super::error::AgentError>(Some((got, votes, tasks, signatures)))
         }
-        if matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {
-            let got = ops.get(&s.id).await?;
-            let votes = ops.votes(&s.id).await?;
-            let tasks = if s.state == ProposalState::Approved {
-                ops.tasks(&s.id, None).await?
-            } else {
-                Vec::new()
-            };
-            // Signatures exist only once a config proposal is approved
-            // (the contract's `sign`; votes carry none).
-            let signatures = if s.state == ProposalState::Approved && s.kind.carries_config_update()
-            {
-                ops.signatures(&s.id).await?
-            } else {
-                Vec::new()
-            };
+    }))
+    .await?;
+    for (mut s, record) in wanted.into_iter().zip(records) {
+        if let Some((got, votes, tasks, signatures)) = record {
             s = with_ballot(s, &got.proposal, &votes);
             let mut open = open_detail(&got, &tasks, &signatures);
             let moved_past = |base: u64| {

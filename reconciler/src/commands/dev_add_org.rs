@@ -358,17 +358,19 @@ pub(crate) struct NewOrg {
 
 /// Runs the add-org demo on the devnet in `state_dir`; returns the exit code.
 pub fn run(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
-    add_org(state_dir, timeout, 3).map(|(code, _)| code)
+    add_org(state_dir, timeout, 3, &|| {}).map(|(code, _)| code)
 }
 
 /// The add-org scenario on a devnet of at most `max_existing` peer
 /// organizations (`opssc dev bench` runs it at any size): the exit code and,
 /// when it finished, the seconds from the new organization's commit to the
 /// last chaincode answering on its peer (to the watch's 1 s resolution).
+/// `consented` runs once every member's approval is in git.
 pub(crate) fn add_org(
     state_dir: &Path,
     timeout: Duration,
     max_existing: usize,
+    consented: &dyn Fn(),
 ) -> anyhow::Result<(i32, Option<f64>)> {
     let mut state = StateFile::load(state_dir)?;
     let Some(founded) = state.founded.clone() else {
@@ -525,6 +527,7 @@ pub(crate) fn add_org(
             stored.refname
         ));
     }
+    consented();
     println!(
         "The members' agents now verify the commit and their approvals, file one OrgAdd per channel, vote after recomputing it,\n\
          the executor submits each config update with the signatures; {me}'s agent joins its peer from\n\
