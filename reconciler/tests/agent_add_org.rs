@@ -615,6 +615,21 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
         },
     )
     .await;
+    // The executor reports the update after its config block: the audit
+    // below reads the record, so it waits for the report too.
+    wait_until(
+        &agents,
+        Duration::from_secs(60),
+        "market's ACL update reported committed",
+        || async {
+            proposals(&orgs[0]).await.iter().any(|p| {
+                p["kind"] == "ChannelUpdate"
+                    && p["target"]["channel"] == "market"
+                    && p["state"] == "committed"
+            })
+        },
+    )
+    .await;
     let market_after = configtx::client::fetch_config(org1_deliver, "market")
         .await
         .unwrap();

@@ -857,7 +857,7 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
         }
         out.steps.push(step);
     }
-    finish_committed(observed, me, &mut out);
+    finish_committed(observed, me, input, &mut out);
     unplanned(observed, plan, me, input, &mut out);
     out
 }
@@ -1861,8 +1861,10 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
             ProposalState::Approved if o.kind.is_chaincode() => {
                 let Some(open) = &o.open else { continue };
                 // Its definition is on the chain: it is done, only the
-                // report is missing (its executor's step, finish_committed).
+                // reports are missing (this organization's tasks here, the
+                // commit by its executor in finish_committed).
                 if definition_on_chain(observed, o) {
+                    own_task_reports(observed, me, o, &what, out);
                     continue;
                 }
                 let done = out.steps.iter().any(|s| {
@@ -2612,7 +2614,97 @@ fn heal(
 /// An approved chaincode proposal whose definition is already on the chain
 /// (the executor stopped between the commit and the report): report it
 /// committed, as an eligible executor.
-fn finish_committed(observed: &Observed, me: &str, out: &mut Steps) {
+/// This organization's install and approve tasks on approved chaincode
+/// proposal `o`, whose definition is on the chain, when it approved the
+/// proposal and has not reported them: the record of who installed and
+/// approved what (the audit reads it), also when its executor committed the
+/// definition beside the tally, before any task could be reported.
+fn own_task_reports(
+    observed: &Observed,
+    me: &str,
+    o: &ProposalSummary,
+    what: &str,
+    out: &mut Steps,
+) {
+    let Some(open) = &o.open else {
+        return;
+    };
+    if o.votes.get(me) != Some(&Decision::Approve) {
+        return;
+    }
+    let (Some(name), Some(package_id), Some(sequence)) = (
+        o.target.chaincode.as_ref(),
+        open.payload["package_id"].as_str(),
+        open.payload["sequence"].as_u64(),
+    ) else {
+        return;
+    };
+    let reported = |task: Task| {
+        open.tasks
+            .iter()
+            .any(|t| t.org == me && t.task == task && t.status == TaskStatus::Done)
+    };
+    let mut reports: Vec<TaskReport> = Vec::new();
+    if !reported(Task::Install)
+        && observed
+            .local
+            .peers
+            .keys()
+            .any(|peer| installed(observed, peer, package_id))
+    {
+        reports.push(TaskReport {
+            task: Task::Install,
+            status: TaskStatus::Done,
+            detail: package_id.to_string(),
+        });
+    }
+    let key = Observed::chaincode_key(&o.target.channel, name);
+    if !reported(Task::Approve)
+        && observed
+            .local
+            .approved
+            .get(&key)
+            .is_some_and(|a| a.sequence >= sequence)
+    {
+        reports.push(TaskReport {
+            task: Task::Approve,
+            status: TaskStatus::Done,
+            detail: format!("sequence {sequence}"),
+        });
+    }
+    if reports.is_empty() {
+        return;
+    }
+    let first = reports.remove(0);
+    out.steps.push(Step::ReportTask {
+        what: what.to_string(),
+        proposal_id: o.id.clone(),
+        task: first.task,
+        status: first.status,
+        detail: first.detail,
+        more: reports,
+        together: false,
+    });
+}
+
+/// The approvers of chaincode proposal `o` other than `me` that have not
+/// reported both their install and approve tasks.
+fn unreported_approvers(o: &ProposalSummary, open: &OpenDetail, me: &str) -> Vec<String> {
+    agreeing(o, Decision::Approve)
+        .into_iter()
+        .filter(|org| org != me)
+        .filter(|org| {
+            [Task::Install, Task::Approve].iter().any(|task| {
+                !open
+                    .tasks
+                    .iter()
+                    .any(|t| t.org == *org && t.task == *task && t.status == TaskStatus::Done)
+            })
+        })
+        .collect()
+}
+
+fn finish_committed(observed: &Observed, me: &str, input: &PlanInput, out: &mut Steps) {
     for p in observed
         .proposals
         .iter()
@@ -2633,6 +2725,19 @@ fn finish_committed(observed: &Observed, me: &str, out: &mut Steps) {
             && open.eligible_executors.iter().any(|e| e == me)
             && !planned
         {
+            // The approvers report their tasks in the pass that sees the
+            // definition on the chain; the record is closed after them (a
+            // task report reads the proposal the commit report writes, so
+            // in one block they would conflict), or after a grace when one
+            // of them stays silent.
+            let silent = unreported_approvers(p, open, me);
+            if let Some(first) = silent.first() {
+                let order = [first.clone(), me.to_string()];
+                let key = format!("report:{}", p.id);
+                if !out.my_turn_in(input, &key, &order, me, &key, "reports its tasks") {
+                    continue;
+                }
+            }
             out.steps.push(Step::ReportCommitted {
                 what: key,
                 proposal_id: p.id.clone(),
