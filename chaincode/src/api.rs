@@ -119,6 +119,13 @@ pub struct VoteArgs {
 pub struct SignArgs {
     pub id: String,
     pub config_signature: ConfigSignatureB64,
+    /// For a proposal not tallied yet: the organizations whose recorded
+    /// approvals (with the signer's own) reach the quorum, so it is decided
+    /// whatever happens next and the signature may be released. Read one
+    /// key each, like a vote's `counted`; the proposal record is not
+    /// written, so signatures given together do not conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted: Option<Vec<String>>,
 }
 
 /// `withdraw` and `retry`.

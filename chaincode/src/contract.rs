@@ -1644,18 +1644,40 @@ impl<'a> Call<'a> {
                 ),
             ));
         }
-        if p.state != ProposalState::Approved {
-            return Err(ContractError::conflict(
-                format!("proposal {}", p.id),
-                p.state,
-                "signatures over a ConfigUpdate are given only while the proposal is approved: released before the decision, they would let anyone submit the update whatever the vote",
-            ));
-        }
-        let approvals = p
-            .decision
-            .as_ref()
-            .map(|d| d.approvals.clone())
-            .unwrap_or_default();
+        // Approved, or decided in effect: recorded approvals (the named
+        // ones) reach the quorum, and nothing can end such a proposal other
+        // than approved (settling counts them before anything else, and
+        // `withdraw` refuses it), so the signature follows the decision
+        // either way.
+        let approvals = match (p.state, &a.counted) {
+            (ProposalState::Approved, _) => p
+                .decision
+                .as_ref()
+                .map(|d| d.approvals.clone())
+                .unwrap_or_default(),
+            (ProposalState::Proposed, Some(named)) => {
+                let count = self.count_of(&p, Some(named))?;
+                if count.decides(p.electorate.len(), p.quorum) != Some(ProposalState::Approved) {
+                    return Err(ContractError::conflict(
+                        format!("proposal {}", p.id),
+                        p.state,
+                        format!(
+                            "the named recorded approvals ({}) do not reach the quorum {}: signatures over a ConfigUpdate are released only after the decision, or they would let anyone submit the update whatever the vote",
+                            count.approvals.join(", "),
+                            p.quorum
+                        ),
+                    ));
+                }
+                count.approvals
+            }
+            _ => {
+                return Err(ContractError::conflict(
+                    format!("proposal {}", p.id),
+                    p.state,
+                    "signatures over a ConfigUpdate are given only once the proposal is approved (or its recorded approvals, named in `counted`, reach the quorum): released before the decision, they would let anyone submit the update whatever the vote",
+                ));
+            }
+        };
         if !approvals.iter().any(|m| m == self.me()) {
             return Err(ContractError::forbidden(
                 self.me(),

@@ -747,6 +747,78 @@ fn sign_checks_the_config_signature_against_the_stored_update() {
     assert_eq!(field_reason(&e).0, "id");
 }
 
+#[test]
+fn a_signature_is_released_once_recorded_approvals_reach_the_quorum() {
+    let mut n = Net::founded();
+    let id = id_of(&n.call("Org1MSP", "propose", channel_update("ch1")).unwrap());
+    n.cert("Org2MSP");
+    let sig2 = n.config_signature("Org2MSP", UPDATE);
+    // Undecided, one approval: no signature, whatever it names.
+    n.call(
+        "Org2MSP",
+        "vote",
+        json!({"id": id, "decision": "approve", "counted": []}),
+    )
+    .unwrap();
+    for counted in [json!(null), json!(["Org1MSP", "Org3MSP"])] {
+        let e = n.refused(
+            "Org2MSP",
+            "sign",
+            json!({"id": id, "config_signature": sig2, "counted": counted}),
+        );
+        assert_eq!(class(&e), "conflict", "{e}");
+    }
+    // A second approval cast beside it (it saw none): recorded, undecided.
+    let r = n
+        .call(
+            "Org3MSP",
+            "vote",
+            json!({"id": id, "decision": "approve", "counted": []}),
+        )
+        .unwrap();
+    assert_eq!(r["state"], "proposed");
+    // Naming the recorded approvals that reach the quorum releases the
+    // signature; the proposal record is not written, so signatures given
+    // together do not conflict with each other.
+    n.call(
+        "Org2MSP",
+        "sign",
+        json!({"id": id, "config_signature": sig2, "counted": ["Org3MSP"]}),
+    )
+    .unwrap();
+    let writes: Vec<String> = n
+        .last
+        .as_ref()
+        .unwrap()
+        .writes
+        .iter()
+        .map(|w| w.key().to_string())
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert!(writes[0].contains("Org2MSP"), "{writes:?}");
+    assert_eq!(n.get(&id)["proposal"]["state"], "proposed");
+    // Only an approver signs: Org1 did not vote.
+    n.cert("Org1MSP");
+    let sig1 = n.config_signature("Org1MSP", UPDATE);
+    let e = n.refused(
+        "Org1MSP",
+        "sign",
+        json!({"id": id, "config_signature": sig1, "counted": ["Org2MSP", "Org3MSP"]}),
+    );
+    assert_eq!(class(&e), "forbidden", "{e}");
+    // The tally records the decision the signature followed.
+    let r = n
+        .call(
+            "Org1MSP",
+            "tally",
+            json!({"id": id, "counted": ["Org2MSP", "Org3MSP"]}),
+        )
+        .unwrap();
+    assert_eq!(r["state"], "approved");
+    let sigs = n.call("Org1MSP", "signatures", json!({"id": id})).unwrap();
+    assert_eq!(sigs["signatures"].as_array().unwrap().len(), 1);
+}
+
 // ------------------------------------------------------------------ execution
 
 /// Files and approves (Org1, Org2) a proposal; returns its ID.

@@ -441,6 +441,116 @@ fn an_organization_signs_only_its_own_approved_bytes_once() {
     );
 }
 
+/// A config proposal whose recorded approvals reach the quorum before any
+/// tally: its approvers sign, naming those approvals, and nobody tallies in
+/// that round (a tally writes the record the signatures read); once the
+/// signatures satisfy the orderer, the executor-to-be tallies and submits
+/// in one round.
+#[test]
+fn a_config_proposal_decided_by_its_recorded_votes_is_signed_then_submitted() {
+    use opssc_chaincode::model::{Decision, ProposalState};
+    use plan::steps::{Step, SubmitCheck};
+    let case = golden().join("steps-config-sign");
+    let (spec, mut observed, p) = case_plan(&case);
+    let mut input = case_input(&case);
+    let me = p.me.clone();
+    let o = &mut observed.proposals[0];
+    o.state = ProposalState::Proposed;
+    let open = o.open.as_mut().unwrap();
+    open.eligible_executors.clear();
+    open.config_signatures.clear();
+    let approvers: Vec<String> = o
+        .votes
+        .iter()
+        .filter(|(_, d)| **d == Decision::Approve)
+        .map(|(m, _)| m.clone())
+        .collect();
+    assert!(approvers.contains(&me) && approvers.len() as u32 >= o.quorum);
+    let id = o.id.clone();
+    let executor = plan::steps::executor_once_tallied(o).unwrap();
+    let s = plan::steps::steps(&spec, &observed, &p, &input);
+    assert!(
+        matches!(s.steps.as_slice(), [Step::Sign { counted, proposal_id, .. }] if *counted == approvers && *proposal_id == id),
+        "{s:?}"
+    );
+    // Signed by every approver, the signatures satisfy the orderer.
+    let signature = observed_signature(&case);
+    let signatures: std::collections::BTreeMap<String, _> = approvers
+        .iter()
+        .map(|a| (a.clone(), signature.clone()))
+        .collect();
+    observed.proposals[0]
+        .open
+        .as_mut()
+        .unwrap()
+        .config_signatures = signatures.clone();
+    for cu in input.config_updates.values_mut() {
+        cu.submit = Some(SubmitCheck::Ready {
+            signatures: signatures.clone(),
+        });
+    }
+    let s = plan::steps::steps(&spec, &observed, &p, &input);
+    if executor == me {
+        assert!(
+            matches!(s.steps.as_slice(), [Step::Tally { counted, .. }, Step::Submit { together: true, .. }] if *counted == approvers),
+            "{s:?}"
+        );
+        assert_eq!(plan::steps::rounds(&s.steps), vec![0..2]);
+    } else {
+        assert!(s.steps.is_empty(), "{s:?}");
+        assert!(s.blocked.iter().any(|b| b.why.contains("tallies it first")));
+        // The executor-to-be stays silent: after its grace, this approver
+        // tallies (then the approved proposal's steps follow).
+        input.waited_ms.insert(format!("tally:{id}"), 600_000);
+        let s = plan::steps::steps(&spec, &observed, &p, &input);
+        assert!(matches!(s.steps.as_slice(), [Step::Tally { .. }]), "{s:?}");
+    }
+    // (Which organization is the executor-to-be follows from the hash
+    // order over the proposal ID; in this case it is not the observer, so
+    // its tally-and-submit round is checked by agent_add_org.rs.)
+}
+
+/// A channel the own peer joined but does not serve yet (replaying it up to
+/// the config that admits this organization): no event announces the end,
+/// so the agent looks again within a second.
+#[test]
+fn a_joined_channel_not_served_yet_is_looked_at_again_soon() {
+    let case = golden().join("steps-mid-vote");
+    let (spec, mut observed, p) = case_plan(&case);
+    let input = case_input(&case);
+    let s = plan::steps::steps(&spec, &observed, &p, &input);
+    assert!(!s.blocked.iter().any(|b| b.why.contains("catching up")));
+    let channel = observed.channels.keys().next().unwrap().clone();
+    observed.channels.remove(&channel);
+    for peer in observed.local.peers.values_mut() {
+        assert!(peer.joined_channels.contains(&channel));
+    }
+    let s = plan::steps::steps(&spec, &observed, &p, &input);
+    assert!(
+        s.blocked
+            .iter()
+            .any(|b| b.what == format!("channel {channel}")
+                && b.why.contains("catching up")
+                && b.look_again_ms == Some(1000)),
+        "{:?}",
+        s.blocked
+    );
+}
+
+/// A ConfigSignature of the steps-config-sign case's observation.
+fn observed_signature(case: &Path) -> opssc_chaincode::model::ConfigSignatureB64 {
+    let (_, observed, _) = case_plan(case);
+    observed.proposals[0]
+        .open
+        .as_ref()
+        .unwrap()
+        .config_signatures
+        .values()
+        .next()
+        .unwrap()
+        .clone()
+}
+
 /// The same for a `votePolicy: manual` organization, whose approval a
 /// person gave with `opssc vote` (no automatic verdict guards its
 /// signature): it signs only its own approved bytes, and a proposal of the

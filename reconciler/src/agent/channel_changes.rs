@@ -175,12 +175,18 @@ fn config_update_input(
         .map_err(|e| ChannelChangeError::OwnPayload(e.to_string()))?;
     let (_, id) = filing_round(p.kind, &p.target, &payload, &observed.proposals)
         .map_err(|e| ChannelChangeError::OwnPayload(e.to_string()))?;
-    // For the approved proposal of exactly these bytes: what the orderer
-    // will check, against the signatures the observation read.
+    // For the approved proposal of exactly these bytes (or one whose
+    // recorded approvals reach the quorum, signed before its tally): what
+    // the orderer will check, against the signatures the observation read.
     let submit = match observed
         .proposals
         .iter()
-        .find(|o| o.id == id && o.state == ProposalState::Approved)
+        .find(|o| {
+            o.id == id
+                && (o.state == ProposalState::Approved
+                    || (o.state == ProposalState::Proposed
+                        && crate::plan::steps::executor_once_tallied(o).is_some()))
+        })
         .and_then(|o| Some((o, o.open.as_ref()?)))
     {
         Some((o, open)) => {

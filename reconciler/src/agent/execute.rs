@@ -221,6 +221,7 @@ async fn run(
             what,
             proposal_id,
             config_update,
+            counted,
         } => {
             use base64::Engine as _;
             let bytes = base64::engine::general_purpose::STANDARD
@@ -231,6 +232,7 @@ async fn run(
             ops.sign(&SignArgs {
                 id: proposal_id.clone(),
                 config_signature,
+                counted: (!counted.is_empty()).then(|| counted.clone()),
             })
             .await?;
             Outcome::Done(format!(
@@ -244,11 +246,25 @@ async fn run(
             channel,
             config_update,
             signatures,
+            together,
         } => match super::channel_changes::submit(ctx, channel, config_update, signatures).await? {
             Ok(sequence) => Outcome::Done(format!(
                 "{what}: submitted proposal {}; channel {channel} is at config sequence {sequence}",
                 short_id(proposal_id)
             )),
+            // Beside the tally, the proposal is not recorded approved yet,
+            // so no failure can be recorded on it: the next pass submits
+            // (or records the refusal) on the approved proposal.
+            Err(error) if *together => {
+                return Err(AgentError::Call {
+                    message: format!(
+                        "submit the update of proposal {} beside its tally: {error}",
+                        short_id(proposal_id)
+                    ),
+                    fault: opssc_fabric::Fault::Rejected,
+                    refusal: None,
+                });
+            }
             Err(error) => {
                 ops.report_failed(proposal_id, &error).await?;
                 Outcome::Stalled(format!(
@@ -316,6 +332,7 @@ async fn run(
             what,
             proposal_id,
             counted,
+            ..
         } => {
             let out = ops.tally(proposal_id, Some(counted.clone())).await?;
             Outcome::Done(format!(

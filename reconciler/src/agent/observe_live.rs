@@ -633,9 +633,10 @@ async fn read_proposals(
                     }
                 },
                 // Signatures exist only once a config proposal is approved
-                // (the contract's `sign`; votes carry none).
+                // or its recorded approvals reach the quorum (the
+                // contract's `sign`; votes carry none).
                 async {
-                    if approved && s.kind.carries_config_update() {
+                    if s.kind.carries_config_update() {
                         ops.signatures(&s.id).await
                     } else {
                         no_signatures.await
@@ -656,8 +657,14 @@ async fn read_proposals(
                     .get(&s.target.channel)
                     .is_some_and(|c| c.config_sequence > base)
             };
-            if let (ProposalState::Approved, Some(base), Some(update)) = (
-                s.state,
+            // Approved, or decided by its recorded votes (its update may
+            // be submitted before the tally): whether its update is on the
+            // chain.
+            let decided = s.state == ProposalState::Approved
+                || (s.state == ProposalState::Proposed
+                    && crate::plan::steps::executor_once_tallied(&s).is_some());
+            if let (true, Some(base), Some(update)) = (
+                decided,
                 s.base_config_sequence,
                 got.proposal.payload["config_update"].as_str(),
             ) && moved_past(base)

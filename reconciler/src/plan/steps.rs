@@ -269,6 +269,10 @@ pub enum Step {
         channel: String,
         config_update: String,
         signatures: BTreeMap<String, opssc_chaincode::model::ConfigSignatureB64>,
+        /// Sent together with the step before it: the tally of the votes
+        /// that decide the proposal ([`Step::together`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        together: bool,
     },
     /// The orderer organization's step (it votes on no proposal): add its
     /// own ConfigSignature to the voters' over an approved update whose
@@ -316,6 +320,11 @@ pub enum Step {
         what: String,
         proposal_id: String,
         config_update: String,
+        /// For a proposal not tallied yet: the recorded approvals that, with
+        /// this organization's, reach the quorum (the contract's `sign`
+        /// checks them). Empty for an approved proposal.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        counted: Vec<String>,
     },
     /// Decide a proposal whose votes decide it.
     Tally {
@@ -326,6 +335,10 @@ pub enum Step {
         /// so a vote cast meanwhile does not invalidate the tally.
         #[serde(default)]
         counted: Vec<String>,
+        /// Sent together with the step before it: the executor-to-be's
+        /// tally and submit of another config proposal ([`Step::together`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        together: bool,
     },
     /// Install a package this organization built on one of its peers. When
     /// `report_failure_on` names a proposal, a package that does not compile
@@ -411,14 +424,18 @@ impl Step {
     /// organization's definition (`_lifecycle`, its own implicit
     /// collection) next to its vote (the OpsSC) or to another chaincode's
     /// approval, its task report (the OpsSC) next to the commit
-    /// (`_lifecycle`), the commit of a definition (`_lifecycle`) next to
-    /// the tally (the OpsSC) of the votes that decide its proposal.
+    /// (`_lifecycle`), the commit of a definition (`_lifecycle`) or the
+    /// submit of a config update (the orderer) next to the tally (the
+    /// OpsSC) of the votes that decide its proposal, and such tallies of
+    /// several proposals.
     pub fn together(&self) -> bool {
         matches!(
             self,
             Step::Approve { together: true, .. }
                 | Step::ReportTask { together: true, .. }
                 | Step::Commit { together: true, .. }
+                | Step::Submit { together: true, .. }
+                | Step::Tally { together: true, .. }
         )
     }
 
@@ -858,7 +875,7 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
         out.steps.push(step);
     }
     finish_committed(observed, me, input, &mut out);
-    unplanned(observed, plan, me, input, &mut out);
+    unplanned(spec, observed, plan, me, input, &mut out);
     out
 }
 
@@ -984,11 +1001,21 @@ fn config_steps(
         };
     if let Some(mine) = observed.proposals.iter().find(|o| o.id == id) {
         return match mine.state {
+            ProposalState::Proposed
+                if executor_once_tallied(mine).is_some()
+                    && mine
+                        .open
+                        .as_ref()
+                        .is_some_and(|open| same_change(&open.payload, &cu.canonical)) =>
+            {
+                let beside = *channel != spec.consortium.ops_channel;
+                decided_config_steps(me, input, mine, cu, beside, &what, out)
+            }
             ProposalState::Proposed => {
                 vote_steps(me, input, mine, &cu.canonical, &what, out)
             }
             ProposalState::Approved => {
-                sign_steps(me, mine, cu, &what, out);
+                sign_steps(me, mine, cu, Vec::new(), &what, out);
                 match after_ops {
                     Some(why) => out.wait(&what, why),
                     None => submit_steps(observed, me, mine, cu, &what, out),
@@ -1050,6 +1077,126 @@ fn config_steps(
         committed_chaincode_sequence: None,
         base_config_sequence: Some(cu.base_sequence),
     });
+}
+
+/// Config proposal `o`, not tallied yet, whose recorded approvals reach the
+/// quorum and whose stored update is the one this organization computes
+/// (`cu`): decided in effect (nothing can end it other than approved), so
+/// its approvers sign now, naming those approvals, and nobody writes its
+/// record in that round (a tally would invalidate the signatures, which
+/// read it). The organization the tally makes the first executor then
+/// tallies and submits the update in one round, once the signatures
+/// satisfy what the orderer checks — the application channels' OrgAdds
+/// too, without waiting for the ops channel's (the contract records them
+/// committed only after it). The report follows on the approved proposal.
+/// A silent executor-to-be is replaced by a tally of the next approver
+/// after its turn's grace; the steps of an approved proposal follow.
+///
+/// Not `beside` (an update of the ops channel itself): the tally goes
+/// first and the update after it. The OpsSC's transactions are validated
+/// against the ops channel's config when they commit, so a tally endorsed
+/// before an update that changes the channel's members would be refused
+/// by the new majority.
+fn decided_config_steps(
+    me: &str,
+    input: &PlanInput,
+    o: &ProposalSummary,
+    cu: &ConfigUpdateInput,
+    beside: bool,
+    what: &str,
+    out: &mut Steps,
+) {
+    let Some(open) = out.open_of(o, what) else {
+        return;
+    };
+    let approvers = agreeing(o, Decision::Approve);
+    if !o.votes.contains_key(me) {
+        // A late vote names no other vote, so it decides nothing and does
+        // not write the record the signers read.
+        match verdict(input, me, &o.id, &open.payload, &cu.canonical) {
+            Verdict::Vote(decision, reason) => out.steps.push(Step::Vote {
+                what: what.to_string(),
+                proposal_id: o.id.clone(),
+                decision,
+                reason,
+                counted: Vec::new(),
+                decides: false,
+            }),
+            Verdict::WaitForPerson(why) => {
+                out.wait(what, format!("proposal {} {why}", short_id(&o.id)))
+            }
+        }
+        return;
+    }
+    // An update the voters cannot sign enough of (orderer settings: the
+    // orderer organization signs and submits) is tallied first, as any
+    // approved proposal: the members' signatures are not what it needs.
+    let outside = matches!(cu.submit, Some(SubmitCheck::OutsideElectorate { .. }));
+    if !outside {
+        sign_steps(me, o, cu, approvers.clone(), what, out);
+    }
+    if !approvers.iter().any(|a| a == me) {
+        return;
+    }
+    let order = turn_order(&o.id, &approvers);
+    let key = format!("tally:{}", o.id);
+    if order.first().map(String::as_str) != Some(me) {
+        // The executor-to-be tallies beside its submit; the others only
+        // when it stays silent.
+        if out.my_turn_in(input, &key, &order, me, what, "tallies it") {
+            out.steps.push(Step::Tally {
+                what: what.to_string(),
+                proposal_id: o.id.clone(),
+                counted: approvers,
+                together: false,
+            });
+        }
+        return;
+    }
+    match &cu.submit {
+        Some(SubmitCheck::Ready { signatures }) => {
+            // Beside another proposal's tally and submit: one round.
+            let together = beside
+                && out
+                    .steps
+                    .last()
+                    .is_some_and(|s| matches!(s, Step::Submit { together: true, .. }));
+            out.steps.push(Step::Tally {
+                what: what.to_string(),
+                proposal_id: o.id.clone(),
+                counted: approvers,
+                together,
+            });
+            out.steps.push(Step::Submit {
+                what: what.to_string(),
+                proposal_id: o.id.clone(),
+                channel: o.target.channel.clone(),
+                config_update: cu.config_update.clone(),
+                signatures: signatures.clone(),
+                together: beside,
+            });
+        }
+        // Anything else (signatures missing, a signer outside the
+        // electorate) is settled on the approved proposal: tally first.
+        Some(SubmitCheck::Unsigned { signed, policies }) => out.wait(
+            what,
+            format!(
+                "signatures of {} do not satisfy {} yet",
+                if signed.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    signed.join(", ")
+                },
+                policies.join(", ")
+            ),
+        ),
+        _ => out.steps.push(Step::Tally {
+            what: what.to_string(),
+            proposal_id: o.id.clone(),
+            counted: approvers,
+            together: false,
+        }),
+    }
 }
 
 /// The planned GovernanceChange `p`, for a member of the ops channel:
@@ -1381,7 +1528,14 @@ fn orderer_create_steps(
 /// not signed yet, and the stored update is byte for byte the one it
 /// computed (`cu`). Signatures exist only after the decision, so nobody can
 /// submit an update the OpsSC did not approve.
-fn sign_steps(me: &str, o: &ProposalSummary, cu: &ConfigUpdateInput, what: &str, out: &mut Steps) {
+fn sign_steps(
+    me: &str,
+    o: &ProposalSummary,
+    cu: &ConfigUpdateInput,
+    counted: Vec<String>,
+    what: &str,
+    out: &mut Steps,
+) {
     if o.votes.get(me) != Some(&Decision::Approve) {
         return;
     }
@@ -1404,6 +1558,7 @@ fn sign_steps(me: &str, o: &ProposalSummary, cu: &ConfigUpdateInput, what: &str,
         what: what.to_string(),
         proposal_id: o.id.clone(),
         config_update: cu.config_update.clone(),
+        counted,
     });
 }
 
@@ -1485,6 +1640,7 @@ fn submit_steps(
                 channel: channel.clone(),
                 config_update: cu.config_update.clone(),
                 signatures: signatures.clone(),
+                together: false,
             });
             out.steps.push(Step::ReportCommitted {
                 what: what.to_string(),
@@ -1590,6 +1746,22 @@ fn joins(spec: &Spec, observed: &Observed, me: &str, input: &PlanInput, out: &mu
     for (name, ch) in &spec.channels {
         if !ch.members.iter().any(|m| m == me) {
             continue;
+        }
+        // Joined, but the own peer does not serve it to this organization
+        // yet (its ledger is replaying the channel up to the config that
+        // admits it): no event announces the end of the replay, so look
+        // again soon.
+        let joined = observed
+            .local
+            .peers
+            .values()
+            .any(|p| p.joined_channels.iter().any(|c| c == name));
+        if joined && !observed.channels.contains_key(name) {
+            out.wait_at_most(
+                &format!("channel {name}"),
+                "the own peer joined it and is catching up before it serves it".into(),
+                1000,
+            );
         }
         let missing: Vec<&String> = observed
             .local
@@ -1706,7 +1878,14 @@ fn describe(o: &ProposalSummary) -> String {
 /// change calls for is recorded failed by an eligible executor (unless its
 /// definition is on the chain: then it is reported committed), so it cannot
 /// block the spec's next change of the same chaincode.
-fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out: &mut Steps) {
+fn unplanned(
+    spec: &Spec,
+    observed: &Observed,
+    plan: &Plan,
+    me: &str,
+    input: &PlanInput,
+    out: &mut Steps,
+) {
     for o in observed.proposals.iter().filter(|o| !planned(plan, o)) {
         let what = format!("unplanned proposal {}", short_id(&o.id));
         let voters = o
@@ -1737,6 +1916,30 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                         what,
                         proposal_id: o.id.clone(),
                         counted: approvers,
+                        together: false,
+                    });
+                }
+            }
+            // Its update is on the chain, submitted beside a tally that did
+            // not commit (or by an executor that stopped before the tally):
+            // its recorded votes decide it, an approver records that.
+            ProposalState::Proposed
+                if o.kind.carries_config_update()
+                    && executor_once_tallied(o).is_some()
+                    && o.open.as_ref().and_then(|open| open.update_on_chain) == Some(true) =>
+            {
+                let approvers = agreeing(o, Decision::Approve);
+                if !approvers.iter().any(|a| a == me) {
+                    continue;
+                }
+                let key = format!("tally:{}", o.id);
+                let order = turn_order(&o.id, &approvers);
+                if out.my_turn_in(input, &key, &order, me, &what, "tallies it") {
+                    out.steps.push(Step::Tally {
+                        what,
+                        proposal_id: o.id.clone(),
+                        counted: approvers,
+                        together: false,
                     });
                 }
             }
@@ -1797,6 +2000,7 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                             what,
                             proposal_id: o.id.clone(),
                             counted: rejecters,
+                            together: false,
                         });
                     }
                 } else {
@@ -1832,7 +2036,26 @@ fn unplanned(observed: &Observed, plan: &Plan, me: &str, input: &PlanInput, out:
                     .channels
                     .get(&o.target.channel)
                     .map_or(0, |c| c.config_sequence);
+                // An application channel's OrgAdd is recorded committed
+                // only after the ops channel's (the contract's rule): its
+                // update may land first (submitted beside its tally).
+                let ops = &spec.consortium.ops_channel;
+                let ops_first = o.kind == Kind::OrgAdd
+                    && o.target.channel != *ops
+                    && observed.proposals.iter().any(|q| {
+                        q.kind == Kind::OrgAdd
+                            && q.target.channel == *ops
+                            && q.org == o.org
+                            && matches!(q.state, ProposalState::Proposed | ProposalState::Approved)
+                    });
                 match open.update_on_chain {
+                    Some(true) if ops_first => out.wait(
+                        &what,
+                        format!(
+                            "its update is on the chain; it is reported once the ops channel {ops}'s OrgAdd of {} is",
+                            o.org.as_deref().unwrap_or("the organization")
+                        ),
+                    ),
                     Some(true) => out.steps.push(Step::ReportCommitted {
                         what,
                         proposal_id: o.id.clone(),
@@ -2293,6 +2516,7 @@ fn vote_steps(
                 what: what.to_string(),
                 proposal_id: o.id.clone(),
                 counted,
+                together: false,
             });
         }
     } else {
@@ -2980,6 +3204,7 @@ mod tests {
             what: "w".into(),
             proposal_id: id.into(),
             config_update: String::new(),
+            counted: Vec::new(),
         };
         let approve = |together: bool| Step::Approve {
             what: "w".into(),
@@ -2994,6 +3219,7 @@ mod tests {
             what: "w".into(),
             proposal_id: id.into(),
             counted: Vec::new(),
+            together: false,
         };
         assert!(rounds(&[]).is_empty());
         // Votes and signatures on three proposals: one round.
@@ -3015,6 +3241,26 @@ mod tests {
         assert_eq!(
             rounds(&[vote("a"), approve(true), vote("b")]),
             vec![0..2, 2..3]
+        );
+        // The executor-to-be's tallies and submits of several config
+        // proposals: one round.
+        let submit = |id: &str| Step::Submit {
+            what: "w".into(),
+            proposal_id: id.into(),
+            channel: id.into(),
+            config_update: String::new(),
+            signatures: BTreeMap::new(),
+            together: true,
+        };
+        let tally_with = |id: &str| Step::Tally {
+            what: "w".into(),
+            proposal_id: id.into(),
+            counted: Vec::new(),
+            together: true,
+        };
+        assert_eq!(
+            rounds(&[tally("a"), submit("a"), tally_with("b"), submit("b")]),
+            vec![0..4]
         );
     }
 
