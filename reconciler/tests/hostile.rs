@@ -650,13 +650,28 @@ async fn scenario(devnet: &Devnet) -> Table {
         "sign",
         &json!({"id": uid, "config_signature": {"signature_header": "AAAA", "signature": "AAAA"}}),
     );
+    // Naming approvals that were never cast does not make a quorum: the
+    // contract reads each named vote.
+    let named = cli_invoke(
+        devnet,
+        h3,
+        As::Admin,
+        "sign",
+        &json!({"id": uid, "counted": ["Org1MSP", "Org2MSP", "Org3MSP"], "config_signature": {"signature_header": "AAAA", "signature": "AAAA"}}),
+    );
     let sigs = query(&orgs[0], "signatures", json!({"id": uid})).await;
     t.record(
         "sign_before_approval",
-        "refused while proposed; no signature stored",
-        format!("update filed {}; sign {}", filed.is_ok(), describe(&r)),
+        "refused while proposed, also when naming approvals that were never cast; no signature stored",
+        format!(
+            "update filed {}; sign {}; sign naming every member {}",
+            filed.is_ok(),
+            describe(&r),
+            describe(&named)
+        ),
         filed.is_ok()
             && refused_with(&r, "approved")
+            && refused_with(&named, "do not reach the quorum")
             && sigs["signatures"].as_array().is_some_and(|a| a.is_empty()),
     );
     // Org3 cleans up its own, unbacked proposal.
