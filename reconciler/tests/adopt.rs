@@ -693,11 +693,29 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
     );
     // One committed OrgAdd per channel, filed, voted, signed and submitted
     // by the agents; trade went up by exactly that block, market not at all.
-    let list = rt.block_on(common::query(
-        &orgs[0],
-        "list",
-        serde_json::json!({"page_size": 200}),
-    ));
+    // The records close after the updates (trade's may land before ops's,
+    // whose report it then waits for): wait for both reports.
+    let adds_of = |list: &serde_json::Value, channel: &str| -> Vec<serde_json::Value> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["kind"] == "OrgAdd" && p["target"]["channel"] == channel)
+            .cloned()
+            .collect()
+    };
+    let list = rt.block_on(async {
+        loop {
+            let list = common::query(&orgs[0], "list", serde_json::json!({"page_size": 200})).await;
+            let reported = ["ops", CHANNEL]
+                .iter()
+                .all(|ch| adds_of(&list, ch).iter().any(|p| p["state"] == "committed"));
+            if reported || t.elapsed() > Duration::from_secs(240) {
+                break list;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
     for channel in ["ops", CHANNEL] {
         let adds: Vec<&serde_json::Value> = list["items"]
             .as_array()

@@ -1155,26 +1155,30 @@ fn decided_config_steps(
     }
     match &cu.submit {
         Some(SubmitCheck::Ready { signatures }) => {
-            // Beside another proposal's tally and submit: one round.
-            let together = beside
-                && out
-                    .steps
-                    .last()
-                    .is_some_and(|s| matches!(s, Step::Submit { together: true, .. }));
+            // With the tallies and beside-submits of other proposals: one
+            // round (never with a submit of the ops channel's own update,
+            // which is planned unmarked, on the approved proposal).
+            let together = out.steps.last().is_some_and(|s| {
+                matches!(s, Step::Submit { together: true, .. } | Step::Tally { .. })
+            });
             out.steps.push(Step::Tally {
                 what: what.to_string(),
                 proposal_id: o.id.clone(),
                 counted: approvers,
                 together,
             });
-            out.steps.push(Step::Submit {
-                what: what.to_string(),
-                proposal_id: o.id.clone(),
-                channel: o.target.channel.clone(),
-                config_update: cu.config_update.clone(),
-                signatures: signatures.clone(),
-                together: beside,
-            });
+            // The ops channel's own update: submitted on the approved
+            // proposal, in the next pass.
+            if beside {
+                out.steps.push(Step::Submit {
+                    what: what.to_string(),
+                    proposal_id: o.id.clone(),
+                    channel: o.target.channel.clone(),
+                    config_update: cu.config_update.clone(),
+                    signatures: signatures.clone(),
+                    together: true,
+                });
+            }
         }
         // Anything else (signatures missing, a signer outside the
         // electorate) is settled on the approved proposal: tally first.
