@@ -512,7 +512,7 @@ fn a_config_proposal_decided_by_its_recorded_votes_is_signed_then_submitted() {
 
 /// A channel the own peer joined but does not serve yet (replaying it up to
 /// the config that admits this organization): no event announces the end,
-/// so the agent looks again within a second.
+/// so the agent looks again within a quarter second (a local call).
 #[test]
 fn a_joined_channel_not_served_yet_is_looked_at_again_soon() {
     let case = golden().join("steps-mid-vote");
@@ -531,7 +531,7 @@ fn a_joined_channel_not_served_yet_is_looked_at_again_soon() {
             .iter()
             .any(|b| b.what == format!("channel {channel}")
                 && b.why.contains("catching up")
-                && b.look_again_ms == Some(1000)),
+                && b.look_again_ms == Some(250)),
         "{:?}",
         s.blocked
     );

@@ -1746,7 +1746,10 @@ fn outside_signer_steps(
 /// whose config (as the orderer serves it) lists this organization; the
 /// chaincode steps then catch up.
 fn joins(spec: &Spec, observed: &Observed, me: &str, input: &PlanInput, out: &mut Steps) {
-    const ADDED_POLL_MS: u64 = 2000;
+    // A new member's agent asks the orderer this often whether it was
+    // added (each look is one config block per channel it waits for): its
+    // peers join, and its chaincodes answer, that much sooner.
+    const ADDED_POLL_MS: u64 = 500;
     for (name, ch) in &spec.channels {
         if !ch.members.iter().any(|m| m == me) {
             continue;
@@ -1764,7 +1767,7 @@ fn joins(spec: &Spec, observed: &Observed, me: &str, input: &PlanInput, out: &mu
             out.wait_at_most(
                 &format!("channel {name}"),
                 "the own peer joined it and is catching up before it serves it".into(),
-                1000,
+                250,
             );
         }
         let missing: Vec<&String> = observed
