@@ -448,7 +448,7 @@ fn an_organization_signs_only_its_own_approved_bytes_once() {
 /// in one round.
 #[test]
 fn a_config_proposal_decided_by_its_recorded_votes_is_signed_then_submitted() {
-    use opssc_chaincode::model::{Decision, ProposalState};
+    use opssc_chaincode::model::ProposalState;
     use plan::steps::{Step, SubmitCheck};
     let case = golden().join("steps-config-sign");
     let (spec, mut observed, p) = case_plan(&case);
@@ -459,12 +459,7 @@ fn a_config_proposal_decided_by_its_recorded_votes_is_signed_then_submitted() {
     let open = o.open.as_mut().unwrap();
     open.eligible_executors.clear();
     open.config_signatures.clear();
-    let approvers: Vec<String> = o
-        .votes
-        .iter()
-        .filter(|(_, d)| **d == Decision::Approve)
-        .map(|(m, _)| m.clone())
-        .collect();
+    let approvers = approvers_of(o);
     assert!(approvers.contains(&me) && approvers.len() as u32 >= o.quorum);
     let id = o.id.clone();
     let executor = plan::steps::executor_once_tallied(o).unwrap();
@@ -535,6 +530,15 @@ fn a_joined_channel_not_served_yet_is_looked_at_again_soon() {
         "{:?}",
         s.blocked
     );
+}
+
+/// The organizations whose recorded votes on `o` approve it.
+fn approvers_of(o: &opssc::observe::ProposalSummary) -> Vec<String> {
+    o.votes
+        .iter()
+        .filter(|(_, d)| **d == opssc_chaincode::model::Decision::Approve)
+        .map(|(m, _)| m.clone())
+        .collect()
 }
 
 /// A ConfigSignature of the steps-config-sign case's observation.
@@ -834,12 +838,7 @@ fn the_step_catalogue_covers_the_agent_situations() {
             .find(|o| o.state == ProposalState::Proposed)
             .unwrap();
         o.votes.insert(me.clone(), Decision::Approve);
-        let approvers: Vec<String> = o
-            .votes
-            .iter()
-            .filter(|(_, d)| **d == Decision::Approve)
-            .map(|(m, _)| m.clone())
-            .collect();
+        let approvers = approvers_of(o);
         let key = format!("tally:{}", o.id);
         // The executor-to-be tallies first: the contract's executor order
         // over the counted approvals.

@@ -1182,18 +1182,9 @@ fn decided_config_steps(
         }
         // Anything else (signatures missing, a signer outside the
         // electorate) is settled on the approved proposal: tally first.
-        Some(SubmitCheck::Unsigned { signed, policies }) => out.wait(
-            what,
-            format!(
-                "signatures of {} do not satisfy {} yet",
-                if signed.is_empty() {
-                    "nobody".to_string()
-                } else {
-                    signed.join(", ")
-                },
-                policies.join(", ")
-            ),
-        ),
+        Some(SubmitCheck::Unsigned { signed, policies }) => {
+            out.wait(what, unsigned_yet(signed, policies))
+        }
         _ => out.steps.push(Step::Tally {
             what: what.to_string(),
             proposal_id: o.id.clone(),
@@ -1201,6 +1192,19 @@ fn decided_config_steps(
             together: false,
         }),
     }
+}
+
+/// Why an update waits for more signatures.
+fn unsigned_yet(signed: &[String], policies: &[String]) -> String {
+    format!(
+        "signatures of {} do not satisfy {} yet",
+        if signed.is_empty() {
+            "nobody".to_string()
+        } else {
+            signed.join(", ")
+        },
+        policies.join(", ")
+    )
 }
 
 /// The planned GovernanceChange `p`, for a member of the ops channel:
@@ -1625,18 +1629,9 @@ fn submit_steps(
         // Only an organization outside the electorate is asked to sign and
         // submit; the executor is a voter.
         Some(SubmitCheck::SignAndSubmit { .. }) => {}
-        Some(SubmitCheck::Unsigned { signed, policies }) => out.wait(
-            what,
-            format!(
-                "signatures of {} do not satisfy {} yet",
-                if signed.is_empty() {
-                    "nobody".to_string()
-                } else {
-                    signed.join(", ")
-                },
-                policies.join(", ")
-            ),
-        ),
+        Some(SubmitCheck::Unsigned { signed, policies }) => {
+            out.wait(what, unsigned_yet(signed, policies))
+        }
         Some(SubmitCheck::Ready { signatures }) => {
             out.steps.push(Step::Submit {
                 what: what.to_string(),
@@ -1902,38 +1897,18 @@ fn unplanned(
             .collect::<Vec<_>>()
             .join(", ");
         match o.state {
-            // Its executor committed the definition beside the tally of the
-            // recorded votes that decide it ([`commit_beside_tally`]): the
-            // spec no longer calls for it because it is done. Only the
-            // tally may be missing (its executor stopped): an approver
-            // records it, by turn.
+            // Done before its tally: a chaincode definition committed
+            // beside the tally of the recorded votes that decide it
+            // ([`commit_beside_tally`]), or a config update submitted beside
+            // one — the spec no longer calls for it because it is done. If
+            // that tally did not commit (or its executor stopped first), an
+            // approver records the decision, by turn.
             ProposalState::Proposed
-                if o.kind.is_chaincode()
-                    && definition_on_chain(observed, o)
-                    && executor_once_tallied(o).is_some() =>
-            {
-                let approvers = agreeing(o, Decision::Approve);
-                if !approvers.iter().any(|a| a == me) {
-                    continue;
-                }
-                let key = format!("tally:{}", o.id);
-                let order = turn_order(&o.id, &approvers);
-                if out.my_turn_in(input, &key, &order, me, &what, "tallies it") {
-                    out.steps.push(Step::Tally {
-                        what,
-                        proposal_id: o.id.clone(),
-                        counted: approvers,
-                        together: false,
-                    });
-                }
-            }
-            // Its update is on the chain, submitted beside a tally that did
-            // not commit (or by an executor that stopped before the tally):
-            // its recorded votes decide it, an approver records that.
-            ProposalState::Proposed
-                if o.kind.carries_config_update()
-                    && executor_once_tallied(o).is_some()
-                    && o.open.as_ref().and_then(|open| open.update_on_chain) == Some(true) =>
+                if executor_once_tallied(o).is_some()
+                    && ((o.kind.is_chaincode() && definition_on_chain(observed, o))
+                        || (o.kind.carries_config_update()
+                            && o.open.as_ref().and_then(|open| open.update_on_chain)
+                                == Some(true))) =>
             {
                 let approvers = agreeing(o, Decision::Approve);
                 if !approvers.iter().any(|a| a == me) {
@@ -2385,7 +2360,8 @@ fn commit_endorsers(
 /// cast before), when that keeps the consent promise
 /// ([`early_approval_keeps_consent`]); its installs follow (a local call,
 /// no ordered round), so the peers have the package when the definition
-/// commits. The commit itself still waits for the OpsSC's decision.
+/// commits. The commit itself waits for the recorded votes that decide
+/// the proposal ([`commit_beside_tally`]).
 #[allow(clippy::too_many_arguments)]
 fn approve_with_vote(
     observed: &Observed,
