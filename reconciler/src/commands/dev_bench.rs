@@ -33,9 +33,10 @@
 //! With `--flows add-org` (before the rollouts), for each N: a network of
 //! [`add_org_spec`] (a second application channel, two chaincodes on each)
 //! whose agents poll every second, its round, then the scenario of `opssc
-//! dev demo add-org` (shared code, [`super::dev_add_org::add_org`]) timed
-//! from the new organization's commit to its four chaincodes answering on
-//! its peer, against [`add_org_rounds`] × the round. Then the agents are
+//! dev demo add-org` (shared code, [`super::dev_add_org::add_org`]; the
+//! agents are told with `POST /trigger` once the members' approvals are in
+//! git) timed from the new organization's commit to its four chaincodes
+//! answering on its peer, against [`add_org_rounds`] × the round. Then the agents are
 //! stopped and **script** adds the next organization on the same network
 //! as an admin does by hand ([`add_org_script`], run by
 //! `run_add_org_script`): its nodes started by the demo's own
