@@ -463,16 +463,29 @@ async fn scenario(devnet: &opssc_tests::devnet_support::Devnet) {
     assert!(stdout.contains("bootstrapped: Org4MSP"), "{stdout}");
 
     // Every organization's status says Ready (no channel change left, Org4
-    // in every channel).
-    for a in [&agents[0], &agents[3]] {
+    // in every channel) once the records are closed: the reports follow
+    // the updates, and Org4's chaincodes may answer before the last one.
+    let status_of = |a: &Agent| {
         let out = a.opssc(&["status"]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(
+        (
             out.status.code(),
-            Some(0),
-            "status as {}\n{stdout}",
-            a.msp_id
-        );
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    wait_until(
+        &agents,
+        Duration::from_secs(60),
+        "every organization's status Ready",
+        || async {
+            [&agents[0], &agents[3]]
+                .iter()
+                .all(|a| status_of(a).0 == Some(0))
+        },
+    )
+    .await;
+    for a in [&agents[0], &agents[3]] {
+        let (code, stdout) = status_of(a);
+        assert_eq!(code, Some(0), "status as {}\n{stdout}", a.msp_id);
         assert!(stdout.contains("condition: Ready"), "{stdout}");
     }
 
