@@ -181,12 +181,7 @@ fn config_update_input(
     let submit = match observed
         .proposals
         .iter()
-        .find(|o| {
-            o.id == id
-                && (o.state == ProposalState::Approved
-                    || (o.state == ProposalState::Proposed
-                        && crate::plan::steps::executor_once_tallied(o).is_some()))
-        })
+        .find(|o| o.id == id && crate::plan::steps::decided(o))
         .and_then(|o| Some((o, o.open.as_ref()?)))
     {
         Some((o, open)) => {

@@ -660,11 +660,8 @@ async fn read_proposals(
             // Approved, or decided by its recorded votes (its update may
             // be submitted before the tally): whether its update is on the
             // chain.
-            let decided = s.state == ProposalState::Approved
-                || (s.state == ProposalState::Proposed
-                    && crate::plan::steps::executor_once_tallied(&s).is_some());
             if let (true, Some(base), Some(update)) = (
-                decided,
+                crate::plan::steps::decided(&s),
                 s.base_config_sequence,
                 got.proposal.payload["config_update"].as_str(),
             ) && moved_past(base)

@@ -2264,6 +2264,16 @@ pub fn executor_once_tallied(o: &ProposalSummary) -> Option<String> {
     turn_order(&o.id, &approvers).into_iter().next()
 }
 
+/// Whether `o` is decided: approved, or still proposed with recorded
+/// approvals that reach the quorum — nothing can end it other than
+/// approved then (the contract settles it from those votes before
+/// anything else, and `withdraw` refuses it), so what follows the decision
+/// (signatures, the commit, the update) may follow them.
+pub fn decided(o: &ProposalSummary) -> bool {
+    o.state == ProposalState::Approved
+        || (o.state == ProposalState::Proposed && executor_once_tallied(o).is_some())
+}
+
 /// As the executor-to-be of chaincode proposal `o`, whose recorded votes
 /// reach the quorum and which this pass tallies (the step before): commit
 /// the definition in the same round as the tally instead of the round
