@@ -644,7 +644,6 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
                 tracing::debug!(commit = %at.git_commit(), "pass starts");
                 let started = std::time::Instant::now();
                 let report = run_pass(&ctx, &at).await;
-                release_freed_memory();
                 metrics
                     .pass_duration
                     .observe(started.elapsed().as_secs_f64());
@@ -703,20 +702,6 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
                 }
             }
         }
-    }
-}
-
-/// Hands the memory a pass freed back to the system. glibc keeps freed
-/// blocks in its per-thread arenas, so between passes an idle agent would
-/// sit on what its last observation (config blocks, proposal records)
-/// allocated; trimming after each pass keeps its resident size at what it
-/// holds. A no-op where the C library is not glibc.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel; it
-    // touches no memory the program holds.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
