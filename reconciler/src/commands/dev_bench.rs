@@ -57,6 +57,7 @@
 //! bench starts and founds its networks through the same code as `opssc dev
 //! up` and the demos, so it measures what users run.
 
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -1025,7 +1026,13 @@ fn run_one(
 
         // Idle agents (a pass may still be finishing: let it).
         tokio::time::sleep(Duration::from_secs(3)).await;
+        let cpu_before = descendants_cpu();
         let idle = measure_idle(&agents, IDLE_WINDOW).await?;
+        say(&format!(
+            "CPU used by the idle network in {} s: {}",
+            IDLE_WINDOW.as_secs(),
+            cpu_used(&cpu_before, &descendants_cpu())
+        ));
 
         // The upgrade through the agents. The machine's load goes with the
         // figure: on a shared machine it moves them more than anything else.
@@ -1049,6 +1056,7 @@ fn run_one(
             Some(&key),
         )?;
         let start = Instant::now();
+        let cpu_before = descendants_cpu();
         let t0 = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs_f64()
@@ -1059,9 +1067,11 @@ fn run_one(
             }
         }
         let agents_took = wait_definition(&admins, &new, None, start, opts.timeout).await?;
+        let cpu = cpu_used(&cpu_before, &descendants_cpu());
         say(&format!(
             "agents: kv {new} answering on every peer {agents_took:.2} s after the consented commit"
         ));
+        say(&format!("CPU used meanwhile: {cpu}"));
         // Let the agents finish the pass that committed (its log lines).
         tokio::time::sleep(Duration::from_secs(2)).await;
         let mut mvcc = 0;
@@ -1116,11 +1126,16 @@ fn run_one(
     .find(|d| d.name == CC)
     .context("no kv demo chaincode in the spec")?
     .package_id;
+    let cpu_before = descendants_cpu();
     let script = run_script(&devnet, &orgs, &package_id, seq + 1)?;
     say(&format!(
         "script: sequence {} answering on every peer in {script:.2} s ({} rounds)",
         seq + 1,
         script_rounds(n)
+    ));
+    say(&format!(
+        "CPU used meanwhile: {}",
+        cpu_used(&cpu_before, &descendants_cpu())
     ));
     row.script = Some(script);
     drop(devnet);
@@ -1310,15 +1325,82 @@ async fn wait_definition(
 }
 
 /// RSS and CPU of every agent over `window`, from `/proc`.
+/// What the benchmark reads of one process in `/proc/PID/stat`.
+struct ProcStat {
+    command: String,
+    parent: u32,
+    /// User plus system time, in clock ticks.
+    cpu_ticks: u64,
+}
+
+fn proc_stat(pid: u32) -> Option<ProcStat> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself hold spaces.
+    let (head, rest) = stat.rsplit_once(')')?;
+    let command = head.split_once('(')?.1.to_string();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // After the name: state, ppid, ...; utime and stime are fields 14 and
+    // 15 of the line, 12 and 13 here.
+    Some(ProcStat {
+        command,
+        parent: field(1) as u32,
+        cpu_ticks: field(11) + field(12),
+    })
+}
+
+/// CPU ticks used so far by each process below this one (the devnet's
+/// nodes, chaincode servers and agents), by process id.
+fn descendants_cpu() -> BTreeMap<u32, ProcStat> {
+    let all: BTreeMap<u32, ProcStat> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| Some((pid, proc_stat(pid)?)))
+        .collect();
+    let me = std::process::id();
+    let below = |mut pid: u32| {
+        while let Some(p) = all.get(&pid) {
+            if p.parent == me {
+                return true;
+            }
+            if p.parent <= 1 {
+                return false;
+            }
+            pid = p.parent;
+        }
+        false
+    };
+    let keep: Vec<u32> = all.keys().copied().filter(|p| below(*p)).collect();
+    let mut all = all;
+    all.retain(|pid, _| keep.contains(pid));
+    all
+}
+
+/// CPU seconds each kind of process (by command name) used between two
+/// [`descendants_cpu`] readings, most first.
+fn cpu_used(before: &BTreeMap<u32, ProcStat>, after: &BTreeMap<u32, ProcStat>) -> String {
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut by_command: BTreeMap<&str, u64> = BTreeMap::new();
+    for (pid, p) in after {
+        let was = before.get(pid).map_or(0, |b| b.cpu_ticks);
+        *by_command.entry(&p.command).or_default() += p.cpu_ticks.saturating_sub(was);
+    }
+    let mut used: Vec<(&str, u64)> = by_command.into_iter().filter(|(_, t)| *t > 0).collect();
+    used.sort_by_key(|u| std::cmp::Reverse(u.1));
+    used.iter()
+        .map(|(c, t)| format!("{c} {:.2} s", *t as f64 / hz))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn measure_idle(agents: &Agents, window: Duration) -> anyhow::Result<Idle> {
     let ticks = |pid: u32| -> anyhow::Result<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        // Fields after the command name, which is in parentheses.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
-        Ok(f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-            + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
+        Ok(proc_stat(pid)
+            .with_context(|| format!("read /proc/{pid}/stat"))?
+            .cpu_ticks)
     };
     let rss = |pid: u32| -> u64 {
         std::fs::read_to_string(format!("/proc/{pid}/status"))
