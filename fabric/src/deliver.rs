@@ -341,9 +341,15 @@ impl Deliverer {
     /// last-config pointer, then that block.
     pub async fn latest_config_block(&self, channel: &str) -> Result<Block> {
         let newest = self.block(channel, Seek::Newest).await?;
-        let index = block::last_config_index(&newest)?;
-        if index == block::number(&newest) {
-            return Ok(newest);
+        self.config_block_of(channel, newest).await
+    }
+
+    /// The configuration block in force at `block` of `channel`: `block`
+    /// itself when it is one, else the block its last-config pointer names.
+    pub async fn config_block_of(&self, channel: &str, block: Block) -> Result<Block> {
+        let index = block::last_config_index(&block)?;
+        if index == block::number(&block) {
+            return Ok(block);
         }
         self.block(channel, Seek::Number(index)).await
     }

@@ -77,6 +77,9 @@ pub struct Context {
     /// a proposal) to an organization before it in the turn order
     /// (`plan::steps::Steps::deferred`).
     pub deferred: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Ledger reads kept from one observation to the next, each used
+    /// while its channel has not moved (`super::read_cache`).
+    pub reads: super::observe_live::LedgerReads,
 }
 
 impl Context {
@@ -168,6 +171,7 @@ impl Context {
             sources: Default::default(),
             missing_commits: Default::default(),
             deferred: Default::default(),
+            reads: Default::default(),
         })
     }
 

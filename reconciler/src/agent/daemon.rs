@@ -698,7 +698,9 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
                 tokio::select! {
                     _ = wake.notified() => {}
                     _ = stop.notified() => {}
-                    _ = tokio::time::sleep(d) => {}
+                    // Nothing that the agent heard of moved: the periodic
+                    // pass reads everything again.
+                    _ = tokio::time::sleep(d) => ctx.reads.clear(),
                 }
             }
         }

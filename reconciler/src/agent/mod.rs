@@ -6,6 +6,7 @@
 //! - [`spec_source`]: the spec the agent acts on (newest trusted commit).
 //! - [`packages`]: the byte-reproducible chaincode packages it builds.
 //! - [`observe_live`]: the [`crate::observe::Observed`] snapshot read live.
+//! - [`read_cache`]: ledger reads kept while their channel does not move.
 //! - [`ops`]: typed calls to the OpsSC chaincode.
 //! - [`pass`]: observe → plan → steps → execute → report, one attempt per step.
 //! - [`execute`]: the executor, one Fabric call per planned step.
@@ -34,6 +35,7 @@ pub mod observe_live;
 pub mod ops;
 pub mod packages;
 pub mod pass;
+pub mod read_cache;
 pub mod spec_source;
 pub mod status;
 pub mod webhook;

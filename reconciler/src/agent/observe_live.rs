@@ -36,6 +36,7 @@ use serde_json::Value;
 use super::context::Context;
 use super::error::{AgentError, FabricCall};
 use super::packages::Built;
+use super::read_cache::Kept;
 use crate::observe::{
     ApprovedDefinition, CommittedDefinition, InstalledPackage, LocalPeer, Observed, ObservedBatch,
     ObservedCapabilities, ObservedChannel, ObservedOrg, ObservedTask, OpenDetail, ProposalSummary,
@@ -352,6 +353,11 @@ pub async fn live_full(
             .map(|(channel, ch)| read_channel(ctx, spec, channel, !ch.members.contains(&ctx.me))),
     )
     .await?;
+    let ops_height = read
+        .iter()
+        .flatten()
+        .find(|r| r.channel == spec.consortium.ops_channel)
+        .map(|r| r.height);
     for r in read.into_iter().flatten() {
         observed
             .channels
@@ -362,14 +368,43 @@ pub async fn live_full(
         config_blocks.insert(r.channel, r.block);
     }
     if joined.contains(&spec.consortium.ops_channel) {
-        read_proposals(ctx, spec, &main.deliver, &config_blocks, &mut observed).await?;
+        read_proposals(
+            ctx,
+            spec,
+            &main.deliver,
+            &config_blocks,
+            ops_height,
+            &mut observed,
+        )
+        .await?;
     }
     Ok((observed, configs))
 }
 
+/// What an agent keeps of its observations from one pass to the next
+/// ([`super::read_cache`]): each channel's read under its height and the
+/// chaincodes whose approvals it holds, and the OpsSC's records under the
+/// ops channel's height.
+#[derive(Default)]
+pub struct LedgerReads {
+    channels: Kept<(u64, Vec<String>), ChannelRead>,
+    proposals: Kept<u64, ProposalReads>,
+}
+
+impl LedgerReads {
+    /// Forgets every read: the next observation reads everything.
+    pub fn clear(&self) {
+        self.channels.clear();
+        self.proposals.clear();
+    }
+}
+
 /// What one channel's observation reads through the own peer.
+#[derive(Clone)]
 struct ChannelRead {
     channel: String,
+    /// The channel's height when it was read.
+    height: u64,
     number: u64,
     config: ChannelConfig,
     block: Block,
@@ -398,29 +433,58 @@ async fn read_channel(
         (true, Some(o)) => &o.deliver,
         _ => &main.deliver,
     };
-    let block = match source.latest_config_block(channel).await {
-        Ok(block) => block,
-        Err(e) if leaving && e.fault() == opssc_fabric::Fault::Rejected => {
+    // This organization's approvals are read for the spec's chaincodes,
+    // and on the ops channel the OpsSC itself (a member added after
+    // founding approves it too).
+    let ops_chaincode = (channel == spec.consortium.ops_channel).then(|| {
+        ctx.config
+            .ops_chaincode
+            .clone()
+            .unwrap_or_else(|| "opssc".into())
+    });
+    let names: Vec<String> = spec
+        .chaincodes
+        .keys()
+        .filter(|(ch, _)| ch == channel)
+        .map(|(_, name)| name.clone())
+        .chain(ops_chaincode)
+        .collect();
+    // What a refused read means: the organization left the channel, or its
+    // peer has not caught up with it yet.
+    let unserved = |e: opssc_fabric::Error| match e.fault() {
+        opssc_fabric::Fault::Rejected if leaving => {
             tracing::info!(
                 "channel {channel}: {me} is no longer a member (the orderer refuses it the channel: {e}); not observed"
             );
-            return Ok(None);
+            Ok(None)
         }
         // A peer that has just joined serves nothing to this org until
         // its ledger reaches the config that admitted it: the channel is
         // observed as not joined yet (the next pass looks again).
-        Err(e) if e.fault() == opssc_fabric::Fault::Rejected => {
+        opssc_fabric::Fault::Rejected => {
             tracing::warn!(
                 "channel {channel}: the own peer does not serve it to this organization ({e})"
             );
-            return Ok(None);
+            Ok(None)
         }
-        Err(e) => {
-            return Err(ObserveError::Fabric(FabricCall::boxed(
-                format!("read the latest config block of channel {channel}"),
-                e,
-            )));
-        }
+        _ => Err(ObserveError::Fabric(FabricCall::boxed(
+            format!("read the latest config block of channel {channel}"),
+            e,
+        ))),
+    };
+    // The newest block says whether the channel moved since a pass last
+    // read it; the rest is read again only when it did.
+    let newest = match source.block(channel, Seek::Newest).await {
+        Ok(newest) => newest,
+        Err(e) => return unserved(e),
+    };
+    let key = (opssc_fabric::block::number(&newest) + 1, names.clone());
+    if !leaving && let Some(kept) = ctx.reads.channels.get(channel, &key) {
+        return Ok(Some(kept));
+    }
+    let block = match source.config_block_of(channel, newest).await {
+        Ok(block) => block,
+        Err(e) => return unserved(e),
     };
     let number = block.header.as_ref().map_or(0, |h| h.number);
     let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(format!(
@@ -455,21 +519,7 @@ async fn read_channel(
         ))
     }))
     .await?;
-    // This org's approvals: the spec's chaincodes, and on the ops channel
-    // the OpsSC itself (a member added after founding approves it too).
-    let ops_chaincode = (channel == spec.consortium.ops_channel).then(|| {
-        ctx.config
-            .ops_chaincode
-            .clone()
-            .unwrap_or_else(|| "opssc".into())
-    });
-    let names = spec
-        .chaincodes
-        .keys()
-        .filter(|(ch, _)| ch == channel)
-        .map(|(_, name)| name.clone())
-        .chain(ops_chaincode);
-    let approved = futures::future::try_join_all(names.map(|name| async move {
+    let approved = futures::future::try_join_all(names.into_iter().map(|name| async move {
         let approved = lifecycle::query_approved(&main.endorser, channel, &name, None)
             .await
             .map_err(FabricCall::wrap(
@@ -487,14 +537,19 @@ async fn read_channel(
     .into_iter()
     .flatten()
     .collect();
-    Ok(Some(ChannelRead {
+    let read = ChannelRead {
         channel: channel.to_string(),
+        height: key.0,
         number,
         config,
         block,
         chaincodes,
         approved,
-    }))
+    };
+    if !leaving {
+        ctx.reads.channels.keep(channel, key, read.clone());
+    }
+    Ok(Some(read))
 }
 
 /// An observation with nothing read yet: this organization's packages only.
@@ -559,52 +614,44 @@ pub async fn live_peerless(
         configs.insert(channel.clone(), config);
         config_blocks.insert(channel.clone(), block);
     }
-    read_proposals(ctx, spec, &orderer.deliver, &config_blocks, &mut observed).await?;
+    read_proposals(
+        ctx,
+        spec,
+        &orderer.deliver,
+        &config_blocks,
+        None,
+        &mut observed,
+    )
+    .await?;
     Ok((observed, configs))
 }
 
-/// The OpsSC's proposals, as [`live`] puts them into the observation: open
-/// ones with their ballot, tasks, signatures and (for an approved config
-/// proposal whose channel moved on) whether its update is on the chain,
-/// read back through `deliver` from the latest config blocks the pass holds.
-async fn read_proposals(
-    ctx: &Context,
-    spec: &Spec,
-    deliver: &opssc_fabric::deliver::Deliverer,
-    config_blocks: &BTreeMap<String, Block>,
-    observed: &mut Observed,
-) -> Result<()> {
-    let ops = ctx.ops(&spec.consortium.ops_channel);
-    // An organization that just joined the ops channel reaches the OpsSC
-    // through the other members' peers once gossip has told its peer
-    // about them; until then it sees no proposal (it is in no electorate
-    // yet) rather than failing the whole pass, which also joins channels.
-    // The list and the registry, then every open proposal's records, are
-    // read concurrently: a pass's observation is mostly round trips.
-    let (items, governance) = tokio::join!(ops.list_all(), ops.governance());
-    let items = match items {
-        Ok(items) => items,
-        Err(e) => {
-            tracing::warn!(
-                "cannot list the OpsSC proposals on {} yet: {e:#}",
-                spec.consortium.ops_channel
-            );
-            Vec::new()
-        }
-    };
-    // The registered governance, for the GovernanceChange a spec edit
-    // calls for; unread (no change planned) while the OpsSC does not answer.
-    observed.governance = match governance {
-        Ok(g) => g,
-        Err(e) => {
-            tracing::warn!(
-                "cannot read the OpsSC registry on {} yet: {e:#}",
-                spec.consortium.ops_channel
-            );
-            None
-        }
-    };
-    let wanted: Vec<ProposalSummary> = items
+/// One open proposal's records: `get`, its votes, its tasks (once
+/// approved) and its signatures (a config proposal's).
+type ProposalRecord = (
+    super::ops::Got,
+    Vec<Vote>,
+    Vec<TaskEntry>,
+    Vec<SignatureEntry>,
+);
+
+/// What the observation reads of the OpsSC: every proposal, the registered
+/// governance, and the records of each of [`wanted_proposals`] still open
+/// (`None` for the settled ones).
+#[derive(Clone)]
+struct ProposalReads {
+    items: Vec<Value>,
+    governance: Option<opssc_chaincode::model::Governance>,
+    records: Vec<Option<ProposalRecord>>,
+    /// Whether the list and the registry both answered (a read missing
+    /// either is not kept for the next pass).
+    complete: bool,
+}
+
+/// The proposals an observation carries: chaincode and config changes,
+/// governance changes and channel creations.
+fn wanted_proposals(items: &[Value]) -> Vec<ProposalSummary> {
+    items
         .iter()
         .filter_map(summary)
         .filter(|s| {
@@ -612,7 +659,35 @@ async fn read_proposals(
                 || s.kind.carries_config_update()
                 || matches!(s.kind, Kind::GovernanceChange | Kind::ChannelCreate)
         })
-        .collect();
+        .collect()
+}
+
+/// Reads the OpsSC: the list and the registry, then every open wanted
+/// proposal's records, concurrently (a pass's observation is mostly round
+/// trips).
+async fn read_opssc(ctx: &Context, spec: &Spec) -> Result<ProposalReads> {
+    let ops = ctx.ops(&spec.consortium.ops_channel);
+    // An organization that just joined the ops channel reaches the OpsSC
+    // through the other members' peers once gossip has told its peer
+    // about them; until then it sees no proposal (it is in no electorate
+    // yet) rather than failing the whole pass, which also joins channels.
+    let (items, governance) = tokio::join!(ops.list_all(), ops.governance());
+    let complete = items.is_ok() && governance.is_ok();
+    let items = items.unwrap_or_else(|e| {
+        tracing::warn!(
+            "cannot list the OpsSC proposals on {} yet: {e:#}",
+            spec.consortium.ops_channel
+        );
+        Vec::new()
+    });
+    let governance = governance.unwrap_or_else(|e| {
+        tracing::warn!(
+            "cannot read the OpsSC registry on {} yet: {e:#}",
+            spec.consortium.ops_channel
+        );
+        None
+    });
+    let wanted = wanted_proposals(&items);
     let records = futures::future::try_join_all(wanted.iter().map(|s| {
         let ops = &ops;
         async move {
@@ -622,7 +697,7 @@ async fn read_proposals(
             let approved = s.state == ProposalState::Approved;
             let no_tasks = async { Ok(Vec::new()) };
             let no_signatures = async { Ok(Vec::new()) };
-            let (got, votes, tasks, signatures) = tokio::try_join!(
+            let record = tokio::try_join!(
                 ops.get(&s.id),
                 ops.votes(&s.id),
                 async {
@@ -643,10 +718,51 @@ async fn read_proposals(
                     }
                 },
             )?;
-            Ok::<_, super::error::AgentError>(Some((got, votes, tasks, signatures)))
+            Ok::<_, AgentError>(Some(record))
         }
     }))
     .await?;
+    Ok(ProposalReads {
+        items,
+        governance,
+        records,
+        complete,
+    })
+}
+
+/// The OpsSC's proposals, as [`live`] puts them into the observation: open
+/// ones with their ballot, tasks, signatures and (for an approved config
+/// proposal whose channel moved on) whether its update is on the chain,
+/// read back through `deliver` from the latest config blocks the pass holds.
+async fn read_proposals(
+    ctx: &Context,
+    spec: &Spec,
+    deliver: &opssc_fabric::deliver::Deliverer,
+    config_blocks: &BTreeMap<String, Block>,
+    ops_height: Option<u64>,
+    observed: &mut Observed,
+) -> Result<()> {
+    let ProposalReads {
+        items,
+        governance,
+        records,
+        ..
+    } = match ops_height.and_then(|h| ctx.reads.proposals.get(&spec.consortium.ops_channel, &h)) {
+        Some(kept) => kept,
+        None => {
+            let read = read_opssc(ctx, spec).await?;
+            if let (Some(height), true) = (ops_height, read.complete) {
+                ctx.reads
+                    .proposals
+                    .keep(&spec.consortium.ops_channel, height, read.clone());
+            }
+            read
+        }
+    };
+    // The registered governance, for the GovernanceChange a spec edit
+    // calls for; unread (no change planned) while the OpsSC does not answer.
+    observed.governance = governance;
+    let wanted = wanted_proposals(&items);
     for (mut s, record) in wanted.into_iter().zip(records) {
         if let Some((got, votes, tasks, signatures)) = record {
             s = with_ballot(s, &got.proposal, &votes);
