@@ -774,3 +774,58 @@ fn the_agent_remembers_what_it_verified_and_refuses_a_rewind() {
     assert!(why.contains("does not move forward"), "{why}");
     assert_eq!(at.tip, Some(c1));
 }
+
+#[test]
+fn a_pass_whose_mirror_did_not_move_reuses_the_last_resolution() {
+    use opssc::agent::spec_source::{Resolved, resolve_since};
+    let (upstream_dir, repo, _) = upstream_and_mirror();
+    let (alice, bob) = (key(), key());
+    let files = spec_with(&[("org1", &[&alice]), ("org2", &[&bob])]);
+    let root = commit(&repo, &files, "root", None);
+    let c1 = commit(
+        &repo,
+        &with_appended(files.clone(), "consortium.yaml", "# 1\n"),
+        "by org2",
+        Some(&bob),
+    );
+    let state = tempfile::tempdir().unwrap();
+    let config = load_config(
+        state.path(),
+        &agent_config(
+            "Org1MSP",
+            upstream_dir.path(),
+            Some(root),
+            &state.path().join("state"),
+        ),
+    )
+    .unwrap();
+    let dir = state.path().join("state");
+    let mut last = Resolved::default();
+    let first = resolve_since(&config, &dir, None, &mut last).unwrap();
+    assert_eq!(first.commit, Some(c1));
+    assert_eq!(first.signers.len(), 1, "c1 is verified in this pass");
+    assert_eq!(first.consented.as_ref().unwrap().commit, root);
+
+    // Nothing moved: the same spec, with nothing newly verified.
+    let again = resolve_since(&config, &dir, None, &mut last).unwrap();
+    assert_eq!(again.commit, Some(c1));
+    assert!(again.signers.is_empty());
+    assert_eq!(again.spec, first.spec);
+    assert_eq!(again.consented.as_ref().unwrap().commit, root);
+
+    // An approval is pushed: Org1 now consents to c1.
+    approve(&repo, c1, "Org1MSP", "admin0", &alice);
+    let approved = resolve_since(&config, &dir, None, &mut last).unwrap();
+    assert_eq!(approved.consented.as_ref().unwrap().commit, c1);
+
+    // A new commit: resolved afresh.
+    let c2 = commit(
+        &repo,
+        &with_appended(files, "consortium.yaml", "# 2\n"),
+        "by org1",
+        Some(&alice),
+    );
+    let moved = resolve_since(&config, &dir, None, &mut last).unwrap();
+    assert_eq!(moved.commit, Some(c2));
+    assert_eq!(moved.signers.len(), 1);
+}

@@ -586,17 +586,26 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
         metrics.notifications.clone(),
     );
     let mut watched = false;
+    let mut resolved = spec_source::Resolved::default();
     loop {
         if stopping.load(Ordering::SeqCst) {
             tracing::info!("stopped");
             return Ok(0);
         }
+        let resolve_started = std::time::Instant::now();
         let at = {
             let (config, state_dir) = (ctx.config.clone(), ctx.state_dir.clone());
-            tokio::task::spawn_blocking(move || spec_source::resolve(&config, &state_dir, None))
-                .await
-                .map_err(DaemonError::SpecTask)?
+            let mut last = std::mem::take(&mut resolved);
+            let (at, last) = tokio::task::spawn_blocking(move || {
+                let at = spec_source::resolve_since(&config, &state_dir, None, &mut last);
+                (at, last)
+            })
+            .await
+            .map_err(DaemonError::SpecTask)?;
+            resolved = last;
+            at
         };
+        let resolve_ms = resolve_started.elapsed().as_millis();
         let next = match at {
             Err(e) => {
                 metrics.pass_errors.inc();
@@ -641,7 +650,7 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
                 } else {
                     metrics.refused_commits.set(0);
                 }
-                tracing::debug!(commit = %at.git_commit(), "pass starts");
+                tracing::debug!(commit = %at.git_commit(), resolve_ms, "pass starts");
                 let started = std::time::Instant::now();
                 let report = run_pass(&ctx, &at).await;
                 metrics

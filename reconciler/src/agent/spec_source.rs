@@ -86,6 +86,7 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SpecS
 }
 
 /// A loaded spec and where it came from.
+#[derive(Clone)]
 pub struct SpecAt {
     pub spec: Spec,
     /// The trusted commit (None for a directory).
@@ -103,6 +104,7 @@ pub struct SpecAt {
 }
 
 /// The spec this organization consented to ([`crate::source::consented`]).
+#[derive(Clone)]
 pub struct ConsentedSpec {
     pub commit: Oid,
     /// How it consented, for status ("signed by Org1MSP/alice", ...).
@@ -159,6 +161,26 @@ pub fn resolve(
     state_dir: &Path,
     override_dir: Option<&Path>,
 ) -> Result<SpecAt> {
+    resolve_since(config, state_dir, override_dir, &mut Resolved::default())
+}
+
+/// What the daemon's last pass resolved its git spec from: the fetched
+/// branch tip and approval references, and the result.
+#[derive(Default)]
+pub struct Resolved {
+    last: Option<(Oid, std::collections::BTreeMap<String, Oid>, SpecAt)>,
+}
+
+/// [`resolve`], reusing `last`'s result when the mirror's branch tip and
+/// approvals are those it was resolved from: verifying, checking out and
+/// loading the same commits again gives the same spec (nothing is newly
+/// verified, so no signers). A pass then costs one reference listing.
+pub fn resolve_since(
+    config: &AgentConfig,
+    state_dir: &Path,
+    override_dir: Option<&Path>,
+    last: &mut Resolved,
+) -> Result<SpecAt> {
     let plain = |dir: &Path| -> Result<SpecAt> {
         Ok(SpecAt {
             spec: load_spec(dir)?,
@@ -186,6 +208,15 @@ pub fn resolve(
         }) => {
             let source = GitSource::open_for(&state_dir.join("spec-mirror"), url, config)?;
             let tip = source.fetch(branch)?;
+            let approvals = crate::source::approval_refs(source.repository())?;
+            if let Some((t, a, at)) = &last.last
+                && (*t, a) == (tip, &approvals)
+            {
+                return Ok(SpecAt {
+                    signers: Vec::new(),
+                    ..at.clone()
+                });
+            }
             let root = match trusted_root.as_deref() {
                 Some(r) => Oid::from_str(r).map_err(|source| SpecSourceError::BadTrustedRoot {
                     root: r.to_string(),
@@ -241,7 +272,7 @@ pub fn resolve(
                     path.as_deref(),
                 )?)?
             };
-            Ok(SpecAt {
+            let at = SpecAt {
                 spec: load_spec(&dest)?,
                 commit: Some(v.trusted),
                 tip: (tip != v.trusted).then_some(tip),
@@ -252,7 +283,9 @@ pub fn resolve(
                     how: consent.how,
                     spec: consented_spec,
                 }),
-            })
+            };
+            last.last = Some((tip, approvals, at.clone()));
+            Ok(at)
         }
     }
 }
