@@ -337,6 +337,23 @@ impl Deliverer {
         Ok(block)
     }
 
+    /// The channel's height (its newest block's number plus one), read from
+    /// a filtered block: a few bytes where the full newest block may carry
+    /// every transaction's endorsements. Peers only.
+    pub async fn height(&self, channel: &str) -> Result<u64> {
+        let mut stream = self
+            .filtered_blocks(channel, Seek::Newest, Stop::Newest)
+            .await?;
+        match stream.next_filtered().await {
+            Some(block) => Ok(block?.number + 1),
+            None => Err(Error::protocol(
+                format!("reading the height of channel {channel}"),
+                self.node.name(),
+                "the node answered SUCCESS without a block",
+            )),
+        }
+    }
+
     /// The channel's current configuration block: the newest block's
     /// last-config pointer, then that block.
     pub async fn latest_config_block(&self, channel: &str) -> Result<Block> {

@@ -312,52 +312,61 @@ pub async fn live_full(
     let mut config_blocks = BTreeMap::new();
     let me = ctx.me.clone();
     let mut observed = nothing_yet(&me, packages);
-    for peer in &ctx.peers {
-        let joined = cscc::channels(&peer.endorser)
-            .await
-            .map_err(FabricCall::wrap(
+    // Every read below is a round trip to the own peer: the peers' local
+    // state, then every joined channel and the OpsSC, each read at once.
+    let locals = futures::future::try_join_all(ctx.peers.iter().map(|peer| {
+        let me = &me;
+        async move {
+            let (joined, installed) = tokio::join!(
+                cscc::channels(&peer.endorser),
+                lifecycle::query_installed(&peer.endorser)
+            );
+            let joined = joined.map_err(FabricCall::wrap(
                 ObserveError::Fabric,
                 format!("list the channels of {me}'s peer {}", peer.name),
             ))?;
-        let installed =
-            lifecycle::query_installed(&peer.endorser)
-                .await
-                .map_err(FabricCall::wrap(
-                    ObserveError::Fabric,
-                    format!("list the packages installed on {me}'s peer {}", peer.name),
-                ))?;
-        let mut installed_packages: Vec<InstalledPackage> = installed
-            .into_iter()
-            .map(|i| InstalledPackage {
-                package_id: i.package_id,
-                label: i.label,
-            })
-            .collect();
-        installed_packages.sort();
-        observed.local.peers.insert(
-            peer.name.clone(),
-            LocalPeer {
-                joined_channels: joined,
-                installed_packages,
-            },
-        );
-    }
+            let installed = installed.map_err(FabricCall::wrap(
+                ObserveError::Fabric,
+                format!("list the packages installed on {me}'s peer {}", peer.name),
+            ))?;
+            let mut installed_packages: Vec<InstalledPackage> = installed
+                .into_iter()
+                .map(|i| InstalledPackage {
+                    package_id: i.package_id,
+                    label: i.label,
+                })
+                .collect();
+            installed_packages.sort();
+            Ok::<_, ObserveError>((
+                peer.name.clone(),
+                LocalPeer {
+                    joined_channels: joined,
+                    installed_packages,
+                },
+            ))
+        }
+    }))
+    .await?;
+    observed.local.peers.extend(locals);
     let main = ctx.main_peer();
     let joined = observed.local.peers[&main.name].joined_channels.clone();
-    // Every joined channel is read at once: a pass's observation is mostly
-    // round trips to the own peer.
-    let read = futures::future::try_join_all(
+    let ops_channel = &spec.consortium.ops_channel;
+    let channels = futures::future::try_join_all(
         spec.channels
             .iter()
             .filter(|(c, _)| joined.contains(c))
             .map(|(channel, ch)| read_channel(ctx, spec, channel, !ch.members.contains(&ctx.me))),
-    )
-    .await?;
-    let ops_height = read
-        .iter()
-        .flatten()
-        .find(|r| r.channel == spec.consortium.ops_channel)
-        .map(|r| r.height);
+    );
+    // The OpsSC is read beside the channels, under the ops channel's
+    // height as it is now (a kept read is used while it has not moved).
+    let opssc = async {
+        if !joined.contains(ops_channel) {
+            return Ok(None);
+        }
+        let height = main.deliver.height(ops_channel).await.ok();
+        read_opssc_since(ctx, spec, height).await.map(Some)
+    };
+    let (read, opssc) = tokio::try_join!(channels, opssc)?;
     for r in read.into_iter().flatten() {
         observed
             .channels
@@ -367,13 +376,13 @@ pub async fn live_full(
         configs.insert(r.channel.clone(), r.config);
         config_blocks.insert(r.channel, r.block);
     }
-    if joined.contains(&spec.consortium.ops_channel) {
+    if let Some(opssc) = opssc {
         read_proposals(
             ctx,
             spec,
             &main.deliver,
             &config_blocks,
-            ops_height,
+            opssc,
             &mut observed,
         )
         .await?;
@@ -403,8 +412,6 @@ impl LedgerReads {
 #[derive(Clone)]
 struct ChannelRead {
     channel: String,
-    /// The channel's height when it was read.
-    height: u64,
     number: u64,
     config: ChannelConfig,
     block: Block,
@@ -539,7 +546,6 @@ async fn read_channel(
     .collect();
     let read = ChannelRead {
         channel: channel.to_string(),
-        height: key.0,
         number,
         config,
         block,
@@ -614,12 +620,13 @@ pub async fn live_peerless(
         configs.insert(channel.clone(), config);
         config_blocks.insert(channel.clone(), block);
     }
+    let reads = read_opssc(ctx, spec).await?;
     read_proposals(
         ctx,
         spec,
         &orderer.deliver,
         &config_blocks,
-        None,
+        reads,
         &mut observed,
     )
     .await?;
@@ -660,6 +667,24 @@ fn wanted_proposals(items: &[Value]) -> Vec<ProposalSummary> {
                 || matches!(s.kind, Kind::GovernanceChange | Kind::ChannelCreate)
         })
         .collect()
+}
+
+/// [`read_opssc`], or what a pass read at `height` of the ops channel (when
+/// it is known) if that is still kept.
+async fn read_opssc_since(
+    ctx: &Context,
+    spec: &Spec,
+    height: Option<u64>,
+) -> Result<ProposalReads> {
+    let ops_channel = &spec.consortium.ops_channel;
+    if let Some(kept) = height.and_then(|h| ctx.reads.proposals.get(ops_channel, &h)) {
+        return Ok(kept);
+    }
+    let read = read_opssc(ctx, spec).await?;
+    if let (Some(height), true) = (height, read.complete) {
+        ctx.reads.proposals.keep(ops_channel, height, read.clone());
+    }
+    Ok(read)
 }
 
 /// Reads the OpsSC: the list and the registry, then every open wanted
@@ -739,7 +764,7 @@ async fn read_proposals(
     spec: &Spec,
     deliver: &opssc_fabric::deliver::Deliverer,
     config_blocks: &BTreeMap<String, Block>,
-    ops_height: Option<u64>,
+    reads: ProposalReads,
     observed: &mut Observed,
 ) -> Result<()> {
     let ProposalReads {
@@ -747,18 +772,7 @@ async fn read_proposals(
         governance,
         records,
         ..
-    } = match ops_height.and_then(|h| ctx.reads.proposals.get(&spec.consortium.ops_channel, &h)) {
-        Some(kept) => kept,
-        None => {
-            let read = read_opssc(ctx, spec).await?;
-            if let (Some(height), true) = (ops_height, read.complete) {
-                ctx.reads
-                    .proposals
-                    .keep(&spec.consortium.ops_channel, height, read.clone());
-            }
-            read
-        }
-    };
+    } = reads;
     // The registered governance, for the GovernanceChange a spec edit
     // calls for; unread (no change planned) while the OpsSC does not answer.
     observed.governance = governance;
