@@ -692,10 +692,20 @@ async fn watch(
     // When the last chaincode answered (the lead time's end).
     let mut answered: Option<Duration> = None;
     let mut last_error = String::new();
+    let mut listed_at: Option<Instant> = None;
     loop {
-        // Proposals and votes.
-        match list(&gateway).await {
-            Ok(items) => {
+        // Proposals and votes, for the story: at most once a second.
+        let list_now = listed_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if list_now {
+            listed_at = Some(Instant::now());
+        }
+        let listed = if list_now {
+            Some(list(&gateway).await)
+        } else {
+            None
+        };
+        match listed {
+            Some(Ok(items)) => {
                 for p in items {
                     let Some(id) = p["id"].as_str().map(str::to_string) else {
                         continue;
@@ -725,7 +735,8 @@ async fn watch(
                     }
                 }
             }
-            Err(e) => last_error = format!("listing the OpsSC proposals: {e}"),
+            Some(Err(e)) => last_error = format!("listing the OpsSC proposals: {e}"),
+            None => {}
         }
         // Channel configs (as the sponsor sees them) and the new peer.
         for ch in channels {
@@ -829,7 +840,17 @@ async fn watch(
             );
             return Ok((1, None));
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Once every update is in a config block, what is left is the new
+        // peer joining and its chaincodes answering, which end the lead
+        // time: look five times a second, so that the figure is not
+        // rounded up to the next second.
+        let waiting_for_answers = in_config.len() == channels.len();
+        tokio::time::sleep(if waiting_for_answers {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(1)
+        })
+        .await;
     }
 }
 
