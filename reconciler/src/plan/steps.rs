@@ -439,12 +439,16 @@ impl Step {
         )
     }
 
-    /// The proposal a vote or a signature is given on: the OpsSC calls of
-    /// this organization that touch that proposal's keys only (its record,
-    /// its own vote or signature key, the votes it counts).
+    /// The proposal a filing, a vote or a signature is about: the OpsSC
+    /// calls of this organization that touch that proposal's keys only (a
+    /// filing: its record, its index entries and this organization's key
+    /// for its target; a vote or a signature: its own key, the record and
+    /// the votes it reads).
     fn ballot(&self) -> Option<&str> {
         match self {
-            Step::Vote { proposal_id, .. } | Step::Sign { proposal_id, .. } => Some(proposal_id),
+            Step::File { proposal_id, .. }
+            | Step::Vote { proposal_id, .. }
+            | Step::Sign { proposal_id, .. } => Some(proposal_id),
             _ => None,
         }
     }
@@ -474,20 +478,22 @@ impl Step {
 /// The steps of a pass as the executor sends them: each range is one
 /// ordered round's worth of calls in flight at once. A step joins the
 /// round before it when the plan marks it [`Step::together`], or when it is
-/// a vote or a signature on a proposal and so is every step of that round,
-/// each on another proposal (their transactions touch disjoint keys, so
-/// none waits for or conflicts with another: the OrgAdds of several
-/// channels are voted and signed in one round). Everything else waits for
-/// the round before it.
+/// a filing, a vote or a signature on a proposal and every step of that
+/// round is one on another proposal or rides with one (their transactions
+/// touch disjoint keys, so none waits for or conflicts with another: the
+/// OrgAdds of several channels are filed, voted and signed in one round,
+/// beside the executor's tally and submit of one of them). Everything else
+/// waits for the round before it.
 pub fn rounds(steps: &[Step]) -> Vec<std::ops::Range<usize>> {
     let mut out: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let joins = out.last().is_some_and(|r| {
             step.together()
                 || step.ballot().is_some_and(|id| {
-                    steps[r.clone()]
-                        .iter()
-                        .all(|s| s.ballot().is_some_and(|other| other != id))
+                    steps[r.clone()].iter().all(|s| match s.ballot() {
+                        Some(other) => other != id,
+                        None => s.together(),
+                    })
                 })
         });
         match out.last_mut() {
@@ -3230,10 +3236,12 @@ mod tests {
             rounds(&[vote("a"), tally("b"), vote("c")]),
             vec![0..1, 1..2, 2..3]
         );
-        // A ballot never joins a round that holds something else.
+        // A ballot on another proposal joins a round of ballots and the
+        // steps that ride with them, never one that holds something else.
+        assert_eq!(rounds(&[vote("a"), approve(true), vote("b")]), vec![0..3]);
         assert_eq!(
-            rounds(&[vote("a"), approve(true), vote("b")]),
-            vec![0..2, 2..3]
+            rounds(&[approve(false), vote("b"), sign("c")]),
+            vec![0..1, 1..3]
         );
         // The executor-to-be's tallies and submits of several config
         // proposals: one round.
@@ -3255,6 +3263,34 @@ mod tests {
             rounds(&[tally("a"), submit("a"), tally_with("b"), submit("b")]),
             vec![0..4]
         );
+        // Its own signature and those on the other OrgAdds: one round too.
+        assert_eq!(
+            rounds(&[
+                sign("a"),
+                tally_with("a"),
+                submit("a"),
+                sign("b"),
+                sign("c")
+            ]),
+            vec![0..5]
+        );
+        // One organization's filings of several proposals: one round; a
+        // filing and a vote on the same proposal: two.
+        let file = |id: &str| Step::File {
+            what: "w".into(),
+            kind: opssc_chaincode::model::Kind::OrgAdd,
+            target: opssc_chaincode::model::Target {
+                channel: id.into(),
+                chaincode: None,
+            },
+            payload: serde_json::Value::Null,
+            round: 0,
+            proposal_id: id.into(),
+            committed_chaincode_sequence: None,
+            base_config_sequence: None,
+        };
+        assert_eq!(rounds(&[file("a"), file("b")]), vec![0..2]);
+        assert_eq!(rounds(&[file("a"), vote("a")]), vec![0..1, 1..2]);
     }
 
     #[test]
