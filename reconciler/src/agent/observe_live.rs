@@ -642,12 +642,13 @@ type ProposalRecord = (
     Vec<SignatureEntry>,
 );
 
-/// What the observation reads of the OpsSC: every proposal, the registered
-/// governance, and the records of each of [`wanted_proposals`] still open
-/// (`None` for the settled ones).
+/// What the observation reads of the OpsSC: the summaries of
+/// [`wanted_proposals`] (not the listed items, whose payloads grow with the
+/// history), the registered governance, and the records of each wanted
+/// proposal still open (`None` for the settled ones).
 #[derive(Clone)]
 struct ProposalReads {
-    items: Vec<Value>,
+    wanted: Vec<ProposalSummary>,
     governance: Option<opssc_chaincode::model::Governance>,
     records: Vec<Option<ProposalRecord>>,
     /// Whether the list and the registry both answered (a read missing
@@ -748,7 +749,7 @@ async fn read_opssc(ctx: &Context, spec: &Spec) -> Result<ProposalReads> {
     }))
     .await?;
     Ok(ProposalReads {
-        items,
+        wanted,
         governance,
         records,
         complete,
@@ -768,7 +769,7 @@ async fn read_proposals(
     observed: &mut Observed,
 ) -> Result<()> {
     let ProposalReads {
-        items,
+        wanted,
         governance,
         records,
         ..
@@ -776,7 +777,6 @@ async fn read_proposals(
     // The registered governance, for the GovernanceChange a spec edit
     // calls for; unread (no change planned) while the OpsSC does not answer.
     observed.governance = governance;
-    let wanted = wanted_proposals(&items);
     for (mut s, record) in wanted.into_iter().zip(records) {
         if let Some((got, votes, tasks, signatures)) = record {
             s = with_ballot(s, &got.proposal, &votes);
