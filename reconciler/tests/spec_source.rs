@@ -705,6 +705,18 @@ fn agent_config(msp: &str, upstream: &Path, root: Option<Oid>, state: &Path) -> 
     )
 }
 
+/// Org1MSP's agent following `upstream` from `root`: its configuration,
+/// in a new directory whose `state` sub-directory is its state directory.
+fn org1_agent(upstream: &Path, root: Oid) -> (tempfile::TempDir, opssc_schema::local::AgentConfig) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = load_config(
+        dir.path(),
+        &agent_config("Org1MSP", upstream, Some(root), &dir.path().join("state")),
+    )
+    .unwrap();
+    (dir, config)
+}
+
 fn load_config(dir: &Path, text: &str) -> Result<opssc_schema::local::AgentConfig, String> {
     let path = dir.join("opssc.yaml");
     std::fs::write(&path, text).unwrap();
@@ -742,17 +754,7 @@ fn the_agent_remembers_what_it_verified_and_refuses_a_rewind() {
         "by org2",
         Some(&bob),
     );
-    let state = tempfile::tempdir().unwrap();
-    let config = load_config(
-        state.path(),
-        &agent_config(
-            "Org1MSP",
-            upstream_dir.path(),
-            Some(root),
-            &state.path().join("state"),
-        ),
-    )
-    .unwrap();
+    let (state, config) = org1_agent(upstream_dir.path(), root);
     // A one-shot command resolves into a sub-directory of the state directory.
     let at = resolve(&config, &state.path().join("state/status"), None).unwrap();
     assert_eq!(at.commit, Some(c2));
@@ -788,17 +790,7 @@ fn a_pass_whose_mirror_did_not_move_reuses_the_last_resolution() {
         "by org2",
         Some(&bob),
     );
-    let state = tempfile::tempdir().unwrap();
-    let config = load_config(
-        state.path(),
-        &agent_config(
-            "Org1MSP",
-            upstream_dir.path(),
-            Some(root),
-            &state.path().join("state"),
-        ),
-    )
-    .unwrap();
+    let (state, config) = org1_agent(upstream_dir.path(), root);
     let dir = state.path().join("state");
     let mut last = Resolved::default();
     let first = resolve_since(&config, &dir, None, &mut last).unwrap();
