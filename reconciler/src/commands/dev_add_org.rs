@@ -648,8 +648,12 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Polls the chain every second and prints what changed (proposals filed
-/// since `since_unix`), until every chaincode in `served` answers on the new organization's peer (0) or the
-/// timeout (1, with what is missing).
+/// since `since_unix`, config updates, the new peer's joins), while
+/// [`answers`] asks the new organization's peer five times a second for
+/// every chaincode in `served`: the lead time ends at the last first
+/// answer, however long one look at the story takes. 0 once every channel
+/// lists the organization, its peer joined them and every chaincode
+/// answers; 1 at the timeout, with what is missing.
 #[allow(clippy::too_many_arguments)]
 async fn watch(
     sponsor: &OrgHandle,
@@ -685,94 +689,148 @@ async fn watch(
             Ok::<Vec<Value>, String>(v["items"].as_array().cloned().unwrap_or_default())
         }
     };
-    let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    let mut in_config: BTreeSet<String> = BTreeSet::new();
-    let mut joined: BTreeSet<String> = BTreeSet::new();
-    let mut answering: BTreeSet<String> = BTreeSet::new();
-    // When the last chaincode answered (the lead time's end).
-    let mut answered: Option<Duration> = None;
-    let mut last_error = String::new();
-    let mut listed_at: Option<Instant> = None;
-    loop {
-        // Proposals and votes, for the story: at most once a second.
-        let list_now = listed_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
-        if list_now {
-            listed_at = Some(Instant::now());
+    let story = async {
+        let mut seen: BTreeMap<String, (String, usize)> = BTreeMap::new();
+        let mut in_config: BTreeSet<String> = BTreeSet::new();
+        let mut joined: BTreeSet<String> = BTreeSet::new();
+        let mut last_error = String::new();
+        while t0.elapsed() <= timeout {
+            match list(&gateway).await {
+                Ok(items) => {
+                    for p in items {
+                        let Some(id) = p["id"].as_str().map(str::to_string) else {
+                            continue;
+                        };
+                        // Proposals filed before the onboarding are not this demo's.
+                        if p["created_at"].as_i64().unwrap_or(0) < since_unix - 1 {
+                            continue;
+                        }
+                        let state = p["state"].as_str().unwrap_or("?").to_string();
+                        let votes = votes(&gateway, ops, &id).await;
+                        let now = (state.clone(), votes.len());
+                        if seen.get(&id) != Some(&now) {
+                            let target = p["target"]["channel"].as_str().unwrap_or("-");
+                            say(&format!(
+                                "+{:.1} s  proposal {} {} on {target} by {}: {state}; votes: {}",
+                                since(Instant::now()),
+                                &id[..id.len().min(12)],
+                                p["kind"].as_str().unwrap_or("?"),
+                                p["proposer"].as_str().unwrap_or("?"),
+                                if votes.is_empty() {
+                                    "none yet".to_string()
+                                } else {
+                                    votes.join(", ")
+                                }
+                            ));
+                            seen.insert(id, now);
+                        }
+                    }
+                }
+                Err(e) => last_error = format!("listing the OpsSC proposals: {e}"),
+            }
+            // Channel configs (as the sponsor sees them) and the new peer.
+            for ch in channels {
+                if !in_config.contains(ch) {
+                    match configtx::client::fetch_config(&sponsor_deliver, ch).await {
+                        Ok(c) if c.application_msp_ids().contains(me) => {
+                            say(&format!(
+                                "+{:.1} s  config update on {ch}: sequence {}, members {}",
+                                since(Instant::now()),
+                                c.sequence,
+                                c.application_msp_ids().join(", ")
+                            ));
+                            in_config.insert(ch.clone());
+                        }
+                        Ok(_) => {}
+                        Err(e) => last_error = format!("reading the config of {ch}: {}", chain(&e)),
+                    }
+                }
+                if in_config.contains(ch)
+                    && !joined.contains(ch)
+                    && configtx::client::fetch_config(&org_deliver, ch)
+                        .await
+                        .is_ok()
+                {
+                    say(&format!(
+                        "+{:.1} s  {}'s peer joined {ch} (from block 0)",
+                        since(Instant::now()),
+                        me
+                    ));
+                    joined.insert(ch.clone());
+                }
+            }
+            if joined.len() == channels.len() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        let listed = if list_now {
-            Some(list(&gateway).await)
+        (in_config, joined, last_error)
+    };
+    let ((in_config, joined, story_error), (answering, answered, answer_error)) =
+        futures::future::join(story, answers(&endorser, served, me, t0, timeout, say)).await;
+
+    if joined.len() == channels.len() && answered.is_some() {
+        println!(
+            "\n{me} added: {} channel config update(s), its peer joined them, {} chaincode(s) answering on its own peer {:.1} s after its commit.",
+            channels.len(),
+            served.len(),
+            since(Instant::now())
+        );
+        return Ok((0, answered));
+    }
+    let missing: Vec<String> = channels
+        .iter()
+        .filter(|c| !in_config.contains(*c))
+        .map(|c| format!("{me} is not in the config of {c}"))
+        .chain(
+            channels
+                .iter()
+                .filter(|c| in_config.contains(*c) && !joined.contains(*c))
+                .map(|c| format!("{me}'s peer has not joined {c}")),
+        )
+        .chain(
+            served
+                .iter()
+                .filter(|c| !answering.contains(&c.name))
+                .map(|c| format!("{}/{} does not answer on {me}'s peer", c.channel, c.name)),
+        )
+        .collect();
+    let last_error = [story_error, answer_error]
+        .into_iter()
+        .filter(|e| !e.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    println!(
+        "\nnot done after {} s: {}.\nLast error: {}\nLook at `opssc status --config {} --watch` and .opssc-dev/logs/agent-*.log",
+        timeout.as_secs(),
+        missing.join("; "),
+        if last_error.is_empty() {
+            "none"
         } else {
-            None
-        };
-        match listed {
-            Some(Ok(items)) => {
-                for p in items {
-                    let Some(id) = p["id"].as_str().map(str::to_string) else {
-                        continue;
-                    };
-                    // Proposals filed before the onboarding are not this demo's.
-                    if p["created_at"].as_i64().unwrap_or(0) < since_unix - 1 {
-                        continue;
-                    }
-                    let state = p["state"].as_str().unwrap_or("?").to_string();
-                    let votes = votes(&gateway, ops, &id).await;
-                    let now = (state.clone(), votes.len());
-                    if seen.get(&id) != Some(&now) {
-                        let target = p["target"]["channel"].as_str().unwrap_or("-");
-                        say(&format!(
-                            "+{:.1} s  proposal {} {} on {target} by {}: {state}; votes: {}",
-                            since(Instant::now()),
-                            &id[..id.len().min(12)],
-                            p["kind"].as_str().unwrap_or("?"),
-                            p["proposer"].as_str().unwrap_or("?"),
-                            if votes.is_empty() {
-                                "none yet".to_string()
-                            } else {
-                                votes.join(", ")
-                            }
-                        ));
-                        seen.insert(id, now);
-                    }
-                }
-            }
-            Some(Err(e)) => last_error = format!("listing the OpsSC proposals: {e}"),
-            None => {}
-        }
-        // Channel configs (as the sponsor sees them) and the new peer.
-        for ch in channels {
-            if !in_config.contains(ch) {
-                match configtx::client::fetch_config(&sponsor_deliver, ch).await {
-                    Ok(c) if c.application_msp_ids().contains(me) => {
-                        say(&format!(
-                            "+{:.1} s  config update on {ch}: sequence {}, members {}",
-                            since(Instant::now()),
-                            c.sequence,
-                            c.application_msp_ids().join(", ")
-                        ));
-                        in_config.insert(ch.clone());
-                    }
-                    Ok(_) => {}
-                    Err(e) => last_error = format!("reading the config of {ch}: {}", chain(&e)),
-                }
-            }
-            if in_config.contains(ch)
-                && !joined.contains(ch)
-                && configtx::client::fetch_config(&org_deliver, ch)
-                    .await
-                    .is_ok()
-            {
-                say(&format!(
-                    "+{:.1} s  {}'s peer joined {ch} (from block 0)",
-                    since(Instant::now()),
-                    me
-                ));
-                joined.insert(ch.clone());
-            }
-        }
-        // The chaincodes on the new peer itself (not through a gateway,
-        // which could ask another organization's peer).
+            &last_error
+        },
+        org.agent_config.display()
+    );
+    Ok((1, None))
+}
+
+/// Asks the new organization's own peer (not a gateway, which could ask
+/// another organization's) for each chaincode of `served` five times a
+/// second until all answer or `timeout`: those that answered, when the last
+/// one did (the lead time's end), and the last error.
+async fn answers(
+    endorser: &Endorser,
+    served: &[Served],
+    me: &str,
+    t0: Instant,
+    timeout: Duration,
+    say: &dyn Fn(&str),
+) -> (BTreeSet<String>, Option<Duration>, String) {
+    let mut answering: BTreeSet<String> = BTreeSet::new();
+    let mut last_error = String::new();
+    while t0.elapsed() <= timeout {
         for cc in served {
-            if answering.contains(&cc.name) || !joined.contains(&cc.channel) {
+            if answering.contains(&cc.name) {
                 continue;
             }
             let call = ChaincodeCall::new(&cc.channel, &cc.name, "put", ["demo", "add-org"]);
@@ -780,78 +838,24 @@ async fn watch(
                 Ok(_) => {
                     say(&format!(
                         "+{:.1} s  {}/{} answers on {}'s peer",
-                        since(Instant::now()),
+                        t0.elapsed().as_secs_f64(),
                         cc.channel,
                         cc.name,
                         me
                     ));
                     answering.insert(cc.name.clone());
-                    if answering.len() == served.len() {
-                        answered = Some(t0.elapsed());
-                    }
                 }
                 Err(e) => {
                     last_error = format!("{}/{} on {me}'s peer: {}", cc.channel, cc.name, chain(&e))
                 }
             }
         }
-        let done = in_config.len() == channels.len()
-            && joined.len() == channels.len()
-            && answering.len() == served.len();
-        if done {
-            println!(
-                "\n{me} added: {} channel config update(s), its peer joined them, {} chaincode(s) answering on its own peer {:.1} s after its commit.",
-                channels.len(),
-                served.len(),
-                since(Instant::now())
-            );
-            return Ok((0, answered));
+        if answering.len() == served.len() {
+            return (answering, Some(t0.elapsed()), String::new());
         }
-        if t0.elapsed() > timeout {
-            let missing: Vec<String> = channels
-                .iter()
-                .filter(|c| !in_config.contains(*c))
-                .map(|c| format!("{me} is not in the config of {c}"))
-                .chain(
-                    channels
-                        .iter()
-                        .filter(|c| in_config.contains(*c) && !joined.contains(*c))
-                        .map(|c| format!("{me}'s peer has not joined {c}")),
-                )
-                .chain(
-                    served
-                        .iter()
-                        .filter(|c| !answering.contains(&c.name))
-                        .map(|c| {
-                            format!("{}/{} does not answer on {me}'s peer", c.channel, c.name)
-                        }),
-                )
-                .collect();
-            println!(
-                "\nnot done after {} s: {}.\nLast error: {}\nLook at `opssc status --config {} --watch` and .opssc-dev/logs/agent-*.log",
-                timeout.as_secs(),
-                missing.join("; "),
-                if last_error.is_empty() {
-                    "none"
-                } else {
-                    &last_error
-                },
-                org.agent_config.display()
-            );
-            return Ok((1, None));
-        }
-        // Once every update is in a config block, what is left is the new
-        // peer joining and its chaincodes answering, which end the lead
-        // time: look five times a second, so that the figure is not
-        // rounded up to the next second.
-        let waiting_for_answers = in_config.len() == channels.len();
-        tokio::time::sleep(if waiting_for_answers {
-            Duration::from_millis(200)
-        } else {
-            Duration::from_secs(1)
-        })
-        .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    (answering, None, last_error)
 }
 
 /// `ORG decision` for each vote on a proposal (empty when none or unreadable).

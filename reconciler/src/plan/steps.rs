@@ -482,9 +482,12 @@ impl Step {
 /// round is one on another proposal or rides with one (their transactions
 /// touch disjoint keys, so none waits for or conflicts with another: the
 /// OrgAdds of several channels are filed, voted and signed in one round,
-/// beside the executor's tally and submit of one of them). Everything else
-/// waits for the round before it.
+/// beside the executor's tally and submit of one of them). An install
+/// joins a round of installs: each puts another package on a peer, no
+/// ordered transaction, so a new member's packages go on at once. Everything
+/// else waits for the round before it.
 pub fn rounds(steps: &[Step]) -> Vec<std::ops::Range<usize>> {
+    let install = |s: &Step| matches!(s, Step::Install { .. });
     let mut out: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let joins = out.last().is_some_and(|r| {
@@ -495,6 +498,7 @@ pub fn rounds(steps: &[Step]) -> Vec<std::ops::Range<usize>> {
                         None => s.together(),
                     })
                 })
+                || (install(step) && steps[r.clone()].iter().all(install))
         });
         match out.last_mut() {
             Some(r) if joins => r.end = i + 1,
@@ -840,17 +844,22 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     // together after the loop, one ordered round for all of them.
     let mut catch_up: Vec<Step> = Vec::new();
     for ((channel, name), cc) in &spec.chaincodes {
-        // Chaincodes are read from this org's own peer: only on channels it
-        // has joined.
-        if !spec.channels[channel].members.iter().any(|m| m == me)
-            || !observed.channels.contains_key(channel)
-        {
+        if !spec.channels[channel].members.iter().any(|m| m == me) {
             continue;
         }
         let Some(package_id) = observed.packages.get(&cc.label) else {
             continue;
         };
         let what = format!("{channel}/{name}");
+        // Chaincodes are read from this org's own peer: only on channels it
+        // has joined. Before that (a new member waiting to be added, a
+        // channel being created) its package goes on the own peers already:
+        // installing touches no channel, and once joined only the approval
+        // is left.
+        if !observed.channels.contains_key(channel) {
+            installs(observed, cc, package_id, None, &what, &mut out);
+            continue;
+        }
         let proposal = plan.proposals.iter().find(|p| {
             p.kind.is_chaincode()
                 && p.target.channel == *channel
@@ -3291,6 +3300,24 @@ mod tests {
         };
         assert_eq!(rounds(&[file("a"), file("b")]), vec![0..2]);
         assert_eq!(rounds(&[file("a"), vote("a")]), vec![0..1, 1..2]);
+        // Installs go on together; an unmarked approval after them waits
+        // for them (it is skipped when its package failed to install), and
+        // an install after a vote waits for the vote's round.
+        let install = |label: &str| Step::Install {
+            what: "w".into(),
+            peer: "peer0".into(),
+            label: label.into(),
+            package_id: label.into(),
+            report_failure_on: None,
+        };
+        assert_eq!(
+            rounds(&[install("a"), install("b"), approve(false), install("c")]),
+            vec![0..2, 2..3, 3..4]
+        );
+        assert_eq!(
+            rounds(&[vote("a"), approve(true), install("a"), install("b")]),
+            vec![0..2, 2..4]
+        );
     }
 
     #[test]
@@ -3495,6 +3522,53 @@ mod tests {
             },
         );
         assert_eq!(steps(&spec, &observed, &plan, &input), Steps::default());
+    }
+
+    #[test]
+    fn a_member_not_yet_on_a_channel_installs_its_chaincodes_already() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let spec = opssc_schema::load_dir(&dir).spec.unwrap();
+        let me = "Org2MSP";
+        let mut observed = crate::observe::converged(&spec, me);
+        let kv = spec
+            .chaincodes
+            .get(&("trade".to_string(), "kv".to_string()))
+            .expect("kv on trade in network-spec")
+            .clone();
+        let package_id = format!("{}:{}", kv.label, "d".repeat(64));
+        observed
+            .packages
+            .insert(kv.label.clone(), package_id.clone());
+        // Org2MSP's peers have not joined trade yet, nor installed its
+        // chaincodes.
+        observed.channels.remove("trade");
+        for p in observed.local.peers.values_mut() {
+            p.joined_channels.retain(|c| c != "trade");
+            p.installed_packages.retain(|i| i.label != kv.label);
+        }
+        let plan = crate::plan::plan(&spec, &observed, me);
+        let s = steps(&spec, &observed, &plan, &PlanInput::auto("c"));
+        let installs: Vec<&Step> = s
+            .steps
+            .iter()
+            .filter(|st| matches!(st, Step::Install { package_id: id, .. } if *id == package_id))
+            .collect();
+        assert_eq!(installs.len(), observed.local.peers.len(), "{s:#?}");
+        assert!(
+            !s.steps
+                .iter()
+                .any(|st| matches!(st, Step::Approve { chaincode, .. } if *chaincode == kv.name)),
+            "no approval before the peer serves the channel: {s:#?}"
+        );
+        // Installed: nothing more for kv until the peer has joined.
+        for p in observed.local.peers.values_mut() {
+            p.installed_packages.push(crate::observe::InstalledPackage {
+                package_id: package_id.clone(),
+                label: kv.label.clone(),
+            });
+        }
+        let s = steps(&spec, &observed, &plan, &PlanInput::auto("c"));
+        assert!(!s.steps.iter().any(|st| st.what() == "trade/kv"), "{s:#?}");
     }
 
     #[test]
