@@ -313,7 +313,10 @@ pub async fn live_full(
     let me = ctx.me.clone();
     let mut observed = nothing_yet(&me, packages);
     // Every read below is a round trip to the own peer: the peers' local
-    // state, then every joined channel and the OpsSC, each read at once.
+    // state, and every joined channel and the OpsSC, each read at once.
+    // Which channels are joined is known from the peers' local state; the
+    // channels are read beside it, for the channels the last pass found
+    // joined, and read again only when that changed (a join).
     let locals = futures::future::try_join_all(ctx.peers.iter().map(|peer| {
         let me = &me;
         async move {
@@ -345,28 +348,24 @@ pub async fn live_full(
                 },
             ))
         }
-    }))
-    .await?;
-    observed.local.peers.extend(locals);
+    }));
     let main = ctx.main_peer();
-    let joined = observed.local.peers[&main.name].joined_channels.clone();
-    let ops_channel = &spec.consortium.ops_channel;
-    let channels = futures::future::try_join_all(
-        spec.channels
-            .iter()
-            .filter(|(c, _)| joined.contains(c))
-            .map(|(channel, ch)| read_channel(ctx, spec, channel, !ch.members.contains(&ctx.me))),
-    );
-    // The OpsSC is read beside the channels, under the ops channel's
-    // height as it is now (a kept read is used while it has not moved).
-    let opssc = async {
-        if !joined.contains(ops_channel) {
-            return Ok(None);
+    let guess = ctx.reads.joined.get(JOINED, &());
+    let (locals, early) = match &guess {
+        Some(g) => {
+            let (locals, early) = tokio::join!(locals, read_joined(ctx, spec, g));
+            (locals?, Some(early))
         }
-        let height = main.deliver.height(ops_channel).await.ok();
-        read_opssc_since(ctx, spec, height).await.map(Some)
+        None => (locals.await?, None),
     };
-    let (read, opssc) = tokio::try_join!(channels, opssc)?;
+    observed.local.peers.extend(locals);
+    let mut joined = observed.local.peers[&main.name].joined_channels.clone();
+    joined.sort();
+    ctx.reads.joined.keep(JOINED, (), joined.clone());
+    let (read, opssc) = match early {
+        Some(early) if guess.as_ref() == Some(&joined) => early?,
+        _ => read_joined(ctx, spec, &joined).await?,
+    };
     for r in read.into_iter().flatten() {
         observed
             .channels
@@ -390,6 +389,34 @@ pub async fn live_full(
     Ok((observed, configs))
 }
 
+/// The slot of [`LedgerReads::joined`].
+const JOINED: &str = "joined";
+
+/// Every channel of the spec among `joined` and, when the ops channel is
+/// one, the OpsSC (read under the ops channel's height as it is now: a kept
+/// read is used while it has not moved), all at once.
+async fn read_joined(
+    ctx: &Context,
+    spec: &Spec,
+    joined: &[String],
+) -> Result<(Vec<Option<ChannelRead>>, Option<ProposalReads>)> {
+    let ops_channel = &spec.consortium.ops_channel;
+    let channels = futures::future::try_join_all(
+        spec.channels
+            .iter()
+            .filter(|(c, _)| joined.contains(c))
+            .map(|(channel, ch)| read_channel(ctx, spec, channel, !ch.members.contains(&ctx.me))),
+    );
+    let opssc = async {
+        if !joined.contains(ops_channel) {
+            return Ok(None);
+        }
+        let height = ctx.main_peer().deliver.height(ops_channel).await.ok();
+        read_opssc_since(ctx, spec, height).await.map(Some)
+    };
+    tokio::try_join!(channels, opssc)
+}
+
 /// What an agent keeps of its observations from one pass to the next
 /// ([`super::read_cache`]): each channel's read under its height and the
 /// chaincodes whose approvals it holds, and the OpsSC's records under the
@@ -398,6 +425,9 @@ pub async fn live_full(
 pub struct LedgerReads {
     channels: Kept<(u64, Vec<String>), ChannelRead>,
     proposals: Kept<u64, ProposalReads>,
+    /// The channels the main peer had joined at the last pass: read beside
+    /// the peers' local state, which says whether they still are.
+    joined: Kept<(), Vec<String>>,
 }
 
 impl LedgerReads {
@@ -405,6 +435,7 @@ impl LedgerReads {
     pub fn clear(&self) {
         self.channels.clear();
         self.proposals.clear();
+        self.joined.clear();
     }
 }
 
@@ -489,7 +520,35 @@ async fn read_channel(
     if !leaving && let Some(kept) = ctx.reads.channels.get(channel, &key) {
         return Ok(Some(kept));
     }
-    let block = match source.config_block_of(channel, newest).await {
+    // The config block and the lifecycle's answers do not depend on each
+    // other: asked at once, so that a moved channel costs two round trips
+    // (its newest block, then these), not four. Each chaincode of the spec
+    // is asked for beside the list of all; one committed out of band is
+    // asked for after it.
+    let wrap = |what: String| FabricCall::wrap(ObserveError::Fabric, what);
+    let committed_of = |name: String| async move {
+        lifecycle::query_committed(&main.endorser, channel, &name)
+            .await
+            .map_err(wrap(format!("read the definition of {channel}/{name}")))
+            .map(|r| (name, r.map(|r| r.approvals.into_iter().collect())))
+    };
+    let (block, defs, named, approved) = tokio::join!(
+        source.config_block_of(channel, newest),
+        lifecycle::query_committed_all(&main.endorser, channel),
+        futures::future::try_join_all(names.iter().cloned().map(committed_of)),
+        futures::future::try_join_all(names.iter().map(|name| async move {
+            let approved = lifecycle::query_approved(&main.endorser, channel, name, None)
+                .await
+                .map_err(wrap(format!("read {me}'s approval of {channel}/{name}")))?;
+            Ok::<_, ObserveError>(approved.map(|a| {
+                (
+                    Observed::chaincode_key(channel, name),
+                    approved_definition(&a),
+                )
+            }))
+        }))
+    );
+    let block = match block {
         Ok(block) => block,
         Err(e) => return unserved(e),
     };
@@ -497,53 +556,35 @@ async fn read_channel(
     let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(format!(
         "decode the config of channel {channel}"
     )))?;
-    let defs = lifecycle::query_committed_all(&main.endorser, channel)
-        .await
-        .map_err(FabricCall::wrap(
-            ObserveError::Fabric,
-            format!("read the committed chaincodes of channel {channel}"),
-        ))?;
-    let chaincodes = futures::future::try_join_all(defs.into_iter().map(|d| async move {
-        let approvals = lifecycle::query_committed(&main.endorser, channel, &d.name)
-            .await
-            .map_err(FabricCall::wrap(
-                ObserveError::Fabric,
-                format!("read the definition of {channel}/{}", d.name),
-            ))?
-            .map(|r| r.approvals.into_iter().collect())
+    let defs = defs.map_err(wrap(format!(
+        "read the committed chaincodes of channel {channel}"
+    )))?;
+    let mut named: BTreeMap<String, Option<BTreeMap<String, bool>>> = named?.into_iter().collect();
+    let chaincodes = futures::future::try_join_all(defs.into_iter().map(|d| {
+        let known = named.remove(&d.name);
+        let committed_of = &committed_of;
+        async move {
+            let approvals = match known {
+                Some(approvals) => approvals,
+                None => committed_of(d.name.clone()).await?.1,
+            }
             .unwrap_or_default();
-        Ok::<_, ObserveError>((
-            Observed::chaincode_key(channel, &d.name),
-            CommittedDefinition {
-                sequence: d.sequence as u64,
-                version: d.version.clone(),
-                endorsement_policy: policy_text(&d.validation_parameter),
-                collections: collections(d.collections.as_ref()),
-                init_required: d.init_required,
-                approvals,
-                last_modified: None,
-            },
-        ))
+            Ok::<_, ObserveError>((
+                Observed::chaincode_key(channel, &d.name),
+                CommittedDefinition {
+                    sequence: d.sequence as u64,
+                    version: d.version.clone(),
+                    endorsement_policy: policy_text(&d.validation_parameter),
+                    collections: collections(d.collections.as_ref()),
+                    init_required: d.init_required,
+                    approvals,
+                    last_modified: None,
+                },
+            ))
+        }
     }))
     .await?;
-    let approved = futures::future::try_join_all(names.into_iter().map(|name| async move {
-        let approved = lifecycle::query_approved(&main.endorser, channel, &name, None)
-            .await
-            .map_err(FabricCall::wrap(
-                ObserveError::Fabric,
-                format!("read {me}'s approval of {channel}/{name}"),
-            ))?;
-        Ok::<_, ObserveError>(approved.map(|a| {
-            (
-                Observed::chaincode_key(channel, &name),
-                approved_definition(&a),
-            )
-        }))
-    }))
-    .await?
-    .into_iter()
-    .flatten()
-    .collect();
+    let approved = approved?.into_iter().flatten().collect();
     let read = ChannelRead {
         channel: channel.to_string(),
         number,

@@ -482,12 +482,13 @@ impl Step {
 /// round is one on another proposal or rides with one (their transactions
 /// touch disjoint keys, so none waits for or conflicts with another: the
 /// OrgAdds of several channels are filed, voted and signed in one round,
-/// beside the executor's tally and submit of one of them). An install
-/// joins a round of installs: each puts another package on a peer, no
-/// ordered transaction, so a new member's packages go on at once. Everything
-/// else waits for the round before it.
+/// beside the executor's tally and submit of one of them). An install or a
+/// join joins a round of installs and joins: each puts another package on a
+/// peer or another channel on it, no ordered transaction, so a new member's
+/// packages and channels go on at once. Everything else waits for the round
+/// before it.
 pub fn rounds(steps: &[Step]) -> Vec<std::ops::Range<usize>> {
-    let install = |s: &Step| matches!(s, Step::Install { .. });
+    let local = |s: &Step| matches!(s, Step::Install { .. } | Step::Join { .. });
     let mut out: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let joins = out.last().is_some_and(|r| {
@@ -498,7 +499,7 @@ pub fn rounds(steps: &[Step]) -> Vec<std::ops::Range<usize>> {
                         None => s.together(),
                     })
                 })
-                || (install(step) && steps[r.clone()].iter().all(install))
+                || (local(step) && steps[r.clone()].iter().all(local))
         });
         match out.last_mut() {
             Some(r) if joins => r.end = i + 1,
@@ -882,10 +883,13 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
             None => catch_up.extend(heal(observed, cc, package_id, &what, &mut out)),
         }
     }
+    // Each approves another chaincode: other keys, no dependency. They also
+    // ride with joins right before them: an approval is planned only on a
+    // channel the own peer serves, so those joins are of other channels.
+    let after_joins = matches!(out.steps.last(), Some(Step::Join { .. }));
     for (i, mut step) in catch_up.into_iter().enumerate() {
         if let Step::Approve { together, .. } = &mut step {
-            // Each approves another chaincode: other keys, no dependency.
-            *together = i > 0;
+            *together = i > 0 || after_joins;
         }
         out.steps.push(step);
     }
@@ -3318,6 +3322,16 @@ mod tests {
             rounds(&[vote("a"), approve(true), install("a"), install("b")]),
             vec![0..2, 2..4]
         );
+        // Joins of several channels too, with an approval riding along.
+        let join = |channel: &str| Step::Join {
+            what: format!("channel {channel}"),
+            peer: "peer0".into(),
+            channel: channel.into(),
+        };
+        assert_eq!(
+            rounds(&[join("a"), join("b"), install("c"), approve(true)]),
+            vec![0..4]
+        );
     }
 
     #[test]
@@ -3569,6 +3583,57 @@ mod tests {
         }
         let s = steps(&spec, &observed, &plan, &PlanInput::auto("c"));
         assert!(!s.steps.iter().any(|st| st.what() == "trade/kv"), "{s:#?}");
+    }
+
+    #[test]
+    fn a_new_member_approves_on_a_served_channel_while_it_joins_another() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let spec = opssc_schema::load_dir(&dir).spec.unwrap();
+        let me = "Org2MSP";
+        let mut observed = crate::observe::converged(&spec, me);
+        let ops = spec.consortium.ops_channel.clone();
+        // trade is served, kv committed there but not approved by Org2MSP
+        // yet; ops admits Org2MSP, whose peers have not joined it.
+        let kv = spec.chaincodes[&("trade".to_string(), "kv".to_string())].clone();
+        let package_id = observed.local.approved[&format!("trade/{}", kv.name)]
+            .package_id
+            .clone()
+            .expect("a synthetic package ID");
+        observed.packages.insert(kv.label.clone(), package_id);
+        observed
+            .local
+            .approved
+            .remove(&format!("trade/{}", kv.name));
+        observed.channels.remove(&ops);
+        for p in observed.local.peers.values_mut() {
+            p.joined_channels.retain(|c| *c != ops);
+        }
+        let plan = crate::plan::plan(&spec, &observed, me);
+        let input = PlanInput {
+            admission: [(ops.clone(), Admission::Listed)].into(),
+            ..PlanInput::auto("c")
+        };
+        let s = steps(&spec, &observed, &plan, &input);
+        let joins = s
+            .steps
+            .iter()
+            .filter(|st| matches!(st, Step::Join { channel, .. } if *channel == ops))
+            .count();
+        assert_eq!(joins, observed.local.peers.len(), "{s:#?}");
+        let approve = s
+            .steps
+            .iter()
+            .position(|st| matches!(st, Step::Approve { chaincode, .. } if *chaincode == kv.name))
+            .unwrap_or_else(|| panic!("kv approved: {s:#?}"));
+        // One round: the approval on trade does not wait for the join of ops.
+        let rounds = rounds(&s.steps);
+        let round = rounds.iter().find(|r| r.contains(&approve)).unwrap();
+        assert!(
+            s.steps[round.clone()]
+                .iter()
+                .any(|st| matches!(st, Step::Join { .. })),
+            "{rounds:?} {s:#?}"
+        );
     }
 
     #[test]
