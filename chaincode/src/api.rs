@@ -112,6 +112,32 @@ pub struct VoteArgs {
     pub counted: Option<Vec<String>>,
 }
 
+/// `ballots`: several of the caller's votes and signatures, each on another
+/// proposal, in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BallotsArgs {
+    pub calls: Vec<BallotCall>,
+}
+
+/// One call of [`BallotsArgs`]: `{"function": "vote"|"sign", "args": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "function", content = "args", rename_all = "snake_case")]
+pub enum BallotCall {
+    Vote(VoteArgs),
+    Sign(SignArgs),
+}
+
+impl BallotCall {
+    /// The proposal the call is about.
+    pub fn id(&self) -> &str {
+        match self {
+            BallotCall::Vote(a) => &a.id,
+            BallotCall::Sign(a) => &a.id,
+        }
+    }
+}
+
 /// `sign`: an approving organization's ConfigSignature over an approved
 /// proposal's stored ConfigUpdate bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,9 +22,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::api::{
-    self, ChannelInput, ChannelUpdatePayload, FoundArgs, IdArgs, ListArgs, OrgChangePayload,
-    Payload, ProposeArgs, ReasonArgs, RegistryAction, ReportCommittedArgs, ReportFailedArgs,
-    ReportTaskArgs, SignArgs, TallyArgs, TasksArgs, VoteArgs,
+    self, BallotCall, BallotsArgs, ChannelInput, ChannelUpdatePayload, FoundArgs, IdArgs, ListArgs,
+    OrgChangePayload, Payload, ProposeArgs, ReasonArgs, RegistryAction, ReportCommittedArgs,
+    ReportFailedArgs, ReportTaskArgs, SignArgs, TallyArgs, TasksArgs, VoteArgs,
 };
 use crate::error::ContractError;
 use crate::keys;
@@ -71,11 +71,12 @@ pub struct Outcome {
 }
 
 /// Functions that change state (submit them as transactions).
-pub const INVOKE_FUNCTIONS: [&str; 12] = [
+pub const INVOKE_FUNCTIONS: [&str; 13] = [
     "found",
     "sign",
     "propose",
     "vote",
+    "ballots",
     "tally",
     "expire",
     "withdraw",
@@ -123,6 +124,8 @@ const RANGE_LIMIT: usize = 10_000;
 pub const MAX_TASK_REPORTS: usize = 100;
 /// Task reports one organization may make on one proposal, all tasks together.
 pub const MAX_TASKS_PER_ORG: usize = 1000;
+/// Calls one `ballots` transaction carries at most.
+pub const MAX_BALLOTS: usize = 32;
 /// The shortest voting period `propose` accepts for an explicit deadline: a
 /// filing cannot leave the other organizations no time to vote.
 pub const MIN_VOTING_PERIOD_SECS: i64 = 3600;
@@ -181,6 +184,7 @@ pub fn invoke(
         "signatures" => call.query_signatures(parse(arg)?)?,
         "propose" => call.propose(parse(arg)?)?,
         "vote" => call.vote(parse(arg)?)?,
+        "ballots" => call.ballots(parse(arg)?)?,
         "tally" => call.tally(parse(arg)?, false)?,
         "expire" => {
             let a: IdArgs = parse(arg)?;
@@ -1618,6 +1622,55 @@ impl<'a> Call<'a> {
             } else {
                 "recorded; this vote decided the proposal"
             },
+        }))
+    }
+
+    // ------------------------------------------------------------ ballots
+
+    /// Several of the caller's votes and signatures, each on another
+    /// proposal, in one transaction: what the calls do as separate
+    /// transactions in one block (each is checked exactly as alone, and
+    /// they touch disjoint keys), in one endorsement and one validation
+    /// instead of one each. One event, `BallotsCast`, lists theirs. A
+    /// refused call refuses the whole transaction.
+    fn ballots(&mut self, a: BallotsArgs) -> Result<Value, ContractError> {
+        if a.calls.is_empty() || a.calls.len() > MAX_BALLOTS {
+            return Err(ContractError::bad(
+                "calls",
+                format!(
+                    "{} calls given; pass 1 to {MAX_BALLOTS} (more go in another transaction)",
+                    a.calls.len()
+                ),
+            ));
+        }
+        let mut ids = BTreeSet::new();
+        for c in &a.calls {
+            if !ids.insert(c.id().to_string()) {
+                return Err(ContractError::bad(
+                    "calls",
+                    format!(
+                        "two calls on proposal {}; each call must be about another proposal (a signature follows its vote in a later transaction)",
+                        truncate(c.id(), 64)
+                    ),
+                ));
+            }
+        }
+        let mut results = Vec::with_capacity(a.calls.len());
+        let mut events = Vec::with_capacity(a.calls.len());
+        for c in a.calls {
+            results.push(match c {
+                BallotCall::Vote(v) => self.vote(v)?,
+                BallotCall::Sign(s) => self.sign(s)?,
+            });
+            if let Some(e) = self.event.take() {
+                // The contract's own JSON.
+                events.push(serde_json::from_slice::<Value>(&e.payload).expect("event JSON"));
+            }
+        }
+        self.emit("BallotsCast", None, &[], json!({ "events": events }));
+        Ok(json!({
+            "outcome": "ballots_recorded",
+            "results": results,
         }))
     }
 

@@ -1592,3 +1592,97 @@ fn an_org_change_may_not_change_the_rules() {
         "{e}"
     );
 }
+
+#[test]
+fn ballots_are_the_callers_votes_in_one_transaction() {
+    let mut n = Net::founded();
+    let a = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch1", "a", "1.0"))
+            .unwrap(),
+    );
+    let b = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch1", "b", "1.0"))
+            .unwrap(),
+    );
+    let c = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch1", "c", "1.0"))
+            .unwrap(),
+    );
+    n.call("Org1MSP", "vote", json!({"id": a, "decision": "approve"}))
+        .unwrap();
+    let vote = |id: &str, decision: &str| json!({"function": "vote", "args": {"id": id, "decision": decision, "reason": "r"}});
+    let r = n
+        .call(
+            "Org2MSP",
+            "ballots",
+            json!({"calls": [vote(&a, "approve"), vote(&b, "reject")]}),
+        )
+        .unwrap();
+    // Each call's answer, as the call alone gives it: Org2's approval
+    // decides `a` (2 of 3), its rejection leaves `b` open.
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["decided"], true);
+    assert_eq!(results[1]["decided"], false);
+    assert_eq!(n.state_of(&a), "approved");
+    assert_eq!(n.state_of(&b), "proposed");
+    let votes = n.call("Org1MSP", "votes", json!({"id": b})).unwrap();
+    assert_eq!(votes["votes"][0]["org"], "Org2MSP");
+    assert_eq!(votes["votes"][0]["decision"], "reject");
+    // One event, listing the calls' own.
+    let (name, payload) = n.last_event();
+    assert_eq!(name, "BallotsCast");
+    let inner: Vec<&str> = payload["detail"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(inner, ["ProposalApproved", "VoteCast"]);
+
+    // A refused call refuses the whole transaction: the vote on `c` is not
+    // recorded when the one on `b` is a second vote.
+    let e = n.refused(
+        "Org2MSP",
+        "ballots",
+        json!({"calls": [vote(&c, "approve"), vote(&b, "approve")]}),
+    );
+    assert!(
+        matches!(&e, ContractError::Conflict { reason, .. } if reason.contains("immutable")),
+        "{e}"
+    );
+    // Two calls on one proposal, none, too many, or another function.
+    let e = n.refused(
+        "Org3MSP",
+        "ballots",
+        json!({"calls": [vote(&c, "approve"), vote(&c, "reject")]}),
+    );
+    assert!(matches!(&e, ContractError::BadArgument { field, .. } if field == "calls"));
+    let e = n.refused("Org3MSP", "ballots", json!({"calls": []}));
+    assert!(matches!(&e, ContractError::BadArgument { field, .. } if field == "calls"));
+    let many: Vec<Value> = (0..=opssc_chaincode::contract::MAX_BALLOTS)
+        .map(|i| vote(&format!("{i:064x}"), "approve"))
+        .collect();
+    let e = n.refused("Org3MSP", "ballots", json!({ "calls": many }));
+    assert!(matches!(&e, ContractError::BadArgument { field, .. } if field == "calls"));
+    let e = n.refused(
+        "Org3MSP",
+        "ballots",
+        json!({"calls": [{"function": "propose", "args": deploy("ch1", "d", "1.0")}]}),
+    );
+    assert_eq!(class(&e), "bad_argument");
+    // Org3 is not on ch2: its ballots there are refused as its vote is.
+    let d = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch2", "d", "1.0"))
+            .unwrap(),
+    );
+    let e = n.refused(
+        "Org3MSP",
+        "ballots",
+        json!({"calls": [vote(&c, "approve"), vote(&d, "approve")]}),
+    );
+    assert!(
+        matches!(&e, ContractError::Forbidden { msp, .. } if msp == "Org3MSP"),
+        "{e}"
+    );
+}

@@ -12,7 +12,8 @@
 
 use super::error::{AgentError, Result};
 use opssc_chaincode::api::{
-    IdArgs, ListArgs, ProposeArgs, ReportTaskArgs, SignArgs, TallyArgs, TasksArgs, VoteArgs,
+    BallotCall, BallotsArgs, IdArgs, ListArgs, ProposeArgs, ReportTaskArgs, SignArgs, TallyArgs,
+    TasksArgs, VoteArgs,
 };
 use opssc_chaincode::model::{Proposal, SignatureEntry, TaskEntry, Vote};
 use opssc_fabric::gateway::Gateway;
@@ -181,6 +182,18 @@ impl OpsClient {
     /// This organization's ConfigSignature over an approved update.
     pub async fn sign(&self, args: &SignArgs) -> Result<Value> {
         self.submit_raw("sign", args).await
+    }
+
+    /// Several votes and signatures, each on another proposal, in one
+    /// transaction: each call's answer, in order.
+    pub async fn ballots(&self, calls: Vec<BallotCall>) -> Result<Vec<Value>> {
+        let out = self.submit_raw("ballots", &BallotsArgs { calls }).await?;
+        match out["results"].as_array() {
+            Some(results) => Ok(results.clone()),
+            None => Err(AgentError::Answer(format!(
+                "OpsSC ballots: unexpected shape: {out}"
+            ))),
+        }
     }
 
     /// `tally`, counting only the `counted` organizations' votes when given.
