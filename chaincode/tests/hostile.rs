@@ -49,6 +49,10 @@ fn a_client_identity_cannot_act_for_its_organization() {
     );
     for (f, args) in [
         ("vote", json!({"id": id, "decision": "approve"})),
+        (
+            "ballots",
+            json!({"calls": [{"function": "vote", "args": {"id": id, "decision": "approve"}}]}),
+        ),
         ("withdraw", json!({"id": id})),
         ("expire", json!({"id": id})),
         ("tally", json!({"id": id})),

@@ -572,6 +572,38 @@ async fn scenario(devnet: &Devnet) -> Table {
             && before == snapshot(&orgs[0]).await,
     );
 
+    // ---- 6b. Ballots (several votes in one transaction): a client
+    // identity's, then an admin's two votes on one proposal at once.
+    let before = snapshot(&orgs[0]).await;
+    let ballot = |decision: &str| json!({"function": "vote", "args": {"id": unplanned, "decision": decision}});
+    let r = cli_invoke(
+        devnet,
+        h2,
+        As::Client,
+        "ballots",
+        &json!({"calls": [ballot("approve")]}),
+    );
+    t.record(
+        "client_ballots",
+        "refused forbidden; nothing recorded",
+        describe(&r),
+        refused_with(&r, "forbidden") && before == snapshot(&orgs[0]).await,
+    );
+    let r = cli_invoke(
+        devnet,
+        h2,
+        As::Admin,
+        "ballots",
+        &json!({"calls": [ballot("approve"), ballot("reject")]}),
+    );
+    let v = votes(&orgs[0], &unplanned).await;
+    t.record(
+        "ballots_vote_twice",
+        "refused; no Org2 vote recorded",
+        describe(&r),
+        r.is_err() && v.iter().all(|v| v["org"] != "Org2MSP") && before == snapshot(&orgs[0]).await,
+    );
+
     // ---- 7. A client identity withdraws.
     let r = cli_invoke(
         devnet,
