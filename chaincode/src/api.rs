@@ -112,28 +112,32 @@ pub struct VoteArgs {
     pub counted: Option<Vec<String>>,
 }
 
-/// `ballots`: several of the caller's votes and signatures, each on another
-/// proposal, in one transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `ballots`: several of the caller's filings, votes and signatures, each
+/// on another proposal, in one transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BallotsArgs {
     pub calls: Vec<BallotCall>,
 }
 
-/// One call of [`BallotsArgs`]: `{"function": "vote"|"sign", "args": {...}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One call of [`BallotsArgs`]: `{"function": "propose"|"vote"|"sign",
+/// "args": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "function", content = "args", rename_all = "snake_case")]
 pub enum BallotCall {
+    Propose(ProposeArgs),
     Vote(VoteArgs),
     Sign(SignArgs),
 }
 
 impl BallotCall {
-    /// The proposal the call is about.
-    pub fn id(&self) -> &str {
+    /// The proposal the call is about, when its arguments name it (a
+    /// filing's is computed from its content).
+    pub fn id(&self) -> Option<&str> {
         match self {
-            BallotCall::Vote(a) => &a.id,
-            BallotCall::Sign(a) => &a.id,
+            BallotCall::Propose(_) => None,
+            BallotCall::Vote(a) => Some(&a.id),
+            BallotCall::Sign(a) => Some(&a.id),
         }
     }
 }

@@ -1627,10 +1627,13 @@ impl<'a> Call<'a> {
 
     // ------------------------------------------------------------ ballots
 
-    /// Several of the caller's votes and signatures, each on another
-    /// proposal, in one transaction: what the calls do as separate
-    /// transactions in one block (each is checked exactly as alone, and
-    /// they touch disjoint keys), in one endorsement and one validation
+    /// Several of the caller's filings, votes and signatures, each on
+    /// another proposal, in one transaction: what the calls do as separate
+    /// transactions in one block (each is checked exactly as alone, and they
+    /// touch disjoint keys; filings see each other, so one organization's
+    /// filings count against its open-proposal bound together and do not
+    /// invalidate each other as separate transactions reading the same
+    /// shard of its open set would), in one endorsement and one validation
     /// instead of one each. One event, `BallotsCast`, lists theirs. A
     /// refused call refuses the whole transaction.
     fn ballots(&mut self, a: BallotsArgs) -> Result<Value, ContractError> {
@@ -1643,25 +1646,36 @@ impl<'a> Call<'a> {
                 ),
             ));
         }
+        let twice = |id: &str| {
+            ContractError::bad(
+                "calls",
+                format!(
+                    "two calls on proposal {}; each call must be about another proposal (a vote follows its filing, and a signature its vote, in a later transaction)",
+                    truncate(id, 64)
+                ),
+            )
+        };
         let mut ids = BTreeSet::new();
-        for c in &a.calls {
-            if !ids.insert(c.id().to_string()) {
-                return Err(ContractError::bad(
-                    "calls",
-                    format!(
-                        "two calls on proposal {}; each call must be about another proposal (a signature follows its vote in a later transaction)",
-                        truncate(c.id(), 64)
-                    ),
-                ));
+        for id in a.calls.iter().filter_map(BallotCall::id) {
+            if !ids.insert(id.to_string()) {
+                return Err(twice(id));
             }
         }
+        let mut touched = BTreeSet::new();
         let mut results = Vec::with_capacity(a.calls.len());
         let mut events = Vec::with_capacity(a.calls.len());
         for c in a.calls {
-            results.push(match c {
+            let result = match c {
+                BallotCall::Propose(p) => self.propose(p)?,
                 BallotCall::Vote(v) => self.vote(v)?,
                 BallotCall::Sign(s) => self.sign(s)?,
-            });
+            };
+            // A filing's proposal is known once filed.
+            let id = result["id"].as_str().unwrap_or_default().to_string();
+            if !touched.insert(id.clone()) {
+                return Err(twice(&id));
+            }
+            results.push(result);
             if let Some(e) = self.event.take() {
                 // The contract's own JSON.
                 events.push(serde_json::from_slice::<Value>(&e.payload).expect("event JSON"));

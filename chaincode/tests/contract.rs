@@ -1668,7 +1668,7 @@ fn ballots_are_the_callers_votes_in_one_transaction() {
     let e = n.refused(
         "Org3MSP",
         "ballots",
-        json!({"calls": [{"function": "propose", "args": deploy("ch1", "d", "1.0")}]}),
+        json!({"calls": [{"function": "tally", "args": {"id": c}}]}),
     );
     assert_eq!(class(&e), "bad_argument");
     // Org3 is not on ch2: its ballots there are refused as its vote is.
@@ -1685,4 +1685,53 @@ fn ballots_are_the_callers_votes_in_one_transaction() {
         matches!(&e, ContractError::Forbidden { msp, .. } if msp == "Org3MSP"),
         "{e}"
     );
+}
+
+#[test]
+fn one_organizations_filings_in_one_ballots_transaction() {
+    let mut n = Net::founded();
+    let file = |name: &str| json!({"function": "propose", "args": deploy("ch1", name, "1.0")});
+    let r = n
+        .call(
+            "Org1MSP",
+            "ballots",
+            json!({"calls": [file("a"), file("b"), file("c")]}),
+        )
+        .unwrap();
+    let ids: Vec<String> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["outcome"], "filed", "{r}");
+            r["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for id in &ids {
+        assert_eq!(n.state_of(id), "proposed");
+    }
+    // Filed alone, the same content is the same proposal.
+    let again = n
+        .call("Org1MSP", "propose", deploy("ch1", "b", "1.0"))
+        .unwrap();
+    assert_eq!(again["outcome"], "exists");
+    assert_eq!(again["id"], ids[1]);
+    // The same filing twice in one transaction, or a filing and a vote on
+    // it: refused, nothing filed.
+    let e = n.refused(
+        "Org2MSP",
+        "ballots",
+        json!({"calls": [file("d"), file("d")]}),
+    );
+    assert!(
+        matches!(&e, ContractError::BadArgument { field, .. } if field == "calls"),
+        "{e}"
+    );
+    // A filing outside the caller's electorate refuses the others with it.
+    let e = n.refused(
+        "Org3MSP",
+        "ballots",
+        json!({"calls": [file("e"), {"function": "propose", "args": deploy("ch2", "f", "1.0")}]}),
+    );
+    assert_eq!(class(&e), "forbidden", "{e}");
 }

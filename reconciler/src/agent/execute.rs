@@ -15,8 +15,8 @@
 //! a vote and the approval marked to ride along with it, votes on several
 //! proposals, ...) are sent at once, so their transactions share one
 //! ordered round; their outcomes are then handled in plan order. The
-//! round's votes and signatures (each on another proposal) go in one
-//! `ballots` transaction: one endorsement and one validation instead of one
+//! round's filings, votes and signatures (each on another proposal) go in
+//! one `ballots` transaction: one endorsement and one validation instead of one
 //! each, which at ten organizations adding a member to three channels is
 //! ten transactions a round instead of thirty. Should that transaction be
 //! refused (one refused call refuses it all, or an OpsSC older than
@@ -73,7 +73,7 @@ pub async fn execute(
             .filter(|&i| !skip.contains(group[i].what()) && ballot_step(&group[i]))
             .collect();
         let cast = if ballots.len() > 1 {
-            cast_together(ctx, &at.spec.consortium.ops_channel, group, &ballots).await
+            cast_together(ctx, at, group, &ballots).await
         } else {
             BTreeMap::new()
         };
@@ -102,13 +102,37 @@ pub async fn execute(
 
 /// Whether `step` goes into a `ballots` transaction with the round's others.
 fn ballot_step(step: &Step) -> bool {
-    matches!(step, Step::Vote { .. } | Step::Sign { .. })
+    matches!(
+        step,
+        Step::File { .. } | Step::Vote { .. } | Step::Sign { .. }
+    )
 }
 
-/// The OpsSC call of a vote or a signature step (the signature made here,
-/// over the update's bytes); `None` for any other step.
-fn ballot(ctx: &Context, step: &Step) -> Result<Option<BallotCall>> {
+/// The OpsSC call of a filing, a vote or a signature step (the signature
+/// made here, over the update's bytes); `None` for any other step.
+fn ballot(ctx: &Context, at: &SpecAt, step: &Step) -> Result<Option<BallotCall>> {
     Ok(match step {
+        Step::File {
+            kind,
+            target,
+            payload,
+            round,
+            committed_chaincode_sequence,
+            base_config_sequence,
+            ..
+        } => Some(BallotCall::Propose(ProposeArgs {
+            kind: *kind,
+            target: target.clone(),
+            payload: payload.clone(),
+            spec_ref: SpecRef {
+                git_commit: at.git_commit(),
+                spec_hash: at.spec.spec_hash.clone(),
+                base_config_sequence: *base_config_sequence,
+                committed_chaincode_sequence: *committed_chaincode_sequence,
+            },
+            deadline: None,
+            round: *round,
+        })),
         Step::Vote {
             proposal_id,
             decision,
@@ -144,9 +168,32 @@ fn ballot(ctx: &Context, step: &Step) -> Result<Option<BallotCall>> {
     })
 }
 
-/// What a vote or a signature step did, from the contract's answer to it.
+/// What a filing, a vote or a signature step did, from the contract's
+/// answer to it.
 fn ballot_outcome(step: &Step, answer: &serde_json::Value) -> Outcome {
     match step {
+        Step::File {
+            what,
+            kind,
+            payload,
+            proposal_id,
+            base_config_sequence,
+            ..
+        } => {
+            let on = match base_config_sequence {
+                Some(base) => format!("config sequence {base}"),
+                None => format!(
+                    "{} sequence {}",
+                    payload["version"].as_str().unwrap_or("-"),
+                    payload["sequence"].as_u64().unwrap_or(0)
+                ),
+            };
+            Outcome::Done(format!(
+                "{what}: filed proposal {} ({kind} {on}): {}",
+                short_id(proposal_id),
+                answer["outcome"].as_str().unwrap_or("filed")
+            ))
+        }
         Step::Vote {
             what,
             proposal_id,
@@ -182,18 +229,22 @@ fn ballot_outcome(step: &Step, answer: &serde_json::Value) -> Outcome {
 /// own error, if any, is reported on it).
 async fn cast_together(
     ctx: &Context,
-    ops_channel: &str,
+    at: &SpecAt,
     group: &[Step],
     indices: &[usize],
 ) -> BTreeMap<usize, serde_json::Value> {
     let mut calls = Vec::with_capacity(indices.len());
     for &i in indices {
-        match ballot(ctx, &group[i]) {
+        match ballot(ctx, at, &group[i]) {
             Ok(Some(call)) => calls.push(call),
             _ => return BTreeMap::new(),
         }
     }
-    match ctx.ops(ops_channel).ballots(calls).await {
+    match ctx
+        .ops(&at.spec.consortium.ops_channel)
+        .ballots(calls)
+        .await
+    {
         Ok(answers) if answers.len() == indices.len() => {
             indices.iter().copied().zip(answers).collect()
         }
@@ -280,50 +331,12 @@ async fn run(
                 })?;
             Outcome::Done(format!("joined peer {peer} to channel {channel}"))
         }
-        Step::File {
-            what,
-            kind,
-            target,
-            payload,
-            round,
-            proposal_id,
-            committed_chaincode_sequence,
-            base_config_sequence,
-        } => {
-            let out = ops
-                .propose(&ProposeArgs {
-                    kind: *kind,
-                    target: target.clone(),
-                    payload: payload.clone(),
-                    spec_ref: SpecRef {
-                        git_commit: at.git_commit(),
-                        spec_hash: at.spec.spec_hash.clone(),
-                        base_config_sequence: *base_config_sequence,
-                        committed_chaincode_sequence: *committed_chaincode_sequence,
-                    },
-                    deadline: None,
-                    round: *round,
-                })
-                .await?;
-            let on = match base_config_sequence {
-                Some(base) => format!("config sequence {base}"),
-                None => format!(
-                    "{} sequence {}",
-                    payload["version"].as_str().unwrap_or("-"),
-                    payload["sequence"].as_u64().unwrap_or(0)
-                ),
-            };
-            Outcome::Done(format!(
-                "{what}: filed proposal {} ({kind} {on}): {}",
-                short_id(proposal_id),
-                out["outcome"].as_str().unwrap_or("filed")
-            ))
-        }
-        Step::Vote { .. } | Step::Sign { .. } => {
-            let answer = match ballot(ctx, step)? {
+        Step::File { .. } | Step::Vote { .. } | Step::Sign { .. } => {
+            let answer = match ballot(ctx, at, step)? {
+                Some(BallotCall::Propose(args)) => ops.propose(&args).await?,
                 Some(BallotCall::Vote(args)) => ops.vote(&args).await?,
                 Some(BallotCall::Sign(args)) => ops.sign(&args).await?,
-                None => unreachable!("a vote or a signature is a ballot"),
+                None => unreachable!("a filing, a vote or a signature is a ballot"),
             };
             ballot_outcome(step, &answer)
         }
