@@ -704,10 +704,17 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
         match next {
             Next::Now => continue,
             Next::AwaitChange(d) | Next::Retry(d) => {
-                give_back_free_memory();
                 tokio::select! {
                     _ = wake.notified() => {}
                     _ = stop.notified() => {}
+                    // Idle for a while: the pages the passes freed go back
+                    // (not between the quick passes of a change, which
+                    // would only take them again).
+                    _ = async {
+                        tokio::time::sleep(TRIM_WHEN_IDLE_FOR).await;
+                        give_back_free_memory();
+                        std::future::pending::<()>().await
+                    } => {}
                     // Nothing that the agent heard of moved: the periodic
                     // pass reads everything again.
                     _ = tokio::time::sleep(d) => ctx.reads.clear(),
@@ -717,10 +724,13 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
     }
 }
 
-/// Returns the heap pages a pass freed to the system before the agent
-/// waits: a pass's reads (config blocks, proposal records) are freed when
-/// it ends, but glibc keeps the pages for reuse, and an idle agent would
-/// hold them. Measured at ten organizations: see docs/BENCHMARKS.md.
+/// How long an agent waits without a pass before it gives freed memory back.
+const TRIM_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// Returns the heap pages the passes freed to the system once the agent is
+/// idle: a pass's reads (config blocks, proposal records) are freed when it
+/// ends, but glibc keeps the pages for reuse, and an idle agent would hold
+/// them. Measured at ten organizations: see docs/BENCHMARKS.md.
 fn give_back_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free memory to the system; glibc

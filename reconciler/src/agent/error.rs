@@ -122,6 +122,16 @@ impl AgentError {
             Some(r) => return NextAction::Stall(format!("the OpsSC refused: {r}")),
             None => {}
         }
+        // A transaction another one's write invalidated (a commit beside
+        // the tally that met a late approval): the chain moved on under it,
+        // so observe again at once instead of waiting out a retry.
+        if let AgentError::Call { message, .. } = self
+            && ["MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"]
+                .iter()
+                .any(|code| message.contains(code))
+        {
+            return NextAction::Observe;
+        }
         match self.fault() {
             Fault::Transient | Fault::Rejected => NextAction::RetrySoon,
             Fault::Input | Fault::Bug => NextAction::Stall(self.to_string()),
@@ -317,6 +327,12 @@ mod tests {
             refusal,
         };
         assert_eq!(call(Fault::Transient, None).next(), NextAction::RetrySoon);
+        let invalidated = AgentError::Call {
+            message: "commit trade/kv sequence 2 beside the tally: transaction e6af on channel trade was invalidated in block 9: MVCC_READ_CONFLICT".into(),
+            fault: Fault::Transient,
+            refusal: None,
+        };
+        assert_eq!(invalidated.next(), NextAction::Observe);
         assert_eq!(call(Fault::Rejected, None).next(), NextAction::RetrySoon);
         assert!(matches!(
             call(Fault::Input, None).next(),
