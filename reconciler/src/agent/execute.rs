@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use opssc_chaincode::api::{BallotCall, ProposeArgs, ReportTaskArgs, SignArgs, TaskLine, VoteArgs};
-use opssc_chaincode::model::{SpecRef, TaskStatus};
+use opssc_chaincode::model::{ConfigSignatureB64, SpecRef, TaskStatus};
 use opssc_fabric::lifecycle;
 
 use super::context::Context;
@@ -151,21 +151,23 @@ fn ballot(ctx: &Context, at: &SpecAt, step: &Step) -> Result<Option<BallotCall>>
             config_update,
             counted,
             ..
-        } => {
-            use base64::Engine as _;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(config_update)
-                .map_err(|e| AgentError::Plan(format!("the update to sign: {e}")))?;
-            let config_signature = super::pass::config_signature(ctx, &bytes)
-                .map_err(|e| AgentError::Plan(chain(&e)))?;
-            Some(BallotCall::Sign(SignArgs {
-                id: proposal_id.clone(),
-                config_signature,
-                counted: (!counted.is_empty()).then(|| counted.clone()),
-            }))
-        }
+        } => Some(BallotCall::Sign(SignArgs {
+            id: proposal_id.clone(),
+            config_signature: sign_stored_update(ctx, config_update)?,
+            counted: (!counted.is_empty()).then(|| counted.clone()),
+        })),
         _ => None,
     })
+}
+
+/// This organization admin's ConfigSignature over an approved update, as
+/// the proposal stores it (base64).
+fn sign_stored_update(ctx: &Context, config_update: &str) -> Result<ConfigSignatureB64> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(config_update)
+        .map_err(|e| AgentError::Plan(format!("the update to sign: {e}")))?;
+    super::pass::config_signature(ctx, &bytes).map_err(|e| AgentError::Plan(chain(&e)))
 }
 
 /// What a filing, a vote or a signature step did, from the contract's
@@ -380,16 +382,8 @@ async fn run(
             config_update,
             signatures,
         } => {
-            use base64::Engine as _;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(config_update)
-                .map_err(|e| AgentError::Plan(format!("the update to sign: {e}")))?;
             let mut signatures = signatures.clone();
-            signatures.insert(
-                ctx.me.clone(),
-                super::pass::config_signature(ctx, &bytes)
-                    .map_err(|e| AgentError::Plan(chain(&e)))?,
-            );
+            signatures.insert(ctx.me.clone(), sign_stored_update(ctx, config_update)?);
             match super::channel_changes::submit(ctx, channel, config_update, &signatures).await? {
                 Ok(sequence) => Outcome::Done(format!(
                     "{what}: signed and submitted proposal {}; channel {channel} is at config sequence {sequence}",
