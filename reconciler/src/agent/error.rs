@@ -124,8 +124,14 @@ impl AgentError {
         }
         // A transaction another one's write invalidated (a commit beside
         // the tally that met a late approval): the chain moved on under it,
-        // so observe again at once instead of waiting out a retry.
-        if let AgentError::Call { message, .. } = self
+        // so observe again at once instead of waiting out a retry. Only a
+        // transient fault (the peers' validation code), never a message a
+        // node or a proposal's text could carry otherwise.
+        if let AgentError::Call {
+            message,
+            fault: Fault::Transient,
+            ..
+        } = self
             && ["MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT"]
                 .iter()
                 .any(|code| message.contains(code))
@@ -333,6 +339,12 @@ mod tests {
             refusal: None,
         };
         assert_eq!(invalidated.next(), NextAction::Observe);
+        let echoed = AgentError::Call {
+            message: "refused: reason MVCC_READ_CONFLICT".into(),
+            fault: Fault::Rejected,
+            refusal: None,
+        };
+        assert_eq!(echoed.next(), NextAction::RetrySoon);
         assert_eq!(call(Fault::Rejected, None).next(), NextAction::RetrySoon);
         assert!(matches!(
             call(Fault::Input, None).next(),
