@@ -70,7 +70,7 @@ pub async fn execute(
         let group = &steps[round];
         let skip = &failed;
         let ballots: Vec<usize> = (0..group.len())
-            .filter(|&i| !skip.contains(group[i].what()) && ballot_step(&group[i]))
+            .filter(|&i| !skip.contains(group[i].what()) && group[i].ballot().is_some())
             .collect();
         let cast = if ballots.len() > 1 {
             cast_together(ctx, at, group, &ballots).await
@@ -98,14 +98,6 @@ pub async fn execute(
         }
     }
     out
-}
-
-/// Whether `step` goes into a `ballots` transaction with the round's others.
-fn ballot_step(step: &Step) -> bool {
-    matches!(
-        step,
-        Step::File { .. } | Step::Vote { .. } | Step::Sign { .. }
-    )
 }
 
 /// The OpsSC call of a filing, a vote or a signature step (the signature
@@ -225,7 +217,7 @@ fn ballot_outcome(step: &Step, answer: &serde_json::Value) -> Outcome {
     }
 }
 
-/// The round's votes and signatures at `indices` of `group` in one
+/// The round's filings, votes and signatures at `indices` of `group` in one
 /// `ballots` transaction: each one's answer by its index, or nothing when
 /// the transaction was refused or failed (then each is sent alone, and its
 /// own error, if any, is reported on it).
@@ -259,7 +251,7 @@ async fn cast_together(
             BTreeMap::new()
         }
         Err(e) => {
-            tracing::info!(error = %e, "the ballots transaction failed; sending its votes and signatures one by one");
+            tracing::info!(error = %e, "the ballots transaction failed; sending its filings, votes and signatures one by one");
             BTreeMap::new()
         }
     }

@@ -184,8 +184,8 @@ impl OpsClient {
         self.submit_raw("sign", args).await
     }
 
-    /// Several votes and signatures, each on another proposal, in one
-    /// transaction: each call's answer, in order.
+    /// Several filings, votes and signatures, each on another proposal, in
+    /// one transaction: each call's answer, in order.
     pub async fn ballots(&self, calls: Vec<BallotCall>) -> Result<Vec<Value>> {
         let out = self.submit_raw("ballots", &BallotsArgs { calls }).await?;
         match out["results"].as_array() {

@@ -444,7 +444,7 @@ impl Step {
     /// filing: its record, its index entries and this organization's key
     /// for its target; a vote or a signature: its own key, the record and
     /// the votes it reads).
-    fn ballot(&self) -> Option<&str> {
+    pub fn ballot(&self) -> Option<&str> {
         match self {
             Step::File { proposal_id, .. }
             | Step::Vote { proposal_id, .. }
