@@ -67,6 +67,7 @@ use anyhow::{Context as _, bail};
 use opssc_devnet::founding::{admin, connect};
 use opssc_devnet::spec_repo::commit_files;
 use opssc_devnet::{Devnet, DevnetOptions, OrgHandle};
+use opssc_fabric::deliver::{Deliverer, Seek, Stop};
 use opssc_fabric::endorser::Endorser;
 use opssc_fabric::gateway::Gateway;
 use opssc_fabric::tx::ChaincodeCall;
@@ -780,6 +781,7 @@ struct Admin {
     msp_id: String,
     endorser: Endorser,
     gateway: Gateway,
+    deliverer: Deliverer,
 }
 
 fn free_address() -> anyhow::Result<String> {
@@ -861,7 +863,8 @@ async fn admins(orgs: &[OrgHandle]) -> anyhow::Result<Vec<Admin>> {
         admins.push(Admin {
             msp_id: o.msp_id.clone(),
             endorser: Endorser::new(node.clone(), signer.clone()),
-            gateway: Gateway::new(node, signer),
+            gateway: Gateway::new(node.clone(), signer.clone()),
+            deliverer: Deliverer::peer(node, signer),
         });
     }
     Ok(admins)
@@ -1246,6 +1249,9 @@ async fn wait_ready(
 
 /// One lone transaction: from signing until every peer answers its value.
 async fn round_time(admins: &[Admin], key: &str) -> anyhow::Result<f64> {
+    // Listening before the put: the stream starts at the newest block, so
+    // no block between the put and the first check is missed.
+    let watches = open_watches(admins).await?;
     let start = Instant::now();
     admins[0]
         .gateway
@@ -1253,32 +1259,18 @@ async fn round_time(admins: &[Admin], key: &str) -> anyhow::Result<f64> {
         .await
         .with_context(|| format!("kv put {key}"))?;
     let call = ChaincodeCall::new(CHANNEL, CC, "get", [key]);
-    // Every peer at once: asking them one after the other would add the
-    // queries of the peers already done to the round.
-    let mut waits = tokio::task::JoinSet::new();
-    for a in admins {
-        let (endorser, call, msp, key) = (
-            a.endorser.clone(),
-            call.clone(),
-            a.msp_id.clone(),
-            key.to_string(),
-        );
-        waits.spawn(async move {
-            loop {
-                match endorser.query("get", &call).await {
-                    Ok(v) if v == b"bench" => return Ok(()),
-                    _ if start.elapsed() > Duration::from_secs(60) => {
-                        bail!("{key} is not on {msp}'s peer after 60 s")
-                    }
-                    _ => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
-            }
-        });
-    }
-    while let Some(r) = waits.join_next().await {
-        r??;
-    }
-    Ok(start.elapsed().as_secs_f64())
+    let what = format!("{key} = bench");
+    until_on_every_peer(
+        watches,
+        &what,
+        start,
+        Duration::from_secs(60),
+        move |endorser| {
+            let call = call.clone();
+            async move { matches!(endorser.query("get", &call).await, Ok(v) if v == b"bench") }
+        },
+    )
+    .await
 }
 
 /// Seconds from `start` until every peer has kv `version` (and `sequence`,
@@ -1290,31 +1282,89 @@ async fn wait_definition(
     start: Instant,
     timeout: Duration,
 ) -> anyhow::Result<f64> {
+    let watches = open_watches(admins).await?;
     let call = ChaincodeCall::new(CHANNEL, CC, "get", ["round0"]);
-    let mut waits = tokio::task::JoinSet::new();
+    let version = version.to_string();
+    let what = format!("kv {version}");
+    until_on_every_peer(watches, &what, start, timeout, move |endorser| {
+        let (call, version) = (call.clone(), version.clone());
+        async move {
+            let committed = opssc_fabric::lifecycle::query_committed(&endorser, CHANNEL, CC).await;
+            let there = matches!(&committed, Ok(Some(d))
+                if d.version == version && sequence.is_none_or(|s| d.sequence == s));
+            there && endorser.query("get", &call).await.is_ok()
+        }
+    })
+    .await
+}
+
+/// One peer's stream of new blocks on the bench channel, and whom to ask.
+struct Watch {
+    msp_id: String,
+    endorser: Endorser,
+    blocks: opssc_fabric::deliver::BlockStream,
+}
+
+/// A filtered block stream on the bench channel from every peer, from its
+/// newest block on.
+async fn open_watches(admins: &[Admin]) -> anyhow::Result<Vec<Watch>> {
+    let mut watches = Vec::new();
     for a in admins {
-        let (endorser, call, msp, version) = (
-            a.endorser.clone(),
-            call.clone(),
-            a.msp_id.clone(),
-            version.to_string(),
-        );
+        let blocks = a
+            .deliverer
+            .filtered_blocks(CHANNEL, Seek::Newest, Stop::Never)
+            .await
+            .with_context(|| format!("block events from {}'s peer", a.msp_id))?;
+        watches.push(Watch {
+            msp_id: a.msp_id.clone(),
+            endorser: a.endorser.clone(),
+            blocks,
+        });
+    }
+    Ok(watches)
+}
+
+/// How long a peer's check waits for a block before asking again anyway (a
+/// chaincode may start answering without a new block).
+const RECHECK: Duration = Duration::from_millis(250);
+
+/// Seconds from `start` until `check` holds on every peer. Each peer is
+/// asked when it delivers a block, and every [`RECHECK`] without one: the
+/// watch must not load the peers it measures. (Asking every peer every
+/// 50 ms, as the bench did until the tenth session, was 150–200 queries a
+/// second at ten organizations, on the cores the rollout runs on.)
+async fn until_on_every_peer<F, Fut>(
+    watches: Vec<Watch>,
+    what: &str,
+    start: Instant,
+    timeout: Duration,
+    check: F,
+) -> anyhow::Result<f64>
+where
+    F: Fn(Endorser) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let mut waits = tokio::task::JoinSet::new();
+    for mut w in watches {
+        let (check, what) = (check.clone(), what.to_string());
         waits.spawn(async move {
             loop {
-                let committed =
-                    opssc_fabric::lifecycle::query_committed(&endorser, CHANNEL, CC).await;
-                let there = matches!(&committed, Ok(Some(d))
-                    if d.version == version && sequence.is_none_or(|s| d.sequence == s));
-                if there && endorser.query("get", &call).await.is_ok() {
+                if check(w.endorser.clone()).await {
                     return Ok(());
                 }
-                if start.elapsed() > timeout {
+                let left = timeout.saturating_sub(start.elapsed());
+                if left.is_zero() {
                     bail!(
-                        "kv {version} does not answer on {msp}'s peer after {} s; look at the agents' logs",
+                        "{what} is not on {}'s peer after {} s; look at the agents' logs",
+                        w.msp_id,
                         timeout.as_secs()
                     );
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                match tokio::time::timeout(RECHECK.min(left), w.blocks.next_filtered()).await {
+                    Ok(Some(Err(e))) => bail!("block events from {}'s peer: {e}", w.msp_id),
+                    Ok(None) => bail!("{}'s peer ended its block stream", w.msp_id),
+                    Ok(Some(Ok(_))) | Err(_) => {}
+                }
             }
         });
     }
