@@ -195,7 +195,7 @@ impl GitSource {
         from: Oid,
         subdir: Option<&Path>,
     ) -> Result<Verification, SourceError> {
-        verify_chain(&self.repo, tip, from, subdir)
+        verify_chain(&mut SpecCache::new(&self.repo, subdir), tip, from)
     }
 }
 
@@ -253,6 +253,35 @@ pub fn checkout_tree(
     }
     std::fs::create_dir_all(dest).map_err(SourceError::io("create", dest))?;
     write_tree(repo, &tree, dest)
+}
+
+/// Checks out `commit` once into `<parent>/<commit>` and returns that
+/// directory; a commit already there is not written again (its tree never
+/// changes).
+pub fn checkout_once(
+    repo: &Repository,
+    parent: &Path,
+    commit: Oid,
+    subdir: Option<&Path>,
+) -> Result<PathBuf, SourceError> {
+    let dest: PathBuf = parent.join(commit.to_string());
+    if !dest.exists() {
+        // The daemon and a one-shot command may check out the same commit at
+        // once: each writes its own scratch directory, the first rename wins.
+        std::fs::create_dir_all(parent).map_err(SourceError::io("create", parent))?;
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!("{commit}."))
+            .tempdir_in(parent)
+            .map_err(SourceError::io("create a directory in", parent))?;
+        let tmp = scratch.path().join("spec");
+        checkout_tree(repo, commit, subdir, &tmp)?;
+        if let Err(e) = std::fs::rename(&tmp, &dest)
+            && !dest.exists()
+        {
+            return Err(SourceError::io("move the checkout to", &dest)(e));
+        }
+    }
+    Ok(dest)
 }
 
 fn write_tree(repo: &Repository, tree: &git2::Tree, dest: &Path) -> Result<(), SourceError> {
@@ -601,29 +630,87 @@ pub struct SpecCache<'r> {
     repo: &'r Repository,
     subdir: Option<PathBuf>,
     loaded: HashMap<Oid, Option<Spec>>,
+    /// The commits asked for since the cache was made: what
+    /// [`SpecCache::into_loaded`] keeps.
+    asked: std::collections::HashSet<Oid>,
+    /// Where each commit's spec is checked out to be loaded, once and for
+    /// good ([`checkout_once`]); None: a scratch directory, removed after.
+    checkouts: Option<PathBuf>,
 }
+
+/// The specs one [`SpecCache`] loaded, kept for the next one over the same
+/// repository and spec directory (a commit's spec never changes).
+pub type LoadedSpecs = HashMap<Oid, Option<Spec>>;
 
 impl<'r> SpecCache<'r> {
     pub fn new(repo: &'r Repository, subdir: Option<&Path>) -> Self {
+        Self::with_loaded(repo, subdir, LoadedSpecs::new())
+    }
+
+    /// A cache that starts with what an earlier one over the same
+    /// repository and `subdir` loaded.
+    pub fn with_loaded(repo: &'r Repository, subdir: Option<&Path>, loaded: LoadedSpecs) -> Self {
         SpecCache {
             repo,
             subdir: subdir.map(Path::to_path_buf),
-            loaded: HashMap::new(),
+            loaded,
+            asked: Default::default(),
+            checkouts: None,
         }
+    }
+
+    /// Loads each commit's spec from its checkout under `dir`
+    /// ([`checkout_once`]), where the caller finds it again: the spec it
+    /// acts on is then the one verified, not a second checkout of it.
+    pub fn checkouts_in(mut self, dir: &Path) -> Self {
+        self.checkouts = Some(dir.to_path_buf());
+        self
+    }
+
+    /// The repository the specs come from.
+    pub fn repo(&self) -> &'r Repository {
+        self.repo
+    }
+
+    /// The spec directory inside each commit (None: the whole tree).
+    pub fn subdir(&self) -> Option<&Path> {
+        self.subdir.as_deref()
+    }
+
+    /// The specs of the commits asked for since the cache was made (the
+    /// rest is dropped: a chain walked once is not walked again).
+    pub fn into_loaded(self) -> LoadedSpecs {
+        let asked = self.asked;
+        self.loaded
+            .into_iter()
+            .filter(|(commit, _)| asked.contains(commit))
+            .collect()
     }
 
     /// The valid spec at `commit`, or None when it does not validate.
     pub fn spec(&mut self, commit: Oid) -> Result<Option<&Spec>, SourceError> {
+        self.asked.insert(commit);
         if !self.loaded.contains_key(&commit) {
             let checkout = |source| SourceError::Checkout {
                 commit,
                 source: Box::new(source),
             };
-            let scratch = tempfile::tempdir()
-                .map_err(|e| checkout(SourceError::io("create", &std::env::temp_dir())(e)))?;
-            let dir = scratch.path().join("spec");
-            checkout_tree(self.repo, commit, self.subdir.as_deref(), &dir).map_err(checkout)?;
-            let spec = opssc_schema::load_dir(&dir).spec;
+            let spec = match &self.checkouts {
+                Some(dir) => {
+                    let dest = checkout_once(self.repo, dir, commit, self.subdir.as_deref())
+                        .map_err(checkout)?;
+                    opssc_schema::load_dir(&dest).spec
+                }
+                None => {
+                    let scratch = tempfile::tempdir().map_err(|e| {
+                        checkout(SourceError::io("create", &std::env::temp_dir())(e))
+                    })?;
+                    let dir = scratch.path().join("spec");
+                    checkout_tree(self.repo, commit, self.subdir.as_deref(), &dir)
+                        .map_err(checkout)?;
+                    opssc_schema::load_dir(&dir).spec
+                }
+            };
             self.loaded.insert(commit, spec);
         }
         Ok(self.loaded[&commit].as_ref())
@@ -750,11 +837,12 @@ fn first_parent_chain(
 /// change an organization's own document only with that organization's
 /// voucher. A `tip` that does not descend from `from` is refused whole.
 pub fn verify_chain(
-    repo: &Repository,
+    specs: &mut SpecCache,
     tip: Oid,
     from: Oid,
-    subdir: Option<&Path>,
 ) -> Result<Verification, SourceError> {
+    let (repo, subdir) = (specs.repo(), specs.subdir().map(Path::to_path_buf));
+    let subdir = subdir.as_deref();
     let mut verification = Verification {
         trusted: from,
         signers: Vec::new(),
@@ -773,11 +861,10 @@ pub fn verify_chain(
         return Ok(verification);
     };
     let approvals = Approvals::collect(repo, subdir)?;
-    let mut specs = SpecCache::new(repo, subdir);
     for commit in chain {
         match judge_commit(
             repo,
-            &mut specs,
+            specs,
             &approvals,
             verification.trusted,
             commit,
@@ -874,14 +961,14 @@ pub struct Consent {
 /// organization removed no longer speaks for it, not even about the past.
 /// The root counts as consented: the organization configured it.
 pub fn consented(
-    repo: &Repository,
+    specs: &mut SpecCache,
     trusted: Oid,
     root: Oid,
     org: &str,
-    subdir: Option<&Path>,
 ) -> Result<Consent, SourceError> {
+    let (repo, subdir) = (specs.repo(), specs.subdir().map(Path::to_path_buf));
+    let subdir = subdir.as_deref();
     let approvals = Approvals::collect(repo, subdir)?;
-    let mut specs = SpecCache::new(repo, subdir);
     let current: Vec<AdminKey> = match specs.spec(trusted)? {
         Some(s) => admin_keys(s).into_iter().filter(|k| k.org == org).collect(),
         None => Vec::new(),
@@ -1144,6 +1231,35 @@ mod tests {
         assert!(!fetch_needed(&advertised[..3], &local, "main"));
         // The branch is gone: fetch, so that the error says so.
         assert!(fetch_needed(&advertised, &local, "release"));
+    }
+
+    /// A cache made from an earlier one's specs answers from them without
+    /// reading the repository, keeps only what was asked for, and with
+    /// `checkouts_in` leaves each loaded commit's checkout in that directory.
+    #[test]
+    fn a_spec_cache_reuses_an_earlier_ones_specs_and_keeps_what_was_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path().join("repo")).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let tree = repo
+            .find_tree(repo.index().unwrap().write_tree().unwrap())
+            .unwrap();
+        let empty = repo
+            .commit(Some("refs/heads/main"), &sig, &sig, "empty", &tree, &[])
+            .unwrap();
+        let spec = crate::test_fixtures::spec_with_certificates("network-spec");
+        // oid(7) is in no repository: only the earlier cache knows it.
+        let earlier: LoadedSpecs = [(oid(7), Some(spec.clone())), (oid(8), None)].into();
+        let checkouts = tmp.path().join("checkouts");
+        let mut specs = SpecCache::with_loaded(&repo, None, earlier).checkouts_in(&checkouts);
+        assert_eq!(specs.spec(oid(7)).unwrap(), Some(&spec));
+        // An empty tree is no valid spec; its checkout stays for the caller.
+        assert_eq!(specs.spec(empty).unwrap(), None);
+        assert!(checkouts.join(empty.to_string()).is_dir());
+        assert!(specs.spec(oid(9)).is_err(), "a commit nobody has");
+        let kept = specs.into_loaded();
+        assert_eq!(kept.len(), 2, "oid(8) was not asked for: {:?}", kept.keys());
+        assert!(kept.contains_key(&oid(7)) && kept.contains_key(&empty));
     }
 
     #[test]

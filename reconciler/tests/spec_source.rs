@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use git2::{Oid, Repository};
-use opssc::source::{AdminKey, GitSource, approval_ref, consented, create_approval, spec_tree};
+use opssc::source::{
+    AdminKey, GitSource, SpecCache, approval_ref, consented, create_approval, spec_tree,
+};
 use ssh_key::{Algorithm, PrivateKey};
 
 fn key() -> PrivateKey {
@@ -589,17 +591,29 @@ fn each_organization_consents_to_its_own_newest_commit() {
     let tip = source.fetch("main").unwrap();
     assert_eq!(source.verify(tip, root, None).unwrap().trusted, c2);
     let repo_m = source.repository();
-    let of = |org: &str| consented(repo_m, c2, root, org, None).unwrap().commit;
+    let of = |org: &str| {
+        consented(&mut SpecCache::new(repo_m, None), c2, root, org)
+            .unwrap()
+            .commit
+    };
     assert_eq!(of("Org1MSP"), c1);
     assert_eq!(of("Org2MSP"), c2);
     assert_eq!(of("Org3MSP"), root);
-    let how = consented(repo_m, c2, root, "Org1MSP", None).unwrap().how;
+    let how = consented(&mut SpecCache::new(repo_m, None), c2, root, "Org1MSP")
+        .unwrap()
+        .how;
     assert_eq!(how, "signed by Org1MSP/admin0");
 
     // Org3's admin approves c2 in git: Org3 consents to c2.
     approve(&repo, c2, "Org3MSP", "admin0", &carol);
     source.fetch("main").unwrap();
-    let c = consented(source.repository(), c2, root, "Org3MSP", None).unwrap();
+    let c = consented(
+        &mut SpecCache::new(source.repository(), None),
+        c2,
+        root,
+        "Org3MSP",
+    )
+    .unwrap();
     assert_eq!(c.commit, c2);
     assert!(c.how.starts_with("approved by Org3MSP/admin0"), "{}", c.how);
 
@@ -613,7 +627,13 @@ fn each_organization_consents_to_its_own_newest_commit() {
     );
     let tip = source.fetch("main").unwrap();
     assert_eq!(source.verify(tip, c2, None).unwrap().trusted, c3);
-    let c = consented(source.repository(), c3, root, "Org3MSP", None).unwrap();
+    let c = consented(
+        &mut SpecCache::new(source.repository(), None),
+        c3,
+        root,
+        "Org3MSP",
+    )
+    .unwrap();
     assert_eq!(c.commit, root, "{}", c.how);
 }
 
@@ -687,7 +707,13 @@ fn opssc_approve_makes_an_approval_the_agent_counts() {
         .verify(source.fetch("main").unwrap(), root, None)
         .unwrap();
     assert_eq!(v.trusted, change, "{:?}", v.refused);
-    let c = consented(source.repository(), change, root, "Org1MSP", None).unwrap();
+    let c = consented(
+        &mut SpecCache::new(source.repository(), None),
+        change,
+        root,
+        "Org1MSP",
+    )
+    .unwrap();
     assert_eq!(c.commit, change);
 }
 

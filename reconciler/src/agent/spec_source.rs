@@ -169,6 +169,10 @@ pub fn resolve(
 #[derive(Default)]
 pub struct Resolved {
     last: Option<(Oid, std::collections::BTreeMap<String, Oid>, SpecAt)>,
+    /// The specs the last verification and consent walk loaded from git:
+    /// the next new commit's verification needs its parent's (the commit
+    /// verified last) and the consent walk the same ancestors again.
+    specs: crate::source::LoadedSpecs,
 }
 
 /// [`resolve`], reusing `last`'s result when the mirror's branch tip and
@@ -206,8 +210,10 @@ pub fn resolve_since(
             trusted_root,
             ..
         }) => {
+            let started = std::time::Instant::now();
             let source = GitSource::open_for(&state_dir.join("spec-mirror"), url, config)?;
             let tip = source.fetch(branch)?;
+            let fetched = started.elapsed();
             let approvals = crate::source::approval_refs(source.repository())?;
             if let Some((t, a, at)) = &last.last
                 && (*t, a) == (tip, &approvals)
@@ -232,18 +238,27 @@ pub fn resolve_since(
             let remembered = memo.read(root)?;
             let from = remembered.as_ref().map_or(root, |m| m.verified);
             let repo = source.repository();
-            let v = source.verify(tip, from, path.as_deref())?;
             // Checkouts live next to the memo, shared by the daemon and the
             // one-shot commands: a mirror that never saw the verified commit
             // (it was force-pushed away before this mirror was made) still
-            // finds its spec there.
+            // finds its spec there. The verification loads each commit's
+            // spec from there, so the spec acted on is the one it loaded.
             let shared = memo.dir();
+            let mut specs = crate::source::SpecCache::with_loaded(
+                repo,
+                path.as_deref(),
+                std::mem::take(&mut last.specs),
+            )
+            .checkouts_in(&checkouts(&shared));
+            let v = crate::source::verify_chain(&mut specs, tip, from)?;
+            let verified = started.elapsed();
             let dest = checkout_commit(&source, &shared, v.trusted, path.as_deref())?;
+            let checked_out = started.elapsed();
             let consent = if repo.find_commit(v.trusted).is_ok() {
                 // The mirror keeps what was verified even after a force-push.
                 repo.reference("refs/opssc/verified", v.trusted, true, "verified")
                     .map_err(SpecSourceError::RecordVerified)?;
-                crate::source::consented(repo, v.trusted, root, &config.msp_id, path.as_deref())?
+                crate::source::consented(&mut specs, v.trusted, root, &config.msp_id)?
             } else {
                 match remembered.as_ref().and_then(|m| m.consented.clone()) {
                     Some((commit, how)) => crate::source::Consent { commit, how },
@@ -262,18 +277,25 @@ pub fn resolve_since(
             if remembered.as_ref() != Some(&next) {
                 memo.write(root, &next)?;
             }
-            let consented_spec = if consent.commit == v.trusted {
-                load_spec(&dest)?
-            } else {
-                load_spec(&checkout_commit(
+            let consented_at = started.elapsed();
+            // Loaded by the verification and the consent walk (from the
+            // checkouts above); loaded here only to say why it is invalid.
+            let spec = match specs.spec(v.trusted)? {
+                Some(spec) => spec.clone(),
+                None => load_spec(&dest)?,
+            };
+            let consented_spec = match specs.spec(consent.commit)? {
+                Some(spec) => spec.clone(),
+                None => load_spec(&checkout_commit(
                     &source,
                     &shared,
                     consent.commit,
                     path.as_deref(),
-                )?)?
+                )?)?,
             };
+            last.specs = specs.into_loaded();
             let at = SpecAt {
-                spec: load_spec(&dest)?,
+                spec,
                 commit: Some(v.trusted),
                 tip: (tip != v.trusted).then_some(tip),
                 refused: v.refused,
@@ -284,6 +306,15 @@ pub fn resolve_since(
                     spec: consented_spec,
                 }),
             };
+            // Where a new commit's resolution spends its time (lead time).
+            tracing::debug!(
+                fetch_ms = fetched.as_millis() as u64,
+                verify_ms = verified.as_millis() as u64,
+                checkout_ms = checked_out.as_millis() as u64,
+                consent_ms = consented_at.as_millis() as u64,
+                loaded_ms = started.elapsed().as_millis() as u64,
+                "spec resolved"
+            );
             last.last = Some((tip, approvals, at.clone()));
             Ok(at)
         }
@@ -297,25 +328,17 @@ fn checkout_commit(
     commit: Oid,
     subdir: Option<&Path>,
 ) -> Result<PathBuf> {
-    let parent = state_dir.join("spec-checkout");
-    let dest: PathBuf = parent.join(commit.to_string());
-    if !dest.exists() {
-        // The daemon and a one-shot command may check out the same commit at
-        // once: each writes its own scratch directory, the first rename wins.
-        std::fs::create_dir_all(&parent).map_err(io("create", &parent))?;
-        let scratch = tempfile::Builder::new()
-            .prefix(&format!("{commit}."))
-            .tempdir_in(&parent)
-            .map_err(io("create a directory in", &parent))?;
-        let tmp = scratch.path().join("spec");
-        source.checkout(commit, subdir, &tmp)?;
-        if let Err(e) = std::fs::rename(&tmp, &dest)
-            && !dest.exists()
-        {
-            return Err(io("move the checkout to", &dest)(e));
-        }
-    }
-    Ok(dest)
+    Ok(crate::source::checkout_once(
+        source.repository(),
+        &checkouts(state_dir),
+        commit,
+        subdir,
+    )?)
+}
+
+/// Where the commits' specs are checked out, under the agent's state directory.
+fn checkouts(state_dir: &Path) -> PathBuf {
+    state_dir.join("spec-checkout")
 }
 
 /// What an agent remembers about its spec between passes and restarts.
