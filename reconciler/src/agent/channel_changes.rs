@@ -451,12 +451,13 @@ pub fn opssc_package(
     )))
 }
 
-/// Whether this org's main peer has every block the orderer has on
-/// `channel`: a peer that just joined must not plan chaincodes from a ledger
-/// that has not seen their definitions yet.
-pub async fn caught_up(ctx: &Context, channel: &str) -> Result<bool> {
+/// The height of `channel` at the orderer (None without one): what the own
+/// main peer must have reached before the plan uses its ledger (a peer that
+/// just joined must not plan chaincodes from a ledger that has not seen
+/// their definitions yet).
+pub async fn ordered_height(ctx: &Context, channel: &str) -> Result<Option<u64>> {
     let Some(orderer) = ctx.orderers.first() else {
-        return Ok(true);
+        return Ok(None);
     };
     let ordered = orderer
         .deliver
@@ -466,16 +467,7 @@ pub async fn caught_up(ctx: &Context, channel: &str) -> Result<bool> {
             ChannelChangeError::Fabric,
             format!("read the newest block of channel {channel} from the orderer"),
         ))?;
-    let local = ctx
-        .main_peer()
-        .deliver
-        .block(channel, Seek::Newest)
-        .await
-        .map_err(FabricCall::wrap(
-            ChannelChangeError::Fabric,
-            format!("read the newest block of channel {channel} from the own peer"),
-        ))?;
-    Ok(opssc_fabric::block::number(&local) >= opssc_fabric::block::number(&ordered))
+    Ok(Some(opssc_fabric::block::number(&ordered) + 1))
 }
 
 #[cfg(test)]

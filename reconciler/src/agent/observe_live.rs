@@ -296,17 +296,28 @@ pub async fn live(
     spec: &Spec,
     packages: &BTreeMap<String, Built>,
 ) -> Result<Observed> {
-    Ok(live_full(ctx, spec, packages).await?.0)
+    Ok(live_full(ctx, spec, packages).await?.observed)
 }
 
-/// [`live`], with the decoded config of every observed channel (kept so
-/// that nothing fetches a config block again in the same pass).
+/// What [`live_full`] read besides the observation.
+pub struct Live {
+    pub observed: Observed,
+    /// The decoded config of every observed channel (kept so that nothing
+    /// fetches a config block again in the same pass).
+    pub configs: BTreeMap<String, ChannelConfig>,
+    /// Every observed channel's height at the main peer when it was read
+    /// (the peerless view has none).
+    pub heights: BTreeMap<String, u64>,
+}
+
+/// [`live`], with what else the observation read.
 pub async fn live_full(
     ctx: &Context,
     spec: &Spec,
     packages: &BTreeMap<String, Built>,
-) -> Result<(Observed, BTreeMap<String, ChannelConfig>)> {
+) -> Result<Live> {
     let mut configs = BTreeMap::new();
+    let mut heights = BTreeMap::new();
     // The latest config block of each observed channel, kept for reading
     // back from it in the same pass (an approved update's commit).
     let mut config_blocks = BTreeMap::new();
@@ -372,6 +383,7 @@ pub async fn live_full(
             .insert(r.channel.clone(), observe_channel(&r.config, r.number));
         observed.chaincodes.extend(r.chaincodes);
         observed.local.approved.extend(r.approved);
+        heights.insert(r.channel.clone(), r.height);
         configs.insert(r.channel.clone(), r.config);
         config_blocks.insert(r.channel, r.block);
     }
@@ -386,7 +398,11 @@ pub async fn live_full(
         )
         .await?;
     }
-    Ok((observed, configs))
+    Ok(Live {
+        observed,
+        configs,
+        heights,
+    })
 }
 
 /// The slot of [`LedgerReads::joined`].
@@ -443,6 +459,9 @@ impl LedgerReads {
 #[derive(Clone)]
 struct ChannelRead {
     channel: String,
+    /// The channel's height at the main peer (its newest block's number + 1).
+    height: u64,
+    /// The number of its latest config block.
     number: u64,
     config: ChannelConfig,
     block: Block,
@@ -516,7 +535,8 @@ async fn read_channel(
         Ok(newest) => newest,
         Err(e) => return unserved(e),
     };
-    let key = (opssc_fabric::block::number(&newest) + 1, names.clone());
+    let height = opssc_fabric::block::number(&newest) + 1;
+    let key = (height, names.clone());
     if !leaving && let Some(kept) = ctx.reads.channels.get(channel, &key) {
         return Ok(Some(kept));
     }
@@ -587,6 +607,7 @@ async fn read_channel(
     let approved = approved?.into_iter().flatten().collect();
     let read = ChannelRead {
         channel: channel.to_string(),
+        height,
         number,
         config,
         block,
@@ -621,10 +642,7 @@ fn nothing_yet(me: &str, packages: &BTreeMap<String, Built>) -> Observed {
 /// (a channel it is refused, or that does not exist yet, is left out), and
 /// the OpsSC's proposals through its `opsGateway`. No chaincode and no
 /// local peer: it runs neither.
-pub async fn live_peerless(
-    ctx: &Context,
-    spec: &Spec,
-) -> Result<(Observed, BTreeMap<String, ChannelConfig>)> {
+pub async fn live_peerless(ctx: &Context, spec: &Spec) -> Result<Live> {
     let orderer = ctx
         .orderers
         .first()
@@ -671,7 +689,11 @@ pub async fn live_peerless(
         &mut observed,
     )
     .await?;
-    Ok((observed, configs))
+    Ok(Live {
+        observed,
+        configs,
+        heights: BTreeMap::new(),
+    })
 }
 
 /// One open proposal's records: `get`, its votes, its tasks (once

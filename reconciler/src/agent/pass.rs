@@ -257,7 +257,19 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<(),
     let (mut built, build_errors) = ctx.build_packages(spec);
     report.errors.extend(build_errors);
     let built_at = started.elapsed();
-    let (observed, configs) = super::observe_live::live_full(ctx, spec, &built).await?;
+    // The orderer's newest block of each channel is read beside the
+    // observation: whether the own peer has caught up is the comparison of
+    // the two, and reading it after the plan cost every pass of a change
+    // two more round trips.
+    let (live, ordered) = tokio::join!(
+        super::observe_live::live_full(ctx, spec, &built),
+        ordered_heights(ctx, spec)
+    );
+    let super::observe_live::Live {
+        observed,
+        configs,
+        heights,
+    } = live?;
     let observed_at = started.elapsed();
     let plan = crate::plan::plan(spec, &observed, &ctx.me);
     let consent = consent(ctx, at, &observed, &plan);
@@ -267,7 +279,7 @@ async fn pass(ctx: &Context, at: &SpecAt, report: &mut PassReport) -> Result<(),
         // `manual`: a person votes on everything; consent decides automatic votes.
         consented: (ctx.config.vote_policy == VotePolicy::Auto).then_some(consent.ids),
         consent_missing: consent.missing,
-        caught_up: caught_up(ctx, spec, &observed, &plan, report).await,
+        caught_up: caught_up(&ctx.me, spec, &observed, &plan, &heights, ordered, report),
         // Proposals filed from the trusted commit or its history are judged
         // now; from any other commit, once the spec source has it.
         seen_commits: seen_commits(ctx, at, &observed),
@@ -334,7 +346,9 @@ async fn peerless_pass(
     report: &mut PassReport,
 ) -> Result<(), ObserveError> {
     let spec = &at.spec;
-    let (observed, configs) = super::observe_live::live_peerless(ctx, spec).await?;
+    let super::observe_live::Live {
+        observed, configs, ..
+    } = super::observe_live::live_peerless(ctx, spec).await?;
     let plan = crate::plan::plan(spec, &observed, &ctx.me);
     let input = peerless_input(ctx, at, &observed, &configs, &plan, &mut report.errors);
     let steps = crate::plan::steps::steps(spec, &observed, &plan, &input);
@@ -457,11 +471,39 @@ pub(super) fn missing_commit_grace(ctx: &Context) -> Duration {
 /// Whether this org's main peer has caught up with the orderer on each
 /// channel with a planned chaincode change: the one height comparison the
 /// plan needs as input.
-async fn caught_up(
+/// Per channel of the spec this organization is a member of and that has
+/// chaincodes: the height of the channel at the orderer (None: no orderer is
+/// configured), or why it could not be read.
+async fn ordered_heights(
     ctx: &Context,
+    spec: &opssc_schema::Spec,
+) -> BTreeMap<String, Result<Option<u64>, super::channel_changes::ChannelChangeError>> {
+    let channels: std::collections::BTreeSet<&String> = spec
+        .chaincodes
+        .keys()
+        .map(|(channel, _)| channel)
+        .filter(|c| spec.channels[*c].members.contains(&ctx.me))
+        .collect();
+    let reads = channels.into_iter().map(|channel| async move {
+        (
+            channel.clone(),
+            super::channel_changes::ordered_height(ctx, channel).await,
+        )
+    });
+    futures::future::join_all(reads).await.into_iter().collect()
+}
+
+/// Per channel of a chaincode proposal in `plan`: whether `me`'s main peer
+/// had every block the orderer had (`heights` from the observation,
+/// `ordered` read beside it). A channel not read counts as not caught up, and
+/// its failure is reported.
+fn caught_up(
+    me: &str,
     spec: &opssc_schema::Spec,
     observed: &Observed,
     plan: &crate::plan::Plan,
+    heights: &BTreeMap<String, u64>,
+    mut ordered: BTreeMap<String, Result<Option<u64>, super::channel_changes::ChannelChangeError>>,
     report: &mut PassReport,
 ) -> BTreeMap<String, bool> {
     let mut out = BTreeMap::new();
@@ -469,16 +511,19 @@ async fn caught_up(
         let channel = &p.target.channel;
         if out.contains_key(channel)
             || !observed.channels.contains_key(channel)
-            || !spec.channels[channel].members.contains(&ctx.me)
+            || !spec.channels[channel].members.iter().any(|m| m == me)
         {
             continue;
         }
-        let ok = super::channel_changes::caught_up(ctx, channel)
-            .await
-            .unwrap_or_else(|e| {
+        let ok = match ordered.remove(channel) {
+            Some(Ok(None)) => true,
+            Some(Ok(Some(at_orderer))) => heights.get(channel).is_some_and(|h| *h >= at_orderer),
+            Some(Err(e)) => {
                 report.fail(&format!("channel {channel}"), &AgentError::from_error(&e));
                 false
-            });
+            }
+            None => false,
+        };
         out.insert(channel.clone(), ok);
     }
     out
@@ -504,6 +549,53 @@ mod tests {
     use super::*;
     use opssc_schema::{PackageSource, PolicyText};
     use serde_json::json;
+
+    /// The own peer is caught up with the orderer when its height (read by
+    /// the observation) reaches the orderer's (read beside it); a failed or
+    /// missing orderer read is not caught up, and a failure is reported.
+    #[test]
+    fn caught_up_compares_the_observed_height_with_the_orderers() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let spec = opssc_schema::load_dir(&dir).spec.unwrap();
+        let mut observed = crate::observe::converged(&spec, "Org1MSP");
+        let (channel, name) = spec.chaincodes.keys().next().unwrap().clone();
+        observed
+            .chaincodes
+            .get_mut(&Observed::chaincode_key(&channel, &name))
+            .unwrap()
+            .version = "0.9".into();
+        let plan = crate::plan::plan(&spec, &observed, "Org1MSP");
+        assert!(plan.proposals.iter().any(|p| p.kind.is_chaincode()));
+        let check = |height: Option<u64>,
+                     ordered: Option<
+            Result<Option<u64>, super::super::channel_changes::ChannelChangeError>,
+        >| {
+            let heights: BTreeMap<String, u64> =
+                height.map(|h| (channel.clone(), h)).into_iter().collect();
+            let ordered = ordered.map(|o| (channel.clone(), o)).into_iter().collect();
+            let mut report = PassReport::new();
+            let out = caught_up(
+                "Org1MSP",
+                &spec,
+                &observed,
+                &plan,
+                &heights,
+                ordered,
+                &mut report,
+            );
+            (out[&channel], report.errors.len())
+        };
+        assert_eq!(check(Some(12), Some(Ok(Some(12)))), (true, 0));
+        assert_eq!(check(Some(13), Some(Ok(Some(12)))), (true, 0));
+        assert_eq!(check(Some(11), Some(Ok(Some(12)))), (false, 0));
+        assert_eq!(check(None, Some(Ok(Some(12)))), (false, 0));
+        assert_eq!(check(Some(11), Some(Ok(None))), (true, 0));
+        assert_eq!(check(Some(12), None), (false, 0));
+        let refused = super::super::channel_changes::ChannelChangeError::NoChannel {
+            channel: channel.clone(),
+        };
+        assert_eq!(check(Some(12), Some(Err(refused))), (false, 1));
+    }
 
     fn kv(policy: Option<&str>) -> Chaincode {
         Chaincode {

@@ -256,7 +256,9 @@ pub async fn status(ctx: &Context, at: &SpecAt) -> Result<Status, StatusError> {
         ctx.build_packages(&at.spec)
     };
     stalled.extend(errors);
-    let (observed, configs) = if ctx.is_peerless() {
+    let super::observe_live::Live {
+        observed, configs, ..
+    } = if ctx.is_peerless() {
         super::observe_live::live_peerless(ctx, &at.spec).await?
     } else {
         super::observe_live::live_full(ctx, &at.spec, &built).await?

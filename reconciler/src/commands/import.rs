@@ -141,8 +141,11 @@ fn read(config: &Path) -> Result<Facts> {
                 main.name
             );
         }
-        let (mut observed, configs) =
-            observe_live::live_full(&ctx, &skeleton(&joined), &BTreeMap::new()).await?;
+        let observe_live::Live {
+            mut observed,
+            configs,
+            ..
+        } = observe_live::live_full(&ctx, &skeleton(&joined), &BTreeMap::new()).await?;
         let ops_chaincode = ctx
             .config
             .ops_chaincode
