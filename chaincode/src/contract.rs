@@ -88,9 +88,10 @@ pub const INVOKE_FUNCTIONS: [&str; 13] = [
 ];
 
 /// Functions that only read (evaluate them).
-pub const QUERY_FUNCTIONS: [&str; 7] = [
+pub const QUERY_FUNCTIONS: [&str; 8] = [
     "get",
     "list",
+    "overview",
     "votes",
     "signatures",
     "tasks",
@@ -204,6 +205,7 @@ pub fn invoke(
         "retry" => call.retry(parse(arg)?)?,
         "get" => call.query_get(parse(arg)?)?,
         "list" => call.query_list(parse(arg)?)?,
+        "overview" => call.query_overview(parse(arg)?)?,
         "votes" => call.query_votes(parse(arg)?)?,
         "tasks" => call.query_tasks(parse(arg)?)?,
         "history" => call.query_history(parse(arg)?)?,
@@ -2380,6 +2382,53 @@ impl<'a> Call<'a> {
             }
         }
         Ok(json!({ "items": items, "bookmark": bookmark }))
+    }
+
+    /// A page of `list`, the registry, and every listed proposal still open
+    /// (proposed or approved) as `get`, `votes`, `tasks` (once approved) and
+    /// `signatures` (of a config proposal) answer it: what an agent's
+    /// observation reads, in one call instead of one per record.
+    fn query_overview(&mut self, a: ListArgs) -> Result<Value, ContractError> {
+        let page = self.query_list(a)?;
+        let registry = self.query_registry(NoArgs {})?;
+        let mut open = serde_json::Map::new();
+        for item in page["items"].as_array().into_iter().flatten() {
+            let state: ProposalState = serde_json::from_value(item["state"].clone())
+                .map_err(|e| ContractError::corrupt("list", e.to_string()))?;
+            if !matches!(state, ProposalState::Proposed | ProposalState::Approved) {
+                continue;
+            }
+            let kind: Kind = serde_json::from_value(item["kind"].clone())
+                .map_err(|e| ContractError::corrupt("list", e.to_string()))?;
+            let id = item["id"].as_str().unwrap_or_default().to_string();
+            let of = |id: &str| IdArgs { id: id.to_string() };
+            let got = self.query_get(of(&id))?;
+            let votes = self.query_votes(of(&id))?["votes"].take();
+            let tasks = if state == ProposalState::Approved {
+                self.query_tasks(TasksArgs {
+                    id: id.clone(),
+                    org: None,
+                })?["tasks"]
+                    .take()
+            } else {
+                json!([])
+            };
+            let signatures = if kind.carries_config_update() {
+                self.query_signatures(of(&id))?["signatures"].take()
+            } else {
+                json!([])
+            };
+            open.insert(
+                id,
+                json!({ "get": got, "votes": votes, "tasks": tasks, "signatures": signatures }),
+            );
+        }
+        Ok(json!({
+            "items": page["items"],
+            "bookmark": page["bookmark"],
+            "registry": registry,
+            "open": open,
+        }))
     }
 
     fn query_votes(&mut self, a: IdArgs) -> Result<Value, ContractError> {

@@ -59,6 +59,7 @@
 //! |---|---|---|
 //! | `get` | `{id}` | `{proposal, stored_state, tally: {approvals, rejections, not_voted, quorum, electorate}, eligible_executors, deadline_passed, expiry_attested_by}` |
 //! | `list` | `{state?, channel?, kind?, open?, page_size? (1..=200, default 50), bookmark?}` | `{items: [{id, kind, target, state, proposer, created_at, deadline, quorum, electorate}], bookmark}`, in filing order; `bookmark` is null on the last page. `open: true` reads only the proposals not yet terminal (proposed, approved, failed) from their own index: what the agents' pass needs, at O(open) cost |
+//! | `overview` | as `list` | `{items, bookmark}` as `list` answers, `registry` as `registry` answers, and `open: {id: {get, votes, tasks, signatures}}` for each listed proposal still proposed or approved (`tasks` once approved, `signatures` for a config proposal, else empty): an agent's observation in one call per page |
 //! | `votes` | `{id}` | `{id, votes: [Vote]}` |
 //! | `signatures` | `{id}` | `{id, state, signatures: [{org, config_signature, signer, at, tx_id}]}`: what the executor puts in the config update envelope |
 //! | `tasks` | `{id, org?}` | `{id, tasks: [TaskEntry]}` |

@@ -1735,3 +1735,113 @@ fn one_organizations_filings_in_one_ballots_transaction() {
     );
     assert_eq!(class(&e), "forbidden", "{e}");
 }
+
+/// `overview` answers what `list`, `registry` and, for each open proposal,
+/// `get`, `votes`, `tasks` and `signatures` answer alone: an agent's
+/// observation reads the same state in one call.
+#[test]
+fn overview_is_list_registry_and_each_open_proposals_records() {
+    let mut n = Net::founded();
+    let approved = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch1", "a", "1.0"))
+            .unwrap(),
+    );
+    let proposed = id_of(
+        &n.call("Org1MSP", "propose", deploy("ch1", "b", "1.0"))
+            .unwrap(),
+    );
+    let withdrawn = id_of(
+        &n.call("Org2MSP", "propose", deploy("ch1", "c", "1.0"))
+            .unwrap(),
+    );
+    n.call(
+        "Org2MSP",
+        "withdraw",
+        json!({"id": withdrawn, "reason": "r"}),
+    )
+    .unwrap();
+    let update = id_of(&n.call("Org1MSP", "propose", channel_update("ch1")).unwrap());
+    n.cert("Org2MSP");
+    let sig2 = n.config_signature("Org2MSP", UPDATE);
+    for org in ["Org1MSP", "Org2MSP"] {
+        n.call(org, "vote", json!({"id": approved, "decision": "approve"}))
+            .unwrap();
+    }
+    n.call(
+        "Org2MSP",
+        "vote",
+        json!({"id": update, "decision": "approve", "counted": []}),
+    )
+    .unwrap();
+    n.call(
+        "Org3MSP",
+        "vote",
+        json!({"id": update, "decision": "approve", "counted": []}),
+    )
+    .unwrap();
+    n.call(
+        "Org2MSP",
+        "sign",
+        json!({"id": update, "config_signature": sig2, "counted": ["Org3MSP"]}),
+    )
+    .unwrap();
+    n.call(
+        "Org1MSP",
+        "report_task",
+        json!({"id": approved, "task": "install", "status": "done"}),
+    )
+    .unwrap();
+    assert_eq!(n.state_of(&approved), "approved");
+
+    let o = n.call("Org3MSP", "overview", json!({})).unwrap();
+    let list = n.call("Org3MSP", "list", json!({})).unwrap();
+    assert_eq!(o["items"], list["items"]);
+    assert_eq!(o["bookmark"], list["bookmark"]);
+    assert_eq!(
+        o["registry"],
+        n.call("Org3MSP", "registry", json!({})).unwrap()
+    );
+    let open = o["open"].as_object().unwrap();
+    let mut ids: Vec<&String> = open.keys().collect();
+    ids.sort();
+    let mut expected = vec![&approved, &proposed, &update];
+    expected.sort();
+    assert_eq!(ids, expected, "the withdrawn proposal is not open");
+    for id in expected {
+        let of = json!({ "id": id });
+        let r = &open[id.as_str()];
+        assert_eq!(
+            r["get"],
+            n.call("Org3MSP", "get", of.clone()).unwrap(),
+            "{id}"
+        );
+        assert_eq!(
+            r["votes"],
+            n.call("Org3MSP", "votes", of.clone()).unwrap()["votes"]
+        );
+        let signatures = n.call("Org3MSP", "signatures", of.clone()).unwrap()["signatures"].clone();
+        assert_eq!(
+            r["signatures"],
+            if *id == update { signatures } else { json!([]) }
+        );
+        let tasks = n.call("Org3MSP", "tasks", of).unwrap()["tasks"].clone();
+        assert_eq!(r["tasks"], if *id == approved { tasks } else { json!([]) });
+    }
+    assert_eq!(
+        open[approved.as_str()]["tasks"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(
+        open[update.as_str()]["signatures"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Paged as `list` is.
+    let first = n
+        .call("Org3MSP", "overview", json!({"page_size": 1}))
+        .unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    assert!(first["bookmark"].is_string());
+}

@@ -751,10 +751,47 @@ async fn read_opssc_since(
     Ok(read)
 }
 
-/// Reads the OpsSC: the list and the registry, then every open wanted
-/// proposal's records, concurrently (a pass's observation is mostly round
-/// trips).
+/// Reads the OpsSC: every proposal, the registry and the records of every
+/// open wanted proposal, in one `overview` call (per page). An OpsSC
+/// without `overview` (deployed before it) is read call by call.
 async fn read_opssc(ctx: &Context, spec: &Spec) -> Result<ProposalReads> {
+    let ops = ctx.ops(&spec.consortium.ops_channel);
+    let mut overview = match ops.overview().await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::debug!("OpsSC overview not answered ({e:#}); reading record by record");
+            return read_opssc_by_record(ctx, spec).await;
+        }
+    };
+    let wanted = wanted_proposals(&overview.items);
+    let records = wanted
+        .iter()
+        .map(|s| {
+            if !matches!(s.state, ProposalState::Proposed | ProposalState::Approved) {
+                return Ok(None);
+            }
+            let r = overview.open.remove(&s.id).ok_or_else(|| {
+                AgentError::Answer(format!(
+                    "OpsSC overview lists proposal {} as {} without its records",
+                    s.id,
+                    s.state.as_str()
+                ))
+            })?;
+            Ok(Some((r.get, r.votes, r.tasks, r.signatures)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ProposalReads {
+        wanted,
+        governance: overview.governance,
+        records,
+        complete: true,
+    })
+}
+
+/// [`read_opssc`] call by call: the list and the registry, then every open
+/// wanted proposal's records, concurrently (a pass's observation is mostly
+/// round trips).
+async fn read_opssc_by_record(ctx: &Context, spec: &Spec) -> Result<ProposalReads> {
     let ops = ctx.ops(&spec.consortium.ops_channel);
     // An organization that just joined the ops channel reaches the OpsSC
     // through the other members' peers once gossip has told its peer

@@ -45,6 +45,41 @@ pub struct Got {
     pub expiry_attested_by: Vec<String>,
 }
 
+/// `overview`'s answer, all pages together.
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    /// Every proposal as `list` shows it.
+    pub items: Vec<Value>,
+    /// As [`OpsClient::governance`] reads it.
+    pub governance: Option<opssc_chaincode::model::Governance>,
+    /// The records of every proposal still proposed or approved, by ID.
+    pub open: std::collections::BTreeMap<String, OpenRecord>,
+}
+
+/// One open proposal in `overview`: what `get`, `votes`, `tasks` and
+/// `signatures` answer for it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct OpenRecord {
+    pub get: Got,
+    pub votes: Vec<Vote>,
+    pub tasks: Vec<TaskEntry>,
+    pub signatures: Vec<SignatureEntry>,
+}
+
+/// The governance in a `registry` answer; `None` before founding.
+fn governance_of(registry: &Value) -> Result<Option<opssc_chaincode::model::Governance>> {
+    if registry["meta"].is_null() {
+        return Ok(None);
+    }
+    serde_json::from_value(registry["governance"].clone())
+        .map(Some)
+        .map_err(|e| {
+            AgentError::Answer(format!(
+                "OpsSC registry answered a governance of an unexpected shape: {e}"
+            ))
+        })
+}
+
 impl OpsClient {
     async fn submit_raw(&self, function: &str, arg: &impl Serialize) -> Result<Value> {
         let bytes = serde_json::to_vec(arg).expect("contract arguments serialize");
@@ -126,16 +161,42 @@ impl OpsClient {
     /// contract answers defaults then, which no member agreed on).
     pub async fn governance(&self) -> Result<Option<opssc_chaincode::model::Governance>> {
         let registry: Value = self.query("registry", &serde_json::json!({})).await?;
-        if registry["meta"].is_null() {
-            return Ok(None);
+        governance_of(&registry)
+    }
+
+    /// Every proposal (all pages, in filing order), the governance, and the
+    /// records of every open one: an observation's reads of the OpsSC, one
+    /// `overview` call per page of 200 proposals.
+    pub async fn overview(&self) -> Result<Overview> {
+        let mut out = Overview::default();
+        let mut bookmark = None;
+        loop {
+            let mut page: Value = self
+                .query(
+                    "overview",
+                    &ListArgs {
+                        page_size: Some(200),
+                        bookmark: bookmark.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            if bookmark.is_none() {
+                out.governance = governance_of(&page["registry"])?;
+            }
+            if let Some(list) = page["items"].as_array_mut() {
+                out.items.append(list);
+            }
+            let open: std::collections::BTreeMap<String, OpenRecord> =
+                serde_json::from_value(page["open"].take()).map_err(|e| {
+                    AgentError::Answer(format!("OpsSC overview: unexpected shape: {e}"))
+                })?;
+            out.open.extend(open);
+            match page["bookmark"].as_str() {
+                Some(b) if !b.is_empty() => bookmark = Some(b.to_string()),
+                _ => return Ok(out),
+            }
         }
-        serde_json::from_value(registry["governance"].clone())
-            .map(Some)
-            .map_err(|e| {
-                AgentError::Answer(format!(
-                    "OpsSC registry answered a governance of an unexpected shape: {e}"
-                ))
-            })
     }
 
     pub async fn get(&self, id: &str) -> Result<Got> {
