@@ -18,8 +18,8 @@
 //! 3. it watches the chain: the OrgAdd proposals and votes on the ops
 //!    channel, each channel's config listing the new organization, the new
 //!    peer joining, and the chaincodes answering on the new peer; then prints
-//!    the seconds from the new organization's commit to the last chaincode
-//!    answering there.
+//!    the seconds from the consent (the last member's approval in git) to
+//!    the last chaincode answering there.
 //!
 //! Step 1 is [`start_new_org`], which `opssc dev bench` also uses to start
 //! the organization its peer-CLI script adds.
@@ -363,9 +363,9 @@ pub fn run(state_dir: &Path, timeout: Duration) -> anyhow::Result<i32> {
 
 /// The add-org scenario on a devnet of at most `max_existing` peer
 /// organizations (`opssc dev bench` runs it at any size): the exit code and,
-/// when it finished, the seconds from the new organization's commit to the
-/// last chaincode answering on its peer (to the watch's 1 s resolution).
-/// `consented` runs once every member's approval is in git.
+/// when it finished, the seconds from the consent (every member's approval
+/// in git) to the last chaincode answering on its peer. `consented` runs
+/// once every member's approval is in git.
 pub(crate) fn add_org(
     state_dir: &Path,
     timeout: Duration,
@@ -501,7 +501,6 @@ pub(crate) fn add_org(
         .collect();
     let message = format!("{me} joins {}", channels.join(", "));
     let oid = commit_signed(&repo, &refs, &message, &org_key)?;
-    let t0 = Instant::now();
     say(&format!(
         "{me}'s admin committed {} \"{message}\" (its CA and TLS CA certificates), signed with {me}'s own key",
         &oid.to_string()[..12]
@@ -527,6 +526,9 @@ pub(crate) fn add_org(
             stored.refname
         ));
     }
+    // The change is consented now: the clock starts (the issue's lead
+    // time; the admins' approvals are people's work, not the agents').
+    let t0 = Instant::now();
     consented();
     println!(
         "The members' agents now verify the commit and their approvals, file one OrgAdd per channel, vote after recomputing it,\n\

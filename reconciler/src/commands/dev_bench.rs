@@ -35,7 +35,7 @@
 //! whose agents poll every second, its round, then the scenario of `opssc
 //! dev demo add-org` (shared code, [`super::dev_add_org::add_org`]; the
 //! agents are told with `POST /trigger` once the members' approvals are in
-//! git) timed from the new organization's commit to its four chaincodes
+//! git) timed from that consent to its four chaincodes
 //! answering on its peer, against [`add_org_rounds`] × the round. Then the agents are
 //! stopped and **script** adds the next organization on the same network
 //! as an admin does by hand ([`add_org_script`], run by
@@ -891,8 +891,8 @@ async fn measure_round(admins: &[Admin], say: &dyn Fn(&str)) -> anyhow::Result<f
 /// [`add_org_spec`] with agents polling every second, its round, then the
 /// `opssc dev demo add-org` scenario (Org<n+1>'s nodes and agent, the
 /// sponsor's and its own signed commits, the members' approvals in git)
-/// timed from the new organization's commit to the last chaincode answering
-/// on its peer.
+/// timed from the last approval (the consent) to the last chaincode
+/// answering on its peer.
 fn run_add_org(opts: &BenchOptions, base: &[(String, String)], n: usize) -> anyhow::Result<Row> {
     let t0 = Instant::now();
     let say = |m: &str| println!("[{:>6.1} s] {m}", t0.elapsed().as_secs_f64());
