@@ -590,30 +590,17 @@ fn each_organization_consents_to_its_own_newest_commit() {
     let source = mirror_of(&upstream_dir, &mirror_repo);
     let tip = source.fetch("main").unwrap();
     assert_eq!(source.verify(tip, root, None).unwrap().trusted, c2);
-    let repo_m = source.repository();
-    let of = |org: &str| {
-        consented(&mut SpecCache::new(repo_m, None), c2, root, org)
-            .unwrap()
-            .commit
-    };
+    let of = |org: &str| consent_of(&source, c2, root, org).commit;
     assert_eq!(of("Org1MSP"), c1);
     assert_eq!(of("Org2MSP"), c2);
     assert_eq!(of("Org3MSP"), root);
-    let how = consented(&mut SpecCache::new(repo_m, None), c2, root, "Org1MSP")
-        .unwrap()
-        .how;
+    let how = consent_of(&source, c2, root, "Org1MSP").how;
     assert_eq!(how, "signed by Org1MSP/admin0");
 
     // Org3's admin approves c2 in git: Org3 consents to c2.
     approve(&repo, c2, "Org3MSP", "admin0", &carol);
     source.fetch("main").unwrap();
-    let c = consented(
-        &mut SpecCache::new(source.repository(), None),
-        c2,
-        root,
-        "Org3MSP",
-    )
-    .unwrap();
+    let c = consent_of(&source, c2, root, "Org3MSP");
     assert_eq!(c.commit, c2);
     assert!(c.how.starts_with("approved by Org3MSP/admin0"), "{}", c.how);
 
@@ -627,14 +614,19 @@ fn each_organization_consents_to_its_own_newest_commit() {
     );
     let tip = source.fetch("main").unwrap();
     assert_eq!(source.verify(tip, c2, None).unwrap().trusted, c3);
-    let c = consented(
-        &mut SpecCache::new(source.repository(), None),
-        c3,
-        root,
-        "Org3MSP",
-    )
-    .unwrap();
+    let c = consent_of(&source, c3, root, "Org3MSP");
     assert_eq!(c.commit, root, "{}", c.how);
+}
+
+/// The newest commit of the chain to `trusted` that `org` consented to.
+fn consent_of(source: &GitSource, trusted: Oid, root: Oid, org: &str) -> opssc::source::Consent {
+    consented(
+        &mut SpecCache::new(source.repository(), None),
+        trusted,
+        root,
+        org,
+    )
+    .unwrap()
 }
 
 /// Runs the `opssc` binary; returns (success, stdout + stderr).
@@ -707,13 +699,7 @@ fn opssc_approve_makes_an_approval_the_agent_counts() {
         .verify(source.fetch("main").unwrap(), root, None)
         .unwrap();
     assert_eq!(v.trusted, change, "{:?}", v.refused);
-    let c = consented(
-        &mut SpecCache::new(source.repository(), None),
-        change,
-        root,
-        "Org1MSP",
-    )
-    .unwrap();
+    let c = consent_of(&source, change, root, "Org1MSP");
     assert_eq!(c.commit, change);
 }
 
