@@ -6,8 +6,9 @@
 //! `compute_update` equals `configtxlator compute_update` on many edits.
 //!
 //! Crypto material and `configtx.yaml` are generated in a temp dir per test.
-//! The binaries are found in `$OPSSC_FABRIC_BIN` or
-//! `${XDG_CACHE_HOME:-$HOME/.cache}/opssc/fabric/v2.5.9/bin`.
+//! The binaries are found in `$OPSSC_FABRIC_BIN`, else in the devnet's
+//! cache of the pinned release (`opssc_devnet::binaries::fabric_binaries`,
+//! which builds them there when they are missing).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,22 +27,18 @@ use prost::Message;
 use sha2::Digest;
 
 fn bin_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("OPSSC_FABRIC_BIN") {
-        return PathBuf::from(dir);
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache")
-        });
-    let dir = cache.join("opssc/fabric/v2.5.9/bin");
-    assert!(
-        dir.join("configtxlator").exists(),
-        "Fabric binaries not found in {}; build them with the devnet (`cargo run -p opssc -- dev up` \
-         or the devnet tests) or set OPSSC_FABRIC_BIN",
-        dir.display()
-    );
-    dir
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("OPSSC_FABRIC_BIN") {
+            return PathBuf::from(dir);
+        }
+        // The devnet's cache of the pinned release, keyed by release and
+        // commit; built there first on a machine that has none yet.
+        opssc_devnet::binaries::fabric_binaries(&mut |line| eprintln!("{line}"))
+            .unwrap_or_else(|e| panic!("the pinned Fabric binaries: {e}"))
+            .dir
+    })
+    .clone()
 }
 
 /// Runs a Fabric tool; on failure, panics with the command, directory and output.
