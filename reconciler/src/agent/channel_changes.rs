@@ -459,16 +459,30 @@ pub async fn ordered_height(ctx: &Context, channel: &str) -> Result<Option<u64>>
     let Some(orderer) = ctx.orderers.first() else {
         return Ok(None);
     };
-    let ordered = orderer
-        .deliver
-        .block(channel, Seek::Newest)
-        .await
-        .map_err(FabricCall::wrap(
-            ChannelChangeError::Fabric,
-            format!("read the newest block of channel {channel} from the orderer"),
-        ))?;
+    // An orderer that does not answer (its reads retry while it restarts)
+    // must not hold the pass that reads this beside its observation.
+    let ordered = tokio::time::timeout(
+        ORDERED_HEIGHT_WAIT,
+        orderer.deliver.block(channel, Seek::Newest),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(opssc_fabric::Error::Timeout {
+            what: format!("the orderer's newest block of channel {channel}"),
+            after: ORDERED_HEIGHT_WAIT,
+        })
+    })
+    .map_err(FabricCall::wrap(
+        ChannelChangeError::Fabric,
+        format!("read the newest block of channel {channel} from the orderer"),
+    ))?;
     Ok(Some(opssc_fabric::block::number(&ordered) + 1))
 }
+
+/// How long [`ordered_height`] waits for the orderer: it answers in
+/// milliseconds; a channel with a chaincode change waits a moment for the
+/// next pass, which asks again.
+const ORDERED_HEIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

@@ -468,9 +468,6 @@ pub(super) fn missing_commit_grace(ctx: &Context) -> Duration {
     Duration::from_secs((2 * poll).max(10))
 }
 
-/// Whether this org's main peer has caught up with the orderer on each
-/// channel with a planned chaincode change: the one height comparison the
-/// plan needs as input.
 /// Per channel of the spec this organization is a member of and that has
 /// chaincodes: the height of the channel at the orderer (None: no orderer is
 /// configured), or why it could not be read.
@@ -484,41 +481,14 @@ async fn ordered_heights(
         .map(|(channel, _)| channel)
         .filter(|c| spec.channels[*c].members.contains(&ctx.me))
         .collect();
-    let reads = channels.iter().map(|channel| async move {
+    let reads = channels.into_iter().map(|channel| async move {
         (
-            (*channel).clone(),
+            channel.clone(),
             super::channel_changes::ordered_height(ctx, channel).await,
         )
     });
-    match tokio::time::timeout(ORDERED_HEIGHT_WAIT, futures::future::join_all(reads)).await {
-        Ok(read) => read.into_iter().collect(),
-        // The orderer is down or restarting (its reads retry for a while):
-        // the pass goes on without it, and a channel with a chaincode
-        // change waits a moment for the next pass, which asks again.
-        Err(_) => channels
-            .into_iter()
-            .map(|channel| {
-                let e = opssc_fabric::Error::Timeout {
-                    what: format!("the orderer's newest block of channel {channel}"),
-                    after: ORDERED_HEIGHT_WAIT,
-                };
-                let what = format!("read the newest block of channel {channel} from the orderer");
-                (
-                    channel.clone(),
-                    Err(super::error::FabricCall::wrap(
-                        super::channel_changes::ChannelChangeError::Fabric,
-                        what,
-                    )(e)),
-                )
-            })
-            .collect(),
-    }
+    futures::future::join_all(reads).await.into_iter().collect()
 }
-
-/// How long a pass waits for the orderer's heights beside its observation.
-/// They take milliseconds; an orderer that does not answer (its reads retry
-/// while it restarts) must not hold every pass for that long.
-const ORDERED_HEIGHT_WAIT: Duration = Duration::from_secs(2);
 
 /// Per channel of a chaincode proposal in `plan`: whether `me`'s main peer
 /// had every block the orderer had (`heights` from the observation,
