@@ -758,9 +758,23 @@ async fn read_opssc(ctx: &Context, spec: &Spec) -> Result<ProposalReads> {
     let ops = ctx.ops(&spec.consortium.ops_channel);
     let mut overview = match ops.overview().await {
         Ok(o) => o,
+        Err(e) if without_overview(&e) => return read_opssc_by_record(ctx, spec).await,
+        // An organization that just joined the ops channel reaches the
+        // OpsSC through the other members' peers once gossip has told its
+        // peer about them; until then it sees no proposal (it is in no
+        // electorate yet) rather than failing the whole pass, which also
+        // joins channels.
         Err(e) => {
-            tracing::debug!("OpsSC overview not answered ({e:#}); reading record by record");
-            return read_opssc_by_record(ctx, spec).await;
+            tracing::warn!(
+                "cannot read the OpsSC on {} yet: {e:#}",
+                spec.consortium.ops_channel
+            );
+            return Ok(ProposalReads {
+                wanted: Vec::new(),
+                governance: None,
+                records: Vec::new(),
+                complete: false,
+            });
         }
     };
     let wanted = wanted_proposals(&overview.items);
@@ -786,6 +800,15 @@ async fn read_opssc(ctx: &Context, spec: &Spec) -> Result<ProposalReads> {
         records,
         complete: true,
     })
+}
+
+/// Whether `e` says the OpsSC has no `overview` query (one deployed before
+/// it), so that it is read call by call.
+fn without_overview(e: &AgentError) -> bool {
+    matches!(
+        e.refusal(),
+        Some(opssc_chaincode::error::ContractError::UnknownFunction { .. })
+    )
 }
 
 /// [`read_opssc`] call by call: the list and the registry, then every open
@@ -1076,6 +1099,26 @@ pub fn approved_definition(a: &lc::QueryApprovedChaincodeDefinitionResult) -> Ap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only an OpsSC that does not know `overview` is read call by call;
+    /// any other failure is the observation's own.
+    #[test]
+    fn an_opssc_without_overview_is_read_call_by_call() {
+        let failed = |message: &str| AgentError::Call {
+            message: message.into(),
+            fault: opssc_fabric::Fault::Rejected,
+            refusal: super::super::error::contract_refusal(message),
+        };
+        assert!(without_overview(&failed(
+            "Evaluate opssc: chaincode response 500, unknown_function: unknown function `overview`; known functions: get, list"
+        )));
+        assert!(!without_overview(&failed(
+            "Evaluate opssc: access denied: channel [ops] creator org unknown"
+        )));
+        assert!(!without_overview(&failed(
+            "Evaluate opssc: chaincode response 500, bad_argument: `page_size`: must be 1..=200"
+        )));
+    }
 
     #[test]
     fn go_durations() {
