@@ -642,6 +642,9 @@ pub struct SpecCache<'r> {
 /// repository and spec directory (a commit's spec never changes).
 pub type LoadedSpecs = HashMap<Oid, Option<Spec>>;
 
+/// The most specs [`SpecCache::into_loaded`] keeps of one walk.
+pub const MAX_KEPT_SPECS: usize = 32;
+
 impl<'r> SpecCache<'r> {
     pub fn new(repo: &'r Repository, subdir: Option<&Path>) -> Self {
         Self::with_loaded(repo, subdir, LoadedSpecs::new())
@@ -678,12 +681,18 @@ impl<'r> SpecCache<'r> {
     }
 
     /// The specs of the commits asked for since the cache was made (the
-    /// rest is dropped: a chain walked once is not walked again).
-    pub fn into_loaded(self) -> LoadedSpecs {
+    /// rest is dropped: a chain walked once is not walked again); of a walk
+    /// longer than [`MAX_KEPT_SPECS`] only those of `keep` (a long history
+    /// must not stay in an idle agent's memory: the next walk loads its
+    /// specs again from their checkouts).
+    pub fn into_loaded(self, keep: &[Oid]) -> LoadedSpecs {
         let asked = self.asked;
+        let kept = |commit: &Oid| {
+            asked.contains(commit) && (asked.len() <= MAX_KEPT_SPECS || keep.contains(commit))
+        };
         self.loaded
             .into_iter()
-            .filter(|(commit, _)| asked.contains(commit))
+            .filter(|(commit, _)| kept(commit))
             .collect()
     }
 
@@ -1257,9 +1266,17 @@ mod tests {
         assert_eq!(specs.spec(empty).unwrap(), None);
         assert!(checkouts.join(empty.to_string()).is_dir());
         assert!(specs.spec(oid(9)).is_err(), "a commit nobody has");
-        let kept = specs.into_loaded();
+        let kept = specs.into_loaded(&[]);
         assert_eq!(kept.len(), 2, "oid(8) was not asked for: {:?}", kept.keys());
         assert!(kept.contains_key(&oid(7)) && kept.contains_key(&empty));
+        // Of a long walk only the commits named are kept.
+        let many: LoadedSpecs = (0..=MAX_KEPT_SPECS as u8).map(|n| (oid(n), None)).collect();
+        let mut specs = SpecCache::with_loaded(&repo, None, many);
+        for n in 0..=MAX_KEPT_SPECS as u8 {
+            specs.spec(oid(n)).unwrap();
+        }
+        let kept = specs.into_loaded(&[oid(3)]);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), [&oid(3)]);
     }
 
     #[test]

@@ -293,7 +293,7 @@ pub fn resolve_since(
                     path.as_deref(),
                 )?)?,
             };
-            last.specs = specs.into_loaded();
+            last.specs = specs.into_loaded(&[v.trusted, consent.commit]);
             let at = SpecAt {
                 spec,
                 commit: Some(v.trusted),
