@@ -1747,12 +1747,23 @@ impl<'a> Call<'a> {
                 ));
             }
         };
-        if !approvals.iter().any(|m| m == self.me()) {
+        // An organization whose approval the decision did not count signs
+        // too: its vote was recorded while the proposal was undecided (a
+        // decided proposal takes no vote), in the decision's block but
+        // ordered before it, or after a decision that counted only the votes
+        // it named. Its consent is on the ledger as surely as the counted
+        // ones', and an update may need more signatures than the quorum.
+        let voted_approve = || -> Result<bool, ContractError> {
+            Ok(self
+                .get_json::<Vote>(&keys::vote(&p.id, self.me()))?
+                .is_some_and(|v| v.decision == Decision::Approve))
+        };
+        if !approvals.iter().any(|m| m == self.me()) && !voted_approve()? {
             return Err(ContractError::forbidden(
                 self.me(),
                 format!("sign the update of proposal {}", p.id),
                 format!(
-                    "only the organizations that approved it sign ({})",
+                    "only the organizations that voted to approve it sign (counted by the decision: {})",
                     approvals.join(", ")
                 ),
             ));

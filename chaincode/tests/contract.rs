@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use opssc_chaincode::ContractError;
+use opssc_chaincode::{ContractError, invoke};
 use serde_json::{Value, json};
 
 fn class(e: &ContractError) -> &'static str {
@@ -817,6 +817,87 @@ fn a_signature_is_released_once_recorded_approvals_reach_the_quorum() {
     assert_eq!(r["state"], "approved");
     let sigs = n.call("Org1MSP", "signatures", json!({"id": id})).unwrap();
     assert_eq!(sigs["signatures"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn an_approval_the_decision_did_not_count_still_signs() {
+    let mut n = Net::founded();
+    let id = id_of(&n.call("Org1MSP", "propose", channel_update("ch1")).unwrap());
+    n.call(
+        "Org2MSP",
+        "vote",
+        json!({"id": id, "decision": "approve", "counted": []}),
+    )
+    .unwrap();
+    // Org1 approves and Org3's vote decides in the same block: each was
+    // endorsed while the proposal was undecided, Org1's is ordered first,
+    // and the decision counts only the votes it named (its own, Org2's).
+    let org1 = n.ctx("Org1MSP");
+    let late = invoke(
+        &n.state,
+        &org1,
+        "vote",
+        &[serde_json::to_vec(&json!({"id": id, "decision": "approve", "counted": []})).unwrap()],
+    )
+    .unwrap();
+    let r = n
+        .call(
+            "Org3MSP",
+            "vote",
+            json!({"id": id, "decision": "approve", "counted": ["Org2MSP"]}),
+        )
+        .unwrap();
+    assert_eq!(r["state"], "approved");
+    n.state.apply(&late.writes);
+    let g = n.get(&id);
+    assert_eq!(
+        g["proposal"]["decision"]["approvals"],
+        json!(["Org2MSP", "Org3MSP"])
+    );
+    // Its recorded approval is consent: it signs like the counted ones.
+    let sig1 = n.config_signature("Org1MSP", UPDATE);
+    n.call(
+        "Org1MSP",
+        "sign",
+        json!({"id": id, "config_signature": sig1}),
+    )
+    .unwrap();
+    assert_eq!(n.last_event().0, "UpdateSigned");
+    // A rejection the decision did not count signs nothing.
+    let id = id_of(
+        &n.call("Org1MSP", "propose", org_add(OPS, "Org4MSP"))
+            .unwrap(),
+    );
+    n.call(
+        "Org1MSP",
+        "vote",
+        json!({"id": id, "decision": "approve", "counted": []}),
+    )
+    .unwrap();
+    let org2 = n.ctx("Org2MSP");
+    let late = invoke(
+        &n.state,
+        &org2,
+        "vote",
+        &[serde_json::to_vec(&json!({"id": id, "decision": "reject", "counted": []})).unwrap()],
+    )
+    .unwrap();
+    let r = n
+        .call(
+            "Org3MSP",
+            "vote",
+            json!({"id": id, "decision": "approve", "counted": ["Org1MSP"]}),
+        )
+        .unwrap();
+    assert_eq!(r["state"], "approved");
+    n.state.apply(&late.writes);
+    let sig2 = n.config_signature("Org2MSP", UPDATE);
+    let e = n.refused(
+        "Org2MSP",
+        "sign",
+        json!({"id": id, "config_signature": sig2}),
+    );
+    assert_eq!(class(&e), "forbidden", "{e}");
 }
 
 // ------------------------------------------------------------------ execution
