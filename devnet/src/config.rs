@@ -507,6 +507,14 @@ pub fn orderer_yaml(o: &OrdererHandle, plan: &NetworkPlan, layout: &Layout) -> V
         "Consensus": {
             "WALDir": p(&o.data_dir.join("etcdraft").join("wal")),
             "SnapDir": p(&o.data_dir.join("etcdraft").join("snapshot")),
+            // An orderer removed from a channel's consenter set that missed
+            // the config block removing it (it lagged, on a busy machine)
+            // sits leaderless, still serving the channel's old blocks to the
+            // peers that pull from it, until it suspects its eviction: 10
+            // minutes by default. The devnet changes consenters in its tests
+            // and demos, so it checks after 15 s without a leader (it then
+            // pulls the channel's last config block and halts or catches up).
+            "EvictionSuspicion": "15s",
         },
     })
 }
@@ -580,6 +588,9 @@ mod tests {
         assert_eq!(v["ChannelParticipation"]["Enabled"], json!(true));
         assert_eq!(v["Admin"]["ListenAddress"], json!(o.admin_address));
         assert_eq!(v["Admin"]["TLS"]["ClientAuthRequired"], json!(true));
+        // Not Fabric's 10 minutes: an evicted orderer that missed its
+        // eviction would serve stale blocks that long.
+        assert_eq!(v["Consensus"]["EvictionSuspicion"], json!("15s"));
         let text = serde_saphyr::to_string(&v).unwrap();
         assert!(!text.contains("/var/"), "{text}");
     }
