@@ -571,7 +571,52 @@ impl Agent {
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(80)..].join("\n")
+        // CI shows a part of a failure's output; a local run can ask for
+        // more (OPSSC_TEST_LOG_LINES=100000 for the whole log).
+        let keep = std::env::var("OPSSC_TEST_LOG_LINES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(80);
+        lines[lines.len().saturating_sub(keep)..].join("\n")
+    }
+
+    /// The distinct waits, stalls, failures and warnings among this
+    /// agent's latest log lines (timestamps dropped, each message once, its
+    /// newest occurrence last), with the time of its last line: a compact
+    /// picture of where it is stuck.
+    pub fn latest_concerns(&self) -> String {
+        const KINDS: [&str; 4] = [
+            " waiting waiting=",
+            " needs a person",
+            "step failed",
+            " WARN ",
+        ];
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let recent = &lines[lines.len().saturating_sub(400)..];
+        let mut seen = std::collections::HashSet::new();
+        let mut newest_first = Vec::new();
+        for line in recent.iter().rev() {
+            if !KINDS.iter().any(|k| line.contains(k)) {
+                continue;
+            }
+            // Drop the timestamp: the same message at another time is the
+            // same concern.
+            let message = line.split_once(' ').map_or(*line, |(_, m)| m);
+            let message: String = message.chars().take(300).collect();
+            if seen.insert(message.clone()) {
+                newest_first.push(format!("    {message}"));
+            }
+            if newest_first.len() == 6 {
+                break;
+            }
+        }
+        newest_first.reverse();
+        let last = lines
+            .last()
+            .map_or("", |l| l.split(' ').next().unwrap_or(""));
+        newest_first.push(format!("    (last line at {last})"));
+        newest_first.join("\n")
     }
 
     /// Runs `opssc <args> --config <this agent's config>`.
@@ -883,12 +928,21 @@ fn start_agent(
     }
 }
 
+/// Every agent's state in brief (what each waits for or failed at, in its
+/// latest lines), then each one's log tail. The brief comes first because
+/// CI shows only the beginning and the end of a failure's output.
 pub fn agents_logs(agents: &[Agent]) -> String {
-    agents
+    let brief = agents
+        .iter()
+        .map(|a| format!("  {}:\n{}", a.msp_id, a.latest_concerns()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tails = agents
         .iter()
         .map(|a| format!("----- agent {} -----\n{}", a.msp_id, a.log_tail()))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    format!("----- what each agent waits for, newest last -----\n{brief}\n{tails}")
 }
 
 /// Waits until every org's own peer answers `function(args)` of `chaincode`
