@@ -257,7 +257,7 @@ pub fn checkout_tree(
 
 /// Checks out `commit` once into `<parent>/<commit>` and returns that
 /// directory; a commit already there is not written again (its tree never
-/// changes).
+/// changes), only marked as used now ([`prune_checkouts`] leaves it be).
 pub fn checkout_once(
     repo: &Repository,
     parent: &Path,
@@ -265,7 +265,11 @@ pub fn checkout_once(
     subdir: Option<&Path>,
 ) -> Result<PathBuf, SourceError> {
     let dest: PathBuf = parent.join(commit.to_string());
-    if !dest.exists() {
+    if dest.exists() {
+        // Best effort: at worst a reader racing a prune checks out again.
+        let _ =
+            std::fs::File::open(&dest).and_then(|d| d.set_modified(std::time::SystemTime::now()));
+    } else {
         // The daemon and a one-shot command may check out the same commit at
         // once: each writes its own scratch directory, the first rename wins.
         std::fs::create_dir_all(parent).map_err(SourceError::io("create", parent))?;
@@ -282,6 +286,45 @@ pub fn checkout_once(
         }
     }
     Ok(dest)
+}
+
+/// How long a checkout of [`checkout_once`] nobody wrote or reused is kept
+/// before [`prune_checkouts`] removes it: far longer than any command reads
+/// one, and a pruned commit is checked out again when needed.
+pub const CHECKOUT_IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the checkouts in `parent` (and scratch directories a crash left
+/// there) that are not of a commit in `keep` and were neither written nor
+/// reused for `idle`; returns how many. The verification checks out every
+/// commit it walks, so without this an agent's state directory would grow
+/// by one spec per pushed commit for good. `keep` holds the commits whose
+/// checkout may be the only copy left (the verified and the consented one,
+/// after a force-push took them from the mirror). Errors are skipped: the
+/// next prune tries again.
+pub fn prune_checkouts(parent: &Path, keep: &[Oid], idle: std::time::Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return 0;
+    };
+    let keep: Vec<String> = keep.iter().map(Oid::to_string).collect();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // `<commit>` or `<commit>.<scratch>`: nothing else is ours.
+        let commit = name.split('.').next().unwrap_or_default();
+        if Oid::from_str(commit).is_err() || commit.len() != 40 || keep.iter().any(|k| k == commit)
+        {
+            continue;
+        }
+        let idle_for = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if idle_for.is_some_and(|d| d >= idle) && std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 fn write_tree(repo: &Repository, tree: &git2::Tree, dest: &Path) -> Result<(), SourceError> {
@@ -1208,6 +1251,57 @@ mod tests {
 
     fn oid(n: u8) -> Oid {
         Oid::from_bytes(&[n; 20]).unwrap()
+    }
+
+    #[test]
+    fn idle_checkouts_are_pruned_but_the_kept_commits_and_strangers() {
+        let tmp = tempfile::tempdir().unwrap();
+        let parent = tmp.path();
+        let long_ago = std::time::SystemTime::now() - CHECKOUT_IDLE * 2;
+        let make = |name: &str, old: bool| {
+            let dir = parent.join(name);
+            std::fs::create_dir_all(dir.join("channels")).unwrap();
+            std::fs::write(dir.join("channels/trade.yaml"), "x").unwrap();
+            if old {
+                std::fs::File::open(&dir)
+                    .unwrap()
+                    .set_modified(long_ago)
+                    .unwrap();
+            }
+        };
+        let (kept, idle, fresh) = (oid(1), oid(2), oid(3));
+        make(&kept.to_string(), true);
+        make(&idle.to_string(), true);
+        make(&fresh.to_string(), false);
+        make(&format!("{}.a1b2c3", oid(4)), true);
+        make("not-a-commit", true);
+        assert_eq!(prune_checkouts(parent, &[kept], CHECKOUT_IDLE), 2);
+        let mut left: Vec<String> = std::fs::read_dir(parent)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want = vec![
+            kept.to_string(),
+            fresh.to_string(),
+            "not-a-commit".to_string(),
+        ];
+        want.sort();
+        assert_eq!(left, want);
+        // A checkout reused now is not idle any more.
+        let repo_dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(repo_dir.path()).unwrap();
+        let reused = checkout_once(&repo, parent, kept, None).unwrap();
+        assert!(
+            reused.join("channels/trade.yaml").exists(),
+            "not written again"
+        );
+        assert_eq!(prune_checkouts(parent, &[], CHECKOUT_IDLE), 0);
+        // Nothing there: nothing to do.
+        assert_eq!(
+            prune_checkouts(&parent.join("absent"), &[], CHECKOUT_IDLE),
+            0
+        );
     }
 
     #[test]

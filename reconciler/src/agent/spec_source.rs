@@ -294,6 +294,11 @@ pub fn resolve_since(
                 )?)?,
             };
             last.specs = specs.into_loaded(&[v.trusted, consent.commit]);
+            crate::source::prune_checkouts(
+                &checkouts(&shared),
+                &[v.trusted, consent.commit],
+                crate::source::CHECKOUT_IDLE,
+            );
             let at = SpecAt {
                 spec,
                 commit: Some(v.trusted),
