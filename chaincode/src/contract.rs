@@ -1749,10 +1749,11 @@ impl<'a> Call<'a> {
         };
         // An organization whose approval the decision did not count signs
         // too: its vote was recorded while the proposal was undecided (a
-        // decided proposal takes no vote), in the decision's block but
-        // ordered before it, or after a decision that counted only the votes
-        // it named. Its consent is on the ledger as surely as the counted
-        // ones', and an update may need more signatures than the quorum.
+        // decided proposal takes no vote), but the decision counts only the
+        // votes it names, and it did not name this one (the two were in one
+        // block, or the decider had not seen it). Its consent is on the
+        // ledger as surely as the counted ones', and an update may need more
+        // signatures than the quorum.
         let voted_approve = || -> Result<bool, ContractError> {
             Ok(self
                 .get_json::<Vote>(&keys::vote(&p.id, self.me()))?
