@@ -819,41 +819,48 @@ fn a_signature_is_released_once_recorded_approvals_reach_the_quorum() {
     assert_eq!(sigs["signatures"].as_array().unwrap().len(), 1);
 }
 
-#[test]
-fn an_approval_the_decision_did_not_count_still_signs() {
-    let mut n = Net::founded();
-    let id = id_of(&n.call("Org1MSP", "propose", channel_update("ch1")).unwrap());
+/// `late`'s vote (`decision`) and Org3's deciding approval, which names
+/// `first`'s earlier approval only, in one block: each endorsed while `id`
+/// was undecided, the late vote ordered first (their keys do not overlap,
+/// so both are valid). The proposal ends approved by `first` and Org3.
+fn decided_beside_a_late_vote(n: &mut Net, id: &str, first: &str, late: &str, decision: &str) {
     n.call(
-        "Org2MSP",
+        first,
         "vote",
         json!({"id": id, "decision": "approve", "counted": []}),
     )
     .unwrap();
-    // Org1 approves and Org3's vote decides in the same block: each was
-    // endorsed while the proposal was undecided, Org1's is ordered first,
-    // and the decision counts only the votes it named (its own, Org2's).
-    let org1 = n.ctx("Org1MSP");
-    let late = invoke(
+    let ctx = n.ctx(late);
+    let args = json!({"id": id, "decision": decision, "counted": []});
+    let endorsed = invoke(
         &n.state,
-        &org1,
+        &ctx,
         "vote",
-        &[serde_json::to_vec(&json!({"id": id, "decision": "approve", "counted": []})).unwrap()],
+        &[serde_json::to_vec(&args).unwrap()],
     )
     .unwrap();
     let r = n
         .call(
             "Org3MSP",
             "vote",
-            json!({"id": id, "decision": "approve", "counted": ["Org2MSP"]}),
+            json!({"id": id, "decision": "approve", "counted": [first]}),
         )
         .unwrap();
     assert_eq!(r["state"], "approved");
-    n.state.apply(&late.writes);
-    let g = n.get(&id);
+    n.state.apply(&endorsed.writes);
+    let mut counted = vec![first, "Org3MSP"];
+    counted.sort();
     assert_eq!(
-        g["proposal"]["decision"]["approvals"],
-        json!(["Org2MSP", "Org3MSP"])
+        n.get(id)["proposal"]["decision"]["approvals"],
+        json!(counted)
     );
+}
+
+#[test]
+fn an_approval_the_decision_did_not_count_still_signs() {
+    let mut n = Net::founded();
+    let id = id_of(&n.call("Org1MSP", "propose", channel_update("ch1")).unwrap());
+    decided_beside_a_late_vote(&mut n, &id, "Org2MSP", "Org1MSP", "approve");
     // Its recorded approval is consent: it signs like the counted ones.
     let sig1 = n.config_signature("Org1MSP", UPDATE);
     n.call(
@@ -868,29 +875,7 @@ fn an_approval_the_decision_did_not_count_still_signs() {
         &n.call("Org1MSP", "propose", org_add(OPS, "Org4MSP"))
             .unwrap(),
     );
-    n.call(
-        "Org1MSP",
-        "vote",
-        json!({"id": id, "decision": "approve", "counted": []}),
-    )
-    .unwrap();
-    let org2 = n.ctx("Org2MSP");
-    let late = invoke(
-        &n.state,
-        &org2,
-        "vote",
-        &[serde_json::to_vec(&json!({"id": id, "decision": "reject", "counted": []})).unwrap()],
-    )
-    .unwrap();
-    let r = n
-        .call(
-            "Org3MSP",
-            "vote",
-            json!({"id": id, "decision": "approve", "counted": ["Org1MSP"]}),
-        )
-        .unwrap();
-    assert_eq!(r["state"], "approved");
-    n.state.apply(&late.writes);
+    decided_beside_a_late_vote(&mut n, &id, "Org1MSP", "Org2MSP", "reject");
     let sig2 = n.config_signature("Org2MSP", UPDATE);
     let e = n.refused(
         "Org2MSP",
