@@ -293,10 +293,13 @@ pub fn resolve_since(
                     path.as_deref(),
                 )?)?,
             };
-            last.specs = specs.into_loaded(&[v.trusted, consent.commit]);
+            // What the next resolution may need without the mirror: the
+            // verified and the consented commit's specs and checkouts.
+            let keep = [v.trusted, consent.commit];
+            last.specs = specs.into_loaded(&keep);
             crate::source::prune_checkouts(
                 &checkouts(&shared),
-                &[v.trusted, consent.commit],
+                &keep,
                 crate::source::CHECKOUT_IDLE,
             );
             let at = SpecAt {
