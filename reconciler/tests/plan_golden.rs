@@ -246,17 +246,7 @@ fn a_new_channel_is_filed_then_created_by_the_orderer_organization() {
     assert_ne!(market, trade);
     std::fs::write(spec_copy.join("channels/market.yaml"), market).unwrap();
     let mut spec = load_spec(&spec_copy);
-    // As if every organization had committed its certificates.
-    for (id, org) in spec.organizations.iter_mut() {
-        let pem = format!("-----BEGIN CERTIFICATE-----\n{id}\n-----END CERTIFICATE-----\n");
-        org.msp = Some(opssc_schema::Msp {
-            ca_certs: vec![pem.clone()],
-            intermediate_certs: Vec::new(),
-            tls_ca_certs: vec![pem],
-            admin_certs: Vec::new(),
-            node_ous: true,
-        });
-    }
+    with_certificates(&mut spec);
     // No chaincode on market: only the channel is new.
     let case = golden().join("converged");
     let observed = observe::load_file(&case.join("observed.json")).unwrap();
@@ -386,6 +376,20 @@ fn a_new_channel_is_filed_then_created_by_the_orderer_organization() {
     );
 }
 
+/// As if every organization of `spec` had committed its certificates.
+fn with_certificates(spec: &mut Spec) {
+    for (id, org) in spec.organizations.iter_mut() {
+        let pem = format!("-----BEGIN CERTIFICATE-----\n{id}\n-----END CERTIFICATE-----\n");
+        org.msp = Some(opssc_schema::Msp {
+            ca_certs: vec![pem.clone()],
+            intermediate_certs: Vec::new(),
+            tls_ca_certs: vec![pem],
+            admin_certs: Vec::new(),
+            node_ous: true,
+        });
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -468,6 +472,18 @@ fn a_config_proposal_decided_by_its_recorded_votes_is_signed_then_submitted() {
         matches!(s.steps.as_slice(), [Step::Sign { counted, proposal_id, .. }] if *counted == approvers && *proposal_id == id),
         "{s:?}"
     );
+    // However long it has waited: before the signatures satisfy the
+    // orderer, the executor-to-be cannot act either, so nobody tallies
+    // in its stead (a second tally would conflict with the executor's).
+    let mut waited = input.clone();
+    waited.waited_ms.insert(format!("tally:{id}"), 600_000);
+    let s = plan::steps::steps(&spec, &observed, &p, &waited);
+    assert!(matches!(s.steps.as_slice(), [Step::Sign { .. }]), "{s:?}");
+    assert!(
+        s.blocked.iter().any(|b| b.why.contains("do not satisfy")),
+        "{s:?}"
+    );
+    assert!(!s.deferred.contains(&format!("tally:{id}")), "{s:?}");
     // Signed by every approver, the signatures satisfy the orderer.
     let signature = observed_signature(&case);
     let signatures: std::collections::BTreeMap<String, _> = approvers

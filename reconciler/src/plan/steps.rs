@@ -1160,8 +1160,14 @@ fn decided_config_steps(
     let order = turn_order(&o.id, &approvers);
     let key = format!("tally:{}", o.id);
     if order.first().map(String::as_str) != Some(me) {
-        // The executor-to-be tallies beside its submit; the others only
-        // when it stays silent.
+        // The executor-to-be tallies beside its submit, once the signatures
+        // satisfy the orderer; the others only when it stays silent after
+        // that. Their grace starts then, not at the decision: on a busy
+        // machine the signatures' round outlasts a grace, and a second
+        // tally in the executor's block is a read conflict.
+        if let Some(SubmitCheck::Unsigned { signed, policies }) = &cu.submit {
+            return out.wait(what, unsigned_yet(signed, policies));
+        }
         if out.my_turn_in(input, &key, &order, me, what, "tallies it") {
             out.steps.push(Step::Tally {
                 what: what.to_string(),
