@@ -390,6 +390,69 @@ fn with_certificates(spec: &mut Spec) {
     }
 }
 
+/// A new organization joining several channels: the members compute the
+/// same OrgAdd for each, and one of them files all of them, in one round
+/// (its filings go in one transaction), whatever the proposals' IDs; the
+/// others wait for it.
+#[test]
+fn one_member_files_every_orgadd_of_a_new_organization() {
+    use opssc_chaincode::model::Kind;
+    use plan::steps::{ConfigUpdateInput, Step};
+    let case = golden().join("add-org");
+    let (mut spec, observed, _) = case_plan(&case);
+    with_certificates(&mut spec);
+    let mut filers = Vec::new();
+    for me in ["Org1MSP", "Org2MSP", "Org3MSP"] {
+        let mut observed = observed.clone();
+        observed.observed_by = me.into();
+        let p = plan::plan(&spec, &observed, me);
+        let mut input = plan::steps::PlanInput::auto(&"0".repeat(40));
+        let mut channels = Vec::new();
+        for q in p.proposals.iter().filter(|q| q.kind == Kind::OrgAdd) {
+            channels.push(q.target.channel.clone());
+            let payload = serde_json::json!({"org": "Org4MSP", "config_update": "AQID"});
+            let (_, canonical) =
+                opssc_chaincode::api::normalize_payload(Kind::OrgAdd, &payload).unwrap();
+            input.config_updates.insert(
+                q.intent_id.clone(),
+                ConfigUpdateInput {
+                    config_update: "AQID".into(),
+                    payload,
+                    canonical,
+                    base_sequence: observed.channels[&q.target.channel].config_sequence,
+                    submit: None,
+                },
+            );
+        }
+        assert_eq!(channels, ["ops", "trade"], "{p:?}");
+        let s = plan::steps::steps(&spec, &observed, &p, &input);
+        let filed: Vec<&str> = s
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::File { target, .. } => Some(target.channel.as_str()),
+                _ => None,
+            })
+            .collect();
+        match filed.as_slice() {
+            [] => assert_eq!(
+                s.blocked
+                    .iter()
+                    .filter(|b| b.why.contains("files it first"))
+                    .count(),
+                2,
+                "{me}: {s:?}"
+            ),
+            ["ops", "trade"] => {
+                assert_eq!(plan::steps::rounds(&s.steps), vec![0..2], "{me}: {s:?}");
+                filers.push(me);
+            }
+            other => panic!("{me} files {other:?}: {s:?}"),
+        }
+    }
+    assert_eq!(filers.len(), 1, "{filers:?}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

@@ -1083,7 +1083,15 @@ fn config_steps(
         .filter(|m| p.org.as_ref() != Some(*m))
         .cloned()
         .collect();
-    if !out.my_turn(input, &id, &members, me, &what, "files it") {
+    // The turn to file a member's addition (or removal) is the same on
+    // every channel it concerns: one member files them all, in one
+    // `ballots` transaction, so they are in one block and the others vote
+    // on all of them in one pass.
+    let turn = match (p.kind, &p.org) {
+        (Kind::OrgAdd | Kind::OrgRemove, Some(org)) => format!("file:{}:{org}", p.kind),
+        _ => id.clone(),
+    };
+    if !out.my_turn(input, &turn, &members, me, &what, "files it") {
         return;
     }
     out.steps.push(Step::File {
