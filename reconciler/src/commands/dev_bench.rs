@@ -432,6 +432,15 @@ pub fn timeline(logs: &[(String, String)], t0: f64) -> Vec<(f64, String, String)
     out
 }
 
+/// Seconds since midnight UTC now (the agents' log lines carry UTC times
+/// of day: [`log_time_of_day`]).
+fn seconds_of_day_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+        .rem_euclid(86400.0)
+}
+
 /// The median of `samples` (seconds); `None` for none.
 pub fn median(samples: &[f64]) -> Option<f64> {
     let mut s: Vec<f64> = samples.to_vec();
@@ -915,11 +924,14 @@ fn run_add_org(opts: &BenchOptions, base: &[(String, String)], n: usize) -> anyh
     drop(rt);
     let state_dir = net.devnet.state_dir().to_path_buf();
     let new_msp = format!("Org{}MSP", n + 1);
-    let logs: Vec<PathBuf> = net
+    let msps: Vec<String> = net
         .orgs
         .iter()
         .map(|o| o.msp_id.clone())
         .chain(std::iter::once(new_msp))
+        .collect();
+    let logs: Vec<PathBuf> = msps
+        .iter()
         .map(|m| net.devnet.log_path(&format!("agent-{m}")))
         .collect();
     let offsets: Vec<u64> = logs
@@ -933,7 +945,9 @@ fn run_add_org(opts: &BenchOptions, base: &[(String, String)], n: usize) -> anyh
     // Consent is complete once the members' approvals are in git: the
     // agents are told at once, as a push webhook would (the 1 s poll is
     // not measured, as in the rollout).
+    let consented_at = std::cell::Cell::new(None);
     let tell_agents = || {
+        consented_at.set(Some(seconds_of_day_now()));
         for (msp, _, _, listen) in &net.agents.procs {
             if let Err(e) = trigger(listen) {
                 say(&format!("POST /trigger to {msp}'s agent failed: {e:#}"));
@@ -980,8 +994,25 @@ fn run_add_org(opts: &BenchOptions, base: &[(String, String)], n: usize) -> anyh
         None => None,
     };
     let mut mvcc = 0;
-    for (log, from) in logs.iter().zip(offsets) {
-        mvcc += count_mvcc(&read_from(log, from).unwrap_or_default());
+    let mut texts = Vec::new();
+    for ((log, from), msp) in logs.iter().zip(offsets).zip(&msps) {
+        let text = read_from(log, from).unwrap_or_default();
+        mvcc += count_mvcc(&text);
+        texts.push((msp.clone(), text));
+    }
+    // What each agent did after the consent, for reading where the time
+    // went (the rollout prints its own; this one is longer).
+    if let Some(t0) = consented_at.get() {
+        let lines: Vec<String> = timeline(&texts, t0)
+            .into_iter()
+            .map(|(d, msp, msg)| format!("+{d:6.2} s  {msp}  {msg}"))
+            .collect();
+        let path = net.root.join("add-org-timeline.txt");
+        std::fs::write(&path, lines.join("\n") + "\n")?;
+        say(&format!(
+            "the agents' timeline after the consent: {}",
+            path.display()
+        ));
     }
     if code != 0 {
         bail!(
@@ -1060,10 +1091,7 @@ fn run_one(
         )?;
         let start = Instant::now();
         let cpu_before = descendants_cpu();
-        let t0 = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs_f64()
-            .rem_euclid(86400.0);
+        let t0 = seconds_of_day_now();
         for (msp, _, _, listen) in &agents.procs {
             if let Err(e) = trigger(listen) {
                 say(&format!("POST /trigger to {msp}'s agent failed: {e:#}"));
