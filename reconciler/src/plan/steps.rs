@@ -883,6 +883,7 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
             None => catch_up.extend(heal(observed, cc, package_id, &what, &mut out)),
         }
     }
+    hold_for_replays(spec, observed, me, input, &mut catch_up, &mut out);
     // Each approves another chaincode: other keys, no dependency. They also
     // ride with joins right before them: an approval is planned only on a
     // channel the own peer serves, so those joins are of other channels.
@@ -896,6 +897,70 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
     finish_committed(observed, me, input, &mut out);
     unplanned(spec, observed, plan, me, input, &mut out);
     out
+}
+
+/// How long (ms) a new member's approvals on the channels its peer serves
+/// wait for another channel it joined to be replayed ([`hold_for_replays`]).
+pub const APPROVALS_HOLD_MS: u64 = 1_000;
+
+/// The turn key of [`hold_for_replays`] in [`PlanInput::waited_ms`].
+const APPROVALS_HOLD_KEY: &str = "approvals:replay";
+
+/// A new member's peer replays the channels it joined, each at its own
+/// pace. An approval round waits for its transactions to commit, so a
+/// channel served just after the first one's approvals were sent would be
+/// approved a round later: the approvals of committed definitions wait
+/// (at most [`APPROVALS_HOLD_MS`], measured between passes) for the other
+/// application channels with chaincodes of this organization that its
+/// peer has joined but does not serve yet, and then go in one round. Not
+/// for the ops channel: its replay is the longest, and the OpsSC's
+/// approval is on no change's path.
+fn hold_for_replays(
+    spec: &Spec,
+    observed: &Observed,
+    me: &str,
+    input: &PlanInput,
+    catch_up: &mut Vec<Step>,
+    out: &mut Steps,
+) {
+    if !catch_up.iter().any(|s| matches!(s, Step::Approve { .. })) {
+        return;
+    }
+    let replaying: Vec<&str> = spec
+        .chaincodes
+        .keys()
+        .map(|(channel, _)| channel.as_str())
+        .filter(|c| *c != spec.consortium.ops_channel && !observed.channels.contains_key(*c))
+        .filter(|c| spec.channels[*c].members.iter().any(|m| m == me))
+        .filter(|c| {
+            observed
+                .local
+                .peers
+                .values()
+                .any(|p| p.joined_channels.iter().any(|j| j == c))
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let waited = input
+        .waited_ms
+        .get(APPROVALS_HOLD_KEY)
+        .copied()
+        .unwrap_or(0);
+    if replaying.is_empty() || waited >= APPROVALS_HOLD_MS {
+        return;
+    }
+    catch_up.retain(|s| !matches!(s, Step::Approve { .. }));
+    out.wait_at_most(
+        "approvals",
+        format!(
+            "sent with those of channel {} once the own peer serves it (at most {} ms more)",
+            replaying.join(", "),
+            APPROVALS_HOLD_MS - waited
+        ),
+        250,
+    );
+    out.deferred.push(APPROVALS_HOLD_KEY.to_string());
 }
 
 fn describe_planned(p: &PlannedProposal) -> String {
@@ -3648,6 +3713,71 @@ mod tests {
                 .any(|st| matches!(st, Step::Join { .. })),
             "{rounds:?} {s:#?}"
         );
+    }
+
+    /// A new member whose peer serves `trade` but still replays `market`:
+    /// its approvals wait for `market` (at most APPROVALS_HOLD_MS), then
+    /// go in one round with market's; not for longer.
+    #[test]
+    fn a_new_members_approvals_wait_briefly_for_its_other_channels_replay() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let mut spec = opssc_schema::load_dir(&dir).spec.unwrap();
+        let me = "Org2MSP";
+        let mut market = spec.channels["trade"].clone();
+        market.name = "market".into();
+        spec.channels.insert("market".into(), market);
+        let kv = spec.chaincodes[&("trade".to_string(), "kv".to_string())].clone();
+        let mut mk = kv.clone();
+        mk.channel = "market".into();
+        mk.name = "mk".into();
+        spec.chaincodes
+            .insert(("market".to_string(), "mk".to_string()), mk);
+        let mut observed = crate::observe::converged(&spec, me);
+        for (channel, name) in [("trade", "kv"), ("market", "mk")] {
+            let key = Observed::chaincode_key(channel, name);
+            let approved = observed.local.approved.remove(&key).expect("approved");
+            let label = &spec.chaincodes[&(channel.to_string(), name.to_string())].label;
+            observed.packages.insert(
+                label.clone(),
+                approved.package_id.expect("a synthetic package ID"),
+            );
+        }
+        let served = observed.clone();
+        // Joined market, still replaying it.
+        observed.channels.remove("market");
+        let plan = crate::plan::plan(&spec, &observed, me);
+        let approvals = |s: &Steps| -> Vec<String> {
+            s.steps
+                .iter()
+                .filter_map(|st| match st {
+                    Step::Approve { chaincode, .. } => Some(chaincode.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let s = steps(&spec, &observed, &plan, &PlanInput::auto("c"));
+        assert!(approvals(&s).is_empty(), "{s:#?}");
+        assert!(
+            s.blocked
+                .iter()
+                .any(|b| b.why.contains("market") && b.look_again_ms == Some(250)),
+            "{s:#?}"
+        );
+        assert_eq!(s.deferred, [APPROVALS_HOLD_KEY], "{s:#?}");
+        // Held long enough: trade's approval goes alone.
+        let mut input = PlanInput::auto("c");
+        input
+            .waited_ms
+            .insert(APPROVALS_HOLD_KEY.into(), APPROVALS_HOLD_MS);
+        let s = steps(&spec, &observed, &plan, &input);
+        assert_eq!(approvals(&s), ["kv"], "{s:#?}");
+        // market served meanwhile: both approvals, one round.
+        let plan = crate::plan::plan(&spec, &served, me);
+        let s = steps(&spec, &served, &plan, &PlanInput::auto("c"));
+        let mut both = approvals(&s);
+        both.sort();
+        assert_eq!(both, ["kv", "mk"], "{s:#?}");
+        assert_eq!(rounds(&s.steps).len(), 1, "{s:#?}");
     }
 
     #[test]
