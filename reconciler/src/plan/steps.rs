@@ -99,7 +99,8 @@ pub struct PlanInput {
     pub ops_package: Option<OpsPackage>,
     /// Per turn key ([`Steps::deferred`]): how long (ms) this organization
     /// has left a step that every planning organization would take alike
-    /// to the organizations before it in the turn order ([`turn_order`]).
+    /// to the organizations before it in the turn order ([`turn_order`]),
+    /// or held its approvals for a replay ([`APPROVALS_HOLD_MS`]).
     /// The agent measures it between passes; absent is 0.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub waited_ms: BTreeMap<String, u64>,
@@ -530,8 +531,9 @@ pub struct Steps {
     pub steps: Vec<Step>,
     pub blocked: Vec<Blocked>,
     /// The turn keys this organization waits on (another organization's
-    /// turn to file or tally): the agent keeps measuring how long it
-    /// waited for these ([`PlanInput::waited_ms`]) and forgets the others.
+    /// turn to file or tally, its own approvals' hold for a replay): the
+    /// agent keeps measuring how long it waited for these
+    /// ([`PlanInput::waited_ms`]) and forgets the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deferred: Vec<String>,
 }
@@ -923,7 +925,12 @@ fn hold_for_replays(
     catch_up: &mut Vec<Step>,
     out: &mut Steps,
 ) {
-    if !catch_up.iter().any(|s| matches!(s, Step::Approve { .. })) {
+    let approving = catch_up.iter().any(|s| matches!(s, Step::Approve { .. }));
+    // The wait is measured from the first pass with approvals to send and
+    // kept while a channel replays, also after it ran out and in passes
+    // with nothing to approve, so that a later pass does not hold again.
+    let measuring = input.waited_ms.contains_key(APPROVALS_HOLD_KEY);
+    if !approving && !measuring {
         return;
     }
     let replaying: Vec<&str> = spec
@@ -942,12 +949,16 @@ fn hold_for_replays(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    if replaying.is_empty() {
+        return;
+    }
+    out.deferred.push(APPROVALS_HOLD_KEY.to_string());
     let waited = input
         .waited_ms
         .get(APPROVALS_HOLD_KEY)
         .copied()
         .unwrap_or(0);
-    if replaying.is_empty() || waited >= APPROVALS_HOLD_MS {
+    if !approving || waited >= APPROVALS_HOLD_MS {
         return;
     }
     catch_up.retain(|s| !matches!(s, Step::Approve { .. }));
@@ -960,7 +971,6 @@ fn hold_for_replays(
         ),
         250,
     );
-    out.deferred.push(APPROVALS_HOLD_KEY.to_string());
 }
 
 fn describe_planned(p: &PlannedProposal) -> String {
@@ -3733,6 +3743,7 @@ mod tests {
         spec.chaincodes
             .insert(("market".to_string(), "mk".to_string()), mk);
         let mut observed = crate::observe::converged(&spec, me);
+        let converged_approvals = observed.local.approved.clone();
         for (channel, name) in [("trade", "kv"), ("market", "mk")] {
             let key = Observed::chaincode_key(channel, name);
             let approved = observed.local.approved.remove(&key).expect("approved");
@@ -3771,6 +3782,19 @@ mod tests {
             .insert(APPROVALS_HOLD_KEY.into(), APPROVALS_HOLD_MS);
         let s = steps(&spec, &observed, &plan, &input);
         assert_eq!(approvals(&s), ["kv"], "{s:#?}");
+        // Still measured: once trade's approval is in and market still
+        // replays (nothing to approve), and when another channel's
+        // approvals come while market replays, there is no second hold.
+        assert_eq!(s.deferred, [APPROVALS_HOLD_KEY], "{s:#?}");
+        let mut approved = observed.clone();
+        let kv_key = Observed::chaincode_key("trade", "kv");
+        approved
+            .local
+            .approved
+            .insert(kv_key.clone(), converged_approvals[&kv_key].clone());
+        let s = steps(&spec, &approved, &plan, &input);
+        assert!(approvals(&s).is_empty(), "{s:#?}");
+        assert_eq!(s.deferred, [APPROVALS_HOLD_KEY], "{s:#?}");
         // market served meanwhile: both approvals, one round.
         let plan = crate::plan::plan(&spec, &served, me);
         let s = steps(&spec, &served, &plan, &PlanInput::auto("c"));
