@@ -902,7 +902,7 @@ pub fn steps(spec: &Spec, observed: &Observed, plan: &Plan, input: &PlanInput) -
 }
 
 /// How long (ms) a new member's approvals on the channels its peer serves
-/// wait for another channel it joined to be replayed ([`hold_for_replays`]).
+/// wait for another channel it joined to be replayed (`hold_for_replays`).
 pub const APPROVALS_HOLD_MS: u64 = 1_000;
 
 /// The turn key of [`hold_for_replays`] in [`PlanInput::waited_ms`].
