@@ -933,23 +933,18 @@ fn hold_for_replays(
     if !approving && !measuring {
         return;
     }
-    let replaying: Vec<&str> = spec
-        .chaincodes
-        .keys()
-        .map(|(channel, _)| channel.as_str())
-        .filter(|c| *c != spec.consortium.ops_channel && !observed.channels.contains_key(*c))
-        .filter(|c| spec.channels[*c].members.iter().any(|m| m == me))
-        .filter(|c| {
-            observed
-                .local
-                .peers
-                .values()
-                .any(|p| p.joined_channels.iter().any(|j| j == c))
+    let waiting_for: Vec<&str> = spec
+        .channels
+        .iter()
+        .filter(|(name, ch)| {
+            **name != spec.consortium.ops_channel
+                && ch.members.iter().any(|m| m == me)
+                && spec.chaincodes.keys().any(|(c, _)| c == *name)
+                && replaying(observed, name)
         })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+        .map(|(name, _)| name.as_str())
         .collect();
-    if replaying.is_empty() {
+    if waiting_for.is_empty() {
         return;
     }
     out.deferred.push(APPROVALS_HOLD_KEY.to_string());
@@ -966,11 +961,23 @@ fn hold_for_replays(
         "approvals",
         format!(
             "sent with those of channel {} once the own peer serves it (at most {} ms more)",
-            replaying.join(", "),
+            waiting_for.join(", "),
             APPROVALS_HOLD_MS - waited
         ),
         250,
     );
+}
+
+/// Whether an own peer joined `channel` but it does not serve it to this
+/// organization yet: its ledger is replaying the channel up to the config
+/// that admits it.
+fn replaying(observed: &Observed, channel: &str) -> bool {
+    !observed.channels.contains_key(channel)
+        && observed
+            .local
+            .peers
+            .values()
+            .any(|p| p.joined_channels.iter().any(|c| c == channel))
 }
 
 fn describe_planned(p: &PlannedProposal) -> String {
@@ -1857,16 +1864,8 @@ fn joins(spec: &Spec, observed: &Observed, me: &str, input: &PlanInput, out: &mu
         if !ch.members.iter().any(|m| m == me) {
             continue;
         }
-        // Joined, but the own peer does not serve it to this organization
-        // yet (its ledger is replaying the channel up to the config that
-        // admits it): no event announces the end of the replay, so look
-        // again soon.
-        let joined = observed
-            .local
-            .peers
-            .values()
-            .any(|p| p.joined_channels.iter().any(|c| c == name));
-        if joined && !observed.channels.contains_key(name) {
+        // No event announces the end of a replay, so look again soon.
+        if replaying(observed, name) {
             out.wait_at_most(
                 &format!("channel {name}"),
                 "the own peer joined it and is catching up before it serves it".into(),
