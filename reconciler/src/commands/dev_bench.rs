@@ -432,6 +432,15 @@ pub fn timeline(logs: &[(String, String)], t0: f64) -> Vec<(f64, String, String)
     out
 }
 
+/// [`timeline`] as text, a line per entry (`+  1.23 s  Org1MSP  message`).
+fn timeline_text(logs: &[(String, String)], t0: f64) -> String {
+    timeline(logs, t0)
+        .into_iter()
+        .map(|(d, msp, msg)| format!("+{d:6.2} s  {msp}  {msg}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Seconds since midnight UTC now (the agents' log lines carry UTC times
 /// of day: [`log_time_of_day`]).
 fn seconds_of_day_now() -> f64 {
@@ -1003,12 +1012,8 @@ fn run_add_org(opts: &BenchOptions, base: &[(String, String)], n: usize) -> anyh
     // What each agent did after the consent, for reading where the time
     // went (the rollout prints its own; this one is longer).
     if let Some(t0) = consented_at.get() {
-        let lines: Vec<String> = timeline(&texts, t0)
-            .into_iter()
-            .map(|(d, msp, msg)| format!("+{d:6.2} s  {msp}  {msg}"))
-            .collect();
         let path = net.root.join("add-org-timeline.txt");
-        std::fs::write(&path, lines.join("\n") + "\n")?;
+        std::fs::write(&path, timeline_text(&texts, t0) + "\n")?;
         say(&format!(
             "the agents' timeline after the consent: {}",
             path.display()
@@ -1116,11 +1121,7 @@ fn run_one(
             }
             logs.push((msp.clone(), text));
         }
-        let lines: Vec<String> = timeline(&logs, t0)
-            .into_iter()
-            .map(|(d, msp, msg)| format!("+{d:6.2} s  {msp}  {msg}"))
-            .collect();
-        let lines = lines.join("\n");
+        let lines = timeline_text(&logs, t0);
         println!("agents' timeline after the commit (from their logs):\n{lines}");
         std::fs::write(root.join("upgrade-timeline.txt"), lines + "\n")?;
         let seq = opssc_fabric::lifecycle::query_committed(&admins[0].endorser, CHANNEL, CC)
