@@ -129,6 +129,18 @@ impl ChannelSettings {
         }
     }
 
+    /// [`ChannelSettings::reference`] for the ops channel of `members`:
+    /// its Endorsement (the OpsSC's endorsement policy) is the members'
+    /// majority spelled out, as a spec's ops channel has it by default
+    /// (`opssc_schema::policy::members_majority_endorsement`).
+    pub fn reference_ops(members: &[String]) -> ChannelSettings {
+        let mut settings = ChannelSettings::reference();
+        if let Some(text) = opssc_schema::policy::members_majority_endorsement(members) {
+            settings.policies.insert("Endorsement".into(), text);
+        }
+        settings
+    }
+
     /// The settings of a validated spec's channel (its defaults filled in).
     pub fn from_spec(ch: &opssc_schema::Channel) -> ChannelSettings {
         ChannelSettings {
@@ -208,7 +220,7 @@ impl Topology {
                 ChannelDef {
                     name: "ops".into(),
                     members: members.clone(),
-                    settings: ChannelSettings::reference(),
+                    settings: ChannelSettings::reference_ops(&members),
                 },
                 ChannelDef {
                     name: "trade".into(),
@@ -356,6 +368,23 @@ impl Topology {
     /// The same topology with `n` Raft orderers.
     pub fn with_orderers(mut self, n: usize) -> Topology {
         self.orderer_org.orderers = n;
+        self
+    }
+
+    /// The same topology with `members` (MSP IDs) on every channel; the ops
+    /// channel's Endorsement, where it is the members' majority spelled
+    /// out, names the new members.
+    pub fn with_members(mut self, members: &[String]) -> Topology {
+        for ch in &mut self.channels {
+            let follows = opssc_schema::policy::members_majority_endorsement(&ch.members)
+                .is_some_and(|text| ch.settings.policies.get("Endorsement") == Some(&text));
+            ch.members = members.to_vec();
+            if follows
+                && let Some(text) = opssc_schema::policy::members_majority_endorsement(members)
+            {
+                ch.settings.policies.insert("Endorsement".into(), text);
+            }
+        }
         self
     }
 
@@ -607,7 +636,12 @@ mod tests {
             .find(|c| c.name == "ops")
             .unwrap()
             .settings;
-        assert_eq!(ops, &ChannelSettings::reference());
+        let members: Vec<String> = (1..=3).map(|i| format!("Org{i}MSP")).collect();
+        assert_eq!(ops, &ChannelSettings::reference_ops(&members));
+        assert_eq!(
+            ops.policies["Endorsement"],
+            "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')"
+        );
         assert_eq!(ops.batch_timeout(), "500ms");
     }
 

@@ -273,8 +273,14 @@ pub fn apply(
     let next = match change {
         Change::OrgAddedToChannel {
             org, anchor_peers, ..
-        } => edit::add_application_org(config, &organization(spec, org, anchor_peers)?)?,
-        Change::OrgRemovedFromChannel { org, .. } => edit::remove_application_org(config, org)?,
+        } => endorsement_follows_members(
+            spec,
+            config,
+            edit::add_application_org(config, &organization(spec, org, anchor_peers)?)?,
+        )?,
+        Change::OrgRemovedFromChannel { org, .. } => {
+            endorsement_follows_members(spec, config, edit::remove_application_org(config, org)?)?
+        }
         Change::AnchorPeersChanged { org, after, .. } => {
             edit::set_anchor_peers(config, org, &anchor_peers_of(after)?)?
         }
@@ -319,6 +325,43 @@ pub fn apply(
     };
     Ok(Some(next))
 }
+
+/// `after` (`before` with a member added or removed) with its Endorsement
+/// policy rewritten for the new members, when that policy is the members'
+/// majority spelled out ([`opssc_schema::policy::members_majority_endorsement`],
+/// the ops channel's default) both in `before` and in the spec: the update
+/// that changes the members changes the policy that names them, so the
+/// OpsSC's endorsement policy never lags a membership change and no second
+/// update (a round of votes and signatures of its own) follows it. A
+/// channel whose Endorsement is anything else keeps it as it is.
+fn endorsement_follows_members(
+    spec: &Spec,
+    before: &ChannelConfig,
+    after: ChannelConfig,
+) -> Result<ChannelConfig> {
+    use crate::plan::desired::is_members_majority;
+    let wanted = spec.channels.get(&before.channel_id).is_some_and(|ch| {
+        ch.policies
+            .get(ENDORSEMENT)
+            .is_some_and(|p| is_members_majority(&p.text, &ch.members))
+    });
+    let current = before
+        .policy(&format!("/Channel/Application/{ENDORSEMENT}"))
+        .is_some_and(|rule| is_members_majority(&rule.to_string(), &before.application_msp_ids()));
+    let next = opssc_schema::policy::members_majority_endorsement(&after.application_msp_ids());
+    match next {
+        Some(text) if wanted && current => Ok(edit::set_policy(
+            &after,
+            &["Application"],
+            ENDORSEMENT,
+            policy_rule(&text)?,
+        )?),
+        _ => Ok(after),
+    }
+}
+
+/// The application policy the OpsSC's definition refers to (its default).
+const ENDORSEMENT: &str = "Endorsement";
 
 /// The marshaled ConfigUpdate that makes `changes` on `config`.
 pub fn channel_update(spec: &Spec, config: &ChannelConfig, changes: &[&Change]) -> Result<Vec<u8>> {
@@ -431,6 +474,12 @@ mod tests {
 
     /// `trade` with Org1..Org3, as a genesis block would have it.
     fn trade() -> ChannelConfig {
+        channel("trade")
+    }
+
+    /// Channel `name` with Org1..Org3, as a genesis block of Fabric's
+    /// defaults would have it.
+    fn channel(name: &str) -> ChannelConfig {
         let org = |id: &str| {
             Organization::application(MspDefinition::with_node_ous(
                 id,
@@ -449,7 +498,7 @@ mod tests {
         )
         .unwrap();
         let desc = ChannelDescription::new(
-            "trade",
+            name,
             vec![org("Org1MSP"), org("Org2MSP"), org("Org3MSP")],
             vec![orderer],
             vec![etcdraft::Consenter {
@@ -502,6 +551,63 @@ mod tests {
             anchor_peers: vec!["peer1.org4.example.com:7051".into()],
         };
         assert_ne!(bytes, channel_update(&spec, &config, &[&other]).unwrap());
+    }
+
+    #[test]
+    fn adding_an_org_to_the_ops_channel_rewrites_its_members_majority_endorsement() {
+        let spec = spec();
+        let endorsement = |config: &ChannelConfig| {
+            config
+                .policy("/Channel/Application/Endorsement")
+                .map(|rule| rule.to_string())
+        };
+        let three = "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')";
+        let ops = edit::set_policy(
+            &channel("ops"),
+            &["Application"],
+            "Endorsement",
+            policy_rule(three).unwrap(),
+        )
+        .unwrap();
+        let add = Change::OrgAddedToChannel {
+            channel: "ops".into(),
+            org: "Org4MSP".into(),
+            anchor_peers: vec!["peer0.org4.example.com:7051".into()],
+        };
+        let after = apply(&spec, &ops, &add).unwrap().unwrap();
+        assert!(crate::plan::desired::same_policy(
+            &endorsement(&after).unwrap(),
+            "OutOf(3, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer', 'Org4MSP.peer')"
+        ));
+        // In the one update, which the same admins sign.
+        let update =
+            ConfigUpdate::decode(channel_update(&spec, &ops, &[&add]).unwrap().as_slice()).unwrap();
+        let app = &update.write_set.as_ref().unwrap().groups["Application"];
+        assert!(app.groups.contains_key("Org4MSP"));
+        assert!(app.policies["Endorsement"].policy.is_some());
+        let needed = required_signatures(&ops, &update).unwrap();
+        let two: BTreeSet<String> = ["Org1MSP", "Org2MSP"].map(String::from).into();
+        assert!(needed.is_satisfied_by(&two));
+        // And back: removing the member again gives the policy of three.
+        let remove = Change::OrgRemovedFromChannel {
+            channel: "ops".into(),
+            org: "Org4MSP".into(),
+        };
+        let back = apply(&spec, &after, &remove).unwrap().unwrap();
+        assert!(crate::plan::desired::same_policy(
+            &endorsement(&back).unwrap(),
+            three
+        ));
+        // A channel whose Endorsement is Fabric's implicit MAJORITY keeps it.
+        let kept = apply(&spec, &channel("ops"), &add).unwrap().unwrap();
+        assert_eq!(endorsement(&kept).as_deref(), Some("MAJORITY Endorsement"));
+        // As does one whose spec writes another Endorsement.
+        let mut written = spec.clone();
+        let ops_spec = written.channels.get_mut("ops").unwrap();
+        let policy = ops_spec.policies.get_mut("Endorsement").unwrap();
+        policy.text = "MAJORITY Endorsement".into();
+        let kept = apply(&written, &ops, &add).unwrap().unwrap();
+        assert_eq!(endorsement(&kept).as_deref(), Some(three));
     }
 
     #[test]

@@ -345,10 +345,8 @@ fn a_network_built_with_fabrics_cli_is_adopted_and_then_managed_by_the_agents() 
     let t0 = Instant::now();
     // Org1..Org3 build the network; Org4 runs its nodes outside it (the
     // devnet's readiness check then expects only Org1..Org3 on a channel).
-    let mut topology = Topology::reference(4);
-    for ch in &mut topology.channels {
-        ch.members.retain(|m| m != "Org4MSP");
-    }
+    let members: Vec<String> = ["Org1MSP", "Org2MSP", "Org3MSP"].map(String::from).into();
+    let topology = Topology::reference(4).with_members(&members);
     let mut opts = DevnetOptions::new(topology);
     opts.channels = false;
     let mut devnet =

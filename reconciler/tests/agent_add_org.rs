@@ -55,11 +55,8 @@ const CHAINCODES: [(&str, &str); 4] = [
 ];
 
 fn topology() -> Topology {
-    let mut t = Topology::reference(4);
     let members: Vec<String> = ["Org1MSP", "Org2MSP", "Org3MSP"].map(String::from).into();
-    for ch in &mut t.channels {
-        ch.members = members.clone();
-    }
+    let mut t = Topology::reference(4).with_members(&members);
     let mut market = t.channels[1].clone();
     market.name = "market".into();
     t.channels.push(market);

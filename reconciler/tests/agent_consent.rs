@@ -158,12 +158,8 @@ fn org4_yaml(peer_endpoint: &str) -> String {
 
 /// The reference network plus Org4MSP, a member of no channel yet.
 fn topology() -> Topology {
-    let mut t = Topology::reference(4);
     let members: Vec<String> = ["Org1MSP", "Org2MSP", "Org3MSP"].map(String::from).into();
-    for ch in &mut t.channels {
-        ch.members = members.clone();
-    }
-    t
+    Topology::reference(4).with_members(&members)
 }
 
 #[test]

@@ -751,11 +751,26 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
                 }
             }
         }
+        // The ops channel's Endorsement (the OpsSC's endorsement policy) is
+        // by default the members' majority spelled out, which peers check
+        // with one signature check per endorsement (see
+        // `policy::members_majority_endorsement`).
+        let ops_endorsement = consortium
+            .as_ref()
+            .is_some_and(|c| c.2.ops_channel == name.value)
+            .then(|| policy::members_majority_endorsement(&members))
+            .flatten()
+            // A member name the policy language cannot quote is reported
+            // elsewhere; the spec is refused either way.
+            .filter(|text| policy::parse_policy(text, false).is_ok());
         for (pname, default) in [
             ("Readers", "ANY Readers"),
             ("Writers", "ANY Writers"),
             ("Admins", "MAJORITY Admins"),
-            ("Endorsement", "MAJORITY Endorsement"),
+            (
+                "Endorsement",
+                ops_endorsement.as_deref().unwrap_or("MAJORITY Endorsement"),
+            ),
             ("LifecycleEndorsement", "MAJORITY Endorsement"),
         ] {
             policies

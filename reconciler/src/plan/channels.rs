@@ -201,7 +201,17 @@ fn update(
             (None, None) => true,
             _ => false,
         };
-        if same {
+        // The members' majority spelled out (the ops channel's default
+        // Endorsement) moves with the members: the update that adds or
+        // removes one rewrites it (`config_update::apply`).
+        let carried = |text: &Option<String>, members: Vec<&String>| {
+            text.as_deref()
+                .is_some_and(|t| desired::is_members_majority(t, members))
+        };
+        let carried = pname == "Endorsement"
+            && carried(&before, obs.members.keys().collect())
+            && carried(&after, ch.members.iter().collect());
+        if same || carried {
             continue;
         }
         let mut sc = new_change(
@@ -571,6 +581,41 @@ mod tests {
         }
         let p = plan(&spec, &observed, "Org3MSP");
         assert_eq!(creates(&p), vec!["trade".to_string()]);
+    }
+
+    /// Org4 joins the ops channel: the OrgAdd's update carries the ops
+    /// channel's Endorsement (the members' majority spelled out), so no
+    /// policy change of its own follows. One observed in another form is
+    /// still changed, as any policy is.
+    #[test]
+    fn the_ops_endorsement_moves_with_its_members_not_on_its_own() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/add-org");
+        let spec = opssc_schema::load_dir(&dir)
+            .spec
+            .expect("the example validates");
+        let mut observed = observe::converged(&spec, "Org1MSP");
+        let ops = observed.channels.get_mut("ops").unwrap();
+        ops.members.remove("Org4MSP");
+        ops.policies.insert(
+            "Endorsement".into(),
+            "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')".into(),
+        );
+        let ops_changes = |observed: &observe::Observed| -> Vec<&'static str> {
+            plan(&spec, observed, "Org1MSP")
+                .shared
+                .iter()
+                .filter(|c| c.change.channel() == "ops")
+                .map(|c| c.change.kind_name())
+                .collect()
+        };
+        assert_eq!(ops_changes(&observed), vec!["OrgAddedToChannel"]);
+        let ops = observed.channels.get_mut("ops").unwrap();
+        ops.policies
+            .insert("Endorsement".into(), "MAJORITY Endorsement".into());
+        assert_eq!(
+            ops_changes(&observed),
+            vec!["OrgAddedToChannel", "PolicyChanged"]
+        );
     }
 
     /// The reference spec on SmartBFT over `n` orderer nodes, all consenters.

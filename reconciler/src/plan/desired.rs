@@ -168,6 +168,13 @@ pub fn same_policy(a: &str, b: &str) -> bool {
     canonical_policy(a) == canonical_policy(b)
 }
 
+/// Whether `text` is the majority of `members`' peers spelled out (the ops
+/// channel's default Endorsement, which membership changes carry along).
+pub fn is_members_majority<'a>(text: &str, members: impl IntoIterator<Item = &'a String>) -> bool {
+    opssc_schema::policy::members_majority_endorsement(members)
+        .is_some_and(|derived| same_policy(text, &derived))
+}
+
 /// Whether two collection lists define the same collections.
 pub fn same_collections(a: &[CollectionDef], b: &[CollectionDef]) -> bool {
     let norm = |v: &[CollectionDef]| {
