@@ -246,7 +246,11 @@ pub struct ChannelSpec {
     /// Application policies by name (`Readers`, `Writers`, `Admins`,
     /// `Endorsement`, `LifecycleEndorsement`, or your own). Each is an implicit
     /// meta policy (`MAJORITY Admins`) or a signature policy
-    /// (`OR('Org1MSP.admin', 'Org2MSP.admin')`). Missing ones get Fabric's defaults.
+    /// (`OR('Org1MSP.admin', 'Org2MSP.admin')`). Missing ones get Fabric's
+    /// defaults, except the ops channel's `Endorsement` (the OpsSC's
+    /// endorsement policy): the members' majority spelled out, e.g.
+    /// `OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')`, which
+    /// peers check faster and which every member change rewrites.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub policies: BTreeMap<String, S<String>>,
