@@ -587,6 +587,9 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
     );
     let mut watched = false;
     let mut resolved = spec_source::Resolved::default();
+    // Set by a pass that only voted on proposals another organization
+    // executes: the pass the votes' block wakes waits briefly.
+    let mut yield_to_executor = false;
     loop {
         if stopping.load(Ordering::SeqCst) {
             tracing::info!("stopped");
@@ -653,6 +656,9 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
                 tracing::debug!(commit = %at.git_commit(), resolve_ms, "pass starts");
                 let started = std::time::Instant::now();
                 let report = run_pass(&ctx, &at).await;
+                yield_to_executor = report.view.as_ref().is_some_and(|v| {
+                    crate::plan::steps::executed_by_another(&ctx.me, &v.observed, &v.steps)
+                });
                 metrics
                     .pass_duration
                     .observe(started.elapsed().as_secs_f64());
@@ -705,7 +711,14 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
             Next::Now => continue,
             Next::AwaitChange(d) | Next::Retry(d) => {
                 tokio::select! {
-                    _ = wake.notified() => {}
+                    // The votes' block (or anything else) moved: an
+                    // organization that only voted lets the executor-to-be
+                    // read and endorse first.
+                    _ = wake.notified() => {
+                        if yield_to_executor {
+                            tokio::time::sleep(crate::plan::steps::YIELD_TO_EXECUTOR).await;
+                        }
+                    }
                     _ = stop.notified() => {}
                     // Idle for a while: the pages the passes freed go back
                     // (not between the quick passes of a change, which

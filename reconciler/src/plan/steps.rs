@@ -2371,6 +2371,50 @@ pub fn executor_once_tallied(o: &ProposalSummary) -> Option<String> {
     turn_order(&o.id, &approvers).into_iter().next()
 }
 
+/// Whether, after this pass's `steps`, the next transaction of everything
+/// this organization acts on is another organization's: the steps only
+/// vote to approve chaincode definitions (with the own lifecycle approvals
+/// that ride along), and the executor-to-be of every proposal voted on
+/// (the first of the contract's executor order over its electorate, as
+/// when every member approves) is another organization. Not after a vote
+/// on a config proposal: every approver signs its update next. The agent then lets that
+/// organization's pass after the votes' block go first, rather than read
+/// the same peers at the same moment as it ([`YIELD_TO_EXECUTOR`]): a
+/// timing hint, nothing waits on it.
+pub fn executed_by_another(me: &str, observed: &Observed, steps: &Steps) -> bool {
+    let mut voted = false;
+    for step in &steps.steps {
+        match step {
+            Step::Vote {
+                proposal_id,
+                decision: Decision::Approve,
+                ..
+            } => {
+                let Some(o) = observed.proposals.iter().find(|o| &o.id == proposal_id) else {
+                    return false;
+                };
+                if !matches!(o.kind, Kind::ChaincodeDeploy | Kind::ChaincodeUpgrade) {
+                    return false;
+                }
+                if turn_order(&o.id, &o.electorate).first().map(String::as_str) == Some(me) {
+                    return false;
+                }
+                voted = true;
+            }
+            Step::Approve { .. } => {}
+            _ => return false,
+        }
+    }
+    voted
+}
+
+/// How long an organization that voted lets the executor-to-be's pass after
+/// the votes' block go first ([`executed_by_another`]): at ten
+/// organizations on two cores every agent read its peer at once after that
+/// block, and the executor's reads and its commit's endorsements queued
+/// behind them.
+pub const YIELD_TO_EXECUTOR: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Whether `o` is decided: approved, or still proposed with recorded
 /// approvals that reach the quorum — nothing can end it other than
 /// approved then (the contract settles it from those votes before
@@ -3722,6 +3766,72 @@ mod tests {
                 .any(|st| matches!(st, Step::Join { .. })),
             "{rounds:?} {s:#?}"
         );
+    }
+
+    /// An organization that only voted lets the executor-to-be go first;
+    /// the executor-to-be, and one with any other step, do not wait.
+    #[test]
+    fn only_a_voter_that_will_not_execute_yields_to_the_executor() {
+        let electorate: Vec<String> = (1..=10).map(|i| format!("Org{i}MSP")).collect();
+        let proposal = ProposalSummary {
+            id: "p".repeat(64),
+            kind: Kind::ChaincodeUpgrade,
+            target: Target {
+                channel: "trade".into(),
+                chaincode: Some("kv".into()),
+            },
+            round: 0,
+            org: None,
+            state: ProposalState::Proposed,
+            votes: BTreeMap::new(),
+            quorum: 6,
+            electorate: electorate.clone(),
+            spec_commit: None,
+            base_config_sequence: None,
+            open: None,
+        };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../network-spec");
+        let spec = opssc_schema::load_dir(&dir).spec.unwrap();
+        let mut observed = crate::observe::converged(&spec, "Org1MSP");
+        observed.proposals = vec![proposal.clone()];
+        let vote = |decision| Step::Vote {
+            what: "trade/kv".into(),
+            proposal_id: proposal.id.clone(),
+            decision,
+            reason: String::new(),
+            counted: Vec::new(),
+            decides: false,
+        };
+        let steps = |list: Vec<Step>| Steps {
+            steps: list,
+            blocked: Vec::new(),
+            deferred: Vec::new(),
+        };
+        let order = turn_order(&proposal.id, &electorate);
+        let (executor, voter) = (&order[0], &order[1]);
+        let voted = steps(vec![vote(Decision::Approve)]);
+        assert!(executed_by_another(voter, &observed, &voted));
+        assert!(!executed_by_another(executor, &observed, &voted));
+        assert!(!executed_by_another(voter, &observed, &steps(Vec::new())));
+        assert!(!executed_by_another(
+            voter,
+            &observed,
+            &steps(vec![vote(Decision::Reject)])
+        ));
+        let tally = Step::Tally {
+            what: "trade/kv".into(),
+            proposal_id: proposal.id.clone(),
+            counted: Vec::new(),
+            together: false,
+        };
+        assert!(!executed_by_another(
+            voter,
+            &observed,
+            &steps(vec![vote(Decision::Approve), tally])
+        ));
+        // A config proposal's approvers sign next: nobody yields.
+        observed.proposals[0].kind = Kind::OrgAdd;
+        assert!(!executed_by_another(voter, &observed, &voted));
     }
 
     /// A new member whose peer serves `trade` but still replays `market`:
