@@ -588,7 +588,7 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
     let mut watched = false;
     let mut resolved = spec_source::Resolved::default();
     // Set by a pass that only voted on proposals another organization
-    // executes: the pass the votes' block wakes waits briefly.
+    // executes: the next pass waits briefly.
     let mut yield_to_executor = false;
     loop {
         if stopping.load(Ordering::SeqCst) {
@@ -708,17 +708,16 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
         last_pass.store(unix_now(), Ordering::Relaxed);
         metrics.last_pass_unix.set(unix_now());
         match next {
+            // The pass acted; after only voting on what another
+            // organization executes, it lets the executor-to-be read and
+            // endorse first (the votes' block wakes every agent at once).
+            Next::Now if yield_to_executor => {
+                tokio::time::sleep(crate::plan::steps::YIELD_TO_EXECUTOR).await;
+            }
             Next::Now => continue,
             Next::AwaitChange(d) | Next::Retry(d) => {
                 tokio::select! {
-                    // The votes' block (or anything else) moved: an
-                    // organization that only voted lets the executor-to-be
-                    // read and endorse first.
-                    _ = wake.notified() => {
-                        if yield_to_executor {
-                            tokio::time::sleep(crate::plan::steps::YIELD_TO_EXECUTOR).await;
-                        }
-                    }
+                    _ = wake.notified() => {}
                     _ = stop.notified() => {}
                     // Idle for a while: the pages the passes freed go back
                     // (not between the quick passes of a change, which
