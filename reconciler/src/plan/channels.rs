@@ -204,13 +204,13 @@ fn update(
         // The members' majority spelled out (the ops channel's default
         // Endorsement) moves with the members: the update that adds or
         // removes one rewrites it (`config_update::apply`).
-        let carried = |text: &Option<String>, members: Vec<&String>| {
+        let majority_of = |text: &Option<String>, members: Vec<&String>| {
             text.as_deref()
                 .is_some_and(|t| desired::is_members_majority(t, members))
         };
         let carried = pname == "Endorsement"
-            && carried(&before, obs.members.keys().collect())
-            && carried(&after, ch.members.iter().collect());
+            && majority_of(&before, obs.members.keys().collect())
+            && majority_of(&after, ch.members.iter().collect());
         if same || carried {
             continue;
         }

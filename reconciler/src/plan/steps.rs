@@ -2377,10 +2377,10 @@ pub fn executor_once_tallied(o: &ProposalSummary) -> Option<String> {
 /// that ride along), and the executor-to-be of every proposal voted on
 /// (the first of the contract's executor order over its electorate, as
 /// when every member approves) is another organization. Not after a vote
-/// on a config proposal: every approver signs its update next. The agent then lets that
-/// organization's pass after the votes' block go first, rather than read
-/// the same peers at the same moment as it ([`YIELD_TO_EXECUTOR`]): a
-/// timing hint, nothing waits on it.
+/// on a config proposal: every approver signs its update next. The agent
+/// then lets that organization's pass after the votes' block go first,
+/// rather than read the same peers at the same moment as it
+/// ([`YIELD_TO_EXECUTOR`]): a timing hint, nothing waits on it.
 pub fn executed_by_another(me: &str, observed: &Observed, steps: &Steps) -> bool {
     let mut voted = false;
     for step in &steps.steps {
