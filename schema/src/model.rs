@@ -250,7 +250,9 @@ pub struct ChannelSpec {
     /// defaults, except the ops channel's `Endorsement` (the OpsSC's
     /// endorsement policy): the members' majority spelled out, e.g.
     /// `OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.peer')`, which
-    /// peers check faster and which every member change rewrites.
+    /// peers check faster and which every member change rewrites. One
+    /// written by hand as a signature policy is kept as written; `validate`
+    /// warns when it leaves out a member.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub policies: BTreeMap<String, S<String>>,

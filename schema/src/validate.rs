@@ -735,12 +735,18 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
                 );
             }
         }
+        let is_ops = consortium
+            .as_ref()
+            .is_some_and(|c| c.2.ops_channel == name.value);
         let mut policies = BTreeMap::new();
         for (pname, ptext) in &s.policies {
             match policy::parse_policy(&ptext.value, false) {
                 Err(e) => cx.policy_error(ctx, ptext, e),
                 Ok(parsed) => {
                     check_principals(&mut cx, ctx, ptext, &parsed, &all_msps, Some(&members));
+                    if is_ops && pname == "Endorsement" {
+                        warn_unnamed_members(&mut cx, ctx, ptext, &parsed, &members);
+                    }
                     policies.insert(
                         pname.clone(),
                         PolicyText {
@@ -755,9 +761,7 @@ pub fn validate(root: &Path, loaded: &Loaded, report: &mut Report) -> Option<Spe
         // by default the members' majority spelled out, which peers check
         // with one signature check per endorsement (see
         // `policy::members_majority_endorsement`).
-        let ops_endorsement = consortium
-            .as_ref()
-            .is_some_and(|c| c.2.ops_channel == name.value)
+        let ops_endorsement = is_ops
             .then(|| policy::members_majority_endorsement(&members))
             .flatten()
             // A member name the policy language cannot quote is reported
@@ -1233,6 +1237,45 @@ fn check_principals(
             );
         }
     }
+}
+
+/// Warns when the ops channel's `Endorsement`, written as a signature
+/// policy, names no principal of some member: that member's peers'
+/// endorsements of OpsSC transactions do not count, and the policy does not
+/// follow member changes the way the default (the members' majority spelled
+/// out) does.
+fn warn_unnamed_members(
+    cx: &mut Ctx,
+    ctx: DocCtx,
+    at: &Spanned<String>,
+    policy: &Policy,
+    members: &BTreeSet<String>,
+) {
+    let Policy::Signature(sig) = policy else {
+        return;
+    };
+    let named: BTreeSet<&str> = sig.principals().iter().map(|p| p.msp_id.as_str()).collect();
+    let unnamed: Vec<&str> = members
+        .iter()
+        .map(String::as_str)
+        .filter(|m| !named.contains(m))
+        .collect();
+    if unnamed.is_empty() {
+        return;
+    }
+    cx.warn(
+        "ops-endorsement",
+        ctx,
+        at,
+        format!(
+            "the ops channel's Endorsement names no principal of {}: the OpsSC does not count endorsements by {} peers",
+            unnamed.join(", "),
+            if unnamed.len() == 1 { "its" } else { "their" }
+        ),
+        Some(
+            "delete the `Endorsement` line to use the default (a majority of the members' peers, rewritten with every member change), or name every member in it".into(),
+        ),
+    );
 }
 
 fn check_capabilities(

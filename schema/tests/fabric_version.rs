@@ -1,5 +1,6 @@
-//! `fabricVersion` decides what a channel's capabilities may be and default
-//! to: the reference network-spec with its version changed.
+//! The reference network-spec with one edit each: `fabricVersion` decides
+//! what a channel's capabilities may be and default to; an ops channel
+//! `Endorsement` written by hand is checked against the members.
 
 use std::path::{Path, PathBuf};
 
@@ -197,4 +198,67 @@ fn bft_ordering_needs_the_v3_channel_capability() {
         "{text}"
     );
     assert!(text.contains("capabilities.channel: V3_0"), "{text}");
+}
+
+fn with_ops_endorsement(policy: &str) -> impl Fn(&Path, String) -> String {
+    let policy = policy.to_string();
+    move |path, text| {
+        if path.ends_with("channels/ops.yaml") {
+            text.replace(
+                "    Admins: MAJORITY Admins\n",
+                &format!("    Admins: MAJORITY Admins\n    Endorsement: \"{policy}\"\n"),
+            )
+        } else {
+            text
+        }
+    }
+}
+
+#[test]
+fn an_ops_endorsement_that_leaves_out_a_member_is_warned_about() {
+    let loaded = reference_with(with_ops_endorsement(
+        "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer')",
+    ));
+    let spec = loaded
+        .spec
+        .as_ref()
+        .unwrap_or_else(|| panic!("{}", errors(&loaded)));
+    assert_eq!(
+        spec.channels["ops"].policies["Endorsement"].text,
+        "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer')"
+    );
+    let warned: Vec<_> = loaded
+        .report
+        .warnings()
+        .filter(|d| d.code == "ops-endorsement")
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].message.contains("Org3MSP"),
+        "{}",
+        warned[0].message
+    );
+    assert!(
+        !warned[0].message.contains("Org1MSP"),
+        "{}",
+        warned[0].message
+    );
+    assert!(warned[0].position.file.ends_with("channels/ops.yaml"));
+    // Naming every member, or Fabric's implicit form, is not warned about.
+    for fine in [
+        "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.member')",
+        "MAJORITY Endorsement",
+    ] {
+        let loaded = reference_with(with_ops_endorsement(fine));
+        assert!(loaded.spec.is_some(), "{}", errors(&loaded));
+        assert_eq!(
+            loaded
+                .report
+                .warnings()
+                .filter(|d| d.code == "ops-endorsement")
+                .count(),
+            0,
+            "{fine}"
+        );
+    }
 }
