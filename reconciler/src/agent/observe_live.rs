@@ -417,6 +417,7 @@ async fn read_joined(
     joined: &[String],
 ) -> Result<(Vec<Option<ChannelRead>>, Option<ProposalReads>)> {
     let ops_channel = &spec.consortium.ops_channel;
+    let started = std::time::Instant::now();
     let channels = futures::future::try_join_all(
         spec.channels
             .iter()
@@ -428,7 +429,15 @@ async fn read_joined(
             return Ok(None);
         }
         let height = ctx.main_peer().deliver.height(ops_channel).await.ok();
-        read_opssc_since(ctx, spec, height).await.map(Some)
+        let height_ms = started.elapsed().as_millis() as u64;
+        let read = read_opssc_since(ctx, spec, height).await.map(Some);
+        // Where an observation's time goes (lead time, issue 19).
+        tracing::debug!(
+            height_ms,
+            ms = started.elapsed().as_millis() as u64,
+            "OpsSC read"
+        );
+        read
     };
     tokio::try_join!(channels, opssc)
 }
@@ -531,13 +540,16 @@ async fn read_channel(
     };
     // The newest block says whether the channel moved since a pass last
     // read it; the rest is read again only when it did.
+    let started = std::time::Instant::now();
     let newest = match source.block(channel, Seek::Newest).await {
         Ok(newest) => newest,
         Err(e) => return unserved(e),
     };
     let height = opssc_fabric::block::number(&newest) + 1;
+    let newest_ms = started.elapsed().as_millis() as u64;
     let key = (height, names.clone());
     if !leaving && let Some(kept) = ctx.reads.channels.get(channel, &key) {
+        tracing::debug!(channel, newest_ms, "channel read: not moved, kept");
         return Ok(Some(kept));
     }
     // The config block and the lifecycle's answers do not depend on each
@@ -567,6 +579,12 @@ async fn read_channel(
                 )
             }))
         }))
+    );
+    tracing::debug!(
+        channel,
+        newest_ms,
+        ms = started.elapsed().as_millis() as u64,
+        "channel read"
     );
     let block = match block {
         Ok(block) => block,
