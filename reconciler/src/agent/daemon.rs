@@ -312,11 +312,25 @@ async fn serve_http(
 }
 
 /// Wakes the loop when the spec branch moves.
+/// Whether a poll that fetched `seen` wakes a pass: when the branch or its
+/// approvals moved since the poll before (`last`, none on the first poll,
+/// which only records), unless the pass loop has already resolved exactly
+/// that (`acted_on`: a push webhook or trigger got there first, and a pass
+/// over it again would only load the peers in the middle of the change).
+fn poll_wakes(
+    last: Option<&spec_source::GitSeen>,
+    seen: &spec_source::GitSeen,
+    acted_on: Option<&spec_source::GitSeen>,
+) -> bool {
+    last.is_some_and(|l| l != seen) && acted_on != Some(seen)
+}
+
 async fn poll_git(
     config: AgentConfig,
     state_dir: std::path::PathBuf,
     wake: Arc<Notify>,
     metrics: Metrics,
+    acted_on: Arc<std::sync::Mutex<Option<spec_source::GitSeen>>>,
 ) {
     let Some(SpecSource::Git {
         url,
@@ -345,7 +359,8 @@ async fn poll_git(
         .await;
         match seen {
             Ok(Ok(seen)) => {
-                if last.is_some() && last.as_ref() != Some(&seen) {
+                let acted_on = acted_on.lock().expect("resolved spec lock").clone();
+                if poll_wakes(last.as_ref(), &seen, acted_on.as_ref()) {
                     tracing::info!(tip = %seen.0, approvals = seen.1.len(), "the spec branch or its approvals moved");
                     metrics.wakeups.inc();
                     wake.notify_one();
@@ -573,11 +588,14 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
             }
         }
     };
+    // What the pass loop last resolved the spec from, for the poller.
+    let acted_on = Arc::new(std::sync::Mutex::new(None));
     tokio::spawn(poll_git(
         config.clone(),
         ctx.state_dir.clone(),
         wake.clone(),
         metrics.clone(),
+        acted_on.clone(),
     ));
     let mut notifier = super::notify::Notifier::start(
         &ctx.config,
@@ -605,6 +623,7 @@ pub async fn run(config: AgentConfig) -> Result<i32, DaemonError> {
             })
             .await
             .map_err(DaemonError::SpecTask)?;
+            *acted_on.lock().expect("resolved spec lock") = last.seen();
             resolved = last;
             at
         };
@@ -755,6 +774,34 @@ fn give_back_free_memory() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_poll_wakes_a_pass_only_for_what_no_pass_resolved_yet() {
+        let oid = |n: u8| git2::Oid::from_bytes(&[n; 20]).unwrap();
+        let at = |tip: u8, approvals: &[u8]| -> spec_source::GitSeen {
+            (
+                oid(tip),
+                approvals
+                    .iter()
+                    .map(|a| (format!("refs/opssc/approvals/{a}"), oid(*a)))
+                    .collect(),
+            )
+        };
+        let (one, two) = (at(1, &[]), at(2, &[]));
+        // The first poll only records.
+        assert!(!poll_wakes(None, &one, None));
+        // Nothing moved.
+        assert!(!poll_wakes(Some(&one), &one, Some(&one)));
+        // The branch moved and no pass has resolved it yet: wake.
+        assert!(poll_wakes(Some(&one), &two, Some(&one)));
+        assert!(poll_wakes(Some(&one), &two, None));
+        // A trigger or webhook got the pass loop there first: no second pass.
+        assert!(!poll_wakes(Some(&one), &two, Some(&two)));
+        // An approval pushed on the same tip is consent: wake.
+        let approved = at(1, &[9]);
+        assert!(poll_wakes(Some(&one), &approved, Some(&one)));
+        assert!(!poll_wakes(Some(&one), &approved, Some(&approved)));
+    }
 
     #[test]
     fn only_a_local_post_triggers_a_pass() {

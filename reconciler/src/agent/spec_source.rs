@@ -175,6 +175,17 @@ pub struct Resolved {
     specs: crate::source::LoadedSpecs,
 }
 
+/// A git spec source's state as a fetch sees it: the branch tip and every
+/// approval reference.
+pub type GitSeen = (Oid, std::collections::BTreeMap<String, Oid>);
+
+impl Resolved {
+    /// The branch tip and approvals the last resolution was made from.
+    pub fn seen(&self) -> Option<GitSeen> {
+        self.last.as_ref().map(|(t, a, _)| (*t, a.clone()))
+    }
+}
+
 /// [`resolve`], reusing `last`'s result when the mirror's branch tip and
 /// approvals are those it was resolved from: verifying, checking out and
 /// loading the same commits again gives the same spec (nothing is newly
