@@ -450,6 +450,10 @@ async fn read_joined(
 pub struct LedgerReads {
     channels: Kept<(u64, Vec<String>), ChannelRead>,
     proposals: Kept<u64, ProposalReads>,
+    /// Each channel's latest config block and its decoding, under the
+    /// block's number: a block never changes, so while the newest block
+    /// still points at it a moved channel costs no config read.
+    configs: Kept<u64, (Block, ChannelConfig)>,
     /// The channels the main peer had joined at the last pass: read beside
     /// the peers' local state, which says whether they still are.
     joined: Kept<(), Vec<String>>,
@@ -460,6 +464,7 @@ impl LedgerReads {
     pub fn clear(&self) {
         self.channels.clear();
         self.proposals.clear();
+        self.configs.clear();
         self.joined.clear();
     }
 }
@@ -564,8 +569,18 @@ async fn read_channel(
             .map_err(wrap(format!("read the definition of {channel}/{name}")))
             .map(|r| (name, r.map(|r| r.approvals.into_iter().collect())))
     };
-    let (block, defs, named, approved) = tokio::join!(
-        source.config_block_of(channel, newest),
+    let kept_config = opssc_fabric::block::last_config_index(&newest)
+        .ok()
+        .filter(|_| !leaving)
+        .and_then(|n| ctx.reads.configs.get(channel, &n));
+    let fetched = async {
+        match &kept_config {
+            Some(_) => Ok(None),
+            None => source.config_block_of(channel, newest).await.map(Some),
+        }
+    };
+    let (fetched, defs, named, approved) = tokio::join!(
+        fetched,
         lifecycle::query_committed_all(&main.endorser, channel),
         futures::future::try_join_all(names.iter().cloned().map(committed_of)),
         futures::future::try_join_all(names.iter().map(|name| async move {
@@ -586,14 +601,23 @@ async fn read_channel(
         ms = started.elapsed().as_millis() as u64,
         "channel read"
     );
-    let block = match block {
-        Ok(block) => block,
-        Err(e) => return unserved(e),
+    let (block, config) = match (fetched, kept_config) {
+        (Err(e), _) => return unserved(e),
+        (Ok(Some(block)), _) => {
+            let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(
+                format!("decode the config of channel {channel}"),
+            ))?;
+            if !leaving {
+                let number = opssc_fabric::block::number(&block);
+                ctx.reads
+                    .configs
+                    .keep(channel, number, (block.clone(), config.clone()));
+            }
+            (block, config)
+        }
+        (Ok(None), kept) => kept.expect("a config block is not fetched only when one is kept"),
     };
     let number = block.header.as_ref().map_or(0, |h| h.number);
-    let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(format!(
-        "decode the config of channel {channel}"
-    )))?;
     let defs = defs.map_err(wrap(format!(
         "read the committed chaincodes of channel {channel}"
     )))?;
