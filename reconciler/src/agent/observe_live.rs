@@ -450,10 +450,6 @@ async fn read_joined(
 pub struct LedgerReads {
     channels: Kept<(u64, Vec<String>), ChannelRead>,
     proposals: Kept<u64, ProposalReads>,
-    /// Each channel's latest config block and its decoding, under the
-    /// block's number: a block never changes, so while the newest block
-    /// still points at it a moved channel costs no config read.
-    configs: Kept<u64, (Block, ChannelConfig)>,
     /// The channels the main peer had joined at the last pass: read beside
     /// the peers' local state, which says whether they still are.
     joined: Kept<(), Vec<String>>,
@@ -464,7 +460,6 @@ impl LedgerReads {
     pub fn clear(&self) {
         self.channels.clear();
         self.proposals.clear();
-        self.configs.clear();
         self.joined.clear();
     }
 }
@@ -569,10 +564,14 @@ async fn read_channel(
             .map_err(wrap(format!("read the definition of {channel}/{name}")))
             .map(|r| (name, r.map(|r| r.approvals.into_iter().collect())))
     };
+    // The last read's config block, if the newest block still points at
+    // it: a block never changes, so a channel that moved without a config
+    // change costs no config read (nor a second copy kept).
     let kept_config = opssc_fabric::block::last_config_index(&newest)
         .ok()
         .filter(|_| !leaving)
-        .and_then(|n| ctx.reads.configs.get(channel, &n));
+        .and_then(|n| ctx.reads.channels.get_where(channel, |_, r| r.number == n))
+        .map(|r| (r.block, r.config));
     let fetched = async {
         match &kept_config {
             Some(_) => Ok(None),
@@ -607,12 +606,6 @@ async fn read_channel(
             let config = ChannelConfig::from_block(&block).map_err(ObserveError::config(
                 format!("decode the config of channel {channel}"),
             ))?;
-            if !leaving {
-                let number = opssc_fabric::block::number(&block);
-                ctx.reads
-                    .configs
-                    .keep(channel, number, (block.clone(), config.clone()));
-            }
             (block, config)
         }
         (Ok(None), kept) => kept.expect("a config block is not fetched only when one is kept"),

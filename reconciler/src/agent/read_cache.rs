@@ -45,9 +45,17 @@ impl<K: PartialEq, T: Clone> Kept<K, T> {
     /// The value in `slot` if it was read under `key` less than
     /// [`MAX_AGE`] ago.
     pub fn get(&self, slot: &str, key: &K) -> Option<T> {
+        self.get_where(slot, |k, _| k == key)
+    }
+
+    /// The value in `slot` if it is less than [`MAX_AGE`] old and `usable`
+    /// says so (for a part of a read that depends on less than its key).
+    pub fn get_where(&self, slot: &str, usable: impl Fn(&K, &T) -> bool) -> Option<T> {
         let slots = self.slots.lock().expect("read cache lock");
         match slots.get(slot) {
-            Some((k, at, value)) if k == key && at.elapsed() < MAX_AGE => Some(value.clone()),
+            Some((k, at, value)) if at.elapsed() < MAX_AGE && usable(k, value) => {
+                Some(value.clone())
+            }
             _ => None,
         }
     }
@@ -81,6 +89,11 @@ mod tests {
         assert_eq!(kept.get("trade", &7), None, "another slot");
         kept.keep("ops", 8, "at eight");
         assert_eq!(kept.get("ops", &7), None, "replaced");
+        assert_eq!(
+            kept.get_where("ops", |_, v| v.ends_with("eight")),
+            Some("at eight")
+        );
+        assert_eq!(kept.get_where("ops", |_, v| v.ends_with("seven")), None);
         kept.clear();
         assert_eq!(kept.get("ops", &8), None);
     }
