@@ -934,16 +934,8 @@ fn hold_for_replays(
     if !approving && !measuring {
         return;
     }
-    let waiting_for: Vec<&str> = spec
-        .channels
-        .iter()
-        .filter(|(name, ch)| {
-            **name != spec.consortium.ops_channel
-                && ch.members.iter().any(|m| m == me)
-                && spec.chaincodes.keys().any(|(c, _)| c == *name)
-                && replaying(observed, name)
-        })
-        .map(|(name, _)| name.as_str())
+    let waiting_for: Vec<&str> = own_chaincode_channels(spec, me)
+        .filter(|name| replaying(observed, name))
         .collect();
     if waiting_for.is_empty() {
         return;
@@ -1001,16 +993,8 @@ fn hold_ops_join(
     let approving = approvals
         .iter()
         .any(|s| matches!(s, Step::Approve { channel, .. } if channel != ops));
-    let unserved: Vec<&str> = spec
-        .channels
-        .iter()
-        .filter(|(name, ch)| {
-            *name != ops
-                && ch.members.iter().any(|m| m == me)
-                && spec.chaincodes.keys().any(|(c, _)| c == *name)
-                && !observed.channels.contains_key(*name)
-        })
-        .map(|(name, _)| name.as_str())
+    let unserved: Vec<&str> = own_chaincode_channels(spec, me)
+        .filter(|name| !observed.channels.contains_key(*name))
         .collect();
     if !approving && unserved.is_empty() {
         return;
@@ -1034,6 +1018,19 @@ fn hold_ops_join(
         ),
         250,
     );
+}
+
+/// The application channels that list `me` and carry chaincodes of the
+/// spec: where a new member's approvals go.
+fn own_chaincode_channels<'a>(spec: &'a Spec, me: &'a str) -> impl Iterator<Item = &'a str> {
+    spec.channels
+        .iter()
+        .filter(move |(name, ch)| {
+            **name != spec.consortium.ops_channel
+                && ch.members.iter().any(|m| m == me)
+                && spec.chaincodes.keys().any(|(c, _)| c == *name)
+        })
+        .map(|(name, _)| name.as_str())
 }
 
 /// Whether an own peer joined `channel` but it does not serve it to this
