@@ -53,6 +53,12 @@ if [ "${1:-}" = down ]; then
     done < .opssc-dev/agents.pids
     rm -f .opssc-dev/agents.pids
   fi
+  # Stopping must work even when the binary is gone (`cargo clean`, or a
+  # CARGO_TARGET_DIR other than the one the network was started with).
+  if [ ! -x "$bin_dir/opssc" ]; then
+    echo "$bin_dir/opssc is missing: building it to stop the devnet"
+    cargo build --locked -p opssc --bin opssc
+  fi
   exec "$bin_dir/opssc" dev down
 fi
 
