@@ -311,7 +311,6 @@ async fn serve_http(
     }
 }
 
-/// Wakes the loop when the spec branch moves.
 /// Whether a poll that fetched `seen` wakes a pass: when the branch or its
 /// approvals moved since the poll before (`last`, none on the first poll,
 /// which only records), unless the pass loop has already resolved exactly
@@ -325,6 +324,7 @@ fn poll_wakes(
     last.is_some_and(|l| l != seen) && acted_on != Some(seen)
 }
 
+/// Wakes the loop when the spec branch or its approvals move.
 async fn poll_git(
     config: AgentConfig,
     state_dir: std::path::PathBuf,

@@ -583,6 +583,15 @@ impl Steps {
         false
     }
 
+    /// Keeps the hold named `key` measured (a deferred key's wait goes on
+    /// between passes) and returns the milliseconds left of its `max`, or
+    /// `None` once it has run out.
+    fn hold_left(&mut self, input: &PlanInput, key: &str, max: u64) -> Option<u64> {
+        self.deferred.push(key.to_string());
+        let left = max.saturating_sub(input.waited_ms.get(key).copied().unwrap_or(0));
+        (left > 0).then_some(left)
+    }
+
     fn wait(&mut self, what: &str, why: String) {
         self.blocked.push(Blocked {
             what: what.to_string(),
@@ -940,22 +949,18 @@ fn hold_for_replays(
     if waiting_for.is_empty() {
         return;
     }
-    out.deferred.push(APPROVALS_HOLD_KEY.to_string());
-    let waited = input
-        .waited_ms
-        .get(APPROVALS_HOLD_KEY)
-        .copied()
-        .unwrap_or(0);
-    if !approving || waited >= APPROVALS_HOLD_MS {
+    let Some(left) = out.hold_left(input, APPROVALS_HOLD_KEY, APPROVALS_HOLD_MS) else {
+        return;
+    };
+    if !approving {
         return;
     }
     catch_up.retain(|s| !matches!(s, Step::Approve { .. }));
     out.wait_at_most(
         "approvals",
         format!(
-            "sent with those of channel {} once the own peer serves it (at most {} ms more)",
+            "sent with those of channel {} once the own peer serves it (at most {left} ms more)",
             waiting_for.join(", "),
-            APPROVALS_HOLD_MS - waited
         ),
         250,
     );
@@ -999,11 +1004,9 @@ fn hold_ops_join(
     if !approving && unserved.is_empty() {
         return;
     }
-    out.deferred.push(OPS_JOIN_HOLD_KEY.to_string());
-    let waited = input.waited_ms.get(OPS_JOIN_HOLD_KEY).copied().unwrap_or(0);
-    if waited >= OPS_JOIN_HOLD_MS {
+    let Some(left) = out.hold_left(input, OPS_JOIN_HOLD_KEY, OPS_JOIN_HOLD_MS) else {
         return;
-    }
+    };
     out.steps.retain(|s| !joins_ops(s));
     let on = if approving {
         "the approvals of this pass are in".to_string()
@@ -1012,10 +1015,7 @@ fn hold_ops_join(
     };
     out.wait_at_most(
         &format!("channel {ops}"),
-        format!(
-            "joined once {on}: its replay would slow them (at most {} ms more)",
-            OPS_JOIN_HOLD_MS - waited
-        ),
+        format!("joined once {on}: its replay would slow them (at most {left} ms more)"),
         250,
     );
 }
@@ -3903,8 +3903,7 @@ mod tests {
         };
         let steps = |list: Vec<Step>| Steps {
             steps: list,
-            blocked: Vec::new(),
-            deferred: Vec::new(),
+            ..Steps::default()
         };
         let order = turn_order(&proposal.id, &electorate);
         let (executor, voter) = (&order[0], &order[1]);
