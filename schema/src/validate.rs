@@ -1240,7 +1240,8 @@ fn check_principals(
 }
 
 /// Warns when the ops channel's `Endorsement`, written as a signature
-/// policy, names no principal of some member: that member's peers'
+/// policy, names no principal a member's peer satisfies (`peer` or
+/// `member`) for some member: that member's peers'
 /// endorsements of OpsSC transactions do not count, and the policy does not
 /// follow member changes the way the default (the members' majority spelled
 /// out) does.
@@ -1254,7 +1255,12 @@ fn warn_unnamed_members(
     let Policy::Signature(sig) = policy else {
         return;
     };
-    let named: BTreeSet<&str> = sig.principals().iter().map(|p| p.msp_id.as_str()).collect();
+    let named: BTreeSet<&str> = sig
+        .principals()
+        .iter()
+        .filter(|p| matches!(p.role, policy::Role::Peer | policy::Role::Member))
+        .map(|p| p.msp_id.as_str())
+        .collect();
     let unnamed: Vec<&str> = members
         .iter()
         .map(String::as_str)
@@ -1268,7 +1274,7 @@ fn warn_unnamed_members(
         ctx,
         at,
         format!(
-            "the ops channel's Endorsement names no principal of {}: the OpsSC does not count endorsements by {} peers",
+            "the ops channel's Endorsement names no peer of {} (a '.peer' or '.member' principal): the OpsSC does not count endorsements by {} peers",
             unnamed.join(", "),
             if unnamed.len() == 1 { "its" } else { "their" }
         ),

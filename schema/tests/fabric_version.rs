@@ -244,6 +244,21 @@ fn an_ops_endorsement_that_leaves_out_a_member_is_warned_about() {
         warned[0].message
     );
     assert!(warned[0].position.file.ends_with("channels/ops.yaml"));
+    // An admin or client principal is not a peer's: still warned about.
+    let loaded = reference_with(with_ops_endorsement(
+        "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.admin')",
+    ));
+    let warned: Vec<_> = loaded
+        .report
+        .warnings()
+        .filter(|d| d.code == "ops-endorsement")
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(
+        warned[0].message.contains("Org3MSP"),
+        "{}",
+        warned[0].message
+    );
     // Naming every member, or Fabric's implicit form, is not warned about.
     for fine in [
         "OutOf(2, 'Org1MSP.peer', 'Org2MSP.peer', 'Org3MSP.member')",
